@@ -1,0 +1,174 @@
+/**
+ * The role contracts of Failsafe, in one place. Every plugin and adapter
+ * implements one of these; the conformance suites under test/conformance
+ * check the behaviour documented here. Errors are always `FailsafeError`
+ * (core/errors.ts) with the code named on each member.
+ */
+import type { Readable } from 'node:stream';
+
+// ---------------------------------------------------------------- storage
+
+/** What an adapter can do, read by the core and by the conformance suite. */
+export interface StorageCapabilities {
+  /** `get(key, { range })` reads only the requested bytes (otherwise the facade slices). */
+  rangeRead: boolean;
+  /** A `put` is all-or-nothing: readers never see a partial object. Required to be true. */
+  atomicPut: true;
+  /** The store survives the process (false for `memory`). */
+  persistent: boolean;
+}
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** Last modification, when the store reports it. */
+  modified?: Date;
+}
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  start: number;
+  /** Last byte, inclusive; to the end of the object when omitted. */
+  end?: number;
+}
+
+export interface StorageOptions {
+  signal?: AbortSignal;
+}
+
+/**
+ * A place where objects live: a folder, a bucket, a server. Keys are
+ * `/`-separated relative paths of `[A-Za-z0-9._-]` segments; the `Storage`
+ * facade validates them before an adapter sees them.
+ */
+export interface StorageAdapter {
+  /** The adapter's type name as used in YAML (`local`, `memory`, `s3`, …). */
+  readonly type: string;
+  readonly capabilities: StorageCapabilities;
+  /**
+   * Stores the whole stream under `key`, replacing any existing object, atomically:
+   * until it resolves nobody sees the new object, and if it rejects (stream
+   * error, abort, full disk) the previous object, if any, is untouched and no
+   * partial object remains. Rejects with E_STORAGE, E_PERMISSION, E_NOT_MOUNTED
+   * or E_ABORTED. Resolves with the number of bytes stored.
+   */
+  put(key: string, body: Readable | Buffer, options?: StorageOptions): Promise<{ size: number }>;
+  /**
+   * A stream of the object's bytes, or of `range` of them. Rejects with
+   * E_NOT_FOUND when the key does not exist; read errors surface on the stream.
+   */
+  get(key: string, options?: StorageOptions & { range?: ByteRange }): Promise<Readable>;
+  /** The object's size and date, or `undefined` when it does not exist. */
+  head(key: string, options?: StorageOptions): Promise<ObjectInfo | undefined>;
+  /**
+   * Every object whose key starts with `prefix`, in ascending key order,
+   * without temporary or partial objects. An empty store yields nothing.
+   */
+  list(prefix: string, options?: StorageOptions): AsyncIterable<ObjectInfo>;
+  /** Removes the object; deleting a missing key is not an error. */
+  delete(key: string, options?: StorageOptions): Promise<void>;
+  /** Releases connections or handles; the adapter is unusable afterwards. */
+  close?(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- sources
+
+export type EntryType = 'file' | 'directory' | 'symlink';
+
+/** One thing a source contributes to a snapshot. */
+export interface SourceEntry {
+  /** Path inside the source, `/`-separated, relative, never `..` or absolute. */
+  path: string;
+  type: EntryType;
+  /** Bytes of a file; 0 for other types. */
+  size: number;
+  /** Permission bits (e.g. 0o644). */
+  mode: number;
+  mtime: Date;
+  /** Target of a symlink, as stored in the link. */
+  linkTarget?: string;
+  /**
+   * Opens the file's bytes. The stream must deliver exactly `size` bytes; a
+   * source that sees the file change while reading fails the stream with
+   * E_SOURCE_CHANGED. Read errors are E_SOURCE_READ.
+   */
+  open?(): Readable;
+}
+
+export interface SourceContext {
+  signal?: AbortSignal;
+  /** Non-fatal problems (a skipped socket, say), shown to the user. */
+  warn(message: string): void;
+}
+
+/** An entry being restored: the header as archived and its bytes. */
+export interface RestoreEntry extends Omit<SourceEntry, 'open'> {
+  /** The file's bytes; must be consumed (or resumed) before the next entry arrives. */
+  body?: Readable;
+}
+
+export interface RestoreOptions {
+  signal?: AbortSignal;
+  warn(message: string): void;
+}
+
+/** Where a source's archived data lives on this machine, for an in-place restore. */
+export interface LiveLocation {
+  /** Path inside the source's archive: '' for the source's root tree, or a file's path. */
+  archivePath: string;
+  /** Absolute path on this machine. */
+  livePath: string;
+  kind: 'directory' | 'file';
+}
+
+export interface SourcePlugin {
+  /** The plugin's type name as used in YAML (`directory`, `config-file`, …). */
+  readonly type: string;
+  /** The source's name inside the snapshot: unique per job, a single path segment. */
+  readonly name: string;
+  /** Take a snapshot or dump before enumeration. Rejects with E_SOURCE_MISSING or E_SOURCE_READ. */
+  prepare?(context: SourceContext): Promise<void>;
+  /**
+   * Enumerates the entries to archive, parents before children. Rejects with
+   * E_SOURCE_MISSING when the source does not exist and E_SOURCE_READ when it
+   * cannot be read.
+   */
+  entries(context: SourceContext): AsyncIterable<SourceEntry>;
+  /** Always called after a backup attempt, success or not, when `prepare` was. Must not throw. */
+  cleanup?(): Promise<void>;
+  /** Facts recorded in the manifest (e.g. a database's page size). JSON-serialisable. */
+  describe?(): Record<string, unknown>;
+  /** Where this source's data lives, for an in-place restore. */
+  liveLocations(): LiveLocation[];
+  /**
+   * Writes the entries under `destination` (a directory, created if needed),
+   * keeping modes and mtimes. Refuses, with E_UNSAFE_PATH, any entry that would
+   * write outside `destination`. Resolves with the number of entries written.
+   */
+  restore(entries: AsyncIterable<RestoreEntry>, destination: string, options: RestoreOptions): Promise<number>;
+  /**
+   * A usability check of data restored under `restoredPath` (the same layout
+   * `restore` wrote). Rejects with E_CHECK_FAILED and a reason.
+   */
+  check?(restoredPath: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------- codecs
+
+/** A compression algorithm applied to whole segments. */
+export interface Compressor {
+  readonly algorithm: 'gzip' | 'brotli' | 'none';
+  /** Compresses one segment; runs off the main thread where the codec allows. */
+  compress(data: Buffer): Promise<Buffer>;
+  /** Rejects with E_CORRUPT when `data` is not a valid stream of this algorithm. */
+  decompress(data: Buffer): Promise<Buffer>;
+}
+
+/** Authenticated encryption of segments bound to their position in a snapshot. */
+export interface SegmentCipher {
+  readonly name: string;
+  /** `context` (snapshot id and segment index) is authenticated, so segments cannot be swapped. */
+  encrypt(plain: Buffer, context: string): Buffer;
+  /** Rejects with E_WRONG_KEY when authentication fails (wrong key, tampered or truncated data). */
+  decrypt(sealed: Buffer, context: string): Buffer;
+}

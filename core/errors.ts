@@ -1,0 +1,103 @@
+/**
+ * One error class for everything Failsafe raises on purpose. The `code` is a
+ * stable contract (scripts and the CLI's exit status depend on it); messages
+ * may improve between releases. The original error, if any, is kept as `cause`.
+ */
+
+/** Exit statuses of the CLI, also documented in docs/errors.md. */
+export const ExitCode = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  integrity: 3,
+  partial: 4,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Every stable code, with the exit status the CLI uses for it. */
+export const ERROR_CODES = {
+  // bad usage or configuration (exit 2)
+  E_USAGE: ExitCode.usage,
+  E_CONFIG: ExitCode.usage,
+  E_CONFIG_ENV: ExitCode.usage,
+  E_UNKNOWN_TYPE: ExitCode.usage,
+  E_UNKNOWN_TARGET: ExitCode.usage,
+  E_UNKNOWN_JOB: ExitCode.usage,
+  E_PLUGIN_LOAD: ExitCode.usage,
+  E_KEY_MISSING: ExitCode.usage,
+  E_INVALID_KEY: ExitCode.usage,
+  // an operation failed (exit 1)
+  E_NOT_FOUND: ExitCode.failed,
+  E_SNAPSHOT_NOT_FOUND: ExitCode.failed,
+  E_SOURCE_MISSING: ExitCode.failed,
+  E_SOURCE_READ: ExitCode.failed,
+  E_SOURCE_CHANGED: ExitCode.failed,
+  E_STORAGE: ExitCode.failed,
+  E_NOT_MOUNTED: ExitCode.failed,
+  E_PERMISSION: ExitCode.failed,
+  E_RESTORE: ExitCode.failed,
+  E_CHECK_FAILED: ExitCode.failed,
+  E_ABORTED: ExitCode.failed,
+  E_EXISTS: ExitCode.failed,
+  // integrity (exit 3)
+  E_CHECKSUM: ExitCode.integrity,
+  E_WRONG_KEY: ExitCode.integrity,
+  E_CORRUPT: ExitCode.integrity,
+  E_UNSAFE_PATH: ExitCode.integrity,
+  E_UNSUPPORTED_FORMAT: ExitCode.integrity,
+  // some targets failed, others succeeded (exit 4)
+  E_PARTIAL: ExitCode.partial,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class FailsafeError extends Error {
+  override readonly name = 'FailsafeError';
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+  }
+
+  get exitCode(): ExitCode {
+    return ERROR_CODES[this.code];
+  }
+}
+
+export function isFailsafeError(err: unknown, code?: ErrorCode): err is FailsafeError {
+  return err instanceof FailsafeError && (code === undefined || err.code === code);
+}
+
+/** Exit status for any thrown value: unknown errors are plain failures. */
+export function exitCodeOf(err: unknown): ExitCode {
+  return err instanceof FailsafeError ? err.exitCode : ExitCode.failed;
+}
+
+/** Node's errno codes mapped to ours, for adapters and plugins touching the filesystem. */
+export function fromNodeError(err: unknown, what: string): FailsafeError {
+  if (err instanceof FailsafeError) return err;
+  const errno = (err as NodeJS.ErrnoException | undefined)?.code;
+  const detail = err instanceof Error ? err.message : String(err);
+  switch (errno) {
+    case 'ENOENT':
+      return new FailsafeError('E_NOT_FOUND', `${what}: not found`, { cause: err });
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return new FailsafeError('E_PERMISSION', `${what}: permission denied (${errno})`, { cause: err });
+    case 'ABORT_ERR':
+      return new FailsafeError('E_ABORTED', `${what}: aborted`, { cause: err });
+    default:
+      return new FailsafeError('E_STORAGE', `${what}: ${detail}`, { cause: err });
+  }
+}
+
+/** True when a thrown value means the operation was cancelled through an AbortSignal. */
+export function isAbortError(err: unknown): boolean {
+  return (
+    (err as { name?: string } | undefined)?.name === 'AbortError' ||
+    (err as { code?: string } | undefined)?.code === 'ABORT_ERR' ||
+    isFailsafeError(err, 'E_ABORTED')
+  );
+}
