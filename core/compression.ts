@@ -1,0 +1,56 @@
+/**
+ * Whole-segment compression. zlib's async one-shot calls run on libuv's
+ * thread pool, so several segments compress at once on every core without
+ * worker threads of our own.
+ */
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import type { Compressor } from './contracts.js';
+import { FailsafeError } from './errors.js';
+
+const gzip = promisify(zlib.gzip);
+const gunzip = promisify(zlib.gunzip);
+const brotli = promisify(zlib.brotliCompress);
+const unbrotli = promisify(zlib.brotliDecompress);
+
+export type CompressionAlgorithm = Compressor['algorithm'];
+
+export const DEFAULT_LEVELS: Record<CompressionAlgorithm, number> = { gzip: 6, brotli: 4, none: 0 };
+const LEVEL_RANGE: Record<CompressionAlgorithm, [number, number]> = { gzip: [1, 9], brotli: [0, 11], none: [0, 0] };
+
+export function createCompressor(algorithm: CompressionAlgorithm, level = DEFAULT_LEVELS[algorithm]): Compressor {
+  const [min, max] = LEVEL_RANGE[algorithm];
+  if (!Number.isInteger(level) || level < min || level > max) {
+    throw new FailsafeError('E_CONFIG', `compression level for ${algorithm} must be an integer from ${min} to ${max}`);
+  }
+  switch (algorithm) {
+    case 'gzip':
+      return {
+        algorithm,
+        compress: (data) => gzip(data, { level }),
+        decompress: (data) => guard(algorithm, gunzip(data)),
+      };
+    case 'brotli':
+      return {
+        algorithm,
+        compress: (data) =>
+          brotli(data, {
+            params: {
+              [zlib.constants.BROTLI_PARAM_QUALITY]: level,
+              [zlib.constants.BROTLI_PARAM_SIZE_HINT]: data.length,
+            },
+          }),
+        decompress: (data) => guard(algorithm, unbrotli(data)),
+      };
+    case 'none':
+      return { algorithm, compress: async (data) => data, decompress: async (data) => data };
+  }
+}
+
+async function guard(algorithm: string, result: Promise<Buffer>): Promise<Buffer> {
+  try {
+    return await result;
+  } catch (err) {
+    throw new FailsafeError('E_CORRUPT', `corrupted ${algorithm} data: ${(err as Error).message}`, { cause: err });
+  }
+}

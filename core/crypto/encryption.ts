@@ -1,0 +1,57 @@
+/**
+ * Turns the deployment's encryption setting into the ciphers of one
+ * snapshot: a fresh data key for a new snapshot, or the data key unwrapped
+ * from an existing snapshot's key slots.
+ */
+import type { SegmentCipher } from '../contracts.js';
+import { FailsafeError } from '../errors.js';
+import { deriveSnapshotKeys, type ManifestHeader, type ManifestSealing } from '../format/manifest.js';
+import { KeyRing, readKeyFile, type KeySecrets } from './keys.js';
+import { PlainCipher, SecretstreamCipher } from './segment-cipher.js';
+import { getSodium, type Sodium } from './sodium.js';
+
+export type Encryption = { mode: 'none' } | { mode: 'keys'; sodium: Sodium; keyRing: KeyRing };
+
+export interface EncryptionSettings {
+  mode: 'none' | 'keys';
+  passphrase?: string;
+  keyFile?: string;
+}
+
+export async function createEncryption(settings: EncryptionSettings): Promise<Encryption> {
+  if (settings.mode === 'none') return { mode: 'none' };
+  const secrets: KeySecrets = {};
+  if (settings.passphrase !== undefined) secrets.passphrase = settings.passphrase;
+  if (settings.keyFile !== undefined) secrets.keyFileKey = await readKeyFile(settings.keyFile);
+  return { mode: 'keys', sodium: await getSodium(), keyRing: await KeyRing.create(secrets) };
+}
+
+export interface SnapshotCiphers {
+  segments: SegmentCipher;
+  sealing: ManifestSealing;
+}
+
+/** Ciphers for a snapshot being written: a new random data key, wrapped for every secret. */
+export function newSnapshotCiphers(encryption: Encryption): SnapshotCiphers {
+  if (encryption.mode === 'none') return { segments: new PlainCipher(), sealing: { cipher: 'none' } };
+  const { sodium, keyRing } = encryption;
+  const dataKey = keyRing.newDataKey();
+  const { segmentKey, manifestKey } = deriveSnapshotKeys(sodium, dataKey);
+  return {
+    segments: new SecretstreamCipher(sodium, segmentKey),
+    sealing: { cipher: 'xchacha20poly1305-ietf', sodium, manifestKey, slots: keyRing.seal(dataKey) },
+  };
+}
+
+/** Opens an existing snapshot's keys from its public header. E_WRONG_KEY when no secret fits. */
+export function openSnapshotKeys(encryption: Encryption, header: ManifestHeader): { sodium: Sodium; manifestKey: Uint8Array; segments: SegmentCipher } {
+  if (header.encryption.cipher === 'none') {
+    throw new FailsafeError('E_CORRUPT', `snapshot ${header.id} is not encrypted`);
+  }
+  if (encryption.mode === 'none') {
+    throw new FailsafeError('E_KEY_MISSING', `snapshot ${header.id} is encrypted but the configuration says encryption: none`);
+  }
+  const dataKey = encryption.keyRing.open(header.encryption.slots);
+  const { segmentKey, manifestKey } = deriveSnapshotKeys(encryption.sodium, dataKey);
+  return { sodium: encryption.sodium, manifestKey, segments: new SecretstreamCipher(encryption.sodium, segmentKey) };
+}

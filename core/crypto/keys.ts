@@ -1,0 +1,155 @@
+/**
+ * Each snapshot has a random 32-byte data key. The data key is wrapped once
+ * per secret the deployment holds (a passphrase through Argon2id, a key file
+ * directly) into "key slots" stored in the manifest header; any one secret
+ * opens the snapshot. Wrapping is XChaCha20-Poly1305 (IETF AEAD).
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { FailsafeError } from '../errors.js';
+import { getSodium, type Sodium } from './sodium.js';
+
+export type KeySlot =
+  | {
+      type: 'passphrase';
+      kdf: { alg: 'argon2id13'; salt: string; opslimit: number; memlimit: number };
+      nonce: string;
+      wrapped: string;
+    }
+  | { type: 'keyfile'; keyId: string; nonce: string; wrapped: string };
+
+export interface KeySecrets {
+  passphrase?: string;
+  /** The 32 bytes of a key file. */
+  keyFileKey?: Uint8Array;
+}
+
+/** Interactive Argon2id limits: ~0.2 s and 64 MiB here, so memory stays bounded during backups. */
+export const DEFAULT_KDF = { opslimit: 2, memlimit: 64 * 1024 * 1024 };
+const SLOT_AD = 'failsafe/v1/key-slot';
+const KEY_BYTES = 32;
+
+export class KeyRing {
+  readonly #sodium: Sodium;
+  readonly #secrets: KeySecrets;
+  /** Derived passphrase keys by salt: one Argon2id run per salt per process. */
+  readonly #derived = new Map<string, Uint8Array>();
+  #sealSalt: Uint8Array | undefined;
+
+  private constructor(sodium: Sodium, secrets: KeySecrets) {
+    this.#sodium = sodium;
+    this.#secrets = secrets;
+  }
+
+  static async create(secrets: KeySecrets): Promise<KeyRing> {
+    if (secrets.passphrase === undefined && secrets.keyFileKey === undefined) {
+      throw new FailsafeError('E_KEY_MISSING', 'encryption needs a passphrase or a key file');
+    }
+    if (secrets.passphrase === '') throw new FailsafeError('E_KEY_MISSING', 'the passphrase is empty');
+    return new KeyRing(await getSodium(), secrets);
+  }
+
+  newDataKey(): Uint8Array {
+    return this.#sodium.randombytes_buf(KEY_BYTES);
+  }
+
+  /** Wraps `dataKey` for every secret this ring holds. */
+  seal(dataKey: Uint8Array): KeySlot[] {
+    const s = this.#sodium;
+    const slots: KeySlot[] = [];
+    if (this.#secrets.passphrase !== undefined) {
+      this.#sealSalt ??= s.randombytes_buf(s.crypto_pwhash_SALTBYTES);
+      const kdf = { alg: 'argon2id13' as const, salt: b64(this.#sealSalt), ...DEFAULT_KDF };
+      slots.push({ type: 'passphrase', kdf, ...this.#wrap(dataKey, this.#passphraseKey(kdf)) });
+    }
+    if (this.#secrets.keyFileKey !== undefined) {
+      slots.push({ type: 'keyfile', keyId: keyIdOf(s, this.#secrets.keyFileKey), ...this.#wrap(dataKey, this.#secrets.keyFileKey) });
+    }
+    return slots;
+  }
+
+  /** Unwraps the data key from the first slot a secret of ours opens; E_WRONG_KEY when none does. */
+  open(slots: KeySlot[]): Uint8Array {
+    const tried: string[] = [];
+    for (const slot of slots) {
+      let kek: Uint8Array | undefined;
+      if (slot.type === 'passphrase' && this.#secrets.passphrase !== undefined) kek = this.#passphraseKey(slot.kdf);
+      if (slot.type === 'keyfile' && this.#secrets.keyFileKey !== undefined) kek = this.#secrets.keyFileKey;
+      if (kek === undefined) continue;
+      tried.push(slot.type);
+      const key = this.#unwrap(slot, kek);
+      if (key !== undefined) return key;
+    }
+    if (tried.length === 0) {
+      const needs = [...new Set(slots.map((slot) => slot.type))].join(' or ');
+      throw new FailsafeError('E_WRONG_KEY', `wrong key or corrupted data: this snapshot opens with a ${needs || 'key'}, which is not configured`);
+    }
+    throw new FailsafeError('E_WRONG_KEY', `wrong key or corrupted data (tried the ${tried.join(' and ')})`);
+  }
+
+  #passphraseKey(kdf: { salt: string; opslimit: number; memlimit: number }): Uint8Array {
+    const id = `${kdf.salt}:${kdf.opslimit}:${kdf.memlimit}`;
+    let key = this.#derived.get(id);
+    if (key === undefined) {
+      const s = this.#sodium;
+      // Bound what a forged header can make us spend.
+      if (kdf.memlimit > 1024 ** 3 || kdf.opslimit > 20) throw new FailsafeError('E_CORRUPT', 'key slot asks for unreasonable Argon2id limits');
+      key = s.crypto_pwhash(KEY_BYTES, this.#secrets.passphrase ?? '', unb64(kdf.salt), kdf.opslimit, kdf.memlimit, s.crypto_pwhash_ALG_ARGON2ID13);
+      this.#derived.set(id, key);
+    }
+    return key;
+  }
+
+  #wrap(dataKey: Uint8Array, kek: Uint8Array): { nonce: string; wrapped: string } {
+    const s = this.#sodium;
+    const nonce = s.randombytes_buf(s.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+    const wrapped = s.crypto_aead_xchacha20poly1305_ietf_encrypt(dataKey, SLOT_AD, null, nonce, kek);
+    return { nonce: b64(nonce), wrapped: b64(wrapped) };
+  }
+
+  #unwrap(slot: KeySlot, kek: Uint8Array): Uint8Array | undefined {
+    try {
+      return this.#sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, unb64(slot.wrapped), SLOT_AD, unb64(slot.nonce), kek);
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function keyIdOf(sodium: Sodium, key: Uint8Array): string {
+  return Buffer.from(sodium.crypto_generichash(8, key, 'failsafe-key-id')).toString('hex');
+}
+
+/** Reads a key file: 32 raw bytes, or their base64 on one line. */
+export async function readKeyFile(path: string): Promise<Uint8Array> {
+  let raw: Buffer;
+  try {
+    raw = await readFile(path);
+  } catch (err) {
+    throw new FailsafeError('E_KEY_MISSING', `cannot read key file ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`, { cause: err });
+  }
+  if (raw.length === KEY_BYTES) return new Uint8Array(raw);
+  const decoded = Buffer.from(raw.toString('utf8').trim(), 'base64');
+  if (decoded.length === KEY_BYTES && /^[A-Za-z0-9+/]+=*$/.test(raw.toString('utf8').trim())) return new Uint8Array(decoded);
+  throw new FailsafeError('E_INVALID_KEY', `key file ${path} must hold 32 bytes (raw or base64), found ${raw.length} bytes`);
+}
+
+/** Writes a new random key file with mode 0600; refuses to overwrite one. */
+export async function writeNewKeyFile(path: string): Promise<void> {
+  const sodium = await getSodium();
+  try {
+    await writeFile(path, `${b64(sodium.randombytes_buf(KEY_BYTES))}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new FailsafeError('E_EXISTS', `${path} already exists; refusing to overwrite a key`);
+    }
+    throw err;
+  }
+}
+
+function b64(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('base64');
+}
+
+function unb64(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text, 'base64'));
+}

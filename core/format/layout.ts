@@ -1,0 +1,40 @@
+/**
+ * Where a snapshot's objects live in a target. Manifests sit apart from the
+ * data so that listing snapshots never walks the (many) segment objects.
+ *
+ *   manifests/<job>/<snapshot id>          written last; its presence makes the snapshot exist
+ *   data/<job>/<snapshot id>/<index:8>     segment objects
+ */
+import { randomBytes } from 'node:crypto';
+
+export const FORMAT_VERSION = 1;
+export const MANIFESTS_PREFIX = 'manifests/';
+
+export function manifestKey(job: string, id: string): string {
+  return `${MANIFESTS_PREFIX}${job}/${id}`;
+}
+
+export function segmentKey(job: string, id: string, index: number): string {
+  return `data/${job}/${id}/${String(index).padStart(8, '0')}`;
+}
+
+export function snapshotDataPrefix(job: string, id: string): string {
+  return `data/${job}/${id}/`;
+}
+
+/** `20261122T134500Z-1a2b3c`: sorts by time, unique across hosts writing the same job. */
+export function newSnapshotId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return `${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Parses `manifests/<job>/<id>` back into its parts; undefined for anything else. */
+export function parseManifestKey(key: string): { job: string; id: string } | undefined {
+  const match = /^manifests\/([^/]+)\/([^/]+)$/.exec(key);
+  return match ? { job: match[1]!, id: match[2]! } : undefined;
+}
+
+/** Authenticated context of a segment: binds it to its snapshot and position. */
+export function segmentContext(id: string, index: number): string {
+  return `failsafe/v1/${id}/${index}`;
+}

@@ -1,0 +1,191 @@
+/**
+ * The manifest describes a snapshot completely. It is stored as an envelope:
+ *
+ *   "FSMANIF1"  8 bytes magic
+ *   u32 BE      length H of the header
+ *   H bytes     header: UTF-8 JSON, public (job, dates, sizes, key slots)
+ *   rest        body: gzip(JSON manifest), encrypted with XChaCha20-Poly1305
+ *               (nonce in the header, AD = magic + length + header) unless
+ *               encryption is none, in which case the header holds its SHA-256.
+ *
+ * The public header lets `list` work without any key; the body holds file
+ * names and must not leak.
+ */
+import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import type { EntryType } from '../contracts.js';
+import type { KeySlot } from '../crypto/keys.js';
+import type { Sodium } from '../crypto/sodium.js';
+import { FailsafeError } from '../errors.js';
+import { FORMAT_VERSION } from './layout.js';
+
+const MAGIC = Buffer.from('FSMANIF1', 'latin1');
+const PREFIX_BYTES = MAGIC.length + 4;
+const gzip = promisify(zlib.gzip);
+const gunzip = promisify(zlib.gunzip);
+
+export interface SnapshotStats {
+  files: number;
+  /** Sum of the sizes of the files. */
+  bytes: number;
+  /** Bytes stored in the target (segments, not counting the manifest). */
+  storedBytes: number;
+  segments: number;
+}
+
+export interface ManifestHeader {
+  format: number;
+  id: string;
+  job: string;
+  createdAt: string;
+  tool: string;
+  stats: SnapshotStats;
+  encryption: { cipher: 'none'; bodySha256: string } | { cipher: 'xchacha20poly1305-ietf'; nonce: string; slots: KeySlot[] };
+}
+
+export interface SegmentRecord {
+  index: number;
+  key: string;
+  /** Size and SHA-256 of the stored (compressed, encrypted) object. */
+  storedSize: number;
+  sha256: string;
+  /** Size and SHA-256 of the segment's plaintext (its slice of the tar stream). */
+  plainSize: number;
+  plainSha256: string;
+}
+
+export interface ManifestEntry {
+  source: string;
+  path: string;
+  type: EntryType;
+  size: number;
+  mode: number;
+  mtime: string;
+  linkTarget?: string;
+  /** SHA-256 of a file's content. */
+  sha256?: string;
+  /** Segment holding the entry's tar header, and the header's offset in that segment's plaintext. */
+  segment: number;
+  offset: number;
+}
+
+export interface ManifestSource {
+  name: string;
+  type: string;
+  entries: number;
+  bytes: number;
+  meta?: Record<string, unknown>;
+  warnings?: string[];
+}
+
+export interface Manifest {
+  format: number;
+  id: string;
+  job: string;
+  createdAt: string;
+  tool: string;
+  compression: { algorithm: 'gzip' | 'brotli' | 'none'; level: number };
+  cipher: string;
+  segmentSize: number;
+  /** Bytes of the whole tar stream (the sum of segment plaintext sizes). */
+  tarBytes: number;
+  sources: ManifestSource[];
+  segments: SegmentRecord[];
+  entries: ManifestEntry[];
+}
+
+/** Keys derived from a snapshot's data key, one per use, with crypto_kdf. */
+export function deriveSnapshotKeys(sodium: Sodium, dataKey: Uint8Array): { segmentKey: Uint8Array; manifestKey: Uint8Array } {
+  return {
+    segmentKey: sodium.crypto_kdf_derive_from_key(32, 1, 'FSsegmnt', dataKey),
+    manifestKey: sodium.crypto_kdf_derive_from_key(32, 2, 'FSmanfst', dataKey),
+  };
+}
+
+export type ManifestSealing =
+  | { cipher: 'none' }
+  | { cipher: 'xchacha20poly1305-ietf'; sodium: Sodium; manifestKey: Uint8Array; slots: KeySlot[] };
+
+export async function encodeManifest(manifest: Manifest, stats: SnapshotStats, sealing: ManifestSealing): Promise<Buffer> {
+  const body = await gzip(Buffer.from(JSON.stringify(manifest), 'utf8'));
+  const base = { format: FORMAT_VERSION, id: manifest.id, job: manifest.job, createdAt: manifest.createdAt, tool: manifest.tool, stats };
+  if (sealing.cipher === 'none') {
+    const header: ManifestHeader = { ...base, encryption: { cipher: 'none', bodySha256: sha256(body) } };
+    return Buffer.concat([prefixed(header), body]);
+  }
+  const { sodium } = sealing;
+  const nonce = sodium.randombytes_buf(sodium.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+  const header: ManifestHeader = {
+    ...base,
+    encryption: { cipher: 'xchacha20poly1305-ietf', nonce: Buffer.from(nonce).toString('base64'), slots: sealing.slots },
+  };
+  const head = prefixed(header);
+  const sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(body, head, null, nonce, sealing.manifestKey);
+  return Buffer.concat([head, sealed]);
+}
+
+/** Parses the public header from the first bytes of a manifest object (at least `headerBytesNeeded`). */
+export function decodeManifestHeader(bytes: Buffer, what: string): { header: ManifestHeader; headerEnd: number } {
+  if (bytes.length < PREFIX_BYTES || !bytes.subarray(0, MAGIC.length).equals(MAGIC)) {
+    throw new FailsafeError('E_CORRUPT', `${what} is not a Failsafe manifest`);
+  }
+  const length = bytes.readUInt32BE(MAGIC.length);
+  const headerEnd = PREFIX_BYTES + length;
+  if (bytes.length < headerEnd) throw new FailsafeError('E_CORRUPT', `${what}: manifest header is truncated`);
+  let header: ManifestHeader;
+  try {
+    header = JSON.parse(bytes.subarray(PREFIX_BYTES, headerEnd).toString('utf8')) as ManifestHeader;
+  } catch (err) {
+    throw new FailsafeError('E_CORRUPT', `${what}: manifest header is not valid JSON`, { cause: err });
+  }
+  if (header.format !== FORMAT_VERSION) {
+    throw new FailsafeError('E_UNSUPPORTED_FORMAT', `${what}: format ${String(header.format)} is not supported (this Failsafe reads ${FORMAT_VERSION})`);
+  }
+  return { header, headerEnd };
+}
+
+/** Bytes of the header prefix to fetch to learn H: callers read this much, then the rest if needed. */
+export function headerLengthOf(prefix: Buffer): number | undefined {
+  return prefix.length >= PREFIX_BYTES ? PREFIX_BYTES + prefix.readUInt32BE(MAGIC.length) : undefined;
+}
+
+export type ManifestOpener = (header: ManifestHeader) => Promise<{ sodium: Sodium; manifestKey: Uint8Array }>;
+
+/** Decodes and authenticates a whole manifest object. Wrong key → E_WRONG_KEY; altered bytes → E_CHECKSUM / E_WRONG_KEY. */
+export async function decodeManifest(bytes: Buffer, what: string, openKey: ManifestOpener): Promise<{ header: ManifestHeader; manifest: Manifest }> {
+  const { header, headerEnd } = decodeManifestHeader(bytes, what);
+  let body = bytes.subarray(headerEnd);
+  if (header.encryption.cipher === 'none') {
+    if (sha256(body) !== header.encryption.bodySha256) throw new FailsafeError('E_CHECKSUM', `${what}: manifest checksum mismatch`);
+  } else {
+    const { sodium, manifestKey } = await openKey(header);
+    try {
+      const nonce = Buffer.from(header.encryption.nonce, 'base64');
+      body = Buffer.from(sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, body, bytes.subarray(0, headerEnd), nonce, manifestKey));
+    } catch (err) {
+      throw new FailsafeError('E_WRONG_KEY', `wrong key or corrupted data: ${what} failed authentication`, { cause: err });
+    }
+  }
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse((await gunzip(body)).toString('utf8')) as Manifest;
+  } catch (err) {
+    throw new FailsafeError('E_CORRUPT', `${what}: manifest body is unreadable`, { cause: err });
+  }
+  if (manifest.id !== header.id || manifest.job !== header.job) {
+    throw new FailsafeError('E_CORRUPT', `${what}: manifest body does not match its header`);
+  }
+  return { header, manifest };
+}
+
+function prefixed(header: ManifestHeader): Buffer {
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(json.length);
+  return Buffer.concat([MAGIC, length, json]);
+}
+
+export function sha256(data: Buffer | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}

@@ -1,0 +1,94 @@
+/**
+ * Conformance suites for the codec roles (as keyv publishes its test suite):
+ * any Compressor or SegmentCipher must pass them. Plugin authors can run
+ * them against their own implementations.
+ */
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { Compressor, SegmentCipher } from '../../core/contracts.js';
+import { isFailsafeError } from '../../core/errors.js';
+
+const samples = (): Record<string, Buffer> => ({
+  empty: Buffer.alloc(0),
+  byte: Buffer.from([42]),
+  text: Buffer.from('failsafe '.repeat(10_000)),
+  random: randomBytes(300_000),
+  large: Buffer.concat([randomBytes(4 * 1024 * 1024), Buffer.alloc(4 * 1024 * 1024, 7)]),
+});
+
+export function describeCompressorConformance(name: string, create: () => Compressor): void {
+  describe(`compressor conformance: ${name}`, () => {
+    for (const [label, data] of Object.entries(samples())) {
+      it(`round-trips ${label} data`, async () => {
+        const compressor = create();
+        const packed = await compressor.compress(data);
+        expect((await compressor.decompress(packed)).equals(data)).toBe(true);
+      });
+    }
+    it('shrinks repetitive text unless it is "none"', async () => {
+      const compressor = create();
+      const text = samples().text!;
+      const packed = await compressor.compress(text);
+      if (compressor.algorithm === 'none') expect(packed.length).toBe(text.length);
+      else expect(packed.length).toBeLessThan(text.length / 10);
+    });
+    it('rejects corrupted input with E_CORRUPT', async () => {
+      const compressor = create();
+      if (compressor.algorithm === 'none') return;
+      const packed = await compressor.compress(samples().random!);
+      const broken = Buffer.from(packed);
+      broken.fill(0xff, 0, Math.min(64, broken.length));
+      await expect(compressor.decompress(broken)).rejects.toSatisfy((err) => isFailsafeError(err, 'E_CORRUPT'));
+    });
+  });
+}
+
+export function describeCipherConformance(name: string, create: () => Promise<{ cipher: SegmentCipher; other: SegmentCipher }>): void {
+  describe(`cipher conformance: ${name}`, () => {
+    for (const [label, data] of Object.entries(samples())) {
+      it(`round-trips ${label} data and hides it`, async () => {
+        const { cipher } = await create();
+        const sealed = cipher.encrypt(data, 'snap/1');
+        expect(cipher.decrypt(sealed, 'snap/1').equals(data)).toBe(true);
+        if (data.length >= 16) expect(sealed.includes(data.subarray(0, 16))).toBe(false);
+      });
+    }
+    it('gives different ciphertext for the same input', async () => {
+      const { cipher } = await create();
+      const data = Buffer.from('same input');
+      expect(cipher.encrypt(data, 'c').equals(cipher.encrypt(data, 'c'))).toBe(false);
+    });
+    const wrongKey = (err: unknown): boolean => isFailsafeError(err, 'E_WRONG_KEY');
+    it('rejects a flipped byte anywhere with E_WRONG_KEY', async () => {
+      const { cipher } = await create();
+      const sealed = cipher.encrypt(randomBytes(200_000), 'c');
+      for (const position of [0, 30, 70_000, sealed.length - 1]) {
+        const tampered = Buffer.from(sealed);
+        tampered[position] = tampered[position]! ^ 1;
+        expect(() => cipher.decrypt(tampered, 'c')).toThrow();
+        try {
+          cipher.decrypt(tampered, 'c');
+        } catch (err) {
+          expect(wrongKey(err)).toBe(true);
+        }
+      }
+    });
+    it('rejects truncated data (a dropped final chunk)', async () => {
+      const { cipher } = await create();
+      const sealed = cipher.encrypt(randomBytes(200_000), 'c');
+      expect(() => cipher.decrypt(sealed.subarray(0, 24 + 65_536 + 17), 'c')).toThrow(/truncated|authentication/);
+      expect(() => cipher.decrypt(Buffer.alloc(10), 'c')).toThrow(/wrong key/);
+    });
+    it('rejects data after the final chunk', async () => {
+      const { cipher } = await create();
+      const sealed = cipher.encrypt(Buffer.from('short'), 'c');
+      expect(() => cipher.decrypt(Buffer.concat([sealed, Buffer.alloc(40)]), 'c')).toThrow(/wrong key/);
+    });
+    it('rejects the wrong key and the wrong context', async () => {
+      const { cipher, other } = await create();
+      const sealed = cipher.encrypt(Buffer.from('secret'), 'snap/1');
+      expect(() => other.decrypt(sealed, 'snap/1')).toThrow(/wrong key/);
+      expect(() => cipher.decrypt(sealed, 'snap/2')).toThrow(/wrong key/);
+    });
+  });
+}

@@ -1,0 +1,76 @@
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { KeyRing, readKeyFile, writeNewKeyFile } from '../../core/crypto/keys.js';
+import { isFailsafeError } from '../../core/errors.js';
+
+const key = (fill: number): Uint8Array => new Uint8Array(32).fill(fill);
+
+describe('key slots', () => {
+  it('opens a data key with the passphrase and fails with E_WRONG_KEY on another', async () => {
+    const ring = await KeyRing.create({ passphrase: 'correct horse' });
+    const dataKey = ring.newDataKey();
+    const slots = ring.seal(dataKey);
+    expect(slots).toHaveLength(1);
+    expect(slots[0]!.type).toBe('passphrase');
+    expect(Buffer.from((await KeyRing.create({ passphrase: 'correct horse' })).open(slots)).equals(Buffer.from(dataKey))).toBe(true);
+    const wrong = await KeyRing.create({ passphrase: 'battery staple' });
+    expect(() => wrong.open(slots)).toThrow(/wrong key or corrupted data/);
+  });
+
+  it('any one of passphrase and key file opens a snapshot sealed for both', async () => {
+    const both = await KeyRing.create({ passphrase: 'pw', keyFileKey: key(1) });
+    const dataKey = both.newDataKey();
+    const slots = both.seal(dataKey);
+    expect(slots.map((s) => s.type).sort()).toEqual(['keyfile', 'passphrase']);
+    const byFile = (await KeyRing.create({ keyFileKey: key(1) })).open(slots);
+    const byPass = (await KeyRing.create({ passphrase: 'pw' })).open(slots);
+    expect(Buffer.from(byFile)).toEqual(Buffer.from(dataKey));
+    expect(Buffer.from(byPass)).toEqual(Buffer.from(dataKey));
+    await expect(KeyRing.create({ keyFileKey: key(2) }).then((r) => r.open(slots))).rejects.toSatisfy((e) => isFailsafeError(e, 'E_WRONG_KEY'));
+  });
+
+  it('names the missing kind of secret', async () => {
+    const slots = (await KeyRing.create({ keyFileKey: key(3) })).seal(key(9));
+    const ring = await KeyRing.create({ passphrase: 'pw' });
+    expect(() => ring.open(slots)).toThrow(/opens with a keyfile/);
+  });
+
+  it('refuses absurd Argon2id limits from a forged slot', async () => {
+    const ring = await KeyRing.create({ passphrase: 'pw' });
+    const slots = ring.seal(key(5));
+    const forged = slots.map((s) => (s.type === 'passphrase' ? { ...s, kdf: { ...s.kdf, memlimit: 8 * 1024 ** 3 } } : s));
+    expect(() => ring.open(forged)).toThrow(/unreasonable/);
+  });
+
+  it('needs at least one secret', async () => {
+    await expect(KeyRing.create({})).rejects.toSatisfy((e) => isFailsafeError(e, 'E_KEY_MISSING'));
+    await expect(KeyRing.create({ passphrase: '' })).rejects.toSatisfy((e) => isFailsafeError(e, 'E_KEY_MISSING'));
+  });
+});
+
+describe('key files', () => {
+  it('keygen writes 32 random bytes (base64) with mode 0600 and never overwrites', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'failsafe-key-'));
+    const path = join(dir, 'k');
+    await writeNewKeyFile(path);
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    const first = await readKeyFile(path);
+    expect(first).toHaveLength(32);
+    await expect(writeNewKeyFile(path)).rejects.toSatisfy((e) => isFailsafeError(e, 'E_EXISTS'));
+    expect(Buffer.from(await readKeyFile(path))).toEqual(Buffer.from(first));
+    const other = join(dir, 'k2');
+    await writeNewKeyFile(other);
+    expect(await readFile(other, 'utf8')).not.toEqual(await readFile(path, 'utf8'));
+  });
+
+  it('accepts 32 raw bytes and rejects anything else', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'failsafe-key-'));
+    await writeFile(join(dir, 'raw'), Buffer.alloc(32, 1));
+    expect(await readKeyFile(join(dir, 'raw'))).toHaveLength(32);
+    await writeFile(join(dir, 'short'), 'abc');
+    await expect(readKeyFile(join(dir, 'short'))).rejects.toSatisfy((e) => isFailsafeError(e, 'E_INVALID_KEY'));
+    await expect(readKeyFile(join(dir, 'missing'))).rejects.toSatisfy((e) => isFailsafeError(e, 'E_KEY_MISSING'));
+  });
+});
