@@ -1,0 +1,187 @@
+/**
+ * One backup of one job: collect → segment → compress → encrypt → checksum →
+ * store, composed with stream/promises.pipeline, then the manifest, written
+ * last to each target. Until the manifest lands the snapshot does not exist;
+ * on failure the segments already stored are removed.
+ */
+import { pipeline } from 'node:stream/promises';
+import type { Compressor, SourcePlugin } from './contracts.js';
+import { newSnapshotCiphers, type Encryption } from './crypto/encryption.js';
+import { FailsafeError, isAbortError } from './errors.js';
+import { manifestKey, newSnapshotId, segmentContext, segmentKey, snapshotDataPrefix } from './format/layout.js';
+import { encodeManifest, sha256, type Manifest, type SegmentRecord, type SnapshotStats } from './format/manifest.js';
+import { collect } from './pipeline/collect.js';
+import { ParallelMap } from './pipeline/parallel-map.js';
+import { Segmenter, type PlainSegment } from './pipeline/segmenter.js';
+import { StoreStage, type SealedSegment } from './pipeline/store.js';
+import type { Storage } from './storage.js';
+import { TOOL } from './version.js';
+
+export interface BackupSettings {
+  compressor: Compressor;
+  compressionLevel: number;
+  encryption: Encryption;
+  segmentSize: number;
+  parallelism: number;
+}
+
+export interface BackupProgress {
+  job: string;
+  file?: string;
+  files: number;
+  bytesRead: number;
+  storedBytes: number;
+  segments: number;
+}
+
+export interface BackupRunOptions {
+  signal?: AbortSignal;
+  warn?: (message: string) => void;
+  onProgress?: (progress: BackupProgress) => void;
+}
+
+export interface SnapshotSummary {
+  id: string;
+  job: string;
+  target: string;
+  createdAt: string;
+  bytes: number;
+  files: number;
+  storedBytes: number;
+  warnings?: string[];
+}
+
+export interface BackupJob {
+  name: string;
+  sources: SourcePlugin[];
+  targets: Storage[];
+}
+
+interface CompressedSegment extends PlainSegment {
+  plainSize: number;
+  plainSha256: string;
+}
+
+interface StoredSegment extends CompressedSegment, SealedSegment {
+  sha256: string;
+}
+
+export async function runBackup(job: BackupJob, settings: BackupSettings, options: BackupRunOptions = {}): Promise<SnapshotSummary[]> {
+  const id = newSnapshotId();
+  const createdAt = new Date().toISOString();
+  const warnings: string[] = [];
+  const warn = (message: string): void => {
+    warnings.push(message);
+    options.warn?.(message);
+  };
+  const ciphers = newSnapshotCiphers(settings.encryption);
+  const records: SegmentRecord[] = [];
+  const progress: BackupProgress = { job: job.name, files: 0, bytesRead: 0, storedBytes: 0, segments: 0 };
+  const prepared: SourcePlugin[] = [];
+
+  try {
+    for (const source of job.sources) {
+      prepared.push(source);
+      await source.prepare?.({ signal: options.signal, warn });
+    }
+    const collected = collect(job.sources, {
+      segmentSize: settings.segmentSize,
+      context: { signal: options.signal, warn },
+      onEntry: (p) => {
+        Object.assign(progress, { file: p.file, files: p.files, bytesRead: p.bytesRead });
+        options.onProgress?.(progress);
+      },
+    });
+
+    await pipeline(
+      collected.stream,
+      new Segmenter(settings.segmentSize),
+      new ParallelMap<PlainSegment, CompressedSegment>(settings.parallelism, async (segment) => ({
+        index: segment.index,
+        plainSize: segment.data.length,
+        plainSha256: sha256(segment.data),
+        data: await settings.compressor.compress(segment.data),
+      })),
+      new ParallelMap<CompressedSegment, CompressedSegment>(1, async (segment) => ({
+        ...segment,
+        data: ciphers.segments.encrypt(segment.data, segmentContext(id, segment.index)),
+      })),
+      new ParallelMap<CompressedSegment, StoredSegment>(1, async (segment) => ({
+        ...segment,
+        key: segmentKey(job.name, id, segment.index),
+        sha256: sha256(segment.data),
+      })),
+      new StoreStage<StoredSegment>(job.targets, settings.parallelism, (segment) => {
+        records.push({
+          index: segment.index,
+          key: segment.key,
+          storedSize: segment.data.length,
+          sha256: segment.sha256,
+          plainSize: segment.plainSize,
+          plainSha256: segment.plainSha256,
+        });
+        progress.storedBytes += segment.data.length;
+        progress.segments++;
+        options.onProgress?.(progress);
+      }, options.signal),
+      { signal: options.signal },
+    );
+    const { entries, sources } = await collected.done;
+    records.sort((a, b) => a.index - b.index);
+
+    const manifest: Manifest = {
+      format: 1,
+      id,
+      job: job.name,
+      createdAt,
+      tool: TOOL,
+      compression: { algorithm: settings.compressor.algorithm, level: settings.compressionLevel },
+      cipher: ciphers.segments.name,
+      segmentSize: settings.segmentSize,
+      tarBytes: records.reduce((sum, r) => sum + r.plainSize, 0),
+      sources,
+      segments: records,
+      entries,
+    };
+    const stats: SnapshotStats = {
+      files: entries.filter((e) => e.type === 'file').length,
+      bytes: sources.reduce((sum, s) => sum + s.bytes, 0),
+      storedBytes: progress.storedBytes,
+      segments: records.length,
+    };
+    const encoded = await encodeManifest(manifest, stats, ciphers.sealing);
+    // The manifest goes last: its presence is what makes the snapshot exist.
+    await Promise.all(job.targets.map((target) => target.put(manifestKey(job.name, id), encoded, { signal: options.signal })));
+    return job.targets.map((target) => ({
+      id,
+      job: job.name,
+      target: target.targetName,
+      createdAt,
+      bytes: stats.bytes,
+      files: stats.files,
+      storedBytes: stats.storedBytes,
+      ...(warnings.length > 0 ? { warnings } : {}),
+    }));
+  } catch (err) {
+    await removePartial(job, id);
+    if (isAbortError(err) && !(err instanceof FailsafeError)) {
+      throw new FailsafeError('E_ABORTED', `backup of ${job.name} was cancelled`, { cause: err });
+    }
+    throw err;
+  } finally {
+    for (const source of prepared) await source.cleanup?.().catch(() => undefined);
+  }
+}
+
+/** Best effort: a failed backup leaves no segment behind (the manifest was never written). */
+async function removePartial(job: BackupJob, id: string): Promise<void> {
+  await Promise.all(
+    job.targets.map(async (target) => {
+      try {
+        for await (const object of target.list(snapshotDataPrefix(job.name, id))) await target.delete(object.key);
+      } catch {
+        // an unreachable target keeps its orphans; prune removes them later
+      }
+    }),
+  );
+}

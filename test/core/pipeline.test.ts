@@ -1,0 +1,60 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { ParallelMap } from '../../core/pipeline/parallel-map.js';
+import { Segmenter, type PlainSegment } from '../../core/pipeline/segmenter.js';
+
+async function collectSegments(chunks: Buffer[], size: number): Promise<PlainSegment[]> {
+  const out: PlainSegment[] = [];
+  await pipeline(Readable.from(chunks), new Segmenter(size), new Writable({ objectMode: true, write: (s: PlainSegment, _e, cb) => (out.push(s), cb()) }));
+  return out;
+}
+
+describe('Segmenter', () => {
+  it('cuts at exact segment boundaries whatever the chunking', async () => {
+    const data = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
+    const chunks = [data.subarray(0, 7), data.subarray(7, 300), data.subarray(300, 301), data.subarray(301)];
+    const segments = await collectSegments(chunks, 256);
+    expect(segments.map((s) => s.data.length)).toEqual([256, 256, 256, 232]);
+    expect(segments.map((s) => s.index)).toEqual([0, 1, 2, 3]);
+    expect(Buffer.concat(segments.map((s) => s.data)).equals(data)).toBe(true);
+  });
+
+  it('emits one empty segment for an empty stream and no empty tail on an exact multiple', async () => {
+    expect((await collectSegments([], 16)).map((s) => s.data.length)).toEqual([0]);
+    expect((await collectSegments([Buffer.alloc(32)], 16)).map((s) => s.data.length)).toEqual([16, 16]);
+  });
+});
+
+describe('ParallelMap', () => {
+  it('keeps input order while running items concurrently, never more than the limit', async () => {
+    let running = 0;
+    let peak = 0;
+    const map = new ParallelMap<number, number>(3, async (n) => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((r) => setTimeout(r, (10 - n) * 3));
+      running--;
+      return n * 2;
+    });
+    const out: number[] = [];
+    await pipeline(Readable.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), map, new Writable({ objectMode: true, write: (n: number, _e, cb) => (out.push(n), cb()) }));
+    expect(out).toEqual([0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
+    expect(peak).toBe(3);
+  });
+
+  it('fails the pipeline with the first error and leaves no task running', async () => {
+    let settled = 0;
+    const map = new ParallelMap<number, number>(2, async (n) => {
+      await new Promise((r) => setTimeout(r, 5));
+      settled++;
+      if (n === 3) throw new Error('boom');
+      return n;
+    });
+    await expect(pipeline(Readable.from([1, 2, 3, 4, 5, 6]), map, new Writable({ objectMode: true, write: (_n, _e, cb) => cb() }))).rejects.toThrow('boom');
+    const seen = settled;
+    await new Promise((r) => setTimeout(r, 30));
+    expect(settled).toBe(seen);
+  });
+});
