@@ -54,10 +54,13 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export class FailsafeError extends Error {
   override readonly name = 'FailsafeError';
   readonly code: ErrorCode;
+  /** The stored object or file concerned, when there is one (verify reports name it). */
+  readonly object: string | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; object?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
+    this.object = options?.object ?? (options?.cause instanceof FailsafeError ? options.cause.object : undefined);
   }
 
   get exitCode(): ExitCode {

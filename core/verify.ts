@@ -57,15 +57,9 @@ export async function verifySnapshot(snapshot: OpenedSnapshot, options: { readDa
       }
       report.checked += manifest.segments.length;
     } catch (err) {
-      fail(err, objectOf(err));
+      fail(err, isFailsafeError(err) ? err.object : undefined);
     }
   }
   report.ok = report.errors.length === 0;
   return report;
-}
-
-/** The object key named in an error message, if any (segment errors name `target:key`). */
-function objectOf(err: unknown): string | undefined {
-  const match = /:(data\/[^\s)]+)/.exec((err as Error)?.message ?? '');
-  return match?.[1];
 }

@@ -5,11 +5,9 @@
  * clean-up can recognise leftovers.
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 
 export const TEMP_PREFIX = '.failsafe-tmp-';
 
@@ -52,11 +50,7 @@ export async function writeFileAtomic(
         await handle.writeFile(body);
         size = body.length;
       } else {
-        const out = createWriteStream('', { fd: handle, autoClose: false });
-        body.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-        });
-        await pipeline(body, out, { signal: options.signal });
+        size = await writeStreamTo(handle, body, options.signal);
       }
       await handle.sync();
     } finally {
@@ -69,4 +63,29 @@ export async function writeFileAtomic(
     await rm(temp, { force: true });
     throw err;
   }
+}
+
+/**
+ * Writes a stream to an open file, one awaited write per chunk (so the source
+ * is paused while the disk catches up). A WriteStream over a FileHandle with
+ * autoClose off keeps a reference that makes `handle.close()` wait forever,
+ * hence this loop; the caller keeps the handle to fsync and close it.
+ */
+export async function writeStreamTo(handle: FileHandle, body: Readable, signal?: AbortSignal): Promise<number> {
+  let size = 0;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer | string>) {
+      signal?.throwIfAborted();
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      let written = 0;
+      while (written < bytes.length) {
+        const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
+        written += bytesWritten;
+      }
+      size += bytes.length;
+    }
+  } finally {
+    if (!body.destroyed) body.destroy();
+  }
+  return size;
 }

@@ -113,6 +113,8 @@ async function addEntry(pack: Pack, name: string, entry: SourceEntry, progress: 
     sink = pack.entry(header, (err) => (err ? reject(err) : resolve())) as unknown as Writable;
   });
   finished.catch(() => undefined); // awaited below; an early throw leaves the pack to be destroyed by the caller
+  // Destroying the pack after a source error also errors this sink; the entry callback already reports it.
+  sink.on('error', () => undefined);
   let written = 0;
   for await (const chunk of entry.open() as AsyncIterable<Buffer>) {
     written += chunk.length;

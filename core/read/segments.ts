@@ -17,21 +17,21 @@ export async function readSegment(snapshot: OpenedSnapshot, record: SegmentRecor
   try {
     stored = await storage.getBuffer(record.key, { signal });
   } catch (err) {
-    if (isFailsafeError(err, 'E_NOT_FOUND')) throw new FailsafeError('E_CORRUPT', `segment object ${what} is missing`, { cause: err });
+    if (isFailsafeError(err, 'E_NOT_FOUND')) throw new FailsafeError('E_CORRUPT', `segment object ${what} is missing`, { cause: err, object: record.key });
     throw err;
   }
   if (stored.length !== record.storedSize || sha256(stored) !== record.sha256) {
-    throw new FailsafeError('E_CHECKSUM', `checksum mismatch in ${what}: the stored object was altered or damaged`);
+    throw new FailsafeError('E_CHECKSUM', `checksum mismatch in ${what}: the stored object was altered or damaged`, { object: record.key });
   }
   let plain: Buffer;
   try {
     plain = await snapshot.compressor.decompress(snapshot.cipher.decrypt(stored, segmentContext(manifest.id, record.index)));
   } catch (err) {
-    if (isFailsafeError(err)) throw new FailsafeError(err.code, `${err.message} (${what})`, { cause: err });
+    if (isFailsafeError(err)) throw new FailsafeError(err.code, `${err.message} (${what})`, { cause: err, object: record.key });
     throw err;
   }
   if (plain.length !== record.plainSize || sha256(plain) !== record.plainSha256) {
-    throw new FailsafeError('E_CHECKSUM', `checksum mismatch in the content of ${what}`);
+    throw new FailsafeError('E_CHECKSUM', `checksum mismatch in the content of ${what}`, { object: record.key });
   }
   return plain;
 }
