@@ -1,0 +1,194 @@
+/**
+ * Loading a deployment's YAML: parse with positions, interpolate `${VAR}`,
+ * validate the structure and each source's and target's options, resolve
+ * relative paths against the file's folder. Every problem is one line:
+ * `<file>:<line>:<col>: <key.path>: <message>`.
+ */
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import type { z } from 'zod';
+import { DEFAULT_LEVELS } from '../compression.js';
+import { FailsafeError } from '../errors.js';
+import type { Registry } from '../registry.js';
+import { formatKeyPath, positionOf, type KeyPath } from './positions.js';
+import { configSchema, DEFAULT_SEGMENT_SIZE, type FailsafeConfig, type JobConfig, type SourceConfig, type TargetConfig } from './schema.js';
+
+export type { FailsafeConfig, JobConfig, SourceConfig, TargetConfig } from './schema.js';
+
+export interface LoadedConfig {
+  file: string;
+  dir: string;
+  config: FailsafeConfig;
+}
+
+export interface LoadOptions {
+  registry: Registry;
+  env?: NodeJS.ProcessEnv;
+}
+
+const PATH_KEYS = new Set(['path', 'paths', 'keyFile']);
+const LEVELS: Record<string, [number, number]> = { gzip: [1, 9], brotli: [0, 11], none: [0, 0] };
+
+export async function loadConfig(file: string, options: LoadOptions): Promise<LoadedConfig> {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'config file not found' : `cannot read config file (${code ?? err})`;
+    throw new FailsafeError('E_CONFIG', `${why}: ${displayPath(path)} (use -c to choose one)`, { cause: err });
+  }
+  return parseConfigText(text, path, options);
+}
+
+export function parseConfigText(text: string, file: string, options: LoadOptions): LoadedConfig {
+  const path = resolve(file);
+  const dir = dirname(path);
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const shown = displayPath(path);
+  const fail = (code: 'E_CONFIG' | 'E_CONFIG_ENV' | 'E_UNKNOWN_TYPE' | 'E_UNKNOWN_TARGET', at: KeyPath, message: string): never => {
+    const { line, col } = positionOf(doc, lines, at);
+    const key = formatKeyPath(at);
+    throw new FailsafeError(code, `${shown}:${line}:${col}: ${key ? `${key}: ` : ''}${message}`);
+  };
+
+  const syntax = doc.errors[0];
+  if (syntax) {
+    const { line, col } = lines.linePos(syntax.pos[0]);
+    throw new FailsafeError('E_CONFIG', `${shown}:${line}:${col}: ${syntax.message.split('\n')[0]}`);
+  }
+  interpolate(doc, options.env ?? process.env, (at, message) => fail('E_CONFIG_ENV', at, message));
+
+  const parsed = configSchema.safeParse(doc.toJS() ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    fail('E_CONFIG', issue.path as KeyPath, describeIssue(issue));
+  }
+  const raw = parsed.data!;
+
+  const [min, max] = LEVELS[raw.compression.algorithm]!;
+  const level = raw.compression.level ?? DEFAULT_LEVELS[raw.compression.algorithm];
+  if (level < min || level > max) fail('E_CONFIG', ['compression', 'level'], `${raw.compression.algorithm} levels go from ${min} to ${max}`);
+
+  const targets: Record<string, TargetConfig> = {};
+  for (const [name, target] of Object.entries(raw.targets)) {
+    const { type, ...rest } = target;
+    const factory = options.registry.adapters.get(type);
+    if (!factory) fail('E_UNKNOWN_TYPE', ['targets', name, 'type'], `unknown target type "${type}" (known: ${[...options.registry.adapters.keys()].join(', ')})`);
+    const opts = validateOptions(factory!.optionsSchema, resolvePaths(rest, dir), ['targets', name], fail);
+    targets[name] = { type, options: opts };
+  }
+
+  const jobs: Record<string, JobConfig> = {};
+  for (const [jobName, job] of Object.entries(raw.jobs)) {
+    const sources: SourceConfig[] = [];
+    job.sources.forEach((source, index) => {
+      const at: KeyPath = ['jobs', jobName, 'sources', index];
+      const { type, name, ...rest } = source;
+      const factory = options.registry.sources.get(type);
+      if (!factory) fail('E_UNKNOWN_TYPE', [...at, 'type'], `unknown source type "${type}" (known: ${[...options.registry.sources.keys()].join(', ')})`);
+      const opts = validateOptions(factory!.optionsSchema, resolvePaths(rest, dir), at, fail);
+      const sourceName = name ?? factory!.defaultName(opts);
+      if (sources.some((s) => s.name === sourceName)) {
+        fail('E_CONFIG', name === undefined ? at : [...at, 'name'], `two sources of job "${jobName}" are named "${sourceName}"; give one a name:`);
+      }
+      sources.push({ type, name: sourceName, options: opts });
+    });
+    job.targets.forEach((target, index) => {
+      if (!(target in targets)) fail('E_UNKNOWN_TARGET', ['jobs', jobName, 'targets', index], `no target "${target}" under targets (defined: ${Object.keys(targets).join(', ') || 'none'})`);
+    });
+    jobs[jobName] = { name: jobName, sources, targets: job.targets };
+  }
+
+  const encryption =
+    raw.encryption === 'none'
+      ? { mode: 'none' as const }
+      : {
+          mode: 'keys' as const,
+          ...(raw.encryption.passphrase === undefined ? {} : { passphrase: raw.encryption.passphrase }),
+          ...(raw.encryption.keyFile === undefined ? {} : { keyFile: resolvePath(raw.encryption.keyFile, dir) }),
+        };
+  const config: FailsafeConfig = {
+    version: 1,
+    plugins: raw.plugins.map((p) => (p.startsWith('.') || isAbsolute(p) ? resolve(dir, p) : p)),
+    targets,
+    encryption,
+    compression: { algorithm: raw.compression.algorithm, level },
+    segmentSize: raw.segmentSize ?? DEFAULT_SEGMENT_SIZE,
+    ...(raw.parallelism === undefined ? {} : { parallelism: raw.parallelism }),
+    jobs,
+  };
+  return { file: path, dir, config };
+}
+
+function validateOptions(
+  schema: z.ZodType,
+  value: Record<string, unknown>,
+  at: KeyPath,
+  fail: (code: 'E_CONFIG', at: KeyPath, message: string) => never,
+): Record<string, unknown> {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    fail('E_CONFIG', [...at, ...(issue.path as KeyPath)], describeIssue(issue));
+  }
+  return result.data as Record<string, unknown>;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  return issue.message.replace(/^Invalid input: /, '');
+}
+
+/** Replaces `${VAR}` in every string scalar; `$${` stays a literal `${`. A missing variable is an error. */
+function interpolate(doc: Document, env: NodeJS.ProcessEnv, fail: (at: KeyPath, message: string) => never): void {
+  visit(doc, {
+    Scalar(_key, node, ancestors) {
+      if (typeof node.value !== 'string' || !node.value.includes('${')) return;
+      node.value = node.value.replace(/\$?\$\{([^}]*)\}/g, (match: string, name: string) => {
+        if (match.startsWith('$$')) return match.slice(1);
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return fail(keyPathOf(ancestors, node), `"\${${name}}" is not a valid variable name`);
+        const value = env[name];
+        if (value === undefined) return fail(keyPathOf(ancestors, node), `environment variable ${name} is not set`);
+        return value;
+      });
+    },
+  });
+}
+
+function keyPathOf(ancestors: readonly unknown[], node: unknown): KeyPath {
+  const path: KeyPath = [];
+  const chain = [...ancestors, node];
+  for (let i = 1; i < chain.length; i++) {
+    const parent = chain[i - 1];
+    const child = chain[i];
+    if (isPair(parent) && isScalar(parent.key) && parent.value === child) path.push(String(parent.key.value));
+    if (isSeq(parent)) path.push(parent.items.indexOf(child as never));
+    if (isMap(parent) && isPair(child)) continue;
+  }
+  return path;
+}
+
+function resolvePaths(options: Record<string, unknown>, dir: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...options };
+  for (const [key, value] of Object.entries(out)) {
+    if (!PATH_KEYS.has(key)) continue;
+    if (typeof value === 'string') out[key] = resolvePath(value, dir);
+    else if (Array.isArray(value)) out[key] = value.map((v) => (typeof v === 'string' ? resolvePath(v, dir) : v));
+  }
+  return out;
+}
+
+function resolvePath(value: string, dir: string): string {
+  if (value === '~' || value.startsWith('~/')) return resolve(homedir(), value.slice(2));
+  return resolve(dir, value);
+}
+
+function displayPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}

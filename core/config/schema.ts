@@ -1,0 +1,118 @@
+/**
+ * The shape of a deployment's YAML. Source and target options are checked
+ * here only for `type` (and `name`); each type validates the rest with its
+ * own schema from the registry (core/config/load.ts).
+ */
+import { z } from 'zod';
+import type { Registry } from '../registry.js';
+
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const name = z.string().regex(NAME_PATTERN, 'use letters, digits, ".", "_" and "-", starting with a letter or digit');
+
+const UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, KIB: 1024, MIB: 1024 ** 2, GIB: 1024 ** 3 };
+export const DEFAULT_SEGMENT_SIZE = 4 * 1024 * 1024;
+const MIN_SEGMENT = 1024 * 1024;
+const MAX_SEGMENT = 256 * 1024 * 1024;
+
+/** `8MiB`, `500KB`, `1048576` → bytes; undefined when unreadable. */
+export function parseSize(value: string | number): number | undefined {
+  if (typeof value === 'number') return Number.isInteger(value) && value >= 0 ? value : undefined;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$/.exec(value);
+  if (!match) return undefined;
+  const factor = UNITS[(match[2] || 'B').toUpperCase()];
+  return factor === undefined ? undefined : Math.round(Number(match[1]) * factor);
+}
+
+const segmentSize = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const bytes = parseSize(value);
+  if (bytes === undefined || bytes < MIN_SEGMENT || bytes > MAX_SEGMENT) {
+    ctx.addIssue({ code: 'custom', message: 'expected a size from 1MiB to 256MiB, like 8MiB' });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+const sourceEntry = z.looseObject({ type: z.string().min(1), name: name.optional() });
+const targetEntry = z.looseObject({ type: z.string().min(1) });
+
+const encryption = z.union([
+  z.literal('none'),
+  z
+    .object({ passphrase: z.string().min(1, 'the passphrase is empty').optional(), keyFile: z.string().min(1).optional() })
+    .strict()
+    .refine((e) => e.passphrase !== undefined || e.keyFile !== undefined, 'give a passphrase, a keyFile, or both (or write encryption: none)'),
+]);
+
+const compression = z
+  .object({ algorithm: z.enum(['gzip', 'brotli', 'none']).default('gzip'), level: z.number().int().optional() })
+  .strict();
+
+const job = z
+  .object({
+    sources: z.array(sourceEntry).min(1, 'a job needs at least one source'),
+    targets: z.array(z.string()).min(1, 'a job needs at least one target'),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    version: z.literal(1, 'this Failsafe reads version: 1'),
+    plugins: z.array(z.string().min(1)).default([]),
+    targets: z.record(name, targetEntry),
+    encryption,
+    compression: compression.default({ algorithm: 'gzip' }),
+    segmentSize: segmentSize.optional(),
+    parallelism: z.number().int().min(1).max(64).optional(),
+    jobs: z.record(name, job),
+  })
+  .strict();
+
+export type RawConfig = z.output<typeof configSchema>;
+
+export type EncryptionConfig = { mode: 'none' } | { mode: 'keys'; passphrase?: string; keyFile?: string };
+export interface CompressionConfig {
+  algorithm: 'gzip' | 'brotli' | 'none';
+  level: number;
+}
+export interface SourceConfig {
+  type: string;
+  name: string;
+  options: Record<string, unknown>;
+}
+export interface TargetConfig {
+  type: string;
+  options: Record<string, unknown>;
+}
+export interface JobConfig {
+  name: string;
+  sources: SourceConfig[];
+  targets: string[];
+}
+export interface FailsafeConfig {
+  version: 1;
+  plugins: string[];
+  targets: Record<string, TargetConfig>;
+  encryption: EncryptionConfig;
+  compression: CompressionConfig;
+  segmentSize: number;
+  parallelism?: number;
+  jobs: Record<string, JobConfig>;
+}
+
+/** JSON Schema for editors, with the options of every registered source and target type. */
+export function buildJsonSchema(registry: Registry): Record<string, unknown> {
+  const typed = (type: string, options: z.ZodType, extra: Record<string, z.ZodType>): z.ZodType =>
+    options instanceof z.ZodObject ? options.extend({ type: z.literal(type), ...extra }) : z.looseObject({ type: z.literal(type), ...extra });
+  const sources = [...registry.sources.values()].map((f) => typed(f.type, f.optionsSchema, { name: name.optional() }));
+  const targets = [...registry.adapters.values()].map((f) => typed(f.type, f.optionsSchema, {}));
+  const union = (items: z.ZodType[], fallback: z.ZodType): z.ZodType => z.union([fallback, ...items] as unknown as [z.ZodType, z.ZodType, ...z.ZodType[]]);
+  const editorSchema = configSchema.extend({
+    targets: z.record(name, union(targets, targetEntry)),
+    jobs: z.record(name, job.extend({ sources: z.array(union(sources, sourceEntry)).min(1) })),
+    segmentSize: z.union([z.number().int(), z.string()]).optional(),
+  });
+  return {
+    ...z.toJSONSchema(editorSchema, { io: 'input', unrepresentable: 'any' }),
+    title: 'Failsafe deployment configuration',
+  };
+}
