@@ -1,0 +1,10 @@
+/** The sources and adapters that ship with Failsafe. */
+import { localAdapter } from '../adapters/local.js';
+import { memoryAdapter } from '../adapters/memory.js';
+import { configFileSource } from '../plugins/config-file.js';
+import { directorySource } from '../plugins/directory.js';
+import { Registry } from './registry.js';
+
+export function builtinRegistry(): Registry {
+  return new Registry().register(directorySource).register(configFileSource).register(localAdapter).register(memoryAdapter);
+}

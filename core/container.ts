@@ -1,0 +1,70 @@
+/**
+ * Dependency injection stays at the edge: plugins and adapters are plain
+ * classes; this container wires them from one loaded YAML file through
+ * explicit tokens, so nothing relies on emitted decorator metadata.
+ */
+import 'reflect-metadata';
+import { container as rootContainer, inject, injectable, type DependencyContainer } from 'tsyringe';
+import type { SourcePlugin } from './contracts.js';
+import type { JobConfig, LoadedConfig } from './config/load.js';
+import { FailsafeError } from './errors.js';
+import type { Registry } from './registry.js';
+import { Storage } from './storage.js';
+
+export const TOKENS = {
+  Config: Symbol.for('failsafe.Config'),
+  Registry: Symbol.for('failsafe.Registry'),
+} as const;
+
+/** Builds the sources and targets the YAML describes. Targets are created once and shared. */
+@injectable()
+export class Wiring {
+  readonly #storages = new Map<string, Storage>();
+
+  constructor(
+    @inject(TOKENS.Config) readonly loaded: LoadedConfig,
+    @inject(TOKENS.Registry) readonly registry: Registry,
+  ) {}
+
+  jobNames(): string[] {
+    return Object.keys(this.loaded.config.jobs);
+  }
+
+  job(name: string): JobConfig {
+    const job = this.loaded.config.jobs[name];
+    if (!job) throw new FailsafeError('E_UNKNOWN_JOB', `no job "${name}" in ${this.loaded.file} (jobs: ${this.jobNames().join(', ')})`);
+    return job;
+  }
+
+  sources(job: JobConfig): SourcePlugin[] {
+    return job.sources.map((source) => this.registry.source(source.type).create(source.options, source.name));
+  }
+
+  storage(target: string): Storage {
+    let storage = this.#storages.get(target);
+    if (!storage) {
+      const config = this.loaded.config.targets[target];
+      if (!config) throw new FailsafeError('E_UNKNOWN_TARGET', `no target "${target}" in ${this.loaded.file}`);
+      storage = new Storage(this.registry.adapter(config.type).create(config.options, target), target);
+      this.#storages.set(target, storage);
+    }
+    return storage;
+  }
+
+  targetsOf(job: JobConfig): Storage[] {
+    return job.targets.map((target) => this.storage(target));
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#storages.values()].map((storage) => storage.close()));
+    this.#storages.clear();
+  }
+}
+
+export function createContainer(loaded: LoadedConfig, registry: Registry): DependencyContainer {
+  const child = rootContainer.createChildContainer();
+  child.registerInstance(TOKENS.Config, loaded);
+  child.registerInstance(TOKENS.Registry, registry);
+  child.registerSingleton(Wiring);
+  return child;
+}

@@ -1,0 +1,212 @@
+/**
+ * The programmatic API: one deployment (one YAML file). The CLI is a thin
+ * layer over this class; no behaviour lives only in the CLI.
+ */
+import { availableParallelism } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { runBackup, type BackupRunOptions, type SnapshotSummary } from './backup.js';
+import { builtinRegistry } from './builtins.js';
+import { createCompressor } from './compression.js';
+import { loadConfig, type LoadedConfig } from './config/load.js';
+import { createContainer, Wiring } from './container.js';
+import type { SourcePlugin } from './contracts.js';
+import { createEncryption, type Encryption } from './crypto/encryption.js';
+import { FailsafeError, isFailsafeError } from './errors.js';
+import type { ManifestSource } from './format/manifest.js';
+import { loadPlugin } from './plugin-loader.js';
+import type { Registry } from './registry.js';
+import { runRestore, type RestoreResult, type RestoreRunOptions } from './restore.js';
+import { listSnapshots, openSnapshot, resolveSnapshot, type SnapshotInfo } from './snapshots.js';
+import type { Storage } from './storage.js';
+import { verifySnapshot, type VerifyReport } from './verify.js';
+
+export interface OpenOptions {
+  env?: NodeJS.ProcessEnv;
+  /** A registry to extend; defaults to the built-in sources and adapters. */
+  registry?: Registry;
+}
+
+export interface BackupOutcome {
+  snapshots: SnapshotSummary[];
+  failures: { job: string; error: FailsafeError }[];
+}
+
+export interface SelectOptions {
+  job?: string;
+  target?: string;
+}
+
+export type RestoreOptions = SelectOptions & Omit<RestoreRunOptions, 'parallelism'>;
+
+export class Failsafe {
+  readonly #wiring: Wiring;
+  #encryption: Promise<Encryption> | undefined;
+
+  private constructor(wiring: Wiring) {
+    this.#wiring = wiring;
+  }
+
+  /** Opens a deployment from its YAML file; loads its `plugins` first so their types validate. */
+  static async open(file: string, options: OpenOptions = {}): Promise<Failsafe> {
+    const registry = options.registry ?? builtinRegistry();
+    const path = resolve(file);
+    for (const spec of await pluginSpecs(path)) await loadPlugin(spec, dirname(path), registry);
+    const loaded = await loadConfig(path, { registry, ...(options.env ? { env: options.env } : {}) });
+    return new Failsafe(createContainer(loaded, registry).resolve(Wiring));
+  }
+
+  get config(): LoadedConfig {
+    return this.#wiring.loaded;
+  }
+
+  jobNames(): string[] {
+    return this.#wiring.jobNames();
+  }
+
+  /** Backs up the given jobs (all by default), one after the other; a failed job does not stop the others. */
+  async backup(jobs: string[] = [], options: BackupRunOptions = {}): Promise<BackupOutcome> {
+    const names = jobs.length > 0 ? jobs : this.jobNames();
+    const selected = names.map((name) => this.#wiring.job(name));
+    const { config } = this.#wiring.loaded;
+    const settings = {
+      compressor: createCompressor(config.compression.algorithm, config.compression.level),
+      compressionLevel: config.compression.level,
+      encryption: await this.#getEncryption(),
+      segmentSize: config.segmentSize,
+      parallelism: config.parallelism ?? availableParallelism(),
+    };
+    const outcome: BackupOutcome = { snapshots: [], failures: [] };
+    for (const job of selected) {
+      try {
+        const sources = this.#wiring.sources(job);
+        outcome.snapshots.push(...(await runBackup({ name: job.name, sources, targets: this.#wiring.targetsOf(job) }, settings, options)));
+      } catch (err) {
+        if (options.signal?.aborted) throw err;
+        outcome.failures.push({ job: job.name, error: asFailsafe(err) });
+      }
+    }
+    return outcome;
+  }
+
+  /** Snapshots of every (or one) target, newest first. Needs no key. */
+  async list(options: SelectOptions & { warn?: (message: string) => void } = {}): Promise<SnapshotInfo[]> {
+    const all: SnapshotInfo[] = [];
+    for (const storage of this.#targets(options)) {
+      all.push(...(await listSnapshots(storage, { ...(options.job ? { job: options.job } : {}), ...(options.warn ? { warn: options.warn } : {}) })));
+    }
+    return all.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+
+  async restore(ref: string, options: RestoreOptions = {}): Promise<RestoreResult> {
+    const { storage, info } = await this.#resolve(ref, options);
+    const snapshot = await openSnapshot(storage, info.job, info.id, await this.#getEncryption());
+    const job = this.#wiring.loaded.config.jobs[info.job];
+    const byName = new Map<string, SourcePlugin>((job ? this.#wiring.sources(job) : []).map((p) => [p.name, p]));
+    const fallback = (source: ManifestSource): SourcePlugin => this.#fallbackSource(source);
+    return runRestore(snapshot, { byName, fallback }, { ...options, parallelism: this.#wiring.loaded.config.parallelism ?? 2 });
+  }
+
+  /** Verifies one snapshot (`latest` by default) per selected job and target, or all of them with `all`. */
+  async verify(ref: string | undefined, options: SelectOptions & { all?: boolean; readData?: boolean; signal?: AbortSignal } = {}): Promise<VerifyReport> {
+    const report: VerifyReport = { ok: true, checked: 0, errors: [] };
+    const encryption = await this.#getEncryption();
+    const jobs = options.job ? [options.job] : this.jobNames();
+    for (const storage of this.#targets(options)) {
+      let chosen: SnapshotInfo[];
+      if (options.all) chosen = await listSnapshots(storage, options.job ? { job: options.job } : {});
+      else if (ref !== undefined && ref !== 'latest') chosen = [await resolveSnapshot(storage, ref, options.job)];
+      else {
+        chosen = [];
+        for (const job of jobs) {
+          if (!this.#jobTargets(job).includes(storage.targetName)) continue;
+          chosen.push(await resolveSnapshot(storage, 'latest', job));
+        }
+      }
+      for (const info of chosen) {
+        try {
+          const snapshot = await openSnapshot(storage, info.job, info.id, encryption);
+          const one = await verifySnapshot(snapshot, { ...options, parallelism: this.#wiring.loaded.config.parallelism ?? 2 });
+          report.checked += one.checked;
+          report.errors.push(...one.errors);
+        } catch (err) {
+          const e = asFailsafe(err);
+          report.errors.push({ id: info.id, job: info.job, target: storage.targetName, code: e.code, message: e.message });
+        }
+      }
+    }
+    report.ok = report.errors.length === 0;
+    return report;
+  }
+
+  async close(): Promise<void> {
+    await this.#wiring.close();
+  }
+
+  #getEncryption(): Promise<Encryption> {
+    this.#encryption ??= createEncryption(this.#wiring.loaded.config.encryption);
+    return this.#encryption;
+  }
+
+  #jobTargets(job: string): string[] {
+    return this.#wiring.job(job).targets;
+  }
+
+  #targets(options: SelectOptions): Storage[] {
+    if (options.target) return [this.#wiring.storage(options.target)];
+    const names = options.job ? this.#jobTargets(options.job) : Object.keys(this.#wiring.loaded.config.targets);
+    return names.map((name) => this.#wiring.storage(name));
+  }
+
+  /** Finds a snapshot: in `--target` or the job's targets in order; `latest` needs a job when there are several. */
+  async #resolve(ref: string, options: SelectOptions): Promise<{ storage: Storage; info: SnapshotInfo }> {
+    let job = options.job;
+    if (job === undefined && ref === 'latest') {
+      const names = this.jobNames();
+      if (names.length !== 1) throw new FailsafeError('E_USAGE', `several jobs (${names.join(', ')}): choose one with --job`);
+      job = names[0];
+    }
+    const storages = this.#targets({ ...options, ...(job ? { job } : {}) });
+    let lastError: unknown;
+    for (const storage of storages) {
+      try {
+        return { storage, info: await resolveSnapshot(storage, ref, job) };
+      } catch (err) {
+        if (!isFailsafeError(err, 'E_SNAPSHOT_NOT_FOUND')) throw err;
+        lastError = err;
+      }
+    }
+    throw lastError ?? new FailsafeError('E_SNAPSHOT_NOT_FOUND', `snapshot "${ref}" not found`);
+  }
+
+  /** A source the configuration no longer has restores as a plain tree (with --to only). */
+  #fallbackSource(source: ManifestSource): SourcePlugin {
+    return this.#wiring.registry.source('directory').create({ path: resolve('/', source.name) }, source.name);
+  }
+}
+
+async function pluginSpecs(file: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return []; // the loader reports the missing file with its own message
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch {
+    return [];
+  }
+  const plugins = (doc as { plugins?: unknown } | null)?.plugins;
+  if (!Array.isArray(plugins)) return [];
+  return plugins
+    .filter((p): p is string => typeof p === 'string')
+    .map((p) => (p.startsWith('.') ? resolve(dirname(file), p) : p));
+}
+
+function asFailsafe(err: unknown): FailsafeError {
+  if (err instanceof FailsafeError) return err;
+  return new FailsafeError('E_STORAGE', err instanceof Error ? err.message : String(err), { cause: err });
+}

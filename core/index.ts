@@ -1,0 +1,18 @@
+/** Failsafe's public API. */
+export { Failsafe, type BackupOutcome, type OpenOptions, type RestoreOptions, type SelectOptions } from './failsafe.js';
+export type * from './contracts.js';
+export { FailsafeError, ERROR_CODES, ExitCode, isFailsafeError, type ErrorCode } from './errors.js';
+export { Registry, defineAdapter, defineSource, type AdapterFactory, type SourceFactory, type PluginFactory } from './registry.js';
+export { builtinRegistry } from './builtins.js';
+export { Storage } from './storage.js';
+export { runBackup, type BackupProgress, type BackupRunOptions, type SnapshotSummary } from './backup.js';
+export { runRestore, type RestoreResult, type RestoredSource } from './restore.js';
+export { verifySnapshot, type VerifyReport, type VerifyProblem } from './verify.js';
+export { listSnapshots, openSnapshot, resolveSnapshot, type SnapshotInfo } from './snapshots.js';
+export { createCompressor } from './compression.js';
+export { createEncryption, type Encryption } from './crypto/encryption.js';
+export { VERSION } from './version.js';
+export { MemoryAdapter } from '../adapters/memory.js';
+export { LocalAdapter } from '../adapters/local.js';
+export { DirectorySource } from '../plugins/directory.js';
+export { ConfigFileSource } from '../plugins/config-file.js';
