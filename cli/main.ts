@@ -1,0 +1,192 @@
+/**
+ * The `failsafe` command: a thin layer over the Failsafe API. Each command
+ * prints a human summary, or with --json exactly one JSON document on stdout.
+ * Errors are one line on stderr; the exit status follows docs/errors.md.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { resolve } from 'node:path';
+import { ERROR_CODES, ExitCode, FailsafeError, exitCodeOf, type ErrorCode } from '../core/errors.js';
+import { Failsafe } from '../core/failsafe.js';
+import { writeNewKeyFile } from '../core/crypto/keys.js';
+import { exists } from '../core/swap.js';
+import { VERSION } from '../core/version.js';
+import { createProgress } from './progress.js';
+import { formatBytes, formatSnapshots, type Io } from './output.js';
+
+interface CommonOptions {
+  config: string;
+  json?: boolean;
+  debug?: boolean;
+}
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  let exit: number = ExitCode.ok;
+  let json = false;
+  let debug = false;
+  const program = new Command('failsafe')
+    .description('Back up, verify and safely restore deployments: collect → compress → encrypt → checksum → store.')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showSuggestionAfterError();
+
+  const command = (name: string, description: string): Command =>
+    program
+      .command(name)
+      .description(description)
+      .option('-c, --config <file>', 'deployment configuration', 'failsafe.yaml')
+      .option('--json', 'print one JSON document on stdout')
+      .option('--debug', 'print stack traces')
+      .hook('preAction', (cmd) => {
+        json = cmd.opts<CommonOptions>().json === true;
+        debug = cmd.opts<CommonOptions>().debug === true;
+      });
+
+  const open = (options: CommonOptions): Promise<Failsafe> => Failsafe.open(options.config, { env: io.env });
+  const warn = (message: string): void => {
+    io.stderr.write(`warning: ${message}\n`);
+  };
+  const print = (value: unknown, human: () => string): void => {
+    io.stdout.write(json ? `${JSON.stringify(value)}\n` : human());
+  };
+
+  command('backup [jobs...]', 'back up the given jobs (all by default)').action(async (jobs: string[], options: CommonOptions) => {
+    const failsafe = await open(options);
+    try {
+      const progress = createProgress(io, !json);
+      const outcome = await failsafe.backup(jobs, { warn, onProgress: progress.update }).finally(progress.stop);
+      const snapshots = outcome.snapshots.map(({ id, job, target, createdAt, bytes, files }) => ({ id, job, target, createdAt, bytes, files }));
+      const failures = outcome.failures.map((f) => ({ job: f.job, code: f.error.code, message: f.error.message }));
+      print(failures.length > 0 ? { snapshots, failures } : { snapshots }, () =>
+        outcome.snapshots.map((s) => `snapshot ${s.id} of ${s.job} stored in ${s.target}: ${s.files} files, ${formatBytes(s.bytes)} (${formatBytes(s.storedBytes)} stored)\n`).join(''),
+      );
+      for (const failure of outcome.failures) io.stderr.write(`error: job ${failure.job}: ${failure.error.message.split('\n')[0]} [${failure.error.code}]\n`);
+      if (outcome.failures.length > 0) {
+        exit = outcome.snapshots.length > 0 ? ExitCode.partial : outcome.failures[0]!.error.exitCode;
+      }
+    } finally {
+      await failsafe.close();
+    }
+  });
+
+  command('list', 'list snapshots, newest first')
+    .option('--job <job>', 'only this job')
+    .option('--target <target>', 'only this target')
+    .action(async (options: CommonOptions & { job?: string; target?: string }) => {
+      const failsafe = await open(options);
+      try {
+        const snapshots = await failsafe.list({ ...pick(options, 'job', 'target'), warn });
+        print(
+          snapshots.map(({ id, job, target, createdAt, bytes, files }) => ({ id, job, target, createdAt, bytes, files })),
+          () => formatSnapshots(snapshots),
+        );
+      } finally {
+        await failsafe.close();
+      }
+    });
+
+  command('restore <snapshot>', 'restore a snapshot (an id, a unique prefix of one, or "latest")')
+    .option('--job <job>', 'the job the snapshot belongs to')
+    .option('--target <target>', 'read from this target')
+    .option('--source <name...>', 'only these sources')
+    .option('--to <dir>', 'restore each source into <dir>/<source name>/ instead of where it came from')
+    .option('--dry-run', 'show what would be restored and replaced, change nothing')
+    .addOption(new Option('--no-keep-previous', 'delete replaced data instead of keeping it as <path>.pre-restore-<time>'))
+    .action(async (ref: string, options: CommonOptions & { job?: string; target?: string; source?: string[]; to?: string; dryRun?: boolean; keepPrevious: boolean }) => {
+      const failsafe = await open(options);
+      try {
+        const result = await failsafe.restore(ref, {
+          ...pick(options, 'job', 'target'),
+          ...(options.source ? { sources: options.source } : {}),
+          ...(options.to ? { to: resolve(options.to) } : {}),
+          dryRun: options.dryRun === true,
+          keepPrevious: options.keepPrevious,
+          warn,
+        });
+        print(result, () =>
+          result.sources
+            .map((s) => {
+              const verb = result.dryRun ? 'would restore' : 'restored';
+              const lines = [`${verb} ${s.name}: ${s.entries} entries, ${formatBytes(s.bytes)} → ${s.destinations.join(', ')}`];
+              for (const path of s.replaced) lines.push(`  ${result.dryRun ? 'would replace' : 'replaced'} ${path}`);
+              for (const path of s.previous) lines.push(`  previous data kept at ${path}`);
+              return `${lines.join('\n')}\n`;
+            })
+            .join(''),
+        );
+      } finally {
+        await failsafe.close();
+      }
+    });
+
+  command('verify [snapshot]', 'check snapshots: objects present, or with --read-data every byte')
+    .option('--job <job>', 'only this job')
+    .option('--target <target>', 'only this target')
+    .option('--all', 'every snapshot instead of the latest')
+    .option('--read-data', 'download, decrypt and check every segment and file')
+    .action(async (ref: string | undefined, options: CommonOptions & { job?: string; target?: string; all?: boolean; readData?: boolean }) => {
+      const failsafe = await open(options);
+      try {
+        const report = await failsafe.verify(ref, { ...pick(options, 'job', 'target'), all: options.all === true, readData: options.readData === true });
+        print(report, () =>
+          report.ok
+            ? `ok: ${report.checked} objects checked\n`
+            : report.errors.map((e) => `FAILED ${e.job}/${e.id} in ${e.target}${e.object ? ` (${e.object})` : ''}: ${e.message}\n`).join(''),
+        );
+        if (!report.ok) exit = Math.max(...report.errors.map((e) => ERROR_CODES[e.code as ErrorCode] ?? ExitCode.failed));
+      } finally {
+        await failsafe.close();
+      }
+    });
+
+  command('keygen', 'write a new random key file (mode 0600) for `encryption: { keyFile }`')
+    .option('--out <file>', 'where to write the key', 'failsafe.key')
+    .option('--if-missing', 'do nothing when the file already exists')
+    .action(async (options: CommonOptions & { out: string; ifMissing?: boolean }) => {
+      const path = resolve(options.out);
+      if (options.ifMissing && (await exists(path))) {
+        print({ keyFile: path, created: false }, () => `${path} exists; kept it\n`);
+        return;
+      }
+      await writeNewKeyFile(path);
+      print({ keyFile: path, created: true }, () => `wrote a new key to ${path}; keep a copy somewhere safe: without it the backups cannot be read\n`);
+    });
+
+  const config = program.command('config').description('configuration tools');
+  config
+    .command('validate')
+    .description('check the configuration file and report the first problem with its line')
+    .option('-c, --config <file>', 'deployment configuration', 'failsafe.yaml')
+    .option('--json', 'print one JSON document on stdout')
+    .option('--debug', 'print stack traces')
+    .action(async (options: CommonOptions) => {
+      json = options.json === true;
+      debug = options.debug === true;
+      const failsafe = await open(options);
+      const jobs = failsafe.jobNames();
+      await failsafe.close();
+      print({ ok: true, file: failsafe.config.file, jobs }, () => `${failsafe.config.file}: ok (${jobs.length} job${jobs.length === 1 ? '' : 's'}: ${jobs.join(', ')})\n`);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exit;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    const code = exitCodeOf(err);
+    const failsafeCode = err instanceof FailsafeError ? err.code : 'E_UNEXPECTED';
+    const message = err instanceof Error ? err.message : String(err);
+    io.stderr.write(`error: ${message.split('\n')[0]} [${failsafeCode}]\n`);
+    if (debug && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
+    if (json) io.stdout.write(`${JSON.stringify({ error: { code: failsafeCode, message } })}\n`);
+    return code;
+  }
+}
+
+function pick<T extends object, K extends keyof T>(source: T, ...keys: K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const key of keys) if (source[key] !== undefined) out[key] = source[key];
+  return out;
+}

@@ -1,0 +1,29 @@
+/** Human output of the CLI. */
+import type { SnapshotInfo } from '../core/snapshots.js';
+
+export interface Io {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  env: NodeJS.ProcessEnv;
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+export function formatSnapshots(snapshots: SnapshotInfo[]): string {
+  if (snapshots.length === 0) return 'no snapshots\n';
+  const rows = [['ID', 'JOB', 'TARGET', 'CREATED', 'FILES', 'SIZE', 'STORED']];
+  for (const s of snapshots) {
+    rows.push([s.id, s.job, s.target, s.createdAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), String(s.files), formatBytes(s.bytes), formatBytes(s.storedBytes)]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => `${r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}\n`).join('');
+}
