@@ -1,0 +1,102 @@
+/** Runs the CLI in-process with captured output, and builds throwaway deployments. */
+import { cp, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { main } from '../../cli/main.js';
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  json<T = any>(): T;
+}
+
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const sink = (append: (s: string) => void): Writable =>
+    new Writable({
+      write(chunk: Buffer, _e, cb) {
+        append(chunk.toString());
+        cb();
+      },
+    });
+  const code = await main(args, {
+    stdout: sink((s) => (stdout += s)),
+    stderr: sink((s) => (stderr += s)),
+    env: { PATH: process.env.PATH, ...env },
+  });
+  return {
+    code,
+    stdout,
+    stderr,
+    json: () => JSON.parse(stdout),
+  };
+}
+
+export interface Deployment {
+  root: string;
+  config: string;
+  data: string;
+  appConfig: string;
+  target: string;
+}
+
+/** A deployment like the quick start's, in a temp dir, with a passphrase or key file. */
+export async function makeDeployment(options: { encryption?: string; extraYaml?: string; jobs?: string } = {}): Promise<Deployment> {
+  const root = await mkdtemp(join(tmpdir(), 'failsafe-e2e-'));
+  const data = join(root, 'app', 'data');
+  await cp(join(import.meta.dirname, '..', '..', 'examples', 'quickstart', 'data'), data, { recursive: true, verbatimSymlinks: true });
+  await mkdir(join(data, 'empty-dir'), { recursive: true });
+  const appConfig = join(root, 'app', 'config.json');
+  await writeFile(appConfig, JSON.stringify({ name: 'app', port: 8080 }));
+  const config = join(root, 'failsafe.yaml');
+  const encryption = options.encryption ?? 'encryption: { passphrase: "${FAILSAFE_PASSPHRASE}" }';
+  const jobs =
+    options.jobs ??
+    `jobs:
+  app:
+    sources:
+      - { type: directory, path: ./app/data }
+      - { type: config-file, path: ./app/config.json, name: config }
+    targets: [disk]`;
+  await writeFile(
+    config,
+    `version: 1
+targets:
+  disk: { type: local, path: ./target }
+${encryption}
+compression: { algorithm: gzip, level: 6 }
+${options.extraYaml ?? ''}
+${jobs}
+`,
+  );
+  return { root, config, data, appConfig, target: join(root, 'target') };
+}
+
+export const PASS = { FAILSAFE_PASSPHRASE: 'correct horse battery staple' };
+
+/**
+ * Runs the built CLI in a child process as the unprivileged `nobody` user
+ * (uid 65534), for cases that need file permissions to bite even when the
+ * tests run as root (as CI does). Without root it runs as the current user.
+ */
+export async function runCliUnprivileged(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { spawn } = await import('node:child_process');
+  const bin = join(import.meta.dirname, '..', '..', 'bin', 'failsafe.js');
+  const asRoot = process.getuid?.() === 0;
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const code = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (status) => resolve(status ?? -1));
+  });
+  return { code, stdout, stderr };
+}
