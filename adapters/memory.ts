@@ -1,5 +1,5 @@
 /** Objects in a Map: for tests (ours and users') and for trying a configuration. */
-import { Readable } from 'node:stream';
+import { addAbortSignal, Readable } from 'node:stream';
 import { z } from 'zod';
 import type { ByteRange, ObjectInfo, StorageAdapter, StorageOptions } from '../core/contracts.js';
 import { FailsafeError } from '../core/errors.js';
@@ -17,6 +17,7 @@ export class MemoryAdapter implements StorageAdapter {
     else {
       // Buffer everything first: the object appears only once complete.
       const chunks: Buffer[] = [];
+      if (options.signal) addAbortSignal(options.signal, body);
       for await (const chunk of body as AsyncIterable<Buffer>) {
         options.signal?.throwIfAborted();
         chunks.push(chunk);

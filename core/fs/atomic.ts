@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { addAbortSignal, type Readable } from 'node:stream';
 
 export const TEMP_PREFIX = '.failsafe-tmp-';
 
@@ -73,7 +73,10 @@ export async function writeFileAtomic(
  */
 export async function writeStreamTo(handle: FileHandle, body: Readable, signal?: AbortSignal): Promise<number> {
   let size = 0;
+  // Destroys the body on abort, so a put waiting for the next chunk ends at once.
+  if (signal) addAbortSignal(signal, body);
   try {
+    signal?.throwIfAborted();
     for await (const chunk of body as AsyncIterable<Buffer | string>) {
       signal?.throwIfAborted();
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;

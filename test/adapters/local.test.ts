@@ -1,0 +1,95 @@
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LocalAdapter, mountPointOf } from '../../adapters/local.js';
+import type { StorageAdapter } from '../../core/contracts.js';
+import { FailsafeError } from '../../core/errors.js';
+import { TEMP_PREFIX } from '../../core/fs/atomic.js';
+import { Storage } from '../../core/storage.js';
+import { testStorageAdapter } from '../conformance/storage.js';
+
+const roots = new WeakMap<StorageAdapter, string>();
+
+testStorageAdapter('local', {
+  create: async () => {
+    const root = await mkdtemp(join(tmpdir(), 'failsafe-local-'));
+    const adapter = new LocalAdapter({ path: join(root, 'store') });
+    roots.set(adapter, root);
+    return adapter;
+  },
+  destroy: async (adapter) => rm(roots.get(adapter)!, { recursive: true, force: true }),
+  reopen: async (adapter) => new LocalAdapter({ path: (adapter as LocalAdapter).root }),
+  additionalTests({ adapter, storage }) {
+    const root = (): string => (adapter() as LocalAdapter).root;
+
+    it('hides temp files from listings and removes stale ones with cleanupTemp', async () => {
+      await storage().put('snap/seg', Buffer.from('x'));
+      const stale = join(root(), 'snap', `${TEMP_PREFIX}seg-dead`);
+      const fresh = join(root(), 'snap', `${TEMP_PREFIX}seg-live`);
+      await writeFile(stale, 'half a segment');
+      await writeFile(fresh, 'being written now');
+      const old = new Date(Date.now() - 2 * 60 * 60 * 1000);
+      await utimes(stale, old, old);
+      const listed: string[] = [];
+      for await (const info of storage().list('')) listed.push(info.key);
+      expect(listed).toEqual(['snap/seg']);
+      expect(await (adapter() as LocalAdapter).cleanupTemp()).toBe(1);
+      expect((await readdir(join(root(), 'snap'))).sort()).toEqual([`${TEMP_PREFIX}seg-live`, 'seg']);
+    });
+
+    it('deleting the last object of a folder removes the empty folders', async () => {
+      await storage().put('a/b/c', Buffer.from('x'));
+      await storage().put('a/keep', Buffer.from('y'));
+      await storage().delete('a/b/c');
+      expect(await readdir(join(root(), 'a'))).toEqual(['keep']);
+    });
+
+    it('a key under an existing object is an E_STORAGE error naming the target and key', async () => {
+      await storage().put('file', Buffer.from('x'));
+      const err = await storage().put('file/child', Buffer.from('y')).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(FailsafeError);
+      expect((err as FailsafeError).code).toBe('E_STORAGE');
+      expect((err as FailsafeError).message).toContain('file/child');
+    });
+  },
+});
+
+describe('local: requireMount', () => {
+  // The last line: a mount point can be mounted over more than once.
+  const findmnt = (path: string): string => execFileSync('findmnt', ['-n', '-o', 'TARGET', '-T', path], { encoding: 'utf8' }).trim().split('\n').at(-1)!;
+
+  it('finds the same mount point as findmnt, for existing and not yet existing paths', async () => {
+    for (const path of ['/', tmpdir(), '/proc/self', '/dev/shm', import.meta.dirname]) {
+      expect(await mountPointOf(path)).toBe(findmnt(path));
+    }
+    expect(await mountPointOf('/dev/shm/not/yet/created')).toBe(findmnt('/dev/shm'));
+  });
+
+  it('refuses to write to a folder on the root filesystem: the USB disk is not mounted', async () => {
+    // A folder whose filesystem is `/` stands for /mnt/usb with the disk unplugged.
+    const onRoot = ['/var/tmp', '/tmp', '/root', '/opt'].find((p) => findmnt(p) === '/');
+    if (!onRoot) throw new Error('this test needs a writable folder on the root filesystem');
+    const path = join(await mkdtemp(join(onRoot, 'failsafe-usb-')), 'backup');
+    const storage = new Storage(new LocalAdapter({ path, requireMount: true }, 'usb'), 'usb');
+    const err = await storage.put('x', Buffer.from('x')).catch((e: unknown) => e);
+    expect((err as FailsafeError).code).toBe('E_NOT_MOUNTED');
+    expect((err as FailsafeError).message).toContain('usb');
+    expect((err as FailsafeError).message).toContain(path);
+    await expect(readdir(path)).rejects.toThrow(/ENOENT/); // nothing was created
+  });
+
+  it('writes when the folder is on a filesystem of its own', async () => {
+    const shm = findmnt('/dev/shm');
+    expect(shm).toBe('/dev/shm');
+    const path = await mkdtemp('/dev/shm/failsafe-mounted-');
+    try {
+      const storage = new Storage(new LocalAdapter({ path: join(path, 'nested'), requireMount: true }), 'usb');
+      await storage.put('x', Buffer.from('ok'));
+      expect((await storage.getBuffer('x')).toString()).toBe('ok');
+    } finally {
+      await rm(path, { recursive: true, force: true });
+    }
+  });
+});

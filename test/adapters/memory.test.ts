@@ -1,0 +1,4 @@
+import { MemoryAdapter } from '../../adapters/memory.js';
+import { testStorageAdapter } from '../conformance/storage.js';
+
+testStorageAdapter('memory', { create: async () => new MemoryAdapter() });

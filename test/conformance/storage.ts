@@ -1,0 +1,247 @@
+/**
+ * The storage conformance suite: every adapter runs it with a few lines (as
+ * unstorage's test/drivers/utils.ts), and plugin authors can run it against
+ * theirs. It checks the contract documented in core/contracts.ts through the
+ * Storage facade, the way the core uses an adapter.
+ *
+ *   testStorageAdapter('local', { create: async () => new LocalAdapter({ path: await tmp() }) });
+ *
+ * `additionalTests` receives a getter for the adapter under test, for the
+ * adapter's own cases.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { PassThrough, Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { StorageAdapter } from '../../core/contracts.js';
+import { FailsafeError } from '../../core/errors.js';
+import { Storage } from '../../core/storage.js';
+
+export interface StorageSuiteOptions {
+  /** A fresh, empty store for each test. */
+  create(): Promise<StorageAdapter>;
+  /** Tear down after each test (the suite closes the adapter itself). */
+  destroy?(adapter: StorageAdapter): Promise<void>;
+  /** Another instance over the same store, for persistent adapters. */
+  reopen?(adapter: StorageAdapter): Promise<StorageAdapter>;
+  /** Bytes in the large-stream test (default 48 MiB). */
+  largeSize?: number;
+  /** Keys in the many-keys listing test (default 2000). */
+  manyKeys?: number;
+  additionalTests?(context: { adapter: () => StorageAdapter; storage: () => Storage }): void;
+}
+
+const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function keys(storage: Storage, prefix = ''): Promise<string[]> {
+  const found: string[] = [];
+  for await (const info of storage.list(prefix)) found.push(info.key);
+  return found;
+}
+
+async function rejectsWithCode(promise: Promise<unknown>, code: string): Promise<FailsafeError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(FailsafeError);
+  expect((err as FailsafeError).code).toBe(code);
+  return err as FailsafeError;
+}
+
+/** A stream of `size` deterministic pseudo-random bytes in 1 MiB chunks, and their SHA-256. */
+function generated(size: number): { stream: Readable; digest: string } {
+  const block = randomBytes(1024 * 1024);
+  const hash = createHash('sha256');
+  const chunks: Buffer[] = [];
+  for (let at = 0, i = 0; at < size; at += block.length, i++) {
+    const chunk = Buffer.from(block.subarray(0, Math.min(block.length, size - at)));
+    chunk.writeUInt32BE(i, 0); // every chunk differs, so a repeated or dropped chunk changes the digest
+    hash.update(chunk);
+    chunks.push(chunk);
+  }
+  return { stream: Readable.from(chunks, { objectMode: false }), digest: hash.digest('hex') };
+}
+
+export function testStorageAdapter(name: string, options: StorageSuiteOptions): void {
+  describe(`storage conformance: ${name}`, () => {
+    let adapter: StorageAdapter;
+    let storage: Storage;
+
+    beforeEach(async () => {
+      adapter = await options.create();
+      storage = new Storage(adapter, name);
+    });
+    afterEach(async () => {
+      await options.destroy?.(adapter);
+      await adapter.close?.();
+    });
+
+    it('declares its capabilities', () => {
+      expect(adapter.capabilities.atomicPut).toBe(true);
+      expect(typeof adapter.capabilities.rangeRead).toBe('boolean');
+      expect(typeof adapter.capabilities.persistent).toBe('boolean');
+      expect(adapter.type).toMatch(/^[a-z][a-z0-9-]*$/);
+    });
+
+    it('round-trips buffers and streams, and head reports the size', async () => {
+      const data = randomBytes(100_000);
+      expect(await storage.put('a/b/buffer', data)).toEqual({ size: data.length });
+      expect(await storage.put('a/b/stream', Readable.from([data.subarray(0, 10), data.subarray(10)]))).toEqual({ size: data.length });
+      expect(sha(await storage.getBuffer('a/b/buffer'))).toBe(sha(data));
+      expect(sha(await readAll(await storage.get('a/b/stream')))).toBe(sha(data));
+      expect((await storage.head('a/b/stream'))?.size).toBe(data.length);
+    });
+
+    it('stores an empty object', async () => {
+      await storage.put('empty', Buffer.alloc(0));
+      await storage.put('empty-stream', Readable.from([]));
+      expect((await storage.getBuffer('empty')).length).toBe(0);
+      expect((await storage.head('empty-stream'))?.size).toBe(0);
+      expect(await keys(storage)).toEqual(['empty', 'empty-stream']);
+    });
+
+    it('replaces an existing object whole', async () => {
+      await storage.put('k', Buffer.from('a much longer first version'));
+      await storage.put('k', Buffer.from('short'));
+      expect((await storage.getBuffer('k')).toString()).toBe('short');
+      expect((await storage.head('k'))?.size).toBe(5);
+    });
+
+    it('reads byte ranges', async () => {
+      const data = randomBytes(3 * 1024 * 1024 + 17);
+      await storage.put('ranged', data);
+      const read = async (start: number, end?: number): Promise<string> =>
+        sha(await storage.getBuffer('ranged', { range: end === undefined ? { start } : { start, end } }));
+      expect(await read(0, 0)).toBe(sha(data.subarray(0, 1)));
+      expect(await read(1_000_000, 2_500_000)).toBe(sha(data.subarray(1_000_000, 2_500_001)));
+      expect(await read(data.length - 5)).toBe(sha(data.subarray(data.length - 5)));
+      expect(await read(0)).toBe(sha(data));
+    });
+
+    it('a missing key: get rejects with E_NOT_FOUND, head is undefined, delete is fine', async () => {
+      const err = await rejectsWithCode(storage.get('no/such/key'), 'E_NOT_FOUND');
+      expect(err.message).toContain('no/such/key');
+      expect(await storage.head('no/such/key')).toBeUndefined();
+      await storage.delete('no/such/key');
+      await storage.put('x', Buffer.from('1'));
+      await storage.delete('x');
+      expect(await storage.head('x')).toBeUndefined();
+      expect(await keys(storage)).toEqual([]);
+    });
+
+    it('refuses keys that could escape the store (E_USAGE) before the adapter sees them', async () => {
+      for (const bad of ['', '../x', 'a/../../x', '/abs', 'a//b', 'a/./b', 'sp ace', 'a\\b']) {
+        await rejectsWithCode(storage.put(bad, Buffer.from('x')), 'E_USAGE');
+      }
+      await rejectsWithCode(storage.get('../etc/passwd'), 'E_USAGE');
+    });
+
+    it('lists by prefix in key order, including partial segments', async () => {
+      const all = ['data/job/1/manifest', 'data/job/1/00000000', 'data/job/10/x', 'data/jobs/y', 'data/job.z', 'other', 'data/job/2/a-b'];
+      for (const key of all) await storage.put(key, Buffer.from(key));
+      expect(await keys(storage)).toEqual([...all].sort());
+      expect(await keys(storage, 'data/job/')).toEqual(['data/job/1/00000000', 'data/job/1/manifest', 'data/job/10/x', 'data/job/2/a-b']);
+      expect(await keys(storage, 'data/job/1')).toEqual(['data/job/1/00000000', 'data/job/1/manifest', 'data/job/10/x']);
+      expect(await keys(storage, 'data/job')).toEqual(['data/job.z', 'data/job/1/00000000', 'data/job/1/manifest', 'data/job/10/x', 'data/job/2/a-b', 'data/jobs/y']);
+      expect(await keys(storage, 'nothing/')).toEqual([]);
+      const sizes = new Map<string, number>();
+      for await (const info of storage.list('data/job/1/')) sizes.set(info.key, info.size);
+      expect(sizes.get('data/job/1/manifest')).toBe('data/job/1/manifest'.length);
+    });
+
+    it(`lists thousands of keys`, async () => {
+      const count = options.manyKeys ?? 2000;
+      const expected: string[] = [];
+      for (let start = 0; start < count; start += 100) {
+        const batch = Array.from({ length: Math.min(100, count - start) }, (_, i) => `many/${String(start + i).padStart(5, '0')}`);
+        await Promise.all(batch.map((key) => storage.put(key, Buffer.from(key))));
+        expected.push(...batch);
+      }
+      await storage.put('manz', Buffer.from('outside the prefix'));
+      expect(await keys(storage, 'many/')).toEqual(expected);
+    });
+
+    it('streams a large object with bounded memory and every byte intact', async () => {
+      const size = options.largeSize ?? 48 * 1024 * 1024;
+      const { stream, digest } = generated(size);
+      expect((await storage.put('large', stream)).size).toBe(size);
+      const hash = createHash('sha256');
+      let read = 0;
+      for await (const chunk of await storage.get('large')) {
+        hash.update(chunk as Buffer);
+        read += (chunk as Buffer).length;
+      }
+      expect(read).toBe(size);
+      expect(hash.digest('hex')).toBe(digest);
+    });
+
+    it('concurrent puts of different keys all land; of one key, one whole version wins', async () => {
+      const bodies = Array.from({ length: 16 }, (_, i) => randomBytes(50_000 + i));
+      await Promise.all(bodies.map((body, i) => storage.put(`c/${i}`, Readable.from([body.subarray(0, 1000), body.subarray(1000)]))));
+      for (const [i, body] of bodies.entries()) expect(sha(await storage.getBuffer(`c/${i}`))).toBe(sha(body));
+      await Promise.all(bodies.slice(0, 6).map((body) => storage.put('same', Readable.from([body]))));
+      const winner = sha(await storage.getBuffer('same'));
+      expect(bodies.slice(0, 6).map(sha)).toContain(winner);
+      expect(await keys(storage, 's')).toEqual(['same']);
+    });
+
+    it('a put is invisible until complete', async () => {
+      await storage.put('atomic', Buffer.from('old version'));
+      const body = new PassThrough();
+      const putting = storage.put('atomic', body);
+      body.write(randomBytes(256 * 1024));
+      await sleep(50);
+      expect((await storage.getBuffer('atomic')).toString()).toBe('old version');
+      expect(await keys(storage)).toEqual(['atomic']);
+      body.end(Buffer.from('tail'));
+      await putting;
+      expect((await storage.head('atomic'))?.size).toBe(256 * 1024 + 4);
+    });
+
+    it('a failed put leaves the previous object and no partial one', async () => {
+      await storage.put('keep', Buffer.from('previous'));
+      const failing = new PassThrough();
+      const putting = storage.put('keep', failing);
+      failing.write(randomBytes(100_000));
+      setTimeout(() => failing.destroy(new Error('source died')), 20);
+      await expect(putting).rejects.toBeInstanceOf(FailsafeError);
+      const fresh = new PassThrough();
+      const freshPut = storage.put('new-key', fresh);
+      fresh.write(randomBytes(1000));
+      setTimeout(() => fresh.destroy(new Error('source died')), 20);
+      await expect(freshPut).rejects.toBeInstanceOf(FailsafeError);
+      expect((await storage.getBuffer('keep')).toString()).toBe('previous');
+      expect(await storage.head('new-key')).toBeUndefined();
+      expect(await keys(storage)).toEqual(['keep']);
+    });
+
+    it('an aborted put rejects with E_ABORTED and leaves nothing', async () => {
+      const controller = new AbortController();
+      const body = new PassThrough();
+      const putting = storage.put('aborted', body, { signal: controller.signal });
+      body.write(randomBytes(100_000));
+      setTimeout(() => controller.abort(), 20);
+      await rejectsWithCode(putting, 'E_ABORTED');
+      expect(await storage.head('aborted')).toBeUndefined();
+      expect(await keys(storage)).toEqual([]);
+    });
+
+    if (options.reopen) {
+      it('persists across instances', async () => {
+        await storage.put('persist/me', Buffer.from('still here'));
+        const again = new Storage(await options.reopen!(adapter), name);
+        expect((await again.getBuffer('persist/me')).toString()).toBe('still here');
+        await again.close();
+      });
+    }
+
+    options.additionalTests?.({ adapter: () => adapter, storage: () => storage });
+  });
+}
