@@ -1,0 +1,152 @@
+import { execFileSync } from 'node:child_process';
+import { appendFile, chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FailsafeError } from '../../core/errors.js';
+import { DirectorySource, restoreTree } from '../../plugins/directory.js';
+import { collectEntries, context, readEntry, restoreEntries, roundTrip } from './helpers.js';
+
+async function sampleTree(): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'failsafe-dir-'));
+  const tree = join(root, 'tree');
+  await mkdir(join(tree, 'photos', '2024'), { recursive: true });
+  await mkdir(join(tree, 'empty'));
+  await mkdir(join(tree, 'cache'));
+  await writeFile(join(tree, 'photos', '2024', 'a.jpg'), 'jpeg bytes');
+  await writeFile(join(tree, 'photos', 'b.jpg'), 'more jpeg');
+  await writeFile(join(tree, 'photos', 'upload.tmp'), 'partial');
+  await writeFile(join(tree, 'cache', 'x.bin'), 'cache');
+  await writeFile(join(tree, 'notes.txt'), 'hello');
+  await chmod(join(tree, 'notes.txt'), 0o600);
+  await utimes(join(tree, 'notes.txt'), new Date('2020-05-06T07:08:09Z'), new Date('2020-05-06T07:08:09Z'));
+  await symlink('../../etc/passwd', join(tree, 'escape-link'));
+  await symlink('notes.txt', join(tree, 'inner-link'));
+  return tree;
+}
+
+describe('directory source', () => {
+  it('enumerates parents before children, in name order, with links as links and empty directories', async () => {
+    const tree = await sampleTree();
+    const entries = await collectEntries(new DirectorySource({ path: tree }));
+    expect(entries.map((e) => `${e.type}:${e.path}`)).toEqual([
+      'directory:cache',
+      'file:cache/x.bin',
+      'directory:empty',
+      'symlink:escape-link',
+      'symlink:inner-link',
+      'file:notes.txt',
+      'directory:photos',
+      'directory:photos/2024',
+      'file:photos/2024/a.jpg',
+      'file:photos/b.jpg',
+      'file:photos/upload.tmp',
+    ]);
+    const notes = entries.find((e) => e.path === 'notes.txt')!;
+    expect(notes).toMatchObject({ size: 5, mode: 0o600 });
+    expect(notes.mtime.toISOString()).toBe('2020-05-06T07:08:09.000Z');
+    expect((await readEntry(notes)).toString()).toBe('hello');
+    expect(entries.find((e) => e.path === 'escape-link')!.linkTarget).toBe('../../etc/passwd');
+  });
+
+  it('excludes by base name at any depth and by path; include keeps only matching files and their folders', async () => {
+    const tree = await sampleTree();
+    const excluded = await collectEntries(new DirectorySource({ path: tree, exclude: ['*.tmp', 'cache/**', 'cache'] }));
+    expect(excluded.map((e) => e.path)).not.toContain('photos/upload.tmp');
+    expect(excluded.map((e) => e.path).filter((p) => p.startsWith('cache'))).toEqual([]);
+    expect(excluded.map((e) => e.path)).toContain('photos/2024/a.jpg');
+
+    const included = await collectEntries(new DirectorySource({ path: tree, include: ['*.jpg'] }));
+    expect(included.map((e) => e.path)).toEqual(['photos', 'photos/2024', 'photos/2024/a.jpg', 'photos/b.jpg']);
+  });
+
+  it('skips sockets and FIFOs with a warning', async () => {
+    const tree = await sampleTree();
+    execFileSync('mkfifo', [join(tree, 'pipe')]);
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(join(tree, 'sock'), resolve));
+    try {
+      const ctx = context();
+      const entries = await collectEntries(new DirectorySource({ path: tree }), ctx);
+      expect(entries.map((e) => e.path)).not.toContain('pipe');
+      expect(entries.map((e) => e.path)).not.toContain('sock');
+      expect(ctx.warnings).toEqual([expect.stringContaining('skipped fifo pipe'), expect.stringContaining('skipped socket sock')]);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('reports a file that grew or shrank while being read, and keeps the announced size', async () => {
+    const tree = await sampleTree();
+    const source = new DirectorySource({ path: tree });
+    const ctx = context();
+    const entries = await collectEntries(source, ctx);
+    await appendFile(join(tree, 'notes.txt'), ' and more');
+    expect((await readEntry(entries.find((e) => e.path === 'notes.txt')!)).toString()).toBe('hello');
+    await truncate(join(tree, 'photos', 'b.jpg'), 4);
+    const shrunk = await readEntry(entries.find((e) => e.path === 'photos/b.jpg')!);
+    expect(shrunk).toEqual(Buffer.concat([Buffer.from('more'), Buffer.alloc(5)]));
+    expect(source.changedFiles).toEqual(['notes.txt', 'photos/b.jpg']);
+    expect(ctx.warnings.join('\n')).toMatch(/notes\.txt grew[\s\S]*photos\/b\.jpg shrank/);
+  });
+
+  it('a missing or non-directory path is E_SOURCE_MISSING', async () => {
+    const tree = await sampleTree();
+    for (const path of [join(tree, 'nope'), join(tree, 'notes.txt')]) {
+      const err = await collectEntries(new DirectorySource({ path })).catch((e: unknown) => e);
+      expect((err as FailsafeError).code).toBe('E_SOURCE_MISSING');
+      expect((err as FailsafeError).message).toContain(path);
+    }
+  });
+
+  it('restores a tree exactly: contents, links, empty folders, modes and mtimes', async () => {
+    const tree = await sampleTree();
+    const to = join(await mkdtemp(join(tmpdir(), 'failsafe-restore-')), 'out');
+    const count = await restoreTree(roundTrip(new DirectorySource({ path: tree })), to, context());
+    expect(count).toBe(11);
+    expect(await readFile(join(to, 'photos', '2024', 'a.jpg'), 'utf8')).toBe('jpeg bytes');
+    expect(await readlink(join(to, 'escape-link'))).toBe('../../etc/passwd');
+    expect(await readdir(join(to, 'empty'))).toEqual([]);
+    const notes = await stat(join(to, 'notes.txt'));
+    expect(notes.mode & 0o777).toBe(0o600);
+    expect(notes.mtime.toISOString()).toBe('2020-05-06T07:08:09.000Z');
+    // Dates travel with millisecond precision (and utimes takes float seconds).
+    expect(Math.abs((await stat(join(to, 'photos'))).mtimeMs - (await stat(join(tree, 'photos'))).mtimeMs)).toBeLessThan(1);
+  });
+});
+
+describe('directory restore refuses hostile archives', () => {
+  async function attempt(items: Parameters<typeof restoreEntries>[0]): Promise<{ err: unknown; root: string }> {
+    const root = await mkdtemp(join(tmpdir(), 'failsafe-hostile-'));
+    await mkdir(join(root, 'outside'));
+    const err = await restoreTree(restoreEntries(items), join(root, 'dest'), context()).catch((e: unknown) => e);
+    return { err, root };
+  }
+
+  it.each([
+    ['a .. path', [{ path: '../outside/evil', type: 'file' as const, content: 'x' }]],
+    ['a nested .. path', [{ path: 'a/../../outside/evil', type: 'file' as const, content: 'x' }]],
+    ['an absolute path', [{ path: '/tmp/evil', type: 'file' as const, content: 'x' }]],
+    [
+      'a write through a planted symlink',
+      [
+        { path: 'link', type: 'symlink' as const, linkTarget: '../outside' },
+        { path: 'link/evil', type: 'file' as const, content: 'x' },
+      ],
+    ],
+    [
+      'a folder created through a planted symlink',
+      [
+        { path: 'link', type: 'symlink' as const, linkTarget: '../outside' },
+        { path: 'link/sub', type: 'directory' as const },
+      ],
+    ],
+  ])('%s is refused with E_UNSAFE_PATH and nothing lands outside', async (_name, items) => {
+    const { err, root } = await attempt(items);
+    expect(err).toBeInstanceOf(FailsafeError);
+    expect((err as FailsafeError).code).toBe('E_UNSAFE_PATH');
+    expect(await readdir(join(root, 'outside'))).toEqual([]);
+    await expect(lstat('/tmp/evil')).rejects.toThrow(/ENOENT/);
+  });
+});
