@@ -163,9 +163,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
       json = options.json === true;
       debug = options.debug === true;
       const failsafe = await open(options);
-      const jobs = failsafe.jobNames();
-      await failsafe.close();
-      print({ ok: true, file: failsafe.config.file, jobs }, () => `${failsafe.config.file}: ok (${jobs.length} job${jobs.length === 1 ? '' : 's'}: ${jobs.join(', ')})\n`);
+      let valid: { file: string; jobs: string[] };
+      try {
+        valid = failsafe.validate();
+      } finally {
+        await failsafe.close();
+      }
+      const { file, jobs } = valid;
+      print({ ok: true, file, jobs }, () => `${file}: ok (${jobs.length} job${jobs.length === 1 ? '' : 's'}: ${jobs.join(', ')})\n`);
     });
 
   try {

@@ -16,7 +16,7 @@ const unbrotli = promisify(zlib.brotliDecompress);
 export type CompressionAlgorithm = Compressor['algorithm'];
 
 export const DEFAULT_LEVELS: Record<CompressionAlgorithm, number> = { gzip: 6, brotli: 4, none: 0 };
-const LEVEL_RANGE: Record<CompressionAlgorithm, [number, number]> = { gzip: [1, 9], brotli: [0, 11], none: [0, 0] };
+export const LEVEL_RANGE: Record<CompressionAlgorithm, [number, number]> = { gzip: [1, 9], brotli: [0, 11], none: [0, 0] };
 
 export function createCompressor(algorithm: CompressionAlgorithm, level = DEFAULT_LEVELS[algorithm]): Compressor {
   const [min, max] = LEVEL_RANGE[algorithm];

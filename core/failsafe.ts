@@ -144,8 +144,17 @@ export class Failsafe {
     await this.#wiring.close();
   }
 
+  /** Throws problems that opening defers until they matter (a missing passphrase variable); returns the jobs. */
+  validate(): { file: string; jobs: string[] } {
+    const encryption = this.#wiring.loaded.config.encryption;
+    if (encryption.mode === 'keys' && encryption.passphraseError) throw encryption.passphraseError;
+    return { file: this.#wiring.loaded.file, jobs: this.jobNames() };
+  }
+
   #getEncryption(): Promise<Encryption> {
-    this.#encryption ??= createEncryption(this.#wiring.loaded.config.encryption);
+    const config = this.#wiring.loaded.config.encryption;
+    if (config.mode === 'keys' && config.passphraseError) return Promise.reject(config.passphraseError);
+    this.#encryption ??= createEncryption(config);
     return this.#encryption;
   }
 

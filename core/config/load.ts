@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
-import { DEFAULT_LEVELS } from '../compression.js';
+import { DEFAULT_LEVELS, LEVEL_RANGE } from '../compression.js';
 import { FailsafeError } from '../errors.js';
 import type { Registry } from '../registry.js';
 import { formatKeyPath, positionOf, type KeyPath } from './positions.js';
@@ -28,8 +28,9 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** Stands in for a value whose variable is missing but not needed yet. */
+const DEFERRED = '<unset>';
 const PATH_KEYS = new Set(['path', 'paths', 'keyFile']);
-const LEVELS: Record<string, [number, number]> = { gzip: [1, 9], brotli: [0, 11], none: [0, 0] };
 
 export async function loadConfig(file: string, options: LoadOptions): Promise<LoadedConfig> {
   const path = resolve(file);
@@ -61,16 +62,26 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
     const { line, col } = lines.linePos(syntax.pos[0]);
     throw new FailsafeError('E_CONFIG', `${shown}:${line}:${col}: ${syntax.message.split('\n')[0]}`);
   }
-  interpolate(doc, options.env ?? process.env, (at, message) => fail('E_CONFIG_ENV', at, message));
+  // The passphrase is needed only to read or write data: its missing variable is reported then.
+  let passphraseError: FailsafeError | undefined;
+  interpolate(doc, options.env ?? process.env, (at, message) => {
+    if (formatKeyPath(at) !== 'encryption.passphrase') return fail('E_CONFIG_ENV', at, message);
+    try {
+      fail('E_CONFIG_ENV', at, message);
+    } catch (err) {
+      passphraseError ??= err as FailsafeError;
+    }
+    return DEFERRED;
+  });
 
   const parsed = configSchema.safeParse(doc.toJS() ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    fail('E_CONFIG', issue.path as KeyPath, describeIssue(issue));
+    fail('E_CONFIG', issuePath(issue), describeIssue(issue));
   }
   const raw = parsed.data!;
 
-  const [min, max] = LEVELS[raw.compression.algorithm]!;
+  const [min, max] = LEVEL_RANGE[raw.compression.algorithm];
   const level = raw.compression.level ?? DEFAULT_LEVELS[raw.compression.algorithm];
   if (level < min || level > max) fail('E_CONFIG', ['compression', 'level'], `${raw.compression.algorithm} levels go from ${min} to ${max}`);
 
@@ -109,7 +120,8 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
       ? { mode: 'none' as const }
       : {
           mode: 'keys' as const,
-          ...(raw.encryption.passphrase === undefined ? {} : { passphrase: raw.encryption.passphrase }),
+          ...(raw.encryption.passphrase === undefined || passphraseError ? {} : { passphrase: raw.encryption.passphrase }),
+          ...(passphraseError ? { passphraseError } : {}),
           ...(raw.encryption.keyFile === undefined ? {} : { keyFile: resolvePath(raw.encryption.keyFile, dir) }),
         };
   const config: FailsafeConfig = {
@@ -134,9 +146,15 @@ function validateOptions(
   const result = schema.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0]!;
-    fail('E_CONFIG', [...at, ...(issue.path as KeyPath)], describeIssue(issue));
+    fail('E_CONFIG', [...at, ...issuePath(issue)], describeIssue(issue));
   }
   return result.data as Record<string, unknown>;
+}
+
+/** Where an issue points; an unknown key points at the key itself, not at its parent. */
+function issuePath(issue: z.core.$ZodIssue): KeyPath {
+  const path = issue.path as KeyPath;
+  return issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined ? [...path, issue.keys[0]] : path;
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
@@ -145,7 +163,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 }
 
 /** Replaces `${VAR}` in every string scalar; `$${` stays a literal `${`. A missing variable is an error. */
-function interpolate(doc: Document, env: NodeJS.ProcessEnv, fail: (at: KeyPath, message: string) => never): void {
+function interpolate(doc: Document, env: NodeJS.ProcessEnv, fail: (at: KeyPath, message: string) => string): void {
   visit(doc, {
     Scalar(_key, node, ancestors) {
       if (typeof node.value !== 'string' || !node.value.includes('${')) return;

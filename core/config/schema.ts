@@ -4,6 +4,7 @@
  * own schema from the registry (core/config/load.ts).
  */
 import { z } from 'zod';
+import type { FailsafeError } from '../errors.js';
 import type { Registry } from '../registry.js';
 
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -69,7 +70,19 @@ export const configSchema = z
 
 export type RawConfig = z.output<typeof configSchema>;
 
-export type EncryptionConfig = { mode: 'none' } | { mode: 'keys'; passphrase?: string; keyFile?: string };
+export type EncryptionConfig =
+  | { mode: 'none' }
+  | {
+      mode: 'keys';
+      passphrase?: string;
+      keyFile?: string;
+      /**
+       * Set when the passphrase's variable is missing: raised only when a key
+       * is needed, so `list` and `config validate --no-env`-like reads work
+       * without the secret in the environment.
+       */
+      passphraseError?: FailsafeError;
+    };
 export interface CompressionConfig {
   algorithm: 'gzip' | 'brotli' | 'none';
   level: number;
@@ -111,8 +124,24 @@ export function buildJsonSchema(registry: Registry): Record<string, unknown> {
     jobs: z.record(name, job.extend({ sources: z.array(union(sources, sourceEntry)).min(1) })),
     segmentSize: z.union([z.number().int(), z.string()]).optional(),
   });
-  return {
-    ...z.toJSONSchema(editorSchema, { io: 'input', unrepresentable: 'any' }),
-    title: 'Failsafe deployment configuration',
-  };
+  const json = z.toJSONSchema(editorSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  excludeKnownTypesFromFallback(json);
+  return { ...json, title: 'Failsafe deployment configuration' };
+}
+
+/**
+ * The fallback branch (a plugin's own type) must not match a built-in type,
+ * or an editor would accept a typo in a built-in's options through it.
+ */
+function excludeKnownTypesFromFallback(node: unknown): void {
+  if (typeof node !== 'object' || node === null) return;
+  const anyOf = (node as { anyOf?: unknown }).anyOf;
+  if (Array.isArray(anyOf) && anyOf.length > 1) {
+    type Branch = { properties?: { type?: { const?: string; not?: unknown } } };
+    const branches = anyOf as Branch[];
+    const known = branches.slice(1).map((b) => b.properties?.type?.const);
+    const fallbackType = branches[0]?.properties?.type;
+    if (fallbackType && fallbackType.const === undefined && known.every((k) => typeof k === 'string')) fallbackType.not = { enum: known };
+  }
+  for (const value of Object.values(node)) excludeKnownTypesFromFallback(value);
 }
