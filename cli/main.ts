@@ -107,7 +107,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
           result.sources
             .map((s) => {
               const verb = result.dryRun ? 'would restore' : 'restored';
-              const lines = [`${verb} ${s.name}: ${s.entries} entries, ${formatBytes(s.bytes)} → ${s.destinations.join(', ')}`];
+              const lines = [`${verb} ${s.name}: ${s.entries} ${s.entries === 1 ? 'entry' : 'entries'}, ${formatBytes(s.bytes)} → ${s.destinations.join(', ')}`];
               for (const path of s.replaced) lines.push(`  ${result.dryRun ? 'would replace' : 'replaced'} ${path}`);
               for (const path of s.previous) lines.push(`  previous data kept at ${path}`);
               return `${lines.join('\n')}\n`;
