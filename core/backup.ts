@@ -14,6 +14,7 @@ import { collect } from './pipeline/collect.js';
 import { ParallelMap } from './pipeline/parallel-map.js';
 import { Segmenter, type PlainSegment } from './pipeline/segmenter.js';
 import { StoreStage, type SealedSegment } from './pipeline/store.js';
+import { SegmentWindow } from './pipeline/window.js';
 import type { Storage } from './storage.js';
 import { TOOL } from './version.js';
 
@@ -93,9 +94,11 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
       },
     });
 
+    // Segments alive at once: one per core compressing and one being stored (plus the one being filled).
+    const window = new SegmentWindow(settings.parallelism + 1);
     await pipeline(
       collected.stream,
-      new Segmenter(settings.segmentSize),
+      new Segmenter(settings.segmentSize, window),
       new ParallelMap<PlainSegment, CompressedSegment>(settings.parallelism, async (segment) => ({
         index: segment.index,
         plainSize: segment.data.length,
@@ -120,6 +123,7 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
           plainSize: segment.plainSize,
           plainSha256: segment.plainSha256,
         });
+        window.release();
         progress.storedBytes += segment.data.length;
         progress.segments++;
         options.onProgress?.(progress);

@@ -11,7 +11,7 @@ export class ParallelMap<In, Out> extends Transform {
   readonly #queue: Promise<Out>[] = [];
 
   constructor(concurrency: number, fn: (item: In) => Promise<Out>) {
-    super({ objectMode: true, highWaterMark: 1 });
+    super({ objectMode: true, highWaterMark: 0 });
     this.#fn = fn;
     this.#concurrency = Math.max(1, concurrency);
   }

@@ -1,9 +1,10 @@
 /**
  * Cuts a byte stream into segments of exactly `size` bytes (the last one
- * shorter). Each segment is copied once into its own buffer; backpressure
- * holds with a readable high-water mark of one segment.
+ * shorter). Each segment is copied once into its own buffer. With a window,
+ * a segment is emitted only once a permit is free (core/pipeline/window.ts).
  */
 import { Transform, type TransformCallback } from 'node:stream';
+import type { SegmentWindow } from './window.js';
 
 export interface PlainSegment {
   index: number;
@@ -15,31 +16,42 @@ export class Segmenter extends Transform {
   #buffer: Buffer;
   #filled = 0;
   #index = 0;
+  readonly #window: SegmentWindow | undefined;
 
-  constructor(size: number) {
-    super({ readableObjectMode: true, readableHighWaterMark: 1, writableHighWaterMark: 1024 * 1024 });
+  constructor(size: number, window?: SegmentWindow) {
+    super({ readableObjectMode: true, readableHighWaterMark: 0, writableHighWaterMark: 1024 * 1024 });
     this.#size = size;
     this.#buffer = Buffer.allocUnsafe(size);
+    this.#window = window;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#take(chunk).then(() => callback(), callback);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.#filled > 0 || this.#index === 0) this.#emit().then(() => callback(), callback);
+    else callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#window?.cancel(error ?? new Error('segmenter closed'));
+    callback(error);
+  }
+
+  async #take(chunk: Buffer): Promise<void> {
     let offset = 0;
     while (offset < chunk.length) {
       const n = Math.min(chunk.length - offset, this.#size - this.#filled);
       chunk.copy(this.#buffer, this.#filled, offset, offset + n);
       this.#filled += n;
       offset += n;
-      if (this.#filled === this.#size) this.#emit();
+      if (this.#filled === this.#size) await this.#emit();
     }
-    callback();
   }
 
-  override _flush(callback: TransformCallback): void {
-    if (this.#filled > 0 || this.#index === 0) this.#emit();
-    callback();
-  }
-
-  #emit(): void {
+  async #emit(): Promise<void> {
+    await this.#window?.acquire();
     const segment: PlainSegment = { index: this.#index++, data: this.#buffer.subarray(0, this.#filled) };
     this.push(segment);
     this.#buffer = Buffer.allocUnsafe(this.#size);

@@ -22,7 +22,7 @@ export class StoreStage<T extends SealedSegment = SealedSegment> extends Writabl
   #error: Error | undefined;
 
   constructor(targets: Storage[], concurrency: number, onStored: (segment: T) => void, signal?: AbortSignal) {
-    super({ objectMode: true, highWaterMark: 1 });
+    super({ objectMode: true, highWaterMark: 0 });
     this.#targets = targets;
     this.#concurrency = Math.max(1, concurrency);
     this.#onStored = onStored;

@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ParallelMap } from '../../core/pipeline/parallel-map.js';
 import { Segmenter, type PlainSegment } from '../../core/pipeline/segmenter.js';
+import { SegmentWindow } from '../../core/pipeline/window.js';
 
 async function collectSegments(chunks: Buffer[], size: number): Promise<PlainSegment[]> {
   const out: PlainSegment[] = [];
@@ -56,5 +57,40 @@ describe('ParallelMap', () => {
     const seen = settled;
     await new Promise((r) => setTimeout(r, 30));
     expect(settled).toBe(seen);
+  });
+});
+
+describe('SegmentWindow', () => {
+  it('holds the segmenter back until stored segments are released, whatever the stage buffers', async () => {
+    const window = new SegmentWindow(3);
+    const data = Buffer.alloc(100 * 16);
+    const held: PlainSegment[] = [];
+    let maxHeld = 0;
+    const sink = new Writable({
+      objectMode: true,
+      highWaterMark: 64, // a greedy stage: without the window it would take everything
+      write: (segment: PlainSegment, _e, cb) => {
+        held.push(segment);
+        maxHeld = Math.max(maxHeld, held.length);
+        // release later, as the store stage does once a segment is stored
+        setTimeout(() => {
+          held.splice(held.indexOf(segment), 1);
+          window.release();
+        }, 2);
+        cb();
+      },
+    });
+    await pipeline(Readable.from([data]), new Segmenter(16, window), sink);
+    expect(maxHeld).toBe(3);
+  });
+
+  it('a failed pipeline cancels a segmenter waiting for a permit', async () => {
+    const window = new SegmentWindow(1);
+    const sink = new Writable({
+      objectMode: true,
+      write: (_s, _e, cb) => setTimeout(() => cb(new Error('target failed')), 5),
+    });
+    await expect(pipeline(Readable.from([Buffer.alloc(64)]), new Segmenter(16, window), sink)).rejects.toThrow('target failed');
+    await expect(window.acquire()).rejects.toThrow('target failed');
   });
 });
