@@ -119,6 +119,12 @@ export interface LiveLocation {
   /** Absolute path on this machine. */
   livePath: string;
   kind: 'directory' | 'file';
+  /**
+   * Files that belong to the live data without being archived (a database's
+   * `-wal`, `-shm` and `-journal`): a restore moves them aside together with
+   * `livePath`, so no stale companion is ever paired with restored data.
+   */
+  companions?: string[];
 }
 
 export interface SourcePlugin {
@@ -146,6 +152,12 @@ export interface SourcePlugin {
    * write outside `destination`. Resolves with the number of entries written.
    */
   restore(entries: AsyncIterable<RestoreEntry>, destination: string, options: RestoreOptions): Promise<number>;
+  /**
+   * Called with the live paths just before a restore swaps them, after the
+   * staged copy passed `check`. Rejects with E_DB_BUSY (or another code) when
+   * the live data is in use and must not be replaced now; nothing is changed.
+   */
+  beforeSwap?(livePaths: string[]): Promise<void>;
   /**
    * A usability check of data restored under `restoredPath` (the same layout
    * `restore` wrote). Rejects with E_CHECK_FAILED and a reason.

@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   E_CHECK_FAILED: ExitCode.failed,
   E_ABORTED: ExitCode.failed,
   E_EXISTS: ExitCode.failed,
+  E_DB_BUSY: ExitCode.failed,
+  E_SOURCE_CORRUPT: ExitCode.failed,
   // integrity (exit 3)
   E_CHECKSUM: ExitCode.integrity,
   E_WRONG_KEY: ExitCode.integrity,

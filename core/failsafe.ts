@@ -191,7 +191,12 @@ export class Failsafe {
 
   /** A source the configuration no longer has restores as a plain tree (with --to only). */
   #fallbackSource(source: ManifestSource): SourcePlugin {
-    return this.#wiring.registry.source('directory').create({ path: resolve('/', source.name) }, source.name);
+    // Restoring with --to a source the configuration no longer has: its own type if known, else as a plain tree.
+    const path = resolve('/', source.name);
+    const own = this.#wiring.registry.sources.get(source.type);
+    const options = own?.optionsSchema.safeParse({ path });
+    if (own && options?.success) return own.create(options.data, source.name);
+    return this.#wiring.registry.source('directory').create({ path }, source.name);
   }
 }
 

@@ -89,6 +89,9 @@ export async function runRestore(snapshot: OpenedSnapshot, plugins: RestorePlugi
     for (const planned of plan) {
       await planned.plugin.check?.(planned.staging);
     }
+    for (const planned of plan) {
+      await planned.plugin.beforeSwap?.(planned.moves.map((m) => m.to));
+    }
     const stamp = restoreStamp();
     const swapped: { planned: PlannedSource; previous: string[] }[] = [];
     for (const planned of plan) {
@@ -137,7 +140,11 @@ async function planRestore(snapshot: OpenedSnapshot, plugins: RestorePlugins, op
     const first = locations[0];
     if (!first) throw new FailsafeError('E_RESTORE', `source "${source.name}" has no location to restore to`);
     const staging = join(dirname(first.livePath), stagingName(source.name));
-    const moves = locations.map((loc) => ({ from: loc.archivePath === '' ? staging : join(staging, loc.archivePath), to: loc.livePath }));
+    const moves = locations.map((loc) => ({
+      from: loc.archivePath === '' ? staging : join(staging, loc.archivePath),
+      to: loc.livePath,
+      ...(loc.companions ? { companions: loc.companions } : {}),
+    }));
     const replaced: string[] = [];
     for (const move of moves) if (await exists(move.to)) replaced.push(move.to);
     plan.push({ source, plugin: configured, staging, moves, replaced });

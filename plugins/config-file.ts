@@ -4,16 +4,15 @@
  * a JSON or YAML file still parses.
  */
 import { createReadStream } from 'node:fs';
-import { readFile, stat, utimes } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { LiveLocation, RestoreEntry, RestoreOptions, SourceContext, SourceEntry, SourcePlugin } from '../core/contracts.js';
 import { FailsafeError } from '../core/errors.js';
-import { writeFileAtomic } from '../core/fs/atomic.js';
-import { normalizeArchivePath } from '../core/paths.js';
 import { defineSource } from '../core/registry.js';
+import { restoreFlatFiles } from './flat-files.js';
 
 const checkMode = z.enum(['auto', 'json', 'yaml', 'none']);
 export type CheckMode = z.infer<typeof checkMode>;
@@ -80,18 +79,7 @@ export class ConfigFileSource implements SourcePlugin {
   }
 
   async restore(entries: AsyncIterable<RestoreEntry>, destination: string, options: RestoreOptions): Promise<number> {
-    let count = 0;
-    for await (const entry of entries) {
-      const name = normalizeArchivePath(entry.path);
-      if (name.includes('/') || entry.type !== 'file') {
-        throw new FailsafeError('E_UNSAFE_PATH', `source "${this.name}": refusing "${entry.path}": a config-file source holds only plain files`);
-      }
-      const target = join(destination, name);
-      await writeFileAtomic(target, entry.body ?? Buffer.alloc(0), { mode: entry.mode & 0o7777, ...(options.signal ? { signal: options.signal } : {}) });
-      await utimes(target, entry.mtime, entry.mtime);
-      count++;
-    }
-    return count;
+    return restoreFlatFiles(entries, destination, options, `source "${this.name}" holds only plain files`);
   }
 
   async check(restoredPath: string): Promise<void> {
