@@ -11,7 +11,7 @@ import { writeNewKeyFile } from '../core/crypto/keys.js';
 import { exists } from '../core/swap.js';
 import { VERSION } from '../core/version.js';
 import { createProgress } from './progress.js';
-import { formatBytes, formatSnapshots, type Io } from './output.js';
+import { formatBytes, formatSnapshots, snapshotJson, type Io } from './output.js';
 
 interface CommonOptions {
   config: string;
@@ -30,8 +30,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showSuggestionAfterError();
 
-  const command = (name: string, description: string): Command =>
-    program
+  const command = (name: string, description: string, parent: Command = program): Command =>
+    parent
       .command(name)
       .description(description)
       .option('-c, --config <file>', 'deployment configuration', 'failsafe.yaml')
@@ -55,7 +55,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     try {
       const progress = createProgress(io, !json);
       const outcome = await failsafe.backup(jobs, { warn, onProgress: progress.update }).finally(progress.stop);
-      const snapshots = outcome.snapshots.map(({ id, job, target, createdAt, bytes, files }) => ({ id, job, target, createdAt, bytes, files }));
+      const snapshots = outcome.snapshots.map(snapshotJson);
       const failures = outcome.failures.map((f) => ({ job: f.job, code: f.error.code, message: f.error.message }));
       print(failures.length > 0 ? { snapshots, failures } : { snapshots }, () =>
         outcome.snapshots.map((s) => `snapshot ${s.id} of ${s.job} stored in ${s.target}: ${s.files} files, ${formatBytes(s.bytes)} (${formatBytes(s.storedBytes)} stored)\n`).join(''),
@@ -76,10 +76,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       const failsafe = await open(options);
       try {
         const snapshots = await failsafe.list({ ...pick(options, 'job', 'target'), warn });
-        print(
-          snapshots.map(({ id, job, target, createdAt, bytes, files }) => ({ id, job, target, createdAt, bytes, files })),
-          () => formatSnapshots(snapshots),
-        );
+        print(snapshots.map(snapshotJson), () => formatSnapshots(snapshots));
       } finally {
         await failsafe.close();
       }
@@ -153,25 +150,17 @@ export async function main(argv: string[], io: Io): Promise<number> {
     });
 
   const config = program.command('config').description('configuration tools');
-  config
-    .command('validate')
-    .description('check the configuration file and report the first problem with its line')
-    .option('-c, --config <file>', 'deployment configuration', 'failsafe.yaml')
-    .option('--json', 'print one JSON document on stdout')
-    .option('--debug', 'print stack traces')
-    .action(async (options: CommonOptions) => {
-      json = options.json === true;
-      debug = options.debug === true;
-      const failsafe = await open(options);
-      let valid: { file: string; jobs: string[] };
-      try {
-        valid = failsafe.validate();
-      } finally {
-        await failsafe.close();
-      }
-      const { file, jobs } = valid;
-      print({ ok: true, file, jobs }, () => `${file}: ok (${jobs.length} job${jobs.length === 1 ? '' : 's'}: ${jobs.join(', ')})\n`);
-    });
+  command('validate', 'check the configuration file and report the first problem with its line', config).action(async (options: CommonOptions) => {
+    const failsafe = await open(options);
+    let valid: { file: string; jobs: string[] };
+    try {
+      valid = failsafe.validate();
+    } finally {
+      await failsafe.close();
+    }
+    const { file, jobs } = valid;
+    print({ ok: true, file, jobs }, () => `${file}: ok (${jobs.length} job${jobs.length === 1 ? '' : 's'}: ${jobs.join(', ')})\n`);
+  });
 
   try {
     await program.parseAsync(argv, { from: 'user' });

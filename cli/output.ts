@@ -1,10 +1,15 @@
 /** Human output of the CLI. */
-import type { SnapshotInfo } from '../core/snapshots.js';
+import type { SnapshotBasics, SnapshotInfo } from '../core/snapshots.js';
 
 export interface Io {
   stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   env: NodeJS.ProcessEnv;
+}
+
+/** A snapshot as `--json` prints it (docs: backup and list share this shape). */
+export function snapshotJson({ id, job, target, createdAt, bytes, files }: SnapshotBasics): Pick<SnapshotBasics, 'id' | 'job' | 'target' | 'createdAt' | 'bytes' | 'files'> {
+  return { id, job, target, createdAt, bytes, files };
 }
 
 export function formatBytes(bytes: number): string {

@@ -15,6 +15,7 @@ import { ParallelMap } from './pipeline/parallel-map.js';
 import { Segmenter, type PlainSegment } from './pipeline/segmenter.js';
 import { StoreStage, type SealedSegment } from './pipeline/store.js';
 import { SegmentWindow } from './pipeline/window.js';
+import type { SnapshotBasics } from './snapshots.js';
 import type { Storage } from './storage.js';
 import { TOOL } from './version.js';
 
@@ -41,14 +42,7 @@ export interface BackupRunOptions {
   onProgress?: (progress: BackupProgress) => void;
 }
 
-export interface SnapshotSummary {
-  id: string;
-  job: string;
-  target: string;
-  createdAt: string;
-  bytes: number;
-  files: number;
-  storedBytes: number;
+export interface SnapshotSummary extends SnapshotBasics {
   warnings?: string[];
 }
 

@@ -12,7 +12,8 @@ import { MANIFESTS_PREFIX, manifestKey, parseManifestKey } from './format/layout
 import { decodeManifest, decodeManifestHeader, headerLengthOf, type Manifest, type ManifestHeader } from './format/manifest.js';
 import type { Storage } from './storage.js';
 
-export interface SnapshotInfo {
+/** What a snapshot is, as a backup reports it and `list` finds it. */
+export interface SnapshotBasics {
   id: string;
   job: string;
   target: string;
@@ -20,6 +21,9 @@ export interface SnapshotInfo {
   bytes: number;
   files: number;
   storedBytes: number;
+}
+
+export interface SnapshotInfo extends SnapshotBasics {
   segments: number;
 }
 
