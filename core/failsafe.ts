@@ -4,12 +4,10 @@
  */
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { runBackup, type BackupRunOptions, type SnapshotSummary } from './backup.js';
 import { builtinRegistry } from './builtins.js';
 import { createCompressor } from './compression.js';
-import { loadConfig, type LoadedConfig } from './config/load.js';
+import { parseConfigText, pluginSpecs, readConfigFile, type LoadedConfig } from './config/load.js';
 import { createContainer, Wiring } from './container.js';
 import type { SourcePlugin } from './contracts.js';
 import { createEncryption, type Encryption } from './crypto/encryption.js';
@@ -52,8 +50,9 @@ export class Failsafe {
   static async open(file: string, options: OpenOptions = {}): Promise<Failsafe> {
     const registry = options.registry ?? builtinRegistry();
     const path = resolve(file);
-    for (const spec of await pluginSpecs(path)) await loadPlugin(spec, dirname(path), registry);
-    const loaded = await loadConfig(path, { registry, ...(options.env ? { env: options.env } : {}) });
+    const text = await readConfigFile(path);
+    for (const spec of pluginSpecs(text, path)) await loadPlugin(spec, dirname(path), registry);
+    const loaded = parseConfigText(text, path, { registry, ...(options.env ? { env: options.env } : {}) });
     return new Failsafe(createContainer(loaded, registry).resolve(Wiring));
   }
 
@@ -189,35 +188,14 @@ export class Failsafe {
     throw lastError ?? new FailsafeError('E_SNAPSHOT_NOT_FOUND', `snapshot "${ref}" not found`);
   }
 
-  /** A source the configuration no longer has restores as a plain tree (with --to only). */
+  /** A source the configuration no longer has (with --to only): restored by its own type if known, else as a plain tree. */
   #fallbackSource(source: ManifestSource): SourcePlugin {
-    // Restoring with --to a source the configuration no longer has: its own type if known, else as a plain tree.
     const path = resolve('/', source.name);
     const own = this.#wiring.registry.sources.get(source.type);
     const options = own?.optionsSchema.safeParse({ path });
     if (own && options?.success) return own.create(options.data, source.name);
     return this.#wiring.registry.source('directory').create({ path }, source.name);
   }
-}
-
-async function pluginSpecs(file: string): Promise<string[]> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    return []; // the loader reports the missing file with its own message
-  }
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch {
-    return [];
-  }
-  const plugins = (doc as { plugins?: unknown } | null)?.plugins;
-  if (!Array.isArray(plugins)) return [];
-  return plugins
-    .filter((p): p is string => typeof p === 'string')
-    .map((p) => (p.startsWith('.') ? resolve(dirname(file), p) : p));
 }
 
 function asFailsafe(err: unknown): FailsafeError {

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parse as parseYaml, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
 import { DEFAULT_LEVELS, LEVEL_RANGE } from '../compression.js';
 import { FailsafeError } from '../errors.js';
@@ -33,16 +33,41 @@ const DEFERRED = '<unset>';
 const PATH_KEYS = new Set(['path', 'paths', 'keyFile']);
 
 export async function loadConfig(file: string, options: LoadOptions): Promise<LoadedConfig> {
+  return parseConfigText(await readConfigFile(file), file, options);
+}
+
+/** The YAML text of a deployment, or E_CONFIG naming the file. */
+export async function readConfigFile(file: string): Promise<string> {
   const path = resolve(file);
-  let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'config file not found' : `cannot read config file (${code ?? err})`;
     throw new FailsafeError('E_CONFIG', `${why}: ${displayPath(path)} (use -c to choose one)`, { cause: err });
   }
-  return parseConfigText(text, path, options);
+}
+
+/**
+ * The `plugins` listed in the text, resolved, read before validation (their
+ * types must be registered first). Malformed YAML gives none here; parsing
+ * reports it with its line.
+ */
+export function pluginSpecs(text: string, file: string): string[] {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch {
+    return [];
+  }
+  const plugins = (doc as { plugins?: unknown } | null)?.plugins;
+  if (!Array.isArray(plugins)) return [];
+  return plugins.filter((p): p is string => typeof p === 'string').map((p) => resolvePluginSpec(p, dirname(resolve(file))));
+}
+
+/** A path (relative to the YAML's folder) or a package name. */
+function resolvePluginSpec(spec: string, dir: string): string {
+  return spec.startsWith('.') || isAbsolute(spec) ? resolve(dir, spec) : spec;
 }
 
 export function parseConfigText(text: string, file: string, options: LoadOptions): LoadedConfig {
@@ -126,7 +151,7 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
         };
   const config: FailsafeConfig = {
     version: 1,
-    plugins: raw.plugins.map((p) => (p.startsWith('.') || isAbsolute(p) ? resolve(dir, p) : p)),
+    plugins: raw.plugins.map((p) => resolvePluginSpec(p, dir)),
     targets,
     encryption,
     compression: { algorithm: raw.compression.algorithm, level },
