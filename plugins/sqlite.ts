@@ -61,19 +61,22 @@ export class SqliteSource implements SourcePlugin {
     this.#work = await mkdtemp(join(this.#options.tempDir ?? tmpdir(), 'failsafe-sqlite-'));
     const snapshot = join(this.#work, basename(this.path));
     const source = this.#openSource();
+    let live: Record<string, unknown>;
     try {
       context.signal?.throwIfAborted();
-      const journalMode = String(source.pragma('journal_mode', { simple: true }));
+      live = {
+        journalMode: String(source.pragma('journal_mode', { simple: true })),
+        sqliteVersion: String(source.prepare('select sqlite_version()').pluck().get()),
+      };
       if (this.#options.method === 'vacuum-into') source.prepare('VACUUM INTO ?').run(snapshot);
       // One step: a page count larger than any database copies it under one read lock, so writers never force a restart.
       else await source.backup(snapshot, { progress: () => 2 ** 30 });
-      this.#facts = { journalMode, sqliteVersion: String(source.prepare('select sqlite_version()').pluck().get()) };
     } catch (err) {
       throw this.#sourceError(err);
     } finally {
       source.close();
     }
-    this.#facts = { ...this.#facts, ...inspect(snapshot, this.#options.check, this.#options.rowCounts, this.name) };
+    this.#facts = { ...live, ...inspect(snapshot, this.#options.check, this.#options.rowCounts, this.name) };
     this.#snapshot = snapshot;
   }
 
