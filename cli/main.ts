@@ -56,11 +56,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
       const progress = createProgress(io, !json);
       const outcome = await failsafe.backup(jobs, { warn, onProgress: progress.update }).finally(progress.stop);
       const snapshots = outcome.snapshots.map(snapshotJson);
-      const failures = outcome.failures.map((f) => ({ job: f.job, code: f.error.code, message: f.error.message }));
+      const failures = outcome.failures.map((f) => ({ job: f.job, ...(f.target ? { target: f.target } : {}), code: f.error.code, message: f.error.message }));
       print(failures.length > 0 ? { snapshots, failures } : { snapshots }, () =>
         outcome.snapshots.map((s) => `snapshot ${s.id} of ${s.job} stored in ${s.target}: ${s.files} files, ${formatBytes(s.bytes)} (${formatBytes(s.storedBytes)} stored)\n`).join(''),
       );
-      for (const failure of outcome.failures) io.stderr.write(`error: job ${failure.job}: ${failure.error.message.split('\n')[0]} [${failure.error.code}]\n`);
+      for (const failure of outcome.failures) {
+        const where = failure.target ? `job ${failure.job}, target ${failure.target}` : `job ${failure.job}`;
+        io.stderr.write(`error: ${where}: ${failure.error.message.split('\n')[0]} [${failure.error.code}]\n`);
+      }
       if (outcome.failures.length > 0) {
         exit = outcome.snapshots.length > 0 ? ExitCode.partial : outcome.failures[0]!.error.exitCode;
       }

@@ -2,12 +2,14 @@
  * One backup of one job: collect → segment → compress → encrypt → checksum →
  * store, composed with stream/promises.pipeline, then the manifest, written
  * last to each target. Until the manifest lands the snapshot does not exist;
- * on failure the segments already stored are removed.
+ * on failure the segments already stored are removed. The snapshot is made
+ * once for all targets: a target that fails is dropped (and its segments
+ * removed) while the others complete.
  */
 import { pipeline } from 'node:stream/promises';
 import type { Compressor, SourcePlugin } from './contracts.js';
 import { newSnapshotCiphers, type Encryption } from './crypto/encryption.js';
-import { FailsafeError, isAbortError } from './errors.js';
+import { asFailsafeError, FailsafeError, isAbortError } from './errors.js';
 import { manifestKey, newSnapshotId, segmentContext, segmentKey, snapshotDataPrefix } from './format/layout.js';
 import { encodeManifest, sha256, type Manifest, type SegmentRecord, type SnapshotStats } from './format/manifest.js';
 import { collect } from './pipeline/collect.js';
@@ -46,6 +48,18 @@ export interface SnapshotSummary extends SnapshotBasics {
   warnings?: string[];
 }
 
+/** A target that dropped out of a backup the other targets completed. */
+export interface TargetFailure {
+  target: string;
+  error: FailsafeError;
+}
+
+export interface BackupJobResult {
+  /** One per target that holds the snapshot. */
+  snapshots: SnapshotSummary[];
+  failedTargets: TargetFailure[];
+}
+
 export interface BackupJob {
   name: string;
   sources: SourcePlugin[];
@@ -61,7 +75,7 @@ interface StoredSegment extends CompressedSegment, SealedSegment {
   sha256: string;
 }
 
-export async function runBackup(job: BackupJob, settings: BackupSettings, options: BackupRunOptions = {}): Promise<SnapshotSummary[]> {
+export async function runBackup(job: BackupJob, settings: BackupSettings, options: BackupRunOptions = {}): Promise<BackupJobResult> {
   const id = newSnapshotId();
   const createdAt = new Date().toISOString();
   const warnings: string[] = [];
@@ -73,6 +87,7 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
   const records: SegmentRecord[] = [];
   const progress: BackupProgress = { job: job.name, files: 0, bytesRead: 0, storedBytes: 0, segments: 0 };
   const prepared: SourcePlugin[] = [];
+  const failed = new Map<Storage, Error>();
 
   try {
     for (const source of job.sources) {
@@ -90,6 +105,20 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
 
     // Segments alive at once: one per core compressing and one being stored (plus the one being filled).
     const window = new SegmentWindow(settings.parallelism + 1);
+    const store = new StoreStage<StoredSegment>(job.targets, settings.parallelism, (segment) => {
+      records.push({
+        index: segment.index,
+        key: segment.key,
+        storedSize: segment.data.length,
+        sha256: segment.sha256,
+        plainSize: segment.plainSize,
+        plainSha256: segment.plainSha256,
+      });
+      window.release();
+      progress.storedBytes += segment.data.length;
+      progress.segments++;
+      options.onProgress?.(progress);
+    }, options.signal);
     await pipeline(
       collected.stream,
       new Segmenter(settings.segmentSize, window),
@@ -108,22 +137,10 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
         key: segmentKey(job.name, id, segment.index),
         sha256: sha256(segment.data),
       })),
-      new StoreStage<StoredSegment>(job.targets, settings.parallelism, (segment) => {
-        records.push({
-          index: segment.index,
-          key: segment.key,
-          storedSize: segment.data.length,
-          sha256: segment.sha256,
-          plainSize: segment.plainSize,
-          plainSha256: segment.plainSha256,
-        });
-        window.release();
-        progress.storedBytes += segment.data.length;
-        progress.segments++;
-        options.onProgress?.(progress);
-      }, options.signal),
+      store,
       { signal: options.signal },
     );
+    for (const [target, error] of store.droppedTargets) failed.set(target, error);
     const { entries, sources } = await collected.done;
     records.sort((a, b) => a.index - b.index);
 
@@ -149,8 +166,16 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
     };
     const encoded = await encodeManifest(manifest, stats, ciphers.sealing);
     // The manifest goes last: its presence is what makes the snapshot exist.
-    await Promise.all(job.targets.map((target) => target.put(manifestKey(job.name, id), encoded, { signal: options.signal })));
-    return job.targets.map((target) => ({
+    const live = store.liveTargets;
+    const written = await Promise.allSettled(live.map((target) => target.put(manifestKey(job.name, id), encoded, { signal: options.signal })));
+    options.signal?.throwIfAborted();
+    written.forEach((result, i) => {
+      if (result.status === 'rejected') failed.set(live[i]!, result.reason as Error);
+    });
+    const stored = live.filter((target) => !failed.has(target));
+    if (stored.length === 0) throw failed.values().next().value!;
+    await removePartial(job.name, id, [...failed.keys()]);
+    const snapshots = stored.map((target) => ({
       id,
       job: job.name,
       target: target.targetName,
@@ -160,8 +185,10 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
       storedBytes: stats.storedBytes,
       ...(warnings.length > 0 ? { warnings } : {}),
     }));
+    const failedTargets = [...failed].map(([target, error]) => ({ target: target.targetName, error: asFailsafeError(error) }));
+    return { snapshots, failedTargets };
   } catch (err) {
-    await removePartial(job, id);
+    await removePartial(job.name, id, job.targets);
     if (isAbortError(err) && !(err instanceof FailsafeError)) {
       throw new FailsafeError('E_ABORTED', `backup of ${job.name} was cancelled`, { cause: err });
     }
@@ -172,11 +199,12 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
 }
 
 /** Best effort: a failed backup leaves no segment behind (the manifest was never written). */
-async function removePartial(job: BackupJob, id: string): Promise<void> {
+async function removePartial(job: string, id: string, targets: Storage[]): Promise<void> {
   await Promise.all(
-    job.targets.map(async (target) => {
+    targets.map(async (target) => {
       try {
-        for await (const object of target.list(snapshotDataPrefix(job.name, id))) await target.delete(object.key);
+        await target.delete(manifestKey(job, id));
+        for await (const object of target.list(snapshotDataPrefix(job, id))) await target.delete(object.key);
       } catch {
         // an unreachable target keeps its orphans; prune removes them later
       }

@@ -98,6 +98,12 @@ export function fromNodeError(err: unknown, what: string): FailsafeError {
   }
 }
 
+/** Any thrown value as a FailsafeError: unknown errors become E_STORAGE with their message. */
+export function asFailsafeError(err: unknown): FailsafeError {
+  if (err instanceof FailsafeError) return err;
+  return new FailsafeError('E_STORAGE', err instanceof Error ? err.message : String(err), { cause: err });
+}
+
 /** True when a thrown value means the operation was cancelled through an AbortSignal. */
 export function isAbortError(err: unknown): boolean {
   return (

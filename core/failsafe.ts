@@ -11,7 +11,7 @@ import { parseConfigText, pluginSpecs, readConfigFile, type LoadedConfig } from 
 import { createContainer, Wiring } from './container.js';
 import type { SourcePlugin } from './contracts.js';
 import { createEncryption, type Encryption } from './crypto/encryption.js';
-import { FailsafeError, isFailsafeError } from './errors.js';
+import { asFailsafeError, FailsafeError, isFailsafeError } from './errors.js';
 import type { ManifestSource } from './format/manifest.js';
 import { loadPlugin } from './plugin-loader.js';
 import type { Registry } from './registry.js';
@@ -27,8 +27,10 @@ export interface OpenOptions {
 }
 
 export interface BackupOutcome {
+  /** One per job and target that holds a new snapshot. */
   snapshots: SnapshotSummary[];
-  failures: { job: string; error: FailsafeError }[];
+  /** A job that failed as a whole (no `target`), or one target of a job the other targets completed. */
+  failures: { job: string; target?: string; error: FailsafeError }[];
 }
 
 export interface SelectOptions {
@@ -80,10 +82,12 @@ export class Failsafe {
     for (const job of selected) {
       try {
         const sources = this.#wiring.sources(job);
-        outcome.snapshots.push(...(await runBackup({ name: job.name, sources, targets: this.#wiring.targetsOf(job) }, settings, options)));
+        const result = await runBackup({ name: job.name, sources, targets: this.#wiring.targetsOf(job) }, settings, options);
+        outcome.snapshots.push(...result.snapshots);
+        outcome.failures.push(...result.failedTargets.map((f) => ({ job: job.name, ...f })));
       } catch (err) {
         if (options.signal?.aborted) throw err;
-        outcome.failures.push({ job: job.name, error: asFailsafe(err) });
+        outcome.failures.push({ job: job.name, error: asFailsafeError(err) });
       }
     }
     return outcome;
@@ -130,7 +134,7 @@ export class Failsafe {
           report.checked += one.checked;
           report.errors.push(...one.errors);
         } catch (err) {
-          const e = asFailsafe(err);
+          const e = asFailsafeError(err);
           report.errors.push({ id: info.id, job: info.job, target: storage.targetName, code: e.code, message: e.message });
         }
       }
@@ -198,7 +202,3 @@ export class Failsafe {
   }
 }
 
-function asFailsafe(err: unknown): FailsafeError {
-  if (err instanceof FailsafeError) return err;
-  return new FailsafeError('E_STORAGE', err instanceof Error ? err.message : String(err), { cause: err });
-}

@@ -5,7 +5,7 @@ export { FailsafeError, ERROR_CODES, ExitCode, isFailsafeError, type ErrorCode }
 export { Registry, defineAdapter, defineSource, type AdapterFactory, type SourceFactory, type PluginFactory } from './registry.js';
 export { builtinRegistry } from './builtins.js';
 export { Storage } from './storage.js';
-export { runBackup, type BackupProgress, type BackupRunOptions, type SnapshotSummary } from './backup.js';
+export { runBackup, type BackupJobResult, type BackupProgress, type BackupRunOptions, type SnapshotSummary, type TargetFailure } from './backup.js';
 export { runRestore, type RestoreResult, type RestoredSource } from './restore.js';
 export { verifySnapshot, type VerifyReport, type VerifyProblem } from './verify.js';
 export { listSnapshots, openSnapshot, resolveSnapshot, type SnapshotInfo } from './snapshots.js';

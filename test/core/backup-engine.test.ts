@@ -1,17 +1,17 @@
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { MemoryAdapter } from '../../adapters/memory.js';
 import { runBackup, type BackupSettings } from '../../core/backup.js';
 import { createCompressor } from '../../core/compression.js';
-import type { SourceEntry, SourcePlugin } from '../../core/contracts.js';
+import type { SourcePlugin } from '../../core/contracts.js';
 import { createEncryption } from '../../core/crypto/encryption.js';
 import { isFailsafeError } from '../../core/errors.js';
 import { openSnapshot } from '../../core/snapshots.js';
 import { Storage } from '../../core/storage.js';
 import { DirectorySource } from '../../plugins/directory.js';
+import { keys, syntheticSource } from '../helpers/sources.js';
 
 async function settings(): Promise<BackupSettings> {
   return {
@@ -23,40 +23,13 @@ async function settings(): Promise<BackupSettings> {
   };
 }
 
-async function keys(storage: Storage): Promise<string[]> {
-  const out: string[] = [];
-  for await (const o of storage.list('')) out.push(o.key);
-  return out;
-}
-
-/** A source that streams `count` files of `size` bytes, then fails or waits as told. */
-function syntheticSource(count: number, size: number, failAt?: number): SourcePlugin {
-  return {
-    type: 'synthetic',
-    name: 'synthetic',
-    liveLocations: () => [],
-    restore: async () => 0,
-    async *entries(): AsyncIterable<SourceEntry> {
-      for (let i = 0; i < count; i++) {
-        if (i === failAt) throw Object.assign(new Error('disk vanished'), { code: 'EIO' });
-        yield {
-          path: `f${i}`,
-          type: 'file',
-          size,
-          mode: 0o644,
-          mtime: new Date(),
-          open: () => Readable.from([Buffer.alloc(size, i)]),
-        };
-      }
-    },
-  };
-}
-
 describe('runBackup', () => {
   it('records every entry with its segment and offset, and the manifest authenticates', async () => {
     const storage = new Storage(new MemoryAdapter(), 'mem');
     const s = await settings();
-    const [summary] = await runBackup({ name: 'job', sources: [syntheticSource(20, 300_000)], targets: [storage] }, s);
+    const {
+      snapshots: [summary],
+    } = await runBackup({ name: 'job', sources: [syntheticSource(20, 300_000)], targets: [storage] }, s);
     const opened = await openSnapshot(storage, 'job', summary!.id, s.encryption);
     expect(opened.manifest.entries).toHaveLength(20);
     expect(opened.manifest.segments.length).toBeGreaterThanOrEqual(5);

@@ -44,7 +44,7 @@ export interface Deployment {
 }
 
 /** A deployment like the quick start's, in a temp dir, with a passphrase or key file. */
-export async function makeDeployment(options: { encryption?: string; extraYaml?: string; jobs?: string } = {}): Promise<Deployment> {
+export async function makeDeployment(options: { encryption?: string; extraYaml?: string; jobs?: string; targets?: string } = {}): Promise<Deployment> {
   const root = await mkdtemp(join(tmpdir(), 'failsafe-e2e-'));
   const data = join(root, 'app', 'data');
   await cp(join(import.meta.dirname, '..', '..', 'examples', 'quickstart', 'data'), data, { recursive: true, verbatimSymlinks: true });
@@ -64,8 +64,7 @@ export async function makeDeployment(options: { encryption?: string; extraYaml?:
   await writeFile(
     config,
     `version: 1
-targets:
-  disk: { type: local, path: ./target }
+${options.targets ?? 'targets:\n  disk: { type: local, path: ./target }'}
 ${encryption}
 compression: { algorithm: gzip, level: 6 }
 ${options.extraYaml ?? ''}
