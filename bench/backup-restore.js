@@ -1,24 +1,16 @@
 // npm run bench [-- --size 1GiB]: backup and restore throughput and peak RSS of Failsafe on a mixed data set.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateDataset } from './dataset.js';
+import { DATASET_VERSION, generateDataset } from './dataset.js';
+import { benchRoot, machine, sizeOption, treeBytes } from './util.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const args = process.argv.slice(2);
-const sizeArg = args.includes('--size') ? args[args.indexOf('--size') + 1] : '512MiB';
-const units = { KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
-const match = /^(\d+)(KiB|MiB|GiB)$/.exec(sizeArg ?? '');
-if (!match) {
-  console.error(`--size takes a size like 512MiB or 2GiB, not "${sizeArg}"`);
-  process.exit(2);
-}
-const size = Number(match[1]) * units[match[2]];
-const work = join(tmpdir(), 'failsafe-bench');
-const data = join(work, `data-${size}`);
+const size = sizeOption('512MiB');
+const work = benchRoot;
+const data = join(work, `data-v${DATASET_VERSION}-${size}`);
 
 if (!existsSync(data)) {
   console.error(`generating ${size} bytes of mixed data in ${data} …`);
@@ -28,12 +20,15 @@ await rm(join(work, 'target'), { recursive: true, force: true });
 await rm(join(work, 'restored'), { recursive: true, force: true });
 await writeFile(join(work, 'bench.key'), Buffer.alloc(32, 7).toString('base64'));
 const config = join(work, 'failsafe.yaml');
+const compression = process.env.BENCH_ALGORITHM
+  ? `compression: { algorithm: ${process.env.BENCH_ALGORITHM}${process.env.BENCH_LEVEL ? `, level: ${process.env.BENCH_LEVEL}` : ''} }`
+  : '';
 await writeFile(
   config,
   `version: 1
 targets: { disk: { type: local, path: ./target } }
 encryption: { keyFile: ./bench.key }
-compression: { algorithm: ${process.env.BENCH_ALGORITHM ?? 'gzip'}, level: ${process.env.BENCH_LEVEL ?? 6} }
+${compression}
 ${process.env.BENCH_SEGMENT ? `segmentSize: ${process.env.BENCH_SEGMENT}` : ''}
 jobs:
   bench:
@@ -52,26 +47,19 @@ function run(label, cliArgs) {
   return { label, seconds, rss, output: JSON.parse(result.stdout) };
 }
 
-async function treeBytes(dir) {
-  let total = 0;
-  for (const name of await readdir(dir, { recursive: true })) {
-    const info = await stat(join(dir, name));
-    if (info.isFile()) total += info.size;
-  }
-  return total;
-}
-
+const dataBytes = await treeBytes(data);
 const backup = run('backup', ['backup']);
 const storedBytes = await treeBytes(join(work, 'target'));
 const restore = run('restore', ['restore', 'latest', '--to', join(work, 'restored')]);
 const restoredBytes = await treeBytes(join(work, 'restored', 'data'));
-if (restoredBytes !== (await treeBytes(data))) throw new Error(`restored ${restoredBytes} bytes, the data set has ${await treeBytes(data)}`);
-const mb = size / 1e6;
+if (restoredBytes !== dataBytes) throw new Error(`restored ${restoredBytes} bytes, the data set has ${dataBytes}`);
+const mb = dataBytes / 1e6;
 const rows = [
   { step: 'backup', seconds: backup.seconds, 'MB/s': mb / backup.seconds, 'peak RSS MB': backup.rss / 1e6 },
   { step: 'restore', seconds: restore.seconds, 'MB/s': mb / restore.seconds, 'peak RSS MB': restore.rss / 1e6 },
 ].map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' ? Number(v.toFixed(1)) : v])));
-console.log(`data ${(size / 1024 ** 2).toFixed(0)} MiB on ${cpus().length} cores (${cpus()[0]?.model ?? 'cpu'}), Node ${process.version}`);
-console.log(`stored ${(storedBytes / 1e6).toFixed(1)} MB (${((100 * storedBytes) / size).toFixed(1)}% of the data)`);
+const about = machine();
+console.log(`data ${(dataBytes / 1024 ** 2).toFixed(0)} MiB on ${about.cores} cores (${about.cpu}), Node ${about.node}, load ${about.load.join(' ')}`);
+console.log(`stored ${(storedBytes / 1e6).toFixed(1)} MB (${((100 * storedBytes) / dataBytes).toFixed(1)}% of the data)`);
 console.table(rows);
-console.log(JSON.stringify({ bytes: size, storedBytes, results: rows }));
+console.log(JSON.stringify({ ...about, bytes: dataBytes, storedBytes, results: rows }));

@@ -1,0 +1,66 @@
+// npm run bench:compare [-- --size 1GiB] [-- --tools failsafe,restic,borg-zlib,borg-lz4,tar]
+// Failsafe beside restic, Borg and tar on one data set: first backup, restore, unchanged second backup.
+import { existsSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ensurePeers, peers } from './peers.js';
+import { benchRoot, machine, option, round, sizeOption, timed, treeBytes } from './util.js';
+import { DATASET_VERSION, generateDataset } from './dataset.js';
+
+const size = sizeOption('1GiB');
+const names = option('tools', peers.map((p) => p.name).join(',')).split(',');
+const chosen = names.map((name) => {
+  const peer = peers.find((p) => p.name === name);
+  if (!peer) {
+    console.error(`unknown tool "${name}" (known: ${peers.map((p) => p.name).join(', ')})`);
+    process.exit(2);
+  }
+  return peer;
+});
+ensurePeers(chosen);
+
+const dataName = `data-v${DATASET_VERSION}-${size}`;
+const data = join(benchRoot, dataName);
+if (!existsSync(data)) {
+  console.error(`generating ${size} bytes of mixed data in ${data} …`);
+  await generateDataset(data, size);
+}
+const dataBytes = await treeBytes(data);
+const loadBefore = machine().load;
+// Every tool reads the data from the page cache, not only the ones that run after the first.
+timed('warm the page cache', 'tar', ['cf', '/dev/null', dataName], { cwd: benchRoot });
+
+const runs = join(benchRoot, 'compare');
+await rm(runs, { recursive: true, force: true });
+await mkdir(runs, { recursive: true });
+const context = { root: benchRoot, dataName, data, work: runs };
+for (const peer of chosen) {
+  await mkdir(join(runs, peer.name), { recursive: true });
+  await peer.setup({ ...context, dir: join(runs, peer.name) });
+}
+
+const mb = dataBytes / 1e6;
+const results = [];
+async function step(peer, stepName, fn) {
+  const dir = join(runs, peer.name);
+  const before = existsSync(join(dir, 'repo')) ? await treeBytes(join(dir, 'repo')) : 0;
+  const { seconds, rss } = await fn({ ...context, dir });
+  const row = { tool: peer.label, step: stepName, seconds: round(seconds, 2), 'MB/s': round(mb / seconds), 'peak RSS MB': round(rss / 1e6) };
+  if (stepName !== 'restore') row['stored MB'] = round(((await treeBytes(join(dir, 'repo'))) - before) / 1e6);
+  else {
+    const restored = await treeBytes(join(dir, 'restored'));
+    if (restored !== dataBytes) throw new Error(`${peer.label} restored ${restored} bytes, the data set has ${dataBytes}`);
+    await rm(join(dir, 'restored'), { recursive: true, force: true });
+  }
+  results.push(row);
+  console.error(`${peer.label} ${stepName}: ${row.seconds} s, ${row['MB/s']} MB/s, peak RSS ${row['peak RSS MB']} MB${row['stored MB'] === undefined ? '' : `, stored ${row['stored MB']} MB`}`);
+}
+for (const peer of chosen) await step(peer, 'backup', peer.backup);
+for (const peer of chosen) await step(peer, 'restore', peer.restore);
+for (const peer of chosen) await step(peer, 'second backup', peer.backup);
+
+const about = { ...machine(), load: loadBefore, dataBytes, dataset: dataName };
+console.log(`data ${round(dataBytes / 1024 ** 2, 0)} MiB on ${about.cores} cores (${about.cpu}), Node ${about.node}, load ${about.load.join(' ')} before, ${machine().load.join(' ')} after`);
+console.table(results);
+console.log(JSON.stringify({ ...about, loadAfter: machine().load, results }));
+await writeFile(join(benchRoot, 'compare.json'), JSON.stringify({ ...about, loadAfter: machine().load, results }, null, 2));

@@ -1,0 +1,74 @@
+// Small helpers shared by the benchmarks: sizes, tree sizes, timed commands, the machine.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const UNITS = { KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
+
+/** `--name value` from argv, or the fallback. */
+export function option(name, fallback) {
+  const args = process.argv.slice(2);
+  const at = args.indexOf(`--${name}`);
+  return at >= 0 && at + 1 < args.length ? args[at + 1] : fallback;
+}
+
+/** `512MiB`, `2GiB` → bytes; exits with a usage message otherwise. */
+export function sizeOption(fallback) {
+  const text = option('size', fallback);
+  const match = /^(\d+)(KiB|MiB|GiB)$/.exec(text ?? '');
+  if (!match) {
+    console.error(`--size takes a size like 512MiB or 2GiB, not "${text}"`);
+    process.exit(2);
+  }
+  return Number(match[1]) * UNITS[match[2]];
+}
+
+/** Where benchmarks keep their data: under the system temp folder, never in the repository. */
+export const benchRoot = join(tmpdir(), 'failsafe-bench');
+
+export async function treeBytes(dir) {
+  let total = 0;
+  for (const name of await readdir(dir, { recursive: true })) {
+    const info = await stat(join(dir, name));
+    if (info.isFile()) total += info.size;
+  }
+  return total;
+}
+
+/**
+ * Runs a command under GNU time (`/usr/bin/time`, Debian package `time`) for
+ * its wall time and peak RSS, which covers every process it waits for.
+ */
+export function timed(label, command, args, { cwd, env } = {}) {
+  const report = join(benchRoot, `time-${process.pid}.txt`);
+  const started = process.hrtime.bigint();
+  const result = spawnSync('/usr/bin/time', ['-f', '%M', '-o', report, command, ...args], {
+    cwd,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    maxBuffer: 256 << 20,
+  });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (result.error) throw new Error(`${label}: ${result.error.message} (is the Debian package "time" installed?)`);
+  if (result.status !== 0) throw new Error(`${label} failed (${result.status}): ${result.stderr.slice(-2000)}`);
+  const rssKiB = Number(/(\d+)\s*$/.exec(readFileSync(report, 'utf8'))?.[1] ?? 0);
+  rmSync(report, { force: true });
+  return { seconds, rss: rssKiB * 1024, stdout: result.stdout };
+}
+
+/** Cores, CPU model, Node and the load averages, to print beside every result. */
+export function machine() {
+  const [one, five, fifteen] = loadavg();
+  return {
+    cores: cpus().length,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    load: [one, five, fifteen].map((n) => Number(n.toFixed(2))),
+  };
+}
+
+export function round(value, digits = 1) {
+  return Number(value.toFixed(digits));
+}
