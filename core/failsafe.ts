@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { runBackup, type BackupRunOptions, type SnapshotSummary } from './backup.js';
 import { builtinRegistry } from './builtins.js';
+import { CheckpointStore } from './checkpoints/store.js';
 import { createCompressor } from './compression.js';
 import { parseConfigText, pluginSpecs, readConfigFile, type LoadedConfig } from './config/load.js';
 import { createContainer, Wiring } from './container.js';
@@ -141,6 +142,16 @@ export class Failsafe {
     }
     report.ok = report.errors.length === 0;
     return report;
+  }
+
+  /**
+   * The checkpoint store of this deployment: in `checkpoints.target`, or
+   * (without that key) in the first target of `job` or of the first job.
+   */
+  checkpoints(options: { job?: string; warn?: (message: string) => void } = {}): CheckpointStore {
+    const configured = this.#wiring.loaded.config.checkpoints;
+    const target = configured?.target ?? this.#jobTargets(options.job ?? this.jobNames()[0]!)[0]!;
+    return new CheckpointStore(this.#wiring.storage(target), { keep: configured?.keep ?? 10, ...(options.warn ? { warn: options.warn } : {}) });
   }
 
   async close(): Promise<void> {

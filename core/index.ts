@@ -11,6 +11,17 @@ export { verifySnapshot, type VerifyReport, type VerifyProblem } from './verify.
 export { listSnapshots, openSnapshot, resolveSnapshot, type SnapshotInfo } from './snapshots.js';
 export { createCompressor } from './compression.js';
 export { createEncryption, type Encryption } from './crypto/encryption.js';
+export {
+  CheckpointStore,
+  CHECKPOINT_STATES,
+  type Checkpoint,
+  type CheckpointInput,
+  type CheckpointState,
+  type CheckpointStats,
+  type CheckpointStoreOptions,
+  type OperationSummary,
+} from './checkpoints/store.js';
+export { runBatch, type BatchOptions, type BatchProgress, type BatchResult } from './checkpoints/runner.js';
 export { VERSION } from './version.js';
 export { MemoryAdapter } from '../adapters/memory.js';
 export { LocalAdapter } from '../adapters/local.js';

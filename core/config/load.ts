@@ -140,6 +140,10 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
     jobs[jobName] = { name: jobName, sources, targets: job.targets };
   }
 
+  if (raw.checkpoints && !(raw.checkpoints.target in targets)) {
+    fail('E_UNKNOWN_TARGET', ['checkpoints', 'target'], `no target "${raw.checkpoints.target}" under targets (defined: ${Object.keys(targets).join(', ') || 'none'})`);
+  }
+
   const encryption =
     raw.encryption === 'none'
       ? { mode: 'none' as const }
@@ -157,6 +161,7 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
     compression: { algorithm: raw.compression.algorithm, level },
     segmentSize: raw.segmentSize ?? DEFAULT_SEGMENT_SIZE,
     ...(raw.parallelism === undefined ? {} : { parallelism: raw.parallelism }),
+    ...(raw.checkpoints === undefined ? {} : { checkpoints: raw.checkpoints }),
     jobs,
   };
   return { file: path, dir, config };

@@ -55,6 +55,13 @@ const job = z
   })
   .strict();
 
+const checkpoints = z
+  .object({
+    target: name,
+    keep: z.number().int().min(1).max(1000).default(10),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     version: z.literal(1, 'this Failsafe reads version: 1'),
@@ -64,6 +71,7 @@ export const configSchema = z
     compression: compression.default({ algorithm: 'gzip' }),
     segmentSize: segmentSize.optional(),
     parallelism: z.number().int().min(1).max(64).optional(),
+    checkpoints: checkpoints.optional(),
     jobs: z.record(name, job),
   })
   .strict();
@@ -109,6 +117,8 @@ export interface FailsafeConfig {
   compression: CompressionConfig;
   segmentSize: number;
   parallelism?: number;
+  /** Where checkpoints live; without it, a backup keeps its progress in the job's first target. */
+  checkpoints?: { target: string; keep: number };
   jobs: Record<string, JobConfig>;
 }
 

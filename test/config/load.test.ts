@@ -36,6 +36,12 @@ jobs:
 `;
 
 describe('loading a deployment', () => {
+  it('reads the checkpoints block, keep defaulting to 10', () => {
+    const { config } = load(VALID.replace('segmentSize: 8MiB', 'segmentSize: 8MiB\ncheckpoints: { target: usb }'), { FAILSAFE_PASSPHRASE: 'pw' });
+    expect(config.checkpoints).toEqual({ target: 'usb', keep: 10 });
+    expect(load(VALID, { FAILSAFE_PASSPHRASE: 'pw' }).config.checkpoints).toBeUndefined();
+  });
+
   it('reads a valid file: paths resolve against its folder, defaults filled in, variables interpolated', () => {
     const { config, dir } = load(VALID, { FAILSAFE_PASSPHRASE: 'pw with $dollar' });
     expect(dir).toBe('/srv/app');
@@ -70,6 +76,8 @@ describe('loading a deployment', () => {
     ['an unknown source type', VALID.replace('type: directory', 'type: dirctory'), 'E_UNKNOWN_TYPE', /failsafe\.yaml:10:\d+: jobs\.planter\.sources\[0\]\.type: unknown source type "dirctory" \(known: directory, config-file, sqlite\)/],
     ['an unknown target type', VALID.replace('type: local', 'type: nfs'), 'E_UNKNOWN_TYPE', /failsafe\.yaml:3:\d+: targets\.usb\.type: unknown target type "nfs"/],
     ['an undefined target', VALID.replace('targets: [usb]', 'targets: [usb, s3]'), 'E_UNKNOWN_TARGET', /failsafe\.yaml:13:\d+: jobs\.planter\.targets\[1\]: no target "s3" under targets \(defined: usb\)/],
+    ['an undefined checkpoints target', VALID.replace('segmentSize: 8MiB', 'segmentSize: 8MiB\ncheckpoints: { target: nas }'), 'E_UNKNOWN_TARGET', /failsafe\.yaml:7:\d+: checkpoints\.target: no target "nas" under targets \(defined: usb\)/],
+    ['a bad checkpoints keep', VALID.replace('segmentSize: 8MiB', 'segmentSize: 8MiB\ncheckpoints: { target: usb, keep: 0 }'), 'E_CONFIG', /failsafe\.yaml:7:\d+: checkpoints\.keep: /],
     ['a wrong version', VALID.replace('version: 1', 'version: 2'), 'E_CONFIG', /failsafe\.yaml:1:\d+: version: this Failsafe reads version: 1/],
     ['an out-of-range level', VALID.replace('{ algorithm: brotli }', '{ algorithm: gzip, level: 12 }'), 'E_CONFIG', /compression\.level: gzip levels go from 1 to 9/],
     ['a bad segment size', VALID.replace('8MiB', '100KB'), 'E_CONFIG', /failsafe\.yaml:6:\d+: segmentSize: expected a size from 1MiB to 256MiB/],

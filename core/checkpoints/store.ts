@@ -1,0 +1,294 @@
+/**
+ * Checkpoints of long operations (the seeds' FailsafeManager), over any
+ * target. Every save is a new object keyed by its sequence number, so a
+ * write torn by a crash can never replace the last good checkpoint; reads
+ * skip records that do not parse, with a warning. The newest `keep` records
+ * of each operation are kept.
+ *
+ *   checkpoints/<operation id>/<sequence:12>.json
+ */
+import type { StorageAdapter } from '../contracts.js';
+import { FailsafeError } from '../errors.js';
+import { Storage } from '../storage.js';
+
+export const CHECKPOINT_STATES = ['initialized', 'running', 'paused', 'completed', 'failed', 'recovering'] as const;
+export type CheckpointState = (typeof CHECKPOINT_STATES)[number];
+
+export interface Checkpoint<D = Record<string, unknown>> {
+  /** `<operation id>/<sequence>`: what `load` takes. */
+  checkpointId: string;
+  operationId: string;
+  operationName: string;
+  state: CheckpointState;
+  /** 0..1 */
+  progress: number;
+  data: D;
+  metadata: Record<string, unknown>;
+  /** ISO 8601, when it was saved. */
+  timestamp: string;
+  /** Increases by one with each save of the operation. */
+  sequence: number;
+}
+
+export interface CheckpointInput<D = Record<string, unknown>> {
+  operationId: string;
+  operationName: string;
+  state: CheckpointState;
+  progress: number;
+  data?: D;
+  metadata?: Record<string, unknown>;
+}
+
+export interface OperationSummary {
+  operationId: string;
+  operationName: string;
+  state: CheckpointState;
+  progress: number;
+  timestamp: string;
+  checkpointId: string;
+}
+
+export interface CheckpointStats {
+  checkpoints: number;
+  operations: number;
+  /** Operations whose newest checkpoint is not `completed`. */
+  activeOperations: number;
+  byState: Record<CheckpointState, number>;
+  bytes: number;
+}
+
+export interface CheckpointStoreOptions {
+  /** Records kept per operation; default 10. */
+  keep?: number;
+  warn?: (message: string) => void;
+}
+
+export const CHECKPOINTS_PREFIX = 'checkpoints/';
+const OPERATION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const SEQUENCE_DIGITS = 12;
+
+export class CheckpointStore {
+  readonly storage: Storage;
+  readonly keep: number;
+  readonly #warn: (message: string) => void;
+  /** Last sequence written or seen per operation, so a save needs no listing to number itself. */
+  readonly #sequences = new Map<string, number>();
+  /** Record keys per operation, oldest first, as last listed or written. */
+  readonly #known = new Map<string, string[]>();
+
+  constructor(storage: Storage | StorageAdapter, options: CheckpointStoreOptions = {}) {
+    this.storage = storage instanceof Storage ? storage : new Storage(storage, storage.type);
+    this.keep = options.keep ?? 10;
+    if (!Number.isInteger(this.keep) || this.keep < 1) throw new FailsafeError('E_USAGE', `keep must be a whole number of at least 1, not ${this.keep}`);
+    this.#warn = options.warn ?? ((message) => process.emitWarning(message));
+  }
+
+  async save<D = Record<string, unknown>>(input: CheckpointInput<D>): Promise<Checkpoint<D>> {
+    checkOperationId(input.operationId);
+    if (!CHECKPOINT_STATES.includes(input.state)) throw new FailsafeError('E_USAGE', `unknown checkpoint state "${String(input.state)}"`);
+    if (!(input.progress >= 0 && input.progress <= 1)) throw new FailsafeError('E_USAGE', `progress must be from 0 to 1, not ${input.progress}`);
+    const keys = await this.#keys(input.operationId);
+    const sequence = (this.#sequences.get(input.operationId) ?? 0) + 1;
+    const checkpoint: Checkpoint<D> = {
+      checkpointId: `${input.operationId}/${sequence}`,
+      operationId: input.operationId,
+      operationName: input.operationName,
+      state: input.state,
+      progress: input.progress,
+      data: input.data ?? ({} as D),
+      metadata: input.metadata ?? {},
+      timestamp: new Date().toISOString(),
+      sequence,
+    };
+    const key = recordKey(input.operationId, sequence);
+    await this.storage.put(key, Buffer.from(JSON.stringify(checkpoint)));
+    this.#sequences.set(input.operationId, sequence);
+    keys.push(key);
+    // Older records go only once the new one is durable.
+    for (const old of keys.splice(0, Math.max(0, keys.length - this.keep))) await this.storage.delete(old);
+    return checkpoint;
+  }
+
+  /** A checkpoint by its id (`<operation id>/<sequence>`); undefined when gone or unreadable. */
+  async load(checkpointId: string): Promise<Checkpoint | undefined> {
+    const match = /^(.+)\/(\d+)$/.exec(checkpointId);
+    if (!match) throw new FailsafeError('E_USAGE', `invalid checkpoint id "${checkpointId}"`);
+    checkOperationId(match[1]!);
+    return this.#read(recordKey(match[1]!, Number(match[2])));
+  }
+
+  /** The newest readable checkpoint of an operation. */
+  async latest<D = Record<string, unknown>>(operationId: string): Promise<Checkpoint<D> | undefined> {
+    checkOperationId(operationId);
+    const keys = await this.#list(operationId);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const checkpoint = await this.#read(keys[i]!);
+      if (checkpoint) return checkpoint as Checkpoint<D>;
+    }
+    return undefined;
+  }
+
+  /** Every readable checkpoint of an operation, oldest first. */
+  async history(operationId: string): Promise<Checkpoint[]> {
+    checkOperationId(operationId);
+    const out: Checkpoint[] = [];
+    for (const key of await this.#list(operationId)) {
+      const checkpoint = await this.#read(key);
+      if (checkpoint) out.push(checkpoint);
+    }
+    return out;
+  }
+
+  /** True when the operation has a checkpoint and did not complete. */
+  async canResume(operationId: string): Promise<boolean> {
+    const latest = await this.latest(operationId);
+    return latest !== undefined && latest.state !== 'completed';
+  }
+
+  /**
+   * Resumes an operation from its newest checkpoint: marks it `recovering`,
+   * runs `callback`, then marks it `completed` (or `failed`, and rethrows).
+   * The callback may save further checkpoints of the operation itself.
+   */
+  async resume<T, D = Record<string, unknown>>(operationId: string, callback: (checkpoint: Checkpoint<D>) => T | Promise<T>): Promise<T> {
+    const latest = await this.latest<D>(operationId);
+    if (!latest || latest.state === 'completed') throw new FailsafeError('E_NOT_FOUND', `operation "${operationId}" has nothing to resume`);
+    const recovering = await this.save<D>({ ...latest, state: 'recovering' });
+    let result: T;
+    try {
+      result = await callback(recovering);
+    } catch (err) {
+      const last = (await this.latest<D>(operationId)) ?? recovering;
+      await this.save<D>({ ...last, state: 'failed', metadata: { ...last.metadata, error: err instanceof Error ? err.message : String(err) } }).catch(() => undefined);
+      throw err;
+    }
+    const last = (await this.latest<D>(operationId)) ?? recovering;
+    await this.save<D>({ ...last, state: 'completed', progress: 1 });
+    return result;
+  }
+
+  /** The newest checkpoint of every operation. */
+  async operations(): Promise<Checkpoint[]> {
+    const out: Checkpoint[] = [];
+    for (const operationId of await this.#operationIds()) {
+      const latest = await this.latest(operationId);
+      if (latest) out.push(latest);
+    }
+    return out;
+  }
+
+  /** Every operation that did not complete, with its progress: what start-up recovery offers. */
+  async recoverable(): Promise<OperationSummary[]> {
+    return (await this.operations()).filter((c) => c.state !== 'completed').map(summarize);
+  }
+
+  /** Removes every record of an operation. */
+  async discard(operationId: string): Promise<void> {
+    checkOperationId(operationId);
+    for (const key of await this.#list(operationId)) await this.storage.delete(key);
+    this.#known.set(operationId, []);
+  }
+
+  /** Removes the operations whose newest checkpoint is `completed`; resolves with how many. */
+  async clearCompleted(): Promise<number> {
+    let cleared = 0;
+    for (const checkpoint of await this.operations()) {
+      if (checkpoint.state !== 'completed') continue;
+      await this.discard(checkpoint.operationId);
+      cleared++;
+    }
+    return cleared;
+  }
+
+  async stats(): Promise<CheckpointStats> {
+    const byState = Object.fromEntries(CHECKPOINT_STATES.map((s) => [s, 0])) as Record<CheckpointState, number>;
+    let checkpoints = 0;
+    let bytes = 0;
+    for await (const object of this.storage.list(CHECKPOINTS_PREFIX)) {
+      checkpoints++;
+      bytes += object.size;
+    }
+    const operations = await this.operations();
+    for (const op of operations) byState[op.state]++;
+    return { checkpoints, operations: operations.length, activeOperations: operations.length - byState.completed, byState, bytes };
+  }
+
+  async #operationIds(): Promise<string[]> {
+    const ids = new Set<string>();
+    for await (const object of this.storage.list(CHECKPOINTS_PREFIX)) {
+      const id = object.key.slice(CHECKPOINTS_PREFIX.length).split('/')[0];
+      if (id) ids.add(id);
+    }
+    return [...ids];
+  }
+
+  async #keys(operationId: string): Promise<string[]> {
+    return this.#known.get(operationId) ?? (await this.#list(operationId));
+  }
+
+  /** Record keys of an operation, oldest first; also learns its last sequence. */
+  async #list(operationId: string): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const object of this.storage.list(`${CHECKPOINTS_PREFIX}${operationId}/`)) {
+      if (sequenceOf(object.key) !== undefined) keys.push(object.key);
+    }
+    keys.sort();
+    const last = keys.length > 0 ? sequenceOf(keys[keys.length - 1]!)! : 0;
+    this.#sequences.set(operationId, Math.max(last, this.#sequences.get(operationId) ?? 0));
+    this.#known.set(operationId, keys);
+    return keys;
+  }
+
+  async #read(key: string): Promise<Checkpoint | undefined> {
+    let text: string;
+    try {
+      text = (await this.storage.getBuffer(key)).toString('utf8');
+    } catch (err) {
+      if (err instanceof FailsafeError && err.code === 'E_NOT_FOUND') return undefined;
+      throw err;
+    }
+    try {
+      const parsed = JSON.parse(text) as Checkpoint;
+      if (!isCheckpoint(parsed) || recordKey(parsed.operationId, parsed.sequence) !== key) throw new Error('not a checkpoint record');
+      return parsed;
+    } catch (err) {
+      this.#warn(`checkpoint ${this.storage.targetName}:${key} is unreadable and was skipped (${err instanceof Error ? err.message : String(err)})`);
+      return undefined;
+    }
+  }
+}
+
+function summarize(c: Checkpoint): OperationSummary {
+  return { operationId: c.operationId, operationName: c.operationName, state: c.state, progress: c.progress, timestamp: c.timestamp, checkpointId: c.checkpointId };
+}
+
+function checkOperationId(id: string): void {
+  if (typeof id !== 'string' || !OPERATION_ID.test(id) || id.length > 200) {
+    throw new FailsafeError('E_USAGE', `invalid operation id "${id}": use letters, digits, ".", "_" and "-", starting with a letter or digit`);
+  }
+}
+
+function recordKey(operationId: string, sequence: number): string {
+  return `${CHECKPOINTS_PREFIX}${operationId}/${String(sequence).padStart(SEQUENCE_DIGITS, '0')}.json`;
+}
+
+function sequenceOf(key: string): number | undefined {
+  const match = /\/(\d{12})\.json$/.exec(key);
+  return match ? Number(match[1]) : undefined;
+}
+
+function isCheckpoint(value: unknown): value is Checkpoint {
+  const c = value as Partial<Checkpoint> | null;
+  return (
+    typeof c === 'object' &&
+    c !== null &&
+    typeof c.operationId === 'string' &&
+    typeof c.operationName === 'string' &&
+    CHECKPOINT_STATES.includes(c.state as CheckpointState) &&
+    typeof c.progress === 'number' &&
+    Number.isInteger(c.sequence) &&
+    typeof c.timestamp === 'string' &&
+    typeof c.data === 'object' &&
+    typeof c.metadata === 'object'
+  );
+}
