@@ -8,8 +8,10 @@ import { resolve } from 'node:path';
 import { ERROR_CODES, ExitCode, FailsafeError, exitCodeOf, type ErrorCode } from '../core/errors.js';
 import { Failsafe } from '../core/failsafe.js';
 import { writeNewKeyFile } from '../core/crypto/keys.js';
+import { writeNewIdentity } from '../core/crypto/identity.js';
 import { exists } from '../core/swap.js';
 import { VERSION } from '../core/version.js';
+import { identityFrom, withIdentityOptions, type IdentityOptions } from './identity.js';
 import { createProgress } from './progress.js';
 import { formatBytes, formatSnapshots, snapshotJson, type Io } from './output.js';
 
@@ -42,7 +44,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
         debug = cmd.opts<CommonOptions>().debug === true;
       });
 
-  const open = (options: CommonOptions): Promise<Failsafe> => Failsafe.open(options.config, { env: io.env });
+  const open = (options: CommonOptions & IdentityOptions): Promise<Failsafe> => {
+    const identity = identityFrom(options, io.env);
+    return Failsafe.open(options.config, { env: io.env, ...(identity ? { identity } : {}) });
+  };
   const warn = (message: string): void => {
     io.stderr.write(`warning: ${message}\n`);
   };
@@ -85,7 +90,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       }
     });
 
-  command('restore <snapshot>', 'restore a snapshot (an id, a unique prefix of one, or "latest")')
+  withIdentityOptions(command('restore <snapshot>', 'restore a snapshot (an id, a unique prefix of one, or "latest")'))
     .option('--job <job>', 'the job the snapshot belongs to')
     .option('--target <target>', 'read from this target')
     .option('--source <name...>', 'only these sources')
@@ -119,7 +124,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       }
     });
 
-  command('verify [snapshot]', 'check snapshots: objects present, or with --read-data every byte')
+  withIdentityOptions(command('verify [snapshot]', 'check snapshots: objects present, or with --read-data every byte'))
     .option('--job <job>', 'only this job')
     .option('--target <target>', 'only this target')
     .option('--all', 'every snapshot instead of the latest')
@@ -139,13 +144,25 @@ export async function main(argv: string[], io: Io): Promise<number> {
       }
     });
 
-  command('keygen', 'write a new random key file (mode 0600) for `encryption: { keyFile }`')
-    .option('--out <file>', 'where to write the key', 'failsafe.key')
+  command('keygen', 'write a new random key file (mode 0600) for `encryption: { keyFile }`, or with --asymmetric an identity')
+    .option('--out <file>', 'where to write the key (default failsafe.key, or failsafe.identity with --asymmetric)')
     .option('--if-missing', 'do nothing when the file already exists')
-    .action(async (options: CommonOptions & { out: string; ifMissing?: boolean }) => {
-      const path = resolve(options.out);
+    .option('--asymmetric', 'write a private identity and print its public key, for `encryption: { recipients }`')
+    .option('--passphrase-env <var>', 'with --asymmetric: protect the identity with the passphrase in this variable')
+    .action(async (options: CommonOptions & { out?: string; ifMissing?: boolean; asymmetric?: boolean; passphraseEnv?: string }) => {
+      const path = resolve(options.out ?? (options.asymmetric ? 'failsafe.identity' : 'failsafe.key'));
       if (options.ifMissing && (await exists(path))) {
         print({ keyFile: path, created: false }, () => `${path} exists; kept it\n`);
+        return;
+      }
+      if (options.passphraseEnv !== undefined && !options.asymmetric) throw new FailsafeError('E_USAGE', '--passphrase-env goes with --asymmetric');
+      if (options.asymmetric) {
+        const passphrase = options.passphraseEnv === undefined ? undefined : io.env[options.passphraseEnv];
+        if (options.passphraseEnv !== undefined && !passphrase) throw new FailsafeError('E_KEY_MISSING', `variable ${options.passphraseEnv} is not set or empty`);
+        const publicKey = await writeNewIdentity(path, passphrase);
+        print({ identity: path, publicKey, protected: passphrase !== undefined, created: true }, () =>
+          `wrote a new identity to ${path}; keep it off the backup host and keep a copy somewhere safe\npublic key (for encryption.recipients):\n${publicKey}\n`,
+        );
         return;
       }
       await writeNewKeyFile(path);

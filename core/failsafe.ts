@@ -11,7 +11,7 @@ import { createCompressor } from './compression.js';
 import { parseConfigText, pluginSpecs, readConfigFile, type LoadedConfig } from './config/load.js';
 import { createContainer, Wiring } from './container.js';
 import type { SourcePlugin } from './contracts.js';
-import { createEncryption, type Encryption } from './crypto/encryption.js';
+import { createEncryption, type Encryption, type IdentitySource } from './crypto/encryption.js';
 import { asFailsafeError, FailsafeError, isFailsafeError } from './errors.js';
 import type { ManifestSource } from './format/manifest.js';
 import { loadPlugin } from './plugin-loader.js';
@@ -25,6 +25,8 @@ export interface OpenOptions {
   env?: NodeJS.ProcessEnv;
   /** A registry to extend; defaults to the built-in sources and adapters. */
   registry?: Registry;
+  /** A private identity that opens snapshots sealed for recipients (restore, verify, keys rotate). */
+  identity?: IdentitySource;
 }
 
 export interface BackupOutcome {
@@ -43,10 +45,12 @@ export type RestoreOptions = SelectOptions & Omit<RestoreRunOptions, 'parallelis
 
 export class Failsafe {
   readonly #wiring: Wiring;
+  readonly #identity: IdentitySource | undefined;
   #encryption: Promise<Encryption> | undefined;
 
-  private constructor(wiring: Wiring) {
+  private constructor(wiring: Wiring, identity?: IdentitySource) {
     this.#wiring = wiring;
+    this.#identity = identity;
   }
 
   /** Opens a deployment from its YAML file; loads its `plugins` first so their types validate. */
@@ -56,7 +60,7 @@ export class Failsafe {
     const text = await readConfigFile(path);
     for (const spec of pluginSpecs(text, path)) await loadPlugin(spec, dirname(path), registry);
     const loaded = parseConfigText(text, path, { registry, ...(options.env ? { env: options.env } : {}) });
-    return new Failsafe(createContainer(loaded, registry).resolve(Wiring));
+    return new Failsafe(createContainer(loaded, registry).resolve(Wiring), options.identity);
   }
 
   get config(): LoadedConfig {
@@ -105,7 +109,7 @@ export class Failsafe {
 
   async restore(ref: string, options: RestoreOptions = {}): Promise<RestoreResult> {
     const { storage, info } = await this.#resolve(ref, options);
-    const snapshot = await openSnapshot(storage, info.job, info.id, await this.#getEncryption());
+    const snapshot = await openSnapshot(storage, info.job, info.id, await this.#getEncryption('open'));
     const job = this.#wiring.loaded.config.jobs[info.job];
     const byName = new Map<string, SourcePlugin>((job ? this.#wiring.sources(job) : []).map((p) => [p.name, p]));
     const fallback = (source: ManifestSource): SourcePlugin => this.#fallbackSource(source);
@@ -115,7 +119,7 @@ export class Failsafe {
   /** Verifies one snapshot (`latest` by default) per selected job and target, or all of them with `all`. */
   async verify(ref: string | undefined, options: SelectOptions & { all?: boolean; readData?: boolean; signal?: AbortSignal } = {}): Promise<VerifyReport> {
     const report: VerifyReport = { ok: true, checked: 0, errors: [] };
-    const encryption = await this.#getEncryption();
+    const encryption = await this.#getEncryption('open');
     const jobs = options.job ? [options.job] : this.jobNames();
     for (const storage of this.#targets(options)) {
       let chosen: SnapshotInfo[];
@@ -165,10 +169,16 @@ export class Failsafe {
     return { file: this.#wiring.loaded.file, jobs: this.jobNames() };
   }
 
-  #getEncryption(): Promise<Encryption> {
+  /**
+   * The deployment's keys. A missing passphrase variable stops sealing (the
+   * snapshot would lack its passphrase slot) but not opening with an identity.
+   */
+  #getEncryption(purpose: 'seal' | 'open' = 'seal'): Promise<Encryption> {
     const config = this.#wiring.loaded.config.encryption;
-    if (config.mode === 'keys' && config.passphraseError) return Promise.reject(config.passphraseError);
-    this.#encryption ??= createEncryption(config);
+    if (config.mode === 'keys' && config.passphraseError && (purpose === 'seal' || this.#identity === undefined)) {
+      return Promise.reject(config.passphraseError);
+    }
+    this.#encryption ??= createEncryption(config, this.#identity);
     return this.#encryption;
   }
 

@@ -152,6 +152,7 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
           ...(raw.encryption.passphrase === undefined || passphraseError ? {} : { passphrase: raw.encryption.passphrase }),
           ...(passphraseError ? { passphraseError } : {}),
           ...(raw.encryption.keyFile === undefined ? {} : { keyFile: resolvePath(raw.encryption.keyFile, dir) }),
+          ...(raw.encryption.recipients === undefined ? {} : { recipients: raw.encryption.recipients }),
         };
   const config: FailsafeConfig = {
     version: 1,

@@ -4,6 +4,7 @@
  * own schema from the registry (core/config/load.ts).
  */
 import { z } from 'zod';
+import { parsePublicKey } from '../crypto/identity.js';
 import type { FailsafeError } from '../errors.js';
 import type { Registry } from '../registry.js';
 
@@ -36,12 +37,27 @@ const segmentSize = z.union([z.number(), z.string()]).transform((value, ctx) => 
 const sourceEntry = z.looseObject({ type: z.string().min(1), name: name.optional() });
 const targetEntry = z.looseObject({ type: z.string().min(1) });
 
+const publicKey = z.string().superRefine((text, ctx) => {
+  try {
+    parsePublicKey(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
+
 const encryption = z.union([
   z.literal('none'),
   z
-    .object({ passphrase: z.string().min(1, 'the passphrase is empty').optional(), keyFile: z.string().min(1).optional() })
+    .object({
+      passphrase: z.string().min(1, 'the passphrase is empty').optional(),
+      keyFile: z.string().min(1).optional(),
+      recipients: z.array(publicKey).min(1, 'list at least one public key (from failsafe keygen --asymmetric)').optional(),
+    })
     .strict()
-    .refine((e) => e.passphrase !== undefined || e.keyFile !== undefined, 'give a passphrase, a keyFile, or both (or write encryption: none)'),
+    .refine(
+      (e) => e.passphrase !== undefined || e.keyFile !== undefined || e.recipients !== undefined,
+      'give a passphrase, a keyFile, recipients, or several (or write encryption: none)',
+    ),
 ]);
 
 const compression = z
@@ -84,6 +100,7 @@ export type EncryptionConfig =
       mode: 'keys';
       passphrase?: string;
       keyFile?: string;
+      recipients?: string[];
       /**
        * Set when the passphrase's variable is missing: raised only when a key
        * is needed, so `list` and `config validate --no-env`-like reads work

@@ -6,6 +6,7 @@
 import type { SegmentCipher } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
 import { deriveSnapshotKeys, type ManifestHeader, type ManifestSealing } from '../format/manifest.js';
+import { parsePublicKey, readIdentity } from './identity.js';
 import { KeyRing, readKeyFile, type KeySecrets } from './keys.js';
 import { PlainCipher, SecretstreamCipher } from './segment-cipher.js';
 import { getSodium, type Sodium } from './sodium.js';
@@ -16,13 +17,23 @@ export interface EncryptionSettings {
   mode: 'none' | 'keys';
   passphrase?: string;
   keyFile?: string;
+  /** Public keys (`failsafe-pk1-…`) new snapshots are sealed for. */
+  recipients?: string[];
 }
 
-export async function createEncryption(settings: EncryptionSettings): Promise<Encryption> {
+/** A private identity file that opens recipient slots, and the passphrase protecting it if any. */
+export interface IdentitySource {
+  file: string;
+  passphrase?: string;
+}
+
+export async function createEncryption(settings: EncryptionSettings, identity?: IdentitySource): Promise<Encryption> {
   if (settings.mode === 'none') return { mode: 'none' };
   const secrets: KeySecrets = {};
   if (settings.passphrase !== undefined) secrets.passphrase = settings.passphrase;
   if (settings.keyFile !== undefined) secrets.keyFileKey = await readKeyFile(settings.keyFile);
+  if (settings.recipients?.length) secrets.recipients = settings.recipients.map(parsePublicKey);
+  if (identity !== undefined) secrets.identities = [await readIdentity(identity.file, identity.passphrase)];
   return { mode: 'keys', sodium: await getSodium(), keyRing: await KeyRing.create(secrets) };
 }
 

@@ -1,11 +1,13 @@
 /**
  * Each snapshot has a random 32-byte data key. The data key is wrapped once
  * per secret the deployment holds (a passphrase through Argon2id, a key file
- * directly) into "key slots" stored in the manifest header; any one secret
- * opens the snapshot. Wrapping is XChaCha20-Poly1305 (IETF AEAD).
+ * directly, with XChaCha20-Poly1305) or sealed for each recipient's public key
+ * (crypto_box_seal) into "key slots" stored in the manifest header; any one
+ * secret (for a recipient: its identity) opens the snapshot.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { FailsafeError } from '../errors.js';
+import { recipientKeyId, type Identity } from './identity.js';
 import { getSodium, type Sodium } from './sodium.js';
 
 export type KeySlot =
@@ -15,13 +17,24 @@ export type KeySlot =
       nonce: string;
       wrapped: string;
     }
-  | { type: 'keyfile'; keyId: string; nonce: string; wrapped: string };
+  | { type: 'keyfile'; keyId: string; nonce: string; wrapped: string }
+  | { type: 'recipient'; keyId: string; sealed: string };
 
 export interface KeySecrets {
   passphrase?: string;
   /** The 32 bytes of a key file. */
   keyFileKey?: Uint8Array;
+  /** X25519 public keys new snapshots are sealed for. */
+  recipients?: Uint8Array[];
+  /** Private keys that open recipient slots (never needed to write a backup). */
+  identities?: Identity[];
 }
+
+const SLOT_NEEDS: Record<KeySlot['type'], string> = {
+  passphrase: 'the passphrase',
+  keyfile: 'a key file',
+  recipient: 'an identity (--identity FILE)',
+};
 
 /** Interactive Argon2id limits: ~0.2 s and 64 MiB here, so memory stays bounded during backups. */
 export const DEFAULT_KDF = { opslimit: 2, memlimit: 64 * 1024 * 1024 };
@@ -41,9 +54,8 @@ export class KeyRing {
   }
 
   static async create(secrets: KeySecrets): Promise<KeyRing> {
-    if (secrets.passphrase === undefined && secrets.keyFileKey === undefined) {
-      throw new FailsafeError('E_KEY_MISSING', 'encryption needs a passphrase or a key file');
-    }
+    const none = secrets.passphrase === undefined && secrets.keyFileKey === undefined && !secrets.recipients?.length && !secrets.identities?.length;
+    if (none) throw new FailsafeError('E_KEY_MISSING', 'encryption needs a passphrase, a key file or recipients');
     if (secrets.passphrase === '') throw new FailsafeError('E_KEY_MISSING', 'the passphrase is empty');
     return new KeyRing(await getSodium(), secrets);
   }
@@ -64,6 +76,10 @@ export class KeyRing {
     if (this.#secrets.keyFileKey !== undefined) {
       slots.push({ type: 'keyfile', keyId: keyIdOf(s, this.#secrets.keyFileKey), ...this.#wrap(dataKey, this.#secrets.keyFileKey) });
     }
+    for (const recipient of this.#secrets.recipients ?? []) {
+      slots.push({ type: 'recipient', keyId: recipientKeyId(s, recipient), sealed: b64(s.crypto_box_seal(dataKey, recipient)) });
+    }
+    if (slots.length === 0) throw new FailsafeError('E_KEY_MISSING', 'nothing to seal a snapshot for: an identity only opens snapshots; configure recipients, a passphrase or a key file');
     return slots;
   }
 
@@ -71,6 +87,15 @@ export class KeyRing {
   open(slots: KeySlot[]): Uint8Array {
     const tried: string[] = [];
     for (const slot of slots) {
+      if (slot.type === 'recipient') {
+        const identities = this.#secrets.identities ?? [];
+        if (identities.length > 0) tried.push('identity');
+        for (const identity of identities) {
+          const key = this.#unseal(slot, identity);
+          if (key !== undefined) return key;
+        }
+        continue;
+      }
       let kek: Uint8Array | undefined;
       if (slot.type === 'passphrase' && this.#secrets.passphrase !== undefined) kek = this.#passphraseKey(slot.kdf);
       if (slot.type === 'keyfile' && this.#secrets.keyFileKey !== undefined) kek = this.#secrets.keyFileKey;
@@ -80,10 +105,10 @@ export class KeyRing {
       if (key !== undefined) return key;
     }
     if (tried.length === 0) {
-      const needs = [...new Set(slots.map((slot) => slot.type))].join(' or ');
-      throw new FailsafeError('E_WRONG_KEY', `wrong key or corrupted data: this snapshot opens with a ${needs || 'key'}, which is not configured`);
+      const needs = [...new Set(slots.map((slot) => SLOT_NEEDS[slot.type] ?? slot.type))].join(' or ');
+      throw new FailsafeError('E_WRONG_KEY', `wrong key or corrupted data: this snapshot opens with ${needs || 'a key'}, which is not configured`);
     }
-    throw new FailsafeError('E_WRONG_KEY', `wrong key or corrupted data (tried the ${tried.join(' and ')})`);
+    throw new FailsafeError('E_WRONG_KEY', `wrong key or corrupted data (tried the ${[...new Set(tried)].join(' and ')})`);
   }
 
   #passphraseKey(kdf: { salt: string; opslimit: number; memlimit: number }): Uint8Array {
@@ -106,7 +131,16 @@ export class KeyRing {
     return { nonce: b64(nonce), wrapped: b64(wrapped) };
   }
 
-  #unwrap(slot: KeySlot, kek: Uint8Array): Uint8Array | undefined {
+  #unseal(slot: Extract<KeySlot, { type: 'recipient' }>, identity: Identity): Uint8Array | undefined {
+    try {
+      const key = this.#sodium.crypto_box_seal_open(unb64(slot.sealed), identity.publicKey, identity.secretKey);
+      return key.length === KEY_BYTES ? key : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  #unwrap(slot: Extract<KeySlot, { nonce: string }>, kek: Uint8Array): Uint8Array | undefined {
     try {
       return this.#sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, unb64(slot.wrapped), SLOT_AD, unb64(slot.nonce), kek);
     } catch {
@@ -146,10 +180,10 @@ export async function writeNewKeyFile(path: string): Promise<void> {
   }
 }
 
-function b64(bytes: Uint8Array): string {
+export function b64(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('base64');
 }
 
-function unb64(text: string): Uint8Array {
+export function unb64(text: string): Uint8Array {
   return new Uint8Array(Buffer.from(text, 'base64'));
 }

@@ -82,7 +82,7 @@ describe('loading a deployment', () => {
     ['an out-of-range level', VALID.replace('{ algorithm: brotli }', '{ algorithm: gzip, level: 12 }'), 'E_CONFIG', /compression\.level: gzip levels go from 1 to 9/],
     ['a bad segment size', VALID.replace('8MiB', '100KB'), 'E_CONFIG', /failsafe\.yaml:6:\d+: segmentSize: expected a size from 1MiB to 256MiB/],
     ['two sources with one name', VALID.replace('path: ~/config.json', 'path: ~/images'), 'E_CONFIG', /sources\[1\]: two sources of job "planter" are named "images"/],
-    ['an empty encryption block', VALID.replace(/encryption: .*\n/, 'encryption: {}\n'), 'E_CONFIG', /encryption: give a passphrase, a keyFile, or both \(or write encryption: none\)/],
+    ['an empty encryption block', VALID.replace(/encryption: .*\n/, 'encryption: {}\n'), 'E_CONFIG', /encryption: give a passphrase, a keyFile, recipients, or several \(or write encryption: none\)/],
     ['a missing variable outside the passphrase', VALID.replace('../backup', '"${BACKUP_DIR}"'), 'E_CONFIG_ENV', /failsafe\.yaml:3:\d+: targets\.usb\.path: environment variable BACKUP_DIR is not set/],
     ['a malformed variable name', VALID.replace('../backup', '"${1X}"'), 'E_CONFIG_ENV', /"\$\{1X\}" is not a valid variable name/],
   ])('%s is refused with the line and key', (_name, text, code, message) => {

@@ -34,7 +34,7 @@ describe('key slots', () => {
   it('names the missing kind of secret', async () => {
     const slots = (await KeyRing.create({ keyFileKey: key(3) })).seal(key(9));
     const ring = await KeyRing.create({ passphrase: 'pw' });
-    expect(() => ring.open(slots)).toThrow(/opens with a keyfile/);
+    expect(() => ring.open(slots)).toThrow(/opens with a key file/);
   });
 
   it('refuses absurd Argon2id limits from a forged slot', async () => {
