@@ -1,11 +1,12 @@
 /** The sources and adapters that ship with Failsafe. */
 import { localAdapter } from '../adapters/local.js';
 import { memoryAdapter } from '../adapters/memory.js';
+import { commandSource } from '../plugins/command.js';
 import { configFileSource } from '../plugins/config-file.js';
 import { directorySource } from '../plugins/directory.js';
 import { sqliteSource } from '../plugins/sqlite.js';
 import { Registry } from './registry.js';
 
 export function builtinRegistry(): Registry {
-  return new Registry().register(directorySource).register(configFileSource).register(sqliteSource).register(localAdapter).register(memoryAdapter);
+  return new Registry().register(directorySource).register(configFileSource).register(sqliteSource).register(commandSource).register(localAdapter).register(memoryAdapter);
 }

@@ -163,6 +163,13 @@ export interface SourcePlugin {
    * `restore` wrote). Rejects with E_CHECK_FAILED and a reason.
    */
   check?(restoredPath: string): Promise<void>;
+  /**
+   * For a source whose live data is not a path on this machine (a database
+   * server fed by a restore command; its `liveLocations()` is empty): an
+   * in-place restore stages the entries under `restoredPath`, runs `check`,
+   * then calls this instead of swapping files. Rejects with E_RESTORE.
+   */
+  applyRestore?(restoredPath: string, options: RestoreOptions): Promise<void>;
 }
 
 // ---------------------------------------------------------------- codecs

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { RestoreEntry, SourcePlugin } from './contracts.js';
 import { FailsafeError, isAbortError } from './errors.js';
@@ -95,6 +96,10 @@ export async function runRestore(snapshot: OpenedSnapshot, plugins: RestorePlugi
     const stamp = restoreStamp();
     const swapped: { planned: PlannedSource; previous: string[] }[] = [];
     for (const planned of plan) {
+      if (planned.moves.length === 0 && planned.plugin.applyRestore) {
+        await planned.plugin.applyRestore(planned.staging, { ...(options.signal ? { signal: options.signal } : {}), warn });
+        continue;
+      }
       const { previous } = await swapIntoPlace(planned.moves, stamp, { keepPrevious: options.keepPrevious ?? true });
       swapped.push({ planned, previous });
     }
@@ -138,7 +143,11 @@ async function planRestore(snapshot: OpenedSnapshot, plugins: RestorePlugins, op
     }
     const locations = configured.liveLocations();
     const first = locations[0];
-    if (!first) throw new FailsafeError('E_RESTORE', `source "${source.name}" has no location to restore to`);
+    if (!first && configured.applyRestore) {
+      plan.push({ source, plugin: configured, staging: join(tmpdir(), stagingName(source.name)), moves: [], replaced: [] });
+      continue;
+    }
+    if (!first) throw new FailsafeError('E_RESTORE', `source "${source.name}" has no location to restore to; restore it with --to DIR`);
     const staging = join(dirname(first.livePath), stagingName(source.name));
     const moves = locations.map((loc) => ({
       from: loc.archivePath === '' ? staging : join(staging, loc.archivePath),

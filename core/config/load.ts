@@ -30,7 +30,7 @@ export interface LoadOptions {
 
 /** Stands in for a value whose variable is missing but not needed yet. */
 const DEFERRED = '<unset>';
-const PATH_KEYS = new Set(['path', 'paths', 'keyFile']);
+const PATH_KEYS = new Set(['path', 'paths', 'keyFile', 'cwd', 'tempDir']);
 
 export async function loadConfig(file: string, options: LoadOptions): Promise<LoadedConfig> {
   return parseConfigText(await readConfigFile(file), file, options);

@@ -73,7 +73,7 @@ describe('loading a deployment', () => {
     ['an unknown top-level key', VALID.replace('segmentSize: 8MiB', 'segmentsize: 8MiB'), 'E_CONFIG', /failsafe\.yaml:6:1: segmentsize: unknown key "segmentsize"/],
     ['an unknown source option', VALID.replace('exclude:', 'exlude:'), 'E_CONFIG', /failsafe\.yaml:10:\d+: jobs\.planter\.sources\[0\]\.exlude: unknown key "exlude"/],
     ['a wrong option type', VALID.replace('requireMount: true', 'requireMount: yes please'), 'E_CONFIG', /failsafe\.yaml:3:\d+: targets\.usb\.requireMount: expected boolean/],
-    ['an unknown source type', VALID.replace('type: directory', 'type: dirctory'), 'E_UNKNOWN_TYPE', /failsafe\.yaml:10:\d+: jobs\.planter\.sources\[0\]\.type: unknown source type "dirctory" \(known: directory, config-file, sqlite\)/],
+    ['an unknown source type', VALID.replace('type: directory', 'type: dirctory'), 'E_UNKNOWN_TYPE', /failsafe\.yaml:10:\d+: jobs\.planter\.sources\[0\]\.type: unknown source type "dirctory" \(known: directory, config-file, sqlite, command\)/],
     ['an unknown target type', VALID.replace('type: local', 'type: nfs'), 'E_UNKNOWN_TYPE', /failsafe\.yaml:3:\d+: targets\.usb\.type: unknown target type "nfs"/],
     ['an undefined target', VALID.replace('targets: [usb]', 'targets: [usb, s3]'), 'E_UNKNOWN_TARGET', /failsafe\.yaml:13:\d+: jobs\.planter\.targets\[1\]: no target "s3" under targets \(defined: usb\)/],
     ['an undefined checkpoints target', VALID.replace('segmentSize: 8MiB', 'segmentSize: 8MiB\ncheckpoints: { target: nas }'), 'E_UNKNOWN_TARGET', /failsafe\.yaml:7:\d+: checkpoints\.target: no target "nas" under targets \(defined: usb\)/],
