@@ -1,0 +1,143 @@
+// npm run bench:stages [-- --size 1GiB] [-- --sample 128MiB]: each pipeline stage alone, single core, in MB/s.
+// The sample is every k-th segment of the data set's tar stream, so it keeps the data set's mix.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import zlib from 'node:zlib';
+import { pack as tarPack } from 'tar-stream';
+import { getSodium } from '../dist/core/crypto/sodium.js';
+import { SecretstreamCipher } from '../dist/core/crypto/segment-cipher.js';
+import { DATASET_VERSION, generateDataset } from './dataset.js';
+import { benchRoot, machine, option, round, sizeOption } from './util.js';
+
+const SEGMENT = 4 * 1024 * 1024;
+const size = sizeOption('1GiB');
+const sampleBytes = Number(/^(\d+)MiB$/.exec(option('sample', '128MiB'))?.[1] ?? 128) * 1024 ** 2;
+const data = join(benchRoot, `data-v${DATASET_VERSION}-${size}`);
+if (!existsSync(data)) {
+  console.error(`generating ${size} bytes of mixed data in ${data} …`);
+  await generateDataset(data, size);
+}
+
+const rows = [];
+function measure(stage, variant, bytes, fn, extra = {}) {
+  const started = process.hrtime.bigint();
+  const result = fn();
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  rows.push({ stage, variant, MB: round(bytes / 1e6), 'MB/s': round(bytes / 1e6 / seconds), ...extra });
+  return result;
+}
+async function measureAsync(stage, variant, bytes, fn) {
+  const started = process.hrtime.bigint();
+  await fn();
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  rows.push({ stage, variant, MB: round(bytes / 1e6), 'MB/s': round(bytes / 1e6 / seconds) });
+}
+
+// read: every file of the data set, 1 MiB at a time as the directory source reads (from the page cache after the first run).
+const files = (await readdir(data, { recursive: true })).map((name) => join(data, name)).sort();
+let total = 0;
+for (const file of files) if ((await stat(file)).isFile()) total += (await stat(file)).size;
+await measureAsync('read', 'files, 1 MiB reads', total, async () => {
+  const chunk = Buffer.allocUnsafe(1024 * 1024);
+  const { open } = await import('node:fs/promises');
+  for (const file of files) {
+    if (!(await stat(file)).isFile()) continue;
+    const handle = await open(file);
+    while ((await handle.read(chunk, 0, chunk.length)).bytesRead > 0);
+    await handle.close();
+  }
+});
+
+// tar: tar-stream packing the data set into segments, keeping every k-th one as the sample.
+const keepEvery = Math.max(1, Math.floor(total / sampleBytes));
+const sample = [];
+await measureAsync('tar', 'tar-stream pack (with 1 MiB reads)', total, async () => {
+  const pack = tarPack();
+  const consume = (async () => {
+    let segment = Buffer.allocUnsafe(SEGMENT);
+    let filled = 0;
+    let index = 0;
+    for await (const chunk of pack) {
+      for (let offset = 0; offset < chunk.length; ) {
+        const n = Math.min(chunk.length - offset, SEGMENT - filled);
+        if (index % keepEvery === 0) chunk.copy(segment, filled, offset, offset + n);
+        filled += n;
+        offset += n;
+        if (filled === SEGMENT) {
+          if (index % keepEvery === 0) sample.push(segment);
+          segment = Buffer.allocUnsafe(SEGMENT);
+          filled = 0;
+          index++;
+        }
+      }
+    }
+  })();
+  for (const file of files) {
+    const info = await stat(file);
+    if (!info.isFile()) continue;
+    const body = await readFile(file);
+    await new Promise((resolve, reject) => pack.entry({ name: file.slice(data.length + 1), size: info.size, mtime: info.mtime, mode: 0o644 }, body, (err) => (err ? reject(err) : resolve())));
+  }
+  pack.finalize();
+  await consume;
+});
+const sampleTotal = sample.reduce((sum, s) => sum + s.length, 0);
+const ratio = (outputs) => ({ 'stored %': round((100 * outputs.reduce((sum, b) => sum + b.length, 0)) / sampleTotal) });
+
+// compress and decompress: one segment at a time on this thread (zlib's sync calls), as one core of the pool does.
+const codecs = [
+  ...[1, 6, 9].map((level) => ({ name: `gzip ${level}`, compress: (b) => zlib.gzipSync(b, { level, chunkSize: 1 << 20 }), decompress: (b) => zlib.gunzipSync(b, { chunkSize: 1 << 20 }) })),
+  ...[1, 3, 4, 5, 6].map((quality) => ({
+    name: `brotli ${quality}`,
+    compress: (b) => zlib.brotliCompressSync(b, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: quality, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: b.length }, chunkSize: 1 << 20 }),
+    decompress: (b) => zlib.brotliDecompressSync(b, { chunkSize: 1 << 20 }),
+  })),
+];
+if (typeof zlib.zstdCompressSync === 'function') {
+  for (const level of [1, 3]) {
+    codecs.push({ name: `zstd ${level}`, compress: (b) => zlib.zstdCompressSync(b, { params: { [zlib.constants.ZSTD_c_compressionLevel]: level } }), decompress: (b) => zlib.zstdDecompressSync(b) });
+  }
+} else {
+  rows.push({ stage: 'compress', variant: `zstd: not in node:zlib on Node ${process.version} (from 22.15)`, MB: 0, 'MB/s': 0 });
+}
+// Incompressible and compressible segments apart too: a codec may be fast on one and slow on the other.
+const probe = (s) => zlib.deflateRawSync(s.subarray(s.length >> 1, (s.length >> 1) + 65536), { level: 1 }).length / Math.min(65536, s.length - (s.length >> 1));
+const kinds = { random: sample.filter((s) => probe(s) > 0.95), compressible: sample.filter((s) => probe(s) <= 0.95) };
+for (const codec of codecs) {
+  const compressed = measure('compress', codec.name, sampleTotal, () => sample.map((s) => codec.compress(s)));
+  Object.assign(rows.at(-1), ratio(compressed));
+  for (const [kind, segments] of Object.entries(kinds)) {
+    const bytes = segments.reduce((sum, s) => sum + s.length, 0);
+    if (bytes === 0) continue;
+    const out = measure('compress', `${codec.name}, ${kind} segments only`, bytes, () => segments.map((s) => codec.compress(s)));
+    rows.at(-1)['stored %'] = round((100 * out.reduce((sum, b) => sum + b.length, 0)) / bytes);
+  }
+  measure('decompress', codec.name, sampleTotal, () => compressed.forEach((c) => codec.decompress(c)));
+}
+// The probe that spots incompressible segments: gzip level 1 of a 64 KiB slice from the middle.
+measure('compress', 'probe: gzip 1 of 64 KiB per segment', sampleTotal, () => sample.forEach((s) => zlib.deflateRawSync(s.subarray(s.length >> 1, (s.length >> 1) + 65536), { level: 1 })));
+
+// encrypt, decrypt: libsodium's secretstream (WebAssembly) as the segment cipher seals.
+const sodium = await getSodium();
+const cipher = new SecretstreamCipher(sodium, sodium.randombytes_buf(32));
+const sealed = measure('encrypt', 'secretstream xchacha20poly1305', sampleTotal, () => sample.map((s, i) => cipher.encrypt(s, `bench/${i}`)));
+measure('decrypt', 'secretstream xchacha20poly1305', sampleTotal, () => sealed.forEach((s, i) => cipher.decrypt(s, `bench/${i}`)));
+
+// hash: SHA-256, as the manifest records for files and segments.
+measure('hash', 'SHA-256', sampleTotal, () => sample.forEach((s) => createHash('sha256').update(s).digest()));
+
+// write: one object per segment into a folder (page cache, as the local target writes before its rename).
+const out = join(benchRoot, 'stages-write');
+await rm(out, { recursive: true, force: true });
+await mkdir(out, { recursive: true });
+await measureAsync('write', 'one file per 4 MiB segment', sampleTotal, async () => {
+  for (let i = 0; i < sealed.length; i++) await writeFile(join(out, String(i)), sealed[i]);
+});
+await rm(out, { recursive: true, force: true });
+
+const about = machine();
+console.log(`sample ${round(sampleTotal / 1024 ** 2, 0)} MiB of the ${round(total / 1024 ** 2, 0)} MiB data set, one core, ${about.cores} cores (${about.cpu}), Node ${about.node}, load ${about.load.join(' ')}`);
+console.table(rows);
+console.log(JSON.stringify({ ...about, sampleBytes: sampleTotal, results: rows }));
