@@ -72,3 +72,18 @@ export function machine() {
 export function round(value, digits = 1) {
   return Number(value.toFixed(digits));
 }
+
+/** Runs `failsafe <args> -c config --json` (bench/run-cli.js) in a child process: seconds, peak RSS in bytes, parsed output. */
+export function runCli(label, cliArgs, config) {
+  const started = process.hrtime.bigint();
+  const result = spawnSync(process.execPath, [join(import.meta.dirname, 'run-cli.js'), ...cliArgs, '-c', config, '--json'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (result.status !== 0) throw new Error(`${label} failed (${result.status}): ${result.stderr}`);
+  const rss = Number(/BENCH maxRssKiB=(\d+)/.exec(result.stderr)?.[1] ?? 0) * 1024;
+  return { label, seconds, rss, output: JSON.parse(result.stdout) };
+}
+
+/** Numbers rounded to one decimal, for console.table. */
+export function rounded(row) {
+  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'number' ? round(v) : v]));
+}
