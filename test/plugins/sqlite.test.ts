@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, open, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -131,6 +131,29 @@ describe('sqlite source', () => {
 });
 
 describe('sqlite end to end through the CLI', () => {
+  it.each([
+    ['missing', null, 'E_SOURCE_MISSING'],
+    ['not a database', 'just text, no SQLite header '.repeat(200), 'E_SOURCE_READ'],
+  ] as const)('a %s source fails the job with one line, exit 1, and leaves no snapshot and no object', async (_label, content, code) => {
+    const d = await makeDeployment({
+      jobs: `jobs:
+  app:
+    sources:
+      - { type: sqlite, path: ./app/app.db }
+    targets: [disk]`,
+    });
+    if (content !== null) await writeFile(join(d.root, 'app', 'app.db'), content);
+    const r = await runCli(['backup', '-c', d.config], PASS);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(`[${code}]`);
+    expect((await runCli(['list', '-c', d.config, '--json'], PASS)).json()).toEqual([]);
+    const left = await readdir(d.target, { recursive: true }).catch(() => [] as string[]);
+    const objects = [];
+    for (const name of left) if ((await stat(join(d.target, name))).isFile()) objects.push(name);
+    expect(objects).toEqual([]);
+  });
+
   it('restores in place: the old database and its stale -wal/-shm are moved aside together', async () => {
     const d = await makeDeployment({
       jobs: `jobs:
