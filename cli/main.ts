@@ -12,14 +12,11 @@ import { writeNewIdentity } from '../core/crypto/identity.js';
 import { exists } from '../core/swap.js';
 import { VERSION } from '../core/version.js';
 import { identityFrom, withIdentityOptions, type IdentityOptions } from './identity.js';
+import { registerPrune } from './commands/prune.js';
+import type { CommandContext, CommonOptions } from './context.js';
 import { createProgress } from './progress.js';
 import { formatBytes, formatSnapshots, snapshotJson, type Io } from './output.js';
 
-interface CommonOptions {
-  config: string;
-  json?: boolean;
-  debug?: boolean;
-}
 
 export async function main(argv: string[], io: Io): Promise<number> {
   let exit: number = ExitCode.ok;
@@ -181,6 +178,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const { file, jobs } = valid;
     print({ ok: true, file, jobs }, () => `${file}: ok (${jobs.length} job${jobs.length === 1 ? '' : 's'}: ${jobs.join(', ')})\n`);
   });
+
+  const context: CommandContext = { io, command, open, warn, print, setExit: (code) => void (exit = code), program };
+  registerPrune(context);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -69,6 +69,17 @@ export interface StorageAdapter {
   delete(key: string, options?: StorageOptions): Promise<void>;
   /** Releases connections or handles; the adapter is unusable afterwards. */
   close?(): Promise<void>;
+  /**
+   * Removes leftovers of interrupted writes older than `olderThanMs` (temp
+   * files, abandoned multipart uploads). Resolves with how many. Called by prune.
+   */
+  cleanupTemp?(olderThanMs: number): Promise<number>;
+  /**
+   * When the object is under a retention lock (S3 Object Lock, WORM storage),
+   * the instant the lock ends; `undefined` when it may be deleted. Prune never
+   * deletes a snapshot whose manifest is locked.
+   */
+  lockedUntil?(key: string, options?: StorageOptions): Promise<Date | undefined>;
 }
 
 // ---------------------------------------------------------------- sources

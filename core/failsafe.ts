@@ -15,6 +15,7 @@ import { createEncryption, type Encryption, type IdentitySource } from './crypto
 import { asFailsafeError, FailsafeError, isFailsafeError } from './errors.js';
 import type { ManifestSource } from './format/manifest.js';
 import { loadPlugin } from './plugin-loader.js';
+import { prune, type PruneOptions, type PruneReport, type PruneTask } from './prune.js';
 import type { Registry } from './registry.js';
 import { runRestore, type RestoreResult, type RestoreRunOptions } from './restore.js';
 import { listSnapshots, openSnapshot, resolveSnapshot, type SnapshotInfo } from './snapshots.js';
@@ -156,6 +157,21 @@ export class Failsafe {
     const configured = this.#wiring.loaded.config.checkpoints;
     const target = configured?.target ?? this.#jobTargets(options.job ?? this.jobNames()[0]!)[0]!;
     return new CheckpointStore(this.#wiring.storage(target), { keep: configured?.keep ?? 10, ...(options.warn ? { warn: options.warn } : {}) });
+  }
+
+  /** Applies each job's retention policy to each of its targets and removes leftovers (docs/retention.md). */
+  async prune(options: SelectOptions & Omit<PruneOptions, 'timeZone'> = {}): Promise<PruneReport> {
+    if (options.target) this.#wiring.storage(options.target);
+    const tasks: PruneTask[] = [];
+    for (const name of options.job ? [options.job] : this.jobNames()) {
+      const job = this.#wiring.job(name);
+      for (const target of job.targets) {
+        if (options.target && options.target !== target) continue;
+        tasks.push({ job: name, storage: this.#wiring.storage(target), policy: job.retentionPerTarget[target] ?? job.retention });
+      }
+    }
+    const { timeZone } = this.#wiring.loaded.config;
+    return prune(tasks, { ...options, ...(timeZone ? { timeZone } : {}) });
   }
 
   async close(): Promise<void> {

@@ -27,3 +27,5 @@ export { MemoryAdapter } from '../adapters/memory.js';
 export { LocalAdapter } from '../adapters/local.js';
 export { DirectorySource } from '../plugins/directory.js';
 export { ConfigFileSource } from '../plugins/config-file.js';
+export { applyRetention, type RetentionPolicy, type RetentionDecision } from './retention.js';
+export { prune, type PruneReport, type PruneDecision, type PruneOptions } from './prune.js';

@@ -89,6 +89,21 @@ export class Storage {
     await this.adapter.close?.();
   }
 
+  /** Leftovers of interrupted writes removed, or undefined when the adapter has none to clean. */
+  async cleanupTemp(olderThanMs: number): Promise<number | undefined> {
+    const adapter = this.adapter;
+    if (!adapter.cleanupTemp) return undefined;
+    return this.#wrap('cleanup', '', () => adapter.cleanupTemp!(olderThanMs));
+  }
+
+  /** The end of the object's retention lock, or undefined when it is not locked (or the store has no locks). */
+  async lockedUntil(key: string, options: StorageOptions = {}): Promise<Date | undefined> {
+    validateKey(key);
+    const adapter = this.adapter;
+    if (!adapter.lockedUntil) return undefined;
+    return this.#wrap('lock check', key, () => adapter.lockedUntil!(key, options));
+  }
+
   async #wrap<T>(operation: string, key: string, call: () => Promise<T>): Promise<T> {
     try {
       return await call();

@@ -12,6 +12,7 @@ import type { z } from 'zod';
 import { DEFAULT_LEVELS, LEVEL_RANGE } from '../compression.js';
 import { FailsafeError } from '../errors.js';
 import type { Registry } from '../registry.js';
+import { jobAutomation } from './automation.js';
 import { formatKeyPath, positionOf, type KeyPath } from './positions.js';
 import { configSchema, DEFAULT_SEGMENT_SIZE, type FailsafeConfig, type JobConfig, type SourceConfig, type TargetConfig } from './schema.js';
 
@@ -137,7 +138,8 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
     job.targets.forEach((target, index) => {
       if (!(target in targets)) fail('E_UNKNOWN_TARGET', ['jobs', jobName, 'targets', index], `no target "${target}" under targets (defined: ${Object.keys(targets).join(', ') || 'none'})`);
     });
-    jobs[jobName] = { name: jobName, sources, targets: job.targets };
+    const automation = jobAutomation(job, job.targets, (at, message) => fail('E_CONFIG', ['jobs', jobName, ...at], message));
+    jobs[jobName] = { name: jobName, sources, targets: job.targets, ...automation };
   }
 
   if (raw.checkpoints && !(raw.checkpoints.target in targets)) {
@@ -163,6 +165,7 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
     segmentSize: raw.segmentSize ?? DEFAULT_SEGMENT_SIZE,
     ...(raw.parallelism === undefined ? {} : { parallelism: raw.parallelism }),
     ...(raw.checkpoints === undefined ? {} : { checkpoints: raw.checkpoints }),
+    ...(raw.timeZone === undefined ? {} : { timeZone: raw.timeZone }),
     jobs,
   };
   return { file: path, dir, config };

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { parsePublicKey } from '../crypto/identity.js';
 import type { FailsafeError } from '../errors.js';
 import type { Registry } from '../registry.js';
+import { retentionSchema, timeZoneSchema, type JobAutomation } from './automation.js';
 
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const name = z.string().regex(NAME_PATTERN, 'use letters, digits, ".", "_" and "-", starting with a letter or digit');
@@ -68,6 +69,7 @@ const job = z
   .object({
     sources: z.array(sourceEntry).min(1, 'a job needs at least one source'),
     targets: z.array(z.string()).min(1, 'a job needs at least one target'),
+    retention: retentionSchema.optional(),
   })
   .strict();
 
@@ -88,6 +90,7 @@ export const configSchema = z
     segmentSize: segmentSize.optional(),
     parallelism: z.number().int().min(1).max(64).optional(),
     checkpoints: checkpoints.optional(),
+    timeZone: timeZoneSchema.optional(),
     jobs: z.record(name, job),
   })
   .strict();
@@ -121,7 +124,7 @@ export interface TargetConfig {
   type: string;
   options: Record<string, unknown>;
 }
-export interface JobConfig {
+export interface JobConfig extends JobAutomation {
   name: string;
   sources: SourceConfig[];
   targets: string[];
@@ -136,6 +139,8 @@ export interface FailsafeConfig {
   parallelism?: number;
   /** Where checkpoints live; without it, a backup keeps its progress in the job's first target. */
   checkpoints?: { target: string; keep: number };
+  /** IANA zone for retention buckets and schedules; the machine's zone when absent. */
+  timeZone?: string;
   jobs: Record<string, JobConfig>;
 }
 

@@ -1,0 +1,23 @@
+/** What main.ts hands to commands registered from their own files (cli/commands/*). */
+import type { Command } from 'commander';
+import type { Failsafe } from '../core/failsafe.js';
+import type { Io } from './output.js';
+
+export interface CommonOptions {
+  config: string;
+  json?: boolean;
+  debug?: boolean;
+}
+
+export interface CommandContext {
+  io: Io;
+  /** A subcommand with the common options (-c, --json, --debug). */
+  command(name: string, description: string, parent?: Command): Command;
+  open(options: CommonOptions): Promise<Failsafe>;
+  warn(message: string): void;
+  /** With --json the value as one JSON document, else the human text. */
+  print(value: unknown, human: () => string): void;
+  setExit(code: number): void;
+  /** The program itself, for commands with subcommands of their own. */
+  program: Command;
+}

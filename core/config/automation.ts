@@ -1,0 +1,57 @@
+/**
+ * The YAML keys that make jobs run themselves: retention (and, per job, its
+ * overrides per target). Kept apart from schema.ts so the core shape stays
+ * short; schema.ts adds these to a job.
+ */
+import { z } from 'zod';
+import { parseDurationText, type RetentionPolicy } from '../retention.js';
+
+const count = z.number().int().min(0);
+
+export const retentionPolicySchema = z
+  .object({
+    keepLast: count.optional(),
+    keepHourly: count.optional(),
+    keepDaily: count.optional(),
+    keepWeekly: count.optional(),
+    keepMonthly: count.optional(),
+    keepYearly: count.optional(),
+    keepWithin: z
+      .string()
+      .refine((v) => parseDurationText(v) !== undefined, 'expected a duration like 36h, 14d, 2w, 6m or 1y6m')
+      .optional(),
+    keepDays: z.number().positive().optional(),
+  })
+  .strict();
+
+export const retentionSchema = retentionPolicySchema.extend({ perTarget: z.record(z.string(), retentionPolicySchema).optional() }).strict();
+
+export function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const timeZoneSchema = z.string().refine(isTimeZone, 'expected an IANA time zone like Europe/Berlin or UTC');
+
+/** The job keys of this file, as the loader hands them on. */
+export interface JobAutomation {
+  /** The job's policy; an empty policy keeps everything. */
+  retention: RetentionPolicy;
+  /** Policies that replace `retention` on one target. */
+  retentionPerTarget: Record<string, RetentionPolicy>;
+}
+
+type RawJobAutomation = { retention?: z.output<typeof retentionSchema> | undefined };
+
+/** The loaded form; `fail` reports a problem at a key path inside the job. */
+export function jobAutomation(raw: RawJobAutomation, targets: string[], fail: (at: (string | number)[], message: string) => never): JobAutomation {
+  const { perTarget = {}, ...retention } = raw.retention ?? {};
+  for (const target of Object.keys(perTarget)) {
+    if (!targets.includes(target)) fail(['retention', 'perTarget', target], `"${target}" is not one of this job's targets (${targets.join(', ')})`);
+  }
+  return { retention, retentionPerTarget: perTarget };
+}

@@ -1,0 +1,68 @@
+/** `failsafe prune` end to end: retention from the YAML, dry run, per-target override, bad policies. */
+import { describe, expect, it } from 'vitest';
+import { makeDeployment, PASS, runCli } from '../helpers/cli.js';
+
+const twoTargets = `targets:
+  disk: { type: local, path: ./target }
+  nas: { type: local, path: ./nas }`;
+
+describe('failsafe prune', () => {
+  it('keeps what the policy says per target, shows why, and a dry run removes nothing', async () => {
+    const d = await makeDeployment({
+      targets: twoTargets,
+      jobs: `jobs:
+  app:
+    sources: [ { type: directory, path: ./app/data } ]
+    targets: [disk, nas]
+    retention:
+      keepLast: 1
+      perTarget:
+        nas: { keepLast: 2 }`,
+    });
+    for (let i = 0; i < 3; i++) expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
+
+    const dry = await runCli(['prune', '--dry-run', '-c', d.config, '--json']);
+    expect(dry.code).toBe(0);
+    const report = dry.json();
+    expect(report.dryRun).toBe(true);
+    const summary = (target: string): string[] => report.snapshots.filter((s: { target: string }) => s.target === target).map((s: { action: string }) => s.action);
+    expect(summary('disk')).toEqual(['keep', 'remove', 'remove']);
+    expect(summary('nas')).toEqual(['keep', 'keep', 'remove']);
+    expect(report.snapshots[0].reasons).toEqual(['last 1/1']);
+    expect((await runCli(['list', '-c', d.config, '--json'])).json()).toHaveLength(6);
+
+    const human = await runCli(['prune', '-c', d.config]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^keep {4}\S+ {2}app @ disk {2}\(last 1\/1\)$/m);
+    expect(human.stdout).toMatch(/^3 kept, 3 removed$/m);
+    const left = (await runCli(['list', '-c', d.config, '--json'])).json();
+    expect(left.map((s: { target: string }) => s.target).sort()).toEqual(['disk', 'nas', 'nas']);
+  });
+
+  it('a policy naming a target the job does not use, or an unreadable duration, is a config error with its line', async () => {
+    const bad = await makeDeployment({
+      jobs: `jobs:
+  app:
+    sources: [ { type: directory, path: ./app/data } ]
+    targets: [disk]
+    retention: { keepDaily: 7, perTarget: { cloud: { keepLast: 1 } } }`,
+    });
+    const r = await runCli(['prune', '-c', bad.config]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/failsafe\.yaml:\d+:\d+: jobs\.app\.retention\.perTarget\.cloud: "cloud" is not one of this job's targets/);
+    const within = await makeDeployment({
+      jobs: `jobs:
+  app:
+    sources: [ { type: directory, path: ./app/data } ]
+    targets: [disk]
+    retention: { keepWithin: 2 weeks }`,
+    });
+    const w = await runCli(['prune', '-c', within.config]);
+    expect(w.code).toBe(2);
+    expect(w.stderr).toMatch(/jobs\.app\.retention\.keepWithin: expected a duration like/);
+    const good = await makeDeployment();
+    const g = await runCli(['prune', '-c', good.config, '--orphan-grace', 'soon']);
+    expect(g.code).toBe(2);
+    expect(g.stderr).toMatch(/--orphan-grace "soon"/);
+  });
+});
