@@ -1,6 +1,7 @@
 /** The sources and adapters that ship with Failsafe. */
 import { localAdapter } from '../adapters/local.js';
 import { memoryAdapter } from '../adapters/memory.js';
+import { s3Adapter } from '../adapters/s3/index.js';
 import { commandSource } from '../plugins/command.js';
 import { configFileSource } from '../plugins/config-file.js';
 import { directorySource } from '../plugins/directory.js';
@@ -8,5 +9,12 @@ import { sqliteSource } from '../plugins/sqlite.js';
 import { Registry } from './registry.js';
 
 export function builtinRegistry(): Registry {
-  return new Registry().register(directorySource).register(configFileSource).register(sqliteSource).register(commandSource).register(localAdapter).register(memoryAdapter);
+  return new Registry()
+    .register(directorySource)
+    .register(configFileSource)
+    .register(sqliteSource)
+    .register(commandSource)
+    .register(localAdapter)
+    .register(memoryAdapter)
+    .register(s3Adapter);
 }

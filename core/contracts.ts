@@ -16,6 +16,8 @@ export interface StorageCapabilities {
   atomicPut: true;
   /** The store survives the process (false for `memory`). */
   persistent: boolean;
+  /** The adapter implements `ResumableUploads` (S3 multipart); absent means false. */
+  resumableUpload?: boolean;
 }
 
 export interface ObjectInfo {
@@ -80,6 +82,44 @@ export interface StorageAdapter {
    * deletes a snapshot whose manifest is locked.
    */
   lockedUntil?(key: string, options?: StorageOptions): Promise<Date | undefined>;
+}
+
+/** An upload of one object that was interrupted (a crash, a lost connection) and can continue. */
+export interface PendingUpload {
+  key: string;
+  /** The store's id of the upload (an S3 multipart upload id). */
+  uploadId: string;
+  started: Date;
+  /** Size of each stored part; the continuation is cut the same way. */
+  partSize: number;
+  /** Leading parts already stored, each `partSize` bytes. */
+  parts: number;
+  /** `parts × partSize`: the continuation starts at this byte of the object. */
+  storedBytes: number;
+}
+
+/**
+ * Continuing an interrupted upload instead of starting over, for adapters
+ * whose `capabilities.resumableUpload` is true. A `put` that fails or is
+ * aborted still discards its parts; what remains to resume is what a crash
+ * leaves behind. Until it completes, a pending upload is invisible to `get`,
+ * `head` and `list`, like any unfinished put.
+ */
+export interface ResumableUploads {
+  /** The newest interrupted upload of `key`, or `undefined`. */
+  pendingUpload(key: string, options?: StorageOptions): Promise<PendingUpload | undefined>;
+  /**
+   * Completes `pending` with `rest`: the object's bytes from `pending.storedBytes`
+   * on (the caller must produce the same bytes as the first attempt). If this fails,
+   * the stored parts stay for another attempt. Resolves with the object's size.
+   */
+  resumeUpload(pending: PendingUpload, rest: Readable | Buffer, options?: StorageOptions): Promise<{ size: number }>;
+  /** Discards interrupted uploads started more than `olderThanMs` ago; resolves with how many. */
+  cleanupUploads(olderThanMs?: number, options?: StorageOptions): Promise<number>;
+}
+
+export function isResumable(adapter: StorageAdapter): adapter is StorageAdapter & ResumableUploads {
+  return adapter.capabilities.resumableUpload === true;
 }
 
 // ---------------------------------------------------------------- sources

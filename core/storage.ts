@@ -120,7 +120,7 @@ export class Storage {
 }
 
 /** Bytes `range.start`..`range.end` (inclusive) of a stream, for adapters without ranged reads. */
-function sliceStream(source: Readable, range: ByteRange): Readable {
+export function sliceStream(source: Readable, range: ByteRange): Readable {
   const end = range.end ?? Number.POSITIVE_INFINITY;
   async function* slice(): AsyncGenerator<Buffer> {
     let position = 0;

@@ -26,14 +26,19 @@ export function parseSize(value: string | number): number | undefined {
   return factor === undefined ? undefined : Math.round(Number(match[1]) * factor);
 }
 
-const segmentSize = z.union([z.number(), z.string()]).transform((value, ctx) => {
-  const bytes = parseSize(value);
-  if (bytes === undefined || bytes < MIN_SEGMENT || bytes > MAX_SEGMENT) {
-    ctx.addIssue({ code: 'custom', message: 'expected a size from 1MiB to 256MiB, like 8MiB' });
-    return z.NEVER;
-  }
-  return bytes;
-});
+/** A size option (`8MiB` or bytes) from `min` to `max`; `hint` is the message when it is not. */
+export function sizeOption(min: number, max: number, hint: string) {
+  return z.union([z.number(), z.string()]).transform((value, ctx) => {
+    const bytes = parseSize(value);
+    if (bytes === undefined || bytes < min || bytes > max) {
+      ctx.addIssue({ code: 'custom', message: hint });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+}
+
+const segmentSize = sizeOption(MIN_SEGMENT, MAX_SEGMENT, 'expected a size from 1MiB to 256MiB, like 8MiB');
 
 const sourceEntry = z.looseObject({ type: z.string().min(1), name: name.optional() });
 const targetEntry = z.looseObject({ type: z.string().min(1) });

@@ -1,0 +1,58 @@
+/**
+ * S3 errors as FailsafeErrors: one line naming the target, the bucket and the
+ * endpoint, with a stable code. Transient errors have already been retried by
+ * the SDK by the time they arrive here.
+ */
+import { FailsafeError, isAbortError, type ErrorCode } from '../../core/errors.js';
+
+interface SdkError {
+  name?: string;
+  code?: string;
+  message?: string;
+  Code?: string;
+  Endpoint?: string;
+  $metadata?: { httpStatusCode?: number };
+  $response?: { headers?: Record<string, string | undefined> };
+}
+
+const AUTH = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'TokenRefreshRequired', 'CredentialsProviderError', 'InvalidClientTokenId']);
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE']);
+const WRONG_REGION = new Set(['PermanentRedirect', 'AuthorizationHeaderMalformed', 'IllegalLocationConstraintException']);
+
+export interface ErrorContext {
+  /** `target "offsite" (bucket "b" at https://…)` */
+  where: string;
+  region: string | undefined;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+/** `get snap/1/manifest` → a FailsafeError for `err`. */
+export function s3Error(err: unknown, context: ErrorContext, what: string): FailsafeError {
+  if (err instanceof FailsafeError) return err;
+  const e = (err ?? {}) as SdkError;
+  const name = e.Code ?? e.name ?? '';
+  const status = e.$metadata?.httpStatusCode;
+  const detail = oneLine(e.message || name || String(err));
+  const fail = (code: ErrorCode, message: string): FailsafeError =>
+    new FailsafeError(code, `${context.where}: ${what}: ${message}`, { cause: err });
+
+  if (isAbortError(err)) return fail('E_ABORTED', 'aborted');
+  if (name === 'NoSuchKey' || (name === 'NotFound' && status === 404)) return fail('E_NOT_FOUND', 'not found');
+  if (name === 'NoSuchBucket') return fail('E_BUCKET_NOT_FOUND', 'the bucket does not exist');
+  if (AUTH.has(name)) return fail('E_AUTH', `credentials refused (${name}): ${detail}`);
+  if (WRONG_REGION.has(name) || status === 301) {
+    const actual = e.$response?.headers?.['x-amz-bucket-region'];
+    const hint = actual ? `the bucket is in ${actual}` : e.Endpoint ? `use endpoint ${e.Endpoint}` : 'check region';
+    return fail('E_STORAGE', `wrong region ${context.region ?? '(unset)'}: ${hint} (${name || status})`);
+  }
+  if (name === 'AccessDenied' || status === 403) return fail('E_PERMISSION', `access denied (${name || status}): ${detail}`);
+  const errno = e.code ?? '';
+  if (UNREACHABLE.has(errno) || name === 'TimeoutError' || name === 'RequestTimeout') {
+    return fail('E_UNREACHABLE', `endpoint not reachable (${errno || name}): ${detail}`);
+  }
+  if (/region is missing/i.test(detail)) return fail('E_STORAGE', 'no region: set `region` or AWS_REGION');
+  return fail('E_STORAGE', `${name && !detail.includes(name) ? `${name}: ` : ''}${detail}${status ? ` (HTTP ${status})` : ''}`);
+}

@@ -1,0 +1,96 @@
+/**
+ * The `s3` target's YAML options and the S3 client they configure.
+ */
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { z } from 'zod';
+import { sizeOption } from '../../core/config/schema.js';
+
+/** S3's limits on multipart parts: 5 MiB minimum (but for the last part), 5 GiB maximum. */
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
+const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
+
+const partSize = sizeOption(MIN_PART_SIZE, MAX_PART_SIZE, 'expected a size from 5MiB to 5GiB, like 8MiB');
+
+const checksumMode = z.enum(['WHEN_SUPPORTED', 'WHEN_REQUIRED']);
+
+export const s3OptionsSchema = z
+  .object({
+    bucket: z.string().min(3).max(63),
+    /** Folder inside the bucket, so several deployments can share one bucket. */
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9._\/-]*$/, 'use letters, digits, ".", "_", "-" and "/"')
+      .default(''),
+    region: z.string().min(1).optional(),
+    /** An S3-compatible server (MinIO, B2, R2, Wasabi, Ceph); AWS when omitted. */
+    endpoint: z.url().optional(),
+    forcePathStyle: z.boolean().optional(),
+    /** Omitted: the SDK's chain (environment, shared config/profile, instance or task role). */
+    credentials: z
+      .object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1), sessionToken: z.string().min(1).optional() })
+      .strict()
+      .optional(),
+    storageClass: z.string().regex(/^[A-Z_]+$/, 'an S3 storage class such as STANDARD_IA or GLACIER_IR').optional(),
+    serverSideEncryption: z.enum(['AES256', 'aws:kms', 'aws:kms:dsse']).optional(),
+    kmsKeyId: z.string().min(1).optional(),
+    partSize: partSize.default(8 * 1024 * 1024),
+    queueSize: z.number().int().min(1).max(32).default(4),
+    objectLock: z
+      .object({ mode: z.enum(['GOVERNANCE', 'COMPLIANCE']), days: z.number().int().min(1).max(36500) })
+      .strict()
+      .optional(),
+    requestChecksumCalculation: checksumMode.optional(),
+    responseChecksumValidation: checksumMode.optional(),
+    /** Attempts per request, the first included, for transient errors (5xx, throttling, resets, timeouts). */
+    maxAttempts: z.number().int().min(1).max(20).default(4),
+    connectTimeoutMs: z.number().int().min(100).default(5000),
+    /** A request whose socket stays silent this long fails (and is retried). */
+    requestTimeoutMs: z.number().int().min(100).default(60_000),
+  })
+  .strict()
+  .refine((o) => o.kmsKeyId === undefined || o.serverSideEncryption?.startsWith('aws:kms'), {
+    message: 'kmsKeyId needs serverSideEncryption: aws:kms',
+    path: ['kmsKeyId'],
+  });
+
+export type S3Options = z.input<typeof s3OptionsSchema>;
+export type S3Settings = z.output<typeof s3OptionsSchema>;
+
+/** `backups/host1` → `backups/host1/`; '' stays ''. */
+export function normalizePrefix(prefix: string): string {
+  const trimmed = prefix.replace(/^\/+|\/+$/g, '');
+  return trimmed === '' ? '' : `${trimmed}/`;
+}
+
+/** Where requests go, for error messages. */
+export function describeEndpoint(settings: S3Settings): string {
+  return settings.endpoint ?? `AWS S3${settings.region ? ` ${settings.region}` : ''}`;
+}
+
+export function createClient(settings: S3Settings): S3Client {
+  const custom = settings.endpoint !== undefined;
+  const config: S3ClientConfig = {
+    // The SDK needs a region even where the server ignores it (MinIO, Ceph); R2 accepts `auto`.
+    ...(settings.region ? { region: settings.region } : custom ? { region: 'us-east-1' } : {}),
+    ...(custom ? { endpoint: settings.endpoint } : {}),
+    forcePathStyle: settings.forcePathStyle ?? custom,
+    // A copy: the SDK writes bookkeeping into the credentials object it is given.
+    ...(settings.credentials ? { credentials: { ...settings.credentials } } : {}),
+    // Recent SDKs add flexible checksums (CRC32, aws-chunked encoding) to every upload. Several
+    // S3-compatible servers mishandle the chunked framing — one stored the framing inside the
+    // object and reported success. Against a custom endpoint we send checksums only where the
+    // API requires them; our own SHA-256 of every object guards the data end to end.
+    requestChecksumCalculation: settings.requestChecksumCalculation ?? (custom ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED'),
+    responseChecksumValidation: settings.responseChecksumValidation ?? (custom ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED'),
+    // The SDK's standard strategy: exponential backoff with full jitter on throttling, 5xx,
+    // connection resets and timeouts, with a retry quota; maxAttempts bounds each request.
+    retryMode: 'standard',
+    maxAttempts: settings.maxAttempts,
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: settings.connectTimeoutMs,
+      requestTimeout: settings.requestTimeoutMs,
+    }),
+  };
+  return new S3Client(config);
+}
