@@ -11,6 +11,7 @@ import { writeNewKeyFile } from '../core/crypto/keys.js';
 import { writeNewIdentity } from '../core/crypto/identity.js';
 import { exists } from '../core/swap.js';
 import { VERSION } from '../core/version.js';
+import { registerKeysCommands } from './commands/keys.js';
 import { identityFrom, withIdentityOptions, type IdentityOptions } from './identity.js';
 import { registerPrune } from './commands/prune.js';
 import type { CommandContext, CommonOptions } from './context.js';
@@ -165,6 +166,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
       await writeNewKeyFile(path);
       print({ keyFile: path, created: true }, () => `wrote a new key to ${path}; keep a copy somewhere safe: without it the backups cannot be read\n`);
     });
+
+  registerKeysCommands({ program, command, open, print, io, setExit: (code) => (exit = code) });
 
   const config = program.command('config').description('configuration tools');
   command('validate', 'check the configuration file and report the first problem with its line', config).action(async (options: CommonOptions) => {

@@ -11,12 +11,13 @@ import { createCompressor } from './compression.js';
 import { parseConfigText, pluginSpecs, readConfigFile, type LoadedConfig } from './config/load.js';
 import { createContainer, Wiring } from './container.js';
 import type { SourcePlugin } from './contracts.js';
-import { createEncryption, type Encryption, type IdentitySource } from './crypto/encryption.js';
+import { createEncryption, type Encryption, type EncryptionSettings, type IdentitySource } from './crypto/encryption.js';
 import { asFailsafeError, FailsafeError, isFailsafeError } from './errors.js';
 import type { ManifestSource } from './format/manifest.js';
 import { loadPlugin } from './plugin-loader.js';
 import { prune, type PruneOptions, type PruneReport, type PruneTask } from './prune.js';
 import type { Registry } from './registry.js';
+import { rotateKeys, type RotateReport } from './rotate.js';
 import { runRestore, type RestoreResult, type RestoreRunOptions } from './restore.js';
 import { listSnapshots, openSnapshot, resolveSnapshot, type SnapshotInfo } from './snapshots.js';
 import type { Storage } from './storage.js';
@@ -147,6 +148,25 @@ export class Failsafe {
     }
     report.ok = report.errors.length === 0;
     return report;
+  }
+
+  /**
+   * Re-wraps the data keys of every selected snapshot for the configuration's
+   * current key set, opening each with the current secrets, the identity, or
+   * `previous` secrets (docs/encryption.md). Data objects are not rewritten.
+   */
+  async rotateKeys(options: SelectOptions & { previous?: Omit<EncryptionSettings, 'mode' | 'recipients'>; dryRun?: boolean; signal?: AbortSignal } = {}): Promise<RotateReport> {
+    const current = await this.#getEncryption('seal');
+    const openWith = [current];
+    const { previous } = options;
+    if (previous && (previous.passphrase !== undefined || previous.keyFile !== undefined)) {
+      openWith.push(await createEncryption({ mode: 'keys', ...previous }, this.#identity));
+    }
+    const snapshots = [];
+    for (const storage of this.#targets(options)) {
+      for (const info of await listSnapshots(storage, options.job ? { job: options.job } : {})) snapshots.push({ storage, info });
+    }
+    return rotateKeys(snapshots, openWith, current, { ...(options.dryRun ? { dryRun: true } : {}), ...(options.signal ? { signal: options.signal } : {}) });
   }
 
   /**

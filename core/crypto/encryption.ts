@@ -54,15 +54,20 @@ export function newSnapshotCiphers(encryption: Encryption): SnapshotCiphers {
   };
 }
 
-/** Opens an existing snapshot's keys from its public header. E_WRONG_KEY when no secret fits. */
-export function openSnapshotKeys(encryption: Encryption, header: ManifestHeader): { sodium: Sodium; manifestKey: Uint8Array; segments: SegmentCipher } {
+/** Unwraps an existing snapshot's data key from its public header. E_WRONG_KEY when no secret fits. */
+export function openDataKey(encryption: Encryption, header: ManifestHeader): { sodium: Sodium; dataKey: Uint8Array } {
   if (header.encryption.cipher === 'none') {
     throw new FailsafeError('E_CORRUPT', `snapshot ${header.id} is not encrypted`);
   }
   if (encryption.mode === 'none') {
     throw new FailsafeError('E_KEY_MISSING', `snapshot ${header.id} is encrypted but the configuration says encryption: none`);
   }
-  const dataKey = encryption.keyRing.open(header.encryption.slots);
-  const { segmentKey, manifestKey } = deriveSnapshotKeys(encryption.sodium, dataKey);
-  return { sodium: encryption.sodium, manifestKey, segments: new SecretstreamCipher(encryption.sodium, segmentKey) };
+  return { sodium: encryption.sodium, dataKey: encryption.keyRing.open(header.encryption.slots) };
+}
+
+/** Opens an existing snapshot's keys from its public header. E_WRONG_KEY when no secret fits. */
+export function openSnapshotKeys(encryption: Encryption, header: ManifestHeader): { sodium: Sodium; manifestKey: Uint8Array; segments: SegmentCipher } {
+  const { sodium, dataKey } = openDataKey(encryption, header);
+  const { segmentKey, manifestKey } = deriveSnapshotKeys(sodium, dataKey);
+  return { sodium, manifestKey, segments: new SecretstreamCipher(sodium, segmentKey) };
 }

@@ -179,6 +179,25 @@ export async function decodeManifest(bytes: Buffer, what: string, openKey: Manif
   return { header, manifest };
 }
 
+/**
+ * The same manifest with new key slots: the header changes, so the body
+ * (unchanged bytes) is sealed again under the same manifest key with a fresh
+ * nonce. The caller has authenticated `bytes` with `manifestKey` already.
+ */
+export function resealManifest(bytes: Buffer, what: string, sodium: Sodium, manifestKey: Uint8Array, slots: KeySlot[]): Buffer {
+  const { header, headerEnd } = decodeManifestHeader(bytes, what);
+  if (header.encryption.cipher === 'none') throw new FailsafeError('E_USAGE', `${what} is not encrypted; there are no keys to rotate`);
+  let body: Uint8Array;
+  try {
+    body = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, bytes.subarray(headerEnd), bytes.subarray(0, headerEnd), Buffer.from(header.encryption.nonce, 'base64'), manifestKey);
+  } catch (err) {
+    throw new FailsafeError('E_WRONG_KEY', `wrong key or corrupted data: ${what} failed authentication`, { cause: err });
+  }
+  const nonce = sodium.randombytes_buf(sodium.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+  const head = prefixed({ ...header, encryption: { cipher: header.encryption.cipher, nonce: Buffer.from(nonce).toString('base64'), slots } });
+  return Buffer.concat([head, sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(body, head, null, nonce, manifestKey)]);
+}
+
 function prefixed(header: ManifestHeader): Buffer {
   const json = Buffer.from(JSON.stringify(header), 'utf8');
   const length = Buffer.alloc(4);
