@@ -10,6 +10,7 @@ import { Failsafe } from '../core/failsafe.js';
 import { writeNewKeyFile } from '../core/crypto/keys.js';
 import { writeNewIdentity } from '../core/crypto/identity.js';
 import { exists } from '../core/swap.js';
+import type { RestoreResult } from '../core/restore.js';
 import { VERSION } from '../core/version.js';
 import { registerKeysCommands } from './commands/keys.js';
 import { identityFrom, withIdentityOptions, type IdentityOptions } from './identity.js';
@@ -17,7 +18,7 @@ import { registerPrune } from './commands/prune.js';
 import type { CommandContext, CommonOptions } from './context.js';
 import { createProgress } from './progress.js';
 import { formatBytes, formatSnapshots, snapshotJson, type Io } from './output.js';
-
+import { confirmRestore, formatRestored, type RestoreCliOptions } from './restore-output.js';
 
 export async function main(argv: string[], io: Io): Promise<number> {
   let exit: number = ExitCode.ok;
@@ -92,31 +93,27 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .option('--job <job>', 'the job the snapshot belongs to')
     .option('--target <target>', 'read from this target')
     .option('--source <name...>', 'only these sources')
+    .option('--path <glob...>', 'only entries matching these globs (paths inside a source; a directory brings its subtree)')
     .option('--to <dir>', 'restore each source into <dir>/<source name>/ instead of where it came from')
-    .option('--dry-run', 'show what would be restored and replaced, change nothing')
+    .option('--dry-run', 'show what would be created, replaced and deleted; change nothing')
+    .option('-y, --yes', 'replace live data without asking (for scripts)')
+    .addOption(new Option('--no-safety-snapshot', 'do not back up the live data being replaced first'))
     .addOption(new Option('--no-keep-previous', 'delete replaced data instead of keeping it as <path>.pre-restore-<time>'))
-    .action(async (ref: string, options: CommonOptions & { job?: string; target?: string; source?: string[]; to?: string; dryRun?: boolean; keepPrevious: boolean }) => {
+    .action(async (ref: string, options: CommonOptions & RestoreCliOptions) => {
       const failsafe = await open(options);
       try {
         const result = await failsafe.restore(ref, {
           ...pick(options, 'job', 'target'),
           ...(options.source ? { sources: options.source } : {}),
+          ...(options.path ? { paths: options.path } : {}),
           ...(options.to ? { to: resolve(options.to) } : {}),
           dryRun: options.dryRun === true,
           keepPrevious: options.keepPrevious,
+          safetySnapshot: options.safetySnapshot,
+          ...(options.yes ? {} : { confirm: (plan: RestoreResult) => confirmRestore(io, plan) }),
           warn,
         });
-        print(result, () =>
-          result.sources
-            .map((s) => {
-              const verb = result.dryRun ? 'would restore' : 'restored';
-              const lines = [`${verb} ${s.name}: ${s.entries} ${s.entries === 1 ? 'entry' : 'entries'}, ${formatBytes(s.bytes)} → ${s.destinations.join(', ')}`];
-              for (const path of s.replaced) lines.push(`  ${result.dryRun ? 'would replace' : 'replaced'} ${path}`);
-              for (const path of s.previous) lines.push(`  previous data kept at ${path}`);
-              return `${lines.join('\n')}\n`;
-            })
-            .join(''),
-        );
+        print(result, () => formatRestored(result));
       } finally {
         await failsafe.close();
       }

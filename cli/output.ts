@@ -2,14 +2,16 @@
 import type { SnapshotBasics, SnapshotInfo } from '../core/snapshots.js';
 
 export interface Io {
+  /** Where a confirmation is read from; without it (or when it is not a terminal) nothing can be confirmed. */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
   stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   env: NodeJS.ProcessEnv;
 }
 
 /** A snapshot as `--json` prints it (docs: backup and list share this shape). */
-export function snapshotJson({ id, job, target, createdAt, bytes, files }: SnapshotBasics): Pick<SnapshotBasics, 'id' | 'job' | 'target' | 'createdAt' | 'bytes' | 'files'> {
-  return { id, job, target, createdAt, bytes, files };
+export function snapshotJson({ id, job, target, createdAt, bytes, files, tags }: SnapshotBasics): Pick<SnapshotBasics, 'id' | 'job' | 'target' | 'createdAt' | 'bytes' | 'files' | 'tags'> {
+  return { id, job, target, createdAt, bytes, files, ...(tags ? { tags } : {}) };
 }
 
 export function formatBytes(bytes: number): string {
@@ -25,9 +27,11 @@ export function formatBytes(bytes: number): string {
 
 export function formatSnapshots(snapshots: SnapshotInfo[]): string {
   if (snapshots.length === 0) return 'no snapshots\n';
-  const rows = [['ID', 'JOB', 'TARGET', 'CREATED', 'FILES', 'SIZE', 'STORED']];
+  const tagged = snapshots.some((s) => s.tags);
+  const rows = [['ID', 'JOB', 'TARGET', 'CREATED', 'FILES', 'SIZE', 'STORED', ...(tagged ? ['TAGS'] : [])]];
   for (const s of snapshots) {
-    rows.push([s.id, s.job, s.target, s.createdAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), String(s.files), formatBytes(s.bytes), formatBytes(s.storedBytes)]);
+    const tags = tagged ? [(s.tags ?? []).join(',')] : [];
+    rows.push([s.id, s.job, s.target, s.createdAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), String(s.files), formatBytes(s.bytes), formatBytes(s.storedBytes), ...tags]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => `${r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}\n`).join('');

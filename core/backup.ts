@@ -39,6 +39,8 @@ export interface BackupProgress {
 }
 
 export interface BackupRunOptions {
+  /** Labels recorded in the snapshot's public header and shown by `list` (a safety snapshot is `pre-restore`). */
+  tags?: string[];
   signal?: AbortSignal;
   warn?: (message: string) => void;
   onProgress?: (progress: BackupProgress) => void;
@@ -164,7 +166,8 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
       storedBytes: progress.storedBytes,
       segments: records.length,
     };
-    const encoded = await encodeManifest(manifest, stats, ciphers.sealing);
+    const tags = options.tags && options.tags.length > 0 ? { tags: options.tags } : {};
+    const encoded = await encodeManifest(manifest, stats, ciphers.sealing, tags);
     // The manifest goes last: its presence is what makes the snapshot exist.
     const live = store.liveTargets;
     const written = await Promise.allSettled(live.map((target) => target.put(manifestKey(job.name, id), encoded, { signal: options.signal })));
@@ -183,6 +186,7 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
       bytes: stats.bytes,
       files: stats.files,
       storedBytes: stats.storedBytes,
+      ...tags,
       ...(warnings.length > 0 ? { warnings } : {}),
     }));
     const failedTargets = [...failed].map(([target, error]) => ({ target: target.targetName, error: asFailsafeError(error) }));

@@ -221,6 +221,12 @@ export interface SourcePlugin {
    * then calls this instead of swapping files. Rejects with E_RESTORE.
    */
   applyRestore?(restoredPath: string, options: RestoreOptions): Promise<void>;
+  /**
+   * The same check of the data where `liveLocations()` says it lives, run
+   * right after an in-place restore swapped it in; a rejection (E_CHECK_FAILED)
+   * rolls the whole restore back.
+   */
+  checkLive?(): Promise<void>;
 }
 
 // ---------------------------------------------------------------- codecs

@@ -3,8 +3,8 @@
  * layer over this class; no behaviour lives only in the CLI.
  */
 import { availableParallelism } from 'node:os';
-import { dirname, resolve } from 'node:path';
-import { runBackup, type BackupRunOptions, type SnapshotSummary } from './backup.js';
+import { dirname, join, resolve } from 'node:path';
+import { runBackup, type BackupRunOptions, type BackupSettings, type SnapshotSummary } from './backup.js';
 import { builtinRegistry } from './builtins.js';
 import { CheckpointStore } from './checkpoints/store.js';
 import { createCompressor } from './compression.js';
@@ -19,6 +19,7 @@ import { prune, type PruneOptions, type PruneReport, type PruneTask } from './pr
 import type { Registry } from './registry.js';
 import { rotateKeys, type RotateReport } from './rotate.js';
 import { runRestore, type RestoreResult, type RestoreRunOptions } from './restore.js';
+import { recoverRestores, type RecoveredRestore } from './swap.js';
 import { listSnapshots, openSnapshot, resolveSnapshot, type SnapshotInfo } from './snapshots.js';
 import type { Storage } from './storage.js';
 import { verifySnapshot, type VerifyReport } from './verify.js';
@@ -43,7 +44,11 @@ export interface SelectOptions {
   target?: string;
 }
 
-export type RestoreOptions = SelectOptions & Omit<RestoreRunOptions, 'parallelism'>;
+export type RestoreOptions = SelectOptions &
+  Omit<RestoreRunOptions, 'parallelism' | 'safetySnapshot' | 'journalDir'> & {
+    /** Back up the live data being replaced to the job's first target, tagged `pre-restore` (default true). */
+    safetySnapshot?: boolean;
+  };
 
 export class Failsafe {
   readonly #wiring: Wiring;
@@ -77,14 +82,7 @@ export class Failsafe {
   async backup(jobs: string[] = [], options: BackupRunOptions = {}): Promise<BackupOutcome> {
     const names = jobs.length > 0 ? jobs : this.jobNames();
     const selected = names.map((name) => this.#wiring.job(name));
-    const { config } = this.#wiring.loaded;
-    const settings = {
-      compressor: createCompressor(config.compression.algorithm, config.compression.level),
-      compressionLevel: config.compression.level,
-      encryption: await this.#getEncryption(),
-      segmentSize: config.segmentSize,
-      parallelism: config.parallelism ?? availableParallelism(),
-    };
+    const settings = await this.#backupSettings();
     const outcome: BackupOutcome = { snapshots: [], failures: [] };
     for (const job of selected) {
       try {
@@ -109,13 +107,45 @@ export class Failsafe {
     return all.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   }
 
+  /**
+   * Restores a snapshot. A restore a crash interrupted is settled first (see
+   * `recoverRestores`); the live data being replaced is backed up first unless
+   * `safetySnapshot: false`.
+   */
   async restore(ref: string, options: RestoreOptions = {}): Promise<RestoreResult> {
+    const { safetySnapshot = true, ...rest } = options;
+    if (!options.dryRun) {
+      for (const r of await this.recoverRestores()) options.warn?.(describeRecovery(r));
+    }
     const { storage, info } = await this.#resolve(ref, options);
     const snapshot = await openSnapshot(storage, info.job, info.id, await this.#getEncryption('open'));
     const job = this.#wiring.loaded.config.jobs[info.job];
     const byName = new Map<string, SourcePlugin>((job ? this.#wiring.sources(job) : []).map((p) => [p.name, p]));
     const fallback = (source: ManifestSource): SourcePlugin => this.#fallbackSource(source);
-    return runRestore(snapshot, { byName, fallback }, { ...options, parallelism: this.#wiring.loaded.config.parallelism ?? 2 });
+    const takeSafety = async (sources: SourcePlugin[]): Promise<string> => {
+      const target = this.#wiring.targetsOf(this.#wiring.job(info.job))[0]!;
+      const { snapshots: [summary] } = await runBackup({ name: info.job, sources, targets: [target] }, await this.#backupSettings(), {
+        tags: ['pre-restore'],
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.warn ? { warn: options.warn } : {}),
+      });
+      return summary!.id;
+    };
+    return runRestore(snapshot, { byName, fallback }, {
+      ...rest,
+      ...(safetySnapshot && job ? { safetySnapshot: takeSafety } : {}),
+      journalDir: this.#journalDir(),
+      parallelism: this.#wiring.loaded.config.parallelism ?? 2,
+    });
+  }
+
+  /**
+   * Settles restores a crash (kill -9, power loss) interrupted: one caught
+   * swapping is rolled back, so the live data is the old data again; one that
+   * had committed is finished. `restore` does this first; it is safe any time.
+   */
+  async recoverRestores(): Promise<RecoveredRestore[]> {
+    return recoverRestores(this.#journalDir());
   }
 
   /** Verifies one snapshot (`latest` by default) per selected job and target, or all of them with `all`. */
@@ -205,6 +235,22 @@ export class Failsafe {
     return { file: this.#wiring.loaded.file, jobs: this.jobNames() };
   }
 
+  /** Restore journals live beside the configuration file, which every later run of this deployment reads. */
+  #journalDir(): string {
+    return join(dirname(this.#wiring.loaded.file), '.failsafe', 'restore-journal');
+  }
+
+  async #backupSettings(): Promise<BackupSettings> {
+    const { config } = this.#wiring.loaded;
+    return {
+      compressor: createCompressor(config.compression.algorithm, config.compression.level),
+      compressionLevel: config.compression.level,
+      encryption: await this.#getEncryption(),
+      segmentSize: config.segmentSize,
+      parallelism: config.parallelism ?? availableParallelism(),
+    };
+  }
+
   /**
    * The deployment's keys. A missing passphrase variable stops sealing (the
    * snapshot would lack its passphrase slot) but not opening with an identity.
@@ -259,3 +305,7 @@ export class Failsafe {
   }
 }
 
+function describeRecovery(r: RecoveredRestore): string {
+  const what = r.outcome === 'rolled-back' ? 'was rolled back: the previous data is back in place at' : 'had completed; finished it for';
+  return `an interrupted restore of ${r.snapshot} (started ${r.startedAt}) ${what} ${r.paths.join(', ')}`;
+}

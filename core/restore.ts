@@ -1,29 +1,41 @@
 /**
- * Restoring a snapshot, source by source: stream and verify into a staging
- * directory beside the destination, run the plugin's check on the staged
- * copy, then swap it into place (core/swap.ts). A failure at any point before
- * the swap leaves the live data untouched; the staging directory is removed.
+ * Restoring a snapshot: stream and verify every selected source into a
+ * staging directory beside its destination and check the staged copy; only
+ * then, after an optional confirmation and a safety snapshot of the live
+ * data, swap everything into place under a journal (core/swap.ts), check the
+ * live result and roll back if that fails. A failure before the swap leaves
+ * the live data untouched; after it, the live data is the old data again.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
 import type { RestoreEntry, SourcePlugin } from './contracts.js';
 import { FailsafeError, isAbortError } from './errors.js';
-import type { ManifestSource } from './format/manifest.js';
 import { archiveEntries, type ArchiveEntry } from './read/archive.js';
 import { segmentStream } from './read/segments.js';
+import { plannedChanges, planRestore, type PlannedChanges, type PlannedSource, type RestorePlugins } from './restore-plan.js';
 import type { OpenedSnapshot } from './snapshots.js';
-import { exists, restoreStamp, swapIntoPlace, type Move } from './swap.js';
+import { Swap } from './swap.js';
+
+export type { PlannedChanges, RestorePlugins } from './restore-plan.js';
 
 export interface RestoreRunOptions {
   /** Restore each source into `<to>/<source name>/` instead of where it came from. */
   to?: string;
   /** Only these sources (by name). */
   sources?: string[];
+  /** Only entries matching these globs (paths inside a source). */
+  paths?: string[];
   dryRun?: boolean;
   /** Keep replaced data as `<path>.pre-restore-<stamp>` (default true). */
   keepPrevious?: boolean;
+  /**
+   * Asked, with the plan, before anything is written when live data would be
+   * replaced; resolving false cancels the restore (E_ABORTED), nothing changed.
+   */
+  confirm?: (plan: RestoreResult) => Promise<boolean>;
+  /** Backs up the live data of these sources before the swap; resolves with the snapshot id. */
+  safetySnapshot?: (plugins: SourcePlugin[]) => Promise<string>;
+  /** Folder for the journal of a swap in progress (required unless dryRun). */
+  journalDir?: string;
   parallelism?: number;
   signal?: AbortSignal;
   warn?: (message: string) => void;
@@ -40,6 +52,8 @@ export interface RestoredSource {
   replaced: string[];
   /** Where the replaced data was kept. */
   previous: string[];
+  /** File by file, for a dry run or a confirmation. */
+  changes?: PlannedChanges;
 }
 
 export interface RestoreResult {
@@ -48,20 +62,8 @@ export interface RestoreResult {
   target: string;
   dryRun: boolean;
   sources: RestoredSource[];
-}
-
-/** Plugins by source name; `fallback` restores a source the configuration no longer has (only with `to`). */
-export interface RestorePlugins {
-  byName: Map<string, SourcePlugin>;
-  fallback: (source: ManifestSource) => SourcePlugin;
-}
-
-interface PlannedSource {
-  source: ManifestSource;
-  plugin: SourcePlugin;
-  staging: string;
-  moves: Move[];
-  replaced: string[];
+  /** The pre-restore snapshot of the replaced live data, when one was taken. */
+  safetySnapshot?: string;
 }
 
 export async function runRestore(snapshot: OpenedSnapshot, plugins: RestorePlugins, options: RestoreRunOptions = {}): Promise<RestoreResult> {
@@ -76,36 +78,50 @@ export async function runRestore(snapshot: OpenedSnapshot, plugins: RestorePlugi
       name: p.source.name,
       type: p.source.type,
       destinations: p.moves.map((m) => m.to),
-      entries: p.source.entries,
-      bytes: p.source.bytes,
+      entries: p.entries,
+      bytes: p.bytes,
       replaced: p.replaced,
       previous: [],
     })),
   };
+  const replacesLive = plan.some((p) => p.replaced.length > 0 || p.applies);
+  if (options.dryRun || (replacesLive && options.confirm)) {
+    for (const [i, planned] of plan.entries()) result.sources[i]!.changes = await plannedChanges(snapshot, planned);
+  }
   if (options.dryRun) return result;
+  if (replacesLive && options.confirm && !(await options.confirm(result))) {
+    throw new FailsafeError('E_ABORTED', 'restore cancelled; nothing was changed');
+  }
+  if (!options.journalDir) throw new FailsafeError('E_USAGE', 'a restore needs a journal folder');
 
   const warn = options.warn ?? (() => undefined);
   try {
     await stageAll(snapshot, plan, options, warn);
-    for (const planned of plan) {
-      await planned.plugin.check?.(planned.staging);
-    }
-    for (const planned of plan) {
-      await planned.plugin.beforeSwap?.(planned.moves.map((m) => m.to));
-    }
-    const stamp = restoreStamp();
-    const swapped: { planned: PlannedSource; previous: string[] }[] = [];
-    for (const planned of plan) {
-      if (planned.moves.length === 0 && planned.plugin.applyRestore) {
-        await planned.plugin.applyRestore(planned.staging, { ...(options.signal ? { signal: options.signal } : {}), warn });
-        continue;
+    for (const planned of plan) await planned.plugin.check?.(planned.staging);
+    for (const planned of plan) await planned.plugin.beforeSwap?.(planned.moves.map((m) => m.to));
+    const live = plan.filter((p) => p.inPlace && (p.replaced.length > 0 || p.applies));
+    if (live.length > 0 && options.safetySnapshot) result.safetySnapshot = await options.safetySnapshot(live.map((p) => p.plugin));
+    const swap = await Swap.begin(
+      plan.flatMap((p) => p.moves),
+      {
+        journalDir: options.journalDir,
+        snapshot: `${manifest.job}/${manifest.id}`,
+        staging: plan.map((p) => p.staging),
+        keepPrevious: options.keepPrevious ?? true,
+      },
+    );
+    try {
+      for (const planned of plan) await checkLive(planned);
+      // Handing data to a plugin cannot be undone: it goes last, and a failure still rolls the swapped paths back.
+      for (const planned of plan.filter((p) => p.applies)) {
+        await planned.plugin.applyRestore!(planned.staging, { ...(options.signal ? { signal: options.signal } : {}), warn });
       }
-      const { previous } = await swapIntoPlace(planned.moves, stamp, { keepPrevious: options.keepPrevious ?? true });
-      swapped.push({ planned, previous });
+    } catch (err) {
+      await swap.rollback();
+      throw err;
     }
-    for (const { planned, previous } of swapped) {
-      result.sources.find((s) => s.name === planned.source.name)!.previous = previous;
-    }
+    await swap.commit();
+    for (const source of result.sources) source.previous = swap.previousOf(source.destinations);
     return result;
   } catch (err) {
     if (isAbortError(err) && !(err instanceof FailsafeError)) throw new FailsafeError('E_ABORTED', 'restore was cancelled', { cause: err });
@@ -115,54 +131,14 @@ export async function runRestore(snapshot: OpenedSnapshot, plugins: RestorePlugi
   }
 }
 
-async function planRestore(snapshot: OpenedSnapshot, plugins: RestorePlugins, options: RestoreRunOptions): Promise<PlannedSource[]> {
-  const { manifest } = snapshot;
-  const known = manifest.sources.map((s) => s.name);
-  for (const name of options.sources ?? []) {
-    if (!known.includes(name)) throw new FailsafeError('E_USAGE', `snapshot ${manifest.id} has no source "${name}" (it has: ${known.join(', ')})`);
+/** The plugin's check of the data where it now lives; a --to restore keeps the staged layout. */
+async function checkLive(planned: PlannedSource): Promise<void> {
+  if (!planned.inPlace) {
+    await planned.plugin.check?.(planned.moves[0]!.to);
+    return;
   }
-  const selected = manifest.sources.filter((s) => options.sources === undefined || options.sources.includes(s.name));
-  const plan: PlannedSource[] = [];
-  for (const source of selected) {
-    const configured = plugins.byName.get(source.name);
-    if (options.to !== undefined) {
-      const root = resolve(options.to);
-      const final = join(root, source.name);
-      const staging = join(root, stagingName(source.name));
-      plan.push({
-        source,
-        plugin: configured ?? plugins.fallback(source),
-        staging,
-        moves: [{ from: staging, to: final }],
-        replaced: (await exists(final)) ? [final] : [],
-      });
-      continue;
-    }
-    if (!configured) {
-      throw new FailsafeError('E_USAGE', `source "${source.name}" of snapshot ${manifest.id} is not in the configuration; restore it with --to DIR`);
-    }
-    const locations = configured.liveLocations();
-    const first = locations[0];
-    if (!first && configured.applyRestore) {
-      plan.push({ source, plugin: configured, staging: join(tmpdir(), stagingName(source.name)), moves: [], replaced: [] });
-      continue;
-    }
-    if (!first) throw new FailsafeError('E_RESTORE', `source "${source.name}" has no location to restore to; restore it with --to DIR`);
-    const staging = join(dirname(first.livePath), stagingName(source.name));
-    const moves = locations.map((loc) => ({
-      from: loc.archivePath === '' ? staging : join(staging, loc.archivePath),
-      to: loc.livePath,
-      ...(loc.companions ? { companions: loc.companions } : {}),
-    }));
-    const replaced: string[] = [];
-    for (const move of moves) if (await exists(move.to)) replaced.push(move.to);
-    plan.push({ source, plugin: configured, staging, moves, replaced });
-  }
-  return plan;
-}
-
-function stagingName(source: string): string {
-  return `.failsafe-staging-${basename(source)}-${randomBytes(4).toString('hex')}`;
+  if (planned.wanted || planned.applies) return; // a partial restore: the live data mixes old and restored files; the staged check stands
+  await planned.plugin.checkLive?.();
 }
 
 /** Streams the selected sources' entries out of the archive into their staging directories. */
@@ -193,7 +169,8 @@ async function stageAll(snapshot: OpenedSnapshot, plan: PlannedSource[], options
       async function* entriesOfSource(): AsyncGenerator<RestoreEntry> {
         while (pending && pending.source === name) {
           count++;
-          yield pending;
+          // Entries outside --path still stream past (and are checked), unwritten.
+          if (!planned.wanted || planned.wanted.has(pending.path)) yield pending;
           await advance();
         }
       }

@@ -21,6 +21,8 @@ export interface SnapshotBasics {
   bytes: number;
   files: number;
   storedBytes: number;
+  /** Labels from the public header, e.g. `pre-restore`; absent when none. */
+  tags?: string[];
 }
 
 export interface SnapshotInfo extends SnapshotBasics {
@@ -50,7 +52,14 @@ export async function listSnapshots(
     if (!parsed) continue;
     try {
       const header = await readManifestHeader(storage, parsed.job, parsed.id);
-      found.push({ id: header.id, job: header.job, target: storage.targetName, createdAt: header.createdAt, ...header.stats });
+      found.push({
+        id: header.id,
+        job: header.job,
+        target: storage.targetName,
+        createdAt: header.createdAt,
+        ...header.stats,
+        ...(header.tags && header.tags.length > 0 ? { tags: header.tags } : {}),
+      });
     } catch (err) {
       if (!isFailsafeError(err)) throw err;
       options.warn?.(`skipping ${storage.targetName}:${object.key}: ${err.message}`);

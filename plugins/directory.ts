@@ -158,6 +158,10 @@ export class DirectorySource implements SourcePlugin {
     const info = await stat(restoredPath).catch(() => undefined);
     if (!info?.isDirectory()) throw new FailsafeError('E_CHECK_FAILED', `source "${this.name}": ${restoredPath} is not a directory after restore`);
   }
+
+  async checkLive(): Promise<void> {
+    await this.check(this.root);
+  }
 }
 
 /** Writes entries under `destination`, refusing any path or symlink that would lead outside it. */

@@ -109,14 +109,19 @@ export class SqliteSource implements SourcePlugin {
     return restoreFlatFiles(entries, destination, options, `source "${this.name}" holds one database file`);
   }
 
-  async check(restoredPath: string): Promise<void> {
+  async check(restoredPath: string, writable = false): Promise<void> {
     const file = (await stat(restoredPath)).isDirectory() ? join(restoredPath, basename(this.path)) : restoredPath;
     try {
-      inspect(file, this.#options.check === 'none' ? 'quick' : this.#options.check, false, this.name);
+      inspect(file, this.#options.check === 'none' ? 'quick' : this.#options.check, false, this.name, writable);
     } catch (err) {
       const e = err as FailsafeError;
       throw new FailsafeError('E_CHECK_FAILED', `restored database ${basename(file)} fails its check: ${e.message}`, { cause: err });
     }
+  }
+
+  /** Read-write, so closing removes the -wal/-shm a read-only check of a WAL database would leave beside it. */
+  async checkLive(): Promise<void> {
+    await this.check(this.path, true);
   }
 
   async beforeSwap(livePaths: string[]): Promise<void> {
@@ -154,10 +159,10 @@ export class SqliteSource implements SourcePlugin {
 }
 
 /** Checks a database file and returns the facts the manifest records. */
-function inspect(file: string, check: 'full' | 'quick' | 'none', rowCounts: boolean, source: string): Record<string, unknown> {
+function inspect(file: string, check: 'full' | 'quick' | 'none', rowCounts: boolean, source: string, writable = false): Record<string, unknown> {
   let db: Database.Database | undefined;
   try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
+    db = new Database(file, { readonly: !writable, fileMustExist: true });
     if (check !== 'none') {
       const problems = db.pragma(check === 'full' ? 'integrity_check(20)' : 'quick_check(20)', { simple: false }) as Record<string, string>[];
       const messages = problems.map((row) => Object.values(row)[0]).filter((m) => m !== 'ok');

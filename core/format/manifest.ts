@@ -41,6 +41,8 @@ export interface ManifestHeader {
   createdAt: string;
   tool: string;
   stats: SnapshotStats;
+  /** Labels such as `pre-restore` (a safety snapshot taken by a restore); absent when none. */
+  tags?: string[];
   encryption: { cipher: 'none'; bodySha256: string } | { cipher: 'xchacha20poly1305-ietf'; nonce: string; slots: KeySlot[] };
 }
 
@@ -107,9 +109,9 @@ export type ManifestSealing =
   | { cipher: 'none' }
   | { cipher: 'xchacha20poly1305-ietf'; sodium: Sodium; manifestKey: Uint8Array; slots: KeySlot[] };
 
-export async function encodeManifest(manifest: Manifest, stats: SnapshotStats, sealing: ManifestSealing): Promise<Buffer> {
+export async function encodeManifest(manifest: Manifest, stats: SnapshotStats, sealing: ManifestSealing, labels: { tags?: string[] } = {}): Promise<Buffer> {
   const body = await gzip(Buffer.from(JSON.stringify(manifest), 'utf8'));
-  const base = { format: FORMAT_VERSION, id: manifest.id, job: manifest.job, createdAt: manifest.createdAt, tool: manifest.tool, stats };
+  const base = { format: FORMAT_VERSION, id: manifest.id, job: manifest.job, createdAt: manifest.createdAt, tool: manifest.tool, stats, ...labels };
   if (sealing.cipher === 'none') {
     const header: ManifestHeader = { ...base, encryption: { cipher: 'none', bodySha256: sha256(body) } };
     return Buffer.concat([prefixed(header), body]);

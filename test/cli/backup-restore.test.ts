@@ -79,7 +79,7 @@ describe('backup → list → restore → verify', () => {
     expect(dry.json().dryRun).toBe(true);
     expect(await readFile(join(d.data, 'readings.csv'), 'utf8')).toBe('overwritten by mistake');
 
-    const restore = await runCli(['restore', 'latest', '-c', d.config, '--json'], PASS);
+    const restore = await runCli(['restore', 'latest', '--yes', '-c', d.config, '--json'], PASS);
     expect(restore.code).toBe(0);
     expect(await tree(d.data)).toEqual(before);
     expect(JSON.parse(await readFile(d.appConfig, 'utf8'))).toEqual({ name: 'app', port: 8080 });

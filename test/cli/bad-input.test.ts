@@ -136,7 +136,7 @@ describe('integrity errors exit 3', () => {
     expect(deep.json().errors[0].message).toContain(segment);
 
     await writeFile(join(d.data, 'readings.csv'), 'live data');
-    const r = await runCli(['restore', 'latest', '-c', d.config], PASS);
+    const r = await runCli(['restore', 'latest', '--yes', '-c', d.config], PASS);
     expect(r.code).toBe(3);
     oneLine(r.stderr);
     expect(r.stderr).toContain(segment);

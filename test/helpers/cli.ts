@@ -2,7 +2,7 @@
 import { cp, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { main } from '../../cli/main.js';
 
 export interface CliResult {
@@ -12,7 +12,8 @@ export interface CliResult {
   json<T = any>(): T;
 }
 
-export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+/** `stdin`, when given, is what a user types at a terminal (the stream claims to be a TTY). */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, stdin?: string): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const sink = (append: (s: string) => void): Writable =>
@@ -22,7 +23,9 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promi
         cb();
       },
     });
+  const terminal = stdin === undefined ? undefined : Object.assign(Readable.from([stdin]), { isTTY: true });
   const code = await main(args, {
+    ...(terminal ? { stdin: terminal } : {}),
     stdout: sink((s) => (stdout += s)),
     stderr: sink((s) => (stderr += s)),
     env: { PATH: process.env.PATH, ...env },

@@ -135,7 +135,8 @@ jobs:
       expect(outcome.snapshots).toEqual([]);
       expect(outcome.failures[0]!.error.code).toBe('E_SOURCE_READ');
       expect(outcome.failures[0]!.error.message).toMatch(/^source "pg": command cat exited with code 1: cat: .*db\.sql: No such file or directory$/);
-      expect(await failsafe.list()).toHaveLength(1);
+      // The first backup and the restore's safety snapshot of the live database; the failed dump added none.
+      expect((await failsafe.list()).map((s) => s.tags ?? [])).toEqual([['pre-restore'], []]);
     } finally {
       await failsafe.close();
     }

@@ -1,0 +1,73 @@
+/** The human side of `restore`: its options, the plan a dry run or a confirmation shows, the question, the outcome. */
+import { createInterface } from 'node:readline/promises';
+import { FailsafeError } from '../core/errors.js';
+import type { RestoreResult } from '../core/restore.js';
+import { formatBytes, type Io } from './output.js';
+
+export interface RestoreCliOptions {
+  job?: string;
+  target?: string;
+  source?: string[];
+  path?: string[];
+  to?: string;
+  dryRun?: boolean;
+  yes?: boolean;
+  keepPrevious: boolean;
+  safetySnapshot: boolean;
+}
+
+/** Live data is only replaced after a yes on a terminal, or with --yes; a script without it is refused. */
+export async function confirmRestore(io: Io, plan: RestoreResult): Promise<boolean> {
+  if (!io.stdin?.isTTY) {
+    throw new FailsafeError('E_USAGE', 'this restore replaces live data: confirm on a terminal, or pass --yes (see the plan with --dry-run)');
+  }
+  io.stderr.write(formatPlan(plan));
+  const prompt = createInterface({ input: io.stdin, output: io.stderr });
+  try {
+    const answer = await prompt.question('Replace the live data listed above? (yes/no) ');
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    prompt.close();
+  }
+}
+
+const SHOWN = 10;
+
+function entries(n: number): string {
+  return `${n} ${n === 1 ? 'entry' : 'entries'}`;
+}
+
+function files(n: number): string {
+  return `${n} ${n === 1 ? 'file' : 'files'}`;
+}
+
+function some(verb: string, paths: string[]): string[] {
+  if (paths.length === 0) return [];
+  const lines = [`  ${verb} ${files(paths.length)}:`, ...paths.slice(0, SHOWN).map((p) => `    ${p}`)];
+  if (paths.length > SHOWN) lines.push(`    … and ${paths.length - SHOWN} more`);
+  return lines;
+}
+
+/** Per source: where it goes and, file by file, what it creates, replaces and deletes. */
+export function formatPlan(result: RestoreResult): string {
+  const lines: string[] = [`snapshot ${result.id} of ${result.job} in ${result.target}:`];
+  for (const s of result.sources) {
+    lines.push(`${s.name}: ${entries(s.entries)}, ${formatBytes(s.bytes)} → ${s.destinations.join(', ')}`);
+    const c = s.changes;
+    if (!c) continue;
+    lines.push(...some('creates', c.created), ...some('replaces', c.replaced), ...some('deletes', c.deleted));
+    if (c.liveFiles > 0) lines.push(`  live data replaced or deleted: ${files(c.liveFiles)}, ${formatBytes(c.liveBytes)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function formatRestored(result: RestoreResult): string {
+  if (result.dryRun) return `${formatPlan(result)}dry run: nothing was changed\n`;
+  const lines = result.sources.flatMap((s) => [
+    `restored ${s.name}: ${entries(s.entries)}, ${formatBytes(s.bytes)} → ${s.destinations.join(', ')}`,
+    ...s.replaced.map((path) => `  replaced ${path}`),
+    ...s.previous.map((path) => `  previous data kept at ${path}`),
+  ]);
+  if (result.safetySnapshot) lines.push(`the replaced data was backed up first: snapshot ${result.safetySnapshot} (pre-restore)`);
+  return `${lines.join('\n')}\n`;
+}
