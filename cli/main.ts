@@ -43,12 +43,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
         debug = cmd.opts<CommonOptions>().debug === true;
       });
 
-  const open = (options: CommonOptions & IdentityOptions): Promise<Failsafe> => {
-    const identity = identityFrom(options, io.env);
-    return Failsafe.open(options.config, { env: io.env, ...(identity ? { identity } : {}) });
-  };
   const warn = (message: string): void => {
     io.stderr.write(`warning: ${message}\n`);
+  };
+  const open = (options: CommonOptions & IdentityOptions): Promise<Failsafe> => {
+    const identity = identityFrom(options, io.env);
+    return Failsafe.open(options.config, { env: io.env, warn, ...(identity ? { identity } : {}) });
   };
   const print = (value: unknown, human: () => string): void => {
     io.stdout.write(json ? `${JSON.stringify(value)}\n` : human());

@@ -2,6 +2,7 @@
 import { localAdapter } from '../adapters/local.js';
 import { memoryAdapter } from '../adapters/memory.js';
 import { s3Adapter } from '../adapters/s3/index.js';
+import { sftpAdapter } from '../adapters/sftp.js';
 import { commandSource } from '../plugins/command.js';
 import { configFileSource } from '../plugins/config-file.js';
 import { directorySource } from '../plugins/directory.js';
@@ -16,5 +17,6 @@ export function builtinRegistry(): Registry {
     .register(commandSource)
     .register(localAdapter)
     .register(memoryAdapter)
-    .register(s3Adapter);
+    .register(s3Adapter)
+    .register(sftpAdapter);
 }

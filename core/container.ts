@@ -8,12 +8,13 @@ import { container as rootContainer, inject, injectable, type DependencyContaine
 import type { SourcePlugin } from './contracts.js';
 import type { JobConfig, LoadedConfig } from './config/load.js';
 import { FailsafeError } from './errors.js';
-import type { Registry } from './registry.js';
+import type { AdapterContext, Registry } from './registry.js';
 import { Storage } from './storage.js';
 
 export const TOKENS = {
   Config: Symbol.for('failsafe.Config'),
   Registry: Symbol.for('failsafe.Registry'),
+  AdapterContext: Symbol.for('failsafe.AdapterContext'),
 } as const;
 
 /** Builds the sources and targets the YAML describes. Targets are created once and shared. */
@@ -24,6 +25,7 @@ export class Wiring {
   constructor(
     @inject(TOKENS.Config) readonly loaded: LoadedConfig,
     @inject(TOKENS.Registry) readonly registry: Registry,
+    @inject(TOKENS.AdapterContext) readonly adapterContext: AdapterContext,
   ) {}
 
   jobNames(): string[] {
@@ -45,7 +47,7 @@ export class Wiring {
     if (!storage) {
       const config = this.loaded.config.targets[target];
       if (!config) throw new FailsafeError('E_UNKNOWN_TARGET', `no target "${target}" in ${this.loaded.file}`);
-      storage = new Storage(this.registry.adapter(config.type).create(config.options, target), target);
+      storage = new Storage(this.registry.adapter(config.type).create(config.options, target, this.adapterContext), target);
       this.#storages.set(target, storage);
     }
     return storage;
@@ -61,10 +63,14 @@ export class Wiring {
   }
 }
 
-export function createContainer(loaded: LoadedConfig, registry: Registry): DependencyContainer {
+/** Warnings go to stderr unless the caller (the CLI) shows them its own way. */
+const stderrWarn = (message: string): void => void process.stderr.write(`warning: ${message}\n`);
+
+export function createContainer(loaded: LoadedConfig, registry: Registry, warn: (message: string) => void = stderrWarn): DependencyContainer {
   const child = rootContainer.createChildContainer();
   child.registerInstance(TOKENS.Config, loaded);
   child.registerInstance(TOKENS.Registry, registry);
+  child.registerInstance<AdapterContext>(TOKENS.AdapterContext, { warn });
   child.registerSingleton(Wiring);
   return child;
 }

@@ -50,6 +50,7 @@ export const ERROR_CODES = {
   E_CORRUPT: ExitCode.integrity,
   E_UNSAFE_PATH: ExitCode.integrity,
   E_UNSUPPORTED_FORMAT: ExitCode.integrity,
+  E_HOST_KEY: ExitCode.integrity,
   // some targets failed, others succeeded (exit 4)
   E_PARTIAL: ExitCode.partial,
 } as const;

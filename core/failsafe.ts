@@ -30,6 +30,8 @@ export interface OpenOptions {
   registry?: Registry;
   /** A private identity that opens snapshots sealed for recipients (restore, verify, keys rotate). */
   identity?: IdentitySource;
+  /** Where targets' warnings go (an unchecked host key, say); stderr by default. */
+  warn?: (message: string) => void;
 }
 
 export interface BackupOutcome {
@@ -67,7 +69,7 @@ export class Failsafe {
     const text = await readConfigFile(path);
     for (const spec of pluginSpecs(text, path)) await loadPlugin(spec, dirname(path), registry);
     const loaded = parseConfigText(text, path, { registry, ...(options.env ? { env: options.env } : {}) });
-    return new Failsafe(createContainer(loaded, registry).resolve(Wiring), options.identity);
+    return new Failsafe(createContainer(loaded, registry, options.warn).resolve(Wiring), options.identity);
   }
 
   get config(): LoadedConfig {

@@ -8,6 +8,15 @@ import type { z } from 'zod';
 import type { SourcePlugin, StorageAdapter } from './contracts.js';
 import { FailsafeError } from './errors.js';
 
+/** What the core hands an adapter besides its options. */
+export interface AdapterContext {
+  /** Non-fatal problems (an unchecked host key, say), shown to the user on every run. */
+  warn(message: string): void;
+}
+
+/** Options naming files on this machine, resolved against the YAML's folder, unless a factory lists its own. */
+export const DEFAULT_PATH_OPTIONS: readonly string[] = ['path', 'paths', 'keyFile', 'cwd', 'tempDir'];
+
 export interface SourceFactory<Options = any> {
   readonly kind: 'source';
   readonly type: string;
@@ -23,7 +32,9 @@ export interface AdapterFactory<Options = any> {
   readonly type: string;
   /** Options as written in YAML, minus `type`. */
   readonly optionsSchema: z.ZodType<Options>;
-  create(options: Options, targetName: string): StorageAdapter;
+  /** Options that are paths on this machine (default DEFAULT_PATH_OPTIONS); an `sftp` target's `path` is on the server. */
+  readonly pathOptions?: readonly string[];
+  create(options: Options, targetName: string, context?: AdapterContext): StorageAdapter;
 }
 
 export type PluginFactory = SourceFactory | AdapterFactory;

@@ -11,7 +11,7 @@ import { isMap, isPair, isScalar, isSeq, LineCounter, parse as parseYaml, parseD
 import type { z } from 'zod';
 import { DEFAULT_LEVELS, LEVEL_RANGE } from '../compression.js';
 import { FailsafeError } from '../errors.js';
-import type { Registry } from '../registry.js';
+import { DEFAULT_PATH_OPTIONS, type Registry } from '../registry.js';
 import { jobAutomation } from './automation.js';
 import { formatKeyPath, positionOf, type KeyPath } from './positions.js';
 import { configSchema, DEFAULT_SEGMENT_SIZE, type FailsafeConfig, type JobConfig, type SourceConfig, type TargetConfig } from './schema.js';
@@ -31,7 +31,6 @@ export interface LoadOptions {
 
 /** Stands in for a value whose variable is missing but not needed yet. */
 const DEFERRED = '<unset>';
-const PATH_KEYS = new Set(['path', 'paths', 'keyFile', 'cwd', 'tempDir']);
 
 export async function loadConfig(file: string, options: LoadOptions): Promise<LoadedConfig> {
   return parseConfigText(await readConfigFile(file), file, options);
@@ -116,7 +115,7 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
     const { type, ...rest } = target;
     const factory = options.registry.adapters.get(type);
     if (!factory) fail('E_UNKNOWN_TYPE', ['targets', name, 'type'], `unknown target type "${type}" (known: ${[...options.registry.adapters.keys()].join(', ')})`);
-    const opts = validateOptions(factory!.optionsSchema, resolvePaths(rest, dir), ['targets', name], fail);
+    const opts = validateOptions(factory!.optionsSchema, resolvePaths(rest, dir, factory!.pathOptions), ['targets', name], fail);
     targets[name] = { type, options: opts };
   }
 
@@ -225,10 +224,10 @@ function keyPathOf(ancestors: readonly unknown[], node: unknown): KeyPath {
   return path;
 }
 
-function resolvePaths(options: Record<string, unknown>, dir: string): Record<string, unknown> {
+function resolvePaths(options: Record<string, unknown>, dir: string, pathOptions = DEFAULT_PATH_OPTIONS): Record<string, unknown> {
   const out: Record<string, unknown> = { ...options };
   for (const [key, value] of Object.entries(out)) {
-    if (!PATH_KEYS.has(key)) continue;
+    if (!pathOptions.includes(key)) continue;
     if (typeof value === 'string') out[key] = resolvePath(value, dir);
     else if (Array.isArray(value)) out[key] = value.map((v) => (typeof v === 'string' ? resolvePath(v, dir) : v));
   }

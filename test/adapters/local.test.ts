@@ -1,12 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalAdapter, mountPointOf } from '../../adapters/local.js';
 import type { StorageAdapter } from '../../core/contracts.js';
 import { FailsafeError } from '../../core/errors.js';
-import { TEMP_PREFIX } from '../../core/fs/atomic.js';
 import { Storage } from '../../core/storage.js';
 import { testStorageAdapter } from '../conformance/storage.js';
 
@@ -21,31 +20,8 @@ testStorageAdapter('local', {
   },
   destroy: async (adapter) => rm(roots.get(adapter)!, { recursive: true, force: true }),
   reopen: async (adapter) => new LocalAdapter({ path: (adapter as LocalAdapter).root }),
-  additionalTests({ adapter, storage }) {
-    const root = (): string => (adapter() as LocalAdapter).root;
-
-    it('hides temp files from listings and removes stale ones with cleanupTemp', async () => {
-      await storage().put('snap/seg', Buffer.from('x'));
-      const stale = join(root(), 'snap', `${TEMP_PREFIX}seg-dead`);
-      const fresh = join(root(), 'snap', `${TEMP_PREFIX}seg-live`);
-      await writeFile(stale, 'half a segment');
-      await writeFile(fresh, 'being written now');
-      const old = new Date(Date.now() - 2 * 60 * 60 * 1000);
-      await utimes(stale, old, old);
-      const listed: string[] = [];
-      for await (const info of storage().list('')) listed.push(info.key);
-      expect(listed).toEqual(['snap/seg']);
-      expect(await (adapter() as LocalAdapter).cleanupTemp()).toBe(1);
-      expect((await readdir(join(root(), 'snap'))).sort()).toEqual([`${TEMP_PREFIX}seg-live`, 'seg']);
-    });
-
-    it('deleting the last object of a folder removes the empty folders', async () => {
-      await storage().put('a/b/c', Buffer.from('x'));
-      await storage().put('a/keep', Buffer.from('y'));
-      await storage().delete('a/b/c');
-      expect(await readdir(join(root(), 'a'))).toEqual(['keep']);
-    });
-
+  folder: (adapter) => adapter as LocalAdapter,
+  additionalTests({ storage }) {
     it('a key under an existing object is an E_STORAGE error naming the target and key', async () => {
       await storage().put('file', Buffer.from('x'));
       const err = await storage().put('file/child', Buffer.from('y')).catch((e: unknown) => e);

@@ -105,3 +105,33 @@ describe('loading a deployment', () => {
     expect(failure(VALID.replace(/encryption: .*\n/, '')).message).toMatch(/encryption: /);
   });
 });
+
+describe('an sftp target in YAML', () => {
+  const yaml = (target: string): string => `version: 1
+targets:
+  nas: ${target}
+encryption: none
+jobs:
+  app: { sources: [{ type: directory, path: ./data }], targets: [nas] }
+`;
+
+  it('keeps the server path as written and resolves the key files on this machine', () => {
+    const { config } = load(
+      yaml('{ type: sftp, host: nas.local, username: backup, path: backups/app, knownHosts: ./known_hosts, privateKey: ./id_ed25519, passphrase: "${KEY_PASS}" }'),
+      { KEY_PASS: 'secret' },
+    );
+    expect(config.targets.nas!.options).toMatchObject({
+      path: 'backups/app',
+      knownHosts: '/srv/app/known_hosts',
+      privateKey: '/srv/app/id_ed25519',
+      passphrase: 'secret',
+      port: 22,
+    });
+  });
+
+  it('refuses a target that does not say who the server is, at its line', () => {
+    const err = failure(yaml('{ type: sftp, host: nas.local, username: backup, path: /b, privateKey: ./k }'));
+    expect(err.code).toBe('E_CONFIG');
+    expect(err.message).toMatch(/failsafe\.yaml:3:\d+: targets\.nas.*hostKey/);
+  });
+});

@@ -10,11 +10,14 @@
  * adapter's own cases.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { readdir, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StorageAdapter } from '../../core/contracts.js';
 import { FailsafeError } from '../../core/errors.js';
+import { TEMP_PREFIX } from '../../core/fs/atomic.js';
 import { Storage } from '../../core/storage.js';
 
 export interface StorageSuiteOptions {
@@ -34,6 +37,13 @@ export interface StorageSuiteOptions {
    * does not), by test name, with the reason. They are reported as skipped.
    */
   serverLimits?: Record<string, string>;
+  /**
+   * For adapters over a folder tree this machine can see (local, an SFTP
+   * server on loopback): its root, to plant crash leftovers and check that
+   * listings hide them, `cleanupTemp` removes the stale ones, and deletes
+   * tidy empty folders.
+   */
+  folder?(adapter: StorageAdapter): { root: string; cleanupTemp(olderThanMs?: number): Promise<number> };
   additionalTests?(context: { adapter: () => StorageAdapter; storage: () => Storage }): void;
 }
 
@@ -256,6 +266,34 @@ export function testStorageAdapter(name: string, options: StorageSuiteOptions): 
         const again = new Storage(await options.reopen!(adapter), name);
         expect((await again.getBuffer('persist/me')).toString()).toBe('still here');
         await again.close();
+      });
+    }
+
+    if (options.folder) {
+      const folder = (): ReturnType<NonNullable<StorageSuiteOptions['folder']>> => options.folder!(adapter);
+
+      it('hides temp files from listings and removes stale ones with cleanupTemp', async () => {
+        await storage.put('snap/seg', Buffer.from('x'));
+        const stale = join(folder().root, 'snap', `${TEMP_PREFIX}seg-dead`);
+        const fresh = join(folder().root, 'snap', `${TEMP_PREFIX}seg-live`);
+        await writeFile(stale, 'half a segment');
+        await writeFile(fresh, 'being written now');
+        const old = new Date(Date.now() - 2 * 60 * 60 * 1000);
+        await utimes(stale, old, old);
+        const listed: string[] = [];
+        for await (const info of storage.list('')) listed.push(info.key);
+        expect(listed).toEqual(['snap/seg']);
+        expect(await folder().cleanupTemp()).toBe(1);
+        expect((await readdir(join(folder().root, 'snap'))).sort()).toEqual([`${TEMP_PREFIX}seg-live`, 'seg']);
+      });
+
+      it('deleting the last object of a folder removes the empty folders', async () => {
+        await storage.put('a/b/c', Buffer.from('x'));
+        await storage.put('a/keep', Buffer.from('y'));
+        await storage.delete('a/b/c');
+        expect(await readdir(join(folder().root, 'a'))).toEqual(['keep']);
+        await storage.put('a/b/again', Buffer.from('z'));
+        expect((await storage.getBuffer('a/b/again')).toString()).toBe('z');
       });
     }
 

@@ -1,0 +1,142 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SftpAdapter } from '../../adapters/sftp.js';
+import type { SftpOptionsInput } from '../../adapters/sftp/options.js';
+import { FailsafeError } from '../../core/errors.js';
+import { Storage } from '../../core/storage.js';
+import { testStorageAdapter } from '../conformance/storage.js';
+import { startSshd, type Sshd } from '../helpers/sshd.js';
+
+let sshd: Sshd;
+let stores = 0;
+beforeAll(async () => {
+  sshd = await startSshd();
+}, 30_000);
+afterAll(async () => sshd?.stop());
+
+function options(extra: Partial<SftpOptionsInput> = {}): SftpOptionsInput {
+  return {
+    host: sshd.host,
+    port: sshd.port,
+    username: sshd.username,
+    path: join(sshd.dir, `store-${++stores}`),
+    hostKey: sshd.fingerprint,
+    privateKey: sshd.clientKey,
+    ...extra,
+  };
+}
+
+async function failure(promise: Promise<unknown>): Promise<FailsafeError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(FailsafeError);
+  return err as FailsafeError;
+}
+
+testStorageAdapter('sftp', {
+  create: async () => new SftpAdapter(options()),
+  destroy: async (adapter) => rm((adapter as SftpAdapter).root, { recursive: true, force: true }),
+  reopen: async (adapter) => new SftpAdapter({ ...(adapter as SftpAdapter).options }),
+  manyKeys: 1000,
+  folder: (adapter) => adapter as SftpAdapter,
+});
+
+describe('sftp: who the server is, and who we are', () => {
+  const attempt = async (extra: Partial<SftpOptionsInput>): Promise<FailsafeError> => {
+    const storage = new Storage(new SftpAdapter(options(extra), 'nas'), 'nas');
+    try {
+      return await failure(storage.put('x', Buffer.from('x')));
+    } finally {
+      await storage.close();
+    }
+  };
+
+  it('refuses a host key that does not match the pinned fingerprint, showing the one seen', async () => {
+    const err = await attempt({ hostKey: `SHA256:${'A'.repeat(43)}` });
+    expect(err.code).toBe('E_HOST_KEY');
+    expect(err.exitCode).toBe(3);
+    expect(err.message).toContain(sshd.fingerprint);
+    expect(err.message).toContain('nas');
+    expect(err.message.split('\n')).toHaveLength(1);
+  });
+
+  it('accepts a hashed known_hosts entry and refuses a host missing from it or with another key', async () => {
+    const good = new Storage(new SftpAdapter(options({ hostKey: undefined, knownHosts: sshd.knownHosts })), 'nas');
+    await good.put('k', Buffer.from('ok'));
+    expect((await good.getBuffer('k')).toString()).toBe('ok');
+    await good.close();
+
+    const empty = join(sshd.dir, 'known_hosts_empty');
+    await writeFile(empty, '# nothing yet\n');
+    const unknown = await attempt({ hostKey: undefined, knownHosts: empty });
+    expect(unknown.code).toBe('E_HOST_KEY');
+    expect(unknown.message).toMatch(/unknown/);
+    expect(unknown.message).toContain(sshd.fingerprint);
+
+    const changed = join(sshd.dir, 'known_hosts_changed');
+    const otherPub = (await import('node:fs/promises')).readFile(`${sshd.otherKey}.pub`, 'utf8');
+    await writeFile(changed, `[127.0.0.1]:${sshd.port} ${(await otherPub).split(' ').slice(0, 2).join(' ')}\n`);
+    const mismatch = await attempt({ hostKey: undefined, knownHosts: changed });
+    expect(mismatch.code).toBe('E_HOST_KEY');
+    expect(mismatch.message).toMatch(/does not match/);
+    expect(mismatch.message).toContain(sshd.fingerprint);
+  });
+
+  it('refuses a private key the server does not know, without retrying', async () => {
+    const started = Date.now();
+    const err = await attempt({ privateKey: sshd.otherKey });
+    expect(err.code).toBe('E_AUTH');
+    expect(err.exitCode).toBe(1);
+    expect(err.message).toContain(`${sshd.username}@127.0.0.1:${sshd.port}`);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('reports a server that is not there as E_UNREACHABLE after bounded retries', async () => {
+    const err = await attempt({ port: 1, retries: 1 });
+    expect(err.code).toBe('E_UNREACHABLE');
+    expect(err.message).toMatch(/cannot connect/);
+  });
+
+  it('insecureAcceptAnyHostKey connects but warns', async () => {
+    const warnings: string[] = [];
+    const adapter = new SftpAdapter(options({ hostKey: undefined, insecureAcceptAnyHostKey: true }), 'nas', { warn: (m) => warnings.push(m) });
+    const storage = new Storage(adapter, 'nas');
+    await storage.put('k', Buffer.from('ok'));
+    await storage.close();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/NOT checked/);
+  });
+
+  it('refuses options without a host key or a way to log in', () => {
+    expect(() => new SftpAdapter(options({ hostKey: undefined }))).toThrow(/hostKey/);
+    expect(() => new SftpAdapter(options({ privateKey: undefined }))).toThrow(/privateKey, agent or password/);
+    expect(() => new SftpAdapter(options({ hostKey: 'SHA256:short' }))).toThrow(/ssh-keygen -lf/);
+  });
+});
+
+describe('sftp: permissions on the server', () => {
+  it('a folder the login may not write to is E_PERMISSION and leaves nothing behind', async () => {
+    const locked = join(sshd.dir, `locked-${randomBytes(3).toString('hex')}`);
+    await mkdir(locked, { mode: 0o755 });
+    let opts = options({ path: locked });
+    if (sshd.unprivileged) {
+      // Root writes anywhere: log in as an unprivileged account, whose key is the same authorized one.
+      opts = { ...opts, username: sshd.unprivileged };
+    } else {
+      await (await import('node:fs/promises')).chmod(locked, 0o555);
+    }
+    const storage = new Storage(new SftpAdapter(opts, 'nas'), 'nas');
+    try {
+      const err = await failure(storage.put('snap/seg', Buffer.from('x')));
+      expect(err.code).toBe('E_PERMISSION');
+      expect(err.message).toContain('snap/seg');
+      expect(await readdir(locked)).toEqual([]);
+    } finally {
+      await storage.close();
+    }
+  });
+});

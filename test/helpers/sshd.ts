@@ -1,0 +1,192 @@
+/**
+ * A real OpenSSH server for the SFTP tests: Debian's `sshd` on 127.0.0.1 at a
+ * free high port, with its own config, host key, authorized_keys and PidFile
+ * in a temp directory, stopped by its PID. Nothing of the machine's own sshd
+ * configuration is used.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, connect } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+export const SSHD = '/usr/sbin/sshd';
+
+export interface Sshd {
+  host: string;
+  port: number;
+  /** The account the tests log in as (root in CI). */
+  username: string;
+  /** An unprivileged account that may log in too (`nobody`), when running as root. */
+  unprivileged: string | undefined;
+  dir: string;
+  /** A private key in authorized_keys, and one that is not. */
+  clientKey: string;
+  otherKey: string;
+  /** `SHA256:…` of the server's host key, as `ssh-keygen -lf` prints it. */
+  fingerprint: string;
+  /** A known_hosts file holding the server's key under `[127.0.0.1]:port`, hashed as Debian's ssh does. */
+  knownHosts: string;
+  pid: number;
+  /** Kills the server and its per-connection processes (SIGKILL: a crash, no goodbye to clients). */
+  kill(): Promise<void>;
+  /** Starts it again on the same port with the same keys. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** sshd refuses an account whose password is locked (`!` in /etc/shadow), even with a valid key. */
+async function unlock(user: string): Promise<void> {
+  const shadow = await readFile('/etc/shadow', 'utf8').catch(() => '');
+  const entry = shadow.split('\n').find((line) => line.startsWith(`${user}:`));
+  if (entry?.split(':')[1]?.startsWith('!')) await run('usermod', ['-p', '*', user]);
+}
+
+async function waitForPort(port: number, child: ChildProcess, log: () => string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`sshd exited with ${child.exitCode}: ${log()}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await sleep(25);
+  }
+  throw new Error(`sshd did not listen on ${port}: ${log()}`);
+}
+
+/** PIDs of every process below `pid`, from /proc: sshd forks one per connection. */
+async function descendants(pid: number): Promise<number[]> {
+  const parents = new Map<number, number>();
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+    // The command name in parentheses may hold spaces; the parent PID is the second field after it.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid) parents.set(Number(name), ppid);
+  }
+  const found: number[] = [];
+  const visit = (parent: number): void => {
+    for (const [child, ppid] of parents) {
+      if (ppid === parent) {
+        found.push(child);
+        visit(child);
+      }
+    }
+  };
+  visit(pid);
+  return found;
+}
+
+export async function startSshd(): Promise<Sshd> {
+  const asRoot = process.getuid?.() === 0;
+  const dir = await mkdtemp(join(tmpdir(), 'failsafe-sshd-'));
+  // sshd reads authorized_keys as the user logging in, who may be unprivileged.
+  await chmod(dir, 0o755);
+  // Privilege separation needs it; Debian creates it only when the service starts.
+  if (asRoot) await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
+  const keygen = (path: string): Promise<unknown> => run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'failsafe-test', '-f', path]);
+  const hostKey = join(dir, 'host_ed25519');
+  const clientKey = join(dir, 'client_ed25519');
+  const otherKey = join(dir, 'other_ed25519');
+  await Promise.all([keygen(hostKey), keygen(clientKey), keygen(otherKey)]);
+  await writeFile(join(dir, 'authorized_keys'), await readFile(`${clientKey}.pub`), { mode: 0o644 });
+  const username = userInfo().username;
+  const unprivileged = asRoot ? 'nobody' : undefined;
+  await unlock(username);
+  if (unprivileged) await unlock(unprivileged);
+
+  const port = await freePort();
+  const config = join(dir, 'sshd_config');
+  await writeFile(
+    config,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${hostKey}`,
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      'PermitRootLogin prohibit-password',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PubkeyAuthentication yes',
+      'UsePAM no',
+      // The temp directory is world-writable; the keys in it are the test's own.
+      'StrictModes no',
+      'Subsystem sftp internal-sftp',
+      'LogLevel ERROR',
+      '',
+    ].join('\n'),
+  );
+  const fingerprint = (await run('ssh-keygen', ['-lf', `${hostKey}.pub`])).stdout.split(' ')[1]!;
+  const knownHosts = join(dir, 'known_hosts');
+  const hostPub = (await readFile(`${hostKey}.pub`, 'utf8')).split(' ').slice(0, 2).join(' ');
+  await writeFile(knownHosts, `[127.0.0.1]:${port} ${hostPub}\n`);
+  await run('ssh-keygen', ['-H', '-f', knownHosts]);
+  await rm(`${knownHosts}.old`, { force: true });
+
+  let child: ChildProcess | undefined;
+  const start = async (): Promise<void> => {
+    let log = '';
+    // -D: stay in the foreground, so the PID we hold is the listener's; -e: log to stderr.
+    child = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    await waitForPort(port, child, () => log);
+  };
+  await start();
+
+  const sshd: Sshd = {
+    host: '127.0.0.1',
+    port,
+    username,
+    unprivileged,
+    dir,
+    clientKey,
+    otherKey,
+    fingerprint,
+    knownHosts,
+    get pid() {
+      return child!.pid!;
+    },
+    async kill() {
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child!.once('exit', resolve));
+      for (const pid of [child.pid!, ...(await descendants(child.pid!))]) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      await exited;
+    },
+    async restart() {
+      await sshd.kill();
+      await start();
+    },
+    async stop() {
+      if (child && child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child!.once('exit', resolve));
+        process.kill(child.pid!, 'SIGTERM');
+        await exited;
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return sshd;
+}
