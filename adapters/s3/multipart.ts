@@ -44,7 +44,8 @@ export async function uploadStream(context: MultipartContext, params: PutObjectC
     },
   });
   // pipeline destroys `counted` with the source's error, which fails the upload.
-  pipeline(body, counted).catch(() => {});
+  let sourceError: unknown;
+  pipeline(body, counted).catch((err: unknown) => void (sourceError ??= err));
   // The signal is not handed to Upload: its own abort rejects at once, before the
   // multipart upload is aborted. Failing the data stream instead lets Upload wait
   // for its parts in flight and abort the multipart upload, then reject.
@@ -64,7 +65,8 @@ export async function uploadStream(context: MultipartContext, params: PutObjectC
   } catch (err) {
     body.destroy();
     counted.destroy();
-    throw signal?.aborted ? abortError(signal) : err;
+    // The cause, rather than a failure of the clean-up that followed it.
+    throw signal?.aborted ? abortError(signal) : (sourceError ?? err);
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }

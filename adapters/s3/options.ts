@@ -45,8 +45,8 @@ export const s3OptionsSchema = z
     /** Attempts per request, the first included, for transient errors (5xx, throttling, resets, timeouts). */
     maxAttempts: z.number().int().min(1).max(20).default(4),
     connectTimeoutMs: z.number().int().min(100).default(5000),
-    /** A request whose socket stays silent this long fails (and is retried). */
-    requestTimeoutMs: z.number().int().min(100).default(60_000),
+    /** A request whose connection stays silent this long fails (and is retried). */
+    idleTimeoutMs: z.number().int().min(100).default(60_000),
   })
   .strict()
   .refine((o) => o.kmsKeyId === undefined || o.serverSideEncryption?.startsWith('aws:kms'), {
@@ -87,9 +87,10 @@ export function createClient(settings: S3Settings): S3Client {
     // connection resets and timeouts, with a retry quota; maxAttempts bounds each request.
     retryMode: 'standard',
     maxAttempts: settings.maxAttempts,
+    // Idle time rather than a total: a large part on a slow link may take long, a silent socket may not.
     requestHandler: new NodeHttpHandler({
       connectionTimeout: settings.connectTimeoutMs,
-      requestTimeout: settings.requestTimeoutMs,
+      socketTimeout: settings.idleTimeoutMs,
     }),
   };
   return new S3Client(config);

@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { S3Adapter } from '../../adapters/s3/index.js';
+import { Storage } from '../../core/storage.js';
+import { makeDeployment, PASS, runCli } from '../helpers/cli.js';
+import { S3RVER_CREDENTIALS, startS3rver } from '../helpers/s3-server.js';
+
+const server = await startS3rver();
+afterAll(() => server.stop());
+
+const S3_ENV = { ...PASS, S3_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, S3_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey };
+
+/** The quick-start deployment with its target replaced by an s3 one. */
+async function s3Deployment(bucket: string) {
+  const d = await makeDeployment();
+  const endpoint = server.options(bucket).endpoint!;
+  const target = `offsite:
+    type: s3
+    bucket: ${bucket}
+    prefix: planter
+    endpoint: ${endpoint}
+    credentials: { accessKeyId: "\${S3_ACCESS_KEY_ID}", secretAccessKey: "\${S3_SECRET_ACCESS_KEY}" }`;
+  const yaml = (await readFile(d.config, 'utf8')).replace('disk: { type: local, path: ./target }', target).replace('targets: [disk]', 'targets: [offsite]');
+  await writeFile(d.config, yaml);
+  return { ...d, endpoint };
+}
+
+const oneLine = (text: string): void => expect(text.trim().split('\n')).toHaveLength(1);
+
+describe('CLI with an s3 target', () => {
+  it('backs up to the bucket, lists, restores every byte and verifies', async () => {
+    const bucket = `failsafe-cli-${randomBytes(4).toString('hex')}`;
+    await server.createBucket(bucket);
+    const d = await s3Deployment(bucket);
+    await writeFile(join(d.data, 'big.bin'), randomBytes(3 * 1024 * 1024));
+
+    const backup = await runCli(['backup', '-c', d.config, '--json'], S3_ENV);
+    expect(backup.stderr).toBe('');
+    expect(backup.code).toBe(0);
+    const [snapshot] = backup.json().snapshots;
+    expect(snapshot).toMatchObject({ job: 'app', target: 'offsite' });
+
+    // The objects are in the bucket, under the prefix, and nowhere on disk.
+    const stored = new Storage(new S3Adapter(server.options(bucket)), 'check');
+    const keys: string[] = [];
+    for await (const info of stored.list('')) keys.push(info.key);
+    await stored.close();
+    expect(keys.length).toBeGreaterThan(1);
+    expect(keys.every((key) => key.startsWith('planter/'))).toBe(true);
+    expect(await readdir(d.root)).not.toContain('target');
+
+    expect((await runCli(['list', '-c', d.config, '--json'], S3_ENV)).json()).toEqual([snapshot]);
+    const to = join(d.root, 'restored');
+    const restore = await runCli(['restore', 'latest', '--to', to, '-c', d.config], S3_ENV);
+    expect(restore.code).toBe(0);
+    for (const name of ['readings.csv', 'big.bin']) {
+      expect((await readFile(join(to, 'data', name))).equals(await readFile(join(d.data, name)))).toBe(true);
+    }
+    expect(await readFile(join(to, 'config', 'config.json'), 'utf8')).toBe(await readFile(d.appConfig, 'utf8'));
+    const verify = await runCli(['verify', 'latest', '--read-data', '-c', d.config, '--json'], S3_ENV);
+    expect(verify.code).toBe(0);
+    expect(verify.json()).toMatchObject({ ok: true, errors: [] });
+  });
+
+  it('a missing bucket fails the backup with one line naming bucket and endpoint, exit 1', async () => {
+    const d = await s3Deployment('failsafe-cli-never-created');
+    const backup = await runCli(['backup', '-c', d.config], S3_ENV);
+    expect(backup.code).toBe(1);
+    oneLine(backup.stderr);
+    expect(backup.stderr).toContain('E_BUCKET_NOT_FOUND');
+    expect(backup.stderr).toContain('failsafe-cli-never-created');
+    expect(backup.stderr).toContain(d.endpoint);
+  });
+
+  it('credentials the server does not know fail with E_AUTH, exit 1', async () => {
+    const bucket = `failsafe-cli-${randomBytes(4).toString('hex')}`;
+    await server.createBucket(bucket);
+    const d = await s3Deployment(bucket);
+    const backup = await runCli(['backup', '-c', d.config], { ...S3_ENV, S3_ACCESS_KEY_ID: 'NOTAKEYTHESERVERKNOWS' });
+    expect(backup.code).toBe(1);
+    oneLine(backup.stderr);
+    expect(backup.stderr).toContain('E_AUTH');
+    expect(backup.stderr).toContain(bucket);
+  });
+
+  it('a credentials variable that is not set is a configuration error, exit 2', async () => {
+    const d = await s3Deployment('failsafe-cli-any');
+    const { S3_SECRET_ACCESS_KEY: _unset, ...env } = S3_ENV;
+    const r = await runCli(['backup', '-c', d.config], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('S3_SECRET_ACCESS_KEY');
+  });
+});
