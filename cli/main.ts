@@ -14,6 +14,7 @@ import type { RestoreResult } from '../core/restore.js';
 import { VERSION } from '../core/version.js';
 import { registerKeysCommands } from './commands/keys.js';
 import { identityFrom, withIdentityOptions, type IdentityOptions } from './identity.js';
+import { registerDrill } from './commands/drill.js';
 import { registerPrune } from './commands/prune.js';
 import type { CommandContext, CommonOptions } from './context.js';
 import { createProgress } from './progress.js';
@@ -181,6 +182,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
 
   const context: CommandContext = { io, command, open, warn, print, setExit: (code) => void (exit = code), program };
   registerPrune(context);
+  registerDrill(context);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -19,6 +19,7 @@ import { prune, type PruneOptions, type PruneReport, type PruneTask } from './pr
 import type { Registry } from './registry.js';
 import { rotateKeys, type RotateReport } from './rotate.js';
 import { runRestore, type RestoreResult, type RestoreRunOptions } from './restore.js';
+import { runDrill, type DrillOptions, type DrillReport } from './drill.js';
 import { recoverRestores, type RecoveredRestore } from './swap.js';
 import { listSnapshots, openSnapshot, resolveSnapshot, type SnapshotInfo } from './snapshots.js';
 import type { Storage } from './storage.js';
@@ -139,6 +140,16 @@ export class Failsafe {
       journalDir: this.#journalDir(),
       parallelism: this.#wiring.loaded.config.parallelism ?? 2,
     });
+  }
+
+  /**
+   * A restore drill per job (all by default): the latest snapshot restored
+   * into a scratch folder with every check, timed, then removed.
+   */
+  async drill(jobs: string[] = [], options: DrillOptions = {}): Promise<DrillReport> {
+    const names = jobs.length > 0 ? jobs : this.jobNames();
+    for (const name of names) this.#wiring.job(name);
+    return runDrill(names, (ref, o) => this.restore(ref, o), options);
   }
 
   /**
