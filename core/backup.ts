@@ -31,6 +31,9 @@ export interface BackupSettings {
 
 export interface BackupProgress {
   job: string;
+  /** The targets the job's segments go to. */
+  targets: string[];
+  /** The entry being read, as `<source>/<path>`. */
   file?: string;
   files: number;
   bytesRead: number;
@@ -87,7 +90,7 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
   };
   const ciphers = newSnapshotCiphers(settings.encryption);
   const records: SegmentRecord[] = [];
-  const progress: BackupProgress = { job: job.name, files: 0, bytesRead: 0, storedBytes: 0, segments: 0 };
+  const progress: BackupProgress = { job: job.name, targets: job.targets.map((t) => t.targetName), files: 0, bytesRead: 0, storedBytes: 0, segments: 0 };
   const prepared: SourcePlugin[] = [];
   const failed = new Map<Storage, Error>();
 

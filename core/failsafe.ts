@@ -2,21 +2,24 @@
  * The programmatic API: one deployment (one YAML file). The CLI is a thin
  * layer over this class; no behaviour lives only in the CLI.
  */
+import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { runBackup, type BackupRunOptions, type BackupSettings, type SnapshotSummary } from './backup.js';
+import { AutoBackup, type AutoBackupOptions } from './auto-backup.js';
+import { runBackup, type BackupProgress, type BackupRunOptions, type BackupSettings, type SnapshotSummary } from './backup.js';
 import { builtinRegistry } from './builtins.js';
 import { CheckpointStore } from './checkpoints/store.js';
 import { createCompressor } from './compression.js';
-import { parseConfigText, pluginSpecs, readConfigFile, type LoadedConfig } from './config/load.js';
+import { parseConfigObject, parseConfigText, pluginSpecs, readConfigFile, type LoadedConfig } from './config/load.js';
 import { createContainer, Wiring } from './container.js';
 import type { SourcePlugin } from './contracts.js';
 import { createEncryption, type Encryption, type EncryptionSettings, type IdentitySource } from './crypto/encryption.js';
 import { asFailsafeError, FailsafeError, isFailsafeError } from './errors.js';
+import { latestOf } from './events.js';
 import type { ManifestSource } from './format/manifest.js';
 import { loadPlugin } from './plugin-loader.js';
 import { prune, type PruneOptions, type PruneReport, type PruneTask } from './prune.js';
-import type { Registry } from './registry.js';
+import type { PluginFactory, Registry } from './registry.js';
 import { rotateKeys, type RotateReport } from './rotate.js';
 import { runRestore, type RestoreResult, type RestoreRunOptions } from './restore.js';
 import { runDrill, type DrillOptions, type DrillReport } from './drill.js';
@@ -35,11 +38,35 @@ export interface OpenOptions {
   warn?: (message: string) => void;
 }
 
+export interface FromConfigOptions extends OpenOptions {
+  /** Where relative paths and `plugins` resolve (default: the current directory). */
+  baseDir?: string;
+}
+
+/** A configuration object: the YAML's shape, where `plugins` may also hold factories made with defineSource/defineAdapter. */
+export type ConfigObject = Record<string, unknown> & { plugins?: (string | PluginFactory)[] };
+
+export interface BackupFailure {
+  job: string;
+  target?: string;
+  error: FailsafeError;
+}
+
+/** Events of a Failsafe instance (`failsafe.on('progress', …)`). */
+export interface FailsafeEvents {
+  /** During a backup: the job's totals so far (a fresh object each time). */
+  progress: [BackupProgress];
+  /** A snapshot was stored in one target. */
+  snapshot: [SnapshotSummary];
+  /** A job (or one of its targets) failed; `auto` when the run was an automatic backup. */
+  failure: [BackupFailure & { auto: boolean }];
+}
+
 export interface BackupOutcome {
   /** One per job and target that holds a new snapshot. */
   snapshots: SnapshotSummary[];
   /** A job that failed as a whole (no `target`), or one target of a job the other targets completed. */
-  failures: { job: string; target?: string; error: FailsafeError }[];
+  failures: BackupFailure[];
 }
 
 export interface SelectOptions {
@@ -53,12 +80,14 @@ export type RestoreOptions = SelectOptions &
     safetySnapshot?: boolean;
   };
 
-export class Failsafe {
+export class Failsafe extends EventEmitter<FailsafeEvents> {
   readonly #wiring: Wiring;
   readonly #identity: IdentitySource | undefined;
+  readonly #auto = new Map<string, AutoBackup>();
   #encryption: Promise<Encryption> | undefined;
 
   private constructor(wiring: Wiring, identity?: IdentitySource) {
+    super();
     this.#wiring = wiring;
     this.#identity = identity;
   }
@@ -73,6 +102,22 @@ export class Failsafe {
     return new Failsafe(createContainer(loaded, registry, options.warn).resolve(Wiring), options.identity);
   }
 
+  /**
+   * Opens a deployment from an object of the YAML's shape, validated as the
+   * file is (errors name the key path instead of a line).
+   */
+  static async fromConfig(config: ConfigObject, options: FromConfigOptions = {}): Promise<Failsafe> {
+    const registry = options.registry ?? builtinRegistry();
+    const baseDir = resolve(options.baseDir ?? '.');
+    const plugins = Array.isArray(config?.plugins) ? config.plugins : [];
+    for (const plugin of plugins) if (typeof plugin === 'object' && plugin !== null) registry.register(plugin, `${plugin.kind} "${plugin.type}"`);
+    const specs = plugins.filter((p): p is string => typeof p === 'string');
+    const plain = Array.isArray(config?.plugins) ? { ...config, plugins: specs } : config;
+    for (const spec of pluginSpecs(JSON.stringify(plain), resolve(baseDir, 'failsafe.yaml'))) await loadPlugin(spec, baseDir, registry);
+    const loaded = parseConfigObject(plain, baseDir, { registry, ...(options.env ? { env: options.env } : {}) });
+    return new Failsafe(createContainer(loaded, registry).resolve(Wiring), options.identity);
+  }
+
   get config(): LoadedConfig {
     return this.#wiring.loaded;
   }
@@ -81,30 +126,50 @@ export class Failsafe {
     return this.#wiring.jobNames();
   }
 
-  /** Backs up the given jobs (all by default), one after the other; a failed job does not stop the others. */
+  /**
+   * Backs up the given jobs (all by default), one after the other; a failed
+   * job does not stop the others. Emits `progress`, `snapshot` and `failure`.
+   */
   async backup(jobs: string[] = [], options: BackupRunOptions = {}): Promise<BackupOutcome> {
+    return this.#backup(jobs, options, false);
+  }
+
+  async #backup(jobs: string[], options: BackupRunOptions, auto: boolean): Promise<BackupOutcome> {
     const names = jobs.length > 0 ? jobs : this.jobNames();
     const selected = names.map((name) => this.#wiring.job(name));
     const settings = await this.#backupSettings();
     const outcome: BackupOutcome = { snapshots: [], failures: [] };
+    const run: BackupRunOptions = {
+      ...options,
+      onProgress: (progress) => {
+        options.onProgress?.(progress);
+        if (this.listenerCount('progress') > 0) this.emit('progress', { ...progress, targets: [...progress.targets] });
+      },
+    };
+    const failed = (failure: BackupFailure): void => {
+      outcome.failures.push(failure);
+      this.#reportFailure(failure, auto);
+    };
     for (const job of selected) {
       try {
         const sources = this.#wiring.sources(job);
-        const result = await runBackup({ name: job.name, sources, targets: this.#wiring.targetsOf(job) }, settings, options);
+        const result = await runBackup({ name: job.name, sources, targets: this.#wiring.targetsOf(job) }, settings, run);
         outcome.snapshots.push(...result.snapshots);
-        outcome.failures.push(...result.failedTargets.map((f) => ({ job: job.name, ...f })));
+        for (const snapshot of result.snapshots) this.emit('snapshot', snapshot);
+        for (const f of result.failedTargets) failed({ job: job.name, ...f });
       } catch (err) {
         if (options.signal?.aborted) throw err;
-        outcome.failures.push({ job: job.name, error: asFailsafeError(err) });
+        failed({ job: job.name, error: asFailsafeError(err) });
       }
     }
     return outcome;
   }
 
   /** Snapshots of every (or one) target, newest first. Needs no key. */
-  async list(options: SelectOptions & { warn?: (message: string) => void } = {}): Promise<SnapshotInfo[]> {
+  async list(options: SelectOptions & { warn?: (message: string) => void; signal?: AbortSignal } = {}): Promise<SnapshotInfo[]> {
     const all: SnapshotInfo[] = [];
     for (const storage of this.#targets(options)) {
+      options.signal?.throwIfAborted();
       all.push(...(await listSnapshots(storage, { ...(options.job ? { job: options.job } : {}), ...(options.warn ? { warn: options.warn } : {}) })));
     }
     return all.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
@@ -237,7 +302,49 @@ export class Failsafe {
     return prune(tasks, { ...options, ...(timeZone ? { timeZone } : {}) });
   }
 
+  /**
+   * Progress of every backup of this instance as an async iterator, until
+   * `signal` aborts or the loop breaks. A slow consumer gets the latest state,
+   * not a backlog.
+   */
+  progress(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<BackupProgress> {
+    return latestOf<BackupProgress>(this, 'progress', options.signal);
+  }
+
+  /**
+   * Backs up `jobs` every `every` milliseconds inside this process until
+   * `stop()`. Runs never overlap; failures are emitted as `failure` events
+   * (with `auto: true`) and never reject. E_USAGE when the jobs are already
+   * scheduled or `every` is not a positive number; E_UNKNOWN_JOB for a job
+   * the configuration lacks.
+   */
+  startAutoBackup(jobs: string | string[] = [], every: number, options: AutoBackupOptions = {}): void {
+    const names = typeof jobs === 'string' ? [jobs] : jobs.length > 0 ? jobs : this.jobNames();
+    for (const name of names) this.#wiring.job(name);
+    if (!Number.isFinite(every) || every <= 0) throw new FailsafeError('E_USAGE', `auto backup interval must be a positive number of milliseconds, not ${every}`);
+    const key = names.join(',');
+    if (this.#auto.has(key)) throw new FailsafeError('E_USAGE', `automatic backups of ${key} are already running; stop() them first`);
+    const run = async (signal: AbortSignal): Promise<void> => {
+      try {
+        await this.#backup(names, { signal }, true);
+      } catch (err) {
+        if (signal.aborted) return;
+        for (const job of names) this.#reportFailure({ job, error: asFailsafeError(err) }, true);
+      }
+    };
+    this.#auto.set(key, new AutoBackup(run, every, options));
+  }
+
+  /** Stops automatic backups; resolves when a run in progress has finished (or, with `cancel`, has been cancelled). */
+  async stop(options: { cancel?: boolean } = {}): Promise<void> {
+    const stopping = [...this.#auto.values()].map((auto) => auto.stop(options));
+    this.#auto.clear();
+    await Promise.all(stopping);
+  }
+
+  /** Cancels automatic backups and releases the targets. */
   async close(): Promise<void> {
+    await this.stop({ cancel: true });
     await this.#wiring.close();
   }
 
@@ -250,7 +357,7 @@ export class Failsafe {
 
   /** Restore journals live beside the configuration file, which every later run of this deployment reads. */
   #journalDir(): string {
-    return join(dirname(this.#wiring.loaded.file), '.failsafe', 'restore-journal');
+    return join(this.#wiring.loaded.dir, '.failsafe', 'restore-journal');
   }
 
   async #backupSettings(): Promise<BackupSettings> {
@@ -262,6 +369,14 @@ export class Failsafe {
       segmentSize: config.segmentSize,
       parallelism: config.parallelism ?? availableParallelism(),
     };
+  }
+
+  /** A failed automatic backup nobody listens for still shows, as a process warning. */
+  #reportFailure(failure: BackupFailure, auto: boolean): void {
+    if (auto && this.listenerCount('failure') === 0) {
+      process.emitWarning(`automatic backup of job ${failure.job}${failure.target ? ` to ${failure.target}` : ''} failed: ${failure.error.message}`, { code: failure.error.code });
+    }
+    this.emit('failure', { ...failure, auto });
   }
 
   /**

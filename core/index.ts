@@ -1,5 +1,16 @@
 /** Failsafe's public API. */
-export { Failsafe, type BackupOutcome, type OpenOptions, type RestoreOptions, type SelectOptions } from './failsafe.js';
+export {
+  Failsafe,
+  type BackupFailure,
+  type BackupOutcome,
+  type ConfigObject,
+  type FailsafeEvents,
+  type FromConfigOptions,
+  type OpenOptions,
+  type RestoreOptions,
+  type SelectOptions,
+} from './failsafe.js';
+export type { AutoBackupOptions } from './auto-backup.js';
 export type * from './contracts.js';
 export { FailsafeError, ERROR_CODES, ExitCode, isFailsafeError, type ErrorCode } from './errors.js';
 export { Registry, defineAdapter, defineSource, type AdapterFactory, type SourceFactory, type PluginFactory } from './registry.js';

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parse as parseYaml, parseDocument, visit, type Document } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parse as parseYaml, parseDocument, stringify as stringifyYaml, visit, type Document } from 'yaml';
 import type { z } from 'zod';
 import { DEFAULT_LEVELS, LEVEL_RANGE } from '../compression.js';
 import { FailsafeError } from '../errors.js';
@@ -27,6 +27,8 @@ export interface LoadedConfig {
 export interface LoadOptions {
   registry: Registry;
   env?: NodeJS.ProcessEnv;
+  /** Names the configuration in messages instead of `file:line:col` (a configuration given as an object has no lines). */
+  label?: string;
 }
 
 /** Stands in for a value whose variable is missing but not needed yet. */
@@ -79,7 +81,7 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
   const fail = (code: 'E_CONFIG' | 'E_CONFIG_ENV' | 'E_UNKNOWN_TYPE' | 'E_UNKNOWN_TARGET', at: KeyPath, message: string): never => {
     const { line, col } = positionOf(doc, lines, at);
     const key = formatKeyPath(at);
-    throw new FailsafeError(code, `${shown}:${line}:${col}: ${key ? `${key}: ` : ''}${message}`);
+    throw new FailsafeError(code, `${options.label ?? `${shown}:${line}:${col}`}: ${key ? `${key}: ` : ''}${message}`);
   };
 
   const syntax = doc.errors[0];
@@ -167,7 +169,19 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
     ...(raw.timeZone === undefined ? {} : { timeZone: raw.timeZone }),
     jobs,
   };
-  return { file: path, dir, config };
+  return { file: options.label ?? path, dir, config };
+}
+
+/**
+ * A configuration given as an object of the YAML's shape, checked exactly as
+ * the file would be; relative paths resolve against `baseDir`.
+ */
+export function parseConfigObject(value: unknown, baseDir: string, options: LoadOptions): LoadedConfig {
+  const label = options.label ?? 'configuration';
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new FailsafeError('E_CONFIG', `${label}: expected an object of the failsafe.yaml shape`);
+  }
+  return parseConfigText(stringifyYaml(value), resolve(baseDir, 'failsafe.yaml'), { ...options, label });
 }
 
 function validateOptions(
