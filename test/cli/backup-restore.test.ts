@@ -1,20 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeDeployment, PASS, runCli } from '../helpers/cli.js';
-
-async function tree(root: string, base = ''): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const name of (await readdir(join(root, base))).sort()) {
-    const rel = base ? `${base}/${name}` : name;
-    const info = await lstat(join(root, rel));
-    if (info.isSymbolicLink()) out[rel] = `link:${await readlink(join(root, rel))}`;
-    else if (info.isDirectory()) Object.assign(out, { [rel]: `dir:${(info.mode & 0o777).toString(8)}` }, await tree(root, rel));
-    else out[rel] = `file:${(info.mode & 0o777).toString(8)}:${Math.floor(info.mtimeMs / 1000)}:${(await readFile(join(root, rel))).toString('base64')}`;
-  }
-  return out;
-}
+import { tree } from '../helpers/tree.js';
 
 async function objects(dir: string, base = ''): Promise<string[]> {
   const found: string[] = [];

@@ -19,3 +19,16 @@ export async function treeHash(root: string, mtimeResolutionMs = 1): Promise<str
   await visit('');
   return hash.digest('hex');
 }
+
+/** A folder tree as comparable text (a readable diff when a test fails): names, types, modes, mtimes (seconds), contents, link targets. */
+export async function tree(root: string, base = ''): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const name of (await readdir(join(root, base))).sort()) {
+    const rel = base ? `${base}/${name}` : name;
+    const info = await lstat(join(root, rel));
+    if (info.isSymbolicLink()) out[rel] = `link:${await readlink(join(root, rel))}`;
+    else if (info.isDirectory()) Object.assign(out, { [rel]: `dir:${(info.mode & 0o777).toString(8)}` }, await tree(root, rel));
+    else out[rel] = `file:${(info.mode & 0o777).toString(8)}:${Math.floor(info.mtimeMs / 1000)}:${(await readFile(join(root, rel))).toString('base64')}`;
+  }
+  return out;
+}

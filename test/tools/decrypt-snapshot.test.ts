@@ -1,0 +1,83 @@
+/**
+ * The standalone decoder (tools/decrypt-snapshot.mjs, libsodium and Node only)
+ * must unpack what the CLI backs up, byte for byte: the format is readable
+ * without Failsafe.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { makeDeployment, runCli } from '../helpers/cli.js';
+import { tree } from '../helpers/tree.js';
+
+const SCRIPT = join(import.meta.dirname, '..', '..', 'tools', 'decrypt-snapshot.mjs');
+
+async function decode(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [SCRIPT, ...args], { env: { PATH: process.env.PATH, ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('standalone decoder', () => {
+  it('unpacks a multi-segment snapshot exactly, with an identity, the passphrase or the key file', async () => {
+    const d = await makeDeployment({
+      encryption: 'encryption: { passphrase: "${FAILSAFE_PASSPHRASE}", keyFile: ./failsafe.key, recipients: [RECIPIENT] }',
+      extraYaml: 'segmentSize: 1MiB',
+    });
+    const identity = join(d.root, 'ops.identity');
+    const keygen = await runCli(['keygen', '--asymmetric', '--out', identity, '--passphrase-env', 'ID_PASS', '--json'], { ID_PASS: 'id pass' });
+    expect((await runCli(['keygen', '--out', join(d.root, 'failsafe.key')])).code).toBe(0);
+    await writeFile(d.config, (await readFile(d.config, 'utf8')).replace('RECIPIENT', keygen.json().publicKey));
+    // A file spanning segments and a name too long for a plain ustar header.
+    await writeFile(join(d.data, 'big.bin'), randomBytes(3 * 1024 * 1024 + 123));
+    const deep = join(d.data, 'a'.repeat(60), 'b'.repeat(60));
+    await mkdir(deep, { recursive: true });
+    await writeFile(join(deep, `${'c'.repeat(120)}.txt`), 'long name');
+    const backup = await runCli(['backup', '-c', d.config, '--json'], { FAILSAFE_PASSPHRASE: 'pw' });
+    expect(backup.code).toBe(0);
+
+    const ways: [string, string[], NodeJS.ProcessEnv][] = [
+      ['identity', ['--identity', identity], { FAILSAFE_IDENTITY_PASSPHRASE: 'id pass' }],
+      ['passphrase', ['--passphrase-env', 'PASS'], { PASS: 'pw' }],
+      ['key file', ['--key-file', join(d.root, 'failsafe.key')], {}],
+    ];
+    for (const [, secret, env] of ways) {
+      const out = join(d.root, `out-${secret[0]}`);
+      const result = await decode(['--target', d.target, '--job', 'app', '--out', out, ...secret], env);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/unpacked snapshot .* of app/);
+      expect(await tree(join(out, 'data'))).toEqual(await tree(d.data));
+      expect(await readFile(join(out, 'config', 'config.json'))).toEqual(await readFile(d.appConfig));
+    }
+    const manifest = await readFile(join(d.target, 'manifests', 'app', backup.json().snapshots[0].id));
+    expect(JSON.parse(manifest.subarray(12, 12 + manifest.readUInt32BE(8)).toString()).stats.segments).toBeGreaterThan(2);
+  });
+
+  it('refuses a wrong identity and a tampered segment', async () => {
+    const d = await makeDeployment({ encryption: 'encryption: { recipients: [RECIPIENT] }' });
+    const mine = await runCli(['keygen', '--asymmetric', '--out', join(d.root, 'mine'), '--json']);
+    expect((await runCli(['keygen', '--asymmetric', '--out', join(d.root, 'other')])).code).toBe(0);
+    await writeFile(d.config, (await readFile(d.config, 'utf8')).replace('RECIPIENT', mine.json().publicKey));
+    expect((await runCli(['backup', '-c', d.config])).code).toBe(0);
+    const base = ['--target', d.target, '--job', 'app'];
+    const wrong = await decode([...base, '--out', join(d.root, 'o1'), '--identity', join(d.root, 'other')]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/no key slot opens with the given secret \(slots: recipient\)/);
+
+    const [id] = await readdir(join(d.target, 'data', 'app'));
+    const segment = join(d.target, 'data', 'app', id!, '00000000');
+    const bytes = await readFile(segment);
+    bytes[bytes.length - 5]! ^= 1;
+    await writeFile(segment, bytes);
+    const tampered = await decode([...base, '--out', join(d.root, 'o2'), '--identity', join(d.root, 'mine')]);
+    expect(tampered.code).toBe(1);
+    expect(tampered.stderr).toMatch(/segment 0: stored checksum mismatch/);
+  });
+});
