@@ -138,6 +138,9 @@ export interface SourceEntry {
   mtime: Date;
   /** Target of a symlink, as stored in the link. */
   linkTarget?: string;
+  /** Owner and group ids; restored only by a restore running as root. */
+  uid?: number;
+  gid?: number;
   /**
    * Opens the file's bytes. The stream must deliver exactly `size` bytes; a
    * source that sees the file change while reading fails the stream with

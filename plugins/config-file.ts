@@ -73,6 +73,8 @@ export class ConfigFileSource implements SourcePlugin {
         size: info.size,
         mode: info.mode & 0o7777,
         mtime: info.mtime,
+        uid: info.uid,
+        gid: info.gid,
         open: () => exactly(createReadStream(file), info.size, file, this.name),
       };
     }

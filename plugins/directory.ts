@@ -13,6 +13,7 @@ import { FailsafeError } from '../core/errors.js';
 import { assertNoSymlinkParents, safeJoin } from '../core/paths.js';
 import { defineSource } from '../core/registry.js';
 import { writeStreamTo } from '../core/fs/atomic.js';
+import { owner, restoreOwner } from '../core/fs/owner.js';
 
 export const directoryOptions = z
   .object({
@@ -81,7 +82,7 @@ export class DirectorySource implements SourcePlugin {
         throw new FailsafeError('E_SOURCE_READ', `source "${this.name}": cannot stat ${path}`, { cause: err });
       });
       if (!info) continue;
-      const base = { path: rel, mode: info.mode & 0o7777, mtime: info.mtime };
+      const base = { path: rel, mode: info.mode & 0o7777, mtime: info.mtime, uid: info.uid, gid: info.gid };
       if (info.isDirectory()) {
         if (!this.#include) {
           yield { ...base, type: 'directory', size: 0 };
@@ -167,7 +168,7 @@ export class DirectorySource implements SourcePlugin {
 /** Writes entries under `destination`, refusing any path or symlink that would lead outside it. */
 export async function restoreTree(entries: AsyncIterable<RestoreEntry>, destination: string, options: RestoreOptions): Promise<number> {
   await mkdir(destination, { recursive: true });
-  const directories: { path: string; mode: number; mtime: Date }[] = [];
+  const directories: { path: string; mode: number; mtime: Date; uid?: number; gid?: number }[] = [];
   let count = 0;
   for await (const entry of entries) {
     options.signal?.throwIfAborted();
@@ -175,10 +176,11 @@ export async function restoreTree(entries: AsyncIterable<RestoreEntry>, destinat
     await assertNoSymlinkParents(destination, target);
     if (entry.type === 'directory') {
       await mkdir(target, { recursive: true });
-      directories.push({ path: target, mode: entry.mode, mtime: entry.mtime });
+      directories.push({ path: target, mode: entry.mode, mtime: entry.mtime, ...owner(entry) });
     } else if (entry.type === 'symlink') {
       await rm(target, { force: true, recursive: true });
       await symlink(entry.linkTarget ?? '', target);
+      await restoreOwner(target, entry);
       await lutimes(target, entry.mtime, entry.mtime).catch(() => undefined);
     } else {
       await rm(target, { force: true, recursive: true });
@@ -186,6 +188,8 @@ export async function restoreTree(entries: AsyncIterable<RestoreEntry>, destinat
       const handle = await open(target, 'wx', entry.mode & 0o7777);
       try {
         await writeStreamTo(handle, body, options.signal);
+        // Owner before mode: a chown clears the set-user-ID and set-group-ID bits.
+        await restoreOwner(target, entry);
         await handle.chmod(entry.mode & 0o7777);
       } finally {
         await handle.close();
@@ -196,6 +200,7 @@ export async function restoreTree(entries: AsyncIterable<RestoreEntry>, destinat
   }
   // Directory modes and times last, deepest first: writing children changes them.
   for (const dir of directories.reverse()) {
+    await restoreOwner(dir.path, dir);
     await chmod(dir.path, dir.mode & 0o7777);
     await utimes(dir.path, dir.mtime, dir.mtime);
   }

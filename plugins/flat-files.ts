@@ -1,9 +1,10 @@
 /** Restoring sources that hold plain files side by side (config files, a database): each written atomically. */
-import { utimes } from 'node:fs/promises';
+import { chmod, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RestoreEntry, RestoreOptions } from '../core/contracts.js';
 import { FailsafeError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs/atomic.js';
+import { restoreOwner } from '../core/fs/owner.js';
 import { normalizeArchivePath } from '../core/paths.js';
 
 /** Writes each entry as `destination/<name>`; anything nested or not a file is refused with E_UNSAFE_PATH (`what` says why). */
@@ -14,6 +15,8 @@ export async function restoreFlatFiles(entries: AsyncIterable<RestoreEntry>, des
     if (name.includes('/') || entry.type !== 'file') throw new FailsafeError('E_UNSAFE_PATH', `${what}: refusing "${entry.path}"`);
     const target = join(destination, name);
     await writeFileAtomic(target, entry.body ?? Buffer.alloc(0), { mode: entry.mode & 0o7777, ...(options.signal ? { signal: options.signal } : {}) });
+    await restoreOwner(target, entry);
+    await chmod(target, entry.mode & 0o7777);
     await utimes(target, entry.mtime, entry.mtime);
     count++;
   }

@@ -91,6 +91,8 @@ export class SqliteSource implements SourcePlugin {
       size: info.size,
       mode: live.mode & 0o7777,
       mtime: live.mtime,
+      uid: live.uid,
+      gid: live.gid,
       open: () => createReadStream(snapshot, { highWaterMark: 1024 * 1024 }),
     };
   }

@@ -65,6 +65,9 @@ export interface ManifestEntry {
   mode: number;
   mtime: string;
   linkTarget?: string;
+  /** Owner and group ids, when the source recorded them. */
+  uid?: number;
+  gid?: number;
   /** SHA-256 of a file's content. */
   sha256?: string;
   /** Segment holding the entry's tar header, and the header's offset in that segment's plaintext. */

@@ -69,6 +69,8 @@ export function collect(sources: SourcePlugin[], options: CollectOptions): { str
           mode: entry.mode,
           mtime: entry.mtime.toISOString(),
           ...(entry.linkTarget === undefined ? {} : { linkTarget: entry.linkTarget }),
+          ...(entry.uid === undefined ? {} : { uid: entry.uid }),
+          ...(entry.gid === undefined ? {} : { gid: entry.gid }),
           ...(sha === undefined ? {} : { sha256: sha }),
           segment: Math.floor(offset / options.segmentSize),
           offset: offset % options.segmentSize,
@@ -99,7 +101,15 @@ export function collect(sources: SourcePlugin[], options: CollectOptions): { str
 }
 
 async function addEntry(pack: Pack, name: string, entry: SourceEntry, progress: CollectProgress): Promise<string | undefined> {
-  const header: Partial<Header> & { name: string } = { name, type: entry.type, mode: entry.mode, mtime: entry.mtime, size: entry.type === 'file' ? entry.size : 0 };
+  const header: Partial<Header> & { name: string } = {
+    name,
+    type: entry.type,
+    mode: entry.mode,
+    mtime: entry.mtime,
+    size: entry.type === 'file' ? entry.size : 0,
+    ...(entry.uid === undefined ? {} : { uid: entry.uid }),
+    ...(entry.gid === undefined ? {} : { gid: entry.gid }),
+  };
   if (entry.type === 'symlink') header.linkname = entry.linkTarget ?? '';
   if (entry.type !== 'file') {
     await new Promise<void>((resolve, reject) => pack.entry(header, (err) => (err ? reject(err) : resolve())));

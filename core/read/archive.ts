@@ -46,6 +46,8 @@ export async function* archiveEntries(tarStream: Readable, manifestEntries: Mani
         mode: record.mode,
         mtime: new Date(record.mtime),
         ...(record.linkTarget === undefined ? {} : { linkTarget: record.linkTarget }),
+        ...(record.uid === undefined ? {} : { uid: record.uid }),
+        ...(record.gid === undefined ? {} : { gid: record.gid }),
         ...(body === undefined ? {} : { body }),
       };
       // A consumer that skipped the body still lets the archive advance.

@@ -6,7 +6,7 @@
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeDeployment, PASS, runCli } from '../helpers/cli.js';
+import { makeDeployment, PASS, runCli, runCliUnprivileged } from '../helpers/cli.js';
 import { treeHash } from '../helpers/tree.js';
 
 async function damage(d: { data: string; appConfig: string }): Promise<void> {
@@ -151,5 +151,48 @@ describe('a corrupted snapshot', () => {
     expect(r.stderr).toMatch(/checksum mismatch.*\[E_CHECKSUM\]/);
     expect(await live()).toBe(before);
     expect((await runCli(['list', '-c', d.config, '--json'], PASS)).json()).toHaveLength(1); // no safety snapshot either
+  });
+});
+
+describe('modes, times and owners', () => {
+  const asRoot = process.getuid?.() === 0;
+  it.runIf(asRoot)('restores owners (uid/gid) as root, with modes and mtimes, for tree entries and config files', async () => {
+    const { chown, chmod, lstat, lchown, symlink, utimes } = await import('node:fs/promises');
+    const d = await makeDeployment();
+    await chown(join(d.data, 'readings.csv'), 65534, 65534);
+    await chmod(join(d.data, 'readings.csv'), 0o640);
+    await chown(join(d.data, 'photos'), 1234, 4321);
+    await symlink('readings.csv', join(d.data, 'owned-link'));
+    await lchown(join(d.data, 'owned-link'), 2222, 3333);
+    await chown(d.appConfig, 65534, 100);
+    await chmod(d.appConfig, 0o600);
+    await utimes(d.appConfig, new Date('2020-01-02T03:04:05Z'), new Date('2020-01-02T03:04:05Z'));
+    expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
+    const to = join(d.root, 'restored');
+    expect((await runCli(['restore', 'latest', '--to', to, '-c', d.config], PASS)).code).toBe(0);
+    const facts = async (path: string): Promise<string> => {
+      const i = await lstat(path);
+      return `${i.uid}:${i.gid}:${(i.mode & 0o7777).toString(8)}`;
+    };
+    expect(await facts(join(to, 'data', 'readings.csv'))).toBe('65534:65534:640');
+    expect(await facts(join(to, 'data', 'photos'))).toBe(`1234:4321:${((await lstat(join(d.data, 'photos'))).mode & 0o7777).toString(8)}`);
+    expect((await lstat(join(to, 'data', 'owned-link'))).uid).toBe(2222);
+    expect(await facts(join(to, 'config', 'config.json'))).toBe('65534:100:600');
+    expect((await lstat(join(to, 'config', 'config.json'))).mtime.toISOString()).toBe('2020-01-02T03:04:05.000Z');
+  });
+
+  it.runIf(asRoot)('keeps the restoring user as owner when not root (no EPERM from giving files away)', async () => {
+    const { chown, chmod, lstat, readdir: list, stat } = await import('node:fs/promises');
+    const d = await makeDeployment();
+    await chown(join(d.data, 'readings.csv'), 1234, 1234);
+    expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
+    for (const path of [d.root, ...(await list(d.root, { recursive: true })).map((p) => join(d.root, String(p)))]) {
+      await chmod(path, (await stat(path)).isDirectory() ? 0o777 : 0o666);
+    }
+    const to = join(d.root, 'mine');
+    const r = await runCliUnprivileged(['restore', 'latest', '--to', to, '-c', d.config], PASS);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect((await lstat(join(to, 'data', 'readings.csv'))).uid).toBe(65534);
   });
 });
