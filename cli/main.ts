@@ -16,6 +16,7 @@ import { registerKeysCommands } from './commands/keys.js';
 import { identityFrom, withIdentityOptions, type IdentityOptions } from './identity.js';
 import { registerDrill } from './commands/drill.js';
 import { registerPrune } from './commands/prune.js';
+import { registerStatus } from './commands/status.js';
 import type { CommandContext, CommonOptions } from './context.js';
 import { createProgress } from './progress.js';
 import { formatBytes, formatSnapshots, snapshotJson, type Io } from './output.js';
@@ -183,6 +184,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const context: CommandContext = { io, command, open, warn, print, setExit: (code) => void (exit = code), program };
   registerPrune(context);
   registerDrill(context);
+  registerStatus(context);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -18,6 +18,7 @@ import { asFailsafeError, FailsafeError, isFailsafeError } from './errors.js';
 import { latestOf } from './events.js';
 import type { ManifestSource } from './format/manifest.js';
 import { loadPlugin } from './plugin-loader.js';
+import { collectStatus, type StatusReport } from './status.js';
 import { prune, type PruneOptions, type PruneReport, type PruneTask } from './prune.js';
 import type { PluginFactory, Registry } from './registry.js';
 import { rotateKeys, type RotateReport } from './rotate.js';
@@ -340,6 +341,22 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
     const stopping = [...this.#auto.values()].map((auto) => auto.stop(options));
     this.#auto.clear();
     await Promise.all(stopping);
+  }
+
+
+  /** Per job: newest snapshot, its age, sizes, counts per target, and the health (docs/status.md). */
+  async status(options: { job?: string; now?: Date } = {}): Promise<StatusReport> {
+    const jobs = (options.job ? [options.job] : this.jobNames()).map((name) => {
+      const job = this.#wiring.job(name);
+      return { name, targets: this.#wiring.targetsOf(job), ...(job.alertAfterMs === undefined ? {} : { alertAfterMs: job.alertAfterMs }) };
+    });
+    let unfinished: StatusReport['unfinishedOperations'] = [];
+    try {
+      unfinished = (await this.checkpoints(options.job ? { job: options.job } : {}).recoverable()).map(({ operationId, operationName, state, progress }) => ({ operationId, name: operationName, state, progress }));
+    } catch {
+      // an unreachable checkpoint target is already reported as its job's target problem
+    }
+    return collectStatus(jobs, { ...(options.now ? { now: options.now } : {}), unfinished });
   }
 
   /** Cancels automatic backups and releases the targets. */

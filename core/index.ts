@@ -40,3 +40,5 @@ export { DirectorySource } from '../plugins/directory.js';
 export { ConfigFileSource } from '../plugins/config-file.js';
 export { applyRetention, type RetentionPolicy, type RetentionDecision } from './retention.js';
 export { prune, type PruneReport, type PruneDecision, type PruneOptions } from './prune.js';
+export { collectStatus, type StatusReport, type JobStatus, type Health } from './status.js';
+export { prometheusText } from './status-metrics.js';

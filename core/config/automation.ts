@@ -26,6 +26,16 @@ export const retentionPolicySchema = z
 
 export const retentionSchema = retentionPolicySchema.extend({ perTarget: z.record(z.string(), retentionPolicySchema).optional() }).strict();
 
+/** `36h`, `2d`, `1w` → milliseconds: fixed lengths only (no months or years). */
+export const fixedDurationSchema = z.string().transform((text, ctx) => {
+  const d = parseDurationText(text);
+  if (!d || d.years > 0 || d.months > 0 || d.days * 24 + d.hours === 0) {
+    ctx.addIssue({ code: 'custom', message: 'expected a duration in weeks, days or hours, like 26h, 2d or 1w' });
+    return z.NEVER;
+  }
+  return (d.days * 24 + d.hours) * 3_600_000;
+});
+
 export function isTimeZone(zone: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: zone });
@@ -43,9 +53,17 @@ export interface JobAutomation {
   retention: RetentionPolicy;
   /** Policies that replace `retention` on one target. */
   retentionPerTarget: Record<string, RetentionPolicy>;
+  /** `status` flags the job when its newest snapshot is older than this (ms). */
+  alertAfterMs?: number;
 }
 
-type RawJobAutomation = { retention?: z.output<typeof retentionSchema> | undefined };
+/** The job keys this file adds to a job's schema. */
+export const jobAutomationKeys = {
+  retention: retentionSchema.optional(),
+  alertAfter: fixedDurationSchema.optional(),
+};
+
+type RawJobAutomation = { retention?: z.output<typeof retentionSchema> | undefined; alertAfter?: number | undefined };
 
 /** The loaded form; `fail` reports a problem at a key path inside the job. */
 export function jobAutomation(raw: RawJobAutomation, targets: string[], fail: (at: (string | number)[], message: string) => never): JobAutomation {
@@ -53,5 +71,5 @@ export function jobAutomation(raw: RawJobAutomation, targets: string[], fail: (a
   for (const target of Object.keys(perTarget)) {
     if (!targets.includes(target)) fail(['retention', 'perTarget', target], `"${target}" is not one of this job's targets (${targets.join(', ')})`);
   }
-  return { retention, retentionPerTarget: perTarget };
+  return { retention, retentionPerTarget: perTarget, ...(raw.alertAfter === undefined ? {} : { alertAfterMs: raw.alertAfter }) };
 }

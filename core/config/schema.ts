@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { parsePublicKey } from '../crypto/identity.js';
 import type { FailsafeError } from '../errors.js';
 import type { Registry } from '../registry.js';
-import { retentionSchema, timeZoneSchema, type JobAutomation } from './automation.js';
+import { jobAutomationKeys, timeZoneSchema, type JobAutomation } from './automation.js';
 
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const name = z.string().regex(NAME_PATTERN, 'use letters, digits, ".", "_" and "-", starting with a letter or digit');
@@ -74,7 +74,7 @@ const job = z
   .object({
     sources: z.array(sourceEntry).min(1, 'a job needs at least one source'),
     targets: z.array(z.string()).min(1, 'a job needs at least one target'),
-    retention: retentionSchema.optional(),
+    ...jobAutomationKeys,
   })
   .strict();
 

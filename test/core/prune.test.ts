@@ -5,38 +5,14 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LocalAdapter } from '../../adapters/local.js';
 import { MemoryAdapter } from '../../adapters/memory.js';
-import { runBackup, type BackupSettings } from '../../core/backup.js';
-import { createCompressor } from '../../core/compression.js';
-import { createEncryption } from '../../core/crypto/encryption.js';
 import { TEMP_PREFIX } from '../../core/fs/atomic.js';
 import { prune, type PruneReport } from '../../core/prune.js';
 import { listSnapshots } from '../../core/snapshots.js';
 import { Storage } from '../../core/storage.js';
-import { keys, syntheticSource } from '../helpers/sources.js';
+import { keys, snapshotsAt } from '../helpers/sources.js';
 
-let settings: BackupSettings;
-beforeEach(async () => {
-  vi.useFakeTimers({ toFake: ['Date'] });
-  settings = {
-    compressor: createCompressor('none', 0),
-    compressionLevel: 0,
-    encryption: await createEncryption({ mode: 'none' }),
-    segmentSize: 1024 * 1024,
-    parallelism: 1,
-  };
-});
+beforeEach(() => void vi.useFakeTimers({ toFake: ['Date'] }));
 afterEach(() => void vi.useRealTimers());
-
-/** One snapshot of `job` per date, on every storage; returns their ids in the same order. */
-async function snapshotsAt(storages: Storage[], dates: string[], job = 'app'): Promise<string[]> {
-  const ids: string[] = [];
-  for (const date of dates) {
-    vi.setSystemTime(new Date(date));
-    const result = await runBackup({ name: job, sources: [syntheticSource(2, 1000)], targets: storages }, settings);
-    ids.push(result.snapshots[0]!.id);
-  }
-  return ids;
-}
 
 const actions = (report: PruneReport, target: string): [string, string][] =>
   report.snapshots.filter((s) => s.target === target).map((s) => [s.createdAt.slice(0, 10), s.action]);

@@ -1,6 +1,10 @@
 /** Sources made up on the spot and store listings, for engine tests. */
 import { Readable } from 'node:stream';
+import { vi } from 'vitest';
+import { runBackup } from '../../core/backup.js';
+import { createCompressor } from '../../core/compression.js';
 import type { SourceEntry, SourcePlugin } from '../../core/contracts.js';
+import { createEncryption } from '../../core/crypto/encryption.js';
 import type { Storage } from '../../core/storage.js';
 
 /** A source that streams `count` files of `size` bytes, failing at file `failAt` if given. */
@@ -31,4 +35,26 @@ export async function keys(storage: Storage): Promise<string[]> {
   const out: string[] = [];
   for await (const o of storage.list('')) out.push(o.key);
   return out;
+}
+
+/**
+ * One small snapshot of `job` per date on every storage, made at that date
+ * through the fake clock (`vi.useFakeTimers({ toFake: ['Date'] })` first);
+ * resolves with their ids in the same order.
+ */
+export async function snapshotsAt(storages: Storage[], dates: string[], job = 'app'): Promise<string[]> {
+  const settings = {
+    compressor: createCompressor('none', 0),
+    compressionLevel: 0,
+    encryption: await createEncryption({ mode: 'none' }),
+    segmentSize: 1024 * 1024,
+    parallelism: 1,
+  };
+  const ids: string[] = [];
+  for (const date of dates) {
+    vi.setSystemTime(new Date(date));
+    const result = await runBackup({ name: job, sources: [syntheticSource(2, 1000)], targets: storages }, settings);
+    ids.push(result.snapshots[0]!.id);
+  }
+  return ids;
 }

@@ -1,0 +1,42 @@
+/** `failsafe status`: per job the newest snapshot, its age, sizes, counts per target, and the health. */
+import { resolve } from 'node:path';
+import { ExitCode } from '../../core/errors.js';
+import { writePrometheusFile } from '../../core/status-metrics.js';
+import { formatAge, type StatusReport } from '../../core/status.js';
+import type { CommandContext, CommonOptions } from '../context.js';
+import { formatBytes } from '../output.js';
+
+export function registerStatus({ command, open, print, setExit }: CommandContext): void {
+  command('status', 'show per job the last successful backup, its age and size, snapshots per target, and the health')
+    .option('--job <job>', 'only this job')
+    .option('--prometheus <file>', 'also write the figures as a Prometheus text file (node_exporter textfile collector)')
+    .action(async (options: CommonOptions & { job?: string; prometheus?: string }) => {
+      const failsafe = await open(options);
+      try {
+        const report = await failsafe.status(options.job ? { job: options.job } : {});
+        if (options.prometheus) await writePrometheusFile(resolve(options.prometheus), report);
+        print(report, () => formatStatus(report));
+        // Monitoring runs this: critical fails it, a warning is still a success.
+        if (report.health === 'critical') setExit(ExitCode.failed);
+      } finally {
+        await failsafe.close();
+      }
+    });
+}
+
+function formatStatus(report: StatusReport): string {
+  const lines: string[] = [];
+  for (const job of report.jobs) {
+    const last = job.lastSuccess
+      ? `last success ${job.lastSuccess.replace(/\.\d+Z$/, 'Z')} (${formatAge(job.ageSeconds ?? 0)} ago), ${job.lastSize!.files} files, ${formatBytes(job.lastSize!.bytes)}`
+      : 'no successful backup';
+    lines.push(`${job.job}: ${job.health}, ${last}`);
+    for (const t of job.targets) {
+      lines.push(t.error ? `  ${t.target}: cannot be read: ${t.error.message}` : `  ${t.target}: ${t.snapshots} snapshot${t.snapshots === 1 ? '' : 's'}, ${formatBytes(t.storedBytes)} stored`);
+    }
+    for (const problem of job.problems) lines.push(`  ! ${problem}`);
+  }
+  for (const problem of report.problems) lines.push(`! ${problem}`);
+  lines.push(`health: ${report.health}`);
+  return `${lines.join('\n')}\n`;
+}
