@@ -13,6 +13,7 @@ import picomatch from 'picomatch';
 import type { SourcePlugin } from './contracts.js';
 import { FailsafeError } from './errors.js';
 import type { ManifestEntry, ManifestSource } from './format/manifest.js';
+import { normalizeArchivePath } from './paths.js';
 import type { OpenedSnapshot } from './snapshots.js';
 import { exists, type Move } from './swap.js';
 
@@ -67,6 +68,8 @@ export async function planRestore(snapshot: OpenedSnapshot, plugins: RestorePlug
   const plan: PlannedSource[] = [];
   for (const source of manifest.sources.filter((s) => options.sources === undefined || options.sources.includes(s.name))) {
     const entries = manifest.entries.filter((e) => e.source === source.name);
+    // Untrusted paths become filesystem paths below (moves, the dry-run plan): refuse hostile ones first.
+    for (const e of entries) normalizeArchivePath(e.path);
     const selection = match ? select(entries, match) : undefined;
     if (selection && selection.roots.length === 0) continue;
     const chosen = selection ? entries.filter((e) => selection.matched.has(e.path)) : entries;

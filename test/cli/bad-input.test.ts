@@ -3,6 +3,7 @@
  * nothing is lost: no half snapshot is visible, no live data is changed.
  */
 import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pack as tarPack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
@@ -164,6 +165,28 @@ describe('integrity errors exit 3', () => {
     await expect(stat(join(d.root, 'escaped.txt'))).rejects.toThrow();
     await expect(stat(join(to, 'escaped.txt'))).rejects.toThrow();
   });
+});
+
+describe('hostile snapshots restored in place', () => {
+  const absolute = join(tmpdir(), 'failsafe-absolute-escape.txt');
+  it.each(['../escaped.txt', absolute, 'a/../../escaped.txt'])(
+    '%s is refused (exit 3) before the plan, the live data and the outside are untouched',
+    async (hostile) => {
+      const d = await makeDeployment({ encryption: 'encryption: none' });
+      await craftSnapshot(d.target, hostile);
+      const before = await files(d.data);
+      for (const args of [['--dry-run'], ['--yes'], ['--yes', '--path', '**']]) {
+        const r = await runCli(['restore', 'latest', ...args, '-c', d.config]);
+        expect(r.code).toBe(3);
+        oneLine(r.stderr);
+        expect(r.stderr).toContain('E_UNSAFE_PATH');
+      }
+      expect(await files(d.data)).toEqual(before);
+      await expect(stat(join(d.root, 'app', 'escaped.txt'))).rejects.toThrow();
+      await expect(stat(join(d.root, 'escaped.txt'))).rejects.toThrow();
+      await expect(stat(absolute)).rejects.toThrow();
+    },
+  );
 });
 
 /** Writes an unencrypted snapshot of job "app" whose only entry has the given (hostile) path. */
