@@ -1,6 +1,7 @@
 /** What main.ts hands to commands registered from their own files (cli/commands/*). */
 import type { Command } from 'commander';
 import type { Failsafe } from '../core/failsafe.js';
+import type { IdentityOptions } from './identity.js';
 import type { Io } from './output.js';
 
 export interface CommonOptions {
@@ -13,7 +14,8 @@ export interface CommandContext {
   io: Io;
   /** A subcommand with the common options (-c, --json, --debug). */
   command(name: string, description: string, parent?: Command): Command;
-  open(options: CommonOptions): Promise<Failsafe>;
+  /** Opens the deployment; with `withIdentityOptions` on the command, with its private identity. */
+  open(options: CommonOptions & IdentityOptions): Promise<Failsafe>;
   warn(message: string): void;
   /** With --json the value as one JSON document, else the human text. */
   print(value: unknown, human: () => string): void;

@@ -12,7 +12,7 @@ import { writeNewIdentity } from '../core/crypto/identity.js';
 import { exists } from '../core/swap.js';
 import type { RestoreResult } from '../core/restore.js';
 import { VERSION } from '../core/version.js';
-import { registerKeysCommands } from './commands/keys.js';
+import { registerKeys } from './commands/keys.js';
 import { identityFrom, withIdentityOptions, type IdentityOptions } from './identity.js';
 import { registerDrill } from './commands/drill.js';
 import { registerPrune } from './commands/prune.js';
@@ -166,8 +166,6 @@ export async function main(argv: string[], io: Io): Promise<number> {
       print({ keyFile: path, created: true }, () => `wrote a new key to ${path}; keep a copy somewhere safe: without it the backups cannot be read\n`);
     });
 
-  registerKeysCommands({ program, command, open, print, io, setExit: (code) => (exit = code) });
-
   const config = program.command('config').description('configuration tools');
   command('validate', 'check the configuration file and report the first problem with its line', config).action(async (options: CommonOptions) => {
     const failsafe = await open(options);
@@ -185,6 +183,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   registerPrune(context);
   registerDrill(context);
   registerStatus(context);
+  registerKeys(context);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -2,14 +2,15 @@
 import { ERROR_CODES, ExitCode, type ErrorCode } from '../../core/errors.js';
 import type { DrillReport } from '../../core/drill.js';
 import type { CommandContext, CommonOptions } from '../context.js';
+import { withIdentityOptions, type IdentityOptions } from '../identity.js';
 import { formatBytes } from '../output.js';
 
-interface DrillCliOptions extends CommonOptions {
+interface DrillCliOptions extends CommonOptions, IdentityOptions {
   scratch?: string;
 }
 
 export function registerDrill({ command, open, print, warn, io, setExit }: CommandContext): void {
-  command('drill [jobs...]', "restore each job's latest snapshot into a scratch folder, run the checks, report the time, remove the scratch")
+  withIdentityOptions(command('drill [jobs...]', "restore each job's latest snapshot into a scratch folder, run the checks, report the time, remove the scratch"))
     .option('--scratch <dir>', 'make the scratch folders here (default: the system temp folder)')
     .action(async (jobs: string[], options: DrillCliOptions) => {
       const failsafe = await open(options);

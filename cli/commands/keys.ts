@@ -1,22 +1,9 @@
 /** `failsafe keys rotate`: re-wrap existing snapshots for the configuration's current key set. */
-import type { Command } from 'commander';
 import { ExitCode, ERROR_CODES, FailsafeError, type ErrorCode } from '../../core/errors.js';
-import type { Failsafe } from '../../core/failsafe.js';
 import { withIdentityOptions, type IdentityOptions } from '../identity.js';
-import type { Io } from '../output.js';
+import type { CommandContext, CommonOptions } from '../context.js';
 
-export interface KeysCommandContext {
-  program: Command;
-  /** Adds a subcommand with the common options (-c, --json, --debug). */
-  command: (name: string, description: string, parent?: Command) => Command;
-  open: (options: { config: string } & IdentityOptions) => Promise<Failsafe>;
-  print: (value: unknown, human: () => string) => void;
-  setExit: (code: number) => void;
-  io: Io;
-}
-
-interface RotateOptions extends IdentityOptions {
-  config: string;
+interface RotateOptions extends CommonOptions, IdentityOptions {
   job?: string;
   target?: string;
   oldKeyFile?: string;
@@ -24,7 +11,7 @@ interface RotateOptions extends IdentityOptions {
   dryRun?: boolean;
 }
 
-export function registerKeysCommands({ program, command, open, print, setExit, io }: KeysCommandContext): void {
+export function registerKeys({ program, command, open, print, setExit, io }: CommandContext): void {
   const keys = program.command('keys').description('key management');
   withIdentityOptions(command('rotate', "re-wrap existing snapshots' data keys for the key set in the configuration (data is not re-encrypted)", keys))
     .option('--job <job>', 'only this job')

@@ -91,6 +91,41 @@ describe('encryption with recipients (public keys only on the backup host)', () 
     expect(verify.json().errors[0].message).toMatch(/failed authentication/);
   });
 
+  it('lists and prunes with public keys only; the public index names no file', async () => {
+    const d = await makeDeployment({
+      encryption: 'encryption: { recipients: [RECIPIENT] }',
+      jobs: `jobs:
+  app:
+    sources: [ { type: directory, path: ./app/data } ]
+    targets: [disk]
+    retention: { keepLast: 1 }`,
+    });
+    const alice = await keygen(d.root, 'alice.identity');
+    await writeFile(d.config, (await readFile(d.config, 'utf8')).replace('RECIPIENT', alice.publicKey));
+    for (let i = 0; i < 3; i++) expect((await runCli(['backup', '-c', d.config])).code).toBe(0);
+
+    const listed = (await runCli(['list', '-c', d.config, '--json'])).json<{ id: string }[]>();
+    expect(listed).toHaveLength(3);
+    const objects = async (): Promise<string[]> => (await readdir(d.target, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+    for (const file of await objects()) {
+      const bytes = (await readFile(file)).toString('latin1');
+      for (const name of ['README.txt', 'readings.csv', 'photo-1', 'latest.csv', 'photos/2026']) expect(bytes).not.toContain(name);
+    }
+    const manifest = await readFile(await manifestPath(d.target));
+    const header = JSON.parse(manifest.subarray(12, 12 + manifest.readUInt32BE(8)).toString());
+    expect(Object.keys(header).sort()).toEqual(['createdAt', 'encryption', 'format', 'id', 'job', 'stats', 'tool']);
+    expect(Object.keys(header.stats).sort()).toEqual(['bytes', 'files', 'segments', 'storedBytes']);
+
+    const prune = await runCli(['prune', '-c', d.config, '--json']);
+    expect(prune.stderr).toBe('');
+    expect(prune.code).toBe(0);
+    expect(prune.json().snapshots.map((s: { action: string }) => s.action)).toEqual(['keep', 'remove', 'remove']);
+    expect((await runCli(['list', '-c', d.config, '--json'])).json()).toEqual([listed[0]]);
+    expect((await readdir(join(d.target, 'data', 'app'))).sort()).toEqual([listed[0]!.id]);
+    const verify = await runCli(['verify', '--all', '--read-data', '-c', d.config, '--identity', alice.identity, '--json']);
+    expect(verify.json().ok).toBe(true);
+  });
+
   it('a mistyped public key in the YAML is refused with its line', async () => {
     const d = await makeDeployment({ encryption: 'encryption: { recipients: ["failsafe-pk1-AAAA"] }' });
     const result = await runCli(['config', 'validate', '-c', d.config]);
