@@ -57,6 +57,13 @@ export class LocalAdapter implements StorageAdapter {
     });
   }
 
+  async getBuffer(key: string, options: StorageOptions = {}): Promise<Buffer> {
+    await this.#checkMount();
+    return readFile(this.#path(key), options.signal ? { signal: options.signal } : {}).catch((err: unknown) => {
+      throw fromNodeError(err, `target "${this.#target}": get ${key}`);
+    });
+  }
+
   async head(key: string): Promise<ObjectInfo | undefined> {
     await this.#checkMount();
     try {

@@ -60,6 +60,12 @@ export interface StorageAdapter {
    * E_NOT_FOUND when the key does not exist; read errors surface on the stream.
    */
   get(key: string, options?: StorageOptions & { range?: ByteRange }): Promise<Readable>;
+  /**
+   * Optional: the whole object in one buffer, for stores that can read it in
+   * one allocation instead of a stream of chunks (segments are read whole).
+   * Same errors as `get`.
+   */
+  getBuffer?(key: string, options?: StorageOptions): Promise<Buffer>;
   /** The object's size and date, or `undefined` when it does not exist. */
   head(key: string, options?: StorageOptions): Promise<ObjectInfo | undefined>;
   /**
@@ -239,8 +245,11 @@ export interface Compressor {
   readonly algorithm: 'gzip' | 'brotli' | 'none';
   /** Compresses one segment; runs off the main thread where the codec allows. */
   compress(data: Buffer): Promise<Buffer>;
-  /** Rejects with E_CORRUPT when `data` is not a valid stream of this algorithm. */
-  decompress(data: Buffer): Promise<Buffer>;
+  /**
+   * Rejects with E_CORRUPT when `data` is not a valid stream of this algorithm,
+   * or inflates to more than `expectedSize` bytes when that is given.
+   */
+  decompress(data: Buffer, expectedSize?: number): Promise<Buffer>;
 }
 
 /** Authenticated encryption of segments bound to their position in a snapshot. */

@@ -54,6 +54,11 @@ export class Storage {
 
   /** The whole object (or range) in memory: for manifests and segments, which are bounded in size. */
   async getBuffer(key: string, options: StorageOptions & { range?: ByteRange } = {}): Promise<Buffer> {
+    const { range, ...rest } = options;
+    if (range === undefined && this.adapter.getBuffer) {
+      validateKey(key);
+      return this.#wrap('get', key, () => this.adapter.getBuffer!(key, rest));
+    }
     const stream = await this.get(key, options);
     return this.#wrap('get', key, async () => {
       const chunks: Buffer[] = [];

@@ -25,7 +25,7 @@ export async function readSegment(snapshot: OpenedSnapshot, record: SegmentRecor
   }
   let plain: Buffer;
   try {
-    plain = await snapshot.compressor.decompress(snapshot.cipher.decrypt(stored, segmentContext(manifest.id, record.index)));
+    plain = await snapshot.compressor.decompress(snapshot.cipher.decrypt(stored, segmentContext(manifest.id, record.index)), record.plainSize);
   } catch (err) {
     if (isFailsafeError(err)) throw new FailsafeError(err.code, `${err.message} (${what})`, { cause: err, object: record.key });
     throw err;

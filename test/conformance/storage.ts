@@ -144,6 +144,7 @@ export function testStorageAdapter(name: string, options: StorageSuiteOptions): 
     it('a missing key: get rejects with E_NOT_FOUND, head is undefined, delete is fine', async () => {
       const err = await rejectsWithCode(storage.get('no/such/key'), 'E_NOT_FOUND');
       expect(err.message).toContain('no/such/key');
+      await rejectsWithCode(storage.getBuffer('no/such/key'), 'E_NOT_FOUND');
       expect(await storage.head('no/such/key')).toBeUndefined();
       await storage.delete('no/such/key');
       await storage.put('x', Buffer.from('1'));

@@ -1,3 +1,4 @@
+import { describe, expect, it } from 'vitest';
 import { createCompressor } from '../../core/compression.js';
 import { SecretstreamCipher } from '../../core/crypto/segment-cipher.js';
 import { getSodium } from '../../core/crypto/sodium.js';
@@ -14,4 +15,17 @@ describeCipherConformance('xchacha20poly1305 secretstream', async () => {
     cipher: new SecretstreamCipher(sodium, sodium.randombytes_buf(32)),
     other: new SecretstreamCipher(sodium, sodium.randombytes_buf(32)),
   };
+});
+
+describe('decompress with the expected size', () => {
+  for (const algorithm of ['gzip', 'brotli'] as const) {
+    it(`${algorithm}: gives the data back in one buffer, and refuses more output than expected`, async () => {
+      const codec = createCompressor(algorithm);
+      const data = Buffer.from('failsafe '.repeat(50_000));
+      const packed = await codec.compress(data);
+      const plain = await codec.decompress(packed, data.length);
+      expect(plain.equals(data)).toBe(true);
+      await expect(codec.decompress(packed, data.length - 1)).rejects.toMatchObject({ code: 'E_CORRUPT' });
+    });
+  }
 });
