@@ -42,3 +42,11 @@ export { applyRetention, type RetentionPolicy, type RetentionDecision } from './
 export { prune, type PruneReport, type PruneDecision, type PruneOptions } from './prune.js';
 export { collectStatus, type StatusReport, type JobStatus, type Health } from './status.js';
 export { prometheusText } from './status-metrics.js';
+// Plugin SDK: the pieces the built-in plugins use, for sources and adapters written elsewhere (docs/plugins.md).
+export { z } from 'zod';
+export { fromNodeError, isAbortError, asFailsafeError } from './errors.js';
+export { writeFileAtomic, writeStreamTo, type AtomicWriteOptions } from './fs/atomic.js';
+export { normalizeArchivePath, safeJoin } from './paths.js';
+export { restoreFlatFiles } from '../plugins/flat-files.js';
+export { SqliteSource } from '../plugins/sqlite.js';
+export { CommandSource } from '../plugins/command.js';
