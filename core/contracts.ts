@@ -109,7 +109,8 @@ export interface PendingUpload {
  * whose `capabilities.resumableUpload` is true. A `put` that fails or is
  * aborted still discards its parts; what remains to resume is what a crash
  * leaves behind. Until it completes, a pending upload is invisible to `get`,
- * `head` and `list`, like any unfinished put.
+ * `head` and `list`, like any unfinished put; `cleanupTemp` discards the
+ * pending uploads older than its grace period.
  */
 export interface ResumableUploads {
   /** The newest interrupted upload of `key`, or `undefined`. */
@@ -120,8 +121,6 @@ export interface ResumableUploads {
    * the stored parts stay for another attempt. Resolves with the object's size.
    */
   resumeUpload(pending: PendingUpload, rest: Readable | Buffer, options?: StorageOptions): Promise<{ size: number }>;
-  /** Discards interrupted uploads started more than `olderThanMs` ago; resolves with how many. */
-  cleanupUploads(olderThanMs?: number, options?: StorageOptions): Promise<number>;
 }
 
 export function isResumable(adapter: StorageAdapter): adapter is StorageAdapter & ResumableUploads {

@@ -118,9 +118,30 @@ export class S3Adapter implements StorageAdapter, ResumableUploads {
     }));
   }
 
-  /** Aborts multipart uploads under our prefix left by crashes, older than `olderThanMs` (default a day). */
-  async cleanupUploads(olderThanMs = DAY, options: StorageOptions = {}): Promise<number> {
-    return this.#call('clean up uploads', () => abortStale(this.#multipart, this.prefix, olderThanMs, options.signal));
+  /**
+   * Aborts the multipart uploads under our prefix (the whole bucket without one)
+   * that were started more than `olderThanMs` ago (default a day): what crashed
+   * uploads leave behind, invisible but billed. A server that cannot list
+   * multipart uploads has none to clean that we could see: 0.
+   */
+  async cleanupTemp(olderThanMs = DAY, options: StorageOptions = {}): Promise<number> {
+    return this.#call('clean up unfinished uploads', async () => {
+      try {
+        return await abortStale(this.#multipart, this.prefix, olderThanMs, options.signal);
+      } catch (err) {
+        if ((err as { name?: string }).name === 'NotImplemented') return 0;
+        throw err;
+      }
+    });
+  }
+
+  /** The end of the object's Object Lock retention, when it is still ahead. */
+  async lockedUntil(key: string, options: StorageOptions = {}): Promise<Date | undefined> {
+    return this.#call(`lock check ${key}`, async () => {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.settings.bucket, Key: this.#key(key) }), this.#send(options));
+      const until = out.ObjectLockRetainUntilDate;
+      return until && until.getTime() > Date.now() ? until : undefined;
+    });
   }
 
   async close(): Promise<void> {

@@ -130,13 +130,39 @@ export function s3AdapterTests(server: S3TestServer, context: { adapter: () => u
     expect(await a.pendingUpload(key)).toBeUndefined();
   });
 
-  itListing('cleanupUploads aborts abandoned uploads older than the grace period only', async () => {
+  itListing('cleanupTemp aborts abandoned uploads older than the grace period only', async () => {
     const a = adapter();
     await a.client.send(new CreateMultipartUploadCommand({ Bucket: a.settings.bucket, Key: `${a.prefix}abandoned` }));
-    expect(await a.cleanupUploads()).toBe(0); // younger than a day
+    expect(await a.cleanupTemp()).toBe(0); // younger than a day
     expect(await pendingUploads(a)).toEqual(['abandoned']);
-    expect(await a.cleanupUploads(0)).toBe(1);
+    expect(await context.storage().cleanupTemp(0)).toBe(1);
     expect(await pendingUploads(a)).toEqual([]);
+  });
+
+  it('cleanupTemp with nothing abandoned (or a server that cannot list uploads) finds 0', async () => {
+    await context.storage().put('kept', Buffer.from('x'));
+    expect(await context.storage().cleanupTemp(0)).toBe(0);
+    expect((await context.storage().getBuffer('kept')).toString()).toBe('x');
+  });
+
+  it('an object without Object Lock is not locked', async () => {
+    await context.storage().put('free', Buffer.from('x'));
+    expect(await context.storage().lockedUntil('free')).toBeUndefined();
+  });
+
+  when(server.objectLock, 'the server has no Object Lock')('objectLock: every object is locked for its days, and lockedUntil says until when', async () => {
+    const bucket = `failsafe-locked-${randomBytes(4).toString('hex')}`;
+    await server.createBucket(bucket, { objectLock: true });
+    const locked = new S3Adapter({ ...server.options(bucket), objectLock: { mode: 'GOVERNANCE', days: 2 } }, 'locked');
+    const before = Date.now();
+    await new Storage(locked, 'locked').put('manifest', Buffer.from('snapshot'));
+    await new Storage(locked, 'locked').put('segment', Readable.from([randomBytes(6 * MiB)]));
+    for (const key of ['manifest', 'segment']) {
+      const until = (await locked.lockedUntil(key))!.getTime();
+      expect(until).toBeGreaterThanOrEqual(before + 2 * 86_400_000 - 5000);
+      expect(until).toBeLessThanOrEqual(Date.now() + 2 * 86_400_000 + 5000);
+    }
+    await locked.close();
   });
 
   it('a missing bucket: E_BUCKET_NOT_FOUND naming the bucket and endpoint, for put, list and head', async () => {

@@ -22,7 +22,7 @@ afterAll(async () => {
 async function emptyAdapter(adapter: StorageAdapter): Promise<void> {
   const storage = new Storage(adapter, 'cleanup');
   for await (const info of storage.list('')) await storage.delete(info.key);
-  await (adapter as S3Adapter).cleanupUploads(0);
+  await storage.cleanupTemp(0);
 }
 
 for (const [name, server] of servers) {

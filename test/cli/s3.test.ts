@@ -12,19 +12,34 @@ afterAll(() => server.stop());
 
 const S3_ENV = { ...PASS, S3_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, S3_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey };
 
-/** The quick-start deployment with its target replaced by an s3 one. */
-async function s3Deployment(bucket: string) {
-  const d = await makeDeployment();
+/** The quick-start deployment with an s3 target, `offsite`, on `bucket`. */
+async function s3Deployment(bucket: string, retention = '') {
   const endpoint = server.options(bucket).endpoint!;
-  const target = `offsite:
+  const d = await makeDeployment({
+    targets: `targets:
+  offsite:
     type: s3
     bucket: ${bucket}
     prefix: planter
     endpoint: ${endpoint}
-    credentials: { accessKeyId: "\${S3_ACCESS_KEY_ID}", secretAccessKey: "\${S3_SECRET_ACCESS_KEY}" }`;
-  const yaml = (await readFile(d.config, 'utf8')).replace('disk: { type: local, path: ./target }', target).replace('targets: [disk]', 'targets: [offsite]');
-  await writeFile(d.config, yaml);
+    credentials: { accessKeyId: "\${S3_ACCESS_KEY_ID}", secretAccessKey: "\${S3_SECRET_ACCESS_KEY}" }`,
+    jobs: `jobs:
+  app:
+    sources:
+      - { type: directory, path: ./app/data }
+      - { type: config-file, path: ./app/config.json, name: config }
+    targets: [offsite]
+    ${retention}`,
+  });
   return { ...d, endpoint };
+}
+
+async function bucketKeys(bucket: string): Promise<string[]> {
+  const storage = new Storage(new S3Adapter(server.options(bucket)), 'check');
+  const keys: string[] = [];
+  for await (const info of storage.list('')) keys.push(info.key);
+  await storage.close();
+  return keys;
 }
 
 const oneLine = (text: string): void => expect(text.trim().split('\n')).toHaveLength(1);
@@ -43,10 +58,7 @@ describe('CLI with an s3 target', () => {
     expect(snapshot).toMatchObject({ job: 'app', target: 'offsite' });
 
     // The objects are in the bucket, under the prefix, and nowhere on disk.
-    const stored = new Storage(new S3Adapter(server.options(bucket)), 'check');
-    const keys: string[] = [];
-    for await (const info of stored.list('')) keys.push(info.key);
-    await stored.close();
+    const keys = await bucketKeys(bucket);
     expect(keys.length).toBeGreaterThan(1);
     expect(keys.every((key) => key.startsWith('planter/'))).toBe(true);
     expect(await readdir(d.root)).not.toContain('target');
@@ -62,6 +74,21 @@ describe('CLI with an s3 target', () => {
     const verify = await runCli(['verify', 'latest', '--read-data', '-c', d.config, '--json'], S3_ENV);
     expect(verify.code).toBe(0);
     expect(verify.json()).toMatchObject({ ok: true, errors: [] });
+  });
+
+  it('prune keeps what the policy says on the bucket', async () => {
+    const bucket = `failsafe-cli-${randomBytes(4).toString('hex')}`;
+    await server.createBucket(bucket);
+    const d = await s3Deployment(bucket, 'retention: { keepLast: 1 }');
+    for (let i = 0; i < 3; i++) expect((await runCli(['backup', '-c', d.config], S3_ENV)).code).toBe(0);
+    const newest = (await runCli(['list', '-c', d.config, '--json'], S3_ENV)).json()[0].id as string;
+    const prune = await runCli(['prune', '-c', d.config, '--json'], S3_ENV);
+    expect(prune.code).toBe(0);
+    expect(prune.json().tempRemoved).toEqual({ offsite: 0 });
+    expect((await runCli(['list', '-c', d.config, '--json'], S3_ENV)).json().map((s: { id: string }) => s.id)).toEqual([newest]);
+    const left = await bucketKeys(bucket);
+    expect(left.length).toBeGreaterThan(1);
+    expect(left.every((key) => key.includes(newest))).toBe(true);
   });
 
   it('a missing bucket fails the backup with one line naming bucket and endpoint, exit 1', async () => {

@@ -17,23 +17,25 @@ import type { S3Options } from '../../adapters/s3/index.js';
 export interface S3TestServer {
   /** Options for an adapter on this server, on `bucket` (created by `createBucket`). */
   options(bucket: string, extra?: Partial<S3Options>): S3Options;
-  createBucket(bucket: string): Promise<void>;
+  createBucket(bucket: string, options?: { objectLock?: boolean }): Promise<void>;
   /** What the server checks, for tests that need a real S3's behaviour. */
   verifiesSignatures: boolean;
   multipartListing: boolean;
+  /** `createBucket` can make buckets with Object Lock. */
+  objectLock: boolean;
   stop(): Promise<void>;
 }
 
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
-async function createBucket(options: S3Options): Promise<void> {
+async function createBucket(options: S3Options, objectLock = false): Promise<void> {
   const client = new S3Client({
     region: options.region ?? 'us-east-1',
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
     ...(options.credentials ? { credentials: { ...options.credentials } } : {}),
   });
-  await client.send(new CreateBucketCommand({ Bucket: options.bucket }));
+  await client.send(new CreateBucketCommand({ Bucket: options.bucket, ...(objectLock ? { ObjectLockEnabledForBucket: true } : {}) }));
   client.destroy();
 }
 
@@ -52,6 +54,7 @@ export async function startS3rver(): Promise<S3TestServer> {
     createBucket: (bucket) => createBucket(server.options(bucket)),
     verifiesSignatures: false,
     multipartListing: false,
+    objectLock: false,
     stop: async () => {
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -109,6 +112,7 @@ export function envServer(): S3TestServer | undefined {
     createBucket: async () => {},
     verifiesSignatures: true,
     multipartListing: true,
+    objectLock: false,
     stop: async () => {},
   };
 }
@@ -132,9 +136,10 @@ export async function startMinio(): Promise<S3TestServer | string> {
   const endpoint = `http://${container.getHost()}:${container.getMappedPort(9000)}`;
   const server: S3TestServer = {
     options: (bucket, extra = {}) => ({ bucket, endpoint, region: 'us-east-1', credentials, ...extra }),
-    createBucket: (bucket) => createBucket(server.options(bucket)),
+    createBucket: (bucket, options) => createBucket(server.options(bucket), options?.objectLock),
     verifiesSignatures: true,
     multipartListing: true,
+    objectLock: true,
     stop: async () => void (await container.stop()),
   };
   return server;
