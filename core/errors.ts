@@ -44,6 +44,7 @@ export const ERROR_CODES = {
   E_EXISTS: ExitCode.failed,
   E_DB_BUSY: ExitCode.failed,
   E_SOURCE_CORRUPT: ExitCode.failed,
+  E_HOOK: ExitCode.failed,
   // integrity (exit 3)
   E_CHECKSUM: ExitCode.integrity,
   E_WRONG_KEY: ExitCode.integrity,

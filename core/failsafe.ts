@@ -2,6 +2,7 @@
  * The programmatic API: one deployment (one YAML file). The CLI is a thin
  * layer over this class; no behaviour lives only in the CLI.
  */
+import { pickDefined } from './defined.js';
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -17,6 +18,7 @@ import { createEncryption, type Encryption, type EncryptionSettings, type Identi
 import { asFailsafeError, FailsafeError, isFailsafeError } from './errors.js';
 import { latestOf } from './events.js';
 import type { ManifestSource } from './format/manifest.js';
+import { withHooks } from './hooks.js';
 import { loadPlugin } from './plugin-loader.js';
 import { collectStatus, type StatusReport } from './status.js';
 import { prune, type PruneOptions, type PruneReport, type PruneTask } from './prune.js';
@@ -152,12 +154,15 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
       this.#reportFailure(failure, auto);
     };
     for (const job of selected) {
+      const hookContext = { job: job.name, cwd: this.#wiring.loaded.dir, ...pickDefined({ signal: options.signal, warn: options.warn }) };
       try {
-        const sources = this.#wiring.sources(job);
-        const result = await runBackup({ name: job.name, sources, targets: this.#wiring.targetsOf(job) }, settings, run);
-        outcome.snapshots.push(...result.snapshots);
-        for (const snapshot of result.snapshots) this.emit('snapshot', snapshot);
-        for (const f of result.failedTargets) failed({ job: job.name, ...f });
+        await withHooks(job.hooks, hookContext, async () => {
+          const sources = this.#wiring.sources(job);
+          const result = await runBackup({ name: job.name, sources, targets: this.#wiring.targetsOf(job) }, settings, run);
+          outcome.snapshots.push(...result.snapshots);
+          for (const snapshot of result.snapshots) this.emit('snapshot', snapshot);
+          for (const f of result.failedTargets) failed({ job: job.name, ...f });
+        });
       } catch (err) {
         if (options.signal?.aborted) throw err;
         failed({ job: job.name, error: asFailsafeError(err) });

@@ -3,7 +3,9 @@
  * overrides per target). Kept apart from schema.ts so the core shape stays
  * short; schema.ts adds these to a job.
  */
+import { pickDefined } from '../defined.js';
 import { z } from 'zod';
+import type { JobHooks } from '../hooks.js';
 import { parseDurationText, type RetentionPolicy } from '../retention.js';
 
 const count = z.number().int().min(0);
@@ -55,15 +57,31 @@ export interface JobAutomation {
   retentionPerTarget: Record<string, RetentionPolicy>;
   /** `status` flags the job when its newest snapshot is older than this (ms). */
   alertAfterMs?: number;
+  hooks?: JobHooks;
 }
+
+const hookCommand = z.string().min(1, 'the command is empty');
+const hooksSchema = z
+  .object({
+    before: hookCommand.optional(),
+    after: hookCommand.optional(),
+    onError: hookCommand.optional(),
+    timeoutSeconds: z.number().positive().max(86_400).default(600),
+  })
+  .strict();
 
 /** The job keys this file adds to a job's schema. */
 export const jobAutomationKeys = {
   retention: retentionSchema.optional(),
   alertAfter: fixedDurationSchema.optional(),
+  hooks: hooksSchema.optional(),
 };
 
-type RawJobAutomation = { retention?: z.output<typeof retentionSchema> | undefined; alertAfter?: number | undefined };
+type RawJobAutomation = {
+  retention?: z.output<typeof retentionSchema> | undefined;
+  alertAfter?: number | undefined;
+  hooks?: z.output<typeof hooksSchema> | undefined;
+};
 
 /** The loaded form; `fail` reports a problem at a key path inside the job. */
 export function jobAutomation(raw: RawJobAutomation, targets: string[], fail: (at: (string | number)[], message: string) => never): JobAutomation {
@@ -71,5 +89,11 @@ export function jobAutomation(raw: RawJobAutomation, targets: string[], fail: (a
   for (const target of Object.keys(perTarget)) {
     if (!targets.includes(target)) fail(['retention', 'perTarget', target], `"${target}" is not one of this job's targets (${targets.join(', ')})`);
   }
-  return { retention, retentionPerTarget: perTarget, ...(raw.alertAfter === undefined ? {} : { alertAfterMs: raw.alertAfter }) };
+  const hooks = raw.hooks && { ...pickDefined({ before: raw.hooks.before, after: raw.hooks.after, onError: raw.hooks.onError }), timeoutMs: raw.hooks.timeoutSeconds * 1000 };
+  return {
+    retention,
+    retentionPerTarget: perTarget,
+    ...(raw.alertAfter === undefined ? {} : { alertAfterMs: raw.alertAfter }),
+    ...(hooks ? { hooks } : {}),
+  };
 }
