@@ -4,13 +4,13 @@
 // throughput of the whole job.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { SqliteSource } from '../dist/plugins/sqlite.js';
-import { machine, rounded, runCli, sizeOption, treeBytes } from './util.js';
+import { benchConfig, machine, rounded, runCli, sizeOption, treeBytes } from './util.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const size = sizeOption('1GiB');
@@ -88,15 +88,9 @@ for (const method of ['backup-api', 'vacuum-into']) rows.push(await snapshotUnde
 
 await rm(join(work, 'target'), { recursive: true, force: true });
 await rm(join(work, 'restored'), { recursive: true, force: true });
-await writeFile(join(work, 'bench.key'), Buffer.alloc(32, 7).toString('base64'));
-const config = join(work, 'failsafe.yaml');
-await writeFile(
-  config,
-  `version: 1
-targets: { disk: { type: local, path: ./target } }
-encryption: { keyFile: ./bench.key }
-jobs:
-  db:
+const config = await benchConfig(
+  work,
+  `  db:
     sources: [ { type: sqlite, path: ${db}, name: app, check: quick, tempDir: ${work} } ]
     targets: [disk]
 `,

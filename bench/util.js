@@ -1,7 +1,7 @@
 // Small helpers shared by the benchmarks: sizes, tree sizes, timed commands, the machine.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, stat, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -86,4 +86,12 @@ export function runCli(label, cliArgs, config) {
 /** Numbers rounded to one decimal, for console.table. */
 export function rounded(row) {
   return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'number' ? round(v) : v]));
+}
+
+/** Writes `<work>/bench.key` and `<work>/failsafe.yaml` (a local target `./target`, key-file encryption) with these jobs; returns the YAML's path. */
+export async function benchConfig(work, jobsYaml) {
+  await writeFile(join(work, 'bench.key'), Buffer.alloc(32, 7).toString('base64'));
+  const config = join(work, 'failsafe.yaml');
+  await writeFile(config, `version: 1\ntargets: { disk: { type: local, path: ./target } }\nencryption: { keyFile: ./bench.key }\njobs:\n${jobsYaml}`);
+  return config;
 }
