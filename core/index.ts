@@ -21,7 +21,9 @@ export { runRestore, type RestoreResult, type RestoredSource } from './restore.j
 export { verifySnapshot, type VerifyReport, type VerifyProblem } from './verify.js';
 export { listSnapshots, openSnapshot, resolveSnapshot, type SnapshotInfo } from './snapshots.js';
 export { createCompressor } from './compression.js';
-export { createEncryption, type Encryption } from './crypto/encryption.js';
+export { createEncryption, type Encryption, type IdentitySource } from './crypto/encryption.js';
+export { encodePublicKey, parsePublicKey, readIdentity, writeNewIdentity, type Identity } from './crypto/identity.js';
+export { rotateKeys, type RotateReport } from './rotate.js';
 export {
   CheckpointStore,
   CHECKPOINT_STATES,
