@@ -15,6 +15,7 @@ import { VERSION } from '../core/version.js';
 import { registerKeys } from './commands/keys.js';
 import { identityFrom, withIdentityOptions, type IdentityOptions } from './identity.js';
 import { registerDrill } from './commands/drill.js';
+import { registerInit } from './commands/init.js';
 import { registerPrune } from './commands/prune.js';
 import { registerStatus } from './commands/status.js';
 import type { CommandContext, CommonOptions } from './context.js';
@@ -184,6 +185,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   registerDrill(context);
   registerStatus(context);
   registerKeys(context);
+  registerInit(context);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

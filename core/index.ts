@@ -52,3 +52,4 @@ export { normalizeArchivePath, safeJoin } from './paths.js';
 export { restoreFlatFiles } from '../plugins/flat-files.js';
 export { SqliteSource } from '../plugins/sqlite.js';
 export { CommandSource } from '../plugins/command.js';
+export { initDeployment, type InitOptions, type InitResult } from './init.js';
