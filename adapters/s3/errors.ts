@@ -15,7 +15,7 @@ interface SdkError {
   $response?: { headers?: Record<string, string | undefined> };
 }
 
-const AUTH = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'TokenRefreshRequired', 'CredentialsProviderError', 'InvalidClientTokenId']);
+const AUTH = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'TokenRefreshRequired', 'InvalidClientTokenId']);
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE']);
 const WRONG_REGION = new Set(['PermanentRedirect', 'AuthorizationHeaderMalformed', 'IllegalLocationConstraintException']);
 
@@ -43,6 +43,9 @@ export function s3Error(err: unknown, context: ErrorContext, what: string): Fail
   if (name === 'NoSuchKey' || (name === 'NotFound' && status === 404)) return fail('E_NOT_FOUND', 'not found');
   if (name === 'NoSuchBucket') return fail('E_BUCKET_NOT_FOUND', 'the bucket does not exist');
   if (AUTH.has(name)) return fail('E_AUTH', `credentials refused (${name}): ${detail}`);
+  if (name === 'CredentialsProviderError') {
+    return fail('E_AUTH', 'no credentials found: set `credentials` in the YAML, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE');
+  }
   if (WRONG_REGION.has(name) || status === 301) {
     const actual = e.$response?.headers?.['x-amz-bucket-region'];
     const hint = actual ? `the bucket is in ${actual}` : e.Endpoint ? `use endpoint ${e.Endpoint}` : 'check region';
@@ -53,6 +56,6 @@ export function s3Error(err: unknown, context: ErrorContext, what: string): Fail
   if (UNREACHABLE.has(errno) || name === 'TimeoutError' || name === 'RequestTimeout') {
     return fail('E_UNREACHABLE', `endpoint not reachable (${errno || name}): ${detail}`);
   }
-  if (/region is missing/i.test(detail)) return fail('E_STORAGE', 'no region: set `region` or AWS_REGION');
+  if (/region is missing/i.test(detail)) return fail('E_CONFIG', 'no region: set `region` in the YAML or AWS_REGION');
   return fail('E_STORAGE', `${name && !detail.includes(name) ? `${name}: ` : ''}${detail}${status ? ` (HTTP ${status})` : ''}`);
 }

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
-import { afterAll, describe, expect, it } from 'vitest';
-import { S3Adapter } from '../../adapters/s3/index.js';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { S3Adapter, type S3Options } from '../../adapters/s3/index.js';
 import type { StorageAdapter } from '../../core/contracts.js';
 import { FailsafeError } from '../../core/errors.js';
 import { Storage } from '../../core/storage.js';
@@ -85,5 +85,46 @@ describe('s3: endpoints that do not answer', () => {
     server.close();
     expect(err.code).toBe('E_UNREACHABLE');
     expect(sockets.length).toBe(3); // maxAttempts, then it gave up
+  });
+});
+
+describe('s3: credentials and region left to the environment', () => {
+  const saved = { ...process.env };
+  beforeEach(() => {
+    // Nothing to find: no variables, no shared files, no instance metadata (and no request leaves the machine).
+    for (const name of Object.keys(process.env)) if (name.startsWith('AWS_')) delete process.env[name];
+    process.env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent/failsafe/credentials';
+    process.env.AWS_CONFIG_FILE = '/nonexistent/failsafe/config';
+    process.env.AWS_EC2_METADATA_DISABLED = 'true';
+  });
+  afterEach(() => {
+    process.env = { ...saved };
+  });
+  const put = (options: S3Options): Promise<unknown> => new Storage(new S3Adapter(options, 'offsite'), 'offsite').put('x', Buffer.from('x')).catch((e: unknown) => e);
+
+  it('no credentials anywhere: E_AUTH saying where to put them', async () => {
+    const err = (await put({ bucket: 'failsafe-somewhere', region: 'eu-west-1' })) as FailsafeError;
+    expect(err.code).toBe('E_AUTH');
+    expect(err.message).toContain('no credentials found');
+    expect(err.message).toContain('failsafe-somewhere');
+  });
+
+  it('credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY', async () => {
+    const [[, s3rver]] = servers as [[string, S3TestServer]];
+    const bucket = `failsafe-${randomBytes(6).toString('hex')}`;
+    await s3rver.createBucket(bucket);
+    const { credentials, ...withoutCredentials } = s3rver.options(bucket);
+    process.env.AWS_ACCESS_KEY_ID = credentials!.accessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = credentials!.secretAccessKey;
+    expect(await put(withoutCredentials)).toEqual({ size: 1 });
+    process.env.AWS_ACCESS_KEY_ID = 'FAILSAFEUNKNOWNKEY';
+    expect(((await put(withoutCredentials)) as FailsafeError).code).toBe('E_AUTH');
+  });
+
+  it('no region for AWS: a configuration error (exit 2)', async () => {
+    const err = (await put({ bucket: 'failsafe-somewhere', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } })) as FailsafeError;
+    expect(err.code).toBe('E_CONFIG');
+    expect(err.exitCode).toBe(2);
+    expect(err.message).toContain('region');
   });
 });
