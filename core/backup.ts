@@ -120,13 +120,15 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
         plainSha256: segment.plainSha256,
       });
       window.release();
+      segmenter.recycle(segment.index);
       progress.storedBytes += segment.data.length;
       progress.segments++;
       options.onProgress?.(progress);
     }, options.signal);
+    const segmenter = new Segmenter(settings.segmentSize, window);
     await pipeline(
       collected.stream,
-      new Segmenter(settings.segmentSize, window),
+      segmenter,
       new ParallelMap<PlainSegment, CompressedSegment>(settings.parallelism, async (segment) => ({
         index: segment.index,
         plainSize: segment.data.length,

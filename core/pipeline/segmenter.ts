@@ -1,7 +1,10 @@
 /**
  * Cuts a byte stream into segments of exactly `size` bytes (the last one
- * shorter). Each segment is copied once into its own buffer. With a window,
+ * shorter). Each segment is copied once into its buffer. With a window,
  * a segment is emitted only once a permit is free (core/pipeline/window.ts).
+ * A segment's buffer handed back with `recycle` once the segment is stored is
+ * filled again: allocating a fresh one per segment feeds V8's garbage
+ * collector, whose full collections are triggered by external memory.
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import type { SegmentWindow } from './window.js';
@@ -17,6 +20,8 @@ export class Segmenter extends Transform {
   #filled = 0;
   #index = 0;
   readonly #window: SegmentWindow | undefined;
+  readonly #emitted = new Map<number, Buffer>();
+  readonly #free: Buffer[] = [];
 
   constructor(size: number, window?: SegmentWindow) {
     super({ readableObjectMode: true, readableHighWaterMark: 0, writableHighWaterMark: 1024 * 1024 });
@@ -53,8 +58,17 @@ export class Segmenter extends Transform {
   async #emit(): Promise<void> {
     await this.#window?.acquire();
     const segment: PlainSegment = { index: this.#index++, data: this.#buffer.subarray(0, this.#filled) };
+    this.#emitted.set(segment.index, this.#buffer);
     this.push(segment);
-    this.#buffer = Buffer.allocUnsafe(this.#size);
+    this.#buffer = this.#free.pop() ?? Buffer.allocUnsafe(this.#size);
     this.#filled = 0;
+  }
+
+  /** Segment `index` is stored and nothing reads its bytes any more: its buffer can hold a later segment. */
+  recycle(index: number): void {
+    const buffer = this.#emitted.get(index);
+    if (buffer === undefined) return;
+    this.#emitted.delete(index);
+    this.#free.push(buffer);
   }
 }

@@ -84,6 +84,32 @@ describe('SegmentWindow', () => {
     expect(maxHeld).toBe(3);
   });
 
+  it('fills a recycled segment buffer again instead of allocating one, and only once recycled', async () => {
+    const window = new SegmentWindow(2);
+    // Above Buffer's 4 KiB pool threshold, so each buffer has its own ArrayBuffer.
+    const segmenter = new Segmenter(8192, window);
+    const buffers = new Set<ArrayBuffer>();
+    const seen: Buffer[] = [];
+    const sink = new Writable({
+      objectMode: true,
+      write: (segment: PlainSegment, _e, cb) => {
+        // What the segment held when it arrived must not change before it is recycled.
+        seen.push(Buffer.from(segment.data));
+        buffers.add(segment.data.buffer as ArrayBuffer);
+        setTimeout(() => {
+          expect(segment.data.equals(seen[segment.index]!)).toBe(true);
+          window.release();
+          segmenter.recycle(segment.index);
+        }, 2);
+        cb();
+      },
+    });
+    const data = Buffer.from(Array.from({ length: 8192 * 10 }, (_, i) => i % 251));
+    await pipeline(Readable.from([data]), segmenter, sink);
+    expect(Buffer.concat(seen).equals(data)).toBe(true);
+    expect(buffers.size).toBeLessThanOrEqual(3);
+  });
+
   it('a failed pipeline cancels a segmenter waiting for a permit', async () => {
     const window = new SegmentWindow(1);
     const sink = new Writable({
