@@ -10,6 +10,7 @@
 import { existsSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { FailsafeError, fromNodeError } from './errors.js';
 import { writeFileAtomic } from './fs/atomic.js';
 import { pauseForTest } from './test-hooks.js';
 
@@ -93,9 +94,13 @@ export class Swap {
       staging: options.staging,
       moves: journalMoves,
     };
-    await mkdir(options.journalDir, { recursive: true });
     const file = join(options.journalDir, `restore-${stamp}-${process.pid}.json`);
-    await writeFileAtomic(file, Buffer.from(JSON.stringify(journal)));
+    try {
+      await mkdir(options.journalDir, { recursive: true });
+      await writeFileAtomic(file, Buffer.from(JSON.stringify(journal)));
+    } catch (err) {
+      throw fromNodeError(err, `cannot write the restore journal in ${options.journalDir} (nothing was changed)`);
+    }
     const swap = new Swap(file, journal);
     try {
       for (const [index, move] of journalMoves.entries()) {
@@ -174,7 +179,12 @@ export async function recoverRestores(journalDir: string): Promise<RecoveredRest
     const pid = Number(/-(\d+)\.json$/.exec(name)?.[1]);
     if (pid !== process.pid && isAlive(pid)) continue; // another restore, still running
     const file = join(journalDir, name);
-    const journal = JSON.parse(await readFile(file, 'utf8')) as Journal;
+    let journal: Journal;
+    try {
+      journal = JSON.parse(await readFile(file, 'utf8')) as Journal;
+    } catch (err) {
+      throw new FailsafeError('E_RESTORE', `the journal of an interrupted restore, ${file}, is unreadable: check the paths it names by hand, then remove it`, { cause: err });
+    }
     if (journal.state === 'swapping') await undo(journal);
     await settle(file, journal);
     recovered.push({

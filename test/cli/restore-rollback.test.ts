@@ -4,7 +4,7 @@
  * its swap is rolled back (or, once committed, finished) by the next run.
  */
 import { spawn } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../core/builtins.js';
@@ -130,5 +130,19 @@ describe('kill -9 in the middle of a restore', () => {
     expect(await live()).not.toBe(old);
     expect(JSON.parse(await readFile(d.appConfig, 'utf8'))).toEqual({ name: 'app', port: 8080 });
     expect(await leftovers(d)).toEqual([]); // the replaced copies were removed, as --no-keep-previous asked
+  });
+});
+
+describe('a damaged journal', () => {
+  it('stops the next restore with E_RESTORE naming the journal, before anything changes', async () => {
+    const { d, live } = await prepared();
+    const old = await live();
+    const dir = join(d.root, '.failsafe', 'restore-journal');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'restore-20260101T000000Z-999999999.json'), '{"version":1,"state":"swa');
+    const r = await runCli(['restore', 'latest', '--yes', '-c', d.config], PASS);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: the journal of an interrupted restore, .*restore-20260101T000000Z-999999999\.json, is unreadable.*\[E_RESTORE\]\n$/);
+    expect(await live()).toBe(old);
   });
 });
