@@ -32,6 +32,7 @@ export class SftpAdapter implements StorageAdapter {
   readonly #dirs = new Map<string, Promise<void>>();
   /** Temp files a dropped connection kept us from removing; removed after the next successful put. */
   readonly #orphans = new Set<string>();
+  #retried = 0;
 
   constructor(options: SftpOptionsInput, targetName = 'sftp', context?: AdapterContext) {
     this.options = sftpOptionsSchema.parse(options);
@@ -57,18 +58,18 @@ export class SftpAdapter implements StorageAdapter {
       try {
         handle = await this.#openForWrite(connection, temp);
         consumed = true;
-        const written = await uploadTo(connection.sftp, handle, body, signal);
-        await ops.fsync(connection.sftp, handle).catch((err: unknown) => {
+        const written = await uploadTo(connection, handle, body, signal);
+        await ops.fsync(connection, handle).catch((err: unknown) => {
           if ((err as { code?: unknown }).code !== STATUS.OP_UNSUPPORTED && !/not supported/i.test(String(err))) throw err;
         });
-        await ops.close(connection.sftp, handle);
+        await ops.close(connection, handle);
         handle = undefined;
         signal?.throwIfAborted();
-        await ops.rename(connection.sftp, temp, path);
+        await ops.rename(connection, temp, path);
         return written;
       } catch (err) {
-        if (handle) await ops.close(connection.sftp, handle).catch(() => undefined);
-        await ops.unlink(connection.sftp, temp).catch(() => {
+        if (handle) await ops.close(connection, handle).catch(() => undefined);
+        await ops.unlink(connection, temp).catch(() => {
           if (!connection.alive || isConnectionLoss(err, connection)) this.#orphans.add(temp);
         });
         throw err;
@@ -81,12 +82,12 @@ export class SftpAdapter implements StorageAdapter {
   async get(key: string, options: StorageOptions & { range?: ByteRange } = {}): Promise<Readable> {
     const path = this.#path(key);
     return this.#retry(`get ${key}`, options.signal, () => true, async (connection) => {
-      const handle = await ops.open(connection.sftp, path, 'r');
+      const handle = await ops.open(connection, path, 'r');
       let size: number;
       try {
-        size = (await ops.fstat(connection.sftp, handle)).size;
+        size = (await ops.fstat(connection, handle)).size;
       } catch (err) {
-        await ops.close(connection.sftp, handle).catch(() => undefined);
+        await ops.close(connection, handle).catch(() => undefined);
         throw err;
       }
       const start = options.range?.start ?? 0;
@@ -97,10 +98,10 @@ export class SftpAdapter implements StorageAdapter {
       const release = async (): Promise<void> => {
         if (released) return;
         released = true;
-        await ops.close(connection.sftp, handle).catch(() => undefined);
+        await ops.close(connection, handle).catch(() => undefined);
         this.#pool.release(connection);
       };
-      const stream = downloadFrom(connection.sftp, handle, start, end, release);
+      const stream = downloadFrom(connection, handle, start, end, release);
       stream.once('close', () => void release());
       if (options.signal) addAbortSignal(options.signal, stream);
       return stream;
@@ -111,7 +112,7 @@ export class SftpAdapter implements StorageAdapter {
     const path = this.#path(key);
     return this.#retry(`head ${key}`, options.signal, () => true, async (connection) => {
       try {
-        const stats = await ops.stat(connection.sftp, path);
+        const stats = await ops.stat(connection, path);
         return stats.isFile() ? { key, size: stats.size, modified: new Date(stats.mtime * 1000) } : undefined;
       } catch (err) {
         if (isMissing(err)) return undefined;
@@ -132,13 +133,13 @@ export class SftpAdapter implements StorageAdapter {
   async delete(key: string, options: StorageOptions = {}): Promise<void> {
     const path = this.#path(key);
     await this.#retry(`delete ${key}`, options.signal, () => true, async (connection) => {
-      await ops.unlink(connection.sftp, path).catch((err: unknown) => {
+      await ops.unlink(connection, path).catch((err: unknown) => {
         if (!isMissing(err)) throw err;
       });
       // Tidy empty parents so deleted snapshots leave no empty folders behind.
       for (let dir = posix.dirname(path); dir !== this.root && dir.startsWith(`${this.root}/`); dir = posix.dirname(dir)) {
         this.#dirs.delete(dir);
-        if (!(await ops.rmdir(connection.sftp, dir).then(() => true, () => false))) break;
+        if (!(await ops.rmdir(connection, dir).then(() => true, () => false))) break;
       }
     });
   }
@@ -152,7 +153,7 @@ export class SftpAdapter implements StorageAdapter {
         const path = posix.join(dir, entry.filename);
         if (entry.attrs.isDirectory()) await visit(path);
         else if (isTempName(entry.filename) && Date.now() - entry.attrs.mtime * 1000 >= olderThanMs) {
-          await this.#retry(`clean up ${path}`, undefined, () => true, (c) => ops.unlink(c.sftp, path).catch((err: unknown) => void (isMissing(err) || Promise.reject(err))));
+          await this.#retry(`clean up ${path}`, undefined, () => true, (c) => ops.unlink(c, path).catch((err: unknown) => void (isMissing(err) || Promise.reject(err))));
           removed++;
         }
       }
@@ -163,6 +164,11 @@ export class SftpAdapter implements StorageAdapter {
 
   async close(): Promise<void> {
     await this.#pool.close();
+  }
+
+  /** Attempts that failed on a lost connection or an unreachable server (each retried while `retries` allow). */
+  get retried(): number {
+    return this.#retried;
   }
 
   async *#walk(dirKey: string, signal: AbortSignal | undefined): AsyncGenerator<ObjectInfo> {
@@ -182,7 +188,7 @@ export class SftpAdapter implements StorageAdapter {
   /** A folder's entries; a missing folder has none. */
   async #readdir(dir: string, signal: AbortSignal | undefined): ReturnType<typeof ops.readdir> {
     return this.#retry(`list ${dir}`, signal, () => true, (connection) =>
-      ops.readdir(connection.sftp, dir).catch((err: unknown) => {
+      ops.readdir(connection, dir).catch((err: unknown) => {
         if (isMissing(err) || (err as { code?: unknown }).code === STATUS.FAILURE) return [];
         throw err;
       }),
@@ -193,13 +199,13 @@ export class SftpAdapter implements StorageAdapter {
   async #openForWrite(connection: Connection, temp: string): Promise<Buffer> {
     const dir = posix.dirname(temp);
     try {
-      return await ops.open(connection.sftp, temp, 'wx');
+      return await ops.open(connection, temp, 'wx');
     } catch (err) {
       if (!isMissing(err)) throw err;
     }
     this.#dirs.delete(dir);
     await this.#mkdirs(connection, dir);
-    return ops.open(connection.sftp, temp, 'wx');
+    return ops.open(connection, temp, 'wx');
   }
 
   /** mkdir -p, tolerating a concurrent put creating the same folders. */
@@ -207,12 +213,12 @@ export class SftpAdapter implements StorageAdapter {
     let made = this.#dirs.get(dir);
     if (!made) {
       made = (async () => {
-        const exists = await ops.stat(connection.sftp, dir).then((s) => s.isDirectory(), () => false);
+        const exists = await ops.stat(connection, dir).then((s) => s.isDirectory(), () => false);
         if (exists) return;
         const parent = posix.dirname(dir);
         if (parent !== dir && parent !== '.') await this.#mkdirs(connection, parent);
-        await ops.mkdir(connection.sftp, dir).catch(async (err: unknown) => {
-          if (!(await ops.stat(connection.sftp, dir).then((s) => s.isDirectory(), () => false))) throw err;
+        await ops.mkdir(connection, dir).catch(async (err: unknown) => {
+          if (!(await ops.stat(connection, dir).then((s) => s.isDirectory(), () => false))) throw err;
         });
       })();
       this.#dirs.set(dir, made);
@@ -224,7 +230,7 @@ export class SftpAdapter implements StorageAdapter {
   async #removeOrphans(): Promise<void> {
     for (const temp of [...this.#orphans]) {
       this.#orphans.delete(temp);
-      await this.#pool.use((c) => ops.unlink(c.sftp, temp)).catch(() => undefined);
+      await this.#pool.use((c) => ops.unlink(c, temp)).catch(() => undefined);
     }
   }
 
@@ -259,7 +265,15 @@ export class SftpAdapter implements StorageAdapter {
           this.#pool.release(connection);
         }
       },
-      { retries: this.options.retries, minTimeout: 250, maxTimeout: 4000, factor: 2, randomize: true, ...(signal ? { signal } : {}) },
+      {
+        onFailedAttempt: () => void this.#retried++,
+        retries: this.options.retries,
+        minTimeout: 250,
+        maxTimeout: 4000,
+        factor: 2,
+        randomize: true,
+        ...(signal ? { signal } : {}),
+      },
     );
   }
 

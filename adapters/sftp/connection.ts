@@ -17,6 +17,15 @@ export interface Connection {
   readonly sftp: SFTPWrapper;
   /** False once the connection closed or failed; a dead connection leaves the pool. */
   alive: boolean;
+  /**
+   * Rejects when the connection dies. Requests sent on a dead SFTP channel
+   * never get an answer, so every request races against it.
+   */
+  lost: Promise<never>;
+  /** Calls `listener` when the connection dies; returns the unsubscribe. */
+  onLost(listener: (err: Error) => void): () => void;
+  /** Marks the connection dead, failing whatever waits on it. */
+  kill(): void;
   /** Operations using it now. */
   active: number;
 }
@@ -34,10 +43,27 @@ export async function openConnection(options: SftpOptions, target: string): Prom
   const agent = options.agent === true ? process.env.SSH_AUTH_SOCK : options.agent || undefined;
   if (options.agent === true && !agent) throw new FailsafeError('E_AUTH', `target "${target}": agent: true but SSH_AUTH_SOCK is not set`);
 
-  const connection: { alive: boolean } = { alive: true };
-  const dead = (): void => {
-    connection.alive = false;
+  let reject: (err: Error) => void = () => undefined;
+  const lost = new Promise<never>((_, fail) => (reject = fail));
+  lost.catch(() => undefined);
+  const listeners = new Set<(err: Error) => void>();
+  const connection = {
+    alive: true,
+    lost,
+    onLost(listener: (err: Error) => void): () => void {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    kill(): void {
+      if (!connection.alive) return;
+      connection.alive = false;
+      const err = new Error(`sftp: connection lost to ${options.host}:${options.port}`);
+      reject(err);
+      for (const listener of listeners) listener(err);
+      listeners.clear();
+    },
   };
+  const dead = (): void => connection.kill();
   const client = new SftpClient(`failsafe:${target}`, { error: dead, end: dead, close: dead });
   let sftp: SFTPWrapper;
   try {
@@ -136,7 +162,7 @@ export class ConnectionPool {
 
   /** Drops a connection that failed mid-operation, so the next attempt opens a fresh one. */
   discard(connection: Connection): void {
-    connection.alive = false;
+    connection.kill();
     this.#prune();
     connection.client.end().catch(() => undefined);
   }

@@ -9,6 +9,7 @@
 import { Readable } from 'node:stream';
 import type { FileEntryWithStats, OpenMode, SFTPWrapper, Stats } from 'ssh2';
 import { FailsafeError } from '../../core/errors.js';
+import type { Connection } from './connection.js';
 
 /** Bytes per request: OpenSSH accepts up to 256 KiB, every server 32 KiB. */
 export const CHUNK = 32 * 1024;
@@ -16,35 +17,31 @@ export const CHUNK = 32 * 1024;
 export const WINDOW = 64;
 
 type Callback<T> = (err: Error | null | undefined, value: T) => void;
-function call<T>(run: (done: Callback<T>) => void): Promise<T> {
-  return new Promise((resolve, reject) => run((err, value) => (err ? reject(err) : resolve(value))));
+/** One request on the connection, failing at once if the connection is or becomes dead. */
+function call<T>(connection: Connection, run: (sftp: SFTPWrapper, done: Callback<T>) => void): Promise<T> {
+  if (!connection.alive) return connection.lost;
+  const request = new Promise<T>((resolve, reject) => run(connection.sftp, (err, value) => (err ? reject(err) : resolve(value))));
+  return Promise.race([request, connection.lost]);
 }
+const done0 = (done: Callback<void>) => (err: Error | null | undefined) => done(err, undefined);
 
 export const sftpOps = {
-  open: (sftp: SFTPWrapper, path: string, flags: OpenMode): Promise<Buffer> => call((done) => sftp.open(path, flags, done)),
-  close: (sftp: SFTPWrapper, handle: Buffer): Promise<void> => call((done) => sftp.close(handle, (err) => done(err, undefined))),
-  fstat: (sftp: SFTPWrapper, handle: Buffer): Promise<Stats> => call((done) => sftp.fstat(handle, done)),
-  stat: (sftp: SFTPWrapper, path: string): Promise<Stats> => call((done) => sftp.stat(path, done)),
-  unlink: (sftp: SFTPWrapper, path: string): Promise<void> => call((done) => sftp.unlink(path, (err) => done(err, undefined))),
-  rmdir: (sftp: SFTPWrapper, path: string): Promise<void> => call((done) => sftp.rmdir(path, (err) => done(err, undefined))),
-  rename: (sftp: SFTPWrapper, from: string, to: string): Promise<void> => call((done) => sftp.ext_openssh_rename(from, to, (err) => done(err, undefined))),
-  mkdir: (sftp: SFTPWrapper, path: string): Promise<void> => call((done) => sftp.mkdir(path, (err) => done(err, undefined))),
-  readdir: (sftp: SFTPWrapper, path: string): Promise<FileEntryWithStats[]> => call((done) => sftp.readdir(path, done)),
-  fsync: (sftp: SFTPWrapper, handle: Buffer): Promise<void> => call((done) => sftp.ext_openssh_fsync(handle, (err) => done(err, undefined))),
+  open: (c: Connection, path: string, flags: OpenMode): Promise<Buffer> => call(c, (sftp, done) => sftp.open(path, flags, done)),
+  close: (c: Connection, handle: Buffer): Promise<void> => call(c, (sftp, done) => sftp.close(handle, done0(done))),
+  fstat: (c: Connection, handle: Buffer): Promise<Stats> => call(c, (sftp, done) => sftp.fstat(handle, done)),
+  stat: (c: Connection, path: string): Promise<Stats> => call(c, (sftp, done) => sftp.stat(path, done)),
+  unlink: (c: Connection, path: string): Promise<void> => call(c, (sftp, done) => sftp.unlink(path, done0(done))),
+  rmdir: (c: Connection, path: string): Promise<void> => call(c, (sftp, done) => sftp.rmdir(path, done0(done))),
+  mkdir: (c: Connection, path: string): Promise<void> => call(c, (sftp, done) => sftp.mkdir(path, done0(done))),
+  readdir: (c: Connection, path: string): Promise<FileEntryWithStats[]> => call(c, (sftp, done) => sftp.readdir(path, done)),
+  rename: (c: Connection, from: string, to: string): Promise<void> => call(c, (sftp, done) => sftp.ext_openssh_rename(from, to, done0(done))),
+  fsync: (c: Connection, handle: Buffer): Promise<void> => call(c, (sftp, done) => sftp.ext_openssh_fsync(handle, done0(done))),
+  write: (c: Connection, handle: Buffer, data: Buffer, position: number): Promise<void> =>
+    call(c, (sftp, done) => sftp.write(handle, data, 0, data.length, position, done0(done))),
 };
 
-function writeAt(sftp: SFTPWrapper, handle: Buffer, data: Buffer, position: number): Promise<void> {
-  return new Promise((resolve, reject) => sftp.write(handle, data, 0, data.length, position, (err) => (err ? reject(err) : resolve())));
-}
-
-function readAt(sftp: SFTPWrapper, handle: Buffer, length: number, position: number): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    sftp.read(handle, Buffer.allocUnsafe(length), 0, length, position, (err, bytesRead, buffer) => (err ? reject(err) : resolve(buffer.subarray(0, bytesRead)))),
-  );
-}
-
 /** Writes `body` to the open handle with pipelined requests; resolves with the bytes written. */
-export async function uploadTo(sftp: SFTPWrapper, handle: Buffer, body: Readable | Buffer, signal?: AbortSignal): Promise<number> {
+export async function uploadTo(connection: Connection, handle: Buffer, body: Readable | Buffer, signal?: AbortSignal): Promise<number> {
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
   let position = 0;
@@ -52,7 +49,7 @@ export async function uploadTo(sftp: SFTPWrapper, handle: Buffer, body: Readable
     while (inFlight.size >= WINDOW) await Promise.race(inFlight);
     if (failure !== undefined) throw failure;
     signal?.throwIfAborted();
-    const request: Promise<void> = writeAt(sftp, handle, data, position).then(
+    const request: Promise<void> = sftpOps.write(connection, handle, data, position).then(
       () => void inFlight.delete(request),
       (err: unknown) => {
         failure ??= err;
@@ -92,42 +89,108 @@ export async function uploadTo(sftp: SFTPWrapper, handle: Buffer, body: Readable
   }
 }
 
+interface Slot {
+  position: number;
+  length: number;
+  data?: Buffer;
+  error?: Error;
+}
+
 /**
- * The bytes `start`..`end` (inclusive) of the open handle, read ahead with
- * pipelined requests. `onEnd` runs once the stream is done or destroyed.
+ * The bytes `start`..`end` (inclusive) of an open handle, read ahead with up
+ * to WINDOW requests in flight and pushed in order. Reads are issued only
+ * while the consumer wants more, so a slow consumer holds at most WINDOW
+ * chunks. `onEnd` runs once, after the last request settled.
  */
-export function downloadFrom(sftp: SFTPWrapper, handle: Buffer, start: number, end: number, onEnd: () => Promise<void>): Readable {
-  const total = Math.max(end - start + 1, 0);
-  async function* chunks(): AsyncGenerator<Buffer> {
-    const queue: { position: number; length: number; data: Promise<Buffer> }[] = [];
-    let next = start;
-    const fill = (): void => {
-      while (queue.length < WINDOW && next < start + total) {
-        const length = Math.min(CHUNK, start + total - next);
-        const data = readAt(sftp, handle, length, next);
-        data.catch(() => undefined); // observed when its turn comes
-        queue.push({ position: next, length, data });
-        next += length;
-      }
-    };
-    try {
-      fill();
-      while (queue.length > 0) {
-        const head = queue.shift()!;
-        fill();
-        let data = await head.data;
-        // A short read (the server may send less than asked): fetch the rest before moving on.
-        while (data.length < head.length) {
-          const more = await readAt(sftp, handle, head.length - data.length, head.position + data.length);
-          if (more.length === 0) throw new FailsafeError('E_STORAGE', `sftp: the object ended ${head.length - data.length} bytes early (changed while read?)`);
-          data = Buffer.concat([data, more]);
-        }
-        yield data;
-      }
-    } finally {
-      await Promise.allSettled(queue.map((q) => q.data));
-      await onEnd();
+class HandleReadStream extends Readable {
+  readonly #connection: Connection;
+  readonly #handle: Buffer;
+  readonly #end: number;
+  readonly #onEnd: () => Promise<void>;
+  readonly #queue: Slot[] = [];
+  #next: number;
+  #pending = 0;
+  #wanted = false;
+  #ended = false;
+  #settled: (() => void) | undefined;
+  readonly #unwatch: () => void;
+
+  constructor(connection: Connection, handle: Buffer, start: number, end: number, onEnd: () => Promise<void>) {
+    super({ highWaterMark: CHUNK * 8 });
+    this.#connection = connection;
+    // Replies that will never come must not keep the stream waiting.
+    this.#unwatch = connection.onLost((err) => {
+      this.#pending = 0;
+      this.destroy(err);
+    });
+    this.#handle = handle;
+    this.#next = start;
+    this.#end = end;
+    this.#onEnd = onEnd;
+  }
+
+  override _read(): void {
+    this.#wanted = true;
+    this.#flush();
+    this.#fill();
+  }
+
+  #fill(): void {
+    while (this.#queue.length < WINDOW && this.#next <= this.#end) {
+      const length = Math.min(CHUNK, this.#end - this.#next + 1);
+      const slot: Slot = { position: this.#next, length };
+      this.#next += length;
+      this.#queue.push(slot);
+      this.#request(slot);
+    }
+    if (this.#queue.length === 0 && this.#next > this.#end && !this.#ended) {
+      this.#ended = true;
+      this.push(null);
     }
   }
-  return Readable.from(chunks(), { objectMode: false, highWaterMark: CHUNK * 4 });
+
+  #request(slot: Slot): void {
+    this.#pending++;
+    this.#connection.sftp.read(this.#handle, Buffer.allocUnsafe(slot.length), 0, slot.length, slot.position, (err, bytesRead, buffer) => {
+      if (this.#pending === 0) return; // the connection was lost; the stream is gone
+      this.#pending--;
+      if (err) slot.error = err;
+      else slot.data = buffer.subarray(0, bytesRead);
+      if (this.#pending === 0) this.#settled?.();
+      if (!this.destroyed) {
+        this.#flush();
+        this.#fill();
+      }
+    });
+  }
+
+  /** Pushes finished chunks in order; a short read pushes what came and asks for the rest. */
+  #flush(): void {
+    while (this.#wanted && !this.destroyed) {
+      const head = this.#queue[0];
+      if (!head || (!head.data && !head.error)) return;
+      if (head.error) return void this.destroy(head.error);
+      const data = head.data!;
+      if (data.length === 0) {
+        return void this.destroy(new FailsafeError('E_STORAGE', `sftp: the object ended ${head.length} bytes early (changed while read?)`));
+      }
+      if (data.length < head.length) {
+        const rest: Slot = { position: head.position + data.length, length: head.length - data.length };
+        this.#queue[0] = rest;
+        this.#request(rest);
+      } else this.#queue.shift();
+      this.#wanted = this.push(data);
+    }
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#unwatch();
+    const finish = (): void => void this.#onEnd().then(() => callback(error), () => callback(error));
+    if (this.#pending === 0) finish();
+    else this.#settled = finish;
+  }
+}
+
+export function downloadFrom(connection: Connection, handle: Buffer, start: number, end: number, onEnd: () => Promise<void>): Readable {
+  return new HandleReadStream(connection, handle, start, end, onEnd);
 }

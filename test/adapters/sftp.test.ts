@@ -1,13 +1,18 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SftpAdapter } from '../../adapters/sftp.js';
 import type { SftpOptionsInput } from '../../adapters/sftp/options.js';
 import { FailsafeError } from '../../core/errors.js';
+import { TEMP_PREFIX } from '../../core/fs/atomic.js';
 import { Storage } from '../../core/storage.js';
 import { testStorageAdapter } from '../conformance/storage.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
+
+const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
 let sshd: Sshd;
 let stores = 0;
@@ -135,6 +140,70 @@ describe('sftp: permissions on the server', () => {
       expect(err.code).toBe('E_PERMISSION');
       expect(err.message).toContain('snap/seg');
       expect(await readdir(locked)).toEqual([]);
+    } finally {
+      await storage.close();
+    }
+  });
+});
+
+describe('sftp: the server dies mid-upload', () => {
+  /** Resolves once a temp file under `dir` holds at least `bytes`: the upload is under way. */
+  async function uploading(dir: string, bytes: number): Promise<void> {
+    const { stat } = await import('node:fs/promises');
+    for (let i = 0; i < 2000; i++) {
+      const names = await readdir(dir).catch(() => [] as string[]);
+      for (const name of names) {
+        if (name.startsWith(TEMP_PREFIX) && ((await stat(join(dir, name)).catch(() => undefined))?.size ?? 0) >= bytes) return;
+      }
+      await sleep(5);
+    }
+    throw new Error('the upload never started');
+  }
+
+  it('a buffer put reconnects and sends the object again; the crash leaves no temp file', async () => {
+    const adapter = new SftpAdapter(options(), 'nas');
+    const storage = new Storage(adapter, 'nas');
+    try {
+      const data = randomBytes(48 * 1024 * 1024);
+      const putting = storage.put('snap/seg', data);
+      await uploading(join(adapter.root, 'snap'), 1024 * 1024);
+      await sshd.restart();
+      expect(await putting).toEqual({ size: data.length });
+      expect(adapter.retried).toBeGreaterThanOrEqual(1);
+      expect(sha(await storage.getBuffer('snap/seg'))).toBe(sha(data));
+      expect(await readdir(join(adapter.root, 'snap'))).toEqual(['seg']);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('a stream put cannot be replayed: a clear error, the old object intact, no partial one visible', async () => {
+    const adapter = new SftpAdapter(options(), 'nas');
+    const storage = new Storage(adapter, 'nas');
+    try {
+      await storage.put('snap/seg', Buffer.from('previous'));
+      const body = new PassThrough();
+      // Observed at once: it fails while the server is still restarting.
+      const putting = failure(storage.put('snap/seg', body));
+      const feeding = (async () => {
+        // Slowly, so the server dies long before the end.
+        for (let i = 0; i < 200 && !body.destroyed; i++) {
+          body.write(randomBytes(256 * 1024));
+          await sleep(10);
+        }
+        if (!body.destroyed) body.end();
+      })();
+      await uploading(join(adapter.root, 'snap'), 1024 * 1024);
+      await sshd.restart();
+      const err = await putting;
+      await feeding;
+      expect(err.code).toBe('E_STORAGE');
+      expect(err.message).toMatch(/connection lost/);
+      expect(err.message).toContain('snap/seg');
+      expect((await storage.getBuffer('snap/seg')).toString()).toBe('previous');
+      // The next successful put removes the temp file the dead connection left.
+      await storage.put('snap/other', Buffer.from('x'));
+      expect((await readdir(join(adapter.root, 'snap'))).sort()).toEqual(['other', 'seg']);
     } finally {
       await storage.close();
     }

@@ -4,7 +4,7 @@
  * in a temp directory, stopped by its PID. Nothing of the machine's own sshd
  * configuration is used.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
@@ -15,48 +15,34 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 export const SSHD = '/usr/sbin/sshd';
 
-export interface Sshd {
-  host: string;
-  port: number;
-  /** The account the tests log in as (root in CI). */
-  username: string;
-  /** An unprivileged account that may log in too (`nobody`), when running as root. */
-  unprivileged: string | undefined;
-  dir: string;
-  /** A private key in authorized_keys, and one that is not. */
-  clientKey: string;
-  otherKey: string;
-  /** `SHA256:…` of the server's host key, as `ssh-keygen -lf` prints it. */
-  fingerprint: string;
-  /** A known_hosts file holding the server's key under `[127.0.0.1]:port`, hashed as Debian's ssh does. */
-  knownHosts: string;
-  pid: number;
-  /** Kills the server and its per-connection processes (SIGKILL: a crash, no goodbye to clients). */
-  kill(): Promise<void>;
-  /** Starts it again on the same port with the same keys. */
-  restart(): Promise<void>;
-  stop(): Promise<void>;
-}
 
-async function freePort(): Promise<number> {
+
+/** @returns {Promise<number>} */
+async function freePort() {
   const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
 
 /** sshd refuses an account whose password is locked (`!` in /etc/shadow), even with a valid key. */
-async function unlock(user: string): Promise<void> {
+/** @param {string} user */
+async function unlock(user) {
   const shadow = await readFile('/etc/shadow', 'utf8').catch(() => '');
   const entry = shadow.split('\n').find((line) => line.startsWith(`${user}:`));
   if (entry?.split(':')[1]?.startsWith('!')) await run('usermod', ['-p', '*', user]);
 }
 
-async function waitForPort(port: number, child: ChildProcess, log: () => string): Promise<void> {
+/**
+ * @param {number} port
+ * @param {import('node:child_process').ChildProcess} child
+ * @param {() => string} log
+ */
+async function waitForPort(port, child, log) {
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null) throw new Error(`sshd exited with ${child.exitCode}: ${log()}`);
-    const open = await new Promise<boolean>((resolve) => {
+    const open = await new Promise((resolve) => {
       const socket = connect(port, '127.0.0.1');
       socket.once('connect', () => {
         socket.destroy();
@@ -71,8 +57,12 @@ async function waitForPort(port: number, child: ChildProcess, log: () => string)
 }
 
 /** PIDs of every process below `pid`, from /proc: sshd forks one per connection. */
-async function descendants(pid: number): Promise<number[]> {
-  const parents = new Map<number, number>();
+/**
+ * @param {number} pid
+ * @returns {Promise<number[]>}
+ */
+async function descendants(pid) {
+  const parents = new Map();
   for (const name of await readdir('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
@@ -80,8 +70,10 @@ async function descendants(pid: number): Promise<number[]> {
     const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
     if (ppid) parents.set(Number(name), ppid);
   }
-  const found: number[] = [];
-  const visit = (parent: number): void => {
+  /** @type {number[]} */
+  const found = [];
+  /** @param {number} parent */
+  const visit = (parent) => {
     for (const [child, ppid] of parents) {
       if (ppid === parent) {
         found.push(child);
@@ -93,14 +85,16 @@ async function descendants(pid: number): Promise<number[]> {
   return found;
 }
 
-export async function startSshd(): Promise<Sshd> {
+/** @returns {Promise<import('./sshd.js').Sshd>} */
+export async function startSshd() {
   const asRoot = process.getuid?.() === 0;
   const dir = await mkdtemp(join(tmpdir(), 'failsafe-sshd-'));
   // sshd reads authorized_keys as the user logging in, who may be unprivileged.
   await chmod(dir, 0o755);
   // Privilege separation needs it; Debian creates it only when the service starts.
   if (asRoot) await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
-  const keygen = (path: string): Promise<unknown> => run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'failsafe-test', '-f', path]);
+  /** @param {string} path */
+  const keygen = (path) => run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'failsafe-test', '-f', path]);
   const hostKey = join(dir, 'host_ed25519');
   const clientKey = join(dir, 'client_ed25519');
   const otherKey = join(dir, 'other_ed25519');
@@ -133,24 +127,30 @@ export async function startSshd(): Promise<Sshd> {
       '',
     ].join('\n'),
   );
-  const fingerprint = (await run('ssh-keygen', ['-lf', `${hostKey}.pub`])).stdout.split(' ')[1]!;
+  const fingerprint = (await run('ssh-keygen', ['-lf', `${hostKey}.pub`])).stdout.split(' ')[1];
   const knownHosts = join(dir, 'known_hosts');
   const hostPub = (await readFile(`${hostKey}.pub`, 'utf8')).split(' ').slice(0, 2).join(' ');
   await writeFile(knownHosts, `[127.0.0.1]:${port} ${hostPub}\n`);
   await run('ssh-keygen', ['-H', '-f', knownHosts]);
   await rm(`${knownHosts}.old`, { force: true });
 
-  let child: ChildProcess | undefined;
-  const start = async (): Promise<void> => {
+  /** @type {import('node:child_process').ChildProcess | undefined} */
+  let child;
+  const start = async () => {
     let log = '';
     // -D: stay in the foreground, so the PID we hold is the listener's; -e: log to stderr.
     child = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    child.stderr?.on('data', (chunk) => (log += chunk.toString()));
     await waitForPort(port, child, () => log);
   };
   await start();
+  // A test run that dies without stop() must not leave a server behind.
+  const killOnExit = () => {
+    if (child && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
+  };
+  process.once('exit', killOnExit);
 
-  const sshd: Sshd = {
+  const sshd = {
     host: '127.0.0.1',
     port,
     username,
@@ -161,12 +161,12 @@ export async function startSshd(): Promise<Sshd> {
     fingerprint,
     knownHosts,
     get pid() {
-      return child!.pid!;
+      return child.pid;
     },
     async kill() {
       if (!child || child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child!.once('exit', resolve));
-      for (const pid of [child.pid!, ...(await descendants(child.pid!))]) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      for (const pid of [child.pid, ...(await descendants(child.pid))]) {
         try {
           process.kill(pid, 'SIGKILL');
         } catch {
@@ -180,11 +180,8 @@ export async function startSshd(): Promise<Sshd> {
       await start();
     },
     async stop() {
-      if (child && child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child!.once('exit', resolve));
-        process.kill(child.pid!, 'SIGTERM');
-        await exited;
-      }
+      process.removeListener('exit', killOnExit);
+      await sshd.kill();
       await rm(dir, { recursive: true, force: true });
     },
   };
