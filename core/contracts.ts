@@ -52,7 +52,8 @@ export interface StorageAdapter {
    * until it resolves nobody sees the new object, and if it rejects (stream
    * error, abort, full disk) the previous object, if any, is untouched and no
    * partial object remains. Rejects with E_STORAGE, E_PERMISSION, E_NOT_MOUNTED
-   * or E_ABORTED. Resolves with the number of bytes stored.
+   * or E_ABORTED (remote stores also E_AUTH, E_BUCKET_NOT_FOUND, E_UNREACHABLE;
+   * any method may). Resolves with the number of bytes stored.
    */
   put(key: string, body: Readable | Buffer, options?: StorageOptions): Promise<{ size: number }>;
   /**

@@ -94,10 +94,11 @@ export function s3AdapterTests(server: S3TestServer, context: { adapter: () => u
     await multi.close();
   });
 
-  itListing('an aborted multipart upload leaves no multipart upload behind', async () => {
+  it('a multipart upload aborted after some parts rejects with E_ABORTED, aborts the upload and keeps the old object', async () => {
     const multi = variant({ partSize: 5 * MiB, queueSize: 2 });
     const sent = recordCommands(multi);
     const storage = new Storage(multi, 'multi');
+    await storage.put('aborted', Buffer.from('old version'));
     const controller = new AbortController();
     const body = new PassThrough();
     const putting = storage.put('aborted', body, { signal: controller.signal });
@@ -105,8 +106,10 @@ export function s3AdapterTests(server: S3TestServer, context: { adapter: () => u
     while (!sent.includes('UploadPartCommand')) await new Promise((resolve) => setTimeout(resolve, 20));
     controller.abort();
     expect((await failure(putting)).code).toBe('E_ABORTED');
-    expect(await pendingUploads(multi)).toEqual([]);
-    expect(await storage.head('aborted')).toBeUndefined();
+    expect(sent).toContain('AbortMultipartUploadCommand');
+    // Only a server that lists multipart uploads can show that none is left.
+    if (server.multipartListing) expect(await pendingUploads(multi)).toEqual([]);
+    expect((await storage.getBuffer('aborted')).toString()).toBe('old version');
     await multi.close();
   });
 
