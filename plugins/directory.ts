@@ -15,6 +15,12 @@ import { defineSource } from '../core/registry.js';
 import { writeStreamTo } from '../core/fs/atomic.js';
 import { owner, restoreOwner } from '../core/fs/owner.js';
 import { BoundedTasks } from '../core/pipeline/bounded-tasks.js';
+import { readAhead } from '../core/pipeline/read-ahead.js';
+
+/** Files up to this size are read ahead on backup, and written in the background on restore, several at once. */
+const SMALL_FILE = 256 * 1024;
+const READ_AHEAD_FILES = 16;
+const SMALL_FILE_WRITES = 8;
 
 export const directoryOptions = z
   .object({
@@ -61,7 +67,7 @@ export class DirectorySource implements SourcePlugin {
       throw new FailsafeError('E_SOURCE_MISSING', `source "${this.name}": ${this.root} ${info ? 'is not a directory' : 'does not exist'}`);
     }
     this.changedFiles.length = 0;
-    yield* this.#walk('', context);
+    yield* readAhead(this.#walk('', context), { files: READ_AHEAD_FILES, fileSize: SMALL_FILE });
   }
 
   /** Depth first, names sorted; with `include`, directories only when they lead to an included entry. */
@@ -166,9 +172,6 @@ export class DirectorySource implements SourcePlugin {
   }
 }
 
-/** Files up to this size are read into memory and written in the background, several at once. */
-const SMALL_FILE = 256 * 1024;
-const SMALL_FILE_WRITES = 8;
 
 /** Writes entries under `destination`, refusing any path or symlink that would lead outside it. */
 export async function restoreTree(entries: AsyncIterable<RestoreEntry>, destination: string, options: RestoreOptions): Promise<number> {
