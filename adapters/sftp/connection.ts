@@ -94,6 +94,9 @@ function connectError(err: unknown, options: SftpOptions, target: string): Fails
   if ((err as { level?: string }).level === 'client-authentication' || /authentication methods failed/i.test(detail)) {
     return new FailsafeError('E_AUTH', `${where}: login refused (wrong key, passphrase, password or user)`, { cause: err });
   }
+  if (/connect to agent/i.test(detail)) {
+    return new FailsafeError('E_AUTH', `${where}: the ssh-agent at ${String(options.agent === true ? process.env.SSH_AUTH_SOCK : options.agent)} cannot be reached`, { cause: err });
+  }
   if (/passphrase|encrypted private key|cannot parse privateKey/i.test(detail)) {
     return new FailsafeError('E_AUTH', `${where}: privateKey ${options.privateKey ?? ''} cannot be used: ${detail}`, { cause: err });
   }

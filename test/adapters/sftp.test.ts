@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SftpAdapter } from '../../adapters/sftp.js';
 import type { SftpOptionsInput } from '../../adapters/sftp/options.js';
@@ -98,6 +100,34 @@ describe('sftp: who the server is, and who we are', () => {
     expect(err.exitCode).toBe(1);
     expect(err.message).toContain(`${sshd.username}@127.0.0.1:${sshd.port}`);
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('opens a private key with its passphrase, and names the key when the passphrase is wrong', async () => {
+    const storage = new Storage(new SftpAdapter(options({ privateKey: sshd.lockedKey, passphrase: sshd.lockedKeyPassphrase })), 'nas');
+    await storage.put('k', Buffer.from('ok'));
+    expect((await storage.getBuffer('k')).toString()).toBe('ok');
+    await storage.close();
+    const err = await attempt({ privateKey: sshd.lockedKey, passphrase: 'wrong' });
+    expect(err.code).toBe('E_AUTH');
+    expect(err.message).toContain(sshd.lockedKey);
+  });
+
+  it('logs in through an ssh-agent holding the key', async () => {
+    const socket = join(sshd.dir, `agent-${randomBytes(3).toString('hex')}.sock`);
+    const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 200 && !(await stat(socket).then(() => true, () => false)); i++) await sleep(10);
+      await promisify(execFile)('ssh-add', ['-q', sshd.clientKey], { env: { ...process.env, SSH_AUTH_SOCK: socket } });
+      const storage = new Storage(new SftpAdapter(options({ privateKey: undefined, agent: socket })), 'nas');
+      await storage.put('k', Buffer.from('via agent'));
+      expect((await storage.getBuffer('k')).toString()).toBe('via agent');
+      await storage.close();
+    } finally {
+      agent.kill();
+    }
+    const missing = await attempt({ privateKey: undefined, agent: join(sshd.dir, 'no-agent.sock') });
+    expect(missing.code).toBe('E_AUTH');
+    expect(missing.message).toContain('no-agent.sock');
   });
 
   it('reports a server that is not there as E_UNREACHABLE after bounded retries', async () => {

@@ -10,6 +10,9 @@ export interface Sshd {
   /** A private key in authorized_keys, and one that is not. */
   clientKey: string;
   otherKey: string;
+  /** An authorized private key protected by `lockedKeyPassphrase`. */
+  lockedKey: string;
+  lockedKeyPassphrase: string;
   /** `SHA256:…` of the server's host key, as `ssh-keygen -lf` prints it. */
   fingerprint: string;
   /** A known_hosts file holding the server's key under `[127.0.0.1]:port`, hashed as Debian's ssh does. */

@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 export const SSHD = '/usr/sbin/sshd';
+const PASSPHRASE = 'correct horse battery staple';
 
 
 
@@ -93,13 +94,18 @@ export async function startSshd() {
   await chmod(dir, 0o755);
   // Privilege separation needs it; Debian creates it only when the service starts.
   if (asRoot) await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
-  /** @param {string} path */
-  const keygen = (path) => run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'failsafe-test', '-f', path]);
+  /**
+   * @param {string} path
+   * @param {string} [passphrase]
+   */
+  const keygen = (path, passphrase = '') => run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', 'failsafe-test', '-f', path]);
   const hostKey = join(dir, 'host_ed25519');
   const clientKey = join(dir, 'client_ed25519');
   const otherKey = join(dir, 'other_ed25519');
-  await Promise.all([keygen(hostKey), keygen(clientKey), keygen(otherKey)]);
-  await writeFile(join(dir, 'authorized_keys'), await readFile(`${clientKey}.pub`), { mode: 0o644 });
+  const lockedKey = join(dir, 'locked_ed25519');
+  await Promise.all([keygen(hostKey), keygen(clientKey), keygen(otherKey), keygen(lockedKey, PASSPHRASE)]);
+  const authorized = [await readFile(`${clientKey}.pub`, 'utf8'), await readFile(`${lockedKey}.pub`, 'utf8')];
+  await writeFile(join(dir, 'authorized_keys'), authorized.join(''), { mode: 0o644 });
   const username = userInfo().username;
   const unprivileged = asRoot ? 'nobody' : undefined;
   await unlock(username);
@@ -158,6 +164,8 @@ export async function startSshd() {
     dir,
     clientKey,
     otherKey,
+    lockedKey,
+    lockedKeyPassphrase: PASSPHRASE,
     fingerprint,
     knownHosts,
     get pid() {
