@@ -16,6 +16,7 @@ import { registerKeys } from './commands/keys.js';
 import { identityFrom, withIdentityOptions, type IdentityOptions } from './identity.js';
 import { registerDrill } from './commands/drill.js';
 import { registerInit } from './commands/init.js';
+import { registerDaemon } from './commands/daemon.js';
 import { registerPrune } from './commands/prune.js';
 import { registerStatus } from './commands/status.js';
 import type { CommandContext, CommonOptions } from './context.js';
@@ -184,6 +185,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   registerPrune(context);
   registerDrill(context);
   registerStatus(context);
+  registerDaemon(context);
   registerKeys(context);
   registerInit(context);
 

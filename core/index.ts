@@ -53,3 +53,6 @@ export { restoreFlatFiles } from '../plugins/flat-files.js';
 export { SqliteSource } from '../plugins/sqlite.js';
 export { CommandSource } from '../plugins/command.js';
 export { initDeployment, type InitOptions, type InitResult } from './init.js';
+export { Scheduler, systemClock, type Clock, type ScheduledTask, type RunState, type SchedulerEvent } from './scheduler.js';
+export { FileRunState } from './run-state.js';
+export { daemonTasks } from './daemon.js';

@@ -7,6 +7,7 @@ import { pickDefined } from '../defined.js';
 import { z } from 'zod';
 import type { JobHooks } from '../hooks.js';
 import { parseDurationText, type RetentionPolicy } from '../retention.js';
+import { cronOf } from '../scheduler.js';
 
 const count = z.number().int().min(0);
 
@@ -58,6 +59,10 @@ export interface JobAutomation {
   /** `status` flags the job when its newest snapshot is older than this (ms). */
   alertAfterMs?: number;
   hooks?: JobHooks;
+  /** Cron expression for `failsafe daemon`. */
+  schedule?: string;
+  catchUp: boolean;
+  jitterMs: number;
 }
 
 const hookCommand = z.string().min(1, 'the command is empty');
@@ -70,17 +75,37 @@ const hooksSchema = z
   })
   .strict();
 
+const cron = z.string().superRefine((value, ctx) => {
+  try {
+    cronOf(value).stop();
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `not a cron expression: ${(err as Error).message.replace(/^CronPattern: /, '')}` });
+  }
+});
+
+/** Top-level keys: what else the daemon runs, and where it remembers last runs. */
+export const daemonKeys = {
+  schedules: z.object({ prune: cron.optional(), drill: cron.optional() }).strict().optional(),
+  stateFile: z.string().min(1).optional(),
+};
+
 /** The job keys this file adds to a job's schema. */
 export const jobAutomationKeys = {
   retention: retentionSchema.optional(),
   alertAfter: fixedDurationSchema.optional(),
   hooks: hooksSchema.optional(),
+  schedule: cron.optional(),
+  catchUp: z.boolean().default(false),
+  jitterSeconds: z.number().min(0).max(86_400).default(0),
 };
 
 type RawJobAutomation = {
   retention?: z.output<typeof retentionSchema> | undefined;
   alertAfter?: number | undefined;
   hooks?: z.output<typeof hooksSchema> | undefined;
+  schedule?: string | undefined;
+  catchUp: boolean;
+  jitterSeconds: number;
 };
 
 /** The loaded form; `fail` reports a problem at a key path inside the job. */
@@ -95,5 +120,8 @@ export function jobAutomation(raw: RawJobAutomation, targets: string[], fail: (a
     retentionPerTarget: perTarget,
     ...(raw.alertAfter === undefined ? {} : { alertAfterMs: raw.alertAfter }),
     ...(hooks ? { hooks } : {}),
+    ...(raw.schedule === undefined ? {} : { schedule: raw.schedule }),
+    catchUp: raw.catchUp,
+    jitterMs: raw.jitterSeconds * 1000,
   };
 }

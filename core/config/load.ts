@@ -12,6 +12,7 @@ import type { z } from 'zod';
 import { DEFAULT_LEVELS, LEVEL_RANGE } from '../compression.js';
 import { FailsafeError } from '../errors.js';
 import { DEFAULT_PATH_OPTIONS, type Registry } from '../registry.js';
+import { pickDefined } from '../defined.js';
 import { jobAutomation } from './automation.js';
 import { formatKeyPath, positionOf, type KeyPath } from './positions.js';
 import { configSchema, DEFAULT_SEGMENT_SIZE, type FailsafeConfig, type JobConfig, type SourceConfig, type TargetConfig } from './schema.js';
@@ -167,6 +168,8 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
     ...(raw.parallelism === undefined ? {} : { parallelism: raw.parallelism }),
     ...(raw.checkpoints === undefined ? {} : { checkpoints: raw.checkpoints }),
     ...(raw.timeZone === undefined ? {} : { timeZone: raw.timeZone }),
+    schedules: pickDefined({ prune: raw.schedules?.prune, drill: raw.schedules?.drill }),
+    stateFile: resolvePath(raw.stateFile ?? '.failsafe-state.json', dir),
     jobs,
   };
   return { file: options.label ?? path, dir, config };

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { parsePublicKey } from '../crypto/identity.js';
 import type { FailsafeError } from '../errors.js';
 import type { Registry } from '../registry.js';
-import { jobAutomationKeys, timeZoneSchema, type JobAutomation } from './automation.js';
+import { daemonKeys, jobAutomationKeys, timeZoneSchema, type JobAutomation } from './automation.js';
 
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const name = z.string().regex(NAME_PATTERN, 'use letters, digits, ".", "_" and "-", starting with a letter or digit');
@@ -97,6 +97,7 @@ export const configSchema = z
     parallelism: z.number().int().min(1).max(64).optional(),
     checkpoints: checkpoints.optional(),
     timeZone: timeZoneSchema.optional(),
+    ...daemonKeys,
     jobs: z.record(name, job),
   })
   .strict();
@@ -147,6 +148,10 @@ export interface FailsafeConfig {
   checkpoints?: { target: string; keep: number };
   /** IANA zone for retention buckets and schedules; the machine's zone when absent. */
   timeZone?: string;
+  /** Cron schedules of prune and drill in `failsafe daemon`. */
+  schedules: { prune?: string; drill?: string };
+  /** The daemon's record of last runs (absolute). */
+  stateFile: string;
   jobs: Record<string, JobConfig>;
 }
 

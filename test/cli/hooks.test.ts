@@ -2,13 +2,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeDeployment, PASS, runCli } from '../helpers/cli.js';
+import { appJob, makeDeployment, PASS, runCli } from '../helpers/cli.js';
 
-const job = (hooks: string): string => `jobs:
-  app:
-    sources: [ { type: directory, path: ./app/data } ]
-    targets: [disk]
-    hooks: ${hooks}`;
+const job = (hooks: string): string => appJob(`hooks: ${hooks}`);
 
 describe('hooks', () => {
   it('a failing before: exit 1, E_HOOK, no snapshot, onError ran', async () => {

@@ -1,6 +1,6 @@
 /** `failsafe prune` end to end: retention from the YAML, dry run, per-target override, bad policies. */
 import { describe, expect, it } from 'vitest';
-import { makeDeployment, PASS, runCli } from '../helpers/cli.js';
+import { appJob, makeDeployment, PASS, runCli } from '../helpers/cli.js';
 
 const twoTargets = `targets:
   disk: { type: local, path: ./target }
@@ -41,21 +41,13 @@ describe('failsafe prune', () => {
 
   it('a policy naming a target the job does not use, or an unreadable duration, is a config error with its line', async () => {
     const bad = await makeDeployment({
-      jobs: `jobs:
-  app:
-    sources: [ { type: directory, path: ./app/data } ]
-    targets: [disk]
-    retention: { keepDaily: 7, perTarget: { cloud: { keepLast: 1 } } }`,
+      jobs: appJob(`retention: { keepDaily: 7, perTarget: { cloud: { keepLast: 1 } } }`),
     });
     const r = await runCli(['prune', '-c', bad.config]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/failsafe\.yaml:\d+:\d+: jobs\.app\.retention\.perTarget\.cloud: "cloud" is not one of this job's targets/);
     const within = await makeDeployment({
-      jobs: `jobs:
-  app:
-    sources: [ { type: directory, path: ./app/data } ]
-    targets: [disk]
-    retention: { keepWithin: 2 weeks }`,
+      jobs: appJob(`retention: { keepWithin: 2 weeks }`),
     });
     const w = await runCli(['prune', '-c', within.config]);
     expect(w.code).toBe(2);

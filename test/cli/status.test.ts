@@ -2,16 +2,12 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeDeployment, PASS, runCli } from '../helpers/cli.js';
+import { appJob, makeDeployment, PASS, runCli } from '../helpers/cli.js';
 
 describe('failsafe status', () => {
   it('critical before the first backup, ok after it; writes a Prometheus file', async () => {
     const d = await makeDeployment({
-      jobs: `jobs:
-  app:
-    sources: [ { type: directory, path: ./app/data } ]
-    targets: [disk]
-    alertAfter: 26h`,
+      jobs: appJob(`alertAfter: 26h`),
     });
     const before = await runCli(['status', '-c', d.config, '--json']);
     expect(before.code).toBe(1);
@@ -31,11 +27,7 @@ describe('failsafe status', () => {
 
   it('a bad alertAfter is a config error with its line', async () => {
     const d = await makeDeployment({
-      jobs: `jobs:
-  app:
-    sources: [ { type: directory, path: ./app/data } ]
-    targets: [disk]
-    alertAfter: 1m`,
+      jobs: appJob(`alertAfter: 1m`),
     });
     const r = await runCli(['status', '-c', d.config]);
     expect(r.code).toBe(2);

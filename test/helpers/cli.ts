@@ -77,6 +77,14 @@ ${jobs}
   return { root, config, data, appConfig, target: join(root, 'target') };
 }
 
+/** The `jobs:` block of one job `app` backing up ./app/data to `disk`, plus more job keys (indented 4). */
+export function appJob(extra = ''): string {
+  return `jobs:
+  app:
+    sources: [ { type: directory, path: ./app/data } ]
+    targets: [disk]${extra ? `\n    ${extra.trim().split('\n').map((l) => l.trim()).join('\n    ')}` : ''}`;
+}
+
 export const PASS = { FAILSAFE_PASSPHRASE: 'correct horse battery staple' };
 
 /**

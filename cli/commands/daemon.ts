@@ -1,0 +1,73 @@
+/** `failsafe daemon` (every schedule in one process) and `failsafe schedule --systemd` (the same as systemd units). */
+import { resolve } from 'node:path';
+import { daemonTasks } from '../../core/daemon.js';
+import { FailsafeError } from '../../core/errors.js';
+import { FileRunState } from '../../core/run-state.js';
+import { Scheduler, type SchedulerEvent } from '../../core/scheduler.js';
+import { systemdUnits, type TimerSpec } from '../../core/systemd.js';
+import type { CommandContext, CommonOptions } from '../context.js';
+
+export function registerDaemon({ command, open, io, print }: CommandContext): void {
+  command('daemon', "run every job's backup on its schedule, and prune and drill on theirs, until SIGTERM or SIGINT").action(async (options: CommonOptions) => {
+    const failsafe = await open(options);
+    const log = (line: string): void => void io.stderr.write(`${new Date().toISOString()} ${line}\n`);
+    try {
+      const { config } = failsafe.config;
+      const tasks = daemonTasks(failsafe, (message) => log(`warning: ${message}`));
+      if (tasks.length === 0) throw new FailsafeError('E_USAGE', 'nothing to schedule: give a job a schedule (or set schedules.prune / schedules.drill)');
+      const scheduler = new Scheduler(tasks, {
+        state: new FileRunState(config.stateFile),
+        ...(config.timeZone ? { timeZone: config.timeZone } : {}),
+        onEvent: (event) => log(describe(event)),
+      });
+      const stopped = new Promise<string>((done) => {
+        const stop = (signal: string) => (): void => done(signal);
+        process.once('SIGTERM', stop('SIGTERM'));
+        process.once('SIGINT', stop('SIGINT'));
+      });
+      await scheduler.start();
+      log(`daemon started: ${tasks.map((t) => `${t.name} (${t.cron})`).join(', ')}`);
+      const signal = await stopped;
+      log(`${signal}: stopping${scheduler.running.length > 0 ? `, cancelling ${scheduler.running.join(', ')}` : ''}`);
+      await scheduler.stop();
+      log('daemon stopped');
+    } finally {
+      await failsafe.close();
+    }
+  });
+
+  command('schedule', 'print the schedules as systemd service and timer units')
+    .option('--systemd', 'systemd units (the only format for now)')
+    .option('--exec <command>', 'the failsafe command in ExecStart', '/usr/bin/env failsafe')
+    .action(async (options: CommonOptions & { systemd?: boolean; exec: string }) => {
+      if (!options.systemd) throw new FailsafeError('E_USAGE', 'choose a format: --systemd');
+      const failsafe = await open(options);
+      try {
+        const { config, file } = failsafe.config;
+        const specs: TimerSpec[] = Object.values(config.jobs)
+          .filter((job) => job.schedule)
+          .map((job) => ({ unit: `failsafe-backup-${job.name}`, description: `Failsafe backup of ${job.name}`, args: ['backup', job.name], cron: job.schedule!, persistent: job.catchUp, jitterSeconds: job.jitterMs / 1000 }));
+        for (const [name, cron] of Object.entries(config.schedules)) {
+          specs.push({ unit: `failsafe-${name}`, description: `Failsafe ${name}`, args: [name], cron: cron!, persistent: false, jitterSeconds: 0 });
+        }
+        if (specs.length === 0) throw new FailsafeError('E_USAGE', 'nothing to schedule: give a job a schedule (or set schedules.prune / schedules.drill)');
+        const units = systemdUnits(specs, { command: options.exec, config: resolve(file), ...(config.timeZone ? { timeZone: config.timeZone } : {}) });
+        print({ units }, () => units);
+      } finally {
+        await failsafe.close();
+      }
+    });
+}
+
+function describe(event: SchedulerEvent): string {
+  switch (event.type) {
+    case 'scheduled':
+      return `${event.task}: next run ${event.at.toISOString()}`;
+    case 'start':
+      return `${event.task}: started${event.catchUp ? ' (catching up a missed run)' : ''}`;
+    case 'done':
+      return `${event.task}: ${event.ok ? 'done' : `failed: ${event.error?.split('\n')[0]}`}`;
+    case 'skipped':
+      return `${event.task}: skipped, ${event.reason}`;
+  }
+}
