@@ -87,7 +87,7 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
   readonly #wiring: Wiring;
   readonly #identity: IdentitySource | undefined;
   readonly #auto = new Map<string, AutoBackup>();
-  #encryption: Promise<Encryption> | undefined;
+  readonly #encryption = new Map<'seal' | 'open', Promise<Encryption>>();
 
   private constructor(wiring: Wiring, identity?: IdentitySource) {
     super();
@@ -271,7 +271,7 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
    */
   async rotateKeys(options: SelectOptions & { previous?: Omit<EncryptionSettings, 'mode' | 'recipients'>; dryRun?: boolean; signal?: AbortSignal } = {}): Promise<RotateReport> {
     const current = await this.#getEncryption('seal');
-    const openWith = [current];
+    const openWith = [await this.#getEncryption('open')];
     const { previous } = options;
     if (previous && (previous.passphrase !== undefined || previous.keyFile !== undefined)) {
       openWith.push(await createEncryption({ mode: 'keys', ...previous }, this.#identity));
@@ -404,14 +404,18 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
   /**
    * The deployment's keys. A missing passphrase variable stops sealing (the
    * snapshot would lack its passphrase slot) but not opening with an identity.
+   * The identity is read only to open: a backup never needs the private key.
    */
   #getEncryption(purpose: 'seal' | 'open' = 'seal'): Promise<Encryption> {
     const config = this.#wiring.loaded.config.encryption;
-    if (config.mode === 'keys' && config.passphraseError && (purpose === 'seal' || this.#identity === undefined)) {
-      return Promise.reject(config.passphraseError);
+    const identity = purpose === 'open' ? this.#identity : undefined;
+    if (config.mode === 'keys' && config.passphraseError && identity === undefined) return Promise.reject(config.passphraseError);
+    let encryption = this.#encryption.get(purpose);
+    if (encryption === undefined) {
+      encryption = createEncryption(config, identity);
+      this.#encryption.set(purpose, encryption);
     }
-    this.#encryption ??= createEncryption(config, this.#identity);
-    return this.#encryption;
+    return encryption;
   }
 
   #jobTargets(job: string): string[] {

@@ -69,6 +69,10 @@ describe('encryption with recipients (public keys only on the backup host)', () 
     expect(byIdentity.code).toBe(0);
     const byPassphrase = await runCli(['verify', '--read-data', '-c', d.config], { FAILSAFE_PASSPHRASE: 'pw' });
     expect(byPassphrase.code).toBe(0);
+    // A backup never reads the identity: one named in the environment without its passphrase does not stop it.
+    const backup = await runCli(['backup', '-c', d.config], { FAILSAFE_PASSPHRASE: 'pw', FAILSAFE_IDENTITY: carol.identity });
+    expect(backup.stderr).toBe('');
+    expect(backup.code).toBe(0);
   });
 
   it('a tampered public header still lists (it cannot be checked without a key) but fails authentication with one', async () => {
