@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
 import pRetry, { AbortError } from 'p-retry';
+import type { Stats } from 'ssh2';
 import type { ByteRange, ObjectInfo, StorageAdapter, StorageOptions } from '../core/contracts.js';
 import { FailsafeError } from '../core/errors.js';
 import { isTempName, TEMP_PREFIX } from '../core/fs/atomic.js';
@@ -19,6 +20,7 @@ import { ConnectionPool, openConnection, type Connection } from './sftp/connecti
 import { isConnectionLoss, isMissing, remoteError, STATUS } from './sftp/errors.js';
 import { insecureWarning } from './sftp/host-key.js';
 import { sftpOptionsSchema, type SftpOptions, type SftpOptionsInput } from './sftp/options.js';
+import { resumable, type OpenedRead } from './sftp/resume.js';
 import { downloadFrom, sftpOps as ops, uploadTo } from './sftp/transfer.js';
 
 export class SftpAdapter implements StorageAdapter {
@@ -80,18 +82,26 @@ export class SftpAdapter implements StorageAdapter {
   }
 
   async get(key: string, options: StorageOptions & { range?: ByteRange } = {}): Promise<Readable> {
+    const start = options.range?.start ?? 0;
+    const open = (position: number): Promise<OpenedRead> => this.#openRead(key, position, options.range?.end, options.signal);
+    const first = await open(start);
+    const stream = this.options.retries === 0 ? first.stream : resumable(first, start, this.options.retries, open, () => void this.#retried++);
+    if (options.signal) addAbortSignal(options.signal, stream);
+    return stream;
+  }
+
+  /** The object's bytes from `position` to `end` (inclusive; the last byte by default), on a pooled connection. */
+  async #openRead(key: string, position: number, end: number | undefined, signal: AbortSignal | undefined): Promise<OpenedRead> {
     const path = this.#path(key);
-    return this.#retry(`get ${key}`, options.signal, () => true, async (connection) => {
+    return this.#retry(`get ${key}`, signal, () => true, async (connection) => {
       const handle = await ops.open(connection, path, 'r');
-      let size: number;
+      let stats: Stats;
       try {
-        size = (await ops.fstat(connection, handle)).size;
+        stats = await ops.fstat(connection, handle);
       } catch (err) {
         await ops.close(connection, handle).catch(() => undefined);
         throw err;
       }
-      const start = options.range?.start ?? 0;
-      const end = Math.min(options.range?.end ?? size - 1, size - 1);
       // The stream keeps the connection in use until it ends or is destroyed.
       connection.active++;
       let released = false;
@@ -101,10 +111,9 @@ export class SftpAdapter implements StorageAdapter {
         await ops.close(connection, handle).catch(() => undefined);
         this.#pool.release(connection);
       };
-      const stream = downloadFrom(connection, handle, start, end, release);
+      const stream = downloadFrom(connection, handle, position, Math.min(end ?? stats.size - 1, stats.size - 1), release);
       stream.once('close', () => void release());
-      if (options.signal) addAbortSignal(options.signal, stream);
-      return stream;
+      return { stream, version: `${stats.size} bytes, mtime ${stats.mtime}`, lost: (err) => isConnectionLoss(err, connection) };
     });
   }
 

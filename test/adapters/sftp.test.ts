@@ -176,7 +176,7 @@ describe('sftp: permissions on the server', () => {
   });
 });
 
-describe('sftp: the server dies mid-upload', () => {
+describe('sftp: the server dies mid-transfer', () => {
   /** Resolves once a temp file under `dir` holds at least `bytes`: the upload is under way. */
   async function uploading(dir: string, bytes: number): Promise<void> {
     const { stat } = await import('node:fs/promises');
@@ -202,6 +202,32 @@ describe('sftp: the server dies mid-upload', () => {
       expect(adapter.retried).toBeGreaterThanOrEqual(1);
       expect(sha(await storage.getBuffer('snap/seg'))).toBe(sha(data));
       expect(await readdir(join(adapter.root, 'snap'))).toEqual(['seg']);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('a download whose connection drops resumes at the next byte on a new connection', async () => {
+    const adapter = new SftpAdapter(options(), 'nas');
+    const storage = new Storage(adapter, 'nas');
+    try {
+      const data = randomBytes(32 * 1024 * 1024);
+      await storage.put('snap/seg', data);
+      const stream = await storage.get('snap/seg');
+      const chunks: Buffer[] = [];
+      let received = 0;
+      let restarted = false;
+      for await (const chunk of stream) {
+        chunks.push(chunk as Buffer);
+        received += (chunk as Buffer).length;
+        if (!restarted && received >= 1024 * 1024) {
+          restarted = true;
+          await sshd.restart();
+        }
+      }
+      expect(restarted).toBe(true);
+      expect(sha(Buffer.concat(chunks))).toBe(sha(data));
+      expect(adapter.retried).toBeGreaterThanOrEqual(1);
     } finally {
       await storage.close();
     }
