@@ -130,7 +130,9 @@ export async function resumePending(context: MultipartContext, fullKey: string, 
 export async function abortStale(context: MultipartContext, prefix: string, olderThanMs: number, signal?: AbortSignal): Promise<number> {
   let aborted = 0;
   for await (const upload of listUploads(context, prefix, signal)) {
-    if (!upload.Key || !upload.UploadId || Date.now() - (upload.Initiated?.getTime() ?? 0) < olderThanMs) continue;
+    if (!upload.Key || !upload.UploadId) continue;
+    // 0 means all: a server's Initiated can lie ahead of our clock (Swift rounds it up to the second).
+    if (olderThanMs > 0 && Date.now() - (upload.Initiated?.getTime() ?? 0) < olderThanMs) continue;
     await context.client.send(new AbortMultipartUploadCommand({ Bucket: context.bucket, Key: upload.Key, UploadId: upload.UploadId }), signal ? { abortSignal: signal } : {});
     aborted++;
   }
