@@ -1,7 +1,7 @@
 /**
  * The S3 adapter's own cases, run against each S3 server of s3.test.ts.
- * Those needing what s3rver lacks (multipart listing, signature checks) are
- * skipped there with the reason.
+ * Those needing what a server lacks (multipart listing, signature checks,
+ * Object Lock) are skipped there with the reason.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
@@ -205,5 +205,18 @@ export function s3AdapterTests(server: S3TestServer, context: { adapter: () => u
     const err = await failure(new Storage(wrong, 'wrong').put('x', Buffer.from('x')));
     expect(err.code).toBe('E_AUTH');
     await wrong.close();
+  });
+
+  // The region is part of a v4 signature's scope: only a server that checks signatures sees it is wrong.
+  itSigned('a wrong region: a one-line error naming it and the bucket, at once', async () => {
+    const elsewhere = variant({ region: 'eu-west-1' });
+    const sent = recordCommands(elsewhere);
+    const err = await failure(new Storage(elsewhere, 'elsewhere').put('x', Buffer.from('x')));
+    expect(err.code).toBe('E_STORAGE');
+    expect(err.message).toContain('wrong region eu-west-1');
+    expect(err.message).toContain(elsewhere.settings.bucket);
+    expect(err.message).not.toContain('\n');
+    expect(sent).toHaveLength(1); // not retried
+    await elsewhere.close();
   });
 }

@@ -7,11 +7,13 @@ import { FailsafeError } from '../../core/errors.js';
 import { Storage } from '../../core/storage.js';
 import { testStorageAdapter } from '../conformance/storage.js';
 import { envServer, startMinio, startS3rver, type S3TestServer } from '../helpers/s3-server.js';
+import { startSwiftS3 } from '../helpers/swift-s3.js';
 import { s3AdapterTests } from './s3-cases.js';
 
-// s3rver always; MinIO when a Docker engine answers; a real endpoint when FAILSAFE_TEST_S3_* are set.
+// s3rver always; Swift's S3 API when Swift is installed (.ci/run installs it); MinIO when a Docker engine answers; a real endpoint when FAILSAFE_TEST_S3_* are set.
 const servers: [string, S3TestServer | string][] = [
   ['s3rver', await startS3rver()],
+  ['swift', await startSwiftS3()],
   ['minio', await startMinio()],
   ['env endpoint', envServer() ?? 'FAILSAFE_TEST_S3_ENDPOINT, _BUCKET, _ACCESS_KEY_ID and _SECRET_ACCESS_KEY are not set'],
 ];

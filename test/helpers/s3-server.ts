@@ -1,10 +1,11 @@
 /**
- * S3 servers for the tests: a local s3rver process by default, and, when
- * available, MinIO through testcontainers or a real endpoint from the
- * environment. s3rver knows access key ids (S3RVER is its only one) but
- * verifies no signatures, ignores conditional requests, and implements
- * neither ListMultipartUploads, ListParts nor AbortMultipartUpload: tests of
- * those run only against the other two.
+ * S3 servers for the tests: a local s3rver process by default, Swift's S3
+ * API (swift-s3.ts) when Swift is installed, and, when available, MinIO
+ * through testcontainers or a real endpoint from the environment. s3rver
+ * knows access key ids (S3RVER is its only one) but verifies no signatures,
+ * ignores conditional requests, and implements neither ListMultipartUploads,
+ * ListParts nor AbortMultipartUpload: tests of those run only against the
+ * others.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -28,7 +29,7 @@ export interface S3TestServer {
 
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
-async function createBucket(options: S3Options, objectLock = false): Promise<void> {
+export async function createBucketOn(options: S3Options, objectLock = false): Promise<void> {
   const client = new S3Client({
     region: options.region ?? 'us-east-1',
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
@@ -51,7 +52,7 @@ export async function startS3rver(): Promise<S3TestServer> {
   const endpoint = `http://127.0.0.1:${port}`;
   const server: S3TestServer = {
     options: (bucket, extra = {}) => ({ bucket, endpoint, region: 'us-east-1', credentials: S3RVER_CREDENTIALS, ...extra }),
-    createBucket: (bucket) => createBucket(server.options(bucket)),
+    createBucket: (bucket) => createBucketOn(server.options(bucket)),
     verifiesSignatures: false,
     multipartListing: false,
     objectLock: false,
@@ -136,7 +137,7 @@ export async function startMinio(): Promise<S3TestServer | string> {
   const endpoint = `http://${container.getHost()}:${container.getMappedPort(9000)}`;
   const server: S3TestServer = {
     options: (bucket, extra = {}) => ({ bucket, endpoint, region: 'us-east-1', credentials, ...extra }),
-    createBucket: (bucket, options) => createBucket(server.options(bucket), options?.objectLock),
+    createBucket: (bucket, options) => createBucketOn(server.options(bucket), options?.objectLock),
     verifiesSignatures: true,
     multipartListing: true,
     objectLock: true,
