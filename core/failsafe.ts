@@ -19,6 +19,7 @@ import { asFailsafeError, FailsafeError, isFailsafeError } from './errors.js';
 import { latestOf } from './events.js';
 import type { ManifestSource } from './format/manifest.js';
 import { withHooks } from './hooks.js';
+import { createNotifier, type NotifyEvent } from './notify.js';
 import { loadPlugin } from './plugin-loader.js';
 import { collectStatus, type StatusReport } from './status.js';
 import { prune, type PruneOptions, type PruneReport, type PruneTask } from './prune.js';
@@ -155,6 +156,18 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
     };
     for (const job of selected) {
       const hookContext = { job: job.name, cwd: this.#wiring.loaded.dir, ...pickDefined({ signal: options.signal, warn: options.warn }) };
+      const notifier = createNotifier(job.notify, options.warn);
+      const report = (event: NotifyEvent, snapshots: SnapshotSummary[], failures: BackupFailure[]): Promise<void> =>
+        notifier.send({
+          job: job.name,
+          event,
+          at: new Date().toISOString(),
+          snapshots: snapshots.map(({ id, target, bytes, files, storedBytes }) => ({ id, target, bytes, files, storedBytes })),
+          failures: failures.map((f) => ({ ...(f.target ? { target: f.target } : {}), code: f.error.code, message: f.error.message })),
+        });
+      await report('start', [], []);
+      const snapshotsBefore = outcome.snapshots.length;
+      const failuresBefore = outcome.failures.length;
       try {
         await withHooks(job.hooks, hookContext, async () => {
           const sources = this.#wiring.sources(job);
@@ -164,9 +177,14 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
           for (const f of result.failedTargets) failed({ job: job.name, ...f });
         });
       } catch (err) {
-        if (options.signal?.aborted) throw err;
+        if (options.signal?.aborted) {
+          await report('failure', [], [{ job: job.name, error: asFailsafeError(err) }]);
+          throw err;
+        }
         failed({ job: job.name, error: asFailsafeError(err) });
       }
+      const jobFailures = outcome.failures.slice(failuresBefore);
+      await report(jobFailures.length > 0 ? 'failure' : 'success', outcome.snapshots.slice(snapshotsBefore), jobFailures);
     }
     return outcome;
   }

@@ -6,6 +6,7 @@
 import { pickDefined } from '../defined.js';
 import { z } from 'zod';
 import type { JobHooks } from '../hooks.js';
+import type { JobNotify } from '../notify.js';
 import { parseDurationText, type RetentionPolicy } from '../retention.js';
 import { cronOf } from '../scheduler.js';
 
@@ -59,6 +60,7 @@ export interface JobAutomation {
   /** `status` flags the job when its newest snapshot is older than this (ms). */
   alertAfterMs?: number;
   hooks?: JobHooks;
+  notify?: JobNotify;
   /** Cron expression for `failsafe daemon`. */
   schedule?: string;
   catchUp: boolean;
@@ -83,6 +85,15 @@ const cron = z.string().superRefine((value, ctx) => {
   }
 });
 
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+const notifySchema = z
+  .object({
+    ping: httpUrl.transform((u) => u.replace(/\/+$/, '')).optional(),
+    webhook: httpUrl.optional(),
+    timeoutSeconds: z.number().positive().max(300).default(10),
+  })
+  .strict();
+
 /** Top-level keys: what else the daemon runs, and where it remembers last runs. */
 export const daemonKeys = {
   schedules: z.object({ prune: cron.optional(), drill: cron.optional() }).strict().optional(),
@@ -94,6 +105,7 @@ export const jobAutomationKeys = {
   retention: retentionSchema.optional(),
   alertAfter: fixedDurationSchema.optional(),
   hooks: hooksSchema.optional(),
+  notify: notifySchema.optional(),
   schedule: cron.optional(),
   catchUp: z.boolean().default(false),
   jitterSeconds: z.number().min(0).max(86_400).default(0),
@@ -103,6 +115,7 @@ type RawJobAutomation = {
   retention?: z.output<typeof retentionSchema> | undefined;
   alertAfter?: number | undefined;
   hooks?: z.output<typeof hooksSchema> | undefined;
+  notify?: z.output<typeof notifySchema> | undefined;
   schedule?: string | undefined;
   catchUp: boolean;
   jitterSeconds: number;
@@ -120,6 +133,7 @@ export function jobAutomation(raw: RawJobAutomation, targets: string[], fail: (a
     retentionPerTarget: perTarget,
     ...(raw.alertAfter === undefined ? {} : { alertAfterMs: raw.alertAfter }),
     ...(hooks ? { hooks } : {}),
+    ...(raw.notify ? { notify: { ...pickDefined({ ping: raw.notify.ping, webhook: raw.notify.webhook }), timeoutMs: raw.notify.timeoutSeconds * 1000 } } : {}),
     ...(raw.schedule === undefined ? {} : { schedule: raw.schedule }),
     catchUp: raw.catchUp,
     jitterMs: raw.jitterSeconds * 1000,
