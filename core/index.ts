@@ -17,7 +17,9 @@ export { Registry, defineAdapter, defineSource, type AdapterFactory, type Source
 export { builtinRegistry } from './builtins.js';
 export { Storage } from './storage.js';
 export { runBackup, type BackupJobResult, type BackupProgress, type BackupRunOptions, type SnapshotSummary, type TargetFailure } from './backup.js';
-export { runRestore, type RestoreResult, type RestoredSource } from './restore.js';
+export { runRestore, type PlannedChanges, type RestorePlugins, type RestoreResult, type RestoredSource } from './restore.js';
+export { recoverRestores, type RecoveredRestore } from './swap.js';
+export type { DrillJobReport, DrillOptions, DrillReport } from './drill.js';
 export { verifySnapshot, type VerifyReport, type VerifyProblem } from './verify.js';
 export { listSnapshots, openSnapshot, resolveSnapshot, type SnapshotInfo } from './snapshots.js';
 export { createCompressor } from './compression.js';
