@@ -8,3 +8,4 @@
  */
 export { testStorageAdapter, type StorageSuiteOptions } from './storage.js';
 export { describeCompressorConformance, describeCipherConformance } from './codecs.js';
+export { testSourcePlugin, type SourceSuiteOptions } from './source.js';
