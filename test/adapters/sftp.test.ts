@@ -48,7 +48,6 @@ testStorageAdapter('sftp', {
   create: async () => new SftpAdapter(options()),
   destroy: async (adapter) => rm((adapter as SftpAdapter).root, { recursive: true, force: true }),
   reopen: async (adapter) => new SftpAdapter({ ...(adapter as SftpAdapter).options }),
-  manyKeys: 1000,
   folder: (adapter) => adapter as SftpAdapter,
 });
 
