@@ -7,6 +7,9 @@ import { FailsafeError } from './errors.js';
 import type { Failsafe } from './failsafe.js';
 import type { ScheduledTask } from './scheduler.js';
 
+/** The state file's key for a job's backup. */
+export const backupTaskName = (job: string): string => `backup ${job}`;
+
 export function daemonTasks(failsafe: Failsafe, warn?: (message: string) => void): ScheduledTask[] {
   const { config } = failsafe.config;
   const tasks: ScheduledTask[] = [];
@@ -14,7 +17,7 @@ export function daemonTasks(failsafe: Failsafe, warn?: (message: string) => void
   for (const job of Object.values(config.jobs)) {
     if (!job.schedule) continue;
     tasks.push({
-      name: `backup ${job.name}`,
+      name: backupTaskName(job.name),
       cron: job.schedule,
       catchUp: job.catchUp,
       jitterMs: job.jitterMs,

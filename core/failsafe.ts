@@ -21,6 +21,8 @@ import type { ManifestSource } from './format/manifest.js';
 import { withHooks } from './hooks.js';
 import { createNotifier, type NotifyEvent } from './notify.js';
 import { loadPlugin } from './plugin-loader.js';
+import { backupTaskName } from './daemon.js';
+import { FileRunState } from './run-state.js';
 import { collectStatus, type StatusReport } from './status.js';
 import { prune, type PruneOptions, type PruneReport, type PruneTask } from './prune.js';
 import type { PluginFactory, Registry } from './registry.js';
@@ -369,9 +371,12 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
 
   /** Per job: newest snapshot, its age, sizes, counts per target, and the health (docs/status.md). */
   async status(options: { job?: string; now?: Date } = {}): Promise<StatusReport> {
+    const runs = await new FileRunState(this.#wiring.loaded.config.stateFile).records();
     const jobs = (options.job ? [options.job] : this.jobNames()).map((name) => {
       const job = this.#wiring.job(name);
-      return { name, targets: this.#wiring.targetsOf(job), ...(job.alertAfterMs === undefined ? {} : { alertAfterMs: job.alertAfterMs }) };
+      const run = runs.get(backupTaskName(name));
+      const lastRun = run && { at: run.lastRun, ok: run.ok, ...pickDefined({ error: run.error }) };
+      return { name, targets: this.#wiring.targetsOf(job), ...pickDefined({ alertAfterMs: job.alertAfterMs, lastRun }) };
     });
     let unfinished: StatusReport['unfinishedOperations'] = [];
     try {

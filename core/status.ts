@@ -6,8 +6,8 @@
  * - critical: a job with no snapshot on any reachable target, or whose newest
  *   snapshot is older than its `alertAfter`.
  * - warning: a target of a job that is unreachable, empty, or older than
- *   `alertAfter` while another target is fresh; operations interrupted and
- *   waiting to be resumed.
+ *   `alertAfter` while another target is fresh; the daemon's last run of the
+ *   job failed; operations interrupted and waiting to be resumed.
  */
 import { asFailsafeError } from './errors.js';
 import { listSnapshots } from './snapshots.js';
@@ -33,6 +33,8 @@ export interface JobStatus {
   lastSuccess?: string;
   ageSeconds?: number;
   alertAfterSeconds?: number;
+  /** The daemon's last run of the job's backup, from its state file. */
+  lastRun?: { at: string; ok: boolean; error?: string };
   /** The newest snapshot's size: source bytes, files, bytes stored. */
   lastSize?: { bytes: number; files: number; storedBytes: number };
   targets: TargetStatus[];
@@ -51,6 +53,7 @@ export interface StatusJob {
   name: string;
   targets: Storage[];
   alertAfterMs?: number;
+  lastRun?: { at: string; ok: boolean; error?: string };
 }
 
 const RANK: Record<Health, number> = { ok: 0, warning: 1, critical: 2 };
@@ -74,6 +77,7 @@ export async function collectStatus(jobs: StatusJob[], options: { now?: Date; un
 async function jobStatus(job: StatusJob, now: Date): Promise<JobStatus> {
   const status: JobStatus = { job: job.name, health: 'ok', problems: [], targets: [] };
   if (job.alertAfterMs !== undefined) status.alertAfterSeconds = job.alertAfterMs / 1000;
+  if (job.lastRun) status.lastRun = job.lastRun;
   const flag = (health: Health, problem: string): void => {
     status.health = worst(status.health, health);
     status.problems.push(problem);
@@ -113,6 +117,9 @@ async function jobStatus(job: StatusJob, now: Date): Promise<JobStatus> {
         flag('warning', `target ${t.target} lags: its newest snapshot is from ${t.newest}`);
       }
     }
+  }
+  if (job.lastRun && !job.lastRun.ok && (!newest || Date.parse(job.lastRun.at) > Date.parse(newest.createdAt))) {
+    flag('warning', `the daemon's last run (${job.lastRun.at}) failed: ${job.lastRun.error ?? 'unknown error'}`);
   }
   return status;
 }

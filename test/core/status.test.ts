@@ -63,6 +63,17 @@ describe('collectStatus', () => {
     expect(waiting.health).toBe('warning');
   });
 
+  it("warns when the daemon's last run failed after the newest snapshot", async () => {
+    const a = new Storage(new MemoryAdapter(), 'a');
+    await snapshotsAt([a], ['2026-11-21T02:00:00Z']);
+    const now = new Date('2026-11-22T03:00:00Z');
+    const failed = { at: '2026-11-22T02:00:00.000Z', ok: false, error: 'before hook exited with 1' };
+    const report = await collectStatus([{ name: 'app', targets: [a], lastRun: failed }], { now });
+    expect([report.health, report.jobs[0]!.problems]).toEqual(['warning', ["the daemon's last run (2026-11-22T02:00:00.000Z) failed: before hook exited with 1"]]);
+    const older = await collectStatus([{ name: 'app', targets: [a], lastRun: { ...failed, at: '2026-11-20T02:00:00.000Z' } }], { now });
+    expect(older.health).toBe('ok');
+  });
+
   it('writes the figures in the Prometheus text format', async () => {
     const a = new Storage(new MemoryAdapter(), 'a');
     await snapshotsAt([a], ['2026-11-22T02:00:00Z']);
