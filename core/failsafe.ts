@@ -30,7 +30,7 @@ import { rotateKeys, type RotateReport } from './rotate.js';
 import { runRestore, type RestoreResult, type RestoreRunOptions } from './restore.js';
 import { runDrill, type DrillOptions, type DrillReport } from './drill.js';
 import { recoverRestores, type RecoveredRestore } from './swap.js';
-import { listSnapshots, openSnapshot, resolveSnapshot, type SnapshotInfo } from './snapshots.js';
+import { listSnapshots, openSnapshot, PRE_RESTORE_TAG, resolveSnapshot, type SnapshotInfo } from './snapshots.js';
 import type { Storage } from './storage.js';
 import { verifySnapshot, type VerifyReport } from './verify.js';
 
@@ -219,7 +219,7 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
     const takeSafety = async (sources: SourcePlugin[]): Promise<string> => {
       const target = this.#wiring.targetsOf(this.#wiring.job(info.job))[0]!;
       const { snapshots: [summary] } = await runBackup({ name: info.job, sources, targets: [target] }, await this.#backupSettings(), {
-        tags: ['pre-restore'],
+        tags: [PRE_RESTORE_TAG],
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.warn ? { warn: options.warn } : {}),
       });

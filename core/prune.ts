@@ -91,12 +91,22 @@ export async function prune(tasks: PruneTask[], options: PruneOptions = {}): Pro
 async function pruneSnapshots(task: PruneTask, now: Date, options: PruneOptions): Promise<PruneDecision[]> {
   const { storage, job } = task;
   const snapshots = await listSnapshots(storage, { job, ...(options.warn ? { warn: options.warn } : {}) });
-  const decisions = applyRetention<SnapshotInfo>(snapshots, task.policy, { now, ...(options.timeZone ? { timeZone: options.timeZone } : {}) });
-  const newest = decisions[0];
-  if (newest && !decisions.some((d) => d.keep)) {
-    newest.keep = true;
-    newest.reasons.push('last snapshot of the job');
+  // Safety snapshots taken before restores are kept by the same rules in their own group, so they never push regular backups out.
+  const groups = new Map<string, SnapshotInfo[]>();
+  for (const snapshot of snapshots) {
+    const group = (snapshot.tags ?? []).slice().sort().join(',');
+    groups.set(group, [...(groups.get(group) ?? []), snapshot]);
   }
+  const decisions = [...groups.entries()].flatMap(([group, members]) => {
+    const decided = applyRetention<SnapshotInfo>(members, task.policy, { now, ...(options.timeZone ? { timeZone: options.timeZone } : {}) });
+    const newest = decided[0];
+    if (newest && !decided.some((d) => d.keep)) {
+      newest.keep = true;
+      newest.reasons.push(group === '' ? 'last snapshot of the job' : `last ${group} snapshot of the job`);
+    }
+    return decided;
+  });
+  decisions.sort((a, b) => b.snapshot.createdAt.localeCompare(a.snapshot.createdAt));
   const out: PruneDecision[] = [];
   for (const d of decisions) {
     const { id, createdAt } = d.snapshot;

@@ -68,13 +68,20 @@ export async function listSnapshots(
   return found.sort((a, b) => (a.createdAt === b.createdAt ? b.id.localeCompare(a.id) : b.createdAt.localeCompare(a.createdAt)));
 }
 
-/** `latest`, a full id or a unique id prefix → the snapshot. E_SNAPSHOT_NOT_FOUND otherwise. */
+/** The tag of a snapshot of live data taken just before a restore replaced it. */
+export const PRE_RESTORE_TAG = 'pre-restore';
+
+/** `latest` (the newest that is not a pre-restore safety snapshot), a full id or a unique id prefix → the snapshot. E_SNAPSHOT_NOT_FOUND otherwise. */
 export async function resolveSnapshot(storage: Storage, ref: string, job?: string): Promise<SnapshotInfo> {
   const all = await listSnapshots(storage, job === undefined ? {} : { job });
   const where = `in target "${storage.targetName}"${job === undefined ? '' : ` for job "${job}"`}`;
   if (ref === 'latest') {
-    const latest = all[0];
-    if (!latest) throw new FailsafeError('E_SNAPSHOT_NOT_FOUND', `no snapshots ${where}`);
+    // A restore's safety snapshot holds the data that was being replaced: `latest` means the newest backup, not that.
+    const latest = all.find((s) => !s.tags?.includes(PRE_RESTORE_TAG));
+    if (!latest) {
+      const safety = all.length > 0 ? ` (only ${all.length} pre-restore safety snapshot${all.length === 1 ? '' : 's'}: restore one by its id)` : '';
+      throw new FailsafeError('E_SNAPSHOT_NOT_FOUND', `no snapshots ${where}${safety}`);
+    }
     return latest;
   }
   const matches = all.filter((s) => s.id === ref || s.id.startsWith(ref));

@@ -10,7 +10,7 @@
  *   job failed; operations interrupted and waiting to be resumed.
  */
 import { asFailsafeError } from './errors.js';
-import { listSnapshots } from './snapshots.js';
+import { listSnapshots, PRE_RESTORE_TAG } from './snapshots.js';
 import type { Storage } from './storage.js';
 
 export type Health = 'ok' | 'warning' | 'critical';
@@ -86,7 +86,8 @@ async function jobStatus(job: StatusJob, now: Date): Promise<JobStatus> {
   for (const storage of job.targets) {
     try {
       const snapshots = await listSnapshots(storage, { job: job.name });
-      const first = snapshots[0];
+      // A restore's safety snapshot is not a backup run: the job's health follows its own backups.
+      const first = snapshots.find((s) => !s.tags?.includes(PRE_RESTORE_TAG));
       status.targets.push({
         target: storage.targetName,
         snapshots: snapshots.length,

@@ -7,7 +7,7 @@ import { LocalAdapter } from '../../adapters/local.js';
 import { MemoryAdapter } from '../../adapters/memory.js';
 import { TEMP_PREFIX } from '../../core/fs/atomic.js';
 import { prune, type PruneReport } from '../../core/prune.js';
-import { listSnapshots } from '../../core/snapshots.js';
+import { listSnapshots, resolveSnapshot } from '../../core/snapshots.js';
 import { Storage } from '../../core/storage.js';
 import { keys, snapshotsAt } from '../helpers/sources.js';
 
@@ -55,6 +55,28 @@ describe('prune', () => {
       ['remove', []],
     ]);
     expect(await listSnapshots(a)).toHaveLength(1);
+  });
+
+  it('keeps pre-restore safety snapshots by the same rules in their own group, and `latest` skips them', async () => {
+    const a = new Storage(new MemoryAdapter(), 'a');
+    const [, regular] = await snapshotsAt([a], ['2026-11-01T00:00:00Z', '2026-11-02T00:00:00Z']);
+    const [, safety] = await snapshotsAt([a], ['2026-11-03T00:00:00Z', '2026-11-04T00:00:00Z'], 'app', ['pre-restore']);
+    expect((await resolveSnapshot(a, 'latest', 'app')).id).toBe(regular);
+    const report = await prune([{ job: 'app', storage: a, policy: { keepLast: 1 } }], { now: new Date('2026-11-05T00:00:00Z') });
+    expect(actions(report, 'a')).toEqual([
+      ['2026-11-04', 'keep'],
+      ['2026-11-03', 'remove'],
+      ['2026-11-02', 'keep'],
+      ['2026-11-01', 'remove'],
+    ]);
+    expect((await listSnapshots(a)).map((s) => s.id)).toEqual([safety, regular]);
+    expect((await resolveSnapshot(a, 'latest', 'app')).id).toBe(regular);
+  });
+
+  it('says so when a job has only safety snapshots', async () => {
+    const a = new Storage(new MemoryAdapter(), 'a');
+    await snapshotsAt([a], ['2026-11-03T00:00:00Z'], 'app', ['pre-restore']);
+    await expect(resolveSnapshot(a, 'latest', 'app')).rejects.toThrow(/only 1 pre-restore safety snapshot: restore one by its id/);
   });
 
   it('keeps a snapshot under a retention lock', async () => {

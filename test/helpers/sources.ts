@@ -42,7 +42,7 @@ export async function keys(storage: Storage): Promise<string[]> {
  * through the fake clock (`vi.useFakeTimers({ toFake: ['Date'] })` first);
  * resolves with their ids in the same order.
  */
-export async function snapshotsAt(storages: Storage[], dates: string[], job = 'app'): Promise<string[]> {
+export async function snapshotsAt(storages: Storage[], dates: string[], job = 'app', tags?: string[]): Promise<string[]> {
   const settings = {
     compressor: createCompressor('none', 0),
     compressionLevel: 0,
@@ -53,7 +53,7 @@ export async function snapshotsAt(storages: Storage[], dates: string[], job = 'a
   const ids: string[] = [];
   for (const date of dates) {
     vi.setSystemTime(new Date(date));
-    const result = await runBackup({ name: job, sources: [syntheticSource(2, 1000)], targets: storages }, settings);
+    const result = await runBackup({ name: job, sources: [syntheticSource(2, 1000)], targets: storages }, settings, tags ? { tags } : {});
     ids.push(result.snapshots[0]!.id);
   }
   return ids;
