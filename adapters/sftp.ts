@@ -15,10 +15,10 @@ import type { Stats } from 'ssh2';
 import type { ByteRange, ObjectInfo, StorageAdapter, StorageOptions } from '../core/contracts.js';
 import { FailsafeError } from '../core/errors.js';
 import { isTempName, TEMP_PREFIX } from '../core/fs/atomic.js';
-import { defineAdapter, type AdapterContext } from '../core/registry.js';
+import type { AdapterContext } from '../core/registry.js';
 import { ConnectionPool, openConnection, type Connection } from './sftp/connection.js';
 import { isConnectionLoss, isMissing, remoteError, STATUS } from './sftp/errors.js';
-import { insecureWarning } from './sftp/host-key.js';
+import { warnIfInsecure } from './sftp/host-key.js';
 import { sftpOptionsSchema, type SftpOptions, type SftpOptionsInput } from './sftp/options.js';
 import { resumable, type OpenedRead } from './sftp/resume.js';
 import { downloadFrom, sftpOps as ops, uploadTo } from './sftp/transfer.js';
@@ -38,11 +38,7 @@ export class SftpAdapter implements StorageAdapter {
 
   constructor(options: SftpOptionsInput, targetName = 'sftp', context?: AdapterContext) {
     this.options = sftpOptionsSchema.parse(options);
-    if (this.options.insecureAcceptAnyHostKey) {
-      const message = insecureWarning(targetName, this.options.host, this.options.port);
-      if (context) context.warn(message);
-      else process.emitWarning(message, { code: 'FAILSAFE_INSECURE_HOST_KEY' });
-    }
+    warnIfInsecure(this.options, targetName, context);
     this.root = this.options.path.replace(/(.)\/+$/, '$1');
     this.#target = targetName;
     this.#pool = new ConnectionPool(this.options.connections, () => openConnection(this.options, targetName));
@@ -291,9 +287,4 @@ export class SftpAdapter implements StorageAdapter {
   }
 }
 
-export const sftpAdapter = defineAdapter({
-  type: 'sftp',
-  optionsSchema: sftpOptionsSchema,
-  pathOptions: ['privateKey', 'knownHosts'],
-  create: (options: SftpOptions, target, context) => new SftpAdapter(options, target, context),
-});
+export { sftpAdapter } from './sftp/factory.js';

@@ -1,8 +1,8 @@
-/** The sources and adapters that ship with Failsafe. */
+/** The sources and adapters that ship with Failsafe; s3 and sftp load their client libraries on first use. */
 import { localAdapter } from '../adapters/local.js';
 import { memoryAdapter } from '../adapters/memory.js';
-import { s3Adapter } from '../adapters/s3/index.js';
-import { sftpAdapter } from '../adapters/sftp.js';
+import { s3Adapter } from '../adapters/s3/factory.js';
+import { sftpAdapter } from '../adapters/sftp/factory.js';
 import { commandSource } from '../plugins/command.js';
 import { configFileSource } from '../plugins/config-file.js';
 import { directorySource } from '../plugins/directory.js';

@@ -18,7 +18,8 @@ import type { ByteRange, ObjectInfo, PendingUpload, ResumableUploads, StorageAda
 import { sliceStream } from '../../core/storage.js';
 import { s3Error, type ErrorContext } from './errors.js';
 import { abortStale, findPending, resumePending, uploadStream, type MultipartContext } from './multipart.js';
-import { createClient, describeEndpoint, normalizePrefix, s3OptionsSchema, type S3Options, type S3Settings } from './options.js';
+import { createClient } from './client.js';
+import { describeEndpoint, normalizePrefix, s3OptionsSchema, type S3Options, type S3Settings } from './options.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 

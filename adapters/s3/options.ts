@@ -1,8 +1,7 @@
 /**
- * The `s3` target's YAML options and the S3 client they configure.
+ * The `s3` target's YAML options. No AWS SDK import here: the schema is loaded
+ * by every command, the SDK only by one that uses an s3 target (client.ts).
  */
-import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { z } from 'zod';
 import { sizeOption } from '../../core/config/schema.js';
 
@@ -66,32 +65,4 @@ export function normalizePrefix(prefix: string): string {
 /** Where requests go, for error messages. */
 export function describeEndpoint(settings: S3Settings): string {
   return settings.endpoint ?? `AWS S3${settings.region ? ` ${settings.region}` : ''}`;
-}
-
-export function createClient(settings: S3Settings): S3Client {
-  const custom = settings.endpoint !== undefined;
-  const config: S3ClientConfig = {
-    // The SDK needs a region even where the server ignores it (MinIO, Ceph); R2 accepts `auto`.
-    ...(settings.region ? { region: settings.region } : custom ? { region: 'us-east-1' } : {}),
-    ...(custom ? { endpoint: settings.endpoint } : {}),
-    forcePathStyle: settings.forcePathStyle ?? custom,
-    // A copy: the SDK writes bookkeeping into the credentials object it is given.
-    ...(settings.credentials ? { credentials: { ...settings.credentials } } : {}),
-    // Recent SDKs add flexible checksums (CRC32, aws-chunked encoding) to every upload. Several
-    // S3-compatible servers mishandle the chunked framing — one stored the framing inside the
-    // object and reported success. Against a custom endpoint we send checksums only where the
-    // API requires them; our own SHA-256 of every object guards the data end to end.
-    requestChecksumCalculation: settings.requestChecksumCalculation ?? (custom ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED'),
-    responseChecksumValidation: settings.responseChecksumValidation ?? (custom ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED'),
-    // The SDK's standard strategy: exponential backoff with full jitter on throttling, 5xx,
-    // connection resets and timeouts, with a retry quota; maxAttempts bounds each request.
-    retryMode: 'standard',
-    maxAttempts: settings.maxAttempts,
-    // Idle time rather than a total: a large part on a slow link may take long, a silent socket may not.
-    requestHandler: new NodeHttpHandler({
-      connectionTimeout: settings.connectTimeoutMs,
-      socketTimeout: settings.idleTimeoutMs,
-    }),
-  };
-  return new S3Client(config);
 }

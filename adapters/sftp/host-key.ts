@@ -7,6 +7,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { FailsafeError } from '../../core/errors.js';
+import type { AdapterContext } from '../../core/registry.js';
+import type { SftpOptions } from './options.js';
 
 export function fingerprintOf(key: Buffer): string {
   return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
@@ -137,4 +139,13 @@ export function insecureWarning(target: string, host: string, port: number): str
     `target "${target}": insecureAcceptAnyHostKey is on: the identity of ${host}:${port} is NOT checked, so anyone on the ` +
     'network path can pose as the server and read or alter the backups; set hostKey to the fingerprint `ssh-keygen -lf` prints'
   );
+}
+
+/** Tells the user, at every start, that `insecureAcceptAnyHostKey` is on; the message given, if any. */
+export function warnIfInsecure(options: SftpOptions, target: string, context: AdapterContext | undefined): string | undefined {
+  if (!options.insecureAcceptAnyHostKey) return undefined;
+  const message = insecureWarning(target, options.host, options.port);
+  if (context) context.warn(message);
+  else process.emitWarning(message, { code: 'FAILSAFE_INSECURE_HOST_KEY' });
+  return message;
 }

@@ -1,0 +1,32 @@
+/** The S3 client an `s3` target's options configure. */
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { S3Settings } from './options.js';
+
+export function createClient(settings: S3Settings): S3Client {
+  const custom = settings.endpoint !== undefined;
+  const config: S3ClientConfig = {
+    // The SDK needs a region even where the server ignores it (MinIO, Ceph); R2 accepts `auto`.
+    ...(settings.region ? { region: settings.region } : custom ? { region: 'us-east-1' } : {}),
+    ...(custom ? { endpoint: settings.endpoint } : {}),
+    forcePathStyle: settings.forcePathStyle ?? custom,
+    // A copy: the SDK writes bookkeeping into the credentials object it is given.
+    ...(settings.credentials ? { credentials: { ...settings.credentials } } : {}),
+    // Recent SDKs add flexible checksums (CRC32, aws-chunked encoding) to every upload. Several
+    // S3-compatible servers mishandle the chunked framing — one stored the framing inside the
+    // object and reported success. Against a custom endpoint we send checksums only where the
+    // API requires them; our own SHA-256 of every object guards the data end to end.
+    requestChecksumCalculation: settings.requestChecksumCalculation ?? (custom ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED'),
+    responseChecksumValidation: settings.responseChecksumValidation ?? (custom ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED'),
+    // The SDK's standard strategy: exponential backoff with full jitter on throttling, 5xx,
+    // connection resets and timeouts, with a retry quota; maxAttempts bounds each request.
+    retryMode: 'standard',
+    maxAttempts: settings.maxAttempts,
+    // Idle time rather than a total: a large part on a slow link may take long, a silent socket may not.
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: settings.connectTimeoutMs,
+      socketTimeout: settings.idleTimeoutMs,
+    }),
+  };
+  return new S3Client(config);
+}

@@ -1,0 +1,15 @@
+/** The `s3` target type, registered without loading the AWS SDK (core/lazy-adapter.ts). */
+import { defineLazyAdapter } from '../../core/lazy-adapter.js';
+import { s3OptionsSchema } from './options.js';
+
+export const s3Adapter = defineLazyAdapter({
+  type: 's3',
+  optionsSchema: s3OptionsSchema,
+  // As S3Adapter's; test/adapters/lazy-targets.test.ts checks they agree.
+  capabilities: { rangeRead: true, atomicPut: true, persistent: true, resumableUpload: true },
+  optional: ['cleanupTemp', 'lockedUntil', 'pendingUpload', 'resumeUpload'],
+  load: async (options, target) => {
+    const { S3Adapter } = await import('./adapter.js');
+    return new S3Adapter(options, target);
+  },
+});

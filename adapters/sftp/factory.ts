@@ -1,0 +1,30 @@
+/** The `sftp` target type, registered without loading ssh2 (core/lazy-adapter.ts). */
+import { defineLazyAdapter } from '../../core/lazy-adapter.js';
+import { warnIfInsecure } from './host-key.js';
+import { sftpOptionsSchema } from './options.js';
+
+/** Host-key warnings already given at create time, so loading the implementation does not repeat them. */
+const givenWarnings = new WeakMap<object, string>();
+
+export const sftpAdapter = defineLazyAdapter({
+  type: 'sftp',
+  optionsSchema: sftpOptionsSchema,
+  pathOptions: ['privateKey', 'knownHosts'],
+  // As SftpAdapter's; test/adapters/lazy-targets.test.ts checks they agree.
+  capabilities: { rangeRead: true, atomicPut: true, persistent: true },
+  optional: ['cleanupTemp'],
+  check: (options, target, context) => {
+    const message = warnIfInsecure(options, target, context);
+    if (message !== undefined) givenWarnings.set(options, message);
+  },
+  load: async (options, target, context) => {
+    const { SftpAdapter } = await import('../sftp.js');
+    const given = givenWarnings.get(options);
+    const warn = (message: string): void => {
+      if (message === given) return;
+      if (context) context.warn(message);
+      else process.emitWarning(message, { code: 'FAILSAFE_INSECURE_HOST_KEY' });
+    };
+    return new SftpAdapter(options, target, { warn });
+  },
+});
