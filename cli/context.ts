@@ -20,6 +20,8 @@ export interface CommandContext {
   /** With --json the value as one JSON document, else the human text. */
   print(value: unknown, human: () => string): void;
   setExit(code: number): void;
+  /** The `backup` command's action: backs up the jobs and reports as `failsafe backup` does. */
+  backup(jobs: string[], options: CommonOptions): Promise<void>;
   /** The program itself, for commands with subcommands of their own. */
   program: Command;
 }

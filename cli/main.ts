@@ -19,6 +19,7 @@ import { registerInit } from './commands/init.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerPrune } from './commands/prune.js';
 import { registerStatus } from './commands/status.js';
+import { registerRecovery } from './commands/recovery.js';
 import type { CommandContext, CommonOptions } from './context.js';
 import { createProgress } from './progress.js';
 import { formatBytes, formatSnapshots, snapshotJson, type Io } from './output.js';
@@ -58,15 +59,20 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.stdout.write(json ? `${JSON.stringify(value)}\n` : human());
   };
 
-  command('backup [jobs...]', 'back up the given jobs (all by default)').action(async (jobs: string[], options: CommonOptions) => {
+  const backup = async (jobs: string[], options: CommonOptions): Promise<void> => {
     const failsafe = await open(options);
     try {
       const progress = createProgress(io, !json);
       const outcome = await failsafe.backup(jobs, { warn, onProgress: progress.update }).finally(progress.stop);
-      const snapshots = outcome.snapshots.map(snapshotJson);
+      const snapshots = outcome.snapshots.map((s) => ({ ...snapshotJson(s), ...(s.resumed ? { resumed: s.resumed } : {}) }));
       const failures = outcome.failures.map((f) => ({ job: f.job, ...(f.target ? { target: f.target } : {}), code: f.error.code, message: f.error.message }));
       print(failures.length > 0 ? { snapshots, failures } : { snapshots }, () =>
-        outcome.snapshots.map((s) => `snapshot ${s.id} of ${s.job} stored in ${s.target}: ${s.files} files, ${formatBytes(s.bytes)} (${formatBytes(s.storedBytes)} stored)\n`).join(''),
+        outcome.snapshots
+          .map((s) => {
+            const resumed = s.resumed ? `; resumed: ${s.resumed.reusedSegments} segments reused, ${s.resumed.uploadedSegments} sent` : '';
+            return `snapshot ${s.id} of ${s.job} stored in ${s.target}: ${s.files} files, ${formatBytes(s.bytes)} (${formatBytes(s.storedBytes)} stored${resumed})\n`;
+          })
+          .join(''),
       );
       for (const failure of outcome.failures) {
         const where = failure.target ? `job ${failure.job}, target ${failure.target}` : `job ${failure.job}`;
@@ -78,7 +84,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     } finally {
       await failsafe.close();
     }
-  });
+  };
+  command('backup [jobs...]', 'back up the given jobs (all by default), resuming an interrupted backup of a job').action(backup);
 
   command('list', 'list snapshots, newest first')
     .option('--job <job>', 'only this job')
@@ -181,13 +188,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
     print({ ok: true, file, jobs }, () => `${file}: ok (${jobs.length} job${jobs.length === 1 ? '' : 's'}: ${jobs.join(', ')})\n`);
   });
 
-  const context: CommandContext = { io, command, open, warn, print, setExit: (code) => void (exit = code), program };
+  const context: CommandContext = { io, command, open, warn, print, setExit: (code) => void (exit = code), program, backup };
   registerPrune(context);
   registerDrill(context);
   registerStatus(context);
   registerDaemon(context);
   registerKeys(context);
   registerInit(context);
+  registerRecovery(context);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -2,11 +2,15 @@
  * One backup of one job: collect → segment → compress → encrypt → checksum →
  * store, composed with stream/promises.pipeline, then the manifest, written
  * last to each target. Until the manifest lands the snapshot does not exist;
- * on failure the segments already stored are removed. The snapshot is made
+ * on failure the segments already stored are removed — unless a journal
+ * (core/backup-journal.ts) records the progress, in which case they stay for
+ * the next run to resume from. The snapshot is made
  * once for all targets: a target that fails is dropped (and its segments
  * removed) while the others complete.
  */
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { BackupJournal } from './backup-journal.js';
 import type { Compressor, SourcePlugin } from './contracts.js';
 import { newSnapshotCiphers, type Encryption } from './crypto/encryption.js';
 import { asFailsafeError, FailsafeError, isAbortError } from './errors.js';
@@ -19,6 +23,7 @@ import { StoreStage, type SealedSegment } from './pipeline/store.js';
 import { SegmentWindow } from './pipeline/window.js';
 import type { SnapshotBasics } from './snapshots.js';
 import type { Storage } from './storage.js';
+import { crashPoint } from './testing/crash.js';
 import { TOOL } from './version.js';
 
 export interface BackupSettings {
@@ -47,10 +52,22 @@ export interface BackupRunOptions {
   signal?: AbortSignal;
   warn?: (message: string) => void;
   onProgress?: (progress: BackupProgress) => void;
+  /** Records progress so an interrupted run resumes; without it a failed run removes its segments. */
+  journal?: BackupJournal;
+}
+
+export interface ResumeCounters {
+  /** Segments of the interrupted run reused as stored. */
+  reusedSegments: number;
+  /** Segments this run stored (again). */
+  uploadedSegments: number;
+  uploadedBytes: number;
 }
 
 export interface SnapshotSummary extends SnapshotBasics {
   warnings?: string[];
+  /** Present when the run resumed an interrupted backup. */
+  resumed?: ResumeCounters;
 }
 
 /** A target that dropped out of a backup the other targets completed. */
@@ -80,21 +97,31 @@ interface StoredSegment extends CompressedSegment, SealedSegment {
   sha256: string;
 }
 
+/** A segment whose stored object from the interrupted run is reused: it skips the later stages. */
+interface ReusedSegment {
+  index: number;
+  reused: SegmentRecord;
+}
+
 export async function runBackup(job: BackupJob, settings: BackupSettings, options: BackupRunOptions = {}): Promise<BackupJobResult> {
-  const id = newSnapshotId();
-  const createdAt = new Date().toISOString();
+  const { journal } = options;
+  const id = journal?.id ?? newSnapshotId();
+  const createdAt = journal?.createdAt ?? new Date().toISOString();
   const warnings: string[] = [];
   const warn = (message: string): void => {
     warnings.push(message);
     options.warn?.(message);
   };
-  const ciphers = newSnapshotCiphers(settings.encryption);
+  const ciphers = journal?.ciphers ?? newSnapshotCiphers(settings.encryption);
+  const counters: ResumeCounters = { reusedSegments: 0, uploadedSegments: 0, uploadedBytes: 0 };
   const records: SegmentRecord[] = [];
   const progress: BackupProgress = { job: job.name, targets: job.targets.map((t) => t.targetName), files: 0, bytesRead: 0, storedBytes: 0, segments: 0 };
   const prepared: SourcePlugin[] = [];
   const failed = new Map<Storage, Error>();
 
   try {
+    if (journal?.abandoned) await removePartial(job.name, journal.abandoned, job.targets);
+    await journal?.verifyStored(job.targets, job.name);
     for (const source of job.sources) {
       prepared.push(source);
       await source.prepare?.({ signal: options.signal, warn });
@@ -103,6 +130,7 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
       segmentSize: settings.segmentSize,
       context: { signal: options.signal, warn },
       onEntry: (p) => {
+        crashPoint('entries', p.files);
         Object.assign(progress, { file: p.file, files: p.files, bytesRead: p.bytesRead });
         options.onProgress?.(progress);
       },
@@ -110,40 +138,61 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
 
     // Segments alive at once: one per core compressing and one being stored (plus the one being filled).
     const window = new SegmentWindow(settings.parallelism + 1);
+    const recordStored = (record: SegmentRecord): void => {
+      records.push(record);
+      progress.storedBytes += record.storedSize;
+      progress.segments++;
+      options.onProgress?.(progress);
+    };
     const store = new StoreStage<StoredSegment>(job.targets, settings.parallelism, (segment) => {
-      records.push({
+      crashPoint('stored', counters.uploadedSegments + 1);
+      const record = {
         index: segment.index,
         key: segment.key,
         storedSize: segment.data.length,
         sha256: segment.sha256,
         plainSize: segment.plainSize,
         plainSha256: segment.plainSha256,
-      });
-      window.release();
+      };
+      counters.uploadedSegments++;
+      counters.uploadedBytes += record.storedSize;
+      recordStored(record);
       segmenter.recycle(segment.index);
-      progress.storedBytes += segment.data.length;
-      progress.segments++;
-      options.onProgress?.(progress);
+      // The permit goes back once the segment is in a durable checkpoint: what a crash can lose stays within the window.
+      if (journal) void journal.record(record).finally(() => window.release());
+      else window.release();
     }, options.signal);
+    const reuse = new Transform({
+      objectMode: true,
+      highWaterMark: 0,
+      transform(segment: StoredSegment | ReusedSegment, _encoding, callback) {
+        if (!('reused' in segment)) return callback(null, segment);
+        counters.reusedSegments++;
+        recordStored(segment.reused);
+        segmenter.recycle(segment.index);
+        window.release();
+        callback();
+      },
+    });
     const segmenter = new Segmenter(settings.segmentSize, window);
     await pipeline(
       collected.stream,
       segmenter,
-      new ParallelMap<PlainSegment, CompressedSegment>(settings.parallelism, async (segment) => ({
-        index: segment.index,
-        plainSize: segment.data.length,
-        plainSha256: sha256(segment.data),
-        data: await settings.compressor.compress(segment.data),
-      })),
-      new ParallelMap<CompressedSegment, CompressedSegment>(1, async (segment) => ({
-        ...segment,
-        data: ciphers.segments.encrypt(segment.data, segmentContext(id, segment.index)),
-      })),
-      new ParallelMap<CompressedSegment, StoredSegment>(1, async (segment) => ({
-        ...segment,
-        key: segmentKey(job.name, id, segment.index),
-        sha256: sha256(segment.data),
-      })),
+      new ParallelMap<PlainSegment, CompressedSegment | ReusedSegment>(settings.parallelism, async (segment) => {
+        const plainSha256 = sha256(segment.data);
+        const known = journal?.known.get(segment.index);
+        if (known && known.plainSha256 === plainSha256 && known.plainSize === segment.data.length) return { index: segment.index, reused: known };
+        // The source changed here since the interrupted run: its record goes before the object is replaced.
+        if (known) await journal!.forget(segment.index);
+        return { index: segment.index, plainSize: segment.data.length, plainSha256, data: await settings.compressor.compress(segment.data) };
+      }),
+      new ParallelMap<CompressedSegment | ReusedSegment, CompressedSegment | ReusedSegment>(1, async (segment) =>
+        'reused' in segment ? segment : { ...segment, data: ciphers.segments.encrypt(segment.data, segmentContext(id, segment.index)) },
+      ),
+      new ParallelMap<CompressedSegment | ReusedSegment, StoredSegment | ReusedSegment>(1, async (segment) =>
+        'reused' in segment ? segment : { ...segment, key: segmentKey(job.name, id, segment.index), sha256: sha256(segment.data) },
+      ),
+      reuse,
       store,
       { signal: options.signal },
     );
@@ -173,6 +222,10 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
     };
     const tags = options.tags && options.tags.length > 0 ? { tags: options.tags } : {};
     const encoded = await encodeManifest(manifest, stats, ciphers.sealing, tags);
+    // Objects of the interrupted run past the new end would be orphans of this snapshot.
+    for (const key of journal?.leftovers(records.length) ?? []) await Promise.allSettled(job.targets.map((t) => t.delete(key)));
+    await journal?.flush();
+    crashPoint('manifest');
     // The manifest goes last: its presence is what makes the snapshot exist.
     const live = store.liveTargets;
     const written = await Promise.allSettled(live.map((target) => target.put(manifestKey(job.name, id), encoded, { signal: options.signal })));
@@ -182,7 +235,9 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
     });
     const stored = live.filter((target) => !failed.has(target));
     if (stored.length === 0) throw failed.values().next().value!;
+    crashPoint('manifest-written');
     await removePartial(job.name, id, [...failed.keys()]);
+    await journal?.completed(manifest.tarBytes);
     const snapshots = stored.map((target) => ({
       id,
       job: job.name,
@@ -193,11 +248,13 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
       storedBytes: stats.storedBytes,
       ...tags,
       ...(warnings.length > 0 ? { warnings } : {}),
+      ...(journal?.resumed ? { resumed: counters } : {}),
     }));
     const failedTargets = [...failed].map(([target, error]) => ({ target: target.targetName, error: asFailsafeError(error) }));
     return { snapshots, failedTargets };
   } catch (err) {
-    await removePartial(job.name, id, job.targets);
+    if (journal) await journal.failed(err);
+    else await removePartial(job.name, id, job.targets);
     if (isAbortError(err) && !(err instanceof FailsafeError)) {
       throw new FailsafeError('E_ABORTED', `backup of ${job.name} was cancelled`, { cause: err });
     }

@@ -45,6 +45,7 @@ export const ERROR_CODES = {
   E_DB_BUSY: ExitCode.failed,
   E_SOURCE_CORRUPT: ExitCode.failed,
   E_HOOK: ExitCode.failed,
+  E_LOCKED: ExitCode.failed,
   // integrity (exit 3)
   E_CHECKSUM: ExitCode.integrity,
   E_WRONG_KEY: ExitCode.integrity,

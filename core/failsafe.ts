@@ -8,6 +8,10 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { AutoBackup, type AutoBackupOptions } from './auto-backup.js';
 import { runBackup, type BackupProgress, type BackupRunOptions, type BackupSettings, type SnapshotSummary } from './backup.js';
+import { BackupJournal, type BackupCheckpointData } from './backup-journal.js';
+import { acquireJobLock, removeLocks, type FoundLock, type HeldLock } from './locks.js';
+import type { OperationSummary } from './checkpoints/store.js';
+import { manifestKey, snapshotDataPrefix } from './format/layout.js';
 import { builtinRegistry } from './builtins.js';
 import { CheckpointStore } from './checkpoints/store.js';
 import { createCompressor } from './compression.js';
@@ -75,6 +79,27 @@ export interface BackupOutcome {
   failures: BackupFailure[];
 }
 
+export interface BackupOptions extends Omit<BackupRunOptions, 'journal'> {
+  /** How long to keep trying while another backup of the job holds its lock (default about a second). */
+  lockWaitMs?: number;
+}
+
+function compressionName(compression: { algorithm: string; level: number }): string {
+  return `${compression.algorithm}-${compression.level}`;
+}
+
+/** An unfinished operation as `failsafe recover` lists it; `job` and `snapshotId` for interrupted backups. */
+export interface RecoverableOperation extends OperationSummary {
+  /** The target holding its checkpoints. */
+  target: string;
+  job?: string;
+  snapshotId?: string;
+  /** Segments already stored and recorded. */
+  segments?: number;
+  /** Plaintext bytes those segments hold. */
+  plainBytes?: number;
+}
+
 export interface SelectOptions {
   job?: string;
   target?: string;
@@ -136,11 +161,11 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
    * Backs up the given jobs (all by default), one after the other; a failed
    * job does not stop the others. Emits `progress`, `snapshot` and `failure`.
    */
-  async backup(jobs: string[] = [], options: BackupRunOptions = {}): Promise<BackupOutcome> {
+  async backup(jobs: string[] = [], options: BackupOptions = {}): Promise<BackupOutcome> {
     return this.#backup(jobs, options, false);
   }
 
-  async #backup(jobs: string[], options: BackupRunOptions, auto: boolean): Promise<BackupOutcome> {
+  async #backup(jobs: string[], options: BackupOptions, auto: boolean): Promise<BackupOutcome> {
     const names = jobs.length > 0 ? jobs : this.jobNames();
     const selected = names.map((name) => this.#wiring.job(name));
     const settings = await this.#backupSettings();
@@ -156,6 +181,7 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
       outcome.failures.push(failure);
       this.#reportFailure(failure, auto);
     };
+    const warn = options.warn ?? ((): void => undefined);
     for (const job of selected) {
       const hookContext = { job: job.name, cwd: this.#wiring.loaded.dir, ...pickDefined({ signal: options.signal, warn: options.warn }) };
       const notifier = createNotifier(job.notify, options.warn);
@@ -170,10 +196,18 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
       await report('start', [], []);
       const snapshotsBefore = outcome.snapshots.length;
       const failuresBefore = outcome.failures.length;
+      let lock: HeldLock | undefined;
       try {
+        const targets = this.#wiring.targetsOf(job);
+        const checkpoints = this.checkpoints({ job: job.name, warn });
+        const lockTargets = targets.includes(checkpoints.storage) ? targets : [...targets, checkpoints.storage];
+        // Held across the hooks too: a second run must not dump a database while the first one reads it.
+        lock = await acquireJobLock(lockTargets, job.name, { warn, ...(options.lockWaitMs === undefined ? {} : { waitMs: options.lockWaitMs }) });
         await withHooks(job.hooks, hookContext, async () => {
           const sources = this.#wiring.sources(job);
-          const result = await runBackup({ name: job.name, sources, targets: this.#wiring.targetsOf(job) }, settings, run);
+          const journal = await BackupJournal.open(checkpoints, job.name, targets, { encryption: settings.encryption, segmentSize: settings.segmentSize, compression: compressionName(this.#wiring.loaded.config.compression) }, warn);
+          if (journal.resumed) warn(`resuming the interrupted backup ${journal.id} of ${job.name}: ${journal.known.size} segments already stored`);
+          const result = await runBackup({ name: job.name, sources, targets }, settings, { ...run, journal });
           outcome.snapshots.push(...result.snapshots);
           for (const snapshot of result.snapshots) this.emit('snapshot', snapshot);
           for (const f of result.failedTargets) failed({ job: job.name, ...f });
@@ -184,6 +218,8 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
           throw err;
         }
         failed({ job: job.name, error: asFailsafeError(err) });
+      } finally {
+        await lock?.release().catch(() => undefined);
       }
       const jobFailures = outcome.failures.slice(failuresBefore);
       await report(jobFailures.length > 0 ? 'failure' : 'success', outcome.snapshots.slice(snapshotsBefore), jobFailures);
@@ -388,6 +424,63 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
   }
 
   /** Cancels automatic backups and releases the targets. */
+
+  /** Every checkpoint store the deployment uses: `checkpoints.target`, or each job's first target. */
+  #checkpointStores(warn?: (message: string) => void): CheckpointStore[] {
+    const stores = new Map<string, CheckpointStore>();
+    for (const job of this.jobNames()) {
+      const store = this.checkpoints({ job, ...(warn ? { warn } : {}) });
+      stores.set(store.storage.targetName, store);
+    }
+    return [...stores.values()];
+  }
+
+  /** Operations that did not complete — interrupted backups and the application's own — with their progress. */
+  async recoverable(options: { warn?: (message: string) => void } = {}): Promise<RecoverableOperation[]> {
+    const out: RecoverableOperation[] = [];
+    for (const store of this.#checkpointStores(options.warn)) {
+      for (const op of await store.recoverable()) {
+        const latest = await store.latest<Partial<BackupCheckpointData>>(op.operationId);
+        const backup = latest?.data.kind === 'backup' && latest.data.job !== undefined && this.jobNames().includes(latest.data.job) ? latest.data : undefined;
+        out.push({
+          ...op,
+          target: store.storage.targetName,
+          ...(backup ? { job: backup.job!, snapshotId: backup.snapshotId!, segments: backup.segments?.length ?? 0, plainBytes: Number(latest!.metadata.plainBytes ?? 0) } : {}),
+        });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Forgets an unfinished operation. For a backup it also removes the
+   * segments its interrupted run stored (holding the job's lock meanwhile).
+   */
+  async discard(operationId: string, options: { warn?: (message: string) => void } = {}): Promise<void> {
+    const op = (await this.recoverable(options)).find((o) => o.operationId === operationId);
+    if (!op) throw new FailsafeError('E_NOT_FOUND', `no unfinished operation "${operationId}"`);
+    const store = this.#checkpointStores(options.warn).find((s) => s.storage.targetName === op.target)!;
+    if (op.job === undefined || op.snapshotId === undefined) return store.discard(operationId);
+    const targets = this.#wiring.targetsOf(this.#wiring.job(op.job));
+    const lock = await acquireJobLock(targets, op.job, options.warn ? { warn: options.warn } : {});
+    try {
+      for (const target of targets) {
+        if (await target.exists(manifestKey(op.job, op.snapshotId))) continue; // it completed after all: a snapshot, not leftovers
+        for await (const object of target.list(snapshotDataPrefix(op.job, op.snapshotId))) await target.delete(object.key);
+      }
+      await store.discard(operationId);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** Removes stale lease locks (or all of them with `all`) of a job or of every job, in the selected targets. */
+  async unlock(options: SelectOptions & { all?: boolean } = {}): Promise<FoundLock[]> {
+    const removed: FoundLock[] = [];
+    for (const storage of this.#targets(options)) removed.push(...(await removeLocks(storage, { ...(options.job ? { job: options.job } : {}), all: options.all === true })));
+    return removed;
+  }
+
   async close(): Promise<void> {
     await this.stop({ cancel: true });
     await this.#wiring.close();

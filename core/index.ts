@@ -2,7 +2,9 @@
 export {
   Failsafe,
   type BackupFailure,
+  type BackupOptions,
   type BackupOutcome,
+  type RecoverableOperation,
   type ConfigObject,
   type FailsafeEvents,
   type FromConfigOptions,
@@ -58,3 +60,4 @@ export { initDeployment, type InitOptions, type InitResult } from './init.js';
 export { Scheduler, systemClock, type Clock, type ScheduledTask, type RunState, type SchedulerEvent } from './scheduler.js';
 export { FileRunState } from './run-state.js';
 export { daemonTasks } from './daemon.js';
+export { acquireJobLock, findLocks, removeLocks, type FoundLock, type HeldLock, type LockOptions, type LockRecord } from './locks.js';

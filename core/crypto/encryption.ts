@@ -7,7 +7,7 @@ import type { SegmentCipher } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
 import { deriveSnapshotKeys, type ManifestHeader, type ManifestSealing } from '../format/manifest.js';
 import { parsePublicKey, readIdentity } from './identity.js';
-import { KeyRing, readKeyFile, type KeySecrets } from './keys.js';
+import { KeyRing, readKeyFile, type KeySecrets, type KeySlot } from './keys.js';
 import { PlainCipher, SecretstreamCipher } from './segment-cipher.js';
 import { getSodium, type Sodium } from './sodium.js';
 
@@ -51,6 +51,25 @@ export function newSnapshotCiphers(encryption: Encryption): SnapshotCiphers {
   return {
     segments: new SecretstreamCipher(sodium, segmentKey),
     sealing: { cipher: 'xchacha20poly1305-ietf', sodium, manifestKey, slots: keyRing.seal(dataKey) },
+  };
+}
+
+/**
+ * Ciphers of an interrupted snapshot being resumed: the data key is unwrapped
+ * from the key slots its checkpoint kept (never a plaintext key), so new
+ * segments and the manifest match the ones already stored.
+ */
+export function resumeSnapshotCiphers(encryption: Encryption, slots: KeySlot[] | undefined): SnapshotCiphers {
+  if (encryption.mode === 'none' || slots === undefined) {
+    if (encryption.mode !== 'none' || slots !== undefined) throw new FailsafeError('E_WRONG_KEY', 'the interrupted snapshot was written with other encryption settings');
+    return newSnapshotCiphers(encryption);
+  }
+  const { sodium, keyRing } = encryption;
+  const dataKey = keyRing.open(slots);
+  const { segmentKey, manifestKey } = deriveSnapshotKeys(sodium, dataKey);
+  return {
+    segments: new SecretstreamCipher(sodium, segmentKey),
+    sealing: { cipher: 'xchacha20poly1305-ietf', sodium, manifestKey, slots },
   };
 }
 

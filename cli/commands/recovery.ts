@@ -1,0 +1,110 @@
+/**
+ * Start-up recovery: `failsafe recover` lists unfinished operations and
+ * resumes (or with --discard forgets) them, asking y/n on a terminal;
+ * `failsafe resume` continues interrupted backups; `failsafe unlock` removes
+ * stale job locks (or all of them).
+ */
+import { createInterface } from 'node:readline/promises';
+import { FailsafeError } from '../../core/errors.js';
+import type { RecoverableOperation } from '../../core/failsafe.js';
+import type { CommandContext, CommonOptions } from '../context.js';
+import { formatBytes, type Io } from '../output.js';
+
+interface RecoverOptions extends CommonOptions {
+  yes?: boolean;
+  discard?: boolean;
+  list?: boolean;
+}
+
+export function registerRecovery({ command, open, print, warn, io, backup }: CommandContext): void {
+  command('recover', 'list unfinished operations (interrupted backups, checkpointed jobs) and resume or discard them')
+    .option('--yes', 'act on every operation without asking (for scripts)')
+    .option('--discard', 'discard instead of resuming: forget the checkpoints and remove the stored leftovers')
+    .option('--list', 'only list them')
+    .action(async (options: RecoverOptions) => {
+      const failsafe = await open(options);
+      let chosen: RecoverableOperation[] = [];
+      try {
+        const ops = await failsafe.recoverable({ warn });
+        if (options.list || ops.length === 0) {
+          print(ops, () => (ops.length === 0 ? 'nothing to recover\n' : ops.map(describe).join('')));
+          return;
+        }
+        const asking = !options.yes;
+        if (asking && !io.stdin?.isTTY) {
+          throw new FailsafeError('E_USAGE', 'recover needs a terminal to ask; pass --yes to act on every operation, or --list to only list');
+        }
+        if (!options.json) io.stdout.write(ops.map(describe).join(''));
+        const verb = options.discard ? 'Discard' : 'Resume';
+        for (const op of ops) {
+          if (!options.discard && op.job === undefined) {
+            warn(`${op.operationId} is an operation of your application: resume it there (CheckpointStore.resume), or discard it with --discard`);
+            continue;
+          }
+          if (!asking || (await ask(io, `${verb} ${op.operationName} (${percent(op)})? [y/n] `))) chosen.push(op);
+        }
+        if (options.discard) {
+          for (const op of chosen) await failsafe.discard(op.operationId, { warn });
+          print({ discarded: chosen.map((op) => op.operationId) }, () => chosen.map((op) => `discarded ${op.operationId}\n`).join(''));
+          chosen = [];
+        }
+      } finally {
+        await failsafe.close();
+      }
+      const jobs = [...new Set(chosen.map((op) => op.job!))];
+      if (jobs.length > 0) await backup(jobs, options);
+    });
+
+  command('resume [jobs...]', 'continue the interrupted backups of the given jobs (all that have one by default)').action(async (jobs: string[], options: CommonOptions) => {
+    const failsafe = await open(options);
+    let pending: string[];
+    try {
+      pending = [...new Set((await failsafe.recoverable({ warn })).flatMap((op) => (op.job === undefined ? [] : [op.job])))];
+    } finally {
+      await failsafe.close();
+    }
+    const selected = jobs.length > 0 ? jobs.filter((job) => pending.includes(job)) : pending;
+    for (const job of jobs.filter((j) => !pending.includes(j))) warn(`job ${job} has no interrupted backup`);
+    if (selected.length === 0) {
+      print({ snapshots: [] }, () => 'nothing to resume\n');
+      return;
+    }
+    await backup(selected, options);
+  });
+
+  command('unlock', 'remove stale locks of interrupted backups (with --all, every lock: only when no backup is running)')
+    .option('--job <job>', 'only this job')
+    .option('--target <target>', 'only this target')
+    .option('--all', 'also remove locks that look alive')
+    .action(async (options: CommonOptions & { job?: string; target?: string; all?: boolean }) => {
+      const failsafe = await open(options);
+      try {
+        const removed = await failsafe.unlock({ ...(options.job ? { job: options.job } : {}), ...(options.target ? { target: options.target } : {}), all: options.all === true });
+        print(
+          removed.map((l) => ({ target: l.target, key: l.key, stale: l.stale, holder: l.reason })),
+          () => (removed.length === 0 ? 'no lock to remove\n' : removed.map((l) => `removed lock ${l.key} in ${l.target}: ${l.reason}\n`).join('')),
+        );
+      } finally {
+        await failsafe.close();
+      }
+    });
+}
+
+function percent(op: RecoverableOperation): string {
+  const stored = op.segments === undefined ? '' : `, ${op.segments} segments (${formatBytes(op.plainBytes ?? 0)}) stored`;
+  return `${op.state}, ${Math.round(op.progress * 100)}%${stored}`;
+}
+
+function describe(op: RecoverableOperation): string {
+  const what = op.job === undefined ? op.operationName : `backup of ${op.job}, snapshot ${op.snapshotId}`;
+  return `${op.operationId}: ${what} — ${percent(op)}, last checkpoint ${op.timestamp} in ${op.target}\n`;
+}
+
+async function ask(io: Io, question: string): Promise<boolean> {
+  const rl = createInterface({ input: io.stdin!, output: io.stdout });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}

@@ -1,0 +1,60 @@
+/** failsafe recover / resume / unlock after a backup killed mid-upload. */
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { crashDeployment, localCrashTarget, runCliProcess } from '../helpers/crash-recovery.js';
+
+async function interrupted() {
+  const d = await crashDeployment(async (root) => localCrashTarget(root));
+  const killed = await runCliProcess(['backup', '-c', d.config], { FAILSAFE_TEST_CRASH: 'stored:4' });
+  expect(killed.signal).toBe('SIGKILL');
+  return d;
+}
+
+describe('recover, resume and unlock', () => {
+  it('recover lists the interrupted backup, refuses to act without a terminal or --yes (exit 2), and resumes with --yes', { timeout: 30_000 }, async () => {
+    const d = await interrupted();
+    const listed = await runCli(['recover', '--list', '-c', d.config, '--json']);
+    expect(listed.code).toBe(0);
+    const [op] = listed.json();
+    expect(op).toMatchObject({ operationId: 'backup.app', job: 'app', state: 'running', target: 'store' });
+    expect(op.segments).toBeGreaterThanOrEqual(2);
+    expect((await runCli(['recover', '--list', '-c', d.config])).stdout).toMatch(/^backup\.app: backup of app, snapshot \S+ — running, 0%, \d segments \([\d.]+ MiB\) stored/);
+
+    const refused = await runCli(['recover', '-c', d.config]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/recover needs a terminal to ask; pass --yes .*\[E_USAGE\]/);
+
+    const resumed = await runCli(['recover', '--yes', '-c', d.config, '--json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const [snapshot] = resumed.json().snapshots;
+    expect(snapshot.id).toBe(op.snapshotId);
+    expect(snapshot.resumed.reusedSegments).toBe(op.segments);
+    expect((await runCli(['recover', '--list', '-c', d.config])).stdout).toBe('nothing to recover\n');
+    expect((await runCli(['resume', '-c', d.config])).stdout).toBe('nothing to resume\n');
+  });
+
+  it('resume continues the interrupted backup of a job', { timeout: 30_000 }, async () => {
+    const d = await interrupted();
+    const resumed = await runCli(['resume', 'app', '-c', d.config, '--json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.json().snapshots[0].resumed.reusedSegments).toBeGreaterThanOrEqual(2);
+    expect((await runCli(['verify', 'latest', '--read-data', '-c', d.config])).code).toBe(0);
+  });
+
+  it('recover --discard --yes removes the stored leftovers and the checkpoints; unlock removes the dead run\'s lock', { timeout: 30_000 }, async () => {
+    const d = await interrupted();
+    expect((await d.target.keys()).some((k) => k.startsWith('data/'))).toBe(true);
+    const unlocked = await runCli(['unlock', '-c', d.config, '--json']);
+    expect(unlocked.code).toBe(0);
+    expect(unlocked.json()).toEqual([expect.objectContaining({ target: 'store', stale: true, holder: expect.stringMatching(/no longer running/) })]);
+    expect((await runCli(['unlock', '-c', d.config])).stdout).toBe('no lock to remove\n');
+
+    const discarded = await runCli(['recover', '--discard', '--yes', '-c', d.config, '--json']);
+    expect(discarded.code, discarded.stderr).toBe(0);
+    expect(discarded.json()).toEqual({ discarded: ['backup.app'] });
+    expect(await d.target.keys()).toEqual([]);
+    // The next backup starts afresh.
+    const fresh = await runCli(['backup', '-c', d.config, '--json']);
+    expect(fresh.json().snapshots[0].resumed).toBeUndefined();
+  });
+});

@@ -1,0 +1,115 @@
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { MemoryAdapter } from '../../adapters/memory.js';
+import { BackupJournal } from '../../core/backup-journal.js';
+import { runBackup, type BackupSettings } from '../../core/backup.js';
+import { CheckpointStore } from '../../core/checkpoints/store.js';
+import { createCompressor } from '../../core/compression.js';
+import type { SourceEntry, SourcePlugin } from '../../core/contracts.js';
+import { createEncryption } from '../../core/crypto/encryption.js';
+import { openSnapshot } from '../../core/snapshots.js';
+import { Storage } from '../../core/storage.js';
+import { verifySnapshot } from '../../core/verify.js';
+import { keys } from '../helpers/sources.js';
+
+const MTIME = new Date('2026-01-01T00:00:00Z');
+
+/** Files whose bytes come from `content(i)`, with fixed dates, so a rerun yields the same tar stream; fails at `failAt`. */
+function stableSource(count: number, size: number, content: (i: number) => number, failAt?: number): SourcePlugin {
+  return {
+    type: 'synthetic',
+    name: 'synthetic',
+    liveLocations: () => [],
+    restore: async () => 0,
+    async *entries(): AsyncIterable<SourceEntry> {
+      for (let i = 0; i < count; i++) {
+        if (i === failAt) throw Object.assign(new Error('network cut'), { code: 'EIO' });
+        yield { path: `f${i}`, type: 'file', size, mode: 0o644, mtime: MTIME, open: () => Readable.from([Buffer.alloc(size, content(i))]) };
+      }
+    },
+  };
+}
+
+async function settings(passphrase = 'pw'): Promise<BackupSettings> {
+  return { compressor: createCompressor('gzip', 1), compressionLevel: 1, encryption: await createEncryption({ mode: 'keys', passphrase }), segmentSize: 1024 * 1024, parallelism: 2 };
+}
+
+async function run(storage: Storage, s: BackupSettings, source: SourcePlugin, warnings: string[] = []) {
+  const store = new CheckpointStore(storage);
+  const journal = await BackupJournal.open(store, 'job', [storage], { encryption: s.encryption, segmentSize: s.segmentSize, compression: 'gzip-1' }, (m) => warnings.push(m));
+  return { journal, result: runBackup({ name: 'job', sources: [source], targets: [storage] }, s, { journal, warn: (m) => warnings.push(m) }) };
+}
+
+const dataKeys = async (storage: Storage) => (await keys(storage)).filter((k) => k.startsWith('data/'));
+
+describe('resuming an interrupted backup', () => {
+  it('keeps the stored segments, reuses them on the next run and sends only the rest', async () => {
+    const storage = new Storage(new MemoryAdapter(), 'mem');
+    const s = await settings();
+    const first = await run(storage, s, stableSource(40, 200_000, (i) => i, 30));
+    await expect(first.result).rejects.toThrow('network cut');
+    const kept = await dataKeys(storage);
+    expect(kept.length).toBeGreaterThanOrEqual(2);
+    const checkpoint = await new CheckpointStore(storage).latest<{ segments: unknown[] }>('backup.job');
+    const recorded = checkpoint!.data.segments.length;
+    expect(recorded).toBeGreaterThanOrEqual(2);
+    expect(checkpoint).toMatchObject({ state: 'failed', metadata: { error: expect.stringContaining('network cut') } });
+    // The checkpoint holds the sealed key slots, never the data key.
+    expect(JSON.stringify(checkpoint)).toContain('"slots"');
+
+    const second = await run(storage, s, stableSource(40, 200_000, (i) => i));
+    expect(second.journal.resumed).toBe(true);
+    expect(second.journal.id).toBe(first.journal.id);
+    const [summary] = (await second.result).snapshots;
+    expect(summary!.id).toBe(first.journal.id);
+    // Every segment recorded before the failure is reused; only the others are sent.
+    expect(summary!.resumed!.reusedSegments).toBe(recorded);
+    expect(summary!.resumed!.reusedSegments + summary!.resumed!.uploadedSegments).toBe((await openSnapshot(storage, 'job', summary!.id, s.encryption)).manifest.segments.length);
+    const report = await verifySnapshot(await openSnapshot(storage, 'job', summary!.id, s.encryption), { readData: true });
+    expect(report).toMatchObject({ ok: true, errors: [] });
+    expect(await new CheckpointStore(storage).latest('backup.job')).toMatchObject({ state: 'completed', progress: 1 });
+    expect(JSON.stringify(await new CheckpointStore(storage).latest('backup.job'))).not.toContain('"slots"');
+  });
+
+  it('redoes the segments of a source that changed meanwhile, so the snapshot holds the new bytes', async () => {
+    const storage = new Storage(new MemoryAdapter(), 'mem');
+    const s = await settings();
+    await expect((await run(storage, s, stableSource(40, 200_000, (i) => i, 30))).result).rejects.toThrow();
+    const recorded = (await new CheckpointStore(storage).latest<{ segments: unknown[] }>('backup.job'))!.data.segments.length;
+    // File 2 (in segment 0) changed, same size: segment 0 is sent again, the later ones still match.
+    const changed = stableSource(40, 200_000, (i) => (i === 2 ? 99 : i));
+    const second = await run(storage, s, changed);
+    const [summary] = (await second.result).snapshots;
+    expect(summary!.resumed!.reusedSegments).toBe(recorded - 1);
+    const opened = await openSnapshot(storage, 'job', summary!.id, s.encryption);
+    expect(await verifySnapshot(opened, { readData: true })).toMatchObject({ ok: true });
+    const f2 = opened.manifest.entries.find((e) => e.path === 'f2')!;
+    expect(f2.sha256).toBe((await import('node:crypto')).createHash('sha256').update(Buffer.alloc(200_000, 99)).digest('hex'));
+  });
+
+  it('removes segments past the new end when the source shrank', async () => {
+    const storage = new Storage(new MemoryAdapter(), 'mem');
+    const s = await settings();
+    await expect((await run(storage, s, stableSource(40, 200_000, (i) => i, 35))).result).rejects.toThrow();
+    const before = (await dataKeys(storage)).length;
+    const [summary] = (await (await run(storage, s, stableSource(12, 200_000, (i) => i))).result).snapshots;
+    const segments = (await openSnapshot(storage, 'job', summary!.id, s.encryption)).manifest.segments.length;
+    expect(before).toBeGreaterThan(segments);
+    expect(await dataKeys(storage)).toHaveLength(segments);
+    expect(summary!.resumed!.reusedSegments).toBe(segments - 1); // the last one is shorter now
+  });
+
+  it('starts over, removing the interrupted run, when the keys no longer open it', async () => {
+    const storage = new Storage(new MemoryAdapter(), 'mem');
+    const first = await run(storage, await settings('old'), stableSource(40, 200_000, (i) => i, 30));
+    await expect(first.result).rejects.toThrow();
+    const warnings: string[] = [];
+    const s = await settings('new');
+    const second = await run(storage, s, stableSource(10, 200_000, (i) => i), warnings);
+    const [summary] = (await second.result).snapshots;
+    expect(second.journal.resumed).toBe(false);
+    expect(summary!.id).not.toBe(first.journal.id);
+    expect(warnings.join('\n')).toMatch(/cannot be opened with the current keys: starting over/);
+    expect((await dataKeys(storage)).every((k) => k.includes(summary!.id))).toBe(true);
+  });
+});
