@@ -172,22 +172,19 @@ export class BackupJournal {
     return [...this.#found].filter((key) => Number(key.slice(key.lastIndexOf('/') + 1)) >= segmentCount);
   }
 
-  async completed(tarBytes: number): Promise<void> {
+  /** The snapshot exists: its checkpoints (and the sealed key slots in them) go, leaving nothing to resume. */
+  async completed(): Promise<void> {
     await this.flush();
-    const { slots: _sealedKeyNoLongerNeeded, ...rest } = this.#data;
-    await this.#store
-      .save<BackupCheckpointData>({
-        operationId: backupOperationId(this.#data.job),
-        operationName: `backup of ${this.#data.job}`,
-        state: 'completed',
-        progress: 1,
-        data: { ...rest, segments: [], estimate: tarBytes },
-      })
-      .catch((err: unknown) => this.#saveFailed(err));
+    await this.#store.discard(backupOperationId(this.#data.job)).catch((err: unknown) => this.#saveFailed(err));
   }
 
   async failed(err: unknown): Promise<void> {
     await this.flush();
+    // Nothing stored: nothing to resume, and a failed run leaves no object behind.
+    if (this.#records.size === 0) {
+      await this.#store.discard(backupOperationId(this.#data.job)).catch((e: unknown) => this.#saveFailed(e));
+      return;
+    }
     await this.#save('failed', { error: err instanceof Error ? err.message : String(err), code: err instanceof FailsafeError ? err.code : 'E_UNEXPECTED' });
   }
 

@@ -237,7 +237,7 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
     if (stored.length === 0) throw failed.values().next().value!;
     crashPoint('manifest-written');
     await removePartial(job.name, id, [...failed.keys()]);
-    await journal?.completed(manifest.tarBytes);
+    await journal?.completed();
     const snapshots = stored.map((target) => ({
       id,
       job: job.name,
