@@ -453,6 +453,19 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
   }
 
   /**
+   * What a long-running process does when it starts (the daemon does): settle
+   * restores a crash interrupted, then resume every interrupted backup of this
+   * deployment's jobs. Operations of the application's own are left to it.
+   */
+  async recoverAtStart(options: BackupOptions = {}): Promise<{ restores: RecoveredRestore[]; resumed: BackupOutcome }> {
+    const restores = await this.recoverRestores();
+    for (const r of restores) options.warn?.(describeRecovery(r));
+    const jobs = [...new Set((await this.recoverable(options.warn ? { warn: options.warn } : {})).flatMap((op) => (op.job === undefined ? [] : [op.job])))];
+    const resumed = jobs.length > 0 ? await this.backup(jobs, options) : { snapshots: [], failures: [] };
+    return { restores, resumed };
+  }
+
+  /**
    * Forgets an unfinished operation. For a backup it also removes the
    * segments its interrupted run stored (holding the job's lock meanwhile).
    */

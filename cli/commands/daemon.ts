@@ -1,7 +1,8 @@
 /** `failsafe daemon` (every schedule in one process) and `failsafe schedule --systemd` (the same as systemd units). */
 import { resolve } from 'node:path';
 import { daemonTasks } from '../../core/daemon.js';
-import { FailsafeError } from '../../core/errors.js';
+import { asFailsafeError, FailsafeError } from '../../core/errors.js';
+import type { Failsafe } from '../../core/failsafe.js';
 import { FileRunState } from '../../core/run-state.js';
 import { Scheduler, type SchedulerEvent } from '../../core/scheduler.js';
 import { systemdUnits, type TimerSpec } from '../../core/systemd.js';
@@ -20,12 +21,17 @@ export function registerDaemon({ command, open, io, print }: CommandContext): vo
         ...(config.timeZone ? { timeZone: config.timeZone } : {}),
         onEvent: (event) => log(describe(event)),
       });
+      const stopping = new AbortController();
       const stopped = new Promise<string>((done) => {
-        const stop = (signal: string) => (): void => done(signal);
+        const stop = (signal: string) => (): void => {
+          stopping.abort();
+          done(signal);
+        };
         process.once('SIGTERM', stop('SIGTERM'));
         process.once('SIGINT', stop('SIGINT'));
       });
-      await scheduler.start();
+      await recoverAtStart(failsafe, log, stopping.signal);
+      if (!stopping.signal.aborted) await scheduler.start();
       log(`daemon started: ${tasks.map((t) => `${t.name} (${t.cron})`).join(', ')}`);
       const signal = await stopped;
       log(`${signal}: stopping${scheduler.running.length > 0 ? `, cancelling ${scheduler.running.join(', ')}` : ''}`);
@@ -69,5 +75,18 @@ function describe(event: SchedulerEvent): string {
       return `${event.task}: ${event.ok ? 'done' : `failed: ${event.error?.split('\n')[0]}`}`;
     case 'skipped':
       return `${event.task}: skipped, ${event.reason}`;
+  }
+}
+
+/** Interrupted restores and backups are settled before the first schedule fires; a failure is logged, not fatal. */
+async function recoverAtStart(failsafe: Failsafe, log: (line: string) => void, signal: AbortSignal): Promise<void> {
+  try {
+    const { resumed } = await failsafe.recoverAtStart({ signal, warn: (message) => log(`warning: ${message}`) });
+    for (const s of resumed.snapshots) log(`recovery: resumed the interrupted backup of ${s.job}: snapshot ${s.id} stored in ${s.target}`);
+    for (const f of resumed.failures) log(`recovery: resuming the backup of ${f.job} failed: ${f.error.message} [${f.error.code}]`);
+  } catch (err) {
+    if (signal.aborted) return;
+    const e = asFailsafeError(err);
+    log(`recovery failed: ${e.message} [${e.code}]`);
   }
 }

@@ -1,4 +1,7 @@
 /** failsafe recover / resume / unlock after a backup killed mid-upload. */
+import { spawn } from 'node:child_process';
+import { appendFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { crashDeployment, localCrashTarget, runCliProcess } from '../helpers/crash-recovery.js';
@@ -56,5 +59,29 @@ describe('recover, resume and unlock', () => {
     // The next backup starts afresh.
     const fresh = await runCli(['backup', '-c', d.config, '--json']);
     expect(fresh.json().snapshots[0].resumed).toBeUndefined();
+  });
+});
+
+describe('the daemon at start', () => {
+  it('resumes an interrupted backup before its first schedule, then stops cleanly on SIGTERM', { timeout: 60_000 }, async () => {
+    const d = await interrupted();
+    const [op] = (await runCli(['recover', '--list', '-c', d.config, '--json'])).json();
+    // A schedule that will not fire during the test: only the start-up recovery can complete the snapshot.
+    await appendFile(d.config, '    schedule: "0 0 1 1 *"\n');
+    const bin = join(import.meta.dirname, '..', '..', 'bin', 'failsafe.js');
+    const child = spawn(process.execPath, [bin, 'daemon', '-c', d.config], { env: { PATH: process.env.PATH } });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
+    const deadline = Date.now() + 40_000;
+    while (!/daemon started/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGTERM');
+    expect(await exited, stderr).toBe(0);
+    expect(stderr).toContain(`recovery: resumed the interrupted backup of app: snapshot ${op.snapshotId} stored in store`);
+    expect(stderr.indexOf('recovery: resumed')).toBeLessThan(stderr.indexOf('daemon started'));
+    expect((await runCli(['recover', '--list', '-c', d.config])).stdout).toBe('nothing to recover\n');
+    const listed = (await runCli(['list', '-c', d.config, '--json'])).json();
+    expect(listed.map((s: { id: string }) => s.id)).toEqual([op.snapshotId]);
+    expect((await runCli(['verify', 'latest', '--read-data', '-c', d.config])).code).toBe(0);
   });
 });
