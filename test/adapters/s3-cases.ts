@@ -8,21 +8,13 @@ import { PassThrough, Readable } from 'node:stream';
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { expect, it } from 'vitest';
 import { S3Adapter, type S3Options } from '../../adapters/s3/index.js';
-import { FailsafeError } from '../../core/errors.js';
 import { Storage } from '../../core/storage.js';
 import type { S3TestServer } from '../helpers/s3-server.js';
+import { failure } from '../helpers/errors.js';
 
 const MiB = 1024 * 1024;
 const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
-async function failure(promise: Promise<unknown>): Promise<FailsafeError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(FailsafeError);
-  return err as FailsafeError;
-}
 
 /** The S3 operations a client sends, by command name. */
 function recordCommands(adapter: S3Adapter): string[] {

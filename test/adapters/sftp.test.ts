@@ -8,11 +8,12 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SftpAdapter } from '../../adapters/sftp.js';
 import type { SftpOptionsInput } from '../../adapters/sftp/options.js';
-import { FailsafeError } from '../../core/errors.js';
+import type { FailsafeError } from '../../core/errors.js';
 import { TEMP_PREFIX } from '../../core/fs/atomic.js';
 import { Storage } from '../../core/storage.js';
 import { testStorageAdapter } from '../conformance/storage.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { failure } from '../helpers/errors.js';
 
 const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
@@ -35,14 +36,6 @@ function options(extra: Partial<SftpOptionsInput> = {}): SftpOptionsInput {
   };
 }
 
-async function failure(promise: Promise<unknown>): Promise<FailsafeError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(FailsafeError);
-  return err as FailsafeError;
-}
 
 testStorageAdapter('sftp', {
   create: async () => new SftpAdapter(options()),

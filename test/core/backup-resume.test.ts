@@ -1,34 +1,21 @@
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { MemoryAdapter } from '../../adapters/memory.js';
 import { BackupJournal } from '../../core/backup-journal.js';
 import { runBackup, type BackupSettings } from '../../core/backup.js';
 import { CheckpointStore } from '../../core/checkpoints/store.js';
 import { createCompressor } from '../../core/compression.js';
-import type { SourceEntry, SourcePlugin } from '../../core/contracts.js';
+import type { SourcePlugin } from '../../core/contracts.js';
 import { createEncryption } from '../../core/crypto/encryption.js';
 import { openSnapshot } from '../../core/snapshots.js';
 import { Storage } from '../../core/storage.js';
 import { verifySnapshot } from '../../core/verify.js';
-import { keys } from '../helpers/sources.js';
+import { keys, syntheticSource } from '../helpers/sources.js';
 
 const MTIME = new Date('2026-01-01T00:00:00Z');
 
 /** Files whose bytes come from `content(i)`, with fixed dates, so a rerun yields the same tar stream; fails at `failAt`. */
-function stableSource(count: number, size: number, content: (i: number) => number, failAt?: number): SourcePlugin {
-  return {
-    type: 'synthetic',
-    name: 'synthetic',
-    liveLocations: () => [],
-    restore: async () => 0,
-    async *entries(): AsyncIterable<SourceEntry> {
-      for (let i = 0; i < count; i++) {
-        if (i === failAt) throw Object.assign(new Error('network cut'), { code: 'EIO' });
-        yield { path: `f${i}`, type: 'file', size, mode: 0o644, mtime: MTIME, open: () => Readable.from([Buffer.alloc(size, content(i))]) };
-      }
-    },
-  };
-}
+const stableSource = (count: number, size: number, content: (i: number) => number, failAt?: number): SourcePlugin =>
+  syntheticSource(count, size, failAt, { content, mtime: MTIME });
 
 async function settings(passphrase = 'pw'): Promise<BackupSettings> {
   return { compressor: createCompressor('gzip', 1), compressionLevel: 1, encryption: await createEncryption({ mode: 'keys', passphrase }), segmentSize: 1024 * 1024, parallelism: 2 };
@@ -47,13 +34,13 @@ describe('resuming an interrupted backup', () => {
     const storage = new Storage(new MemoryAdapter(), 'mem');
     const s = await settings();
     const first = await run(storage, s, stableSource(40, 200_000, (i) => i, 30));
-    await expect(first.result).rejects.toThrow('network cut');
+    await expect(first.result).rejects.toThrow('disk vanished');
     const kept = await dataKeys(storage);
     expect(kept.length).toBeGreaterThanOrEqual(2);
     const checkpoint = await new CheckpointStore(storage).latest<{ segments: unknown[] }>('backup.job');
     const recorded = checkpoint!.data.segments.length;
     expect(recorded).toBeGreaterThanOrEqual(2);
-    expect(checkpoint).toMatchObject({ state: 'failed', metadata: { error: expect.stringContaining('network cut') } });
+    expect(checkpoint).toMatchObject({ state: 'failed', metadata: { error: expect.stringContaining('disk vanished') } });
     // The checkpoint holds the sealed key slots, never the data key.
     expect(JSON.stringify(checkpoint)).toContain('"slots"');
 

@@ -7,8 +7,16 @@ import type { SourceEntry, SourcePlugin } from '../../core/contracts.js';
 import { createEncryption } from '../../core/crypto/encryption.js';
 import type { Storage } from '../../core/storage.js';
 
+export interface SyntheticOptions {
+  /** The byte file `i` is filled with (default `i`). */
+  content?: (i: number) => number;
+  /** A fixed date for every file, so a rerun yields the same tar stream (default: now). */
+  mtime?: Date;
+}
+
 /** A source that streams `count` files of `size` bytes, failing at file `failAt` if given. */
-export function syntheticSource(count: number, size: number, failAt?: number): SourcePlugin {
+export function syntheticSource(count: number, size: number, failAt?: number, options: SyntheticOptions = {}): SourcePlugin {
+  const content = options.content ?? ((i: number) => i);
   return {
     type: 'synthetic',
     name: 'synthetic',
@@ -22,8 +30,8 @@ export function syntheticSource(count: number, size: number, failAt?: number): S
           type: 'file',
           size,
           mode: 0o644,
-          mtime: new Date(),
-          open: () => Readable.from([Buffer.alloc(size, i)]),
+          mtime: options.mtime ?? new Date(),
+          open: () => Readable.from([Buffer.alloc(size, content(i))]),
         };
       }
     },

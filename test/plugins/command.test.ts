@@ -3,18 +3,12 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FailsafeError } from '../../core/errors.js';
 import { Failsafe } from '../../core/failsafe.js';
 import { CommandSource } from '../../plugins/command.js';
 import { collectEntries, context, readEntry } from './helpers.js';
+import { failure } from '../helpers/errors.js';
 
 const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
-
-async function failure(promise: Promise<unknown>): Promise<FailsafeError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
-  expect(err).toBeInstanceOf(FailsafeError);
-  return err as FailsafeError;
-}
 
 async function spoolDirs(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((name) => name.startsWith('failsafe-command-'));

@@ -130,18 +130,22 @@ describe('sqlite source', () => {
   });
 });
 
+/** A deployment whose one job backs up ./app/app.db to a local target. */
+const sqliteDeployment = () =>
+  makeDeployment({
+    jobs: `jobs:
+  app:
+    sources:
+      - { type: sqlite, path: ./app/app.db }
+    targets: [disk]`,
+  });
+
 describe('sqlite end to end through the CLI', () => {
   it.each([
     ['missing', null, 'E_SOURCE_MISSING'],
     ['not a database', 'just text, no SQLite header '.repeat(200), 'E_SOURCE_READ'],
   ] as const)('a %s source fails the job with one line, exit 1, and leaves no snapshot and no object', async (_label, content, code) => {
-    const d = await makeDeployment({
-      jobs: `jobs:
-  app:
-    sources:
-      - { type: sqlite, path: ./app/app.db }
-    targets: [disk]`,
-    });
+    const d = await sqliteDeployment();
     if (content !== null) await writeFile(join(d.root, 'app', 'app.db'), content);
     const r = await runCli(['backup', '-c', d.config], PASS);
     expect(r.code).toBe(1);
@@ -155,13 +159,7 @@ describe('sqlite end to end through the CLI', () => {
   });
 
   it('restores in place: the old database and its stale -wal/-shm are moved aside together', async () => {
-    const d = await makeDeployment({
-      jobs: `jobs:
-  app:
-    sources:
-      - { type: sqlite, path: ./app/app.db }
-    targets: [disk]`,
-    });
+    const d = await sqliteDeployment();
     const path = join(d.root, 'app', 'app.db');
     const db = new Database(path);
     db.pragma('journal_mode = WAL');
