@@ -15,12 +15,13 @@ import type { Compressor, SourcePlugin } from './contracts.js';
 import { newSnapshotCiphers, type Encryption } from './crypto/encryption.js';
 import { asFailsafeError, FailsafeError, isAbortError } from './errors.js';
 import { manifestKey, newSnapshotId, segmentContext, segmentKey, snapshotDataPrefix } from './format/layout.js';
-import { encodeManifest, sha256, type Manifest, type SegmentRecord, type SnapshotStats } from './format/manifest.js';
+import { encodeManifest, type Manifest, type SegmentRecord, type SnapshotStats } from './format/manifest.js';
 import { collect } from './pipeline/collect.js';
 import { ParallelMap } from './pipeline/parallel-map.js';
 import { Segmenter, type PlainSegment } from './pipeline/segmenter.js';
 import { StoreStage, type SealedSegment } from './pipeline/store.js';
 import { SegmentWindow } from './pipeline/window.js';
+import { SegmentWorkers } from './pipeline/segment-workers.js';
 import type { SnapshotBasics } from './snapshots.js';
 import type { Storage } from './storage.js';
 import { crashPoint } from './testing/crash.js';
@@ -88,12 +89,9 @@ export interface BackupJob {
   targets: Storage[];
 }
 
-interface CompressedSegment extends PlainSegment {
+interface StoredSegment extends SealedSegment {
   plainSize: number;
   plainSha256: string;
-}
-
-interface StoredSegment extends CompressedSegment, SealedSegment {
   sha256: string;
 }
 
@@ -118,6 +116,10 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
   const progress: BackupProgress = { job: job.name, targets: job.targets.map((t) => t.targetName), files: 0, bytesRead: 0, storedBytes: 0, segments: 0 };
   const prepared: SourcePlugin[] = [];
   const failed = new Map<Storage, Error>();
+  const workers = new SegmentWorkers(
+    { compression: { algorithm: settings.compressor.algorithm, level: settings.compressionLevel }, cipher: { name: ciphers.segments.name, ...(ciphers.segmentKey ? { key: ciphers.segmentKey } : {}) } },
+    settings.parallelism,
+  );
 
   try {
     if (journal?.abandoned) await removePartial(job.name, journal.abandoned, job.targets);
@@ -136,8 +138,8 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
       },
     });
 
-    // Segments alive at once: one per core compressing and one being stored (plus the one being filled).
-    const window = new SegmentWindow(settings.parallelism + 1);
+    // Segments alive at once: one per worker, one queued for the next free worker, one being stored (plus the one being filled).
+    const window = new SegmentWindow(workers.size + 2);
     const recordStored = (record: SegmentRecord): void => {
       records.push(record);
       progress.storedBytes += record.storedSize;
@@ -178,20 +180,15 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
     await pipeline(
       collected.stream,
       segmenter,
-      new ParallelMap<PlainSegment, CompressedSegment | ReusedSegment>(settings.parallelism, async (segment) => {
-        const plainSha256 = sha256(segment.data);
+      // One segment more than there are workers: the next one waits in the pool's queue instead of behind the store.
+      new ParallelMap<PlainSegment, StoredSegment | ReusedSegment>(workers.size + 1, async (segment) => {
         const known = journal?.known.get(segment.index);
-        if (known && known.plainSha256 === plainSha256 && known.plainSize === segment.data.length) return { index: segment.index, reused: known };
+        const sealed = await workers.seal({ index: segment.index, plain: segment.data, context: segmentContext(id, segment.index), ...(known ? { expect: known } : {}) });
+        if ('reused' in sealed) return { index: segment.index, reused: known! };
         // The source changed here since the interrupted run: its record goes before the object is replaced.
         if (known) await journal!.forget(segment.index);
-        return { index: segment.index, plainSize: segment.data.length, plainSha256, data: await settings.compressor.compress(segment.data) };
+        return { ...sealed, key: segmentKey(job.name, id, segment.index) };
       }),
-      new ParallelMap<CompressedSegment | ReusedSegment, CompressedSegment | ReusedSegment>(1, async (segment) =>
-        'reused' in segment ? segment : { ...segment, data: ciphers.segments.encrypt(segment.data, segmentContext(id, segment.index)) },
-      ),
-      new ParallelMap<CompressedSegment | ReusedSegment, StoredSegment | ReusedSegment>(1, async (segment) =>
-        'reused' in segment ? segment : { ...segment, key: segmentKey(job.name, id, segment.index), sha256: sha256(segment.data) },
-      ),
       reuse,
       store,
       { signal: options.signal },
@@ -260,6 +257,7 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
     }
     throw err;
   } finally {
+    await workers.close();
     for (const source of prepared) await source.cleanup?.().catch(() => undefined);
   }
 }

@@ -46,6 +46,7 @@ export const ERROR_CODES = {
   E_SOURCE_CORRUPT: ExitCode.failed,
   E_HOOK: ExitCode.failed,
   E_LOCKED: ExitCode.failed,
+  E_INTERNAL: ExitCode.failed,
   // integrity (exit 3)
   E_CHECKSUM: ExitCode.integrity,
   E_WRONG_KEY: ExitCode.integrity,
@@ -58,6 +59,10 @@ export const ERROR_CODES = {
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, code);
+}
 
 export class FailsafeError extends Error {
   override readonly name = 'FailsafeError';

@@ -7,6 +7,7 @@ import { createCompressor } from './compression.js';
 import type { Compressor, SegmentCipher } from './contracts.js';
 import { openSnapshotKeys, type Encryption } from './crypto/encryption.js';
 import { PlainCipher } from './crypto/segment-cipher.js';
+import type { SegmentCodecSpec } from './pipeline/segment-work.js';
 import { FailsafeError, isFailsafeError } from './errors.js';
 import { MANIFESTS_PREFIX, manifestKey, parseManifestKey } from './format/layout.js';
 import { decodeManifest, decodeManifestHeader, headerLengthOf, type Manifest, type ManifestHeader } from './format/manifest.js';
@@ -98,6 +99,8 @@ export interface OpenedSnapshot {
   manifest: Manifest;
   cipher: SegmentCipher;
   compressor: Compressor;
+  /** The codecs as plain data, for the worker threads that open segments (core/pipeline/segment-workers.ts). */
+  codecs: SegmentCodecSpec;
 }
 
 /** Loads and authenticates a manifest. E_WRONG_KEY for a wrong key, E_CHECKSUM/E_CORRUPT for damage. */
@@ -105,10 +108,13 @@ export async function openSnapshot(storage: Storage, job: string, id: string, en
   const key = manifestKey(job, id);
   const what = `${storage.targetName}:${key}`;
   let cipher: SegmentCipher = new PlainCipher();
+  let segmentKey: Uint8Array | undefined;
   const { header, manifest } = await decodeManifest(await storage.getBuffer(key), what, async (h) => {
     const opened = openSnapshotKeys(encryption, h);
     cipher = opened.segments;
+    segmentKey = opened.segmentKey;
     return opened;
   });
-  return { storage, header, manifest, cipher, compressor: createCompressor(manifest.compression.algorithm, manifest.compression.level) };
+  const codecs: SegmentCodecSpec = { compression: manifest.compression, cipher: { name: cipher.name, ...(segmentKey ? { key: segmentKey } : {}) } };
+  return { storage, header, manifest, cipher, compressor: createCompressor(manifest.compression.algorithm, manifest.compression.level), codecs };
 }

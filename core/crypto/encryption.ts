@@ -40,6 +40,8 @@ export async function createEncryption(settings: EncryptionSettings, identity?: 
 export interface SnapshotCiphers {
   segments: SegmentCipher;
   sealing: ManifestSealing;
+  /** The segment cipher's key, for the worker threads that rebuild the cipher (absent without encryption). */
+  segmentKey?: Uint8Array;
 }
 
 /** Ciphers for a snapshot being written: a new random data key, wrapped for every secret. */
@@ -51,6 +53,7 @@ export function newSnapshotCiphers(encryption: Encryption): SnapshotCiphers {
   return {
     segments: new SecretstreamCipher(sodium, segmentKey),
     sealing: { cipher: 'xchacha20poly1305-ietf', sodium, manifestKey, slots: keyRing.seal(dataKey) },
+    segmentKey,
   };
 }
 
@@ -70,6 +73,7 @@ export function resumeSnapshotCiphers(encryption: Encryption, slots: KeySlot[] |
   return {
     segments: new SecretstreamCipher(sodium, segmentKey),
     sealing: { cipher: 'xchacha20poly1305-ietf', sodium, manifestKey, slots },
+    segmentKey,
   };
 }
 
@@ -85,8 +89,11 @@ export function openDataKey(encryption: Encryption, header: ManifestHeader): { s
 }
 
 /** Opens an existing snapshot's keys from its public header. E_WRONG_KEY when no secret fits. */
-export function openSnapshotKeys(encryption: Encryption, header: ManifestHeader): { sodium: Sodium; manifestKey: Uint8Array; segments: SegmentCipher } {
+export function openSnapshotKeys(
+  encryption: Encryption,
+  header: ManifestHeader,
+): { sodium: Sodium; manifestKey: Uint8Array; segments: SegmentCipher; segmentKey: Uint8Array } {
   const { sodium, dataKey } = openDataKey(encryption, header);
   const { segmentKey, manifestKey } = deriveSnapshotKeys(sodium, dataKey);
-  return { sodium, manifestKey, segments: new SecretstreamCipher(sodium, segmentKey) };
+  return { sodium, manifestKey, segments: new SecretstreamCipher(sodium, segmentKey), segmentKey };
 }

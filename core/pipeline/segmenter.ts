@@ -9,6 +9,11 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import type { SegmentWindow } from './window.js';
 
+/** Segment buffers live in shared memory, so the worker threads (core/pipeline/segment-workers.ts) read them without a copy. */
+export function allocateSegment(size: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(size));
+}
+
 export interface PlainSegment {
   index: number;
   data: Buffer;
@@ -26,7 +31,7 @@ export class Segmenter extends Transform {
   constructor(size: number, window?: SegmentWindow) {
     super({ readableObjectMode: true, readableHighWaterMark: 0, writableHighWaterMark: 1024 * 1024 });
     this.#size = size;
-    this.#buffer = Buffer.allocUnsafe(size);
+    this.#buffer = allocateSegment(size);
     this.#window = window;
   }
 
@@ -60,7 +65,7 @@ export class Segmenter extends Transform {
     const segment: PlainSegment = { index: this.#index++, data: this.#buffer.subarray(0, this.#filled) };
     this.#emitted.set(segment.index, this.#buffer);
     this.push(segment);
-    this.#buffer = this.#free.pop() ?? Buffer.allocUnsafe(this.#size);
+    this.#buffer = this.#free.pop() ?? allocateSegment(this.#size);
     this.#filled = 0;
   }
 

@@ -33,7 +33,7 @@ describe('resuming an interrupted backup', () => {
   it('keeps the stored segments, reuses them on the next run and sends only the rest', async () => {
     const storage = new Storage(new MemoryAdapter(), 'mem');
     const s = await settings();
-    const first = await run(storage, s, stableSource(40, 200_000, (i) => i, 30));
+    const first = await run(storage, s, stableSource(60, 200_000, (i) => i, 50));
     await expect(first.result).rejects.toThrow('disk vanished');
     const kept = await dataKeys(storage);
     expect(kept.length).toBeGreaterThanOrEqual(2);
@@ -44,7 +44,7 @@ describe('resuming an interrupted backup', () => {
     // The checkpoint holds the sealed key slots, never the data key.
     expect(JSON.stringify(checkpoint)).toContain('"slots"');
 
-    const second = await run(storage, s, stableSource(40, 200_000, (i) => i));
+    const second = await run(storage, s, stableSource(60, 200_000, (i) => i));
     expect(second.journal.resumed).toBe(true);
     expect(second.journal.id).toBe(first.journal.id);
     const [summary] = (await second.result).snapshots;
@@ -62,10 +62,10 @@ describe('resuming an interrupted backup', () => {
   it('redoes the segments of a source that changed meanwhile, so the snapshot holds the new bytes', async () => {
     const storage = new Storage(new MemoryAdapter(), 'mem');
     const s = await settings();
-    await expect((await run(storage, s, stableSource(40, 200_000, (i) => i, 30))).result).rejects.toThrow();
+    await expect((await run(storage, s, stableSource(60, 200_000, (i) => i, 50))).result).rejects.toThrow();
     const recorded = (await new CheckpointStore(storage).latest<{ segments: unknown[] }>('backup.job'))!.data.segments.length;
     // File 2 (in segment 0) changed, same size: segment 0 is sent again, the later ones still match.
-    const changed = stableSource(40, 200_000, (i) => (i === 2 ? 99 : i));
+    const changed = stableSource(60, 200_000, (i) => (i === 2 ? 99 : i));
     const second = await run(storage, s, changed);
     const [summary] = (await second.result).snapshots;
     expect(summary!.resumed!.reusedSegments).toBe(recorded - 1);
@@ -78,7 +78,7 @@ describe('resuming an interrupted backup', () => {
   it('removes segments past the new end when the source shrank', async () => {
     const storage = new Storage(new MemoryAdapter(), 'mem');
     const s = await settings();
-    await expect((await run(storage, s, stableSource(40, 200_000, (i) => i, 35))).result).rejects.toThrow();
+    await expect((await run(storage, s, stableSource(60, 200_000, (i) => i, 55))).result).rejects.toThrow();
     const before = (await dataKeys(storage)).length;
     const [summary] = (await (await run(storage, s, stableSource(12, 200_000, (i) => i))).result).snapshots;
     const segments = (await openSnapshot(storage, 'job', summary!.id, s.encryption)).manifest.segments.length;
@@ -89,7 +89,7 @@ describe('resuming an interrupted backup', () => {
 
   it('starts over, removing the interrupted run, when the keys no longer open it', async () => {
     const storage = new Storage(new MemoryAdapter(), 'mem');
-    const first = await run(storage, await settings('old'), stableSource(40, 200_000, (i) => i, 30));
+    const first = await run(storage, await settings('old'), stableSource(60, 200_000, (i) => i, 50));
     await expect(first.result).rejects.toThrow();
     const warnings: string[] = [];
     const s = await settings('new');

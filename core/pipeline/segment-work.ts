@@ -1,0 +1,80 @@
+/**
+ * The CPU work on one segment, as plain synchronous functions: sealing
+ * (plaintext hash → compress → encrypt → stored hash) for a backup, opening
+ * (stored hash check → decrypt → decompress → plaintext hash check) for a
+ * restore or verify. The worker threads of core/pipeline/segment-workers.ts
+ * run them; nothing here may import more than node:crypto, node:zlib and the
+ * codecs, so a worker starts small.
+ */
+import { createHash } from 'node:crypto';
+import type { SegmentCipher } from '../contracts.js';
+import { FailsafeError, isFailsafeError } from '../errors.js';
+
+/** What a worker needs to rebuild a snapshot's codecs: plain data, so it crosses a thread boundary. */
+export interface SegmentCodecSpec {
+  compression: { algorithm: string; level: number };
+  /** The segment cipher's name and, unless it is `none`, its 32-byte key. */
+  cipher: { name: string; key?: Uint8Array };
+}
+
+/** The synchronous codecs of one thread. */
+export interface SegmentTools {
+  compress(data: Buffer): Buffer;
+  decompress(data: Buffer, expectedSize: number): Buffer;
+  cipher: SegmentCipher;
+}
+
+export interface SealRequest {
+  index: number;
+  plain: Buffer;
+  /** Authenticated context of the segment (core/format/layout.ts segmentContext). */
+  context: string;
+  /** The interrupted run's record of this segment: when the plaintext still matches, nothing is sealed. */
+  expect?: { plainSize: number; plainSha256: string };
+}
+
+export type SealResult =
+  | { index: number; plainSize: number; plainSha256: string; reused: true }
+  | { index: number; plainSize: number; plainSha256: string; sha256: string; data: Buffer };
+
+export interface OpenRequest {
+  stored: Buffer;
+  context: string;
+  storedSize: number;
+  sha256: string;
+  plainSize: number;
+  plainSha256: string;
+  /** `<target>:<key>`, for messages. */
+  what: string;
+}
+
+export function sha256Hex(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export function sealSegment(tools: SegmentTools, request: SealRequest): SealResult {
+  const { index, plain, context, expect } = request;
+  const plainSha256 = sha256Hex(plain);
+  const plainSize = plain.length;
+  if (expect && expect.plainSha256 === plainSha256 && expect.plainSize === plainSize) return { index, plainSize, plainSha256, reused: true };
+  const data = tools.cipher.encrypt(tools.compress(plain), context);
+  return { index, plainSize, plainSha256, sha256: sha256Hex(data), data };
+}
+
+export function openSegment(tools: SegmentTools, request: OpenRequest): Buffer {
+  const { stored, what } = request;
+  if (stored.length !== request.storedSize || sha256Hex(stored) !== request.sha256) {
+    throw new FailsafeError('E_CHECKSUM', `checksum mismatch in ${what}: the stored object was altered or damaged`);
+  }
+  let plain: Buffer;
+  try {
+    plain = tools.decompress(tools.cipher.decrypt(stored, request.context), request.plainSize);
+  } catch (err) {
+    if (isFailsafeError(err)) throw new FailsafeError(err.code, `${err.message} (${what})`, { cause: err });
+    throw err;
+  }
+  if (plain.length !== request.plainSize || sha256Hex(plain) !== request.plainSha256) {
+    throw new FailsafeError('E_CHECKSUM', `checksum mismatch in the content of ${what}`);
+  }
+  return plain;
+}

@@ -1,0 +1,126 @@
+/**
+ * A pool of worker threads doing the CPU work on segments (hashing,
+ * compression, encryption and their inverses; core/pipeline/segment-work.ts).
+ * The main thread then only reads, writes and keeps order: on a 2-core
+ * machine it is otherwise the bottleneck while the second core idles.
+ *
+ * Segments travel without copies: plaintext segments live in shared memory
+ * (SharedArrayBuffer) and results come back as transferred buffers. Each
+ * worker takes one request at a time; requests queue in the pool, so the
+ * callers' own windows bound the memory. `close` terminates every thread;
+ * a pool is per run, so no thread outlives its backup or restore.
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { FailsafeError, isErrorCode } from '../errors.js';
+import type { OpenRequest, SealRequest, SealResult, SegmentCodecSpec } from './segment-work.js';
+import type { WorkerReply, WorkerRequest } from './segment-worker.js';
+
+type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void };
+type Job = { message: WorkerRequest; pending: Pending; transfer: ArrayBuffer[] };
+
+/**
+ * The worker's compiled file. Run from dist/ it sits beside this module; run
+ * from the TypeScript sources (the test runner) it is the build's copy,
+ * which `npm test` makes first (pretest).
+ */
+function workerFile(): URL {
+  const here = new URL('./segment-worker.js', import.meta.url);
+  if (import.meta.url.endsWith('.js') && existsSync(fileURLToPath(here))) return here;
+  return new URL('../../dist/core/pipeline/segment-worker.js', import.meta.url);
+}
+
+export class SegmentWorkers {
+  readonly size: number;
+  readonly #idle: Worker[] = [];
+  readonly #busy = new Map<Worker, Pending>();
+  readonly #queue: Job[] = [];
+  readonly #all: Worker[] = [];
+  #nextId = 0;
+  #failure: Error | undefined;
+
+  constructor(spec: SegmentCodecSpec, size = availableParallelism()) {
+    this.size = Math.max(1, size);
+    const file = workerFile();
+    for (let i = 0; i < this.size; i++) {
+      // The key crosses as a copy in workerData; resourceLimits keep a runaway codec from taking the host down.
+      const worker = new Worker(file, { workerData: spec });
+      worker.on('message', (reply: WorkerReply) => this.#settle(worker, reply));
+      worker.on('error', (err) => this.#fail(new FailsafeError('E_INTERNAL', `a segment worker failed: ${err.message}`, { cause: err })));
+      worker.on('exit', (code) => {
+        if (!this.#closing) this.#fail(new FailsafeError('E_INTERNAL', `a segment worker exited (code ${code})`));
+      });
+      this.#all.push(worker);
+      this.#idle.push(worker);
+    }
+  }
+
+  #closing = false;
+
+  /** Hash, compress, encrypt and hash one plaintext segment (its buffer should be shared memory). */
+  seal(request: SealRequest): Promise<SealResult> {
+    return (this.#run({ id: 0, op: 'seal', request }, []) as Promise<SealResult>).then((result) =>
+      'data' in result ? { ...result, data: asBuffer(result.data) } : result,
+    );
+  }
+
+  /** Check, decrypt, decompress and check one stored segment; its buffer is moved to the worker. */
+  open(request: OpenRequest): Promise<Buffer> {
+    const { stored } = request;
+    const owned = !(stored.buffer instanceof SharedArrayBuffer) && stored.byteOffset === 0 && stored.byteLength === stored.buffer.byteLength && stored.byteLength >= 4096;
+    return (this.#run({ id: 0, op: 'open', request }, owned ? [stored.buffer as ArrayBuffer] : []) as Promise<Uint8Array>).then(
+      asBuffer,
+    );
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#fail(new FailsafeError('E_ABORTED', 'the segment workers were stopped'));
+    await Promise.all(this.#all.map((w) => w.terminate()));
+  }
+
+  #run(message: WorkerRequest, transfer: ArrayBuffer[]): Promise<unknown> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ message: { ...message, id: this.#nextId++ }, pending: { resolve, reject }, transfer });
+      this.#dispatch();
+    });
+  }
+
+  #dispatch(): void {
+    while (this.#idle.length > 0 && this.#queue.length > 0) {
+      const worker = this.#idle.pop()!;
+      const job = this.#queue.shift()!;
+      this.#busy.set(worker, job.pending);
+      worker.postMessage(job.message, job.transfer);
+    }
+  }
+
+  #settle(worker: Worker, reply: WorkerReply): void {
+    const pending = this.#busy.get(worker);
+    this.#busy.delete(worker);
+    this.#idle.push(worker);
+    if (pending) {
+      if ('error' in reply) {
+        const { code, message } = reply.error;
+        pending.reject(code !== undefined && isErrorCode(code) ? new FailsafeError(code, message) : new Error(message));
+      } else pending.resolve(reply.result);
+    }
+    this.#dispatch();
+  }
+
+  /** A crashed thread fails everything waiting: no caller is left hanging on a reply that cannot come. */
+  #fail(err: Error): void {
+    this.#failure ??= err;
+    for (const pending of this.#busy.values()) pending.reject(this.#failure);
+    this.#busy.clear();
+    for (const job of this.#queue.splice(0)) job.pending.reject(this.#failure);
+  }
+}
+
+/** Typed arrays cross threads as plain Uint8Arrays; the stages after expect Buffers over the same memory. */
+function asBuffer(view: Uint8Array): Buffer {
+  return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+}

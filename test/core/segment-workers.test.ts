@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { allocateSegment } from '../../core/pipeline/segmenter.js';
+import { sha256Hex, type SegmentCodecSpec } from '../../core/pipeline/segment-work.js';
+import { SegmentWorkers } from '../../core/pipeline/segment-workers.js';
+
+const key = randomBytes(32);
+const spec = (over: Partial<SegmentCodecSpec> = {}): SegmentCodecSpec => ({
+  compression: { algorithm: 'gzip', level: 1 },
+  cipher: { name: 'xchacha20poly1305-secretstream', key },
+  ...over,
+});
+
+/** Half text, half random bytes, in shared memory as the segmenter hands them over. */
+function plainSegment(size: number): Buffer {
+  const plain = allocateSegment(size);
+  Buffer.from('log line 42: all is well\n'.repeat(Math.ceil(size / 50))).copy(plain, 0, 0, size / 2);
+  randomBytes(size / 2).copy(plain, size / 2);
+  return plain;
+}
+
+let pools: SegmentWorkers[] = [];
+const pool = (s: SegmentCodecSpec, size = 2) => {
+  const p = new SegmentWorkers(s, size);
+  pools.push(p);
+  return p;
+};
+afterEach(async () => {
+  await Promise.all(pools.map((p) => p.close()));
+  pools = [];
+});
+
+async function sealOne(workers: SegmentWorkers, plain: Buffer, context = 'ctx/0') {
+  const sealed = await workers.seal({ index: 0, plain, context });
+  if (!('data' in sealed)) throw new Error('expected a sealed segment');
+  return sealed;
+}
+
+describe('segment worker threads', () => {
+  it('seal in one pool, open in another: the bytes, sizes and hashes come back', async () => {
+    const plain = plainSegment(1 << 20);
+    const sealed = await sealOne(pool(spec()), plain);
+    expect(Buffer.isBuffer(sealed.data)).toBe(true);
+    expect(sealed).toMatchObject({ plainSize: plain.length, plainSha256: sha256Hex(plain), sha256: sha256Hex(sealed.data) });
+    // Compressed (the text half) and sealed: not the plaintext.
+    expect(sealed.data.length).toBeLessThan(plain.length);
+    expect(sealed.data.includes(Buffer.from('all is well'))).toBe(false);
+    const opened = await pool(spec()).open({ stored: sealed.data, context: 'ctx/0', storedSize: sealed.data.length, sha256: sealed.sha256, plainSize: sealed.plainSize, plainSha256: sealed.plainSha256, what: 't:k' });
+    expect(opened.equals(plain)).toBe(true);
+  });
+
+  it('keeps order-independent requests apart: many at once on two threads', async () => {
+    const workers = pool(spec({ compression: { algorithm: 'brotli', level: 1 } }));
+    const plains = Array.from({ length: 12 }, () => plainSegment(64 * 1024));
+    const sealed = await Promise.all(plains.map((plain, index) => workers.seal({ index, plain, context: `ctx/${index}` })));
+    sealed.forEach((s, i) => expect(s).toMatchObject({ index: i, plainSha256: sha256Hex(plains[i]!) }));
+  });
+
+  it('reports a segment whose plaintext still matches the interrupted run as reused, without sealing it', async () => {
+    const plain = plainSegment(128 * 1024);
+    const result = await pool(spec()).seal({ index: 3, plain, context: 'c', expect: { plainSize: plain.length, plainSha256: sha256Hex(plain) } });
+    expect(result).toEqual({ index: 3, plainSize: plain.length, plainSha256: sha256Hex(plain), reused: true });
+  });
+
+  it('refuses altered objects, a wrong key and a wrong position with the stable codes', async () => {
+    const plain = plainSegment(256 * 1024);
+    const sealed = await sealOne(pool(spec()), plain, 'snap/1');
+    const request = { context: 'snap/1', storedSize: sealed.data.length, sha256: sealed.sha256, plainSize: sealed.plainSize, plainSha256: sealed.plainSha256, what: 'disk:data/x' };
+    const reader = pool(spec());
+    const flipped = Buffer.from(sealed.data);
+    flipped[100]! ^= 1;
+    await expect(reader.open({ ...request, stored: flipped })).rejects.toMatchObject({ code: 'E_CHECKSUM', message: expect.stringContaining('disk:data/x') });
+    // The stored hash matches but the key does not (an attacker who rewrote the manifest's hash could get this far).
+    await expect(pool(spec({ cipher: { name: 'xchacha20poly1305-secretstream', key: randomBytes(32) } })).open({ ...request, stored: Buffer.from(sealed.data) })).rejects.toMatchObject({ code: 'E_WRONG_KEY' });
+    await expect(reader.open({ ...request, stored: Buffer.from(sealed.data), context: 'snap/2' })).rejects.toMatchObject({ code: 'E_WRONG_KEY' });
+    await expect(reader.open({ ...request, stored: Buffer.from(sealed.data), plainSha256: sha256Hex(Buffer.from('other')) })).rejects.toMatchObject({ code: 'E_CHECKSUM' });
+  });
+
+  it('fails requests instead of hanging when the codecs cannot be built, and after close', async () => {
+    const broken = pool(spec({ cipher: { name: 'xchacha20poly1305-secretstream', key: randomBytes(7) } }), 1);
+    await expect(broken.seal({ index: 0, plain: plainSegment(4096), context: 'c' })).rejects.toThrow(/could not start/);
+    const workers = new SegmentWorkers(spec(), 1);
+    await workers.close();
+    await expect(workers.seal({ index: 0, plain: plainSegment(4096), context: 'c' })).rejects.toMatchObject({ code: 'E_ABORTED' });
+  });
+});
