@@ -9,6 +9,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import type { RestoreEntry, SourcePlugin } from './contracts.js';
 import { FailsafeError, isAbortError } from './errors.js';
+import { flushTree } from './fs/durable.js';
 import { archiveEntries, type ArchiveEntry } from './read/archive.js';
 import { segmentStream } from './read/segments.js';
 import { plannedChanges, planRestore, type PlannedChanges, type PlannedSource, type RestorePlugins } from './restore-plan.js';
@@ -97,6 +98,8 @@ export async function runRestore(snapshot: OpenedSnapshot, plugins: RestorePlugi
   const warn = options.warn ?? (() => undefined);
   try {
     await stageAll(snapshot, plan, options, warn);
+    // Plugins write without an fsync per file; the staged data is on disk before anything points at it.
+    for (const planned of plan) if (planned.moves.length > 0) await flushTree(planned.staging);
     for (const planned of plan) await planned.plugin.check?.(planned.staging);
     for (const planned of plan) await planned.plugin.beforeSwap?.(planned.moves.map((m) => m.to));
     const live = plan.filter((p) => p.inPlace && (p.replaced.length > 0 || p.applies));

@@ -3,24 +3,22 @@
  * never followed). Sockets, FIFOs and devices are skipped with a warning.
  */
 import { createReadStream } from 'node:fs';
-import { lstat, lutimes, mkdir, readdir, readlink, rm, stat, symlink, utimes, chmod, open } from 'node:fs/promises';
+import { lstat, readdir, readlink, stat, open } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import picomatch from 'picomatch';
 import { z } from 'zod';
 import type { LiveLocation, RestoreEntry, RestoreOptions, SourceContext, SourceEntry, SourcePlugin } from '../core/contracts.js';
 import { FailsafeError } from '../core/errors.js';
-import { assertNoSymlinkParents, safeJoin } from '../core/paths.js';
 import { defineSource } from '../core/registry.js';
-import { writeStreamTo } from '../core/fs/atomic.js';
-import { owner, restoreOwner } from '../core/fs/owner.js';
-import { BoundedTasks } from '../core/pipeline/bounded-tasks.js';
 import { readAhead } from '../core/pipeline/read-ahead.js';
+import { restoreTree } from './directory-restore.js';
 
-/** Files up to this size are read ahead on backup, and written in the background on restore, several at once. */
+export { restoreTree } from './directory-restore.js';
+
+/** Files up to this size are read ahead on backup, several at once. */
 const SMALL_FILE = 256 * 1024;
 const READ_AHEAD_FILES = 16;
-const SMALL_FILE_WRITES = 8;
 
 export const directoryOptions = z
   .object({
@@ -172,65 +170,6 @@ export class DirectorySource implements SourcePlugin {
   }
 }
 
-
-/** Writes entries under `destination`, refusing any path or symlink that would lead outside it. */
-export async function restoreTree(entries: AsyncIterable<RestoreEntry>, destination: string, options: RestoreOptions): Promise<number> {
-  await mkdir(destination, { recursive: true });
-  const directories: { path: string; mode: number; mtime: Date; uid?: number; gid?: number }[] = [];
-  // One file at a time, a small file costs more in system-call round trips than in bytes.
-  const writes = new BoundedTasks(SMALL_FILE_WRITES);
-  let count = 0;
-  try {
-    for await (const entry of entries) {
-      options.signal?.throwIfAborted();
-      const target = safeJoin(destination, entry.path);
-      await assertNoSymlinkParents(destination, target);
-      if (entry.type === 'directory') {
-        await mkdir(target, { recursive: true });
-        directories.push({ path: target, mode: entry.mode, mtime: entry.mtime, ...owner(entry) });
-      } else if (entry.type === 'symlink') {
-        await rm(target, { force: true, recursive: true });
-        await symlink(entry.linkTarget ?? '', target);
-        await restoreOwner(target, entry);
-        await lutimes(target, entry.mtime, entry.mtime).catch(() => undefined);
-      } else if (entry.size <= SMALL_FILE) {
-        // Reading the body to its end also runs its checksum check.
-        const chunks: Buffer[] = [];
-        for await (const chunk of entry.body ?? []) chunks.push(chunk as Buffer);
-        const content = Buffer.concat(chunks);
-        await writes.add(() => writeFile(target, Readable.from([content]), entry, options.signal));
-      } else {
-        await writeFile(target, entry.body ?? Readable.from([]), entry, options.signal);
-      }
-      count++;
-    }
-  } catch (err) {
-    await writes.settle();
-    throw err;
-  }
-  await writes.drain();
-  // Directory modes and times last, deepest first: writing children changes them.
-  for (const dir of directories.reverse()) {
-    await restoreOwner(dir.path, dir);
-    await chmod(dir.path, dir.mode & 0o7777);
-    await utimes(dir.path, dir.mtime, dir.mtime);
-  }
-  return count;
-}
-
-async function writeFile(target: string, body: Readable, entry: RestoreEntry, signal?: AbortSignal): Promise<void> {
-  await rm(target, { force: true, recursive: true });
-  const handle = await open(target, 'wx', entry.mode & 0o7777);
-  try {
-    await writeStreamTo(handle, body, signal);
-    // Owner before mode: a chown clears the set-user-ID and set-group-ID bits.
-    await restoreOwner(target, entry);
-    await handle.chmod(entry.mode & 0o7777);
-  } finally {
-    await handle.close();
-  }
-  await utimes(target, entry.mtime, entry.mtime);
-}
 
 export const directorySource = defineSource({
   type: 'directory',

@@ -140,6 +140,14 @@ describe('directory restore refuses hostile archives', () => {
       ],
     ],
     [
+      'a write through a symlink that replaced a folder of the same restore',
+      [
+        { path: 'a', type: 'directory' as const },
+        { path: 'a', type: 'symlink' as const, linkTarget: '../outside' },
+        { path: 'a/evil', type: 'file' as const, content: 'x' },
+      ],
+    ],
+    [
       'a folder created through a planted symlink',
       [
         { path: 'link', type: 'symlink' as const, linkTarget: '../outside' },
@@ -152,5 +160,41 @@ describe('directory restore refuses hostile archives', () => {
     expect((err as FailsafeError).code).toBe('E_UNSAFE_PATH');
     expect(await readdir(join(root, 'outside'))).toEqual([]);
     await expect(lstat('/tmp/evil')).rejects.toThrow(/ENOENT/);
+  });
+
+  it('refuses to write through a symlink that was in the destination before the restore', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'failsafe-hostile-'));
+    await mkdir(join(root, 'outside'));
+    await mkdir(join(root, 'dest'));
+    await symlink('../outside', join(root, 'dest', 'link'));
+    const items = [
+      { path: 'link', type: 'directory' as const },
+      { path: 'link/evil', type: 'file' as const, content: 'x' },
+    ];
+    const err = await restoreTree(restoreEntries(items), join(root, 'dest'), context()).catch((e: unknown) => e);
+    expect((err as FailsafeError).code).toBe('E_UNSAFE_PATH');
+    expect(await readdir(join(root, 'outside'))).toEqual([]);
+  });
+});
+
+describe('directory restore modes', () => {
+  it('restores modes the umask would strip, special bits, and replaces what a path held before', async () => {
+    const to = join(await mkdtemp(join(tmpdir(), 'failsafe-modes-')), 'out');
+    await mkdir(join(to, 'was-a-folder', 'inside'), { recursive: true });
+    const previous = process.umask(0o077);
+    try {
+      const items = [
+        { path: 'shared.txt', type: 'file' as const, content: 'group and others read', mode: 0o664 },
+        { path: 'tool', type: 'file' as const, content: '#!/bin/sh', mode: 0o4755 },
+        { path: 'was-a-folder', type: 'file' as const, content: 'now a file', mode: 0o640 },
+      ];
+      expect(await restoreTree(restoreEntries(items), to, context())).toBe(3);
+    } finally {
+      process.umask(previous);
+    }
+    expect((await stat(join(to, 'shared.txt'))).mode & 0o7777).toBe(0o664);
+    expect((await stat(join(to, 'tool'))).mode & 0o7777).toBe(0o4755);
+    expect(await readFile(join(to, 'was-a-folder'), 'utf8')).toBe('now a file');
+    expect((await stat(join(to, 'was-a-folder'))).mode & 0o7777).toBe(0o640);
   });
 });

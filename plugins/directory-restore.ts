@@ -1,0 +1,153 @@
+/**
+ * Writing a directory tree out of a restore's entries, refusing any path or
+ * symlink that would lead outside the destination. A small file costs more
+ * in system calls than in bytes, so each file is one open (with its mode),
+ * its writes, a futimes and a close, and owner and mode calls only when they
+ * change something.
+ */
+import { chmod, lutimes, mkdir, open, rm, symlink, utimes, type FileHandle } from 'node:fs/promises';
+import { dirname, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import type { RestoreEntry, RestoreOptions } from '../core/contracts.js';
+import { writeStreamTo } from '../core/fs/atomic.js';
+import { owner, restoreOwner, type Owned } from '../core/fs/owner.js';
+import { assertNoSymlinkParents, safeJoin } from '../core/paths.js';
+import { BoundedTasks } from '../core/pipeline/bounded-tasks.js';
+
+/** Files up to this size are written in the background, several at once. */
+const SMALL_FILE = 256 * 1024;
+const SMALL_FILE_WRITES = 8;
+
+/**
+ * The directories this restore created itself, with mkdir succeeding where
+ * nothing was: each is a real directory, and what is inside it is only what
+ * this restore put there since. A path whose parent is one of them therefore
+ * cannot pass through a symlink (one planted by the archive replaces its
+ * path, which is then forgotten here), so it needs no lstat/realpath walk;
+ * any other parent (one that existed before, or reached through a replaced
+ * path) gets the full check.
+ */
+class MadeDirectories {
+  readonly #made = new Set<string>();
+
+  constructor(readonly root: string) {
+    this.#made.add(root);
+  }
+
+  async checkParentOf(target: string): Promise<void> {
+    if (!this.#made.has(dirname(target))) await assertNoSymlinkParents(this.root, target);
+  }
+
+  /** Creates a directory; remembered only when this call made it. */
+  async make(target: string): Promise<void> {
+    try {
+      await mkdir(target);
+      this.#made.add(target);
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST' && code !== 'ENOENT') throw err;
+    }
+    await mkdir(target, { recursive: true });
+  }
+
+  /** `target` (and anything under it) is about to be replaced by a file or a symlink. */
+  forget(target: string): void {
+    if (target === this.root) return;
+    for (const dir of this.#made) if (dir === target || dir.startsWith(target + sep)) this.#made.delete(dir);
+  }
+}
+
+/** Writes entries under `destination`, refusing any path or symlink that would lead outside it. */
+export async function restoreTree(entries: AsyncIterable<RestoreEntry>, destination: string, options: RestoreOptions): Promise<number> {
+  await mkdir(destination, { recursive: true });
+  const made = new MadeDirectories(destination);
+  const directories: { path: string; mode: number; mtime: Date; uid?: number; gid?: number }[] = [];
+  const writes = new BoundedTasks(SMALL_FILE_WRITES);
+  const umask = process.umask();
+  let count = 0;
+  try {
+    for await (const entry of entries) {
+      options.signal?.throwIfAborted();
+      const target = safeJoin(destination, entry.path);
+      await made.checkParentOf(target);
+      if (entry.type === 'directory') {
+        await made.make(target);
+        directories.push({ path: target, mode: entry.mode, mtime: entry.mtime, ...owner(entry) });
+      } else if (entry.type === 'symlink') {
+        await replacing(target, made, () => symlink(entry.linkTarget ?? '', target));
+        await restoreOwner(target, entry);
+        await lutimes(target, entry.mtime, entry.mtime).catch(() => undefined);
+      } else if (entry.size <= SMALL_FILE) {
+        // Reading the body to its end also runs its checksum check, before anything is written.
+        const content = await readAll(entry.body);
+        await writes.add(() => writeFile(target, made, entry, umask, (handle) => writeAll(handle, content)));
+      } else {
+        const body = entry.body ?? Readable.from([]);
+        await writeFile(target, made, entry, umask, (handle) => writeStreamTo(handle, body, options.signal));
+      }
+      count++;
+    }
+  } catch (err) {
+    await writes.settle();
+    throw err;
+  }
+  await writes.drain();
+  // Directory modes and times last, deepest first: writing children changes them.
+  for (const dir of directories.reverse()) {
+    await restoreOwner(dir.path, dir);
+    await chmod(dir.path, dir.mode & 0o7777);
+    await utimes(dir.path, dir.mtime, dir.mtime);
+  }
+  return count;
+}
+
+/**
+ * Creates `target` with `create`, which fails with EEXIST when something is
+ * there (O_EXCL and symlink() never follow a symlink): only then is the old
+ * entry removed, and forgotten as a made directory.
+ */
+async function replacing<T>(target: string, made: MadeDirectories, create: () => Promise<T>): Promise<T> {
+  try {
+    return await create();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  made.forget(target);
+  await rm(target, { force: true, recursive: true });
+  return create();
+}
+
+async function writeFile(
+  target: string,
+  made: MadeDirectories,
+  entry: RestoreEntry,
+  umask: number,
+  write: (handle: FileHandle) => Promise<unknown>,
+): Promise<void> {
+  const mode = entry.mode & 0o7777;
+  const handle = await replacing(target, made, () => open(target, 'wx', mode));
+  try {
+    await write(handle);
+    // Owner before mode: a chown clears the set-user-ID and set-group-ID bits.
+    const owned: Owned = owner(entry);
+    if (process.getuid?.() === 0 && (owned.uid !== undefined || owned.gid !== undefined)) await handle.chown(owned.uid ?? -1, owned.gid ?? -1);
+    // open() already set the mode unless the umask took bits away or special bits need restoring after the chown.
+    if ((mode & umask) !== 0 || (mode & 0o7000) !== 0) await handle.chmod(mode);
+    await handle.utimes(entry.mtime, entry.mtime);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function readAll(body: Readable | undefined): Promise<Buffer> {
+  if (!body) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+async function writeAll(handle: FileHandle, content: Buffer): Promise<void> {
+  let written = 0;
+  while (written < content.length) written += (await handle.write(content, written, content.length - written)).bytesWritten;
+}
