@@ -1,12 +1,11 @@
 // npm run bench:stages [-- --size 1GiB] [-- --sample 128MiB]: each pipeline stage alone, single core, in MB/s.
 // The sample is every k-th segment of the data set's tar stream, so it keeps the data set's mix.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
 import { pack as tarPack } from 'tar-stream';
-import { getSodium } from '../dist/core/crypto/sodium.js';
 import { SecretstreamCipher } from '../dist/core/crypto/segment-cipher.js';
 import { DATASET_VERSION, generateDataset } from './dataset.js';
 import { benchRoot, machine, option, round, sizeOption } from './util.js';
@@ -119,9 +118,8 @@ for (const codec of codecs) {
 // The probe that spots incompressible segments: gzip level 1 of a 64 KiB slice from the middle.
 measure('compress', 'probe: gzip 1 of 64 KiB per segment', sampleTotal, () => sample.forEach((s) => zlib.deflateRawSync(s.subarray(s.length >> 1, (s.length >> 1) + 65536), { level: 1 })));
 
-// encrypt, decrypt: libsodium's secretstream (WebAssembly) as the segment cipher seals.
-const sodium = await getSodium();
-const cipher = new SecretstreamCipher(sodium, sodium.randombytes_buf(32));
+// encrypt, decrypt: the segment cipher (libsodium's secretstream format, sealed by OpenSSL).
+const cipher = new SecretstreamCipher(randomBytes(32));
 const sealed = measure('encrypt', 'secretstream xchacha20poly1305', sampleTotal, () => sample.map((s, i) => cipher.encrypt(s, `bench/${i}`)));
 measure('decrypt', 'secretstream xchacha20poly1305', sampleTotal, () => sealed.forEach((s, i) => cipher.decrypt(s, `bench/${i}`)));
 

@@ -252,11 +252,22 @@ export interface Compressor {
   decompress(data: Buffer, expectedSize?: number): Promise<Buffer>;
 }
 
-/** Authenticated encryption of segments bound to their position in a snapshot. */
+/**
+ * Authenticated encryption of segments bound to their position in a snapshot.
+ * The `…Into` forms write into the caller's buffer (worker threads seal into
+ * preallocated, possibly SharedArrayBuffer-backed, buffers) and return the
+ * bytes written.
+ */
 export interface SegmentCipher {
   readonly name: string;
+  /** Exactly the bytes `encryptInto` writes for `plainLength` bytes. */
+  sealedSize(plainLength: number): number;
+  /** Room `decryptInto` needs for `sealedLength` sealed bytes (the exact plaintext length when they are intact). */
+  openedSize(sealedLength: number): number;
   /** `context` (snapshot id and segment index) is authenticated, so segments cannot be swapped. */
   encrypt(plain: Buffer, context: string): Buffer;
+  encryptInto(plain: Buffer, context: string, out: Buffer): number;
   /** Rejects with E_WRONG_KEY when authentication fails (wrong key, tampered or truncated data). */
   decrypt(sealed: Buffer, context: string): Buffer;
+  decryptInto(sealed: Buffer, context: string, out: Buffer): number;
 }

@@ -51,7 +51,7 @@ export function newSnapshotCiphers(encryption: Encryption): SnapshotCiphers {
   const dataKey = keyRing.newDataKey();
   const { segmentKey, manifestKey } = deriveSnapshotKeys(sodium, dataKey);
   return {
-    segments: new SecretstreamCipher(sodium, segmentKey),
+    segments: new SecretstreamCipher(segmentKey),
     sealing: { cipher: 'xchacha20poly1305-ietf', sodium, manifestKey, slots: keyRing.seal(dataKey) },
     segmentKey,
   };
@@ -71,7 +71,7 @@ export function resumeSnapshotCiphers(encryption: Encryption, slots: KeySlot[] |
   const dataKey = keyRing.open(slots);
   const { segmentKey, manifestKey } = deriveSnapshotKeys(sodium, dataKey);
   return {
-    segments: new SecretstreamCipher(sodium, segmentKey),
+    segments: new SecretstreamCipher(segmentKey),
     sealing: { cipher: 'xchacha20poly1305-ietf', sodium, manifestKey, slots },
     segmentKey,
   };
@@ -95,5 +95,5 @@ export function openSnapshotKeys(
 ): { sodium: Sodium; manifestKey: Uint8Array; segments: SegmentCipher; segmentKey: Uint8Array } {
   const { sodium, dataKey } = openDataKey(encryption, header);
   const { segmentKey, manifestKey } = deriveSnapshotKeys(sodium, dataKey);
-  return { sodium, manifestKey, segments: new SecretstreamCipher(sodium, segmentKey), segmentKey };
+  return { sodium, manifestKey, segments: new SecretstreamCipher(segmentKey), segmentKey };
 }

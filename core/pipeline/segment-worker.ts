@@ -8,15 +8,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import zlib from 'node:zlib';
 import { FailsafeError } from '../errors.js';
 import { openSegment, sealSegment, type OpenRequest, type SealRequest, type SegmentCodecSpec, type SegmentTools } from './segment-work.js';
-import { PlainCipher, SecretstreamCipher } from '../crypto/segment-cipher.js';
-import { getSodium } from '../crypto/sodium.js';
+import { segmentCipher } from '../crypto/segment-cipher.js';
 
 export type WorkerRequest = { id: number; op: 'seal'; request: SealRequest } | { id: number; op: 'open'; request: OpenRequest };
 export type WorkerReply = { id: number; result: unknown } | { id: number; error: { message: string; code?: string } };
 
 async function tools(spec: SegmentCodecSpec): Promise<SegmentTools> {
   const { algorithm, level } = spec.compression;
-  const cipher = spec.cipher.name === 'none' ? new PlainCipher() : new SecretstreamCipher(await getSodium(), spec.cipher.key!);
+  const cipher = segmentCipher(spec.cipher.name, spec.cipher.key);
   const brotliParams = { [zlib.constants.BROTLI_PARAM_QUALITY]: level, [zlib.constants.BROTLI_PARAM_LGWIN]: 20 };
   const guard = (fn: () => Buffer): Buffer => {
     try {
@@ -56,6 +55,8 @@ function asBuffer(view: Uint8Array): Buffer {
 
 const port = parentPort!;
 const ready = tools(workerData as SegmentCodecSpec);
+// Building the codecs may fail before the first request arrives; each request then answers with the failure.
+ready.catch(() => undefined);
 port.on('message', (message: WorkerRequest) => {
   void ready.then(
     (t) => handle(t, message),

@@ -53,6 +53,19 @@ export function describeCipherConformance(name: string, create: () => Promise<{ 
         if (data.length >= 16) expect(sealed.includes(data.subarray(0, 16))).toBe(false);
       });
     }
+    it('seals into and opens from SharedArrayBuffer-backed buffers of the sizes it announces', async () => {
+      const { cipher } = await create();
+      for (const data of [Buffer.alloc(0), randomBytes(200_000)]) {
+        const sealed = Buffer.from(new SharedArrayBuffer(cipher.sealedSize(data.length)));
+        expect(cipher.encryptInto(data, 'c', sealed)).toBe(sealed.length);
+        expect(cipher.openedSize(sealed.length)).toBe(data.length);
+        const plain = Buffer.from(new SharedArrayBuffer(data.length + 8)).fill(1);
+        expect(cipher.decryptInto(sealed, 'c', plain)).toBe(data.length);
+        expect(plain.subarray(0, data.length).equals(data)).toBe(true);
+        expect(cipher.decrypt(sealed, 'c').equals(data)).toBe(true);
+        expect(cipher.encrypt(data, 'c').length).toBe(sealed.length);
+      }
+    });
     it('gives different ciphertext for the same input', async () => {
       const { cipher } = await create();
       const data = Buffer.from('same input');
