@@ -2,14 +2,16 @@
  * The `failsafe` command: a thin layer over the Failsafe API. Each command
  * prints a human summary, or with --json exactly one JSON document on stdout.
  * Errors are one line on stderr; the exit status follows docs/errors.md.
+ *
+ * Registering the commands must stay cheap: `--help` or a `list` must not pay
+ * for every command's libraries. Implementations (core/failsafe.ts and what
+ * it loads, the key tools) are imported when a command runs, and only types
+ * are imported statically; test/cli/startup.test.ts keeps it that way.
  */
 import { Command, CommanderError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { ERROR_CODES, ExitCode, FailsafeError, exitCodeOf, type ErrorCode } from '../core/errors.js';
-import { Failsafe } from '../core/failsafe.js';
-import { writeNewKeyFile } from '../core/crypto/keys.js';
-import { writeNewIdentity } from '../core/crypto/identity.js';
-import { exists } from '../core/swap.js';
+import type { Failsafe } from '../core/failsafe.js';
 import type { RestoreResult } from '../core/restore.js';
 import { VERSION } from '../core/version.js';
 import { registerKeys } from './commands/keys.js';
@@ -51,8 +53,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const warn = (message: string): void => {
     io.stderr.write(`warning: ${message}\n`);
   };
-  const open = (options: CommonOptions & IdentityOptions): Promise<Failsafe> => {
+  const open = async (options: CommonOptions & IdentityOptions): Promise<Failsafe> => {
     const identity = identityFrom(options, io.env);
+    const { Failsafe } = await import('../core/failsafe.js');
     return Failsafe.open(options.config, { env: io.env, warn, ...(identity ? { identity } : {}) });
   };
   const print = (value: unknown, human: () => string): void => {
@@ -62,7 +65,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const backup = async (jobs: string[], options: CommonOptions): Promise<void> => {
     const failsafe = await open(options);
     try {
-      const progress = createProgress(io, !json);
+      const progress = await createProgress(io, !json);
       const outcome = await failsafe.backup(jobs, { warn, onProgress: progress.update }).finally(progress.stop);
       const snapshots = outcome.snapshots.map((s) => ({ ...snapshotJson(s), ...(s.resumed ? { resumed: s.resumed } : {}) }));
       const failures = outcome.failures.map((f) => ({ job: f.job, ...(f.target ? { target: f.target } : {}), code: f.error.code, message: f.error.message }));
@@ -157,6 +160,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .option('--passphrase-env <var>', 'with --asymmetric: protect the identity with the passphrase in this variable')
     .action(async (options: CommonOptions & { out?: string; ifMissing?: boolean; asymmetric?: boolean; passphraseEnv?: string }) => {
       const path = resolve(options.out ?? (options.asymmetric ? 'failsafe.identity' : 'failsafe.key'));
+      const { exists } = await import('../core/swap.js');
       if (options.ifMissing && (await exists(path))) {
         print({ keyFile: path, created: false }, () => `${path} exists; kept it\n`);
         return;
@@ -165,12 +169,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
       if (options.asymmetric) {
         const passphrase = options.passphraseEnv === undefined ? undefined : io.env[options.passphraseEnv];
         if (options.passphraseEnv !== undefined && !passphrase) throw new FailsafeError('E_KEY_MISSING', `variable ${options.passphraseEnv} is not set or empty`);
+        const { writeNewIdentity } = await import('../core/crypto/identity.js');
         const publicKey = await writeNewIdentity(path, passphrase);
         print({ identity: path, publicKey, protected: passphrase !== undefined, created: true }, () =>
           `wrote a new identity to ${path}; keep it off the backup host and keep a copy somewhere safe\npublic key (for encryption.recipients):\n${publicKey}\n`,
         );
         return;
       }
+      const { writeNewKeyFile } = await import('../core/crypto/keys.js');
       await writeNewKeyFile(path);
       print({ keyFile: path, created: true }, () => `wrote a new key to ${path}; keep a copy somewhere safe: without it the backups cannot be read\n`);
     });

@@ -1,6 +1,10 @@
-/** A progress bar on stderr when it is a terminal (cli-progress); nothing otherwise. */
-import { SingleBar } from 'cli-progress';
+/**
+ * A progress bar on stderr when it is a terminal (cli-progress); nothing
+ * otherwise. cli-progress is imported only when a bar is shown: cron, CI and
+ * --json runs never load it.
+ */
 import type { BackupProgress } from '../core/backup.js';
+import { lazyDependency } from '../core/dependency.js';
 import { formatBytes, type Io } from './output.js';
 
 export interface Progress {
@@ -8,8 +12,11 @@ export interface Progress {
   stop: () => void;
 }
 
-export function createProgress(io: Io, enabled: boolean): Progress {
+const cliProgress = lazyDependency('cli-progress', 'the progress bar', () => import('cli-progress'));
+
+export async function createProgress(io: Io, enabled: boolean): Promise<Progress> {
   if (!enabled || !io.stderr.isTTY || io.env.CI) return { update: () => undefined, stop: () => undefined };
+  const { SingleBar } = await cliProgress();
   const bar = new SingleBar({
     stream: io.stderr,
     format: '{job} | {files} files | {read} read | {stored} stored | {file}',

@@ -47,6 +47,7 @@ export const ERROR_CODES = {
   E_HOOK: ExitCode.failed,
   E_LOCKED: ExitCode.failed,
   E_INTERNAL: ExitCode.failed,
+  E_DEPENDENCY: ExitCode.failed,
   // integrity (exit 3)
   E_CHECKSUM: ExitCode.integrity,
   E_WRONG_KEY: ExitCode.integrity,

@@ -1,14 +1,19 @@
 /**
  * The programmatic API: one deployment (one YAML file). The CLI is a thin
  * layer over this class; no behaviour lives only in the CLI.
+ *
+ * Opening a deployment needs the configuration and the wiring; each
+ * operation (backup, restore, verify, prune, …) imports its engine when it
+ * first runs, so that a `list` does not load the backup pipeline, nor a
+ * backup the restore engine. Only types are imported statically from them.
  */
 import { pickDefined } from './defined.js';
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { AutoBackup, type AutoBackupOptions } from './auto-backup.js';
-import { runBackup, type BackupProgress, type BackupRunOptions, type BackupSettings, type SnapshotSummary } from './backup.js';
-import { BackupJournal, type BackupCheckpointData } from './backup-journal.js';
+import type { BackupProgress, BackupRunOptions, BackupSettings, SnapshotSummary } from './backup.js';
+import type { BackupCheckpointData } from './backup-journal.js';
 import { acquireJobLock, removeLocks, type FoundLock, type HeldLock } from './locks.js';
 import type { OperationSummary } from './checkpoints/store.js';
 import { manifestKey, snapshotDataPrefix } from './format/layout.js';
@@ -18,25 +23,24 @@ import { createCompressor } from './compression.js';
 import { parseConfigObject, parseConfigText, pluginSpecs, readConfigFile, type LoadedConfig } from './config/load.js';
 import { createContainer, Wiring } from './container.js';
 import type { SourcePlugin } from './contracts.js';
-import { createEncryption, type Encryption, type EncryptionSettings, type IdentitySource } from './crypto/encryption.js';
+import type { Encryption, EncryptionSettings, IdentitySource } from './crypto/encryption.js';
 import { asFailsafeError, FailsafeError, isFailsafeError } from './errors.js';
 import { latestOf } from './events.js';
 import type { ManifestSource } from './format/manifest.js';
-import { withHooks } from './hooks.js';
 import { createNotifier, type NotifyEvent } from './notify.js';
 import { loadPlugin } from './plugin-loader.js';
 import { backupTaskName } from './daemon.js';
 import { FileRunState } from './run-state.js';
-import { collectStatus, type StatusReport } from './status.js';
-import { prune, type PruneOptions, type PruneReport, type PruneTask } from './prune.js';
+import type { StatusReport } from './status.js';
+import type { PruneOptions, PruneReport, PruneTask } from './prune.js';
 import type { PluginFactory, Registry } from './registry.js';
-import { rotateKeys, type RotateReport } from './rotate.js';
-import { runRestore, type RestoreResult, type RestoreRunOptions } from './restore.js';
-import { runDrill, type DrillOptions, type DrillReport } from './drill.js';
+import type { RotateReport } from './rotate.js';
+import type { RestoreResult, RestoreRunOptions } from './restore.js';
+import type { DrillOptions, DrillReport } from './drill.js';
 import { recoverRestores, type RecoveredRestore } from './swap.js';
 import { listSnapshots, openSnapshot, PRE_RESTORE_TAG, resolveSnapshot, type SnapshotInfo } from './snapshots.js';
 import type { Storage } from './storage.js';
-import { verifySnapshot, type VerifyReport } from './verify.js';
+import type { VerifyReport } from './verify.js';
 
 export interface OpenOptions {
   env?: NodeJS.ProcessEnv;
@@ -169,6 +173,7 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
     const names = jobs.length > 0 ? jobs : this.jobNames();
     const selected = names.map((name) => this.#wiring.job(name));
     const settings = await this.#backupSettings();
+    const [{ runBackup }, { BackupJournal }, { withHooks }] = await Promise.all([import('./backup.js'), import('./backup-journal.js'), import('./hooks.js')]);
     const outcome: BackupOutcome = { snapshots: [], failures: [] };
     const run: BackupRunOptions = {
       ...options,
@@ -254,6 +259,7 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
     const fallback = (source: ManifestSource): SourcePlugin => this.#fallbackSource(source);
     const takeSafety = async (sources: SourcePlugin[]): Promise<string> => {
       const target = this.#wiring.targetsOf(this.#wiring.job(info.job))[0]!;
+      const { runBackup } = await import('./backup.js');
       const { snapshots: [summary] } = await runBackup({ name: info.job, sources, targets: [target] }, await this.#backupSettings(), {
         tags: [PRE_RESTORE_TAG],
         ...(options.signal ? { signal: options.signal } : {}),
@@ -261,6 +267,7 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
       });
       return summary!.id;
     };
+    const { runRestore } = await import('./restore.js');
     return runRestore(snapshot, { byName, fallback }, {
       ...rest,
       ...(safetySnapshot && job ? { safetySnapshot: takeSafety } : {}),
@@ -276,6 +283,7 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
   async drill(jobs: string[] = [], options: DrillOptions = {}): Promise<DrillReport> {
     const names = jobs.length > 0 ? jobs : this.jobNames();
     for (const name of names) this.#wiring.job(name);
+    const { runDrill } = await import('./drill.js');
     return runDrill(names, (ref, o) => this.restore(ref, o), options);
   }
 
@@ -292,6 +300,7 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
   async verify(ref: string | undefined, options: SelectOptions & { all?: boolean; readData?: boolean; signal?: AbortSignal } = {}): Promise<VerifyReport> {
     const report: VerifyReport = { ok: true, checked: 0, errors: [] };
     const encryption = await this.#getEncryption('open');
+    const { verifySnapshot } = await import('./verify.js');
     const jobs = options.job ? [options.job] : this.jobNames();
     for (const storage of this.#targets(options)) {
       let chosen: SnapshotInfo[];
@@ -330,12 +339,14 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
     const openWith = [await this.#getEncryption('open')];
     const { previous } = options;
     if (previous && (previous.passphrase !== undefined || previous.keyFile !== undefined)) {
+      const { createEncryption } = await import('./crypto/encryption.js');
       openWith.push(await createEncryption({ mode: 'keys', ...previous }, this.#identity));
     }
     const snapshots = [];
     for (const storage of this.#targets(options)) {
       for (const info of await listSnapshots(storage, options.job ? { job: options.job } : {})) snapshots.push({ storage, info });
     }
+    const { rotateKeys } = await import('./rotate.js');
     return rotateKeys(snapshots, openWith, current, { ...(options.dryRun ? { dryRun: true } : {}), ...(options.signal ? { signal: options.signal } : {}) });
   }
 
@@ -361,6 +372,7 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
       }
     }
     const { timeZone } = this.#wiring.loaded.config;
+    const { prune } = await import('./prune.js');
     return prune(tasks, { ...options, ...(timeZone ? { timeZone } : {}) });
   }
 
@@ -420,6 +432,7 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
     } catch {
       // an unreachable checkpoint target is already reported as its job's target problem
     }
+    const { collectStatus } = await import('./status.js');
     return collectStatus(jobs, { ...(options.now ? { now: options.now } : {}), unfinished });
   }
 
@@ -541,7 +554,7 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
     if (config.mode === 'keys' && config.passphraseError && identity === undefined) return Promise.reject(config.passphraseError);
     let encryption = this.#encryption.get(purpose);
     if (encryption === undefined) {
-      encryption = createEncryption(config, identity);
+      encryption = import('./crypto/encryption.js').then(({ createEncryption }) => createEncryption(config, identity));
       this.#encryption.set(purpose, encryption);
     }
     return encryption;

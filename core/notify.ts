@@ -3,10 +3,13 @@
  * ping URL (`<url>/start`, `<url>` on success, `<url>/fail` on failure,
  * the summary as the body) and a webhook receiving a JSON document. A
  * notification that cannot be delivered (after a retry) is a warning: it
- * never fails the backup. Node's fetch does the HTTP; p-retry the retry.
+ * never fails the backup. Node's fetch does the HTTP; p-retry the retry,
+ * imported only when there is something to deliver.
  */
-import pRetry from 'p-retry';
 import type { SnapshotSummary } from './backup.js';
+import { lazyDependency } from './dependency.js';
+
+const pRetry = lazyDependency('p-retry', 'notifications', async () => (await import('p-retry')).default);
 
 export interface JobNotify {
   ping?: string;
@@ -47,7 +50,8 @@ export function createNotifier(notify: JobNotify | undefined, warn?: (message: s
 
 async function deliver(url: string, type: string, body: string, timeoutMs: number, warn: ((message: string) => void) | undefined, what: string): Promise<void> {
   try {
-    await pRetry(
+    const retry = await pRetry();
+    await retry(
       async () => {
         const response = await fetch(url, { method: 'POST', headers: { 'content-type': type }, body, signal: AbortSignal.timeout(timeoutMs) });
         await response.body?.cancel();

@@ -7,8 +7,26 @@
  * not running (the last run recorded is older than the last scheduled
  * instant) runs once at start. `stop()` stops scheduling, cancels the runs in
  * progress through their AbortSignal and waits for them to end.
+ *
+ * croner is loaded at the first cron expression (a schedule in the YAML, the
+ * daemon), not when this module is: a backup run from cron never needs it.
+ * The load is synchronous (its CommonJS build) because the configuration's
+ * validation, which checks cron expressions, is synchronous.
  */
-import { Cron } from 'croner';
+import { createRequire } from 'node:module';
+import type { Cron } from 'croner';
+import { dependencyError } from './dependency.js';
+
+let croner: typeof import('croner') | undefined;
+
+function loadCroner(): typeof import('croner') {
+  try {
+    croner ??= createRequire(import.meta.url)('croner') as typeof import('croner');
+  } catch (err) {
+    throw dependencyError('croner', 'schedules', err);
+  }
+  return croner;
+}
 
 export interface Clock {
   now(): Date;
@@ -60,6 +78,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Parses a cron expression (5 fields, or 6 with seconds); throws with croner's reason when invalid. */
 export function cronOf(expression: string, timeZone?: string): Cron {
+  const { Cron } = loadCroner();
   return new Cron(expression, { paused: true, ...(timeZone ? { timezone: timeZone } : {}) });
 }
 

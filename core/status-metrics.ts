@@ -1,17 +1,23 @@
 /**
  * The status report as a Prometheus text file, for node_exporter's textfile
  * collector. prom-client writes the exposition format (escaping, HELP/TYPE
- * lines) so this file only maps the report onto gauges.
+ * lines) so this file only maps the report onto gauges. prom-client is
+ * imported on the first call: it is about 11 MB of memory every other run
+ * would carry for nothing.
  */
 import { dirname } from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import { Gauge, Registry } from 'prom-client';
+import type { Gauge } from 'prom-client';
+import { lazyDependency } from './dependency.js';
 import { writeFileAtomic } from './fs/atomic.js';
 import type { Health, StatusReport } from './status.js';
 
 const HEALTH_VALUE: Record<Health, number> = { ok: 0, warning: 1, critical: 2 };
 
+const promClient = lazyDependency('prom-client', 'the Prometheus text file', () => import('prom-client'));
+
 export async function prometheusText(report: StatusReport): Promise<string> {
+  const { Gauge, Registry } = await promClient();
   const registry = new Registry();
   const gauge = (name: string, help: string, labelNames: string[] = []): Gauge => new Gauge({ name, help, labelNames, registers: [registry] });
   const health = gauge('failsafe_health', 'Overall health: 0 ok, 1 warning, 2 critical');

@@ -5,16 +5,18 @@
  * or with `VACUUM INTO`, checks it, and archives the snapshot. A restore
  * writes and checks the file in staging, refuses while the live database is
  * open elsewhere (E_DB_BUSY), and swaps it in with its stale -wal/-shm moved
- * aside.
+ * aside. better-sqlite3 (a native module) is loaded at the first snapshot or
+ * check, not when the type is registered: most deployments have no database.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import type { LiveLocation, RestoreEntry, RestoreOptions, SourceContext, SourceEntry, SourcePlugin } from '../core/contracts.js';
+import { lazyDependency } from '../core/dependency.js';
 import { FailsafeError } from '../core/errors.js';
 import { defineSource } from '../core/registry.js';
 import { restoreFlatFiles } from './flat-files.js';
@@ -33,6 +35,15 @@ export const sqliteOptions = z
 export type SqliteOptions = z.input<typeof sqliteOptions>;
 
 const COMPANIONS = ['-wal', '-shm', '-journal'];
+
+type DatabaseClass = typeof Database;
+
+const betterSqlite3 = lazyDependency('better-sqlite3', 'sqlite sources', async (): Promise<DatabaseClass> => {
+  const { default: Database } = await import('better-sqlite3');
+  // Its native part loads with the first database: open one now, so a broken build is E_DEPENDENCY and not a source error.
+  new Database(':memory:').close();
+  return Database;
+});
 
 export class SqliteSource implements SourcePlugin {
   readonly type = 'sqlite';
@@ -58,9 +69,10 @@ export class SqliteSource implements SourcePlugin {
     if (!info?.isFile()) {
       throw new FailsafeError('E_SOURCE_MISSING', `source "${this.name}": ${this.path} ${info ? 'is not a file' : 'does not exist'}`);
     }
+    const Database = await betterSqlite3();
     this.#work = await mkdtemp(join(this.#options.tempDir ?? tmpdir(), 'failsafe-sqlite-'));
     const snapshot = join(this.#work, basename(this.path));
-    const source = this.#openSource();
+    const source = this.#openSource(Database);
     let live: Record<string, unknown>;
     try {
       context.signal?.throwIfAborted();
@@ -76,7 +88,7 @@ export class SqliteSource implements SourcePlugin {
     } finally {
       source.close();
     }
-    this.#facts = { ...live, ...inspect(snapshot, this.#options.check, this.#options.rowCounts, this.name) };
+    this.#facts = { ...live, ...inspect(Database, snapshot, this.#options.check, this.#options.rowCounts, this.name) };
     this.#snapshot = snapshot;
   }
 
@@ -113,8 +125,9 @@ export class SqliteSource implements SourcePlugin {
 
   async check(restoredPath: string, writable = false): Promise<void> {
     const file = (await stat(restoredPath)).isDirectory() ? join(restoredPath, basename(this.path)) : restoredPath;
+    const Database = await betterSqlite3();
     try {
-      inspect(file, this.#options.check === 'none' ? 'quick' : this.#options.check, false, this.name, writable);
+      inspect(Database, file, this.#options.check === 'none' ? 'quick' : this.#options.check, false, this.name, writable);
     } catch (err) {
       const e = err as FailsafeError;
       throw new FailsafeError('E_CHECK_FAILED', `restored database ${basename(file)} fails its check: ${e.message}`, { cause: err });
@@ -138,7 +151,7 @@ export class SqliteSource implements SourcePlugin {
     }
   }
 
-  #openSource(): Database.Database {
+  #openSource(Database: DatabaseClass): Database.Database {
     try {
       // Not readonly: a WAL database needs its -shm, and a snapshot of a database whose writer crashed needs recovery.
       return new Database(this.path, { fileMustExist: true, timeout: this.#options.busyTimeoutMs });
@@ -161,7 +174,7 @@ export class SqliteSource implements SourcePlugin {
 }
 
 /** Checks a database file and returns the facts the manifest records. */
-function inspect(file: string, check: 'full' | 'quick' | 'none', rowCounts: boolean, source: string, writable = false): Record<string, unknown> {
+function inspect(Database: DatabaseClass, file: string, check: 'full' | 'quick' | 'none', rowCounts: boolean, source: string, writable = false): Record<string, unknown> {
   let db: Database.Database | undefined;
   try {
     db = new Database(file, { readonly: !writable, fileMustExist: true });

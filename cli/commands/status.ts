@@ -1,8 +1,7 @@
 /** `failsafe status`: per job the newest snapshot, its age, sizes, counts per target, and the health. */
 import { resolve } from 'node:path';
 import { ExitCode } from '../../core/errors.js';
-import { writePrometheusFile } from '../../core/status-metrics.js';
-import { formatAge, type StatusReport } from '../../core/status.js';
+import type { StatusReport } from '../../core/status.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 import { formatBytes } from '../output.js';
 
@@ -14,8 +13,12 @@ export function registerStatus({ command, open, print, setExit }: CommandContext
       const failsafe = await open(options);
       try {
         const report = await failsafe.status(options.job ? { job: options.job } : {});
-        if (options.prometheus) await writePrometheusFile(resolve(options.prometheus), report);
-        print(report, () => formatStatus(report));
+        if (options.prometheus) {
+          const { writePrometheusFile } = await import('../../core/status-metrics.js');
+          await writePrometheusFile(resolve(options.prometheus), report);
+        }
+        const { formatAge } = await import('../../core/status.js');
+        print(report, () => formatStatus(report, formatAge));
         // Monitoring runs this: critical fails it, a warning is still a success.
         if (report.health === 'critical') setExit(ExitCode.failed);
       } finally {
@@ -24,7 +27,7 @@ export function registerStatus({ command, open, print, setExit }: CommandContext
     });
 }
 
-function formatStatus(report: StatusReport): string {
+function formatStatus(report: StatusReport, formatAge: (seconds: number) => string): string {
   const lines: string[] = [];
   for (const job of report.jobs) {
     const last = job.lastSuccess

@@ -4,6 +4,7 @@
  * short; schema.ts adds these to a job.
  */
 import { pickDefined } from '../defined.js';
+import { isFailsafeError } from '../errors.js';
 import { z } from 'zod';
 import type { JobHooks } from '../hooks.js';
 import type { JobNotify } from '../notify.js';
@@ -81,6 +82,7 @@ const cron = z.string().superRefine((value, ctx) => {
   try {
     cronOf(value).stop();
   } catch (err) {
+    if (isFailsafeError(err, 'E_DEPENDENCY')) throw err;
     ctx.addIssue({ code: 'custom', message: `not a cron expression: ${(err as Error).message.replace(/^CronPattern: /, '')}` });
   }
 });

@@ -1,4 +1,5 @@
 /** Runs the CLI in-process with captured output, and builds throwaway deployments. */
+import type { SpawnOptions } from 'node:child_process';
 import { cp, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,13 +94,15 @@ export const PASS = { FAILSAFE_PASSPHRASE: 'correct horse battery staple' };
  * tests run as root (as CI does). Without root it runs as the current user.
  */
 export async function runCliUnprivileged(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const asRoot = process.getuid?.() === 0;
+  return runBuiltCli([], args, { env: { PATH: process.env.PATH, ...env }, ...(asRoot ? { uid: 65534, gid: 65534 } : {}) });
+}
+
+/** Runs the built CLI (bin/failsafe.js) in a child process, with `nodeArgs` for node itself. */
+export async function runBuiltCli(nodeArgs: string[], args: string[], options: SpawnOptions): Promise<{ code: number; stdout: string; stderr: string }> {
   const { spawn } = await import('node:child_process');
   const bin = join(import.meta.dirname, '..', '..', 'bin', 'failsafe.js');
-  const asRoot = process.getuid?.() === 0;
-  const child = spawn(process.execPath, [bin, ...args], {
-    env: { PATH: process.env.PATH, ...env },
-    ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
-  });
+  const child = spawn(process.execPath, [...nodeArgs, bin, ...args], { ...options, stdio: 'pipe' });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
