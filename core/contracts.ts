@@ -165,6 +165,12 @@ export interface SourceContext {
 export interface RestoreEntry extends Omit<SourceEntry, 'open'> {
   /** The file's bytes; must be consumed (or resumed) before the next entry arrives. */
   body?: Readable;
+  /**
+   * A small file's whole bytes, already checked against its SHA-256, when
+   * the restore has them at hand (`body` then reads the same bytes): a
+   * plugin may write them without going through a stream.
+   */
+  content?: Buffer;
 }
 
 export interface RestoreOptions {

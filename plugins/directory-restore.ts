@@ -79,8 +79,8 @@ export async function restoreTree(entries: AsyncIterable<RestoreEntry>, destinat
         await restoreOwner(target, entry);
         await lutimes(target, entry.mtime, entry.mtime).catch(() => undefined);
       } else if (entry.size <= SMALL_FILE) {
-        // Reading the body to its end also runs its checksum check, before anything is written.
-        const content = await readAll(entry.body);
+        // `content` was checked before its entry came; a body is checked by reading it to its end. Either way, before anything is written.
+        const content = entry.content ? unpinned(entry.content) : await readAll(entry.body);
         await writes.add(() => writeFile(target, made, entry, umask, (handle) => writeAll(handle, content)));
       } else {
         const body = entry.body ?? Readable.from([]);
@@ -138,6 +138,11 @@ async function writeFile(
   } finally {
     await handle.close();
   }
+}
+
+/** A slice of a whole decompressed segment would keep the segment alive while its write waits: a copy does not. */
+function unpinned(content: Buffer): Buffer {
+  return content.buffer.byteLength > 2 * SMALL_FILE ? Buffer.from(content) : content;
 }
 
 async function readAll(body: Readable | undefined): Promise<Buffer> {

@@ -1,18 +1,22 @@
 /**
  * Walks a snapshot's tar stream entry by entry, checking every entry against
  * the manifest (it must be listed, with the same type and size) and every
- * file's bytes against its SHA-256 as they stream past.
+ * file's bytes against its SHA-256. A small file's body is read whole and
+ * checked before its entry is handed out (`content`); a larger one is
+ * checked as it streams past, and fails its `body` at the end on a mismatch.
+ * A body the consumer leaves unread is still read and checked before the
+ * next entry.
  */
 import { createHash } from 'node:crypto';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { extract as tarExtract, type Header } from 'tar-stream';
-
-/** One entry of tar-stream's extract iterator (its type is not exported). */
-type TarEntry = Readable & { header: Header };
+import { Readable } from 'node:stream';
 import type { RestoreEntry } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
 import type { ManifestEntry } from '../format/manifest.js';
 import { normalizeArchivePath } from '../paths.js';
+import { padding, TarReader } from './tar-reader.js';
+
+/** Bodies up to this size are read whole and checked before their entry is handed out. */
+export const WHOLE_BODY = 256 * 1024;
 
 export interface ArchiveEntry extends RestoreEntry {
   source: string;
@@ -22,12 +26,9 @@ export interface ArchiveEntry extends RestoreEntry {
 /** Entries of the tar stream in order; each body must be consumed before asking for the next entry. */
 export async function* archiveEntries(tarStream: Readable, manifestEntries: ManifestEntry[], what: string): AsyncGenerator<ArchiveEntry> {
   const index = new Map(manifestEntries.map((e) => [`${e.source}/${e.path}`, e]));
-  const extract = tarExtract();
-  tarStream.on('error', (err) => extract.destroy(err));
-  tarStream.pipe(extract as unknown as NodeJS.WritableStream);
+  const reader = new TarReader(tarStream, what);
   try {
-    for await (const item of extract as AsyncIterable<TarEntry>) {
-      const { header } = item;
+    for (let header = await reader.next(); header; header = await reader.next()) {
       const name = header.name.replace(/\/$/, '');
       const record = index.get(name);
       if (!record || record.type !== header.type) {
@@ -35,9 +36,7 @@ export async function* archiveEntries(tarStream: Readable, manifestEntries: Mani
       }
       // Defence in depth: plugins refuse unsafe paths too, but none should ever see one.
       normalizeArchivePath(record.path);
-      const body = record.type === 'file' ? item.pipe(new ChecksumCheck(record, what)) : undefined;
-      if (!body) item.resume();
-      yield {
+      const entry: ArchiveEntry = {
         source: record.source,
         record,
         path: record.path,
@@ -48,51 +47,84 @@ export async function* archiveEntries(tarStream: Readable, manifestEntries: Mani
         ...(record.linkTarget === undefined ? {} : { linkTarget: record.linkTarget }),
         ...(record.uid === undefined ? {} : { uid: record.uid }),
         ...(record.gid === undefined ? {} : { gid: record.gid }),
-        ...(body === undefined ? {} : { body }),
       };
-      // A consumer that skipped the body still lets the archive advance.
-      if (body && !body.readableEnded) body.resume();
-      if (body) await finishedOrError(body);
+      if (record.type !== 'file') {
+        await reader.skip(header.size + padding(header.size));
+        yield entry;
+        continue;
+      }
+      const body = new FileBody(reader, record, header.size, what);
+      if (header.size <= WHOLE_BODY) {
+        const content = await body.whole();
+        entry.content = content;
+        lazyBody(entry, () => Readable.from([content], { objectMode: false }));
+      } else {
+        lazyBody(entry, () => Readable.from(body.slices(), { objectMode: false }));
+      }
+      yield entry;
+      // A consumer that skipped (or stopped reading) the body still lets the archive advance, checked.
+      await body.finish();
+      await reader.skip(padding(header.size));
     }
   } finally {
-    extract.destroy();
+    await reader.close();
     tarStream.destroy();
   }
 }
 
-class ChecksumCheck extends Transform {
-  readonly #hash = createHash('sha256');
-  readonly #record: ManifestEntry;
-  readonly #what: string;
-  #size = 0;
-
-  constructor(record: ManifestEntry, what: string) {
-    super({ highWaterMark: 1024 * 1024 });
-    this.#record = record;
-    this.#what = what;
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#hash.update(chunk);
-    this.#size += chunk.length;
-    callback(null, chunk);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    const digest = this.#hash.digest('hex');
-    if (this.#size !== this.#record.size || (this.#record.sha256 !== undefined && digest !== this.#record.sha256)) {
-      callback(new FailsafeError('E_CHECKSUM', `${this.#what}: checksum mismatch for ${this.#record.source}/${this.#record.path}`));
-      return;
-    }
-    callback();
-  }
+/** `body` is made on first use: most consumers of small files take `content`. */
+function lazyBody(entry: ArchiveEntry, make: () => Readable): void {
+  let body: Readable | undefined;
+  Object.defineProperty(entry, 'body', { enumerable: true, configurable: true, get: () => (body ??= make()) });
 }
 
-function finishedOrError(stream: Readable): Promise<void> {
-  if (stream.readableEnded) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    stream.once('end', resolve);
-    stream.once('close', resolve);
-    stream.once('error', reject);
-  });
+/** One file's bytes out of the reader, hashed on the way and checked once all are read. */
+class FileBody {
+  readonly #reader: TarReader;
+  readonly #record: ManifestEntry;
+  readonly #what: string;
+  readonly #hash;
+  #left: number;
+  #mismatch: boolean | undefined;
+
+  constructor(reader: TarReader, record: ManifestEntry, size: number, what: string) {
+    this.#reader = reader;
+    this.#record = record;
+    this.#what = what;
+    this.#left = size;
+    this.#hash = record.sha256 === undefined ? undefined : createHash('sha256');
+    if (size !== record.size) this.#mismatch = true;
+  }
+
+  async whole(): Promise<Buffer> {
+    const content = await this.#reader.read(this.#left);
+    this.#left = 0;
+    this.#hash?.update(content);
+    this.#check();
+    return content;
+  }
+
+  async *slices(): AsyncGenerator<Buffer> {
+    while (this.#left > 0) yield await this.#next();
+    this.#check();
+  }
+
+  async finish(): Promise<void> {
+    while (this.#left > 0) await this.#next();
+    this.#check();
+  }
+
+  async #next(): Promise<Buffer> {
+    const slice = await this.#reader.slice(this.#left);
+    this.#left -= slice.length;
+    this.#hash?.update(slice);
+    return slice;
+  }
+
+  #check(): void {
+    this.#mismatch ??= this.#hash !== undefined && this.#hash.digest('hex') !== this.#record.sha256;
+    if (this.#mismatch) {
+      throw new FailsafeError('E_CHECKSUM', `${this.#what}: checksum mismatch for ${this.#record.source}/${this.#record.path}`);
+    }
+  }
 }
