@@ -6,6 +6,7 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import zlib from 'node:zlib';
 import { pack as tarPack } from 'tar-stream';
+import { createSegmentCodec } from '../dist/core/compression.js';
 import { SecretstreamCipher } from '../dist/core/crypto/segment-cipher.js';
 import { DATASET_VERSION, generateDataset } from './dataset.js';
 import { benchRoot, machine, option, round, sizeOption } from './util.js';
@@ -85,22 +86,12 @@ await measureAsync('tar', 'tar-stream pack (with 1 MiB reads)', total, async () 
 const sampleTotal = sample.reduce((sum, s) => sum + s.length, 0);
 const ratio = (outputs) => ({ 'stored %': round((100 * outputs.reduce((sum, b) => sum + b.length, 0)) / sampleTotal) });
 
-// compress and decompress: one segment at a time on this thread (zlib's sync calls), as one core of the pool does.
+// compress and decompress: one segment at a time on this thread with the pipeline's sync codecs, as one worker does.
 const codecs = [
-  ...[1, 6, 9].map((level) => ({ name: `gzip ${level}`, compress: (b) => zlib.gzipSync(b, { level, chunkSize: 1 << 20 }), decompress: (b) => zlib.gunzipSync(b, { chunkSize: 1 << 20 }) })),
-  ...[1, 3, 4, 5, 6].map((quality) => ({
-    name: `brotli ${quality}`,
-    compress: (b) => zlib.brotliCompressSync(b, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: quality, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: b.length }, chunkSize: 1 << 20 }),
-    decompress: (b) => zlib.brotliDecompressSync(b, { chunkSize: 1 << 20 }),
-  })),
-];
-if (typeof zlib.zstdCompressSync === 'function') {
-  for (const level of [1, 3]) {
-    codecs.push({ name: `zstd ${level}`, compress: (b) => zlib.zstdCompressSync(b, { params: { [zlib.constants.ZSTD_c_compressionLevel]: level } }), decompress: (b) => zlib.zstdDecompressSync(b) });
-  }
-} else {
-  rows.push({ stage: 'compress', variant: `zstd: not in node:zlib on Node ${process.version} (from 22.15)`, MB: 0, 'MB/s': 0 });
-}
+  ...[1, 3].map((level) => ({ name: `zstd ${level}`, codec: createSegmentCodec('zstd', level) })),
+  ...[1, 6, 9].map((level) => ({ name: `gzip ${level}`, codec: createSegmentCodec('gzip', level) })),
+  ...[1, 3, 4, 5, 6].map((quality) => ({ name: `brotli ${quality}`, codec: createSegmentCodec('brotli', quality) })),
+].map(({ name, codec }) => ({ name, compress: (b) => codec.compress(b), decompress: (b, size) => codec.decompress(b, size) }));
 // Incompressible and compressible segments apart too: a codec may be fast on one and slow on the other.
 const probe = (s) => zlib.deflateRawSync(s.subarray(s.length >> 1, (s.length >> 1) + 65536), { level: 1 }).length / Math.min(65536, s.length - (s.length >> 1));
 const kinds = { random: sample.filter((s) => probe(s) > 0.95), compressible: sample.filter((s) => probe(s) <= 0.95) };
@@ -113,7 +104,7 @@ for (const codec of codecs) {
     const out = measure('compress', `${codec.name}, ${kind} segments only`, bytes, () => segments.map((s) => codec.compress(s)));
     rows.at(-1)['stored %'] = round((100 * out.reduce((sum, b) => sum + b.length, 0)) / bytes);
   }
-  measure('decompress', codec.name, sampleTotal, () => compressed.forEach((c) => codec.decompress(c)));
+  measure('decompress', codec.name, sampleTotal, () => compressed.forEach((c, i) => codec.decompress(c, sample[i].length)));
 }
 // The probe that spots incompressible segments: gzip level 1 of a 64 KiB slice from the middle.
 measure('compress', 'probe: gzip 1 of 64 KiB per segment', sampleTotal, () => sample.forEach((s) => zlib.deflateRawSync(s.subarray(s.length >> 1, (s.length >> 1) + 65536), { level: 1 })));

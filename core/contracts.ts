@@ -248,7 +248,7 @@ export interface SourcePlugin {
 
 /** A compression algorithm applied to whole segments. */
 export interface Compressor {
-  readonly algorithm: 'gzip' | 'brotli' | 'none';
+  readonly algorithm: 'zstd' | 'gzip' | 'brotli' | 'none';
   /** Compresses one segment; runs off the main thread where the codec allows. */
   compress(data: Buffer): Promise<Buffer>;
   /**
@@ -256,6 +256,26 @@ export interface Compressor {
    * or inflates to more than `expectedSize` bytes when that is given.
    */
   decompress(data: Buffer, expectedSize?: number): Promise<Buffer>;
+}
+
+/**
+ * One segment compressed or decompressed on the calling thread (the pipeline's
+ * worker threads use it; core/compression.ts makes one per algorithm).
+ */
+export interface SegmentCodec {
+  readonly algorithm: Compressor['algorithm'];
+  /**
+   * The result belongs to the caller: the codec never writes to it again, and
+   * it is the only view of an ArrayBuffer not much larger than itself (never
+   * Buffer's shared pool), so postMessage can transfer it without a copy.
+   * "none" gives `src` back as it is.
+   */
+  compress(src: Uint8Array): Buffer;
+  /**
+   * Throws E_CORRUPT when `src` is not valid data of this algorithm or
+   * inflates to more than `expectedSize` bytes. The result belongs to the caller, as for compress.
+   */
+  decompress(src: Uint8Array, expectedSize: number): Buffer;
 }
 
 /**

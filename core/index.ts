@@ -24,7 +24,7 @@ export { recoverRestores, type RecoveredRestore } from './swap.js';
 export type { DrillJobReport, DrillOptions, DrillReport } from './drill.js';
 export { verifySnapshot, type VerifyReport, type VerifyProblem } from './verify.js';
 export { listSnapshots, openSnapshot, resolveSnapshot, type SnapshotInfo } from './snapshots.js';
-export { createCompressor } from './compression.js';
+export { createCompressor, createSegmentCodec } from './compression.js';
 export { createEncryption, type Encryption, type IdentitySource } from './crypto/encryption.js';
 export { encodePublicKey, parsePublicKey, readIdentity, writeNewIdentity, type Identity } from './crypto/identity.js';
 export { rotateKeys, type RotateReport } from './rotate.js';

@@ -150,7 +150,8 @@ encryption:
   #   passphrase: "\${FAILSAFE_PASSPHRASE}"
   keyFile: ${JSON.stringify(`./${keyFile}`)}
 
-compression: { algorithm: gzip, level: 6 }
+# zstd 3 is the default; brotli, gzip and none are there too.
+compression: { algorithm: zstd, level: 3 }
 
 jobs:
   ${job}:

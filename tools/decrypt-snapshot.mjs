@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Decrypts and unpacks one Failsafe snapshot from a local target, using only
- * libsodium (libsodium-wrappers-sumo) and Node's built-ins. It exists so that
+ * libsodium (libsodium-wrappers-sumo) and Node's built-ins (and, for zstd
+ * segments on Node before 22.15, the `zstd` command). It exists so that
  * backups stay readable if Failsafe disappears; it follows docs/format.md and
  * shares no code with Failsafe on purpose.
  *
@@ -11,6 +12,7 @@
  * Memory stays bounded by one segment: segments are decrypted one at a time
  * and the tar stream is unpacked as it arrives.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
@@ -118,10 +120,22 @@ function openSegment(stored, manifest, segmentKey, record) {
     if (!final) fail(`segment ${record.index}: truncated`);
     compressed = Buffer.concat(parts);
   }
-  const algorithm = manifest.compression.algorithm;
-  const plain = algorithm === 'gzip' ? zlib.gunzipSync(compressed) : algorithm === 'brotli' ? zlib.brotliDecompressSync(compressed) : compressed;
+  const plain = decompress(manifest.compression.algorithm, compressed, record.index);
   if (sha256(plain) !== record.plainSha256) fail(`segment ${record.index}: plaintext checksum mismatch`);
   return plain;
+}
+
+function decompress(algorithm, compressed, index) {
+  if (algorithm === 'none') return compressed;
+  if (algorithm === 'gzip') return zlib.gunzipSync(compressed);
+  if (algorithm === 'brotli') return zlib.brotliDecompressSync(compressed);
+  if (algorithm !== 'zstd') fail(`segment ${index}: unknown compression ${algorithm}`);
+  // node:zlib has zstd from Node 22.15; before that, the zstd command line tool (Debian package zstd) does it.
+  if (typeof zlib.zstdDecompressSync === 'function') return zlib.zstdDecompressSync(compressed);
+  const zstd = spawnSync('zstd', ['-d', '-q', '-c'], { input: compressed, maxBuffer: 1024 ** 3 });
+  if (zstd.error) fail(`segment ${index}: zstd segments need Node 22.15+ or the zstd command (${zstd.error.message})`);
+  if (zstd.status !== 0) fail(`segment ${index}: zstd: ${zstd.stderr.toString().trim()}`);
+  return zstd.stdout;
 }
 
 /** A minimal streaming ustar/PAX reader that writes entries under `root`, refusing unsafe paths. */

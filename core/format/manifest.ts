@@ -90,7 +90,7 @@ export interface Manifest {
   job: string;
   createdAt: string;
   tool: string;
-  compression: { algorithm: 'gzip' | 'brotli' | 'none'; level: number };
+  compression: { algorithm: 'zstd' | 'gzip' | 'brotli' | 'none'; level: number };
   cipher: string;
   segmentSize: number;
   /** Bytes of the whole tar stream (the sum of segment plaintext sizes). */

@@ -1,11 +1,11 @@
 /**
  * Conformance suites for the codec roles (as keyv publishes its test suite):
- * any Compressor or SegmentCipher must pass them. Plugin authors can run
+ * any Compressor, SegmentCodec or SegmentCipher must pass them. Plugin authors can run
  * them against their own implementations.
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { Compressor, SegmentCipher } from '../../core/contracts.js';
+import type { Compressor, SegmentCipher, SegmentCodec } from '../../core/contracts.js';
 import { isFailsafeError } from '../../core/errors.js';
 
 const samples = (): Record<string, Buffer> => ({
@@ -39,6 +39,62 @@ export function describeCompressorConformance(name: string, create: () => Compre
       const broken = Buffer.from(packed);
       broken.fill(0xff, 0, Math.min(64, broken.length));
       await expect(compressor.decompress(broken)).rejects.toSatisfy((err) => isFailsafeError(err, 'E_CORRUPT'));
+    });
+  });
+}
+
+export function describeSegmentCodecConformance(name: string, create: () => SegmentCodec): void {
+  describe(`segment codec conformance: ${name}`, () => {
+    const corrupt = (run: () => unknown): boolean => {
+      try {
+        run();
+      } catch (err) {
+        return isFailsafeError(err, 'E_CORRUPT');
+      }
+      return false;
+    };
+    for (const [label, data] of Object.entries(samples())) {
+      it(`round-trips ${label} data`, () => {
+        const codec = create();
+        expect(codec.decompress(codec.compress(data), data.length).equals(data)).toBe(true);
+      });
+    }
+    it('shrinks repetitive text unless it is "none"', () => {
+      const codec = create();
+      const text = samples().text!;
+      const packed = codec.compress(text);
+      if (codec.algorithm === 'none') expect(packed.length).toBe(text.length);
+      else expect(packed.length).toBeLessThan(text.length / 10);
+    });
+    it('hands over results it never touches again, each the only view of its memory', () => {
+      const codec = create();
+      const { text, random, byte } = samples();
+      const results = [text!, random!, byte!, text!].map((data) => ({ data, packed: codec.compress(data) }));
+      const copies = results.map(({ packed }) => Buffer.from(packed));
+      const plain = results.map(({ data, packed }) => codec.decompress(packed, data.length));
+      results.forEach(({ data, packed }, i) => {
+        expect(packed.equals(copies[i]!)).toBe(true);
+        expect(plain[i]!.equals(data)).toBe(true);
+      });
+      if (codec.algorithm === 'none') return;
+      for (const result of [...results.map((r) => r.packed), ...plain]) {
+        expect(result.byteOffset).toBe(0);
+        expect(result.buffer.byteLength).toBeLessThanOrEqual(Math.max(result.length * 1.34, result.length + 65_536));
+      }
+    });
+    it('refuses more output than the expected size with E_CORRUPT', () => {
+      const codec = create();
+      const data = samples().text!;
+      expect(corrupt(() => codec.decompress(codec.compress(data), data.length - 1))).toBe(true);
+    });
+    it('rejects corrupted input with E_CORRUPT', () => {
+      const codec = create();
+      if (codec.algorithm === 'none') return;
+      const data = samples().random!;
+      const broken = Buffer.from(codec.compress(data));
+      broken.fill(0xff, 0, Math.min(64, broken.length));
+      expect(corrupt(() => codec.decompress(broken, data.length))).toBe(true);
+      expect(corrupt(() => codec.decompress(Buffer.alloc(0), data.length))).toBe(true);
     });
   });
 }

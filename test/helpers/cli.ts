@@ -48,7 +48,8 @@ export interface Deployment {
 }
 
 /** A deployment like the quick start's, in a temp dir, with a passphrase or key file. */
-export async function makeDeployment(options: { encryption?: string; extraYaml?: string; jobs?: string; targets?: string } = {}): Promise<Deployment> {
+/** `compression` is a YAML line; without it the default (zstd) applies. */
+export async function makeDeployment(options: { encryption?: string; compression?: string; extraYaml?: string; jobs?: string; targets?: string } = {}): Promise<Deployment> {
   const root = await mkdtemp(join(tmpdir(), 'failsafe-e2e-'));
   const data = join(root, 'app', 'data');
   await cp(join(import.meta.dirname, '..', '..', 'examples', 'quickstart', 'data'), data, { recursive: true, verbatimSymlinks: true });
@@ -70,7 +71,7 @@ export async function makeDeployment(options: { encryption?: string; extraYaml?:
     `version: 1
 ${options.targets ?? 'targets:\n  disk: { type: local, path: ./target }'}
 ${encryption}
-compression: { algorithm: gzip, level: 6 }
+${options.compression ?? ''}
 ${options.extraYaml ?? ''}
 ${jobs}
 `,

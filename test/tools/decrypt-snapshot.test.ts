@@ -60,6 +60,24 @@ describe('standalone decoder', () => {
     expect(JSON.parse(manifest.subarray(12, 12 + manifest.readUInt32BE(8)).toString()).stats.segments).toBeGreaterThan(2);
   });
 
+  // Unencrypted, so the segment shows its compression: zstd's and gzip's magic numbers, brotli has none.
+  it.each([
+    ['zstd', (s: Buffer) => s.subarray(0, 4).toString('hex') === '28b52ffd'],
+    ['gzip', (s: Buffer) => s.subarray(0, 2).toString('hex') === '1f8b'],
+    ['brotli', (s: Buffer) => !s.includes('GET /index') && !['28b5', '1f8b'].includes(s.subarray(0, 2).toString('hex'))],
+    ['none', (s: Buffer) => s.includes('GET /index.html 200\nGET')],
+  ] as const)('reads %s segments', async (algorithm, looksRight) => {
+    const d = await makeDeployment({ encryption: 'encryption: none', compression: `compression: { algorithm: ${algorithm} }` });
+    await writeFile(join(d.data, 'log.txt'), 'GET /index.html 200\n'.repeat(100_000));
+    expect((await runCli(['backup', '-c', d.config])).code).toBe(0);
+    const [id] = await readdir(join(d.target, 'data', 'app'));
+    expect(looksRight(await readFile(join(d.target, 'data', 'app', id!, '00000000')))).toBe(true);
+    const out = join(d.root, 'out');
+    const result = await decode(['--target', d.target, '--job', 'app', '--out', out]);
+    expect(result.stderr).toBe('');
+    expect(await tree(join(out, 'data'))).toEqual(await tree(d.data));
+  });
+
   it('refuses a wrong identity and a tampered segment', async () => {
     const d = await makeDeployment({ encryption: 'encryption: { recipients: [RECIPIENT] }' });
     const mine = await runCli(['keygen', '--asymmetric', '--out', join(d.root, 'mine'), '--json']);
