@@ -5,7 +5,7 @@
  * segment's bytes are never copied between threads.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import zlib from 'node:zlib';
+import { createSegmentCodec, type CompressionAlgorithm } from '../compression.js';
 import { FailsafeError } from '../errors.js';
 import { openSegment, sealSegment, type OpenRequest, type SealRequest, type SegmentCodecSpec, type SegmentTools } from './segment-work.js';
 import { segmentCipher } from '../crypto/segment-cipher.js';
@@ -14,29 +14,10 @@ export type WorkerRequest = { id: number; op: 'seal'; request: SealRequest } | {
 export type WorkerReply = { id: number; result: unknown } | { id: number; error: { message: string; code?: string } };
 
 async function tools(spec: SegmentCodecSpec): Promise<SegmentTools> {
-  const { algorithm, level } = spec.compression;
   const cipher = segmentCipher(spec.cipher.name, spec.cipher.key);
-  const brotliParams = { [zlib.constants.BROTLI_PARAM_QUALITY]: level, [zlib.constants.BROTLI_PARAM_LGWIN]: 20 };
-  const guard = (fn: () => Buffer): Buffer => {
-    try {
-      return fn();
-    } catch (err) {
-      throw new FailsafeError('E_CORRUPT', `corrupted ${algorithm} data: ${(err as Error).message}`, { cause: err });
-    }
-  };
-  const out = (expected: number) => ({ chunkSize: Math.max(zlib.constants.Z_MIN_CHUNK, expected + 64), maxOutputLength: Math.max(1, expected) });
-  switch (algorithm) {
-    case 'gzip':
-      return { cipher, compress: (d) => zlib.gzipSync(d, { level, chunkSize: 1 << 20 }), decompress: (d, n) => guard(() => zlib.gunzipSync(d, out(n))) };
-    case 'brotli':
-      return {
-        cipher,
-        compress: (d) => zlib.brotliCompressSync(d, { params: { ...brotliParams, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: d.length }, chunkSize: 1 << 20 }),
-        decompress: (d, n) => guard(() => zlib.brotliDecompressSync(d, out(n))),
-      };
-    default:
-      return { cipher, compress: (d) => d, decompress: (d) => d };
-  }
+  // Throws for an algorithm this version does not know, rather than passing its bytes through as they are.
+  const codec = createSegmentCodec(spec.compression.algorithm as CompressionAlgorithm, spec.compression.level);
+  return { cipher, compress: (d) => codec.compress(d), decompress: (d, n) => codec.decompress(d, n) };
 }
 
 /** A view the receiving thread can own: shared memory travels as is, anything else is moved, never copied twice. */
