@@ -48,6 +48,8 @@ interface Traced {
   stderr: string;
   /** npm packages the run loaded, by name. */
   packages: Set<string>;
+  /** Failsafe's own modules it loaded, as paths under dist/ (`core/failsafe.js`). */
+  own: Set<string>;
 }
 
 async function traced(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Traced> {
@@ -55,10 +57,13 @@ async function traced(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Trac
   await writeFile(out, '');
   const { code, stdout, stderr } = await runBuiltCli(['--import', pathToFileURL(tracer).href], args, { env: { PATH: process.env.PATH, FAILSAFE_TEST_TRACE: out, ...env } });
   const packages = new Set<string>();
+  const own = new Set<string>();
   for (const line of (await readFile(out, 'utf8')).split('\n')) {
-    for (const match of line.matchAll(/node_modules\/((?:@[^/]+\/)?[^/]+)/g)) packages.add(match[1]!);
+    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(line);
+    if (pkg) packages.add(pkg[1]!);
+    else if (/\/dist\/(.+\.js)$/.test(line)) own.add(/\/dist\/(.+\.js)$/.exec(line)![1]!);
   }
-  return { code, stdout, stderr, packages };
+  return { code, stdout, stderr, packages, own };
 }
 
 /** Only `status --prometheus`, a progress bar on a terminal, a sqlite source, schedules and notifications need these. */
@@ -70,6 +75,10 @@ describe('what a CLI run loads', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: failsafe/m);
     expect(r.packages).toContain('commander');
+    expect(r.own).toContain('cli/main.js');
+    for (const module of ['core/failsafe.js', 'core/config/load.js', 'core/scheduler.js', 'core/status-metrics.js', 'core/crypto/keys.js']) {
+      expect(r.own, module).not.toContain(module);
+    }
     for (const name of [...ON_DEMAND, 'zod', 'yaml', 'tsyringe', 'libsodium-wrappers-sumo', 'tar-stream', 'picomatch', '@aws-sdk/client-s3', 'ssh2-sftp-client']) {
       expect(r.packages, name).not.toContain(name);
     }
