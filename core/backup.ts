@@ -18,7 +18,7 @@ import { manifestKey, newSnapshotId, segmentContext, segmentKey, snapshotDataPre
 import { encodeManifest, type Manifest, type SegmentRecord, type SnapshotStats } from './format/manifest.js';
 import { collect } from './pipeline/collect.js';
 import { ParallelMap } from './pipeline/parallel-map.js';
-import { Segmenter, type PlainSegment } from './pipeline/segmenter.js';
+import { Segmenter, SharedBuffers, type PlainSegment } from './pipeline/segmenter.js';
 import { StoreStage, type SealedSegment } from './pipeline/store.js';
 import { SegmentWindow } from './pipeline/window.js';
 import { SegmentWorkers } from './pipeline/segment-workers.js';
@@ -93,6 +93,8 @@ interface StoredSegment extends SealedSegment {
   plainSize: number;
   plainSha256: string;
   sha256: string;
+  /** The pooled buffer `data` is a view of, given back once the segment is stored. */
+  out: Buffer;
 }
 
 /** A segment whose stored object from the interrupted run is reused: it skips the later stages. */
@@ -160,6 +162,7 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
       counters.uploadedBytes += record.storedSize;
       recordStored(record);
       segmenter.recycle(segment.index);
+      sealedBuffers.give(segment.out);
       // The permit goes back once the segment is in a durable checkpoint: what a crash can lose stays within the window.
       if (journal) void journal.record(record).finally(() => window.release());
       else window.release();
@@ -177,17 +180,24 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
       },
     });
     const segmenter = new Segmenter(settings.segmentSize, window);
+    // Sealed segments are written into these (room for incompressible data and the cipher's overhead), one per segment alive.
+    const sealedBuffers = new SharedBuffers(ciphers.segments.sealedSize(settings.segmentSize + (settings.segmentSize >> 7) + 65_536));
     await pipeline(
       collected.stream,
       segmenter,
       // One segment more than there are workers: the next one waits in the pool's queue instead of behind the store.
       new ParallelMap<PlainSegment, StoredSegment | ReusedSegment>(workers.size + 1, async (segment) => {
         const known = journal?.known.get(segment.index);
-        const sealed = await workers.seal({ index: segment.index, plain: segment.data, context: segmentContext(id, segment.index), ...(known ? { expect: known } : {}) });
-        if ('reused' in sealed) return { index: segment.index, reused: known! };
+        const out = sealedBuffers.take();
+        const context = segmentContext(id, segment.index);
+        const sealed = await workers.seal({ index: segment.index, plain: segment.data, context, out, ...(known ? { expect: known } : {}) });
+        if ('reused' in sealed) {
+          sealedBuffers.give(out);
+          return { index: segment.index, reused: known! };
+        }
         // The source changed here since the interrupted run: its record goes before the object is replaced.
         if (known) await journal!.forget(segment.index);
-        return { ...sealed, key: segmentKey(job.name, id, segment.index) };
+        return { ...sealed, key: segmentKey(job.name, id, segment.index), out };
       }),
       reuse,
       store,

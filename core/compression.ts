@@ -75,18 +75,21 @@ export function createSegmentCodec(algorithm: CompressionAlgorithm, level = DEFA
       return {
         algorithm,
         compress: (src) => owned(zlib.gzipSync(src, gzipOptions(level))),
+        compressScratch: (src) => zlib.gzipSync(src, gzipOptions(level)),
         decompress: (src, expectedSize) => owned(corruptIfThrows(algorithm, () => zlib.gunzipSync(src, outputOptions(expectedSize)))),
       };
     case 'brotli':
       return {
         algorithm,
         compress: (src) => owned(zlib.brotliCompressSync(src, brotliOptions(level, src.length))),
+        compressScratch: (src) => zlib.brotliCompressSync(src, brotliOptions(level, src.length)),
         decompress: (src, expectedSize) => owned(corruptIfThrows(algorithm, () => zlib.brotliDecompressSync(src, outputOptions(expectedSize)))),
       };
     case 'none':
       return {
         algorithm,
         compress: (src) => asBuffer(src),
+        compressScratch: (src) => asBuffer(src),
         decompress: (src, expectedSize) => {
           if (src.length > expectedSize) throw new FailsafeError('E_CORRUPT', `segment holds ${src.length} bytes, ${expectedSize} expected`);
           return asBuffer(src);
@@ -120,6 +123,12 @@ class ZstdCodec implements SegmentCodec {
 
   constructor(level: number) {
     this.#cctx.setParameter(zstd.CParameter.compressionLevel, level);
+  }
+
+  compressScratch(src: Uint8Array): Buffer {
+    const bound = zstd.compressBound(src.length);
+    if (!this.#scratch || this.#scratch.length < bound) this.#scratch = Buffer.allocUnsafeSlow(bound);
+    return this.#scratch.subarray(0, this.#cctx.compress2(this.#scratch, src));
   }
 
   compress(src: Uint8Array): Buffer {

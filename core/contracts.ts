@@ -272,6 +272,12 @@ export interface SegmentCodec {
    */
   compress(src: Uint8Array): Buffer;
   /**
+   * Like compress, but the result may be the codec's own scratch buffer, valid
+   * only until its next call: for a caller that encrypts or copies it at once,
+   * so a segment costs no allocation.
+   */
+  compressScratch(src: Uint8Array): Buffer;
+  /**
    * Throws E_CORRUPT when `src` is not valid data of this algorithm or
    * inflates to more than `expectedSize` bytes. The result belongs to the caller, as for compress.
    */

@@ -20,6 +20,8 @@ export interface SegmentCodecSpec {
 /** The synchronous codecs of one thread. */
 export interface SegmentTools {
   compress(data: Buffer): Buffer;
+  /** The codec's scratch result, valid until its next call (SegmentCodec.compressScratch). */
+  compressScratch(data: Buffer): Buffer;
   decompress(data: Buffer, expectedSize: number): Buffer;
   cipher: SegmentCipher;
 }
@@ -31,6 +33,8 @@ export interface SealRequest {
   context: string;
   /** The interrupted run's record of this segment: when the plaintext still matches, nothing is sealed. */
   expect?: { plainSize: number; plainSha256: string };
+  /** Where to write the sealed bytes (shared memory the caller recycles); a new buffer when absent or too small. */
+  out?: Buffer;
 }
 
 export type SealResult =
@@ -57,7 +61,12 @@ export function sealSegment(tools: SegmentTools, request: SealRequest): SealResu
   const plainSha256 = sha256Hex(plain);
   const plainSize = plain.length;
   if (expect && expect.plainSha256 === plainSha256 && expect.plainSize === plainSize) return { index, plainSize, plainSha256, reused: true };
-  const data = tools.cipher.encrypt(tools.compress(plain), context);
+  const { out } = request;
+  let data: Buffer;
+  if (out) {
+    const compressed = tools.compressScratch(plain);
+    data = tools.cipher.sealedSize(compressed.length) <= out.length ? out.subarray(0, tools.cipher.encryptInto(compressed, context, out)) : tools.cipher.encrypt(compressed, context);
+  } else data = tools.cipher.encrypt(tools.compress(plain), context);
   return { index, plainSize, plainSha256, sha256: sha256Hex(data), data };
 }
 

@@ -14,6 +14,24 @@ export function allocateSegment(size: number): Buffer {
   return Buffer.from(new SharedArrayBuffer(size));
 }
 
+/** Shared-memory buffers of one size, taken and given back: in a steady state a backup allocates none. */
+export class SharedBuffers {
+  readonly size: number;
+  readonly #free: Buffer[] = [];
+
+  constructor(size: number) {
+    this.size = size;
+  }
+
+  take(): Buffer {
+    return this.#free.pop() ?? allocateSegment(this.size);
+  }
+
+  give(buffer: Buffer): void {
+    this.#free.push(buffer);
+  }
+}
+
 export interface PlainSegment {
   index: number;
   data: Buffer;

@@ -82,6 +82,15 @@ export function describeSegmentCodecConformance(name: string, create: () => Segm
         expect(result.buffer.byteLength).toBeLessThanOrEqual(Math.max(result.length * 1.34, result.length + 65_536));
       }
     });
+    it('compressScratch gives the same stream as compress, valid until the next call', () => {
+      const codec = create();
+      const { text, random } = samples();
+      for (const data of [text!, random!, Buffer.alloc(0)]) {
+        const scratch = Buffer.from(codec.compressScratch(data));
+        expect(codec.decompress(scratch, data.length).equals(data)).toBe(true);
+        expect(scratch.equals(codec.compress(data))).toBe(true);
+      }
+    });
     it('refuses more output than the expected size with E_CORRUPT', () => {
       const codec = create();
       const data = samples().text!;

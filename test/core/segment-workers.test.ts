@@ -49,6 +49,27 @@ describe('segment worker threads', () => {
     expect(opened.equals(plain)).toBe(true);
   });
 
+  it('writes the sealed bytes into the caller\'s shared buffer when one is given, so nothing is allocated per segment', async () => {
+    const workers = pool(spec({ compression: { algorithm: 'zstd', level: 3 } }));
+    const plain = plainSegment(1 << 20);
+    const out = allocateSegment((1 << 20) + 65_536);
+    const sealed = await workers.seal({ index: 0, plain, context: 'ctx/0', out });
+    if (!('data' in sealed)) throw new Error('expected a sealed segment');
+    expect(sha256Hex(out.subarray(0, sealed.data.length))).toBe(sealed.sha256);
+    // The same memory, not a copy of it.
+    const before = sealed.data[0];
+    out[0]! ^= 0xff;
+    expect(sealed.data[0]).toBe(before! ^ 0xff);
+    out[0]! ^= 0xff;
+    const opened = await workers.open({ stored: Buffer.from(sealed.data), context: 'ctx/0', storedSize: sealed.data.length, sha256: sealed.sha256, plainSize: sealed.plainSize, plainSha256: sealed.plainSha256, what: 't:k' });
+    expect(opened.equals(plain)).toBe(true);
+    // An output buffer too small for the sealed bytes is not overrun: the worker seals into a new one.
+    const tiny = allocateSegment(1024);
+    const fallback = await workers.seal({ index: 1, plain, context: 'ctx/1', out: tiny });
+    expect(tiny.equals(Buffer.alloc(1024))).toBe(true);
+    expect('data' in fallback && fallback.data.buffer instanceof SharedArrayBuffer).toBe(false);
+  });
+
   it('keeps order-independent requests apart: many at once on two threads', async () => {
     const workers = pool(spec({ compression: { algorithm: 'brotli', level: 1 } }));
     const plains = Array.from({ length: 12 }, () => plainSegment(64 * 1024));
