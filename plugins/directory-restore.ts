@@ -3,8 +3,10 @@
  * symlink that would lead outside the destination. A small file costs more
  * in system calls than in bytes, so each file is one open (with its mode),
  * its writes, a futimes and a close, and owner and mode calls only when they
- * change something.
+ * change something. Nothing is fsynced here: the restore flushes the whole
+ * staged tree once before the swap (core/fs/durable.ts).
  */
+import { closeSync, fchmodSync, fchownSync, futimesSync, openSync, rmSync, writeSync } from 'node:fs';
 import { chmod, lutimes, mkdir, open, rm, symlink, utimes, type FileHandle } from 'node:fs/promises';
 import { dirname, sep } from 'node:path';
 import { Readable } from 'node:stream';
@@ -12,11 +14,9 @@ import type { RestoreEntry, RestoreOptions } from '../core/contracts.js';
 import { writeStreamTo } from '../core/fs/atomic.js';
 import { owner, restoreOwner, type Owned } from '../core/fs/owner.js';
 import { assertNoSymlinkParents, safeJoin } from '../core/paths.js';
-import { BoundedTasks } from '../core/pipeline/bounded-tasks.js';
 
-/** Files up to this size are written in the background, several at once. */
+/** Files up to this size are written in one go, without a stream. */
 const SMALL_FILE = 256 * 1024;
-const SMALL_FILE_WRITES = 8;
 
 /**
  * The directories this restore created itself, with mkdir succeeding where
@@ -63,36 +63,28 @@ export async function restoreTree(entries: AsyncIterable<RestoreEntry>, destinat
   await mkdir(destination, { recursive: true });
   const made = new MadeDirectories(destination);
   const directories: { path: string; mode: number; mtime: Date; uid?: number; gid?: number }[] = [];
-  const writes = new BoundedTasks(SMALL_FILE_WRITES);
-  const umask = process.umask();
+  const context: WriteContext = { made, umask: process.umask(), asRoot: process.getuid?.() === 0 };
   let count = 0;
-  try {
-    for await (const entry of entries) {
-      options.signal?.throwIfAborted();
-      const target = safeJoin(destination, entry.path);
-      await made.checkParentOf(target);
-      if (entry.type === 'directory') {
-        await made.make(target);
-        directories.push({ path: target, mode: entry.mode, mtime: entry.mtime, ...owner(entry) });
-      } else if (entry.type === 'symlink') {
-        await replacing(target, made, () => symlink(entry.linkTarget ?? '', target));
-        await restoreOwner(target, entry);
-        await lutimes(target, entry.mtime, entry.mtime).catch(() => undefined);
-      } else if (entry.size <= SMALL_FILE) {
-        // `content` was checked before its entry came; a body is checked by reading it to its end. Either way, before anything is written.
-        const content = entry.content ? unpinned(entry.content) : await readAll(entry.body);
-        await writes.add(() => writeFile(target, made, entry, umask, (handle) => writeAll(handle, content)));
-      } else {
-        const body = entry.body ?? Readable.from([]);
-        await writeFile(target, made, entry, umask, (handle) => writeStreamTo(handle, body, options.signal));
-      }
-      count++;
+  for await (const entry of entries) {
+    options.signal?.throwIfAborted();
+    const target = safeJoin(destination, entry.path);
+    await made.checkParentOf(target);
+    if (entry.type === 'directory') {
+      await made.make(target);
+      directories.push({ path: target, mode: entry.mode, mtime: entry.mtime, ...owner(entry) });
+    } else if (entry.type === 'symlink') {
+      await replacing(target, made, () => symlink(entry.linkTarget ?? '', target));
+      await restoreOwner(target, entry);
+      await lutimes(target, entry.mtime, entry.mtime).catch(() => undefined);
+    } else if (entry.size <= SMALL_FILE) {
+      // `content` was checked before its entry came; a body is checked by reading it to its end. Either way, before anything is written.
+      writeSmallFile(target, entry, entry.content ?? (await readAll(entry.body)), context);
+    } else {
+      const body = entry.body ?? Readable.from([]);
+      await writeFile(target, entry, context, (handle) => writeStreamTo(handle, body, options.signal));
     }
-  } catch (err) {
-    await writes.settle();
-    throw err;
+    count++;
   }
-  await writes.drain();
   // Directory modes and times last, deepest first: writing children changes them.
   for (const dir of directories.reverse()) {
     await restoreOwner(dir.path, dir);
@@ -100,6 +92,47 @@ export async function restoreTree(entries: AsyncIterable<RestoreEntry>, destinat
     await utimes(dir.path, dir.mtime, dir.mtime);
   }
   return count;
+}
+
+interface WriteContext {
+  made: MadeDirectories;
+  umask: number;
+  asRoot: boolean;
+}
+
+/** The calls that set a file's owner and mode after its bytes, only those that change something. */
+function metadataOf(entry: RestoreEntry, context: WriteContext): { mode: number; chown?: [number, number]; chmod: boolean } {
+  const mode = entry.mode & 0o7777;
+  const owned: Owned = owner(entry);
+  const chown = context.asRoot && (owned.uid !== undefined || owned.gid !== undefined);
+  // open() already set the mode unless the umask took bits away, or set-id bits need restoring after a chown (which clears them).
+  return { mode, ...(chown ? { chown: [owned.uid ?? -1, owned.gid ?? -1] as [number, number] } : {}), chmod: (mode & context.umask) !== 0 || (mode & 0o7000) !== 0 };
+}
+
+/**
+ * A small file in one go of synchronous calls (open with its mode, write,
+ * [fchown], [fchmod], futimes, close): cheaper than a round trip through the
+ * thread pool per call, and the main thread is mostly waiting on segments.
+ */
+function writeSmallFile(target: string, entry: RestoreEntry, content: Buffer, context: WriteContext): void {
+  const meta = metadataOf(entry, context);
+  let fd: number;
+  try {
+    fd = openSync(target, 'wx', meta.mode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    context.made.forget(target);
+    rmSync(target, { force: true, recursive: true });
+    fd = openSync(target, 'wx', meta.mode);
+  }
+  try {
+    for (let written = 0; written < content.length; ) written += writeSync(fd, content, written, content.length - written);
+    if (meta.chown) fchownSync(fd, ...meta.chown);
+    if (meta.chmod) fchmodSync(fd, meta.mode);
+    futimesSync(fd, entry.mtime, entry.mtime);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -118,31 +151,17 @@ async function replacing<T>(target: string, made: MadeDirectories, create: () =>
   return create();
 }
 
-async function writeFile(
-  target: string,
-  made: MadeDirectories,
-  entry: RestoreEntry,
-  umask: number,
-  write: (handle: FileHandle) => Promise<unknown>,
-): Promise<void> {
-  const mode = entry.mode & 0o7777;
-  const handle = await replacing(target, made, () => open(target, 'wx', mode));
+async function writeFile(target: string, entry: RestoreEntry, context: WriteContext, write: (handle: FileHandle) => Promise<unknown>): Promise<void> {
+  const meta = metadataOf(entry, context);
+  const handle = await replacing(target, context.made, () => open(target, 'wx', meta.mode));
   try {
     await write(handle);
-    // Owner before mode: a chown clears the set-user-ID and set-group-ID bits.
-    const owned: Owned = owner(entry);
-    if (process.getuid?.() === 0 && (owned.uid !== undefined || owned.gid !== undefined)) await handle.chown(owned.uid ?? -1, owned.gid ?? -1);
-    // open() already set the mode unless the umask took bits away or special bits need restoring after the chown.
-    if ((mode & umask) !== 0 || (mode & 0o7000) !== 0) await handle.chmod(mode);
+    if (meta.chown) await handle.chown(...meta.chown);
+    if (meta.chmod) await handle.chmod(meta.mode);
     await handle.utimes(entry.mtime, entry.mtime);
   } finally {
     await handle.close();
   }
-}
-
-/** A slice of a whole decompressed segment would keep the segment alive while its write waits: a copy does not. */
-function unpinned(content: Buffer): Buffer {
-  return content.buffer.byteLength > 2 * SMALL_FILE ? Buffer.from(content) : content;
 }
 
 async function readAll(body: Readable | undefined): Promise<Buffer> {
@@ -150,9 +169,4 @@ async function readAll(body: Readable | undefined): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of body) chunks.push(chunk as Buffer);
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-}
-
-async function writeAll(handle: FileHandle, content: Buffer): Promise<void> {
-  let written = 0;
-  while (written < content.length) written += (await handle.write(content, written, content.length - written)).bytesWritten;
 }
