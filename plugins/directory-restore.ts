@@ -6,11 +6,12 @@
  * change something. Nothing is fsynced here: the restore flushes the whole
  * staged tree once before the swap (core/fs/durable.ts).
  */
-import { closeSync, fchmodSync, fchownSync, futimesSync, openSync, rmSync, writeSync } from 'node:fs';
-import { chmod, lutimes, mkdir, open, rm, symlink, utimes, type FileHandle } from 'node:fs/promises';
-import { dirname, sep } from 'node:path';
+import { closeSync, constants, fchmodSync, fchownSync, futimesSync, openSync, rmSync, writeSync } from 'node:fs';
+import { lstat, lutimes, mkdir, open, rm, symlink, type FileHandle } from 'node:fs/promises';
+import { dirname, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import type { RestoreEntry, RestoreOptions } from '../core/contracts.js';
+import { FailsafeError } from '../core/errors.js';
 import { writeStreamTo } from '../core/fs/atomic.js';
 import { owner, restoreOwner, type Owned } from '../core/fs/owner.js';
 import { assertNoSymlinkParents, safeJoin } from '../core/paths.js';
@@ -47,6 +48,10 @@ class MadeDirectories {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'EEXIST' && code !== 'ENOENT') throw err;
+      // A symlink there would take the folder's mode, owner and time at the end, and its children, elsewhere.
+      if (code === 'EEXIST' && (await lstat(target)).isSymbolicLink()) {
+        throw new FailsafeError('E_UNSAFE_PATH', `refusing unsafe archive path "${relative(this.root, target)}": it is a symlink in the destination`);
+      }
     }
     await mkdir(target, { recursive: true });
   }
@@ -86,10 +91,16 @@ export async function restoreTree(entries: AsyncIterable<RestoreEntry>, destinat
     count++;
   }
   // Directory modes and times last, deepest first: writing children changes them.
+  // O_NOFOLLOW: never the mode of whatever a symlink put in a folder's place points to.
   for (const dir of directories.reverse()) {
-    await restoreOwner(dir.path, dir);
-    await chmod(dir.path, dir.mode & 0o7777);
-    await utimes(dir.path, dir.mtime, dir.mtime);
+    const handle = await open(dir.path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    try {
+      if (context.asRoot && (dir.uid !== undefined || dir.gid !== undefined)) await handle.chown(dir.uid ?? -1, dir.gid ?? -1);
+      await handle.chmod(dir.mode & 0o7777);
+      await handle.utimes(dir.mtime, dir.mtime);
+    } finally {
+      await handle.close();
+    }
   }
   return count;
 }

@@ -175,6 +175,16 @@ describe('directory restore refuses hostile archives', () => {
     expect((err as FailsafeError).code).toBe('E_UNSAFE_PATH');
     expect(await readdir(join(root, 'outside'))).toEqual([]);
   });
+
+  it('refuses a folder entry where the destination holds a symlink, and changes nothing it points to', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'failsafe-hostile-'));
+    await mkdir(join(root, 'outside'), { mode: 0o755 });
+    await mkdir(join(root, 'dest'));
+    await symlink('../outside', join(root, 'dest', 'link'));
+    const err = await restoreTree(restoreEntries([{ path: 'link', type: 'directory', mode: 0o777 }]), join(root, 'dest'), context()).catch((e: unknown) => e);
+    expect((err as FailsafeError).code).toBe('E_UNSAFE_PATH');
+    expect((await stat(join(root, 'outside'))).mode & 0o777).toBe(0o755);
+  });
 });
 
 describe('directory restore modes', () => {
