@@ -18,7 +18,7 @@ import { manifestKey, newSnapshotId, segmentContext, segmentKey, snapshotDataPre
 import { encodeManifest, type Manifest, type SegmentRecord, type SnapshotStats } from './format/manifest.js';
 import { collect } from './pipeline/collect.js';
 import { ParallelMap } from './pipeline/parallel-map.js';
-import { Segmenter, SharedBuffers, type PlainSegment } from './pipeline/segmenter.js';
+import { SharedBuffers, type PlainSegment } from './pipeline/segmenter.js';
 import { StoreStage, type SealedSegment } from './pipeline/store.js';
 import { SegmentWindow } from './pipeline/window.js';
 import { SegmentWorkers } from './pipeline/segment-workers.js';
@@ -130,8 +130,11 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
       prepared.push(source);
       await source.prepare?.({ signal: options.signal, warn });
     }
+    // Segments alive at once: one per worker, one queued for the next free worker, one being stored (plus the one being filled).
+    const window = new SegmentWindow(workers.size + 2);
     const collected = collect(job.sources, {
       segmentSize: settings.segmentSize,
+      window,
       context: { signal: options.signal, warn },
       onEntry: (p) => {
         crashPoint('entries', p.files);
@@ -140,8 +143,6 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
       },
     });
 
-    // Segments alive at once: one per worker, one queued for the next free worker, one being stored (plus the one being filled).
-    const window = new SegmentWindow(workers.size + 2);
     const recordStored = (record: SegmentRecord): void => {
       records.push(record);
       progress.storedBytes += record.storedSize;
@@ -161,7 +162,7 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
       counters.uploadedSegments++;
       counters.uploadedBytes += record.storedSize;
       recordStored(record);
-      segmenter.recycle(segment.index);
+      collected.recycle(segment.index);
       sealedBuffers.give(segment.out);
       // The permit goes back once the segment is in a durable checkpoint: what a crash can lose stays within the window.
       if (journal) void journal.record(record).finally(() => window.release());
@@ -174,17 +175,15 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
         if (!('reused' in segment)) return callback(null, segment);
         counters.reusedSegments++;
         recordStored(segment.reused);
-        segmenter.recycle(segment.index);
+        collected.recycle(segment.index);
         window.release();
         callback();
       },
     });
-    const segmenter = new Segmenter(settings.segmentSize, window);
     // Sealed segments are written into these (room for incompressible data and the cipher's overhead), one per segment alive.
     const sealedBuffers = new SharedBuffers(ciphers.segments.sealedSize(settings.segmentSize + (settings.segmentSize >> 7) + 65_536));
     await pipeline(
-      collected.stream,
-      segmenter,
+      collected.segments,
       // One segment more than there are workers: the next one waits in the pool's queue instead of behind the store.
       new ParallelMap<PlainSegment, StoredSegment | ReusedSegment>(workers.size + 1, async (segment) => {
         const known = journal?.known.get(segment.index);

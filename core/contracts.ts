@@ -153,6 +153,30 @@ export interface SourceEntry {
    * E_SOURCE_CHANGED. Read errors are E_SOURCE_READ.
    */
   open?(): Readable;
+  /**
+   * Optional fast path for a file on this machine: when given, the core reads
+   * `localFile.path` itself with positional reads straight into its segment
+   * buffers and does not call `open` (which must still be given, for other
+   * readers). A file that cannot be opened or read fails the backup with
+   * E_SOURCE_READ naming the source and the path.
+   */
+  localFile?: LocalFile;
+}
+
+/** What changed in a file between its enumeration and the end of its read. */
+export type LocalFileChange = 'shrank' | 'grew' | 'changed';
+
+export interface LocalFile {
+  /** Path of the regular file; it is opened read-only, symlinks followed. */
+  path: string;
+  /**
+   * Called once the file is read when it no longer matches its entry:
+   * `shrank` (the archived copy is padded with zeros to `size`), `grew` (the
+   * copy is cut at `size`) or `changed` (same size, another mtime). Throw
+   * (E_SOURCE_CHANGED) to fail the backup; return to keep the copy, after a
+   * warning, say.
+   */
+  changed(what: LocalFileChange): void;
 }
 
 export interface SourceContext {
@@ -162,7 +186,7 @@ export interface SourceContext {
 }
 
 /** An entry being restored: the header as archived and its bytes. */
-export interface RestoreEntry extends Omit<SourceEntry, 'open'> {
+export interface RestoreEntry extends Omit<SourceEntry, 'open' | 'localFile'> {
   /** The file's bytes; must be consumed (or resumed) before the next entry arrives. */
   body?: Readable;
   /**

@@ -76,6 +76,7 @@ export class ConfigFileSource implements SourcePlugin {
         uid: info.uid,
         gid: info.gid,
         open: () => exactly(createReadStream(file), info.size, file, this.name),
+        localFile: { path: file, changed: (what) => (what === 'changed' ? undefined : torn(file, this.name)) },
       };
     }
   }
@@ -110,9 +111,13 @@ function exactly(stream: Readable, size: number, file: string, source: string): 
     } catch (err) {
       throw new FailsafeError('E_SOURCE_READ', `source "${source}": cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`, { cause: err });
     }
-    if (delivered !== size) throw new FailsafeError('E_SOURCE_CHANGED', `source "${source}": ${file} changed while being read; run the backup again`);
+    if (delivered !== size) torn(file, source);
   }
   return Readable.from(read(), { objectMode: false });
+}
+
+function torn(file: string, source: string): never {
+  throw new FailsafeError('E_SOURCE_CHANGED', `source "${source}": ${file} changed while being read; run the backup again`);
 }
 
 export const configFileSource = defineSource({

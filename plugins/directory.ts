@@ -8,17 +8,12 @@ import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import picomatch from 'picomatch';
 import { z } from 'zod';
-import type { LiveLocation, RestoreEntry, RestoreOptions, SourceContext, SourceEntry, SourcePlugin } from '../core/contracts.js';
+import type { LiveLocation, LocalFileChange, RestoreEntry, RestoreOptions, SourceContext, SourceEntry, SourcePlugin } from '../core/contracts.js';
 import { FailsafeError } from '../core/errors.js';
 import { defineSource } from '../core/registry.js';
-import { readAhead } from '../core/pipeline/read-ahead.js';
 import { restoreTree } from './directory-restore.js';
 
 export { restoreTree } from './directory-restore.js';
-
-/** Files up to this size are read ahead on backup, several at once. */
-const SMALL_FILE = 256 * 1024;
-const READ_AHEAD_FILES = 16;
 
 export const directoryOptions = z
   .object({
@@ -65,7 +60,7 @@ export class DirectorySource implements SourcePlugin {
       throw new FailsafeError('E_SOURCE_MISSING', `source "${this.name}": ${this.root} ${info ? 'is not a directory' : 'does not exist'}`);
     }
     this.changedFiles.length = 0;
-    yield* readAhead(this.#walk('', context), { files: READ_AHEAD_FILES, fileSize: SMALL_FILE });
+    yield* this.#walk('', context);
   }
 
   /** Depth first, names sorted; with `include`, directories only when they lead to an included entry. */
@@ -108,12 +103,19 @@ export class DirectorySource implements SourcePlugin {
       } else if (info.isSymbolicLink()) {
         yield { ...base, type: 'symlink', size: 0, linkTarget: await readlink(path) };
       } else if (info.isFile()) {
-        yield { ...base, type: 'file', size: info.size, open: () => this.#open(path, rel, info.size, info.mtimeMs, context) };
+        const changed = (what: LocalFileChange): void => this.#report(rel, what, context);
+        // The backup reads `localFile` itself (read ahead, straight into its segments); `open` serves any other reader.
+        yield { ...base, type: 'file', size: info.size, open: () => this.#open(path, rel, info.size, info.mtimeMs, context), localFile: { path, changed } };
       } else {
         const kind = info.isSocket() ? 'socket' : info.isFIFO() ? 'fifo' : 'device';
         context.warn(`source "${this.name}": skipped ${kind} ${rel}`);
       }
     }
+  }
+
+  #report(rel: string, what: LocalFileChange, context: SourceContext): void {
+    this.changedFiles.push(rel);
+    context.warn(`source "${this.name}": ${rel} ${what} while being read; the copy may be inconsistent`);
   }
 
   /**
@@ -122,10 +124,7 @@ export class DirectorySource implements SourcePlugin {
    * reported, as is a file modified while read.
    */
   #open(path: string, rel: string, size: number, mtimeMs: number, context: SourceContext): Readable {
-    const report = (what: string): void => {
-      this.changedFiles.push(rel);
-      context.warn(`source "${this.name}": ${rel} ${what} while being read; the copy may be inconsistent`);
-    };
+    const report = (what: LocalFileChange): void => this.#report(rel, what, context);
     const name = this.name;
     async function* read(): AsyncGenerator<Buffer> {
       let delivered = 0;

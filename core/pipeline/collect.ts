@@ -1,17 +1,29 @@
 /**
- * The collect stage: every source's entries, in order, as one tar stream
- * (tar-stream), each entry named `<source>/<path>`. While packing it records
- * each entry's offset in the tar stream and each file's SHA-256, which the
- * manifest needs to find and check any single file later.
+ * The collect stage: every source's entries, in order, written as one tar
+ * stream straight into segment buffers (core/pipeline/segmenter.ts), each
+ * entry named `<source>/<path>`. Headers are tar-stream's, byte for byte
+ * (core/pipeline/tar-header.ts). A file a source hands as a local path is
+ * read into the segments in place (core/pipeline/local-file.ts), small ones
+ * read ahead several at once; any other file body comes from the entry's
+ * `open()` stream and is copied in. While writing it records each entry's
+ * offset (segment and offset of its first header) and each file's SHA-256,
+ * which the manifest needs to find and check any single file later.
  */
-import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { Readable, type Writable } from 'node:stream';
-import { pack as tarPack, type Header, type Pack } from 'tar-stream';
+import { createHash, type Hash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { SourceContext, SourceEntry, SourcePlugin } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
 import type { ManifestEntry, ManifestSource } from '../format/manifest.js';
 import { normalizeArchivePath } from '../paths.js';
+import { copyLocalFile, padHashed } from './local-file.js';
+import { readAhead, type AheadEntry } from './read-ahead.js';
+import { allocateSegment, Segmenter } from './segmenter.js';
+import { BLOCK, encodeHeader, paddingOf } from './tar-header.js';
+import type { SegmentWindow } from './window.js';
+
+/** Local files up to this size are read ahead, this many at once. */
+const SMALL_FILE = 256 * 1024;
+const READ_AHEAD_FILES = 16;
 
 export interface CollectProgress {
   file?: string;
@@ -27,23 +39,27 @@ export interface Collected {
 export interface CollectOptions {
   segmentSize: number;
   context: SourceContext;
+  /** Segments alive at once; without it the reader's pace holds the writer back. */
+  window?: SegmentWindow;
+  /** Where segment buffers come from (allocateSegment by default). */
+  allocate?: (size: number) => Buffer;
   onEntry?: (progress: CollectProgress) => void;
 }
 
-export function collect(sources: SourcePlugin[], options: CollectOptions): { stream: Readable; done: Promise<Collected> } {
-  const pack = tarPack();
-  // tar-stream emits every byte through push(), synchronously from entry();
-  // counting there gives exact header offsets, including PAX headers.
-  let tarOffset = 0;
-  const push = pack.push.bind(pack);
-  pack.push = (data: Buffer | Uint8Array | null) => {
-    if (data) tarOffset += data.byteLength;
-    return push(data);
-  };
+export interface Collection {
+  /** `PlainSegment`s in order (object mode); when a source fails it ends early and `done` rejects. */
+  segments: Readable;
+  /** Segment `index` is stored: its buffer may hold a later one. */
+  recycle(index: number): void;
+  done: Promise<Collected>;
+}
 
+export function collect(sources: SourcePlugin[], options: CollectOptions): Collection {
+  const out = new Segmenter(options.segmentSize, options.window, options.allocate ?? allocateSegment);
   const entries: ManifestEntry[] = [];
   const summaries: ManifestSource[] = [];
   const progress: CollectProgress = { bytesRead: 0, files: 0 };
+  const signal = options.context.signal;
 
   const run = async (): Promise<Collected> => {
     for (const source of sources) {
@@ -56,11 +72,12 @@ export function collect(sources: SourcePlugin[], options: CollectOptions): { str
           options.context.warn(message);
         },
       };
-      for await (const entry of source.entries(context)) {
-        options.context.signal?.throwIfAborted();
+      for await (const ahead of readAhead(source.entries(context), { source: source.name, files: READ_AHEAD_FILES, fileSize: SMALL_FILE })) {
+        signal?.throwIfAborted();
+        const { entry } = ahead;
         const path = normalizeArchivePath(entry.path);
-        const offset = tarOffset;
-        const sha = await addEntry(pack, `${source.name}/${path}`, entry, progress);
+        const offset = out.position;
+        const sha = await writeEntry(out, source.name, `${source.name}/${path}`, ahead, progress, signal);
         entries.push({
           source: source.name,
           path,
@@ -88,53 +105,61 @@ export function collect(sources: SourcePlugin[], options: CollectOptions): { str
       if (warnings.length > 0) summary.warnings = warnings;
       summaries.push(summary);
     }
-    pack.finalize();
+    await out.zeros(2 * BLOCK);
+    await out.end();
     return { entries, sources: summaries };
   };
 
   const done = run().catch((err: unknown) => {
-    pack.destroy(err as Error);
+    out.abandon(err as Error);
     throw err;
   });
-  done.catch(() => undefined); // the caller awaits it; the stream also carries the error
-  return { stream: Readable.from(pack, { objectMode: false, highWaterMark: 1024 * 1024 }), done };
+  done.catch(() => undefined); // the caller awaits it, once the segments before the failure are stored
+  return { segments: out.segments, recycle: (index) => out.recycle(index), done };
 }
 
-async function addEntry(pack: Pack, name: string, entry: SourceEntry, progress: CollectProgress): Promise<string | undefined> {
-  const header: Partial<Header> & { name: string } = {
-    name,
-    type: entry.type,
-    mode: entry.mode,
-    mtime: entry.mtime,
-    size: entry.type === 'file' ? entry.size : 0,
-    ...(entry.uid === undefined ? {} : { uid: entry.uid }),
-    ...(entry.gid === undefined ? {} : { gid: entry.gid }),
-  };
-  if (entry.type === 'symlink') header.linkname = entry.linkTarget ?? '';
+async function writeEntry(out: Segmenter, source: string, name: string, ahead: AheadEntry, progress: CollectProgress, signal?: AbortSignal): Promise<string | undefined> {
+  const { entry } = ahead;
+  const size = entry.type === 'file' ? entry.size : 0;
+  const header = encodeHeader({ name, type: entry.type, mode: entry.mode, mtime: entry.mtime, size, uid: entry.uid, gid: entry.gid, linkname: entry.type === 'symlink' ? (entry.linkTarget ?? '') : undefined });
   if (entry.type !== 'file') {
-    await new Promise<void>((resolve, reject) => pack.entry(header, (err) => (err ? reject(err) : resolve())));
+    await out.write(header);
     return undefined;
   }
-  if (!entry.open) throw new FailsafeError('E_SOURCE_READ', `${name}: the source gave a file without a way to open it`);
   const hash = createHash('sha256');
-  // A streamx Writable; its write/drain/end behave as Node's.
-  let sink!: Writable;
-  const finished = new Promise<void>((resolve, reject) => {
-    sink = pack.entry(header, (err) => (err ? reject(err) : resolve())) as unknown as Writable;
-  });
-  finished.catch(() => undefined); // awaited below; an early throw leaves the pack to be destroyed by the caller
-  // Destroying the pack after a source error also errors this sink; the entry callback already reports it.
-  sink.on('error', () => undefined);
+  const counted = (n: number): void => void (progress.bytesRead += n);
+  if (ahead.body) {
+    const body = await ahead.body;
+    try {
+      if (body.change) entry.localFile!.changed(body.change);
+      await out.write(header);
+      await out.write(body.bytes);
+      hash.update(body.bytes);
+      counted(body.bytes.length);
+    } finally {
+      body.release();
+    }
+    await padHashed(out, size - body.length, hash);
+  } else if (entry.localFile) {
+    await out.write(header);
+    await copyLocalFile({ source, file: entry.localFile, size, mtime: entry.mtime }, out, hash, counted, signal);
+  } else {
+    await out.write(header);
+    await copyStream(out, name, entry, hash, counted);
+  }
+  await out.zeros(paddingOf(size));
+  return hash.digest('hex');
+}
+
+async function copyStream(out: Segmenter, name: string, entry: SourceEntry, hash: Hash, counted: (n: number) => void): Promise<void> {
+  if (!entry.open) throw new FailsafeError('E_SOURCE_READ', `${name}: the source gave a file without a way to open it`);
   let written = 0;
   for await (const chunk of entry.open() as AsyncIterable<Buffer>) {
     written += chunk.length;
     if (written > entry.size) throw new FailsafeError('E_SOURCE_CHANGED', `${name}: the source gave more bytes than the ${entry.size} it announced`);
     hash.update(chunk);
-    progress.bytesRead += chunk.length;
-    if (!sink.write(chunk)) await once(sink, 'drain');
+    counted(chunk.length);
+    await out.write(chunk);
   }
   if (written !== entry.size) throw new FailsafeError('E_SOURCE_CHANGED', `${name}: the source gave ${written} bytes instead of ${entry.size}`);
-  sink.end();
-  await finished;
-  return hash.digest('hex');
 }

@@ -1,12 +1,15 @@
 /**
- * Cuts a byte stream into segments of exactly `size` bytes (the last one
- * shorter). Each segment is copied once into its buffer. With a window,
- * a segment is emitted only once a permit is free (core/pipeline/window.ts).
- * A segment's buffer handed back with `recycle` once the segment is stored is
- * filled again: allocating a fresh one per segment feeds V8's garbage
- * collector, whose full collections are triggered by external memory.
+ * The segment buffers the tar stream is written into, in place: the writer
+ * asks for `room()` in the current segment, puts bytes there (a file read
+ * lands there directly) and `advance`s. A full segment is emitted on
+ * `segments`, a Readable of `PlainSegment`s in order, once the window
+ * (core/pipeline/window.ts) has a permit for it; every segment has exactly
+ * `size` bytes but the last. A segment's buffer handed back with `recycle`
+ * once the segment is stored is filled again: allocating a fresh one per
+ * segment feeds V8's garbage collector, whose full collections are
+ * triggered by external memory.
  */
-import { Transform, type TransformCallback } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { SegmentWindow } from './window.js';
 
 /** Segment buffers live in shared memory, so the worker threads (core/pipeline/segment-workers.ts) read them without a copy. */
@@ -37,54 +40,98 @@ export interface PlainSegment {
   data: Buffer;
 }
 
-export class Segmenter extends Transform {
+export interface Room {
+  buffer: Buffer;
+  offset: number;
+  length: number;
+}
+
+export class Segmenter {
+  readonly segments: Readable;
   readonly #size: number;
+  readonly #window: SegmentWindow | undefined;
+  readonly #allocate: (size: number) => Buffer;
   #buffer: Buffer;
   #filled = 0;
   #index = 0;
-  readonly #window: SegmentWindow | undefined;
   readonly #emitted = new Map<number, Buffer>();
   readonly #free: Buffer[] = [];
+  #wanted: (() => void) | undefined;
+  #closed: Error | undefined;
 
-  constructor(size: number, window?: SegmentWindow) {
-    super({ readableObjectMode: true, readableHighWaterMark: 0, writableHighWaterMark: 1024 * 1024 });
+  constructor(size: number, window?: SegmentWindow, allocate: (size: number) => Buffer = allocateSegment) {
     this.#size = size;
-    this.#buffer = allocateSegment(size);
     this.#window = window;
+    this.#allocate = allocate;
+    this.#buffer = allocate(size);
+    this.segments = new Readable({
+      objectMode: true,
+      highWaterMark: 1,
+      read: () => {
+        const wanted = this.#wanted;
+        this.#wanted = undefined;
+        wanted?.();
+      },
+      destroy: (error, callback) => {
+        this.#close(error ?? new Error('segments closed'));
+        callback(error);
+      },
+    });
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#take(chunk).then(() => callback(), callback);
+  /** Bytes written so far: the tar offset of whatever is written next. */
+  get position(): number {
+    return this.#index * this.#size + this.#filled;
   }
 
-  override _flush(callback: TransformCallback): void {
-    if (this.#filled > 0 || this.#index === 0) this.#emit().then(() => callback(), callback);
-    else callback();
+  /** Free bytes of the current segment (never 0: a full segment is emitted first). */
+  async room(): Promise<Room> {
+    if (this.#closed) throw this.#closed;
+    if (this.#filled === this.#size) await this.#emit();
+    return { buffer: this.#buffer, offset: this.#filled, length: this.#size - this.#filled };
   }
 
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#window?.cancel(error ?? new Error('segmenter closed'));
-    callback(error);
+  /** `n` bytes of the last `room()` now hold data. */
+  advance(n: number): void {
+    this.#filled += n;
   }
 
-  async #take(chunk: Buffer): Promise<void> {
-    let offset = 0;
-    while (offset < chunk.length) {
-      const n = Math.min(chunk.length - offset, this.#size - this.#filled);
-      chunk.copy(this.#buffer, this.#filled, offset, offset + n);
-      this.#filled += n;
-      offset += n;
-      if (this.#filled === this.#size) await this.#emit();
+  /** Copies `bytes` in (headers, and the bodies of sources that only give a stream). */
+  async write(bytes: Uint8Array): Promise<void> {
+    for (let done = 0; done < bytes.length; ) {
+      const room = await this.room();
+      const n = Math.min(room.length, bytes.length - done);
+      room.buffer.set(bytes.subarray(done, done + n), room.offset);
+      this.advance(n);
+      done += n;
     }
   }
 
-  async #emit(): Promise<void> {
-    await this.#window?.acquire();
-    const segment: PlainSegment = { index: this.#index++, data: this.#buffer.subarray(0, this.#filled) };
-    this.#emitted.set(segment.index, this.#buffer);
-    this.push(segment);
-    this.#buffer = this.#free.pop() ?? allocateSegment(this.#size);
-    this.#filled = 0;
+  async zeros(count: number): Promise<void> {
+    for (let done = 0; done < count; ) {
+      const room = await this.room();
+      const n = Math.min(room.length, count - done);
+      room.buffer.fill(0, room.offset, room.offset + n);
+      this.advance(n);
+      done += n;
+    }
+  }
+
+  /** Emits the last, partial segment and ends `segments`. */
+  async end(): Promise<void> {
+    if (this.#filled > 0 || this.#index === 0) await this.#emit();
+    this.segments.push(null);
+  }
+
+  /**
+   * Ends `segments` after the segments already emitted, without the partial
+   * one: the writer failed, and what it emitted can still be stored (a resumed
+   * backup reuses it). The writer's error reaches the caller by another way.
+   */
+  abandon(error: Error): void {
+    if (this.#closed) return;
+    this.#close(error);
+    this.segments.push(null);
   }
 
   /** Segment `index` is stored and nothing reads its bytes any more: its buffer can hold a later segment. */
@@ -93,5 +140,24 @@ export class Segmenter extends Transform {
     if (buffer === undefined) return;
     this.#emitted.delete(index);
     this.#free.push(buffer);
+  }
+
+  async #emit(): Promise<void> {
+    await this.#window?.acquire();
+    if (this.#closed) throw this.#closed;
+    const segment: PlainSegment = { index: this.#index++, data: this.#buffer.subarray(0, this.#filled) };
+    this.#emitted.set(segment.index, this.#buffer);
+    this.#buffer = this.#free.pop() ?? this.#allocate(this.#size);
+    this.#filled = 0;
+    // Without a window, the reader's pace holds the writer back.
+    if (!this.segments.push(segment) && !this.#window) await new Promise<void>((resolve) => (this.#wanted = resolve));
+  }
+
+  #close(error: Error): void {
+    this.#closed ??= error;
+    this.#window?.cancel(this.#closed);
+    const wanted = this.#wanted;
+    this.#wanted = undefined;
+    wanted?.();
   }
 }

@@ -6,9 +6,20 @@ import { ParallelMap } from '../../core/pipeline/parallel-map.js';
 import { Segmenter, type PlainSegment } from '../../core/pipeline/segmenter.js';
 import { SegmentWindow } from '../../core/pipeline/window.js';
 
+/** Writes `chunks` through `segmenter` while `sink` reads its segments, as the collect stage does. */
+async function feed(segmenter: Segmenter, chunks: Buffer[], sink: Writable): Promise<void> {
+  const writing = (async () => {
+    for (const chunk of chunks) await segmenter.write(chunk);
+    await segmenter.end();
+  })();
+  writing.catch(() => undefined);
+  await pipeline(segmenter.segments, sink);
+  await writing;
+}
+
 async function collectSegments(chunks: Buffer[], size: number): Promise<PlainSegment[]> {
   const out: PlainSegment[] = [];
-  await pipeline(Readable.from(chunks), new Segmenter(size), new Writable({ objectMode: true, write: (s: PlainSegment, _e, cb) => (out.push(s), cb()) }));
+  await feed(new Segmenter(size), chunks, new Writable({ objectMode: true, write: (s: PlainSegment, _e, cb) => (out.push(s), cb()) }));
   return out;
 }
 
@@ -80,7 +91,7 @@ describe('SegmentWindow', () => {
         cb();
       },
     });
-    await pipeline(Readable.from([data]), new Segmenter(16, window), sink);
+    await feed(new Segmenter(16, window), [data], sink);
     expect(maxHeld).toBe(3);
   });
 
@@ -105,7 +116,7 @@ describe('SegmentWindow', () => {
       },
     });
     const data = Buffer.from(Array.from({ length: 8192 * 10 }, (_, i) => i % 251));
-    await pipeline(Readable.from([data]), segmenter, sink);
+    await feed(segmenter, [data], sink);
     expect(Buffer.concat(seen).equals(data)).toBe(true);
     expect(buffers.size).toBeLessThanOrEqual(3);
   });
@@ -116,7 +127,7 @@ describe('SegmentWindow', () => {
       objectMode: true,
       write: (_s, _e, cb) => setTimeout(() => cb(new Error('target failed')), 5),
     });
-    await expect(pipeline(Readable.from([Buffer.alloc(64)]), new Segmenter(16, window), sink)).rejects.toThrow('target failed');
+    await expect(feed(new Segmenter(16, window), [Buffer.alloc(64)], sink)).rejects.toThrow('target failed');
     await expect(window.acquire()).rejects.toThrow('target failed');
   });
 });

@@ -1,49 +1,72 @@
-import { Readable } from 'node:stream';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { SourceEntry } from '../../core/contracts.js';
+import type { LocalFileChange, SourceEntry } from '../../core/contracts.js';
+import type { FailsafeError } from '../../core/errors.js';
 import { readAhead } from '../../core/pipeline/read-ahead.js';
 
-function entries(sizes: number[], opened: string[]): SourceEntry[] {
-  return sizes.map((size, i) => ({
-    path: `f${i}`,
-    type: 'file',
-    size,
-    mode: 0o644,
-    mtime: new Date(0),
-    open: () => {
-      opened.push(`f${i}`);
-      return Readable.from([Buffer.alloc(size, i)]);
-    },
-  }));
+async function localEntries(sizes: number[], changes: LocalFileChange[] = []): Promise<SourceEntry[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'failsafe-ahead-'));
+  const entries: SourceEntry[] = [];
+  for (const [i, size] of sizes.entries()) {
+    const path = join(dir, `f${i}`);
+    await writeFile(path, Buffer.alloc(size, i));
+    entries.push({ path: `f${i}`, type: 'file', size, mode: 0o644, mtime: new Date(0), localFile: { path, changed: (what) => void changes.push(what) } });
+  }
+  return entries;
 }
 
-async function body(entry: SourceEntry): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of entry.open!()) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+async function* counted(entries: SourceEntry[], pulled: { count: number }): AsyncGenerator<SourceEntry> {
+  for (const entry of entries) {
+    pulled.count++;
+    yield entry;
+  }
 }
 
 describe('readAhead', () => {
-  it('opens small files before they are reached, each once, and leaves large ones to their consumer', async () => {
-    const opened: string[] = [];
-    const sizes = [10, 20, 5000, 30, 40, 50, 60];
-    const iterator = readAhead(Readable.from(entries(sizes, opened)), { files: 3, fileSize: 1000 });
-    const first = (await iterator.next()).value as SourceEntry;
-    // Holding three ahead: f1 and f3 already opened, the large f2 not.
-    expect(opened).toEqual(['f0', 'f1', 'f3']);
+  it('reads small local files before they are reached and leaves large ones to the writer', async () => {
+    const sizes = [10, 20, 5000, 30, 0, 50, 60];
+    const entries = await localEntries(sizes);
+    const pulled = { count: 0 };
+    const iterator = readAhead(counted(entries, pulled), { source: 's', files: 3, fileSize: 1000 });
+    const first = (await iterator.next()).value!;
+    // Holding three ahead: f1, f2 and f3 are listed (and f1, f3 being read) before f0 is handed out.
+    expect(pulled.count).toBe(4);
     const got = [first];
-    for await (const entry of iterator) got.push(entry);
-    expect(got.map((e) => e.path)).toEqual(sizes.map((_, i) => `f${i}`));
-    for (const [i, entry] of got.entries()) expect((await body(entry)).equals(Buffer.alloc(sizes[i]!, i))).toBe(true);
-    expect([...opened].sort()).toEqual(sizes.map((_, i) => `f${i}`));
+    for await (const ahead of iterator) got.push(ahead);
+    expect(got.map((a) => a.entry.path)).toEqual(sizes.map((_, i) => `f${i}`));
+    expect(got.map((a) => a.body !== undefined)).toEqual(sizes.map((size) => size <= 1000));
+    for (const [i, ahead] of got.entries()) {
+      if (!ahead.body) continue;
+      const body = await ahead.body;
+      expect(body.bytes.equals(Buffer.alloc(sizes[i]!, i))).toBe(true);
+      // The mtime differs from the entry's (epoch): reported, not fatal.
+      expect(body.change).toBe('changed');
+      body.release();
+    }
   });
 
-  it('a file that fails while read ahead fails when its body is read, not before', async () => {
-    const failing: SourceEntry = { path: 'bad', type: 'file', size: 3, mode: 0o644, mtime: new Date(0), open: () => Readable.from((async function* () { throw new Error('EIO'); })()) };
-    const got: SourceEntry[] = [];
-    for await (const entry of readAhead(Readable.from([failing, ...entries([1], [])]), { files: 4, fileSize: 1000 })) got.push(entry);
-    expect(got.map((e) => e.path)).toEqual(['bad', 'f0']);
-    await expect(body(got[0]!)).rejects.toThrow('EIO');
-    expect((await body(got[1]!)).length).toBe(1);
+  it('a file that cannot be read fails when the writer reaches it, with E_SOURCE_READ naming source and path', async () => {
+    const [good] = await localEntries([5]);
+    const missing: SourceEntry = { path: 'gone', type: 'file', size: 3, mode: 0o644, mtime: new Date(0), localFile: { path: '/nonexistent/gone', changed: () => undefined } };
+    const got = [];
+    for await (const ahead of readAhead(counted([missing, good!], { count: 0 }), { source: 'docs', files: 4, fileSize: 1000 })) got.push(ahead);
+    expect(got.map((a) => a.entry.path)).toEqual(['gone', 'f0']);
+    const err = (await got[0]!.body!.catch((e: unknown) => e)) as FailsafeError;
+    expect(err.code).toBe('E_SOURCE_READ');
+    expect(err.message).toContain('source "docs": cannot read /nonexistent/gone: ENOENT');
+    expect((await got[1]!.body!).length).toBe(5);
+  });
+
+  it('reuses its read buffers once released: memory stays files × fileSize', async () => {
+    const entries = await localEntries(Array.from({ length: 40 }, () => 100));
+    const buffers = new Set<ArrayBufferLike>();
+    for await (const ahead of readAhead(counted(entries, { count: 0 }), { source: 's', files: 4, fileSize: 1000 })) {
+      const body = await ahead.body!;
+      buffers.add(body.bytes.buffer);
+      body.release();
+    }
+    expect(buffers.size).toBeLessThanOrEqual(6);
   });
 });

@@ -38,7 +38,7 @@ export async function* restoreEntries(items: (Omit<RestoreEntry, 'body' | 'conte
 /** Backup entries of `source` as restore entries, bodies read from the live files. */
 export async function* roundTrip(source: SourcePlugin): AsyncGenerator<RestoreEntry> {
   for (const entry of await collectEntries(source)) {
-    const { open, ...rest } = entry;
+    const { open, localFile: _local, ...rest } = entry;
     yield { ...rest, ...(open ? { body: open() } : {}) };
   }
 }

@@ -1,0 +1,123 @@
+/**
+ * Tar headers, byte for byte as tar-stream 3 packs them (snapshots written
+ * before this writer were packed by it, and a restore reads them with its
+ * extract): a ustar header, or — for a name that is not ASCII or does not
+ * fit ustar's name/prefix split, or a link target over 100 bytes — a PAX
+ * extended header carrying `path`/`linkpath`, followed by a ustar header
+ * named `PaxHeader`. Sizes past 8 GiB use the base-256 size field.
+ * tar-stream's quirks are kept on purpose: mode 0 is written as 0644 (0755
+ * for directories) and ids past 0o777777 as 777777; the manifest keeps the
+ * exact mode and ids, and restores take them from there.
+ */
+
+export type TarEntryType = 'file' | 'directory' | 'symlink';
+
+export interface TarHeader {
+  name: string;
+  type: TarEntryType;
+  mode: number;
+  mtime: Date;
+  /** Bytes of the body; 0 for anything but a file. */
+  size: number;
+  uid?: number;
+  gid?: number;
+  linkname?: string;
+}
+
+export const BLOCK = 512;
+const ZEROS = '0000000000000000000';
+const SEVENS = '7777777777777777777';
+const TYPEFLAG: Record<TarEntryType | 'pax-header', number> = { file: 0, symlink: 2, directory: 5, 'pax-header': 72 };
+
+/** Zero bytes that pad a body of `size` bytes to a whole block. */
+export function paddingOf(size: number): number {
+  const over = size % BLOCK;
+  return over === 0 ? 0 : BLOCK - over;
+}
+
+/** Every header block of one entry (PAX header, its records and padding, then the ustar header). */
+export function encodeHeader(header: TarHeader): Buffer {
+  const normalized: Required<Omit<TarHeader, 'linkname'>> & { linkname?: string } = {
+    ...header,
+    size: header.type === 'file' ? header.size : 0,
+    mode: header.mode || (header.type === 'directory' ? 0o755 : 0o644),
+    uid: header.uid || 0,
+    gid: header.gid || 0,
+  };
+  const plain = encodeUstar(normalized, normalized.type);
+  if (plain) return plain;
+  const records = encodePax(normalized.name, normalized.linkname);
+  const replacement = { ...normalized, name: 'PaxHeader', ...(normalized.linkname ? { linkname: 'PaxHeader' } : {}) };
+  const paxHeader = encodeUstar({ ...replacement, size: records.length }, 'pax-header')!;
+  const ustar = encodeUstar(replacement, normalized.type)!;
+  return Buffer.concat([paxHeader, records, Buffer.alloc(paddingOf(records.length)), ustar]);
+}
+
+/** One ustar block, or null when the name or link target does not fit it. */
+function encodeUstar(header: Required<Omit<TarHeader, 'linkname'>> & { linkname?: string }, type: TarEntryType | 'pax-header'): Buffer | null {
+  let name = header.name;
+  let prefix = '';
+  if (type === 'directory' && !name.endsWith('/')) name += '/';
+  if (Buffer.byteLength(name) !== name.length) return null;
+  while (name.length > 100) {
+    const slash = name.indexOf('/');
+    if (slash === -1) return null;
+    prefix += prefix ? `/${name.slice(0, slash)}` : name.slice(0, slash);
+    name = name.slice(slash + 1);
+  }
+  if (name.length > 100 || prefix.length > 155) return null;
+  if (header.linkname && Buffer.byteLength(header.linkname) > 100) return null;
+
+  const block = Buffer.alloc(BLOCK);
+  block.write(name, 0);
+  block.write(octal(header.mode & 0o7777, 6), 100);
+  block.write(octal(header.uid, 6), 108);
+  block.write(octal(header.gid, 6), 116);
+  if (header.size.toString(8).length > 11) writeBase256(header.size, block, 124);
+  else block.write(octal(header.size, 11), 124);
+  block.write(octal((header.mtime.getTime() / 1000) | 0, 11), 136);
+  block[156] = 0x30 + TYPEFLAG[type];
+  if (header.linkname) block.write(header.linkname, 157);
+  block.write('ustar\0', 257, 'latin1');
+  block.write('00', 263);
+  block.write(octal(0, 6), 329);
+  block.write(octal(0, 6), 337);
+  if (prefix) block.write(prefix, 345);
+  block.write(octal(checksum(block), 6), 148);
+  return block;
+}
+
+function encodePax(name: string, linkname: string | undefined): Buffer {
+  let records = withLength(` path=${name}\n`);
+  if (linkname) records += withLength(` linkpath=${linkname}\n`);
+  return Buffer.from(records);
+}
+
+/** A PAX record's leading decimal length counts its own digits. */
+function withLength(record: string): string {
+  const length = Buffer.byteLength(record);
+  let digits = Math.floor(Math.log(length) / Math.log(10)) + 1;
+  if (length + digits >= Math.pow(10, digits)) digits++;
+  return `${length + digits}${record}`;
+}
+
+function octal(value: number, width: number): string {
+  const text = value.toString(8);
+  if (text.length > width) return `${SEVENS.slice(0, width)} `;
+  return `${ZEROS.slice(0, width - text.length)}${text} `;
+}
+
+function writeBase256(value: number, block: Buffer, offset: number): void {
+  block[offset] = 0x80;
+  for (let i = 11; i > 0; i--) {
+    block[offset + i] = value & 0xff;
+    value = Math.floor(value / 0x100);
+  }
+}
+
+function checksum(block: Buffer): number {
+  let sum = 8 * 32;
+  for (let i = 0; i < 148; i++) sum += block[i]!;
+  for (let i = 156; i < BLOCK; i++) sum += block[i]!;
+  return sum;
+}
