@@ -5,8 +5,9 @@
  * fit ustar's name/prefix split, or a link target over 100 bytes — a PAX
  * extended header carrying `path`/`linkpath`, followed by a ustar header
  * named `PaxHeader`. Sizes past 8 GiB use the base-256 size field.
- * tar-stream's quirks are kept on purpose: mode 0 is written as 0644 (0755
- * for directories) and ids past 0o777777 as 777777; the manifest keeps the
+ * tar-stream's quirks are kept on purpose: directory names have no trailing
+ * slash, mode 0 is written as 0644 (0755 for directories), ids past
+ * 0o777777 as 777777 and dates outside 1901-2038 wrap; the manifest keeps the
  * exact mode and ids, and restores take them from there.
  */
 
@@ -55,9 +56,9 @@ export function encodeHeader(header: TarHeader): Buffer {
 
 /** One ustar block, or null when the name or link target does not fit it. */
 function encodeUstar(header: Required<Omit<TarHeader, 'linkname'>> & { linkname?: string }, type: TarEntryType | 'pax-header'): Buffer | null {
+  // tar-stream means to end a directory's name with '/' but tests a field it never sets: no slash.
   let name = header.name;
   let prefix = '';
-  if (type === 'directory' && !name.endsWith('/')) name += '/';
   if (Buffer.byteLength(name) !== name.length) return null;
   while (name.length > 100) {
     const slash = name.indexOf('/');
