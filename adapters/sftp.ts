@@ -200,17 +200,22 @@ export class SftpAdapter implements StorageAdapter {
     );
   }
 
-  /** Creates the temp file, making its folders when they are missing. */
+  /**
+   * Creates the temp file, making its folders when they are missing. A
+   * delete (of another process, say, releasing its lock) removes a folder
+   * it emptied, possibly between our mkdir and open: then the folder is made again.
+   */
   async #openForWrite(connection: Connection, temp: string): Promise<Buffer> {
     const dir = posix.dirname(temp);
-    try {
-      return await ops.open(connection, temp, 'wx');
-    } catch (err) {
-      if (!isMissing(err)) throw err;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await ops.open(connection, temp, 'wx');
+      } catch (err) {
+        if (!isMissing(err) || attempt === 5) throw err;
+      }
+      this.#dirs.delete(dir);
+      await this.#mkdirs(connection, dir);
     }
-    this.#dirs.delete(dir);
-    await this.#mkdirs(connection, dir);
-    return ops.open(connection, temp, 'wx');
   }
 
   /** mkdir -p, tolerating a concurrent put creating the same folders. */
