@@ -17,7 +17,7 @@ import type { ManifestEntry, ManifestSource } from '../format/manifest.js';
 import { normalizeArchivePath } from '../paths.js';
 import { copyLocalFile, padHashed } from './local-file.js';
 import { readAhead, type AheadEntry } from './read-ahead.js';
-import { allocateSegment, Segmenter } from './segmenter.js';
+import { Segmenter } from './segmenter.js';
 import { BLOCK, encodeHeader, paddingOf } from './tar-header.js';
 import type { SegmentWindow } from './window.js';
 
@@ -41,8 +41,6 @@ export interface CollectOptions {
   context: SourceContext;
   /** Segments alive at once; without it the reader's pace holds the writer back. */
   window?: SegmentWindow;
-  /** Where segment buffers come from (allocateSegment by default). */
-  allocate?: (size: number) => Buffer;
   onEntry?: (progress: CollectProgress) => void;
 }
 
@@ -55,7 +53,7 @@ export interface Collection {
 }
 
 export function collect(sources: SourcePlugin[], options: CollectOptions): Collection {
-  const out = new Segmenter(options.segmentSize, options.window, options.allocate ?? allocateSegment);
+  const out = new Segmenter(options.segmentSize, options.window);
   const entries: ManifestEntry[] = [];
   const summaries: ManifestSource[] = [];
   const progress: CollectProgress = { bytesRead: 0, files: 0 };

@@ -50,20 +50,19 @@ export class Segmenter {
   readonly segments: Readable;
   readonly #size: number;
   readonly #window: SegmentWindow | undefined;
-  readonly #allocate: (size: number) => Buffer;
   #buffer: Buffer;
   #filled = 0;
   #index = 0;
   readonly #emitted = new Map<number, Buffer>();
-  readonly #free: Buffer[] = [];
+  readonly #buffers: SharedBuffers;
   #wanted: (() => void) | undefined;
   #closed: Error | undefined;
 
-  constructor(size: number, window?: SegmentWindow, allocate: (size: number) => Buffer = allocateSegment) {
+  constructor(size: number, window?: SegmentWindow) {
     this.#size = size;
     this.#window = window;
-    this.#allocate = allocate;
-    this.#buffer = allocate(size);
+    this.#buffers = new SharedBuffers(size);
+    this.#buffer = this.#buffers.take();
     this.segments = new Readable({
       objectMode: true,
       highWaterMark: 1,
@@ -139,7 +138,7 @@ export class Segmenter {
     const buffer = this.#emitted.get(index);
     if (buffer === undefined) return;
     this.#emitted.delete(index);
-    this.#free.push(buffer);
+    this.#buffers.give(buffer);
   }
 
   async #emit(): Promise<void> {
@@ -147,7 +146,7 @@ export class Segmenter {
     if (this.#closed) throw this.#closed;
     const segment: PlainSegment = { index: this.#index++, data: this.#buffer.subarray(0, this.#filled) };
     this.#emitted.set(segment.index, this.#buffer);
-    this.#buffer = this.#free.pop() ?? this.#allocate(this.#size);
+    this.#buffer = this.#buffers.take();
     this.#filled = 0;
     // Without a window, the reader's pace holds the writer back.
     if (!this.segments.push(segment) && !this.#window) await new Promise<void>((resolve) => (this.#wanted = resolve));

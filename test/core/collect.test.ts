@@ -293,12 +293,12 @@ describe('collect: the tar writer', () => {
     await expect(run([short], { segmentSize: 4096 })).rejects.toSatisfy((err) => isFailsafeError(err, 'E_SOURCE_CHANGED'));
   });
 
-  it('writes into SharedArrayBuffer-backed segments when allocation is switched, with the same bytes', async () => {
+  it('writes into SharedArrayBuffer-backed segments (the worker threads read them without a copy), recycled, with the same bytes', async () => {
     const reference = await tarStreamReference(CORPUS);
     const dir = await writeBodies(CORPUS);
     const buffers = new Set<ArrayBufferLike>();
     const window = new SegmentWindow(2);
-    const got = await run([corpusSource(CORPUS, { dir, changes: [] })], { segmentSize: 16 * 1024, window, allocate: (size) => Buffer.from(new SharedArrayBuffer(size)) }, async (segment) => {
+    const got = await run([corpusSource(CORPUS, { dir, changes: [] })], { segmentSize: 16 * 1024, window }, async (segment) => {
       buffers.add(segment.data.buffer);
     });
     expect(got.tar.equals(reference.tar)).toBe(true);
