@@ -202,8 +202,10 @@ export class SftpAdapter implements StorageAdapter {
 
   /**
    * Creates the temp file, making its folders when they are missing. A
-   * delete (of another process, say, releasing its lock) removes a folder
-   * it emptied, possibly between our mkdir and open: then the folder is made again.
+   * concurrent delete tidies empty folders away (a lock withdrawn by another
+   * process, say) and may do so between our mkdir and our open, or before it
+   * with our cache still saying the folders exist: so the cache of every
+   * ancestor is dropped and the open tried again, a few times.
    */
   async #openForWrite(connection: Connection, temp: string): Promise<Buffer> {
     const dir = posix.dirname(temp);
@@ -211,10 +213,12 @@ export class SftpAdapter implements StorageAdapter {
       try {
         return await ops.open(connection, temp, 'wx');
       } catch (err) {
-        if (!isMissing(err) || attempt === 5) throw err;
+        if (!isMissing(err) || attempt === 4) throw err;
       }
-      this.#dirs.delete(dir);
-      await this.#mkdirs(connection, dir);
+      for (let d = dir; d !== this.root && d.startsWith(`${this.root}/`); d = posix.dirname(d)) this.#dirs.delete(d);
+      await this.#mkdirs(connection, dir).catch((err: unknown) => {
+        if (!isMissing(err) || attempt === 4) throw err;
+      });
     }
   }
 

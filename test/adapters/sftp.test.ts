@@ -145,6 +145,27 @@ describe('sftp: who the server is, and who we are', () => {
   });
 });
 
+describe('sftp: two processes sharing a folder', () => {
+  it('a put survives the other side tidying the folder away (as two backups taking and withdrawing locks do)', async () => {
+    const opts = options();
+    // Two adapters, as two processes: each has its own cache of the folders it made.
+    const [a, b] = [new Storage(new SftpAdapter(opts, 'nas'), 'nas'), new Storage(new SftpAdapter({ ...opts }, 'nas'), 'nas')];
+    try {
+      const churn = async (storage: Storage, name: string): Promise<void> => {
+        for (let i = 0; i < 25; i++) {
+          await storage.put(`locks/app/${name}.json`, Buffer.from(`${name}${i}`));
+          await storage.delete(`locks/app/${name}.json`);
+        }
+      };
+      await Promise.all([churn(a, 'one'), churn(b, 'two')]);
+      await a.put('locks/app/last.json', Buffer.from('ok'));
+      expect((await b.getBuffer('locks/app/last.json')).toString()).toBe('ok');
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
+
 describe('sftp: permissions on the server', () => {
   it('a folder the login may not write to is E_PERMISSION and leaves nothing behind', async () => {
     const locked = join(sshd.dir, `locked-${randomBytes(3).toString('hex')}`);
