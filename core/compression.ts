@@ -21,7 +21,7 @@ const OUTPUT_CHUNK = 1024 * 1024;
 export type { SegmentCodec };
 export type CompressionAlgorithm = Compressor['algorithm'];
 
-export const DEFAULT_LEVELS: Record<CompressionAlgorithm, number> = { zstd: 3, gzip: 6, brotli: 4, none: 0 };
+export const DEFAULT_LEVELS: Record<CompressionAlgorithm, number> = { zstd: 1, gzip: 6, brotli: 4, none: 0 };
 /**
  * zstd: the standard levels 1–19. Its negative levels trade ratio for speed
  * that level 1 already has, and levels 20–22 need windows far larger than a segment.

@@ -150,8 +150,8 @@ encryption:
   #   passphrase: "\${FAILSAFE_PASSPHRASE}"
   keyFile: ${JSON.stringify(`./${keyFile}`)}
 
-# zstd 3 is the default; brotli, gzip and none are there too.
-compression: { algorithm: zstd, level: 3 }
+# zstd 1 is the default (level 3 packs text tighter, more slowly); brotli, gzip and none are there too.
+compression: { algorithm: zstd, level: 1 }
 
 jobs:
   ${job}:

@@ -42,8 +42,8 @@ describe('loading a deployment', () => {
     expect(load(VALID, { FAILSAFE_PASSPHRASE: 'pw' }).config.checkpoints).toBeUndefined();
   });
 
-  it('compresses with zstd 3 unless told otherwise, and checks zstd levels', () => {
-    expect(load(VALID.replace('compression: { algorithm: brotli }\n', ''), { FAILSAFE_PASSPHRASE: 'pw' }).config.compression).toEqual({ algorithm: 'zstd', level: 3 });
+  it('compresses with zstd 1 unless told otherwise, and checks zstd levels', () => {
+    expect(load(VALID.replace('compression: { algorithm: brotli }\n', ''), { FAILSAFE_PASSPHRASE: 'pw' }).config.compression).toEqual({ algorithm: 'zstd', level: 1 });
     expect(load(VALID.replace('{ algorithm: brotli }', '{ algorithm: zstd, level: 19 }'), { FAILSAFE_PASSPHRASE: 'pw' }).config.compression).toEqual({ algorithm: 'zstd', level: 19 });
     expect(failure(VALID.replace('{ algorithm: brotli }', '{ algorithm: zstd, level: 22 }'), { FAILSAFE_PASSPHRASE: 'pw' }).message).toMatch(/compression\.level: zstd levels go from 1 to 19/);
   });
