@@ -52,6 +52,20 @@ export interface OpenRequest {
   what: string;
 }
 
+/** Typed arrays cross threads as plain Uint8Arrays; the stages on either side expect Buffers over the same memory. */
+export function asBuffer(view: Uint8Array): Buffer {
+  return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+}
+
+/**
+ * Whether postMessage may move `view`'s memory to another thread: it is not
+ * shared memory and it is the whole of its ArrayBuffer. Small buffers may be
+ * slices of Node's shared allocation pool, which must never be detached.
+ */
+export function ownsWholeBuffer(view: Uint8Array): boolean {
+  return !(view.buffer instanceof SharedArrayBuffer) && view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && view.byteLength >= 4096;
+}
+
 export function sha256Hex(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }

@@ -9,7 +9,7 @@ import vm from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createSegmentCodec, type CompressionAlgorithm } from '../compression.js';
 import { FailsafeError } from '../errors.js';
-import { openSegment, sealSegment, type OpenRequest, type SealRequest, type SegmentCodecSpec, type SegmentTools } from './segment-work.js';
+import { asBuffer, openSegment, ownsWholeBuffer, sealSegment, type OpenRequest, type SealRequest, type SegmentCodecSpec, type SegmentTools } from './segment-work.js';
 import { segmentCipher } from '../crypto/segment-cipher.js';
 
 export type WorkerRequest = { id: number; op: 'seal'; request: SealRequest } | { id: number; op: 'open'; request: OpenRequest };
@@ -25,15 +25,10 @@ async function tools(spec: SegmentCodecSpec): Promise<SegmentTools> {
 /** A view the receiving thread can own: shared memory travels as is, anything else is moved, never copied twice. */
 function movable(data: Buffer): { data: Uint8Array; transfer: ArrayBuffer[] } {
   if (data.buffer instanceof SharedArrayBuffer) return { data, transfer: [] };
-  // Small buffers may be slices of Node's shared allocation pool, which must not be detached.
-  if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.byteLength >= 4096) return { data, transfer: [data.buffer as ArrayBuffer] };
+  if (ownsWholeBuffer(data)) return { data, transfer: [data.buffer as ArrayBuffer] };
   const copy = new Uint8Array(data.byteLength);
   copy.set(data);
   return { data: copy, transfer: [copy.buffer] };
-}
-
-function asBuffer(view: Uint8Array): Buffer {
-  return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
 }
 
 /**

@@ -15,7 +15,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { FailsafeError, isErrorCode } from '../errors.js';
-import type { OpenRequest, SealRequest, SealResult, SegmentCodecSpec } from './segment-work.js';
+import { asBuffer, ownsWholeBuffer, type OpenRequest, type SealRequest, type SealResult, type SegmentCodecSpec } from './segment-work.js';
 import type { WorkerReply, WorkerRequest } from './segment-worker.js';
 
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void };
@@ -40,12 +40,13 @@ export class SegmentWorkers {
   readonly #all: Worker[] = [];
   #nextId = 0;
   #failure: Error | undefined;
+  #closing = false;
 
   constructor(spec: SegmentCodecSpec, size = availableParallelism()) {
     this.size = Math.max(1, size);
     const file = workerFile();
     for (let i = 0; i < this.size; i++) {
-      // The key crosses as a copy in workerData; resourceLimits keep a runaway codec from taking the host down.
+      // The key crosses as a copy in workerData.
       const worker = new Worker(file, { workerData: spec });
       worker.on('message', (reply: WorkerReply) => this.#settle(worker, reply));
       worker.on('error', (err) => this.#fail(new FailsafeError('E_INTERNAL', `a segment worker failed: ${err.message}`, { cause: err })));
@@ -57,8 +58,6 @@ export class SegmentWorkers {
     }
   }
 
-  #closing = false;
-
   /** Hash, compress, encrypt and hash one plaintext segment (its buffer should be shared memory). */
   seal(request: SealRequest): Promise<SealResult> {
     return (this.#run({ id: 0, op: 'seal', request }, []) as Promise<SealResult>).then((result) =>
@@ -69,8 +68,7 @@ export class SegmentWorkers {
   /** Check, decrypt, decompress and check one stored segment; its buffer is moved to the worker. */
   open(request: OpenRequest): Promise<Buffer> {
     const { stored } = request;
-    const owned = !(stored.buffer instanceof SharedArrayBuffer) && stored.byteOffset === 0 && stored.byteLength === stored.buffer.byteLength && stored.byteLength >= 4096;
-    return (this.#run({ id: 0, op: 'open', request }, owned ? [stored.buffer as ArrayBuffer] : []) as Promise<Uint8Array>).then(
+    return (this.#run({ id: 0, op: 'open', request }, ownsWholeBuffer(stored) ? [stored.buffer as ArrayBuffer] : []) as Promise<Uint8Array>).then(
       asBuffer,
     );
   }
@@ -118,9 +116,4 @@ export class SegmentWorkers {
     this.#busy.clear();
     for (const job of this.#queue.splice(0)) job.pending.reject(this.#failure);
   }
-}
-
-/** Typed arrays cross threads as plain Uint8Arrays; the stages after expect Buffers over the same memory. */
-function asBuffer(view: Uint8Array): Buffer {
-  return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
 }
