@@ -1,14 +1,18 @@
-// npm run bench:compare [-- --size 1GiB] [-- --tools failsafe,restic,borg-zlib,borg-lz4,tar]
+// npm run bench:compare [-- --size 1GiB] [-- --tools failsafe,restic,borg-zlib,borg-lz4,tar] [-- --rounds 1] [-- --settle 35]
 // Failsafe beside restic, Borg and tar on one data set: first backup, restore, unchanged second backup.
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ensurePeers, peers } from './peers.js';
 import { benchRoot, machine, option, round, sizeOption, timed, treeBytes } from './util.js';
 import { DATASET_VERSION, generateDataset } from './dataset.js';
 
 const size = sizeOption('1GiB');
 const names = option('tools', peers.map((p) => p.name).join(',')).split(',');
+const rounds = Math.max(1, Number(option('rounds', '1')));
+const settle = Number(option('settle', '35'));
 const chosen = names.map((name) => {
   const peer = peers.find((p) => p.name === name);
   if (!peer) {
@@ -33,7 +37,9 @@ timed('warm the page cache', 'tar', ['cf', '/dev/null', dataName], { cwd: benchR
 const runs = join(benchRoot, 'compare');
 await rm(runs, { recursive: true, force: true });
 await mkdir(runs, { recursive: true });
-const context = { root: benchRoot, dataName, data, work: runs };
+// Every tool restores to the same fresh path: how much creating a file costs the kernel depends on where its
+// folder sits on the disk (on ext4, up to 40x between two folders of one file system, measured here).
+const context = { root: benchRoot, dataName, data, work: runs, restored: join(runs, 'restored') };
 for (const peer of chosen) {
   await mkdir(join(runs, peer.name), { recursive: true });
   await peer.setup({ ...context, dir: join(runs, peer.name) });
@@ -44,20 +50,33 @@ const results = [];
 async function step(peer, stepName, fn) {
   const dir = join(runs, peer.name);
   const before = existsSync(join(dir, 'repo')) ? await treeBytes(join(dir, 'repo')) : 0;
-  const { seconds, rss } = await fn({ ...context, dir });
-  const row = { tool: peer.label, step: stepName, seconds: round(seconds, 2), 'MB/s': round(mb / seconds), 'peak RSS MB': round(rss / 1e6) };
+  if (stepName === 'restore') await settleDisk();
+  const { seconds, rss, cpu } = await fn({ ...context, dir });
+  const row = { tool: peer.label, step: stepName, seconds: round(seconds, 2), 'MB/s': round(mb / seconds), 'CPU s': round(cpu, 2), 'peak RSS MB': round(rss / 1e6) };
   if (stepName !== 'restore') row['stored MB'] = round(((await treeBytes(join(dir, 'repo'))) - before) / 1e6);
   else {
-    const restored = await treeBytes(join(dir, 'restored'));
+    const restored = await treeBytes(context.restored);
     if (restored !== dataBytes) throw new Error(`${peer.label} restored ${restored} bytes, the data set has ${dataBytes}`);
-    await rm(join(dir, 'restored'), { recursive: true, force: true });
+    await rm(context.restored, { recursive: true, force: true });
   }
   results.push(row);
   console.error(`${peer.label} ${stepName}: ${row.seconds} s, ${row['MB/s']} MB/s, peak RSS ${row['peak RSS MB']} MB${row['stored MB'] === undefined ? '' : `, stored ${row['stored MB']} MB`}`);
 }
 for (const peer of chosen) await step(peer, 'backup', peer.backup);
-for (const peer of chosen) await step(peer, 'restore', peer.restore);
+// Rounds alternate the order, so no tool always restores right after another tool's restore was deleted.
+for (let pass = 0; pass < rounds; pass++) {
+  for (const peer of pass % 2 === 0 ? chosen : [...chosen].reverse()) await step(peer, 'restore', peer.restore);
+}
 for (const peer of chosen) await step(peer, 'second backup', peer.backup);
+
+/**
+ * Each restore starts with nothing of the last one in the dirty page cache, and after ext4 (without a journal)
+ * stops skipping the inodes deleted in the last ~30 s, which it otherwise walks past on every file it creates.
+ */
+async function settleDisk() {
+  spawnSync('sync');
+  if (settle > 0) await sleep(settle * 1000);
+}
 
 const about = { ...machine(), load: loadBefore, dataBytes, dataset: dataName };
 console.log(`data ${round(dataBytes / 1024 ** 2, 0)} MiB on ${about.cores} cores (${about.cpu}), Node ${about.node}, load ${about.load.join(' ')} before, ${machine().load.join(' ')} after`);

@@ -27,9 +27,9 @@ function borg(name, label, compression) {
     setup: ({ dir }) => timed(`${name} init`, 'borg', ['init', '--encryption=repokey-blake2', join(dir, 'repo')], { env: borgEnv(dir) }),
     backup: ({ dir, root, dataName }) =>
       timed(`${name} backup`, 'borg', ['create', '--compression', compression, `${join(dir, 'repo')}::a${archive++}`, dataName], { cwd: root, env: borgEnv(dir) }),
-    restore: async ({ dir }) => {
-      await mkdir(join(dir, 'restored'), { recursive: true });
-      return timed(`${name} restore`, 'borg', ['extract', `${join(dir, 'repo')}::a0`], { cwd: join(dir, 'restored'), env: borgEnv(dir) });
+    restore: async ({ dir, restored }) => {
+      await mkdir(restored, { recursive: true });
+      return timed(`${name} restore`, 'borg', ['extract', `${join(dir, 'repo')}::a0`], { cwd: restored, env: borgEnv(dir) });
     },
   };
 }
@@ -55,7 +55,7 @@ jobs:
       );
     },
     backup: ({ dir }) => timed('failsafe backup', process.execPath, [cli, 'backup', '-c', join(dir, 'failsafe.yaml'), '--json']),
-    restore: ({ dir }) => timed('failsafe restore', process.execPath, [cli, 'restore', 'latest', '--to', join(dir, 'restored'), '-c', join(dir, 'failsafe.yaml'), '--json']),
+    restore: ({ dir, restored }) => timed('failsafe restore', process.execPath, [cli, 'restore', 'latest', '--to', restored, '-c', join(dir, 'failsafe.yaml'), '--json']),
   },
   {
     name: 'restic',
@@ -64,7 +64,7 @@ jobs:
     command: 'restic',
     setup: ({ dir }) => timed('restic init', 'restic', ['init'], { env: resticEnv(dir) }),
     backup: ({ dir, root, dataName }) => timed('restic backup', 'restic', ['backup', '--quiet', dataName], { cwd: root, env: resticEnv(dir) }),
-    restore: ({ dir }) => timed('restic restore', 'restic', ['restore', 'latest', '--quiet', '--target', join(dir, 'restored')], { env: resticEnv(dir) }),
+    restore: ({ dir, restored }) => timed('restic restore', 'restic', ['restore', 'latest', '--quiet', '--target', restored], { env: resticEnv(dir) }),
   },
   borg('borg-zlib', 'borg zlib,6', 'zlib,6'),
   borg('borg-lz4', 'borg lz4', 'lz4'),
@@ -75,10 +75,10 @@ jobs:
       await mkdir(join(dir, 'repo'), { recursive: true });
     },
     backup: ({ dir, root, dataName }) => timed('tar czf', 'tar', ['czf', join(dir, 'repo', `${Date.now()}.tar.gz`), dataName], { cwd: root }),
-    restore: async ({ dir }) => {
-      await mkdir(join(dir, 'restored'), { recursive: true });
+    restore: async ({ dir, restored }) => {
+      await mkdir(restored, { recursive: true });
       const [first] = readdirSync(join(dir, 'repo')).sort();
-      return timed('tar xzf', 'tar', ['xzf', join(dir, 'repo', first)], { cwd: join(dir, 'restored') });
+      return timed('tar xzf', 'tar', ['xzf', join(dir, 'repo', first)], { cwd: restored });
     },
   },
 ];

@@ -44,7 +44,7 @@ export async function treeBytes(dir) {
 export function timed(label, command, args, { cwd, env } = {}) {
   const report = join(benchRoot, `time-${process.pid}.txt`);
   const started = process.hrtime.bigint();
-  const result = spawnSync('/usr/bin/time', ['-f', '%M', '-o', report, command, ...args], {
+  const result = spawnSync('/usr/bin/time', ['-f', '%M %U %S', '-o', report, command, ...args], {
     cwd,
     env: { ...process.env, ...env },
     encoding: 'utf8',
@@ -53,9 +53,9 @@ export function timed(label, command, args, { cwd, env } = {}) {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (result.error) throw new Error(`${label}: ${result.error.message} (is the Debian package "time" installed?)`);
   if (result.status !== 0) throw new Error(`${label} failed (${result.status}): ${result.stderr.slice(-2000)}`);
-  const rssKiB = Number(/(\d+)\s*$/.exec(readFileSync(report, 'utf8'))?.[1] ?? 0);
+  const [, rssKiB = '0', user = '0', system = '0'] = /(\d+) ([\d.]+) ([\d.]+)\s*$/.exec(readFileSync(report, 'utf8')) ?? [];
   rmSync(report, { force: true });
-  return { seconds, rss: rssKiB * 1024, stdout: result.stdout };
+  return { seconds, rss: Number(rssKiB) * 1024, cpu: Number(user) + Number(system), stdout: result.stdout };
 }
 
 /** Cores, CPU model, Node and the load averages, to print beside every result. */
