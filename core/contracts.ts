@@ -316,6 +316,8 @@ export interface SegmentCodec {
  */
 export interface SegmentCipher {
   readonly name: string;
+  /** Whether `decrypt` fails on any altered byte: then a stored checksum need only be compared when it does. */
+  readonly authenticated: boolean;
   /** Exactly the bytes `encryptInto` writes for `plainLength` bytes. */
   sealedSize(plainLength: number): number;
   /** Room `decryptInto` needs for `sealedLength` sealed bytes (the exact plaintext length when they are intact). */

@@ -10,7 +10,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import type { RestoreEntry, SourcePlugin } from './contracts.js';
 import { FailsafeError, isAbortError } from './errors.js';
 import { flushTree } from './fs/durable.js';
-import { archiveEntries, type ArchiveEntry } from './read/archive.js';
+import { archiveEntries, checksEveryFile, type ArchiveEntry } from './read/archive.js';
 import { segmentStream } from './read/segments.js';
 import { plannedChanges, planRestore, type PlannedChanges, type PlannedSource, type RestorePlugins } from './restore-plan.js';
 import type { OpenedSnapshot } from './snapshots.js';
@@ -152,7 +152,13 @@ async function stageAll(snapshot: OpenedSnapshot, plan: PlannedSource[], options
   const what = `${snapshot.storage.targetName}:${manifest.job}/${manifest.id}`;
   const iterator = first
     ? archiveEntries(
-        segmentStream(snapshot, { from: first.segment, skip: first.offset, ahead: options.parallelism ?? 2, signal: options.signal }),
+        segmentStream(snapshot, {
+          from: first.segment,
+          skip: first.offset,
+          ahead: options.parallelism ?? 2,
+          contentChecked: checksEveryFile(manifest.entries),
+          signal: options.signal,
+        }),
         manifest.entries,
         what,
       )

@@ -5,7 +5,7 @@
  * in the tar stream is checked against its SHA-256.
  */
 import { FailsafeError, isFailsafeError } from './errors.js';
-import { archiveEntries } from './read/archive.js';
+import { archiveEntries, checksEveryFile } from './read/archive.js';
 import { segmentStream } from './read/segments.js';
 import type { OpenedSnapshot } from './snapshots.js';
 
@@ -50,7 +50,11 @@ export async function verifySnapshot(snapshot: OpenedSnapshot, options: { readDa
     }
   } else {
     try {
-      const stream = segmentStream(snapshot, { ahead: options.parallelism ?? 2, ...(options.signal ? { signal: options.signal } : {}) });
+      const stream = segmentStream(snapshot, {
+        ahead: options.parallelism ?? 2,
+        contentChecked: checksEveryFile(manifest.entries),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
       for await (const entry of archiveEntries(stream, manifest.entries, `${storage.targetName}:${manifest.job}/${manifest.id}`)) {
         // Every body is read and checked by archiveEntries as the stream passes it.
         report.checked++;

@@ -30,6 +30,7 @@ export function segmentCipher(name: string, key?: Uint8Array): SecretstreamCiphe
 
 export class SecretstreamCipher implements SegmentCipher {
   readonly name = 'xchacha20poly1305-secretstream';
+  readonly authenticated = true;
   readonly #key: Uint8Array;
 
   constructor(key: Uint8Array) {
@@ -109,6 +110,7 @@ export class SecretstreamCipher implements SegmentCipher {
 /** No encryption (YAML `encryption: none`): stored bytes are the compressed bytes. */
 export class PlainCipher implements SegmentCipher {
   readonly name = 'none';
+  readonly authenticated = false;
   sealedSize(plainLength: number): number {
     return plainLength;
   }

@@ -1,7 +1,7 @@
 /**
  * The CPU work on one segment, as plain synchronous functions: sealing
  * (plaintext hash → compress → encrypt → stored hash) for a backup, opening
- * (stored hash check → decrypt → decompress → plaintext hash check) for a
+ * (stored hash check → decrypt → decompress → plaintext hash check, see openSegment) for a
  * restore or verify. The worker threads of core/pipeline/segment-workers.ts
  * run them; nothing here may import more than node:crypto, node:zlib and the
  * codecs, so a worker starts small.
@@ -47,7 +47,8 @@ export interface OpenRequest {
   storedSize: number;
   sha256: string;
   plainSize: number;
-  plainSha256: string;
+  /** Checked when present; absent when the caller checks every file's own SHA-256 instead. */
+  plainSha256?: string;
   /** `<target>:<key>`, for messages. */
   what: string;
 }
@@ -84,19 +85,31 @@ export function sealSegment(tools: SegmentTools, request: SealRequest): SealResu
   return { index, plainSize, plainSha256, sha256: sha256Hex(data), data };
 }
 
-export function openSegment(tools: SegmentTools, request: OpenRequest): Buffer {
+/**
+ * Opening checks the stored bytes against their SHA-256 before anything else,
+ * except under an authenticating cipher: its tag already fails on any altered
+ * byte, so the hash is computed only then, to tell a damaged object
+ * (E_CHECKSUM) from a wrong key (E_WRONG_KEY). The plaintext's SHA-256 is
+ * checked when the request carries it; callers that check every file's own
+ * SHA-256 leave it out (core/read/archive.ts). `storedIsScratch`: the
+ * stored bytes are the caller's to overwrite.
+ */
+export function openSegment(tools: SegmentTools, request: OpenRequest, storedIsScratch = false): Buffer {
   const { stored, what } = request;
-  if (stored.length !== request.storedSize || sha256Hex(stored) !== request.sha256) {
-    throw new FailsafeError('E_CHECKSUM', `checksum mismatch in ${what}: the stored object was altered or damaged`);
-  }
+  const damaged = (): FailsafeError => new FailsafeError('E_CHECKSUM', `checksum mismatch in ${what}: the stored object was altered or damaged`);
+  if (stored.length !== request.storedSize) throw damaged();
+  if (!tools.cipher.authenticated && sha256Hex(stored) !== request.sha256) throw damaged();
   let plain: Buffer;
   try {
-    plain = tools.decompress(tools.cipher.decrypt(stored, request.context), request.plainSize);
+    // Decrypting in place spares a segment-sized allocation; a failure leaves the stored bytes intact up to the bad chunk, so the hash still tells.
+    const opened = storedIsScratch && tools.cipher.authenticated ? stored.subarray(0, tools.cipher.decryptInto(stored, request.context, stored)) : tools.cipher.decrypt(stored, request.context);
+    plain = tools.decompress(opened, request.plainSize);
   } catch (err) {
+    if (tools.cipher.authenticated && sha256Hex(stored) !== request.sha256) throw damaged();
     if (isFailsafeError(err)) throw new FailsafeError(err.code, `${err.message} (${what})`, { cause: err });
     throw err;
   }
-  if (plain.length !== request.plainSize || sha256Hex(plain) !== request.plainSha256) {
+  if (plain.length !== request.plainSize || (request.plainSha256 !== undefined && sha256Hex(plain) !== request.plainSha256)) {
     throw new FailsafeError('E_CHECKSUM', `checksum mismatch in the content of ${what}`);
   }
   return plain;

@@ -62,7 +62,9 @@ function handle(t: SegmentTools, message: WorkerRequest): void {
       const { data, transfer } = movable(result.data);
       port.postMessage({ id: message.id, result: { ...result, data } }, transfer);
     } else {
-      const { data, transfer } = movable(openSegment(t, { ...message.request, stored: asBuffer(message.request.stored) }));
+      const stored = asBuffer(message.request.stored);
+      // Moved or copied here unless it is shared memory: this thread's own to overwrite.
+      const { data, transfer } = movable(openSegment(t, { ...message.request, stored }, !(stored.buffer instanceof SharedArrayBuffer)));
       port.postMessage({ id: message.id, result: data }, transfer);
     }
   } catch (err) {

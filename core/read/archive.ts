@@ -23,6 +23,14 @@ export interface ArchiveEntry extends RestoreEntry {
   record: ManifestEntry;
 }
 
+/**
+ * Whether archiveEntries checks every byte that reaches a file: every file has
+ * its SHA-256 in the manifest, and every other entry is made from the manifest.
+ */
+export function checksEveryFile(manifestEntries: ManifestEntry[]): boolean {
+  return manifestEntries.every((e) => e.type !== 'file' || e.sha256 !== undefined);
+}
+
 /** Entries of the tar stream in order; each body must be consumed before asking for the next entry. */
 export async function* archiveEntries(tarStream: Readable, manifestEntries: ManifestEntry[], what: string): AsyncGenerator<ArchiveEntry> {
   const index = new Map(manifestEntries.map((e) => [`${e.source}/${e.path}`, e]));

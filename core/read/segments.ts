@@ -12,7 +12,7 @@ import { ParallelMap } from '../pipeline/parallel-map.js';
 import { SegmentWorkers } from '../pipeline/segment-workers.js';
 import type { OpenedSnapshot } from '../snapshots.js';
 
-async function readSegment(snapshot: OpenedSnapshot, workers: SegmentWorkers, record: SegmentRecord, signal?: AbortSignal): Promise<Buffer> {
+async function readSegment(snapshot: OpenedSnapshot, workers: SegmentWorkers, record: SegmentRecord, contentChecked: boolean, signal?: AbortSignal): Promise<Buffer> {
   const { storage, manifest } = snapshot;
   const what = `${storage.targetName}:${record.key}`;
   let stored: Buffer;
@@ -23,7 +23,8 @@ async function readSegment(snapshot: OpenedSnapshot, workers: SegmentWorkers, re
     throw err;
   }
   try {
-    return await workers.open({ stored, context: segmentContext(manifest.id, record.index), what, ...record });
+    const { plainSha256, ...sizes } = record;
+    return await workers.open({ stored, context: segmentContext(manifest.id, record.index), what, ...sizes, ...(contentChecked ? {} : { plainSha256 }) });
   } catch (err) {
     if (isFailsafeError(err)) throw new FailsafeError(err.code, err.message, { cause: err, object: record.key });
     throw err;
@@ -37,6 +38,12 @@ export interface SegmentStreamOptions {
   skip?: number;
   /** Segments fetched ahead in parallel, and worker threads opening them. */
   ahead?: number;
+  /**
+   * The reader checks every file's SHA-256 (archiveEntries, when
+   * `checksEveryFile`): each segment's plaintext SHA-256 would check the
+   * same bytes a second time, so it is skipped. Sizes are still checked.
+   */
+  contentChecked?: boolean;
   signal?: AbortSignal;
 }
 
@@ -49,7 +56,7 @@ export function segmentStream(snapshot: OpenedSnapshot, options: SegmentStreamOp
   const workers = new SegmentWorkers(snapshot.codecs, Math.min(ahead, Math.max(1, records.length)));
   // One more fetch than workers: the next object is read while every worker is busy.
   const fetcher = new ParallelMap<number, Buffer>(ahead + 1, async (index) => {
-    const plain = await readSegment(snapshot, workers, records[index]!, options.signal);
+    const plain = await readSegment(snapshot, workers, records[index]!, options.contentChecked === true, options.signal);
     return index === 0 && skip > 0 ? plain.subarray(skip) : plain;
   });
   const indices = Readable.from(records.map((_, i) => i), { objectMode: true, highWaterMark: 1 });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { extract as tarExtract, pack as tarPack, type Header } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
-import { archiveEntries } from '../../core/read/archive.js';
+import { archiveEntries, checksEveryFile } from '../../core/read/archive.js';
 import { TarReader } from '../../core/read/tar-reader.js';
 import { FailsafeError } from '../../core/errors.js';
 import type { ManifestEntry } from '../../core/format/manifest.js';
@@ -144,5 +144,13 @@ describe('archive entries', () => {
       })().catch((e: unknown) => e);
       expect((err as FailsafeError).code).toBe('E_CORRUPT');
     }
+  });
+
+  it('checks every file only when each has its SHA-256 (the segments skip their own plaintext hash then)', () => {
+    const manifest = manifestOf(items);
+    expect(checksEveryFile(manifest)).toBe(true);
+    expect(checksEveryFile(manifest.map((e) => (e.path === 'dir/large.bin' ? { ...e, sha256: undefined } : e)))).toBe(false);
+    // Folders and symlinks are made from the manifest, not from archive bytes.
+    expect(checksEveryFile(manifest.filter((e) => e.type !== 'file'))).toBe(true);
   });
 });

@@ -97,6 +97,33 @@ describe('segment worker threads', () => {
     await expect(reader.open({ ...request, stored: Buffer.from(sealed.data), plainSha256: sha256Hex(Buffer.from('other')) })).rejects.toMatchObject({ code: 'E_CHECKSUM' });
   });
 
+  it('tells a damaged object from a wrong key after decrypting in place, and leaves shared memory alone', async () => {
+    const plain = plainSegment(512 * 1024);
+    const sealed = await sealOne(pool(spec()), plain, 'snap/1');
+    const request = { context: 'snap/1', storedSize: sealed.data.length, sha256: sealed.sha256, plainSize: sealed.plainSize, what: 'disk:data/y' };
+    const reader = pool(spec(), 1);
+    // Chunks before the flipped one were already opened over the stored bytes when the bad tag is found.
+    const late = Buffer.from(sealed.data);
+    late[late.length - 100]! ^= 1;
+    await expect(reader.open({ ...request, stored: late })).rejects.toMatchObject({ code: 'E_CHECKSUM' });
+    // Without the plaintext hash the sizes still count.
+    await expect(reader.open({ ...request, stored: Buffer.from(sealed.data), plainSize: sealed.plainSize - 1 })).rejects.toMatchObject({ code: 'E_CHECKSUM' });
+    const shared = allocateSegment(sealed.data.length);
+    sealed.data.copy(shared);
+    expect((await reader.open({ ...request, stored: shared })).equals(plain)).toBe(true);
+    expect(shared.equals(sealed.data)).toBe(true);
+  });
+
+  it('checks the stored hash before decompressing when the cipher does not authenticate', async () => {
+    const plain = plainSegment(256 * 1024);
+    const none = spec({ cipher: { name: 'none' } });
+    const sealed = await sealOne(pool(none), plain);
+    const flipped = Buffer.from(sealed.data);
+    flipped[flipped.length - 1]! ^= 1;
+    const request = { context: 'ctx/0', storedSize: sealed.data.length, sha256: sealed.sha256, plainSize: sealed.plainSize, what: 'disk:data/z' };
+    await expect(pool(none).open({ ...request, stored: flipped })).rejects.toMatchObject({ code: 'E_CHECKSUM', message: expect.stringContaining('stored object') });
+  });
+
   it('fails requests instead of hanging when the codecs cannot be built, and after close', async () => {
     const broken = pool(spec({ cipher: { name: 'xchacha20poly1305-secretstream', key: randomBytes(7) } }), 1);
     await expect(broken.seal({ index: 0, plain: plainSegment(4096), context: 'c' })).rejects.toThrow(/could not start/);
