@@ -64,6 +64,11 @@ export class LocalAdapter implements StorageAdapter {
     });
   }
 
+  async filePath(key: string): Promise<string> {
+    await this.#checkMount();
+    return this.#path(key);
+  }
+
   async head(key: string): Promise<ObjectInfo | undefined> {
     await this.#checkMount();
     try {

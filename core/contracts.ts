@@ -67,6 +67,14 @@ export interface StorageAdapter {
    * Same errors as `get`.
    */
   getBuffer?(key: string, options?: StorageOptions): Promise<Buffer>;
+  /**
+   * Optional, for adapters whose objects are plain files on this machine: the
+   * file holding `key`, so a reader in another thread can read it itself (the
+   * restore's worker threads read segments this way, sparing the main thread
+   * the reads). Rejects like `get` for an unusable target (an unmounted disk);
+   * does not check that the object exists.
+   */
+  filePath?(key: string): Promise<string>;
   /** The object's size and date, or `undefined` when it does not exist. */
   head(key: string, options?: StorageOptions): Promise<ObjectInfo | undefined>;
   /**

@@ -67,6 +67,13 @@ export class Storage {
     });
   }
 
+  /** The object's local file when the adapter has one (`filePath`), else undefined: read it with `getBuffer`. */
+  async filePath(key: string): Promise<string | undefined> {
+    if (!this.adapter.filePath) return undefined;
+    validateKey(key);
+    return this.#wrap('get', key, () => this.adapter.filePath!(key));
+  }
+
   async head(key: string, options: StorageOptions = {}): Promise<ObjectInfo | undefined> {
     validateKey(key);
     return this.#wrap('head', key, () => this.adapter.head(key, options));

@@ -41,6 +41,9 @@ export type SealResult =
   | { index: number; plainSize: number; plainSha256: string; reused: true }
   | { index: number; plainSize: number; plainSha256: string; sha256: string; data: Buffer };
 
+/** An open request as the pool takes it: the stored bytes, or the local file holding them (read by the worker). */
+export type OpenJob = Omit<OpenRequest, 'stored'> & ({ stored: Buffer; file?: undefined } | { file: string; stored?: undefined });
+
 export interface OpenRequest {
   stored: Buffer;
   context: string;

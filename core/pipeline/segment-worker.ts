@@ -4,15 +4,16 @@
  * open requests one at a time. Replies transfer their output buffers, so a
  * segment's bytes are never copied between threads.
  */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createSegmentCodec, type CompressionAlgorithm } from '../compression.js';
-import { FailsafeError } from '../errors.js';
-import { asBuffer, openSegment, ownsWholeBuffer, sealSegment, type OpenRequest, type SealRequest, type SegmentCodecSpec, type SegmentTools } from './segment-work.js';
+import { FailsafeError, fromNodeError } from '../errors.js';
+import { asBuffer, openSegment, ownsWholeBuffer, sealSegment, type OpenJob, type SealRequest, type SegmentCodecSpec, type SegmentTools } from './segment-work.js';
 import { segmentCipher } from '../crypto/segment-cipher.js';
 
-export type WorkerRequest = { id: number; op: 'seal'; request: SealRequest } | { id: number; op: 'open'; request: OpenRequest };
+export type WorkerRequest = { id: number; op: 'seal'; request: SealRequest } | { id: number; op: 'open'; request: OpenJob };
 export type WorkerReply = { id: number; result: unknown } | { id: number; error: { message: string; code?: string } };
 
 async function tools(spec: SegmentCodecSpec): Promise<SegmentTools> {
@@ -62,9 +63,13 @@ function handle(t: SegmentTools, message: WorkerRequest): void {
       const { data, transfer } = movable(result.data);
       port.postMessage({ id: message.id, result: { ...result, data } }, transfer);
     } else {
-      const stored = asBuffer(message.request.stored);
-      // Moved or copied here unless it is shared memory: this thread's own to overwrite.
-      const { data, transfer } = movable(openSegment(t, { ...message.request, stored }, !(stored.buffer instanceof SharedArrayBuffer)));
+      const { file, stored: sent, ...request } = message.request;
+      // Read here, or moved or copied here unless it is shared memory: either way this thread's own to overwrite.
+      const stored = file !== undefined ? readStored(file, request.storedSize, request.what) : asBuffer(sent!);
+      const plain = openSegment(t, { ...request, stored }, !(stored.buffer instanceof SharedArrayBuffer));
+      // Without compression the plaintext may be the read buffer itself: it goes with the reply.
+      if (plain.buffer === readBuffer?.buffer) readBuffer = undefined;
+      const { data, transfer } = movable(plain);
       port.postMessage({ id: message.id, result: data }, transfer);
     }
   } catch (err) {
@@ -73,5 +78,38 @@ function handle(t: SegmentTools, message: WorkerRequest): void {
   } finally {
     // After the reply: the main thread is not kept waiting for it.
     collectGarbage({ type: 'minor' });
+  }
+}
+
+let readBuffer: Buffer | undefined;
+
+/**
+ * A stored segment read whole into this thread's reused buffer (valid until
+ * the next read): no allocation, and no round trip through the main thread.
+ * A file of another size than recorded comes back whole up to `size + 1`
+ * bytes, so openSegment refuses it as altered.
+ */
+function readStored(file: string, size: number, what: string): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    throw fromNodeError(err, `${what}: get`);
+  }
+  try {
+    const actual = fstatSync(fd).size;
+    const want = actual === size ? size : Math.min(actual, size + 1);
+    if (!readBuffer || readBuffer.length < want) readBuffer = Buffer.allocUnsafeSlow(Math.max(want, 4 << 20));
+    let filled = 0;
+    while (filled < want) {
+      const n = readSync(fd, readBuffer, filled, want - filled, filled);
+      if (n === 0) break;
+      filled += n;
+    }
+    return readBuffer.subarray(0, filled);
+  } catch (err) {
+    throw fromNodeError(err, `${what}: get`);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -15,7 +15,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { FailsafeError, isErrorCode } from '../errors.js';
-import { asBuffer, ownsWholeBuffer, type OpenRequest, type SealRequest, type SealResult, type SegmentCodecSpec } from './segment-work.js';
+import { asBuffer, ownsWholeBuffer, type OpenJob, type SealRequest, type SealResult, type SegmentCodecSpec } from './segment-work.js';
 import type { WorkerReply, WorkerRequest } from './segment-worker.js';
 
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void };
@@ -65,12 +65,15 @@ export class SegmentWorkers {
     );
   }
 
-  /** Check, decrypt, decompress and check one stored segment; its buffer is moved to the worker. */
-  open(request: OpenRequest): Promise<Buffer> {
+  /**
+   * Check, decrypt, decompress and check one stored segment: its buffer is
+   * moved to the worker, or the worker reads its `file` (a missing one is
+   * E_NOT_FOUND, as from the storage facade).
+   */
+  open(request: OpenJob): Promise<Buffer> {
     const { stored } = request;
-    return (this.#run({ id: 0, op: 'open', request }, ownsWholeBuffer(stored) ? [stored.buffer as ArrayBuffer] : []) as Promise<Uint8Array>).then(
-      asBuffer,
-    );
+    const transfer = stored && ownsWholeBuffer(stored) ? [stored.buffer as ArrayBuffer] : [];
+    return (this.#run({ id: 0, op: 'open', request }, transfer) as Promise<Uint8Array>).then(asBuffer);
   }
 
   async close(): Promise<void> {

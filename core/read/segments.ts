@@ -1,6 +1,6 @@
 /**
- * Reading segments back: fetch, check the stored SHA-256, decrypt, decompress,
- * check the plaintext SHA-256 — the last four in worker threads
+ * Reading segments back: fetch, check, decrypt, decompress, check — all in
+ * worker threads when the target is a local folder, the last four otherwise
  * (core/pipeline/segment-workers.ts). Several segments are fetched ahead in
  * parallel while the output stays in order and bounded.
  */
@@ -15,17 +15,14 @@ import type { OpenedSnapshot } from '../snapshots.js';
 async function readSegment(snapshot: OpenedSnapshot, workers: SegmentWorkers, record: SegmentRecord, contentChecked: boolean, signal?: AbortSignal): Promise<Buffer> {
   const { storage, manifest } = snapshot;
   const what = `${storage.targetName}:${record.key}`;
-  let stored: Buffer;
+  const { plainSha256, ...sizes } = record;
+  const request = { context: segmentContext(manifest.id, record.index), what, ...sizes, ...(contentChecked ? {} : { plainSha256 }) };
   try {
-    stored = await storage.getBuffer(record.key, { signal });
+    // A local file is read by the worker itself; anything else is fetched here and moved to it.
+    const file = await storage.filePath(record.key);
+    return await workers.open(file === undefined ? { ...request, stored: await storage.getBuffer(record.key, { signal }) } : { ...request, file });
   } catch (err) {
     if (isFailsafeError(err, 'E_NOT_FOUND')) throw new FailsafeError('E_CORRUPT', `segment object ${what} is missing`, { cause: err, object: record.key });
-    throw err;
-  }
-  try {
-    const { plainSha256, ...sizes } = record;
-    return await workers.open({ stored, context: segmentContext(manifest.id, record.index), what, ...sizes, ...(contentChecked ? {} : { plainSha256 }) });
-  } catch (err) {
     if (isFailsafeError(err)) throw new FailsafeError(err.code, err.message, { cause: err, object: record.key });
     throw err;
   }

@@ -10,7 +10,7 @@
  * adapter's own cases.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir, utimes, writeFile } from 'node:fs/promises';
+import { readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -158,6 +158,17 @@ export function testStorageAdapter(name: string, options: StorageSuiteOptions): 
         await rejectsWithCode(storage.put(bad, Buffer.from('x')), 'E_USAGE');
       }
       await rejectsWithCode(storage.get('../etc/passwd'), 'E_USAGE');
+    });
+
+    it('filePath, when the adapter has it, names a file holding exactly the object; keys are checked first', async () => {
+      if (!adapter.filePath) {
+        expect(await storage.filePath('k')).toBeUndefined();
+        return;
+      }
+      const data = randomBytes(70_000);
+      await storage.put('data/job/1/00000003', data);
+      expect(sha(await readFile((await storage.filePath('data/job/1/00000003'))!))).toBe(sha(data));
+      await rejectsWithCode(storage.filePath('../etc/passwd'), 'E_USAGE');
     });
 
     it('lists by prefix in key order, including partial segments', async () => {

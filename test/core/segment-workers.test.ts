@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allocateSegment } from '../../core/pipeline/segmenter.js';
 import { sha256Hex, type SegmentCodecSpec } from '../../core/pipeline/segment-work.js';
@@ -112,6 +115,46 @@ describe('segment worker threads', () => {
     sealed.data.copy(shared);
     expect((await reader.open({ ...request, stored: shared })).equals(plain)).toBe(true);
     expect(shared.equals(sealed.data)).toBe(true);
+  });
+
+  it('reads a local file itself: the same plaintext, E_NOT_FOUND when missing, E_CHECKSUM when longer or shorter', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'failsafe-segment-file-'));
+    try {
+      const plain = plainSegment(300 * 1024);
+      const sealed = await sealOne(pool(spec()), plain, 'snap/3');
+      const request = { context: 'snap/3', storedSize: sealed.data.length, sha256: sealed.sha256, plainSize: sealed.plainSize, what: 'disk:data/f' };
+      const file = join(dir, '00000003');
+      await writeFile(file, sealed.data);
+      const reader = pool(spec(), 1);
+      // Twice in a row: the worker's reused read buffer holds the next segment, the first reply is untouched.
+      const [first, second] = [await reader.open({ ...request, file }), await reader.open({ ...request, file })];
+      expect(first.equals(plain) && second.equals(plain)).toBe(true);
+      await expect(reader.open({ ...request, file: join(dir, 'missing') })).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+      await writeFile(file, Buffer.concat([sealed.data, Buffer.from('x')]));
+      await expect(reader.open({ ...request, file })).rejects.toMatchObject({ code: 'E_CHECKSUM' });
+      await writeFile(file, sealed.data.subarray(1));
+      await expect(reader.open({ ...request, file })).rejects.toMatchObject({ code: 'E_CHECKSUM' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('without compression or encryption, a reply read from a file is not overwritten by the next read', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'failsafe-segment-file-'));
+    try {
+      const plain = [plainSegment(4 << 20), plainSegment(4 << 20).fill(7)];
+      const bare = spec({ compression: { algorithm: 'none', level: 0 }, cipher: { name: 'none' } });
+      const reader = pool(bare, 1);
+      const opened: Buffer[] = [];
+      for (const [i, p] of plain.entries()) {
+        const sealed = await sealOne(pool(bare, 1), p);
+        await writeFile(join(dir, String(i)), sealed.data);
+        opened.push(await reader.open({ context: 'ctx/0', storedSize: sealed.data.length, sha256: sealed.sha256, plainSize: sealed.plainSize, what: 'd:k', file: join(dir, String(i)) }));
+      }
+      expect(opened[0]!.equals(plain[0]!) && opened[1]!.equals(plain[1]!)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('checks the stored hash before decompressing when the cipher does not authenticate', async () => {
