@@ -5,13 +5,12 @@
  * segment's bytes are never copied between threads.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createSegmentCodec, type CompressionAlgorithm } from '../compression.js';
 import { FailsafeError, fromNodeError } from '../errors.js';
 import { asBuffer, openSegment, ownsWholeBuffer, sealSegment, type OpenJob, type SealRequest, type SegmentCodecSpec, type SegmentTools } from './segment-work.js';
 import { segmentCipher } from '../crypto/segment-cipher.js';
+import { collectYoungGarbage } from '../threads/minor-gc.js';
 
 export type WorkerRequest = { id: number; op: 'seal'; request: SealRequest } | { id: number; op: 'open'; request: OpenJob };
 export type WorkerReply = { id: number; result: unknown } | { id: number; error: { message: string; code?: string } };
@@ -20,7 +19,7 @@ async function tools(spec: SegmentCodecSpec): Promise<SegmentTools> {
   const cipher = segmentCipher(spec.cipher.name, spec.cipher.key);
   // Throws for an algorithm this version does not know, rather than passing its bytes through as they are.
   const codec = createSegmentCodec(spec.compression.algorithm as CompressionAlgorithm, spec.compression.level);
-  return { cipher, compress: (d) => codec.compress(d), compressScratch: (d) => codec.compressScratch(d), decompress: (d, n) => codec.decompress(d, n) };
+  return { cipher, compress: (d) => codec.compress(d), compressScratch: (d) => codec.compressScratch(d), decompress: (d, n, o) => codec.decompress(d, n, o) };
 }
 
 /** A view the receiving thread can own: shared memory travels as is, anything else is moved, never copied twice. */
@@ -32,16 +31,6 @@ function movable(data: Buffer): { data: Uint8Array; transfer: ArrayBuffer[] } {
   return { data: copy, transfer: [copy.buffer] };
 }
 
-/**
- * node:crypto hands back every 64 KiB chunk of a segment in a new buffer, and
- * V8 frees such buffers only at a collection, which their tiny wrappers do
- * not trigger until tens of MB pile up in each thread (measured: +40 MB of
- * resident memory per worker). A young-generation collection after each
- * segment, well under a millisecond on this thread's small heap, keeps a
- * worker flat. `gc` is not exposed to workers by flag, hence the new context.
- */
-v8.setFlagsFromString('--expose-gc');
-const collectGarbage = vm.runInNewContext('gc') as (options: { type: 'minor' | 'major' }) => void;
 
 const port = parentPort!;
 const ready = tools(workerData as SegmentCodecSpec);
@@ -67,8 +56,6 @@ function handle(t: SegmentTools, message: WorkerRequest): void {
       // Read here, or moved or copied here unless it is shared memory: either way this thread's own to overwrite.
       const stored = file !== undefined ? readStored(file, request.storedSize, request.what) : asBuffer(sent!);
       const plain = openSegment(t, { ...request, stored }, !(stored.buffer instanceof SharedArrayBuffer));
-      // Without compression the plaintext may be the read buffer itself: it goes with the reply.
-      if (plain.buffer === readBuffer?.buffer) readBuffer = undefined;
       const { data, transfer } = movable(plain);
       port.postMessage({ id: message.id, result: data }, transfer);
     }
@@ -76,8 +63,8 @@ function handle(t: SegmentTools, message: WorkerRequest): void {
     const error = err as Error & { code?: string };
     port.postMessage({ id: message.id, error: { message: error.message, ...(err instanceof FailsafeError ? { code: error.code } : {}) } });
   } finally {
-    // After the reply: the main thread is not kept waiting for it.
-    collectGarbage({ type: 'minor' });
+    // After the reply, so the main thread is not kept waiting: node:crypto's 64 KiB chunk buffers otherwise pile up.
+    collectYoungGarbage();
   }
 }
 

@@ -10,27 +10,15 @@
  * callers' own windows bound the memory. `close` terminates every thread;
  * a pool is per run, so no thread outlives its backup or restore.
  */
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { FailsafeError, isErrorCode } from '../errors.js';
+import { workerFile } from '../threads/worker-file.js';
 import { asBuffer, ownsWholeBuffer, type OpenJob, type SealRequest, type SealResult, type SegmentCodecSpec } from './segment-work.js';
 import type { WorkerReply, WorkerRequest } from './segment-worker.js';
 
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void };
 type Job = { message: WorkerRequest; pending: Pending; transfer: ArrayBuffer[] };
-
-/**
- * The worker's compiled file. Run from dist/ it sits beside this module; run
- * from the TypeScript sources (the test runner) it is the build's copy,
- * which `npm test` makes first (pretest).
- */
-function workerFile(): URL {
-  const here = new URL('./segment-worker.js', import.meta.url);
-  if (import.meta.url.endsWith('.js') && existsSync(fileURLToPath(here))) return here;
-  return new URL('../../dist/core/pipeline/segment-worker.js', import.meta.url);
-}
 
 export class SegmentWorkers {
   readonly size: number;
@@ -44,7 +32,7 @@ export class SegmentWorkers {
 
   constructor(spec: SegmentCodecSpec, size = availableParallelism()) {
     this.size = Math.max(1, size);
-    const file = workerFile();
+    const file = workerFile('./segment-worker.js', import.meta.url);
     for (let i = 0; i < this.size; i++) {
       // The key crosses as a copy in workerData.
       const worker = new Worker(file, { workerData: spec });
