@@ -3,8 +3,10 @@
  * symlink that would lead outside the destination. A small file costs more
  * in system calls than in bytes, so each file is one open (with its mode),
  * its writes, a futimes and a close, and owner and mode calls only when they
- * change something. Nothing is fsynced here: the restore flushes the whole
- * staged tree once before the swap (core/fs/durable.ts).
+ * change something. Small files are not fsynced here: the restore flushes the
+ * whole staged tree once before the swap (core/fs/durable.ts); large ones are
+ * sent on their way to the disk as soon as they are written, so that flush
+ * overlaps the rest of the restore instead of following it.
  */
 import { closeSync, constants, fchmodSync, fchownSync, futimesSync, openSync, rmSync, writeSync } from 'node:fs';
 import { lstat, lutimes, mkdir, open, rm, symlink, type FileHandle } from 'node:fs/promises';
@@ -13,11 +15,20 @@ import { Readable } from 'node:stream';
 import type { RestoreEntry, RestoreOptions } from '../core/contracts.js';
 import { FailsafeError } from '../core/errors.js';
 import { writeStreamTo } from '../core/fs/atomic.js';
+import { BoundedTasks } from '../core/pipeline/bounded-tasks.js';
 import { owner, restoreOwner, type Owned } from '../core/fs/owner.js';
 import { assertNoSymlinkParents, safeJoin } from '../core/paths.js';
 
 /** Files up to this size are written in one go, without a stream. */
 const SMALL_FILE = 256 * 1024;
+
+/**
+ * Files from this size start on their way to the disk (fdatasync, two at a
+ * time, in the background) as soon as they are written, so the flush of the
+ * whole tree before the swap finds little left to write.
+ */
+const EARLY_FLUSH = 8 * 1024 * 1024;
+const PARALLEL_EARLY_FLUSHES = 2;
 
 /**
  * The directories this restore created itself, with mkdir succeeding where
@@ -67,8 +78,23 @@ class MadeDirectories {
 export async function restoreTree(entries: AsyncIterable<RestoreEntry>, destination: string, options: RestoreOptions): Promise<number> {
   await mkdir(destination, { recursive: true });
   const made = new MadeDirectories(destination);
-  const directories: { path: string; mode: number; mtime: Date; uid?: number; gid?: number }[] = [];
-  const context: WriteContext = { made, umask: process.umask(), asRoot: process.getuid?.() === 0 };
+  const directories: StagedDirectory[] = [];
+  const context: WriteContext = { made, umask: process.umask(), asRoot: process.getuid?.() === 0, flushes: new BoundedTasks(PARALLEL_EARLY_FLUSHES) };
+  try {
+    const count = await writeEntries(entries, destination, options, context, directories);
+    await context.flushes.drain();
+    await finishDirectories(directories, context);
+    return count;
+  } finally {
+    // No file handle outlives a failed restore.
+    await context.flushes.settle();
+  }
+}
+
+type StagedDirectory = { path: string; mode: number; mtime: Date; uid?: number; gid?: number };
+
+async function writeEntries(entries: AsyncIterable<RestoreEntry>, destination: string, options: RestoreOptions, context: WriteContext, directories: StagedDirectory[]): Promise<number> {
+  const { made } = context;
   let count = 0;
   for await (const entry of entries) {
     options.signal?.throwIfAborted();
@@ -90,7 +116,11 @@ export async function restoreTree(entries: AsyncIterable<RestoreEntry>, destinat
     }
     count++;
   }
-  // Directory modes and times last, deepest first: writing children changes them.
+  return count;
+}
+
+/** Directory modes and times last, deepest first: writing children changes them. */
+async function finishDirectories(directories: StagedDirectory[], context: WriteContext): Promise<void> {
   // O_NOFOLLOW: never the mode of whatever a symlink put in a folder's place points to.
   for (const dir of directories.reverse()) {
     const handle = await open(dir.path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
@@ -102,13 +132,14 @@ export async function restoreTree(entries: AsyncIterable<RestoreEntry>, destinat
       await handle.close();
     }
   }
-  return count;
 }
 
 interface WriteContext {
   made: MadeDirectories;
   umask: number;
   asRoot: boolean;
+  /** Early fdatasyncs of large files in flight; each closes its file. */
+  flushes: BoundedTasks;
 }
 
 /** The calls that set a file's owner and mode after its bytes, only those that change something. */
@@ -165,13 +196,24 @@ async function replacing<T>(target: string, made: MadeDirectories, create: () =>
 async function writeFile(target: string, entry: RestoreEntry, context: WriteContext, write: (handle: FileHandle) => Promise<unknown>): Promise<void> {
   const meta = metadataOf(entry, context);
   const handle = await replacing(target, context.made, () => open(target, 'wx', meta.mode));
+  let handedOver = false;
   try {
     await write(handle);
     if (meta.chown) await handle.chown(...meta.chown);
     if (meta.chmod) await handle.chmod(meta.mode);
     await handle.utimes(entry.mtime, entry.mtime);
+    if (entry.size >= EARLY_FLUSH) {
+      await context.flushes.add(async () => {
+        try {
+          await handle.datasync();
+        } finally {
+          await handle.close();
+        }
+      });
+      handedOver = true;
+    }
   } finally {
-    await handle.close();
+    if (!handedOver) await handle.close();
   }
 }
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FailsafeError } from '../../core/errors.js';
+import type { RestoreEntry } from '../../core/contracts.js';
 import { DirectorySource, restoreTree } from '../../plugins/directory.js';
 import { collectEntries, context, readEntry, restoreEntries, roundTrip } from './helpers.js';
 
@@ -117,6 +118,28 @@ describe('directory source', () => {
     expect(notes.mtime.toISOString()).toBe('2020-05-06T07:08:09.000Z');
     // Dates travel with millisecond precision (and utimes takes float seconds).
     expect(Math.abs((await stat(join(to, 'photos'))).mtimeMs - (await stat(join(tree, 'photos'))).mtimeMs)).toBeLessThan(1);
+  });
+});
+
+describe('directory restore of large files', () => {
+  it('writes files past the early-flush size whole, with their mode and time; a failure after one still rejects', async () => {
+    const to = join(await mkdtemp(join(tmpdir(), 'failsafe-restore-large-')), 'out');
+    const big = 'x'.repeat(9 << 20);
+    const mtime = new Date('2021-02-03T04:05:06.000Z');
+    const items = [
+      { path: 'a.bin', type: 'file' as const, content: big, mode: 0o640, mtime },
+      { path: 'b.bin', type: 'file' as const, content: `${big}y`, mode: 0o600, mtime },
+    ];
+    expect(await restoreTree(restoreEntries(items), to, context())).toBe(2);
+    expect((await readFile(join(to, 'b.bin'), 'utf8')).length).toBe(big.length + 1);
+    const info = await stat(join(to, 'a.bin'));
+    expect([info.size, info.mode & 0o777, info.mtime.toISOString()]).toEqual([big.length, 0o640, mtime.toISOString()]);
+
+    async function* failing(): AsyncGenerator<RestoreEntry> {
+      yield* restoreEntries(items.slice(0, 1));
+      throw new Error('archive ended early');
+    }
+    await expect(restoreTree(failing(), join(to, 'again'), context())).rejects.toThrow('archive ended early');
   });
 });
 
