@@ -312,10 +312,8 @@ export interface SegmentCodec {
   /**
    * Throws E_CORRUPT when `src` is not valid data of this algorithm or
    * inflates to more than `expectedSize` bytes. The result belongs to the caller, as for compress.
-   * With `output` (at least `expectedSize` bytes), a codec that can write
-   * into it does, and returns a view of it; others return their own buffer.
    */
-  decompress(src: Uint8Array, expectedSize: number, output?: Buffer): Buffer;
+  decompress(src: Uint8Array, expectedSize: number): Buffer;
 }
 
 /**

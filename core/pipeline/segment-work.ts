@@ -22,7 +22,7 @@ export interface SegmentTools {
   compress(data: Buffer): Buffer;
   /** The codec's scratch result, valid until its next call (SegmentCodec.compressScratch). */
   compressScratch(data: Buffer): Buffer;
-  decompress(data: Buffer, expectedSize: number, output?: Buffer): Buffer;
+  decompress(data: Buffer, expectedSize: number): Buffer;
   cipher: SegmentCipher;
 }
 
@@ -95,8 +95,7 @@ export function sealSegment(tools: SegmentTools, request: SealRequest): SealResu
  * (E_CHECKSUM) from a wrong key (E_WRONG_KEY). The plaintext's SHA-256 is
  * checked when the request carries it; callers that check every file's own
  * SHA-256 leave it out (core/read/archive.ts). `storedIsScratch`: the
- * stored bytes are the caller's to overwrite. The plaintext comes back in
- * shared memory of its own.
+ * stored bytes are the caller's to overwrite.
  */
 export function openSegment(tools: SegmentTools, request: OpenRequest, storedIsScratch = false): Buffer {
   const { stored, what } = request;
@@ -107,10 +106,7 @@ export function openSegment(tools: SegmentTools, request: OpenRequest, storedIsS
   try {
     // Decrypting in place spares a segment-sized allocation; a failure leaves the stored bytes intact up to the bad chunk, so the hash still tells.
     const opened = storedIsScratch && tools.cipher.authenticated ? stored.subarray(0, tools.cipher.decryptInto(stored, request.context, stored)) : tools.cipher.decrypt(stored, request.context);
-    // In shared memory, so the reader can hand slices of it to another thread (core/read/file-hasher.ts) without a copy.
-    const shared = Buffer.from(new SharedArrayBuffer(request.plainSize));
-    plain = tools.decompress(opened, request.plainSize, shared);
-    if (plain.buffer !== shared.buffer && plain.length <= shared.length) plain = shared.subarray(0, plain.copy(shared));
+    plain = tools.decompress(opened, request.plainSize);
   } catch (err) {
     if (tools.cipher.authenticated && sha256Hex(stored) !== request.sha256) throw damaged();
     if (isFailsafeError(err)) throw new FailsafeError(err.code, `${err.message} (${what})`, { cause: err });

@@ -7,13 +7,12 @@
  * A body the consumer leaves unread is still read and checked before the
  * next entry.
  */
-import { createHash, Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { RestoreEntry } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
 import type { ManifestEntry } from '../format/manifest.js';
 import { normalizeArchivePath } from '../paths.js';
-import { FileHasher, type BodyHash } from './file-hasher.js';
 import { padding, TarReader } from './tar-reader.js';
 
 /** Bodies up to this size are read whole and checked before their entry is handed out. */
@@ -36,8 +35,6 @@ export function checksEveryFile(manifestEntries: ManifestEntry[]): boolean {
 export async function* archiveEntries(tarStream: Readable, manifestEntries: ManifestEntry[], what: string): AsyncGenerator<ArchiveEntry> {
   const index = new Map(manifestEntries.map((e) => [`${e.source}/${e.path}`, e]));
   const reader = new TarReader(tarStream, what);
-  // Large bodies are hashed beside the main thread; small ones are checked here before their entry is handed out.
-  const hasher = manifestEntries.some((e) => e.type === 'file' && e.size > WHOLE_BODY && e.sha256 !== undefined) ? new FileHasher() : undefined;
   try {
     for (let header = await reader.next(); header; header = await reader.next()) {
       const name = header.name.replace(/\/$/, '');
@@ -64,7 +61,7 @@ export async function* archiveEntries(tarStream: Readable, manifestEntries: Mani
         yield entry;
         continue;
       }
-      const body = new FileBody(reader, record, header.size, what, header.size > WHOLE_BODY ? hasher : undefined);
+      const body = new FileBody(reader, record, header.size, what);
       if (header.size <= WHOLE_BODY) {
         const content = await body.whole();
         entry.content = content;
@@ -80,7 +77,6 @@ export async function* archiveEntries(tarStream: Readable, manifestEntries: Mani
   } finally {
     await reader.close();
     tarStream.destroy();
-    await hasher?.close();
   }
 }
 
@@ -95,54 +91,48 @@ class FileBody {
   readonly #reader: TarReader;
   readonly #record: ManifestEntry;
   readonly #what: string;
-  readonly #hash: Hash | BodyHash | undefined;
+  readonly #hash;
   #left: number;
-  #verdict: Promise<boolean> | undefined;
+  #mismatch: boolean | undefined;
 
-  constructor(reader: TarReader, record: ManifestEntry, size: number, what: string, hasher?: FileHasher) {
+  constructor(reader: TarReader, record: ManifestEntry, size: number, what: string) {
     this.#reader = reader;
     this.#record = record;
     this.#what = what;
     this.#left = size;
-    this.#hash = record.sha256 === undefined ? undefined : (hasher?.begin() ?? createHash('sha256'));
-    if (size !== record.size) this.#verdict = Promise.resolve(true);
+    this.#hash = record.sha256 === undefined ? undefined : createHash('sha256');
+    if (size !== record.size) this.#mismatch = true;
   }
 
   async whole(): Promise<Buffer> {
     const content = await this.#reader.read(this.#left);
     this.#left = 0;
-    await this.#hash?.update(content);
-    await this.#check();
+    this.#hash?.update(content);
+    this.#check();
     return content;
   }
 
   async *slices(): AsyncGenerator<Buffer> {
     while (this.#left > 0) yield await this.#next();
-    await this.#check();
+    this.#check();
   }
 
   async finish(): Promise<void> {
     while (this.#left > 0) await this.#next();
-    await this.#check();
+    this.#check();
   }
 
   async #next(): Promise<Buffer> {
     const slice = await this.#reader.slice(this.#left);
     this.#left -= slice.length;
-    await this.#hash?.update(slice);
+    this.#hash?.update(slice);
     return slice;
   }
 
-  async #check(): Promise<void> {
-    this.#verdict ??= this.#mismatch();
-    if (await this.#verdict) {
+  #check(): void {
+    this.#mismatch ??= this.#hash !== undefined && this.#hash.digest('hex') !== this.#record.sha256;
+    if (this.#mismatch) {
       throw new FailsafeError('E_CHECKSUM', `${this.#what}: checksum mismatch for ${this.#record.source}/${this.#record.path}`);
     }
-  }
-
-  async #mismatch(): Promise<boolean> {
-    const hash = this.#hash;
-    if (hash === undefined) return false;
-    return (hash instanceof Hash ? hash.digest('hex') : await hash.digest()) !== this.#record.sha256;
   }
 }

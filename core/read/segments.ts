@@ -10,7 +10,6 @@ import { segmentContext } from '../format/layout.js';
 import type { SegmentRecord } from '../format/manifest.js';
 import { ParallelMap } from '../pipeline/parallel-map.js';
 import { SegmentWorkers } from '../pipeline/segment-workers.js';
-import { collectYoungGarbage } from '../threads/minor-gc.js';
 import type { OpenedSnapshot } from '../snapshots.js';
 
 async function readSegment(snapshot: OpenedSnapshot, workers: SegmentWorkers, record: SegmentRecord, contentChecked: boolean, signal?: AbortSignal): Promise<Buffer> {
@@ -28,9 +27,6 @@ async function readSegment(snapshot: OpenedSnapshot, workers: SegmentWorkers, re
     throw err;
   }
 }
-
-/** Plaintext bytes between two young-generation collections on the reading thread. */
-const COLLECT_EVERY = 32 << 20;
 
 export interface SegmentStreamOptions {
   /** First segment to read (default 0). */
@@ -56,15 +52,8 @@ export function segmentStream(snapshot: OpenedSnapshot, options: SegmentStreamOp
   const ahead = Math.max(1, options.ahead ?? 2);
   const workers = new SegmentWorkers(snapshot.codecs, Math.min(ahead, Math.max(1, records.length)));
   // One more fetch than workers: the next object is read while every worker is busy.
-  let sinceCollection = 0;
   const fetcher = new ParallelMap<number, Buffer>(ahead + 1, async (index) => {
     const plain = await readSegment(snapshot, workers, records[index]!, options.contentChecked === true, options.signal);
-    // Segments arrive in shared memory, which V8 does not count towards collecting: left alone, a GiB of them stays resident.
-    sinceCollection += plain.length;
-    if (sinceCollection >= COLLECT_EVERY) {
-      sinceCollection = 0;
-      collectYoungGarbage();
-    }
     return index === 0 && skip > 0 ? plain.subarray(skip) : plain;
   });
   const indices = Readable.from(records.map((_, i) => i), { objectMode: true, highWaterMark: 1 });
