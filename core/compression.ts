@@ -147,10 +147,10 @@ class ZstdCodec implements SegmentCodec {
   }
 
   /** zstd stops with an error where the output would pass the end of the buffer: more than expected is refused, never allocated. */
-  decompress(src: Uint8Array, expectedSize: number): Buffer {
+  decompress(src: Uint8Array, expectedSize: number, into?: Buffer): Buffer {
     // zstd reads no frame at all as no output; compress always writes one.
     if (src.length === 0) throw corrupted(this.algorithm, new Error('no zstd frame'));
-    const output = Buffer.allocUnsafeSlow(expectedSize);
+    const output = into ? into.subarray(0, expectedSize) : Buffer.allocUnsafeSlow(expectedSize);
     return corruptIfThrows(this.algorithm, () => output.subarray(0, this.#dctx.decompress(output, src)));
   }
 

@@ -203,6 +203,13 @@ export interface RestoreEntry extends Omit<SourceEntry, 'open' | 'localFile'> {
    * plugin may write them without going through a stream.
    */
   content?: Buffer;
+  /**
+   * A larger file's bytes without a stream or a copy, for a plugin that
+   * writes each chunk before asking for the next: a chunk is valid only until
+   * the next is requested (its memory is then reused). Use either this or
+   * `body`, not both; `body` is safe to buffer.
+   */
+  chunks?(): AsyncIterable<Buffer>;
 }
 
 export interface RestoreOptions {
@@ -312,8 +319,10 @@ export interface SegmentCodec {
   /**
    * Throws E_CORRUPT when `src` is not valid data of this algorithm or
    * inflates to more than `expectedSize` bytes. The result belongs to the caller, as for compress.
+   * With `output` (at least `expectedSize` bytes), a codec that can write
+   * into it does, and returns a view of it; others return their own buffer.
    */
-  decompress(src: Uint8Array, expectedSize: number): Buffer;
+  decompress(src: Uint8Array, expectedSize: number, output?: Buffer): Buffer;
 }
 
 /**

@@ -109,7 +109,10 @@ async function writeEntries(entries: AsyncIterable<RestoreEntry>, destination: s
       await lutimes(target, entry.mtime, entry.mtime).catch(() => undefined);
     } else if (entry.size <= SMALL_FILE) {
       // `content` was checked before its entry came; a body is checked by reading it to its end. Either way, before anything is written.
-      writeSmallFile(target, entry, entry.content ?? (await readAll(entry.body)), context);
+      writeSmallFile(target, entry, entry.chunks ? await readAll(entry.chunks()) : (entry.content ?? (await readAll(entry.body))), context);
+    } else if (entry.chunks) {
+      const chunks = entry.chunks();
+      await writeFile(target, entry, context, (handle) => writeChunks(handle, chunks, options.signal));
     } else {
       const body = entry.body ?? Readable.from([]);
       await writeFile(target, entry, context, (handle) => writeStreamTo(handle, body, options.signal));
@@ -217,7 +220,16 @@ async function writeFile(target: string, entry: RestoreEntry, context: WriteCont
   }
 }
 
-async function readAll(body: Readable | undefined): Promise<Buffer> {
+/** Each chunk written whole before the next is asked for: the restore reuses a chunk's memory after that. */
+async function writeChunks(handle: FileHandle, chunks: AsyncIterable<Buffer>, signal?: AbortSignal): Promise<void> {
+  for await (const chunk of chunks) {
+    signal?.throwIfAborted();
+    for (let written = 0; written < chunk.length; ) written += (await handle.write(chunk, written, chunk.length - written)).bytesWritten;
+  }
+}
+
+/** The bytes of a small file; a single chunk is used as it is (written before the next entry is asked for). */
+async function readAll(body: AsyncIterable<unknown> | undefined): Promise<Buffer> {
   if (!body) return Buffer.alloc(0);
   const chunks: Buffer[] = [];
   for await (const chunk of body) chunks.push(chunk as Buffer);

@@ -22,7 +22,7 @@ export interface SegmentTools {
   compress(data: Buffer): Buffer;
   /** The codec's scratch result, valid until its next call (SegmentCodec.compressScratch). */
   compressScratch(data: Buffer): Buffer;
-  decompress(data: Buffer, expectedSize: number): Buffer;
+  decompress(data: Buffer, expectedSize: number, output?: Buffer): Buffer;
   cipher: SegmentCipher;
 }
 
@@ -54,6 +54,8 @@ export interface OpenRequest {
   plainSha256?: string;
   /** `<target>:<key>`, for messages. */
   what: string;
+  /** Where to put the plaintext (shared memory the caller recycles, at least `plainSize` bytes); a new buffer when absent. */
+  out?: Buffer;
 }
 
 /** Typed arrays cross threads as plain Uint8Arrays; the stages on either side expect Buffers over the same memory. */
@@ -95,7 +97,8 @@ export function sealSegment(tools: SegmentTools, request: SealRequest): SealResu
  * (E_CHECKSUM) from a wrong key (E_WRONG_KEY). The plaintext's SHA-256 is
  * checked when the request carries it; callers that check every file's own
  * SHA-256 leave it out (core/read/archive.ts). `storedIsScratch`: the
- * stored bytes are the caller's to overwrite.
+ * stored bytes are the caller's to overwrite. With `request.out` the
+ * plaintext is written there (a copy for codecs that cannot write into it).
  */
 export function openSegment(tools: SegmentTools, request: OpenRequest, storedIsScratch = false): Buffer {
   const { stored, what } = request;
@@ -106,7 +109,9 @@ export function openSegment(tools: SegmentTools, request: OpenRequest, storedIsS
   try {
     // Decrypting in place spares a segment-sized allocation; a failure leaves the stored bytes intact up to the bad chunk, so the hash still tells.
     const opened = storedIsScratch && tools.cipher.authenticated ? stored.subarray(0, tools.cipher.decryptInto(stored, request.context, stored)) : tools.cipher.decrypt(stored, request.context);
-    plain = tools.decompress(opened, request.plainSize);
+    const { out } = request;
+    plain = tools.decompress(opened, request.plainSize, out);
+    if (out && plain.buffer !== out.buffer && plain.length <= out.length) plain = out.subarray(0, plain.copy(out));
   } catch (err) {
     if (tools.cipher.authenticated && sha256Hex(stored) !== request.sha256) throw damaged();
     if (isFailsafeError(err)) throw new FailsafeError(err.code, `${err.message} (${what})`, { cause: err });

@@ -19,7 +19,7 @@ async function tools(spec: SegmentCodecSpec): Promise<SegmentTools> {
   const cipher = segmentCipher(spec.cipher.name, spec.cipher.key);
   // Throws for an algorithm this version does not know, rather than passing its bytes through as they are.
   const codec = createSegmentCodec(spec.compression.algorithm as CompressionAlgorithm, spec.compression.level);
-  return { cipher, compress: (d) => codec.compress(d), compressScratch: (d) => codec.compressScratch(d), decompress: (d, n) => codec.decompress(d, n) };
+  return { cipher, compress: (d) => codec.compress(d), compressScratch: (d) => codec.compressScratch(d), decompress: (d, n, o) => codec.decompress(d, n, o) };
 }
 
 /** A view the receiving thread can own: shared memory travels as is, anything else is moved, never copied twice. */
@@ -52,10 +52,10 @@ function handle(t: SegmentTools, message: WorkerRequest): void {
       const { data, transfer } = movable(result.data);
       port.postMessage({ id: message.id, result: { ...result, data } }, transfer);
     } else {
-      const { file, stored: sent, ...request } = message.request;
+      const { file, stored: sent, out, ...request } = message.request;
       // Read here, or moved or copied here unless it is shared memory: either way this thread's own to overwrite.
       const stored = file !== undefined ? readStored(file, request.storedSize, request.what) : asBuffer(sent!);
-      const plain = openSegment(t, { ...request, stored }, !(stored.buffer instanceof SharedArrayBuffer));
+      const plain = openSegment(t, { ...request, stored, ...(out ? { out: asBuffer(out) } : {}) }, !(stored.buffer instanceof SharedArrayBuffer));
       // Without compression the plaintext may be the read buffer itself: it goes with the reply.
       if (plain.buffer === readBuffer?.buffer) readBuffer = undefined;
       const { data, transfer } = movable(plain);

@@ -13,6 +13,7 @@ import type { RestoreEntry } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
 import type { ManifestEntry } from '../format/manifest.js';
 import { normalizeArchivePath } from '../paths.js';
+import type { PooledChunks } from './segments.js';
 import { padding, TarReader } from './tar-reader.js';
 
 /** Bodies up to this size are read whole and checked before their entry is handed out. */
@@ -34,7 +35,10 @@ export function checksEveryFile(manifestEntries: ManifestEntry[]): boolean {
 /** Entries of the tar stream in order; each body must be consumed before asking for the next entry. */
 export async function* archiveEntries(tarStream: Readable, manifestEntries: ManifestEntry[], what: string): AsyncGenerator<ArchiveEntry> {
   const index = new Map(manifestEntries.map((e) => [`${e.source}/${e.path}`, e]));
-  const reader = new TarReader(tarStream, what);
+  // Pooled chunks are reused once the reader moves past them: what a consumer may keep is copied out first.
+  const release = (tarStream as Readable & Partial<PooledChunks>).releaseChunk;
+  const reader = new TarReader(tarStream, what, release);
+  const kept = release ? (bytes: Buffer) => Buffer.from(bytes) : (bytes: Buffer) => bytes;
   try {
     for (let header = await reader.next(); header; header = await reader.next()) {
       const name = header.name.replace(/\/$/, '');
@@ -62,14 +66,16 @@ export async function* archiveEntries(tarStream: Readable, manifestEntries: Mani
         continue;
       }
       const body = new FileBody(reader, record, header.size, what);
+      let settle: (() => void) | undefined;
       if (header.size <= WHOLE_BODY) {
-        const content = await body.whole();
-        entry.content = content;
-        lazyBody(entry, () => Readable.from([content], { objectMode: false }));
+        settle = smallFile(entry, await body.whole(), kept);
       } else {
-        lazyBody(entry, () => Readable.from(body.slices(), { objectMode: false }));
+        // A stream reads ahead, so its chunks are copies when the segments are pooled; `chunks` are not.
+        lazyBody(entry, () => Readable.from(mapChunks(body.slices(), kept), { objectMode: false }));
+        entry.chunks = () => body.slices();
       }
       yield entry;
+      settle?.();
       // A consumer that skipped (or stopped reading) the body still lets the archive advance, checked.
       await body.finish();
       await reader.skip(padding(header.size));
@@ -78,6 +84,36 @@ export async function* archiveEntries(tarStream: Readable, manifestEntries: Mani
     await reader.close();
     tarStream.destroy();
   }
+}
+
+async function* once(bytes: Buffer): AsyncGenerator<Buffer> {
+  yield bytes;
+}
+
+async function* mapChunks(chunks: AsyncIterable<Buffer>, map: (chunk: Buffer) => Buffer): AsyncGenerator<Buffer> {
+  for await (const chunk of chunks) yield map(chunk);
+}
+
+/**
+ * A small file's checked bytes: `chunks` hands them out as they are (valid
+ * until the next entry is asked for); `content` and `body` as a copy when the
+ * reader reuses its chunks, made on first use or, if neither was used nor
+ * `chunks` asked for, when the consumer comes back (`settle`), so that using
+ * them later still sees the right bytes.
+ */
+function smallFile(entry: ArchiveEntry, bytes: Buffer, kept: (bytes: Buffer) => Buffer): () => void {
+  let copy: Buffer | undefined;
+  let zeroCopy = false;
+  const content = (): Buffer => (copy ??= kept(bytes));
+  Object.defineProperty(entry, 'content', { enumerable: true, configurable: true, get: content });
+  lazyBody(entry, () => Readable.from([content()], { objectMode: false }));
+  entry.chunks = () => {
+    zeroCopy = true;
+    return once(bytes);
+  };
+  return () => {
+    if (!zeroCopy) content();
+  };
 }
 
 /** `body` is made on first use: most consumers of small files take `content`. */

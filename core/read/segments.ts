@@ -10,17 +10,20 @@ import { segmentContext } from '../format/layout.js';
 import type { SegmentRecord } from '../format/manifest.js';
 import { ParallelMap } from '../pipeline/parallel-map.js';
 import { SegmentWorkers } from '../pipeline/segment-workers.js';
+import { SegmentPool } from './segment-pool.js';
 import type { OpenedSnapshot } from '../snapshots.js';
 
-async function readSegment(snapshot: OpenedSnapshot, workers: SegmentWorkers, record: SegmentRecord, contentChecked: boolean, signal?: AbortSignal): Promise<Buffer> {
+async function readSegment(snapshot: OpenedSnapshot, workers: SegmentWorkers, record: SegmentRecord, contentChecked: boolean, out: Buffer, signal?: AbortSignal): Promise<Buffer> {
   const { storage, manifest } = snapshot;
   const what = `${storage.targetName}:${record.key}`;
   const { plainSha256, ...sizes } = record;
-  const request = { context: segmentContext(manifest.id, record.index), what, ...sizes, ...(contentChecked ? {} : { plainSha256 }) };
+  const request = { context: segmentContext(manifest.id, record.index), what, ...sizes, ...(contentChecked ? {} : { plainSha256 }), out };
   try {
     // A local file is read by the worker itself; anything else is fetched here and moved to it.
     const file = await storage.filePath(record.key);
-    return await workers.open(file === undefined ? { ...request, stored: await storage.getBuffer(record.key, { signal }) } : { ...request, file });
+    await workers.open(file === undefined ? { ...request, stored: await storage.getBuffer(record.key, { signal }) } : { ...request, file });
+    // The worker checked the size and wrote the plaintext into `out`; this thread's own view of it is what the pool knows.
+    return out.subarray(0, record.plainSize);
   } catch (err) {
     if (isFailsafeError(err, 'E_NOT_FOUND')) throw new FailsafeError('E_CORRUPT', `segment object ${what} is missing`, { cause: err, object: record.key });
     if (isFailsafeError(err)) throw new FailsafeError(err.code, err.message, { cause: err, object: record.key });
@@ -44,17 +47,33 @@ export interface SegmentStreamOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * A segment stream's chunks are pooled buffers: its reader gives each back
+ * (`releaseChunk`) once nothing refers to it any more (core/read/tar-reader.ts).
+ */
+export interface PooledChunks {
+  releaseChunk(chunk: Uint8Array): void;
+}
+
 /** The snapshot's tar stream (or its tail from a segment and offset), verified segment by segment. */
-export function segmentStream(snapshot: OpenedSnapshot, options: SegmentStreamOptions = {}): Readable {
+export function segmentStream(snapshot: OpenedSnapshot, options: SegmentStreamOptions = {}): Readable & PooledChunks {
   const from = options.from ?? 0;
   const records = snapshot.manifest.segments.slice(from);
   const skip = options.skip ?? 0;
   const ahead = Math.max(1, options.ahead ?? 2);
   const workers = new SegmentWorkers(snapshot.codecs, Math.min(ahead, Math.max(1, records.length)));
+  // One per segment being opened, one waiting in each stream stage between here and the reader, one being read.
+  const pool = new SegmentPool(ahead + 4, records.reduce((max, r) => Math.max(max, r.plainSize), 0));
   // One more fetch than workers: the next object is read while every worker is busy.
   const fetcher = new ParallelMap<number, Buffer>(ahead + 1, async (index) => {
-    const plain = await readSegment(snapshot, workers, records[index]!, options.contentChecked === true, options.signal);
-    return index === 0 && skip > 0 ? plain.subarray(skip) : plain;
+    const out = await pool.acquire();
+    try {
+      const plain = await readSegment(snapshot, workers, records[index]!, options.contentChecked === true, out, options.signal);
+      return index === 0 && skip > 0 ? plain.subarray(skip) : plain;
+    } catch (err) {
+      pool.release(out);
+      throw err;
+    }
   });
   const indices = Readable.from(records.map((_, i) => i), { objectMode: true, highWaterMark: 1 });
   indices.pipe(fetcher);
@@ -63,5 +82,5 @@ export function segmentStream(snapshot: OpenedSnapshot, options: SegmentStreamOp
   const stream = Readable.from(fetcher, { objectMode: false, highWaterMark: 1 });
   // However the stream ends (read to the end, failed or abandoned by its reader), the threads go with it.
   stream.once('close', () => void workers.close());
-  return stream;
+  return Object.assign(stream, { releaseChunk: (chunk: Uint8Array) => pool.release(chunk) });
 }

@@ -25,13 +25,21 @@ export interface TarHeader {
 export class TarReader {
   readonly #source: AsyncIterator<Buffer>;
   readonly #what: string;
+  readonly #retire: ((chunk: Buffer) => void) | undefined;
   #chunk: Buffer = Buffer.alloc(0);
   #offset = 0;
   #ended = false;
 
-  constructor(source: AsyncIterable<Buffer>, what: string) {
+  /**
+   * `retire` is told of each chunk the reader is done with, when it moves to
+   * the next one (and of the last at close). By then every slice of it was
+   * copied, read at once, or handed out to a consumer that has asked for the
+   * next (see `slice`); a source that recycles its chunks relies on this.
+   */
+  constructor(source: AsyncIterable<Buffer>, what: string, retire?: (chunk: Buffer) => void) {
     this.#source = source[Symbol.asyncIterator]();
     this.#what = what;
+    this.#retire = retire;
   }
 
   /** The next entry's header, or undefined at the end of the stream. */
@@ -68,7 +76,11 @@ export class TarReader {
     return (await this.#take(size, false))!;
   }
 
-  /** Up to `max` of the next bytes: a slice of the current chunk, waiting for the next one when it is used up. */
+  /**
+   * Up to `max` of the next bytes: a slice of the current chunk, waiting for
+   * the next one when it is used up. The slice stays valid until the next
+   * call that moves past its chunk: a caller that keeps bytes longer copies them.
+   */
   async slice(max: number): Promise<Buffer> {
     if (this.#offset === this.#chunk.length && !(await this.#pull())) throw this.#truncated();
     const end = Math.min(this.#chunk.length, this.#offset + max);
@@ -87,22 +99,34 @@ export class TarReader {
   }
 
   async close(): Promise<void> {
+    this.#retireChunk();
     await this.#source.return?.();
   }
 
   async #pull(): Promise<boolean> {
     if (this.#ended) return false;
+    this.#retireChunk();
     for (;;) {
       const next = await this.#source.next();
       if (next.done) {
         this.#ended = true;
         return false;
       }
-      if (next.value.length === 0) continue;
+      if (next.value.length === 0) {
+        this.#retire?.(next.value);
+        continue;
+      }
       this.#chunk = next.value;
       this.#offset = 0;
       return true;
     }
+  }
+
+  #retireChunk(): void {
+    const chunk = this.#chunk;
+    this.#chunk = Buffer.alloc(0);
+    this.#offset = 0;
+    if (chunk.length > 0) this.#retire?.(chunk);
   }
 
   async #take(size: number, endOk: boolean): Promise<Buffer | undefined> {

@@ -91,6 +91,16 @@ export function describeSegmentCodecConformance(name: string, create: () => Segm
         expect(scratch.equals(codec.compress(data))).toBe(true);
       }
     });
+    it('decompresses into a given output buffer, or into its own, the same bytes either way', () => {
+      const codec = create();
+      for (const data of Object.values(samples())) {
+        const output = Buffer.from(new SharedArrayBuffer(data.length + 10)).fill(0xee);
+        const plain = codec.decompress(codec.compress(data), data.length, output);
+        expect(plain.equals(data)).toBe(true);
+        // A codec that wrote into it used only the bytes it was given.
+        if (plain.buffer === output.buffer) expect(output.subarray(data.length).every((b) => b === 0xee)).toBe(true);
+      }
+    });
     it('refuses more output than the expected size with E_CORRUPT', () => {
       const codec = create();
       const data = samples().text!;

@@ -122,6 +122,39 @@ describe('archive entries', () => {
     expect(got.get('dir/näme-ünicode.txt')?.toString()).toBe('pax path');
   });
 
+  it.each(['chunks', 'body', 'content'] as const)('with recycled chunks, what %s hands out stays right: each chunk is poisoned once the reader is done with it', async (how) => {
+    const list = [...items, { name: 'src/dir/large-2.bin', type: 'file' as const, content: bytes(900_000, 3) }];
+    const tar = await packed(list);
+    // Each chunk in a buffer of its own, overwritten the moment the reader gives it back, as a pool would reuse it.
+    const source = Object.assign(Readable.from(Array.from(chunked(tar, 65_537), (c) => Buffer.from(c))), {
+      releaseChunk: (chunk: Uint8Array) => void chunk.fill(0xaa),
+    });
+    const kept: { path: string; bytes: Buffer | (() => Buffer) }[] = [];
+    for await (const entry of archiveEntries(source, manifestOf(list), 'test')) {
+      if (entry.type !== 'file') continue;
+      if (how === 'chunks') {
+        const copies: Buffer[] = [];
+        for await (const chunk of entry.chunks!()) {
+          await new Promise((resolve) => setImmediate(resolve)); // as a write to disk would
+          copies.push(Buffer.from(chunk));
+        }
+        kept.push({ path: entry.path, bytes: Buffer.concat(copies) });
+      } else if (how === 'body') {
+        // Read whole but looked at only at the end, as a plugin that buffers would.
+        const chunks: Buffer[] = [];
+        for await (const chunk of entry.body!) chunks.push(chunk as Buffer);
+        kept.push({ path: entry.path, bytes: () => Buffer.concat(chunks) });
+      } else if (entry.size <= 256 * 1024) {
+        kept.push({ path: entry.path, bytes: () => entry.content! }); // first touched after later entries
+      }
+    }
+    expect(kept.length).toBeGreaterThan(3);
+    for (const { path, bytes: got } of kept) {
+      const want = list.find((i) => i.name === `src/${path}`)!.content!;
+      expect((typeof got === 'function' ? got() : got).equals(want)).toBe(true);
+    }
+  });
+
   it.each(['dir/small.txt', 'dir/large.bin'])('a wrong SHA-256 of %s is E_CHECKSUM, read or not', async (path) => {
     const tar = await packed(items);
     const manifest = manifestOf(items).map((e) => (e.path === path ? { ...e, sha256: '0'.repeat(64) } : e));

@@ -129,6 +129,10 @@ describe('segment worker threads', () => {
       // Twice in a row: the worker's reused read buffer holds the next segment, the first reply is untouched.
       const [first, second] = [await reader.open({ ...request, file }), await reader.open({ ...request, file })];
       expect(first.equals(plain) && second.equals(plain)).toBe(true);
+      // Into the caller's shared buffer, when it gives one.
+      const out = allocateSegment(plain.length + 100);
+      await reader.open({ ...request, file, out });
+      expect(out.subarray(0, plain.length).equals(plain)).toBe(true);
       await expect(reader.open({ ...request, file: join(dir, 'missing') })).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
       await writeFile(file, Buffer.concat([sealed.data, Buffer.from('x')]));
       await expect(reader.open({ ...request, file })).rejects.toMatchObject({ code: 'E_CHECKSUM' });
