@@ -52,7 +52,11 @@ const results = [];
 async function step(peer, stepName, fn) {
   const dir = join(runs, peer.name);
   const before = existsSync(join(dir, 'repo')) ? await treeBytes(join(dir, 'repo')) : 0;
-  if (stepName === 'restore') await settleDisk();
+  if (stepName === 'restore') {
+    // Every tool restores into a folder that does not exist yet (an earlier, interrupted run may have left one).
+    await rm(context.restored, { recursive: true, force: true });
+    await settleDisk();
+  }
   const { seconds, rss, cpu } = await fn({ ...context, dir });
   const row = { tool: peer.label, step: stepName, seconds: round(seconds, 2), 'MB/s': round(mb / seconds), 'CPU s': round(cpu, 2), 'peak RSS MB': round(rss / 1e6) };
   if (stepName !== 'restore') row['stored MB'] = round(((await treeBytes(join(dir, 'repo'))) - before) / 1e6);
