@@ -14,7 +14,7 @@ import { dirname, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import type { RestoreEntry, RestoreOptions } from '../core/contracts.js';
 import { FailsafeError } from '../core/errors.js';
-import { writeStreamTo } from '../core/fs/atomic.js';
+import { writeAll, writeStreamTo } from '../core/fs/atomic.js';
 import { BoundedTasks } from '../core/pipeline/bounded-tasks.js';
 import { owner, restoreOwner, type Owned } from '../core/fs/owner.js';
 import { assertNoSymlinkParents, safeJoin } from '../core/paths.js';
@@ -224,7 +224,7 @@ async function writeFile(target: string, entry: RestoreEntry, context: WriteCont
 async function writeChunks(handle: FileHandle, chunks: AsyncIterable<Buffer>, signal?: AbortSignal): Promise<void> {
   for await (const chunk of chunks) {
     signal?.throwIfAborted();
-    for (let written = 0; written < chunk.length; ) written += (await handle.write(chunk, written, chunk.length - written)).bytesWritten;
+    await writeAll(handle, chunk);
   }
 }
 

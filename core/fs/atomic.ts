@@ -65,6 +65,11 @@ export async function writeFileAtomic(
   }
 }
 
+/** Every byte of `bytes` at the handle's position (a write may take fewer than asked). */
+export async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
+  for (let written = 0; written < bytes.length; ) written += (await handle.write(bytes, written, bytes.length - written)).bytesWritten;
+}
+
 /**
  * Writes a stream to an open file, one awaited write per chunk (so the source
  * is paused while the disk catches up). A WriteStream over a FileHandle with
@@ -80,11 +85,7 @@ export async function writeStreamTo(handle: FileHandle, body: Readable, signal?:
     for await (const chunk of body as AsyncIterable<Buffer | string>) {
       signal?.throwIfAborted();
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      let written = 0;
-      while (written < bytes.length) {
-        const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
-        written += bytesWritten;
-      }
+      await writeAll(handle, bytes);
       size += bytes.length;
     }
   } finally {
