@@ -204,10 +204,10 @@ export interface RestoreEntry extends Omit<SourceEntry, 'open' | 'localFile'> {
    */
   content?: Buffer;
   /**
-   * A larger file's bytes without a stream or a copy, for a plugin that
-   * writes each chunk before asking for the next: a chunk is valid only until
-   * the next is requested (its memory is then reused). Use either this or
-   * `body`, not both; `body` is safe to buffer.
+   * A file's bytes without a stream or a copy, for a plugin that writes each
+   * chunk before asking for the next: a chunk is valid only until the next is
+   * requested, or the next entry (its memory is then reused). Use this or
+   * `body`/`content`, not both; those are safe to keep.
    */
   chunks?(): AsyncIterable<Buffer>;
 }

@@ -35,9 +35,8 @@ export class SegmentPool {
 
   /** Gives back the buffer `view` lies in; anything else (or a buffer already free) is ignored. */
   release(view: Uint8Array): void {
-    if (!this.#owned.has(view.buffer)) return;
+    if (!this.#owned.has(view.buffer) || this.#free.some((b) => b.buffer === view.buffer)) return;
     const buffer = Buffer.from(view.buffer, 0, this.#size);
-    if (this.#free.some((b) => b.buffer === view.buffer)) return;
     const next = this.#waiting.shift();
     if (next) next(buffer);
     else this.#free.push(buffer);
