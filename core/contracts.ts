@@ -149,6 +149,10 @@ export interface SourceEntry {
   size: number;
   /** Permission bits (e.g. 0o644). */
   mode: number;
+  /**
+   * Modification time, kept to the millisecond. From a `Stats`, take `mtimeOf(stats)` (rounds down, as tar does) rather
+   * than `stats.mtime` (rounds to nearest), or a file changed late in a second comes back stamped with the next one.
+   */
   mtime: Date;
   /** Target of a symlink, as stored in the link. */
   linkTarget?: string;

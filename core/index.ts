@@ -52,6 +52,7 @@ export { prometheusText } from './status-metrics.js';
 export { z } from 'zod';
 export { fromNodeError, isAbortError, asFailsafeError } from './errors.js';
 export { writeFileAtomic, writeStreamTo, type AtomicWriteOptions } from './fs/atomic.js';
+export { mtimeOf } from './fs/mtime.js';
 export { normalizeArchivePath, safeJoin } from './paths.js';
 export { restoreFlatFiles } from '../plugins/flat-files.js';
 export { SqliteSource } from '../plugins/sqlite.js';

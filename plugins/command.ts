@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { LiveLocation, RestoreEntry, RestoreOptions, SourceContext, SourceEntry, SourcePlugin } from '../core/contracts.js';
+import { mtimeOf } from '../core/fs/mtime.js';
 import { FailsafeError, isAbortError } from '../core/errors.js';
 import { defineSource } from '../core/registry.js';
 import { commandText, describeFailure, programName, runCommand, type CommandLine, type RunOptions } from './command-run.js';
@@ -82,7 +83,7 @@ export class CommandSource implements SourcePlugin {
       type: 'file',
       size: info.size,
       mode: 0o600,
-      mtime: this.#startedAt ?? info.mtime,
+      mtime: this.#startedAt ?? mtimeOf(info),
       open: () => createReadStream(spool, { highWaterMark: 1024 * 1024 }),
     };
   }

@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { LiveLocation, RestoreEntry, RestoreOptions, SourceContext, SourceEntry, SourcePlugin } from '../core/contracts.js';
+import { mtimeOf } from '../core/fs/mtime.js';
 import { FailsafeError } from '../core/errors.js';
 import { defineSource } from '../core/registry.js';
 import { restoreFlatFiles } from './flat-files.js';
@@ -72,7 +73,7 @@ export class ConfigFileSource implements SourcePlugin {
         type: 'file',
         size: info.size,
         mode: info.mode & 0o7777,
-        mtime: info.mtime,
+        mtime: mtimeOf(info),
         uid: info.uid,
         gid: info.gid,
         open: () => exactly(createReadStream(file), info.size, file, this.name),

@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import picomatch from 'picomatch';
 import { z } from 'zod';
 import type { LiveLocation, LocalFileChange, RestoreEntry, RestoreOptions, SourceContext, SourceEntry, SourcePlugin } from '../core/contracts.js';
+import { mtimeOf } from '../core/fs/mtime.js';
 import { FailsafeError } from '../core/errors.js';
 import { defineSource } from '../core/registry.js';
 import { restoreTree } from './directory-restore.js';
@@ -82,7 +83,7 @@ export class DirectorySource implements SourcePlugin {
         throw new FailsafeError('E_SOURCE_READ', `source "${this.name}": cannot stat ${path}`, { cause: err });
       });
       if (!info) continue;
-      const base = { path: rel, mode: info.mode & 0o7777, mtime: info.mtime, uid: info.uid, gid: info.gid };
+      const base = { path: rel, mode: info.mode & 0o7777, mtime: mtimeOf(info), uid: info.uid, gid: info.gid };
       if (info.isDirectory()) {
         if (!this.#include) {
           yield { ...base, type: 'directory', size: 0 };

@@ -17,6 +17,7 @@ import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import type { LiveLocation, RestoreEntry, RestoreOptions, SourceContext, SourceEntry, SourcePlugin } from '../core/contracts.js';
 import { lazyDependency } from '../core/dependency.js';
+import { mtimeOf } from '../core/fs/mtime.js';
 import { FailsafeError } from '../core/errors.js';
 import { defineSource } from '../core/registry.js';
 import { restoreFlatFiles } from './flat-files.js';
@@ -102,7 +103,7 @@ export class SqliteSource implements SourcePlugin {
       type: 'file',
       size: info.size,
       mode: live.mode & 0o7777,
-      mtime: live.mtime,
+      mtime: mtimeOf(live),
       uid: live.uid,
       gid: live.gid,
       open: () => createReadStream(snapshot, { highWaterMark: 1024 * 1024 }),

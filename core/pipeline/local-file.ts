@@ -10,6 +10,7 @@ import type { Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { LocalFile, LocalFileChange } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
+import { mtimeMoved } from '../fs/mtime.js';
 import type { Segmenter } from './segmenter.js';
 
 export interface LocalRead {
@@ -79,10 +80,10 @@ export async function padHashed(out: Segmenter, count: number, hash: Hash): Prom
   }
 }
 
-function changeOf(read: LocalRead, length: number, after: { size: number; mtime: Date }): LocalFileChange | undefined {
+function changeOf(read: LocalRead, length: number, after: { size: number; mtimeMs: number }): LocalFileChange | undefined {
   if (length < read.size) return 'shrank';
   if (after.size !== read.size) return 'grew';
-  if (after.mtime.getTime() !== read.mtime.getTime()) return 'changed';
+  if (mtimeMoved(after, read.mtime)) return 'changed';
   return undefined;
 }
 

@@ -7,7 +7,7 @@
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { defineSource, FailsafeError, restoreFlatFiles, z } from 'failsafe';
+import { defineSource, FailsafeError, mtimeOf, restoreFlatFiles, z } from 'failsafe';
 
 export class NotesSource {
   type = 'notes';
@@ -30,7 +30,7 @@ export class NotesSource {
       const file = join(this.path, name);
       const info = await stat(file);
       if (!info.isFile()) continue;
-      yield { path: name, type: 'file', size: info.size, mode: info.mode & 0o7777, mtime: info.mtime, open: () => createReadStream(file) };
+      yield { path: name, type: 'file', size: info.size, mode: info.mode & 0o7777, mtime: mtimeOf(info), open: () => createReadStream(file) };
     }
   }
 

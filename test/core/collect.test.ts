@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, readlink, truncate, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readlink, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { LocalFileChange, SourceEntry, SourcePlugin } from '../../core/contracts.js';
 import { isFailsafeError } from '../../core/errors.js';
 import type { ManifestEntry } from '../../core/format/manifest.js';
+import { mtimeOf } from '../../core/fs/mtime.js';
 import { collect, type CollectOptions } from '../../core/pipeline/collect.js';
 import type { PlainSegment } from '../../core/pipeline/segmenter.js';
 import { encodeHeader } from '../../core/pipeline/tar-header.js';
@@ -270,6 +271,30 @@ describe('collect: the tar writer', () => {
       expect(changes).toEqual(['grew']);
       expect(got.tar.subarray(512, 512 + size).equals(body)).toBe(true);
       expect(got.entries[0]!.sha256).toBe(sha(body));
+    }
+  });
+
+  it('a local file\'s time is compared to the millisecond either way it was rounded; a time one millisecond off is a change', async () => {
+    const LATE = 1_700_000_000.9996; // Node's Stats.mtime rounds this up, mtimeOf down
+    for (const size of [2000, 600 * 1024]) {
+      const dir = await mkdtemp(join(tmpdir(), 'failsafe-collect-'));
+      const file = join(dir, 'f');
+      await writeFile(file, bytes(size, 9));
+      await utimes(file, LATE, LATE);
+      const info = await stat(file);
+      const changes: LocalFileChange[] = [];
+      const source = (mtimes: Date[]): SourcePlugin => ({
+        ...corpusSource([]),
+        async *entries() {
+          for (const [i, mtime] of mtimes.entries()) {
+            yield { path: `x${i}`, type: 'file', size, mode: 0o644, mtime, localFile: { path: file, changed: (what) => void changes.push(what) } };
+          }
+        },
+      });
+      await run([source([info.mtime, mtimeOf(info)])], { segmentSize: 64 * 1024 });
+      expect(changes, `${size} bytes`).toEqual([]);
+      await run([source([new Date(mtimeOf(info).getTime() - 1)])], { segmentSize: 64 * 1024 });
+      expect(changes, `${size} bytes`).toEqual(['changed']);
     }
   });
 

@@ -121,6 +121,30 @@ describe('directory source', () => {
   });
 });
 
+describe('modification times late in a second', () => {
+  // 0.9996 s into a second: Node's Stats.mtime rounds this to the next second's first millisecond.
+  const LATE = 1_700_000_000.9996;
+
+  it('are kept in their own second, through a backup and a restore, for files, folders and the small-file path', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'failsafe-late-'));
+    const tree = join(root, 'tree');
+    await mkdir(join(tree, 'folder'), { recursive: true });
+    await writeFile(join(tree, 'folder', 'small.txt'), 'small');
+    await writeFile(join(tree, 'large.bin'), Buffer.alloc(300 * 1024, 7));
+    for (const path of ['folder/small.txt', 'large.bin', 'folder']) await utimes(join(tree, path), LATE, LATE);
+    const entries = await collectEntries(new DirectorySource({ path: tree }));
+    for (const entry of entries) expect(entry.mtime.getTime(), entry.path).toBe(1_700_000_000_999);
+
+    const to = join(root, 'out');
+    await restoreTree(roundTrip(new DirectorySource({ path: tree })), to, context());
+    for (const path of ['folder/small.txt', 'large.bin', 'folder']) {
+      const restored = (await stat(join(to, path))).mtimeMs;
+      expect(Math.floor(restored / 1000), path).toBe(1_700_000_000);
+      expect(Math.abs(restored - LATE * 1000), path).toBeLessThan(1);
+    }
+  });
+});
+
 describe('directory restore of large files', () => {
   it('writes files past the early-flush size whole, with their mode and time; a failure after one still rejects', async () => {
     const to = join(await mkdtemp(join(tmpdir(), 'failsafe-restore-large-')), 'out');
