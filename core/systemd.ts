@@ -74,8 +74,9 @@ After=network-online.target
 [Service]
 Type=oneshot
 ExecStart=${exec}
-# A smaller young generation for V8: ~10-25 MB less at peak, no slower (docs/performance.md)
-Environment=NODE_OPTIONS=--max-semi-space-size=2
+# A small young generation for V8: ~25-30 MB less at peak, no slower (docs/performance.md); the
+# failsafe command sets it itself, this is for a command that starts node on bin/failsafe.js
+Environment=NODE_OPTIONS=--max-semi-space-size=1
 Nice=10
 IOSchedulingClass=idle
 `;
