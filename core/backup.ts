@@ -136,6 +136,8 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
     const collected = collect(job.sources, {
       segmentSize: settings.segmentSize,
       window,
+      // One being filled, one per worker and one queued for the next free worker: each is recycled once sealed.
+      buffers: workers.size + 2,
       context: { signal: options.signal, warn },
       onEntry: (p) => {
         crashPoint('entries', p.files);
@@ -163,7 +165,6 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
       counters.uploadedSegments++;
       counters.uploadedBytes += record.storedSize;
       recordStored(record);
-      collected.recycle(segment.index);
       sealedBuffers.give(segment.out);
       // The permit goes back once the segment is in a durable checkpoint: what a crash can lose stays within the window.
       if (journal) void journal.record(record).finally(() => window.release());
@@ -176,7 +177,6 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
         if (!('reused' in segment)) return callback(null, segment);
         counters.reusedSegments++;
         recordStored(segment.reused);
-        collected.recycle(segment.index);
         window.release();
         callback();
       },
@@ -191,6 +191,8 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
         const out = sealedBuffers.take();
         const context = segmentContext(id, segment.index);
         const sealed = await workers.seal({ index: segment.index, plain: segment.data, context, out, ...(known ? { expect: known } : {}) });
+        // Sealed, the plaintext is read no more: its buffer takes a later segment while this one is stored.
+        collected.recycle(segment.index);
         if ('reused' in sealed) {
           sealedBuffers.give(out);
           return { index: segment.index, reused: known! };

@@ -41,19 +41,21 @@ export interface CollectOptions {
   context: SourceContext;
   /** Segments alive at once; without it the reader's pace holds the writer back. */
   window?: SegmentWindow;
+  /** Plaintext segment buffers at most, the one being filled included (default: as many as the window lets live). */
+  buffers?: number;
   onEntry?: (progress: CollectProgress) => void;
 }
 
 export interface Collection {
   /** `PlainSegment`s in order (object mode); when a source fails it ends early and `done` rejects. */
   segments: Readable;
-  /** Segment `index` is stored: its buffer may hold a later one. */
+  /** Nothing reads segment `index`'s plaintext any more (it is sealed): its buffer may hold a later one. */
   recycle(index: number): void;
   done: Promise<Collected>;
 }
 
 export function collect(sources: SourcePlugin[], options: CollectOptions): Collection {
-  const out = new Segmenter(options.segmentSize, options.window);
+  const out = new Segmenter(options.segmentSize, options.window, options.buffers);
   const entries: ManifestEntry[] = [];
   const summaries: ManifestSource[] = [];
   const progress: CollectProgress = { bytesRead: 0, files: 0 };

@@ -5,7 +5,7 @@
  * `segments`, a Readable of `PlainSegment`s in order, once the window
  * (core/pipeline/window.ts) has a permit for it; every segment has exactly
  * `size` bytes but the last. A segment's buffer handed back with `recycle`
- * once the segment is stored is filled again: allocating a fresh one per
+ * once the segment is sealed is filled again: allocating a fresh one per
  * segment feeds V8's garbage collector, whose full collections are
  * triggered by external memory.
  */
@@ -17,21 +17,47 @@ export function allocateSegment(size: number): Buffer {
   return Buffer.from(new SharedArrayBuffer(size));
 }
 
-/** Shared-memory buffers of one size, taken and given back: in a steady state a backup allocates none. */
+/**
+ * Shared-memory buffers of one size, taken and given back: in a steady state
+ * a backup allocates none. With a `limit`, `acquire` waits for a buffer
+ * given back once that many exist.
+ */
 export class SharedBuffers {
   readonly size: number;
+  readonly #limit: number;
   readonly #free: Buffer[] = [];
+  readonly #waiting: { resolve: (buffer: Buffer) => void; reject: (err: Error) => void }[] = [];
+  #count = 0;
+  #cancelled: Error | undefined;
 
-  constructor(size: number) {
+  constructor(size: number, limit = Infinity) {
     this.size = size;
+    this.#limit = Math.max(1, limit);
   }
 
   take(): Buffer {
-    return this.#free.pop() ?? allocateSegment(this.size);
+    const free = this.#free.pop();
+    if (free) return free;
+    this.#count++;
+    return allocateSegment(this.size);
+  }
+
+  acquire(): Promise<Buffer> {
+    if (this.#cancelled) return Promise.reject(this.#cancelled);
+    if (this.#free.length > 0 || this.#count < this.#limit) return Promise.resolve(this.take());
+    return new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }));
   }
 
   give(buffer: Buffer): void {
-    this.#free.push(buffer);
+    const next = this.#waiting.shift();
+    if (next) next.resolve(buffer);
+    else this.#free.push(buffer);
+  }
+
+  /** Fails every waiting and future `acquire`: nothing stays pending after the writer stopped. */
+  cancel(reason: Error): void {
+    this.#cancelled ??= reason;
+    for (const waiter of this.#waiting.splice(0)) waiter.reject(this.#cancelled);
   }
 }
 
@@ -58,10 +84,11 @@ export class Segmenter {
   #wanted: (() => void) | undefined;
   #closed: Error | undefined;
 
-  constructor(size: number, window?: SegmentWindow) {
+  /** `buffers`: plaintext buffers at most (the one being filled and those emitted but not yet recycled). */
+  constructor(size: number, window?: SegmentWindow, buffers = Infinity) {
     this.#size = size;
     this.#window = window;
-    this.#buffers = new SharedBuffers(size);
+    this.#buffers = new SharedBuffers(size, buffers);
     this.#buffer = this.#buffers.take();
     this.segments = new Readable({
       objectMode: true,
@@ -133,7 +160,7 @@ export class Segmenter {
     this.segments.push(null);
   }
 
-  /** Segment `index` is stored and nothing reads its bytes any more: its buffer can hold a later segment. */
+  /** Nothing reads segment `index`'s bytes any more (it is sealed): its buffer can hold a later segment. */
   recycle(index: number): void {
     const buffer = this.#emitted.get(index);
     if (buffer === undefined) return;
@@ -146,15 +173,19 @@ export class Segmenter {
     if (this.#closed) throw this.#closed;
     const segment: PlainSegment = { index: this.#index++, data: this.#buffer.subarray(0, this.#filled) };
     this.#emitted.set(segment.index, this.#buffer);
-    this.#buffer = this.#buffers.take();
     this.#filled = 0;
+    // A segment emitted now may be the one a buffer comes back from: it is pushed before waiting for one.
+    const next = this.#buffers.acquire();
+    const pushed = this.segments.push(segment);
+    this.#buffer = await next;
     // Without a window, the reader's pace holds the writer back.
-    if (!this.segments.push(segment) && !this.#window) await new Promise<void>((resolve) => (this.#wanted = resolve));
+    if (!pushed && !this.#window) await new Promise<void>((resolve) => (this.#wanted = resolve));
   }
 
   #close(error: Error): void {
     this.#closed ??= error;
     this.#window?.cancel(this.#closed);
+    this.#buffers.cancel(this.#closed);
     const wanted = this.#wanted;
     this.#wanted = undefined;
     wanted?.();

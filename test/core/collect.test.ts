@@ -333,6 +333,49 @@ describe('collect: the tar writer', () => {
     expect(buffers.size).toBeLessThanOrEqual(3);
   });
 
+  it('with fewer buffers than the window, the writer waits for a recycled buffer, not for a stored segment', async () => {
+    const reference = await tarStreamReference(CORPUS);
+    const dir = await writeBodies(CORPUS);
+    const window = new SegmentWindow(4);
+    const collection = collect([corpusSource(CORPUS, { dir, changes: [] })], { segmentSize: 16 * 1024, window, buffers: 2, context: { warn: () => undefined } });
+    const buffers = new Set<ArrayBufferLike>();
+    const chunks: Buffer[] = [];
+    const stored: Promise<void>[] = [];
+    let alive = 0;
+    let mostAlive = 0;
+    for await (const segment of collection.segments as AsyncIterable<PlainSegment>) {
+      buffers.add(segment.data.buffer);
+      chunks.push(Buffer.from(segment.data));
+      // Sealed at once (its plaintext is done with), stored a little later (its window permit comes back then).
+      collection.recycle(segment.index);
+      mostAlive = Math.max(mostAlive, ++alive);
+      stored.push(new Promise((resolve) => setTimeout(resolve, 5)).then(() => {
+        alive--;
+        window.release();
+      }));
+    }
+    await Promise.all(stored);
+    await collection.done;
+    expect(Buffer.concat(chunks).equals(reference.tar)).toBe(true);
+    expect(buffers.size).toBe(2);
+    expect(mostAlive).toBeGreaterThan(2);
+  });
+
+  it('a writer waiting for a buffer fails, instead of hanging, when the segments stream is destroyed', async () => {
+    const body = bytes(256 * 1024, 10);
+    const dir = await writeBodies([{ path: 'x', type: 'file', body }]);
+    const collection = collect([corpusSource([{ path: 'x', type: 'file', body }], { dir, changes: [] })], { segmentSize: 16 * 1024, buffers: 2, context: { warn: () => undefined } });
+    let received = 0;
+    for await (const segment of collection.segments as AsyncIterable<PlainSegment>) {
+      received = segment.index + 1;
+      // Nothing is recycled: the writer is stuck waiting for a third buffer once two segments are out.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (received === 2) break;
+    }
+    await expect(collection.done).rejects.toThrow();
+    expect(received).toBe(2);
+  });
+
   it('an abort stops the writer between reads with the abort error', async () => {
     const controller = new AbortController();
     const body = bytes(2 * 1024 * 1024, 9);
