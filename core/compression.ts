@@ -125,8 +125,9 @@ class ZstdCodec implements SegmentCodec {
     this.#cctx.setParameter(zstd.CParameter.compressionLevel, level);
   }
 
-  compressScratch(src: Uint8Array): Buffer {
+  compressScratch(src: Uint8Array, room?: Buffer): Buffer {
     const bound = zstd.compressBound(src.length);
+    if (room && room.length >= bound) return room.subarray(0, this.#cctx.compress2(room, src));
     if (!this.#scratch || this.#scratch.length < bound) this.#scratch = Buffer.allocUnsafeSlow(bound);
     return this.#scratch.subarray(0, this.#cctx.compress2(this.#scratch, src));
   }

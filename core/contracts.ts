@@ -317,9 +317,10 @@ export interface SegmentCodec {
   /**
    * Like compress, but the result may be the codec's own scratch buffer, valid
    * only until its next call: for a caller that encrypts or copies it at once,
-   * so a segment costs no allocation.
+   * so a segment costs no allocation. With `room`, a codec that can compress
+   * straight into it (when the result surely fits) does, and returns a view of it.
    */
-  compressScratch(src: Uint8Array): Buffer;
+  compressScratch(src: Uint8Array, room?: Buffer): Buffer;
   /**
    * Throws E_CORRUPT when `src` is not valid data of this algorithm or
    * inflates to more than `expectedSize` bytes. The result belongs to the caller, as for compress.
@@ -345,6 +346,10 @@ export interface SegmentCipher {
   openedSize(sealedLength: number): number;
   /** `context` (snapshot id and segment index) is authenticated, so segments cannot be swapped. */
   encrypt(plain: Buffer, context: string): Buffer;
+  /**
+   * `plain` may lie in `out` itself, starting at least `sealedSize(out.length) - out.length` bytes in: sealing in
+   * place then never overwrites a byte it has yet to read (the backup compresses into its output buffer that way).
+   */
   encryptInto(plain: Buffer, context: string, out: Buffer): number;
   /** Rejects with E_WRONG_KEY when authentication fails (wrong key, tampered or truncated data). */
   decrypt(sealed: Buffer, context: string): Buffer;

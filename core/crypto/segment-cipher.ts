@@ -54,7 +54,12 @@ export class SecretstreamCipher implements SegmentCipher {
     return out;
   }
 
-  /** Seals `plain` into the start of `out` (which must not overlap it); returns the bytes written, `sealedSize(plain.length)`. */
+  /**
+   * Seals `plain` into the start of `out`; returns the bytes written, `sealedSize(plain.length)`. `plain` may lie in
+   * `out` itself, starting at least `sealedSize(n) - n` bytes in for some n ≥ its length (the overhead only grows
+   * with the length): output chunk i ends 17 (i + 1) + 24 bytes past where input chunk i ends, so the header and
+   * every chunk written stay behind the bytes still to be read.
+   */
   encryptInto(plain: Buffer, context: string, out: Buffer): number {
     const size = this.sealedSize(plain.length);
     if (out.length < size) throw new RangeError(`sealing ${plain.length} bytes needs ${size} bytes of output, got ${out.length}`);

@@ -20,8 +20,8 @@ export interface SegmentCodecSpec {
 /** The synchronous codecs of one thread. */
 export interface SegmentTools {
   compress(data: Buffer): Buffer;
-  /** The codec's scratch result, valid until its next call (SegmentCodec.compressScratch). */
-  compressScratch(data: Buffer): Buffer;
+  /** The codec's scratch result, valid until its next call, or a view of `room` (SegmentCodec.compressScratch). */
+  compressScratch(data: Buffer, room?: Buffer): Buffer;
   decompress(data: Buffer, expectedSize: number, output?: Buffer): Buffer;
   cipher: SegmentCipher;
 }
@@ -84,7 +84,10 @@ export function sealSegment(tools: SegmentTools, request: SealRequest): SealResu
   const { out } = request;
   let data: Buffer;
   if (out) {
-    const compressed = tools.compressScratch(plain);
+    // Compressed into `out` itself where the codec can (zstd), far enough in that sealing it in place never overwrites
+    // bytes it has yet to read (SegmentCipher.encryptInto): no scratch buffer per worker.
+    const at = tools.cipher.sealedSize(out.length) - out.length;
+    const compressed = tools.compressScratch(plain, out.subarray(at));
     data = tools.cipher.sealedSize(compressed.length) <= out.length ? out.subarray(0, tools.cipher.encryptInto(compressed, context, out)) : tools.cipher.encrypt(compressed, context);
   } else data = tools.cipher.encrypt(tools.compress(plain), context);
   return { index, plainSize, plainSha256, sha256: sha256Hex(data), data };

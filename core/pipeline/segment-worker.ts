@@ -19,7 +19,7 @@ async function tools(spec: SegmentCodecSpec): Promise<SegmentTools> {
   const cipher = segmentCipher(spec.cipher.name, spec.cipher.key);
   // Throws for an algorithm this version does not know, rather than passing its bytes through as they are.
   const codec = createSegmentCodec(spec.compression.algorithm as CompressionAlgorithm, spec.compression.level);
-  return { cipher, compress: (d) => codec.compress(d), compressScratch: (d) => codec.compressScratch(d), decompress: (d, n, o) => codec.decompress(d, n, o) };
+  return { cipher, compress: (d) => codec.compress(d), compressScratch: (d, room) => codec.compressScratch(d, room), decompress: (d, n, o) => codec.decompress(d, n, o) };
 }
 
 /** A view the receiving thread can own: shared memory travels as is, anything else is moved, never copied twice. */

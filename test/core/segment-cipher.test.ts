@@ -136,6 +136,29 @@ describe('sealing into and opening into caller buffers', () => {
     }
   });
 
+  it('seals in place: the plaintext may lie in the output buffer, sealedSize(out.length) - out.length bytes in', async () => {
+    const sodium = await getSodium();
+    const key = sodium.randombytes_buf(32);
+    const cipher = new SecretstreamCipher(key);
+    const room = 4 * CHUNK_PLAIN + 1000;
+    // Both sealing paths (a final chunk ≡ 0 mod 16 or not), whole chunks, and a plaintext filling all the room there is.
+    for (const size of [0, 1, 16, CHUNK_PLAIN, CHUNK_PLAIN + 7, 3 * CHUNK_PLAIN + 32, room]) {
+      const out = Buffer.from(new SharedArrayBuffer(cipher.sealedSize(room)));
+      const at = cipher.sealedSize(out.length) - out.length;
+      const plain = randomBytes(size);
+      plain.copy(out, at);
+      const written = cipher.encryptInto(out.subarray(at, at + size), context, out);
+      expect(written, `${size} bytes`).toBe(cipher.sealedSize(size));
+      expect(libsodiumOpen(sodium, key, out.subarray(0, written), context).plain.equals(plain), `${size} bytes`).toBe(true);
+    }
+    // The check can fail: a plaintext at the start of the buffer is overwritten before it is read.
+    const out = Buffer.from(new SharedArrayBuffer(cipher.sealedSize(room)));
+    const plain = randomBytes(room);
+    plain.copy(out, 0);
+    const written = cipher.encryptInto(out.subarray(0, room), context, out);
+    expect(libsodiumOpen(sodium, key, out.subarray(0, written), context).plain.equals(plain)).toBe(false);
+  });
+
   it('writes nothing of a forged final chunk and refuses buffers that are too small', () => {
     const cipher = new SecretstreamCipher(randomBytes(32));
     for (const size of [100, 96]) {
