@@ -54,8 +54,9 @@ jobs:
 `,
       );
     },
-    backup: ({ dir }) => timed('failsafe backup', process.execPath, [cli, 'backup', '-c', join(dir, 'failsafe.yaml'), '--json']),
-    restore: ({ dir, restored }) => timed('failsafe restore', process.execPath, [cli, 'restore', 'latest', '--to', restored, '-c', join(dir, 'failsafe.yaml'), '--json']),
+    // The command as users run it (its launcher sets node's flags), not `node bin/failsafe.js`.
+    backup: ({ dir }) => timed('failsafe backup', cli, ['backup', '-c', join(dir, 'failsafe.yaml'), '--json']),
+    restore: ({ dir, restored }) => timed('failsafe restore', cli, ['restore', 'latest', '--to', restored, '-c', join(dir, 'failsafe.yaml'), '--json']),
   },
   {
     name: 'restic',
