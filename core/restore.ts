@@ -161,6 +161,7 @@ async function stageAll(snapshot: OpenedSnapshot, plan: PlannedSource[], options
         }),
         manifest.entries,
         what,
+        { hashThread: true },
       )
     : undefined;
   let pending: ArchiveEntry | undefined;

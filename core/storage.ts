@@ -67,6 +67,11 @@ export class Storage {
     });
   }
 
+  /** Whether objects are local files (the adapter has `filePath`): reading one costs no round trip. */
+  get localFiles(): boolean {
+    return this.adapter.filePath !== undefined;
+  }
+
   /** The object's local file when the adapter has one (`filePath`), else undefined: read it with `getBuffer`. */
   async filePath(key: string): Promise<string | undefined> {
     if (!this.adapter.filePath) return undefined;

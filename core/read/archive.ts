@@ -13,6 +13,7 @@ import type { RestoreEntry } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
 import type { ManifestEntry } from '../format/manifest.js';
 import { normalizeArchivePath } from '../paths.js';
+import { FileHasher } from './file-hasher.js';
 import type { PooledChunks } from './segments.js';
 import { padding, TarReader } from './tar-reader.js';
 
@@ -32,12 +33,25 @@ export function checksEveryFile(manifestEntries: ManifestEntry[]): boolean {
   return manifestEntries.every((e) => e.type !== 'file' || e.sha256 !== undefined);
 }
 
+export interface ArchiveOptions {
+  /**
+   * Hash the larger files on a thread of their own (core/read/file-hasher.ts)
+   * instead of this one: for a restore, whose main thread has the files to
+   * write. Small files are still checked here, before their entry is handed out.
+   */
+  hashThread?: boolean;
+}
+
 /** Entries of the tar stream in order; each body must be consumed before asking for the next entry. */
-export async function* archiveEntries(tarStream: Readable, manifestEntries: ManifestEntry[], what: string): AsyncGenerator<ArchiveEntry> {
+export async function* archiveEntries(tarStream: Readable, manifestEntries: ManifestEntry[], what: string, options: ArchiveOptions = {}): AsyncGenerator<ArchiveEntry> {
   const index = new Map(manifestEntries.map((e) => [`${e.source}/${e.path}`, e]));
   // Pooled chunks are reused once the reader moves past them: what a consumer may keep is copied out first.
   const release = (tarStream as Readable & Partial<PooledChunks>).releaseChunk;
-  const reader = new TarReader(tarStream, what, release);
+  // Started at the first file it is for: a restore of small files never pays for the thread.
+  let hasher: FileHasher | undefined;
+  // A chunk the hashing thread still reads goes back to the pool only once it is hashed.
+  const retire = release && options.hashThread ? (chunk: Buffer) => (hasher ? hasher.whenHashed(chunk.buffer, () => release(chunk)) : release(chunk)) : release;
+  const reader = new TarReader(tarStream, what, retire);
   const kept = release ? (bytes: Buffer) => Buffer.from(bytes) : (bytes: Buffer) => bytes;
   try {
     for (let header = await reader.next(); header; header = await reader.next()) {
@@ -65,7 +79,8 @@ export async function* archiveEntries(tarStream: Readable, manifestEntries: Mani
         yield entry;
         continue;
       }
-      const body = new FileBody(reader, record, header.size, what);
+      const threaded = options.hashThread === true && header.size > WHOLE_BODY && record.sha256 !== undefined;
+      const body = new FileBody(reader, record, header.size, what, threaded ? (hasher ??= new FileHasher()) : undefined);
       let settle: (() => void) | undefined;
       if (header.size <= WHOLE_BODY) {
         settle = smallFile(entry, await body.whole(), kept);
@@ -83,6 +98,7 @@ export async function* archiveEntries(tarStream: Readable, manifestEntries: Mani
   } finally {
     await reader.close();
     tarStream.destroy();
+    await hasher?.close();
   }
 }
 
@@ -128,45 +144,59 @@ class FileBody {
   readonly #record: ManifestEntry;
   readonly #what: string;
   readonly #hash;
+  /** Hashed on the hashing thread instead, as this file's id there. */
+  readonly #thread: { hasher: FileHasher; file: number } | undefined;
   #left: number;
   #mismatch: boolean | undefined;
 
-  constructor(reader: TarReader, record: ManifestEntry, size: number, what: string) {
+  constructor(reader: TarReader, record: ManifestEntry, size: number, what: string, hasher?: FileHasher) {
     this.#reader = reader;
     this.#record = record;
     this.#what = what;
     this.#left = size;
-    this.#hash = record.sha256 === undefined ? undefined : createHash('sha256');
+    const hashed = record.sha256 !== undefined;
+    this.#thread = hashed && hasher ? { hasher, file: hasher.begin() } : undefined;
+    this.#hash = hashed && !this.#thread ? createHash('sha256') : undefined;
     if (size !== record.size) this.#mismatch = true;
   }
 
+  /** Small files only: hashed here, so the bytes are checked before their entry is handed out. */
   async whole(): Promise<Buffer> {
     const content = await this.#reader.read(this.#left);
     this.#left = 0;
     this.#hash?.update(content);
-    this.#check();
+    this.#mismatch ??= this.#hash !== undefined && this.#hash.digest('hex') !== this.#record.sha256;
+    this.#verdict();
     return content;
   }
 
   async *slices(): AsyncGenerator<Buffer> {
     while (this.#left > 0) yield await this.#next();
-    this.#check();
+    await this.#check();
   }
 
   async finish(): Promise<void> {
     while (this.#left > 0) await this.#next();
-    this.#check();
+    await this.#check();
   }
 
   async #next(): Promise<Buffer> {
     const slice = await this.#reader.slice(this.#left);
     this.#left -= slice.length;
-    this.#hash?.update(slice);
+    if (this.#thread) this.#thread.hasher.update(this.#thread.file, slice);
+    else this.#hash?.update(slice);
     return slice;
   }
 
-  #check(): void {
-    this.#mismatch ??= this.#hash !== undefined && this.#hash.digest('hex') !== this.#record.sha256;
+  async #check(): Promise<void> {
+    if (this.#mismatch === undefined) {
+      const hex = this.#thread ? await this.#thread.hasher.digest(this.#thread.file) : this.#hash?.digest('hex');
+      this.#mismatch = hex !== undefined && hex !== this.#record.sha256;
+    }
+    this.#verdict();
+  }
+
+  #verdict(): void {
     if (this.#mismatch) {
       throw new FailsafeError('E_CHECKSUM', `${this.#what}: checksum mismatch for ${this.#record.source}/${this.#record.path}`);
     }

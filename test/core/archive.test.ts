@@ -169,6 +169,44 @@ describe('archive entries', () => {
     }
   });
 
+  it('hashing large files on a thread: a shared chunk goes back only once hashed, and a wrong SHA-256 is still E_CHECKSUM', async () => {
+    const list = [...items, { name: 'src/dir/large-2.bin', type: 'file' as const, content: bytes(900_000, 3) }];
+    const tar = await packed(list);
+    let released = 0;
+    // Shared-memory chunks, as the restore's pool hands them out, poisoned the moment they are given back.
+    const pooled = () =>
+      Object.assign(
+        Readable.from(
+          Array.from(chunked(tar, 65_537), (c) => {
+            const shared = Buffer.from(new SharedArrayBuffer(c.length));
+            shared.set(c);
+            return shared;
+          }),
+        ),
+        { releaseChunk: (chunk: Uint8Array) => void (released++, chunk.fill(0xaa)) },
+      );
+    const restored = new Map<string, Buffer>();
+    for await (const entry of archiveEntries(pooled(), manifestOf(list), 'test', { hashThread: true })) {
+      if (entry.type !== 'file') continue;
+      const copies: Buffer[] = [];
+      for await (const chunk of entry.chunks!()) copies.push(Buffer.from(chunk));
+      restored.set(entry.path, Buffer.concat(copies));
+    }
+    expect(restored.get('dir/large-2.bin')!.equals(list.at(-1)!.content!)).toBe(true);
+    expect(restored.get('dir/large.bin')!.equals(items[5]!.content!)).toBe(true);
+    expect(released).toBeGreaterThan(10);
+    for (const read of [true, false]) {
+      const manifest = manifestOf(list).map((e) => (e.path === 'dir/large-2.bin' ? { ...e, sha256: '0'.repeat(64) } : e));
+      const err = await (async () => {
+        for await (const entry of archiveEntries(pooled(), manifest, 'test', { hashThread: true })) {
+          if (read && entry.chunks) for await (const _ of entry.chunks()) void _;
+        }
+      })().catch((e: unknown) => e);
+      expect((err as FailsafeError).code, `read: ${read}`).toBe('E_CHECKSUM');
+      expect((err as FailsafeError).message).toContain('src/dir/large-2.bin');
+    }
+  });
+
   it('an entry the manifest does not list, or lists with another type, is E_CORRUPT', async () => {
     const tar = await packed(items.slice(0, 3));
     for (const manifest of [manifestOf(items.slice(0, 2)), manifestOf(items.slice(0, 3)).map((e, i) => (i === 2 ? { ...e, type: 'symlink' as const } : e))]) {
