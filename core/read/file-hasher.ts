@@ -15,10 +15,10 @@ import type { HashReply, HashRequest } from './hash-worker.js';
 export class FileHasher {
   readonly #worker: Worker;
   #nextFile = 0;
-  #nextAck = 0;
-  /** Acks not yet received, per shared buffer: the buffer waits for them. */
-  readonly #pending = new Map<ArrayBufferLike, Set<number>>();
-  readonly #afterAck = new Map<number, ArrayBufferLike>();
+  /** The buffer of each update not yet hashed, in the order sent (the thread answers in that order); undefined when copied. */
+  readonly #unhashed: (ArrayBufferLike | undefined)[] = [];
+  /** Updates not yet hashed, per shared buffer: the buffer waits for them. */
+  readonly #pending = new Map<ArrayBufferLike, number>();
   readonly #whenFree = new Map<ArrayBufferLike, (() => void)[]>();
   readonly #digests = new Map<number, { resolve: (hex: string) => void; reject: (err: Error) => void }>();
   #failure: Error | undefined;
@@ -37,15 +37,10 @@ export class FileHasher {
 
   update(file: number, bytes: Uint8Array): void {
     if (this.#failure) throw this.#failure;
-    const ack = this.#nextAck++;
-    const buffer = bytes.buffer;
-    if (buffer instanceof SharedArrayBuffer) {
-      let acks = this.#pending.get(buffer);
-      if (!acks) this.#pending.set(buffer, (acks = new Set()));
-      acks.add(ack);
-      this.#afterAck.set(ack, buffer);
-    }
-    this.#worker.postMessage({ op: 'update', file, bytes, ack } satisfies HashRequest);
+    const shared = bytes.buffer instanceof SharedArrayBuffer ? bytes.buffer : undefined;
+    if (shared) this.#pending.set(shared, (this.#pending.get(shared) ?? 0) + 1);
+    this.#unhashed.push(shared);
+    this.#worker.postMessage({ op: 'update', file, bytes } satisfies HashRequest);
   }
 
   /** The file's SHA-256 (hex) once every update before it was hashed. */
@@ -77,12 +72,13 @@ export class FileHasher {
       pending?.resolve(reply.hex);
       return;
     }
-    const buffer = this.#afterAck.get(reply.ack);
+    const buffer = this.#unhashed.shift();
     if (buffer === undefined) return;
-    this.#afterAck.delete(reply.ack);
-    const acks = this.#pending.get(buffer)!;
-    acks.delete(reply.ack);
-    if (acks.size > 0) return;
+    const left = this.#pending.get(buffer)! - 1;
+    if (left > 0) {
+      this.#pending.set(buffer, left);
+      return;
+    }
     this.#pending.delete(buffer);
     const waiting = this.#whenFree.get(buffer);
     this.#whenFree.delete(buffer);
@@ -97,7 +93,7 @@ export class FileHasher {
     const waiting = [...this.#whenFree.values()].flat();
     this.#whenFree.clear();
     this.#pending.clear();
-    this.#afterAck.clear();
+    this.#unhashed.length = 0;
     for (const then of waiting) then();
   }
 }
