@@ -165,8 +165,7 @@ class FileBody {
     const content = await this.#reader.read(this.#left);
     this.#left = 0;
     this.#hash?.update(content);
-    this.#mismatch ??= this.#hash !== undefined && this.#hash.digest('hex') !== this.#record.sha256;
-    this.#verdict();
+    await this.#check();
     return content;
   }
 
@@ -193,10 +192,6 @@ class FileBody {
       const hex = this.#thread ? await this.#thread.hasher.digest(this.#thread.file) : this.#hash?.digest('hex');
       this.#mismatch = hex !== undefined && hex !== this.#record.sha256;
     }
-    this.#verdict();
-  }
-
-  #verdict(): void {
     if (this.#mismatch) {
       throw new FailsafeError('E_CHECKSUM', `${this.#what}: checksum mismatch for ${this.#record.source}/${this.#record.path}`);
     }
