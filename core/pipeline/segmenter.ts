@@ -145,7 +145,7 @@ export class Segmenter {
 
   /** Emits the last, partial segment and ends `segments`. */
   async end(): Promise<void> {
-    if (this.#filled > 0 || this.#index === 0) await this.#emit();
+    if (this.#filled > 0 || this.#index === 0) await this.#emit(true);
     this.segments.push(null);
   }
 
@@ -168,16 +168,17 @@ export class Segmenter {
     this.#buffers.give(buffer);
   }
 
-  async #emit(): Promise<void> {
+  /** `last`: nothing is written after it, so no buffer is waited for. */
+  async #emit(last = false): Promise<void> {
     await this.#window?.acquire();
     if (this.#closed) throw this.#closed;
     const segment: PlainSegment = { index: this.#index++, data: this.#buffer.subarray(0, this.#filled) };
     this.#emitted.set(segment.index, this.#buffer);
     this.#filled = 0;
     // A segment emitted now may be the one a buffer comes back from: it is pushed before waiting for one.
-    const next = this.#buffers.acquire();
+    const next = last ? undefined : this.#buffers.acquire();
     const pushed = this.segments.push(segment);
-    this.#buffer = await next;
+    if (next) this.#buffer = await next;
     // Without a window, the reader's pace holds the writer back.
     if (!pushed && !this.#window) await new Promise<void>((resolve) => (this.#wanted = resolve));
   }
