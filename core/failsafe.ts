@@ -249,6 +249,19 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
    */
   async restore(ref: string, options: RestoreOptions = {}): Promise<RestoreResult> {
     const { safetySnapshot = true, ...rest } = options;
+    const parallelism = this.#wiring.loaded.config.parallelism ?? 2;
+    const engine = await import('./restore.js');
+    // The threads start while the snapshot is found, read and planned, rather than after.
+    if (!options.dryRun) engine.startRestoreThreads(parallelism);
+    try {
+      return await this.#restore(engine.runRestore, ref, { ...options, safetySnapshot }, parallelism);
+    } finally {
+      await engine.dropSpares();
+    }
+  }
+
+  async #restore(runRestore: typeof import('./restore.js').runRestore, ref: string, options: RestoreOptions, parallelism: number): Promise<RestoreResult> {
+    const { safetySnapshot = true, ...rest } = options;
     if (!options.dryRun) {
       for (const r of await this.recoverRestores()) options.warn?.(describeRecovery(r));
     }
@@ -267,12 +280,11 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
       });
       return summary!.id;
     };
-    const { runRestore } = await import('./restore.js');
     return runRestore(snapshot, { byName, fallback }, {
       ...rest,
       ...(safetySnapshot && job ? { safetySnapshot: takeSafety } : {}),
       journalDir: this.#journalDir(),
-      parallelism: this.#wiring.loaded.config.parallelism ?? 2,
+      parallelism,
     });
   }
 

@@ -11,12 +11,25 @@ import type { RestoreEntry, SourcePlugin } from './contracts.js';
 import { FailsafeError, isAbortError } from './errors.js';
 import { flushTree } from './fs/durable.js';
 import { archiveEntries, checksEveryFile, type ArchiveEntry } from './read/archive.js';
+import { FileHasher } from './read/file-hasher.js';
 import { segmentStream } from './read/segments.js';
+import { SegmentWorkers } from './pipeline/segment-workers.js';
 import { plannedChanges, planRestore, type PlannedChanges, type PlannedSource, type RestorePlugins } from './restore-plan.js';
 import type { OpenedSnapshot } from './snapshots.js';
 import { Swap } from './swap.js';
 
 export type { PlannedChanges, RestorePlugins } from './restore-plan.js';
+export { dropSpares } from './threads/spare-threads.js';
+
+/**
+ * Starts the threads a restore with this parallelism will use (segment
+ * workers and the hashing thread), to be taken by the run that follows;
+ * `dropSpares` stops those it did not take.
+ */
+export function startRestoreThreads(parallelism: number): void {
+  SegmentWorkers.startAhead(Math.max(1, parallelism));
+  FileHasher.startAhead();
+}
 
 export interface RestoreRunOptions {
   /** Restore each source into `<to>/<source name>/` instead of where it came from. */

@@ -1,11 +1,12 @@
 /**
  * A worker thread of the segment pool (core/pipeline/segment-workers.ts):
- * rebuilds the snapshot's codecs from its workerData and answers seal and
- * open requests one at a time. Replies transfer their output buffers, so a
+ * builds the snapshot's codecs from its first message (it may have been
+ * started before they were known: core/threads/spare-threads.ts) and answers
+ * seal and open requests one at a time. Replies transfer their output buffers, so a
  * segment's bytes are never copied between threads.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { createSegmentCodec, type CompressionAlgorithm } from '../compression.js';
 import { FailsafeError, fromNodeError } from '../errors.js';
 import { asBuffer, openSegment, ownsWholeBuffer, sealSegment, type OpenJob, type SealRequest, type SegmentCodecSpec, type SegmentTools } from './segment-work.js';
@@ -13,6 +14,8 @@ import { segmentCipher } from '../crypto/segment-cipher.js';
 import { collectYoungGarbage } from '../threads/minor-gc.js';
 
 export type WorkerRequest = { id: number; op: 'seal'; request: SealRequest } | { id: number; op: 'open'; request: OpenJob };
+/** The first message a segment worker gets. */
+export type WorkerSetup = { op: 'setup'; spec: SegmentCodecSpec };
 export type WorkerReply = { id: number; result: unknown } | { id: number; error: { message: string; code?: string } };
 
 async function tools(spec: SegmentCodecSpec): Promise<SegmentTools> {
@@ -33,10 +36,15 @@ function movable(data: Buffer): { data: Uint8Array; transfer: ArrayBuffer[] } {
 
 
 const port = parentPort!;
-const ready = tools(workerData as SegmentCodecSpec);
-// Building the codecs may fail before the first request arrives; each request then answers with the failure.
+let ready: Promise<SegmentTools> = Promise.reject(new Error('no codecs were given'));
 ready.catch(() => undefined);
-port.on('message', (message: WorkerRequest) => {
+port.on('message', (message: WorkerRequest | WorkerSetup) => {
+  if (message.op === 'setup') {
+    ready = tools(message.spec);
+    // Building the codecs may fail before the first request arrives; each request then answers with the failure.
+    ready.catch(() => undefined);
+    return;
+  }
   void ready.then(
     (t) => handle(t, message),
     (err: Error) => port.postMessage({ id: message.id, error: { message: `the segment worker could not start: ${err.message}` } }),

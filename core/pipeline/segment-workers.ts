@@ -15,7 +15,10 @@ import { Worker } from 'node:worker_threads';
 import { FailsafeError, isErrorCode } from '../errors.js';
 import { workerFile } from '../threads/worker-file.js';
 import { asBuffer, ownsWholeBuffer, type OpenJob, type SealRequest, type SealResult, type SegmentCodecSpec } from './segment-work.js';
-import type { WorkerReply, WorkerRequest } from './segment-worker.js';
+import type { WorkerReply, WorkerRequest, WorkerSetup } from './segment-worker.js';
+import { startSpares, takeSpare } from '../threads/spare-threads.js';
+
+const WORKER_FILE = workerFile('./segment-worker.js', import.meta.url);
 
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void };
 type Job = { message: WorkerRequest; pending: Pending; transfer: ArrayBuffer[] };
@@ -30,12 +33,17 @@ export class SegmentWorkers {
   #failure: Error | undefined;
   #closing = false;
 
+  /** Starts `size` threads now for the next pools to take (core/threads/spare-threads.ts). */
+  static startAhead(size: number): void {
+    startSpares(WORKER_FILE, size);
+  }
+
   constructor(spec: SegmentCodecSpec, size = availableParallelism()) {
     this.size = Math.max(1, size);
-    const file = workerFile('./segment-worker.js', import.meta.url);
     for (let i = 0; i < this.size; i++) {
-      // The key crosses as a copy in workerData.
-      const worker = new Worker(file, { workerData: spec });
+      const worker = takeSpare(WORKER_FILE) ?? new Worker(WORKER_FILE);
+      // The key crosses as a copy.
+      worker.postMessage({ op: 'setup', spec } satisfies WorkerSetup);
       worker.on('message', (reply: WorkerReply) => this.#settle(worker, reply));
       worker.on('error', (err) => this.#fail(new FailsafeError('E_INTERNAL', `a segment worker failed: ${err.message}`, { cause: err })));
       worker.on('exit', (code) => {

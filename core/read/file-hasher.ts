@@ -11,6 +11,10 @@ import { Worker } from 'node:worker_threads';
 import { FailsafeError } from '../errors.js';
 import { workerFile } from '../threads/worker-file.js';
 import type { HashReply, HashRequest } from './hash-worker.js';
+import { startSpares, takeSpare } from '../threads/spare-threads.js';
+
+const WORKER_FILE = workerFile('./hash-worker.js', import.meta.url);
+const WORKER_OPTIONS = { resourceLimits: { maxYoungGenerationSizeMb: 2 } };
 
 export class FileHasher {
   readonly #worker: Worker;
@@ -23,8 +27,13 @@ export class FileHasher {
   readonly #digests = new Map<number, { resolve: (hex: string) => void; reject: (err: Error) => void }>();
   #failure: Error | undefined;
 
+  /** Starts the thread now for the next hasher to take (core/threads/spare-threads.ts). */
+  static startAhead(): void {
+    startSpares(WORKER_FILE, 1, WORKER_OPTIONS);
+  }
+
   constructor() {
-    this.#worker = new Worker(workerFile('./hash-worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 2 } });
+    this.#worker = takeSpare(WORKER_FILE) ?? new Worker(WORKER_FILE, WORKER_OPTIONS);
     this.#worker.on('message', (reply: HashReply) => this.#settle(reply));
     this.#worker.on('error', (err) => this.#fail(new FailsafeError('E_INTERNAL', `the hashing thread failed: ${err.message}`, { cause: err })));
     this.#worker.unref();
