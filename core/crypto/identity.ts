@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { FailsafeError } from '../errors.js';
+import { argon2id } from './argon2.js';
 import { b64, DEFAULT_KDF, unb64 } from './keys.js';
 import { getSodium, type Sodium } from './sodium.js';
 
@@ -83,7 +84,7 @@ export async function identityFileText(identity: Identity, passphrase?: string):
   } else {
     if (passphrase === '') throw new FailsafeError('E_KEY_MISSING', 'the identity passphrase is empty');
     const salt = s.randombytes_buf(s.crypto_pwhash_SALTBYTES);
-    const kek = s.crypto_pwhash(KEY_BYTES, passphrase, salt, DEFAULT_KDF.opslimit, DEFAULT_KDF.memlimit, s.crypto_pwhash_ALG_ARGON2ID13);
+    const kek = argon2id(KEY_BYTES, passphrase, salt, DEFAULT_KDF.opslimit, DEFAULT_KDF.memlimit);
     const nonce = s.randombytes_buf(s.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
     const wrapped = s.crypto_aead_xchacha20poly1305_ietf_encrypt(identity.secretKey, `${IDENTITY_AD}/${publicKey}`, null, nonce, kek);
     const kdf = { alg: 'argon2id13' as const, salt: b64(salt), ...DEFAULT_KDF };
@@ -132,7 +133,7 @@ export async function readIdentity(path: string, passphrase?: string): Promise<I
     }
     const { kdf } = file;
     if (kdf.memlimit > 1024 ** 3 || kdf.opslimit > 20) throw new FailsafeError('E_INVALID_KEY', `identity ${path} asks for unreasonable Argon2id limits`);
-    const kek = s.crypto_pwhash(KEY_BYTES, passphrase, unb64(kdf.salt), kdf.opslimit, kdf.memlimit, s.crypto_pwhash_ALG_ARGON2ID13);
+    const kek = argon2id(KEY_BYTES, passphrase, unb64(kdf.salt), kdf.opslimit, kdf.memlimit);
     try {
       secretKey = s.crypto_aead_xchacha20poly1305_ietf_decrypt(null, unb64(file.wrappedSecretKey), `${IDENTITY_AD}/${file.publicKey}`, unb64(file.nonce), kek);
     } catch {

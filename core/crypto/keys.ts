@@ -7,6 +7,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { FailsafeError } from '../errors.js';
+import { argon2id } from './argon2.js';
 import { recipientKeyId, type Identity } from './identity.js';
 import { getSodium, type Sodium } from './sodium.js';
 
@@ -115,10 +116,9 @@ export class KeyRing {
     const id = `${kdf.salt}:${kdf.opslimit}:${kdf.memlimit}`;
     let key = this.#derived.get(id);
     if (key === undefined) {
-      const s = this.#sodium;
       // Bound what a forged header can make us spend.
       if (kdf.memlimit > 1024 ** 3 || kdf.opslimit > 20) throw new FailsafeError('E_CORRUPT', 'key slot asks for unreasonable Argon2id limits');
-      key = s.crypto_pwhash(KEY_BYTES, this.#secrets.passphrase ?? '', unb64(kdf.salt), kdf.opslimit, kdf.memlimit, s.crypto_pwhash_ALG_ARGON2ID13);
+      key = argon2id(KEY_BYTES, this.#secrets.passphrase ?? '', unb64(kdf.salt), kdf.opslimit, kdf.memlimit);
       this.#derived.set(id, key);
     }
     return key;
