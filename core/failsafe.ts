@@ -248,25 +248,25 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
    * `safetySnapshot: false`.
    */
   async restore(ref: string, options: RestoreOptions = {}): Promise<RestoreResult> {
-    const { safetySnapshot = true, ...rest } = options;
-    const parallelism = this.#wiring.loaded.config.parallelism ?? 2;
     const engine = await import('./restore.js');
-    // The threads start while the snapshot is found, read and planned, rather than after.
-    if (!options.dryRun) engine.startRestoreThreads(parallelism);
     try {
-      return await this.#restore(engine.runRestore, ref, { ...options, safetySnapshot }, parallelism);
+      return await this.#restore(engine, ref, options);
     } finally {
       await engine.dropSpares();
     }
   }
 
-  async #restore(runRestore: typeof import('./restore.js').runRestore, ref: string, options: RestoreOptions, parallelism: number): Promise<RestoreResult> {
+  async #restore(engine: typeof import('./restore.js'), ref: string, options: RestoreOptions): Promise<RestoreResult> {
     const { safetySnapshot = true, ...rest } = options;
+    const parallelism = this.#wiring.loaded.config.parallelism ?? 2;
     if (!options.dryRun) {
       for (const r of await this.recoverRestores()) options.warn?.(describeRecovery(r));
     }
     const { storage, info } = await this.#resolve(ref, options);
     const snapshot = await openSnapshot(storage, info.job, info.id, await this.#getEncryption('open'));
+    // The threads boot while the restore is planned. Not before the key is open: a passphrase's Argon2id thread
+    // takes 70 MB while it runs, and is gone by now.
+    if (!options.dryRun) engine.startRestoreThreads(parallelism);
     const job = this.#wiring.loaded.config.jobs[info.job];
     const byName = new Map<string, SourcePlugin>((job ? this.#wiring.sources(job) : []).map((p) => [p.name, p]));
     const fallback = (source: ManifestSource): SourcePlugin => this.#fallbackSource(source);
@@ -280,7 +280,7 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
       });
       return summary!.id;
     };
-    return runRestore(snapshot, { byName, fallback }, {
+    return engine.runRestore(snapshot, { byName, fallback }, {
       ...rest,
       ...(safetySnapshot && job ? { safetySnapshot: takeSafety } : {}),
       journalDir: this.#journalDir(),
