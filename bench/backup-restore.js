@@ -5,7 +5,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DATASET_VERSION, generateDataset } from './dataset.js';
-import { benchRoot, machine, NODE_FLAGS, sizeOption, treeBytes } from './util.js';
+import { benchRoot, machine, NODE_ENV, NODE_FLAGS, sizeOption, treeBytes } from './util.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const size = sizeOption('512MiB');
@@ -40,7 +40,7 @@ await mkdir(join(work, 'restored'), { recursive: true });
 
 function run(label, cliArgs) {
   const started = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, [...NODE_FLAGS, join(here, 'run-cli.js'), ...cliArgs, '-c', config, '--json'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const result = spawnSync(process.execPath, [...NODE_FLAGS, join(here, 'run-cli.js'), ...cliArgs, '-c', config, '--json'], { encoding: 'utf8', maxBuffer: 64 << 20, env: NODE_ENV });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (result.status !== 0) throw new Error(`${label} failed (${result.status}): ${result.stderr}`);
   const rss = Number(/BENCH maxRssKiB=(\d+)/.exec(result.stderr)?.[1] ?? 0) * 1024;

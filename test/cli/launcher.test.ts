@@ -13,7 +13,7 @@ import { appJob, makeDeployment, PASS } from '../helpers/cli.js';
 const bin = join(import.meta.dirname, '..', '..', 'bin', 'failsafe.js');
 
 /** Starts `failsafe daemon` through the launcher, reads its command line once it runs, stops it with SIGTERM. */
-async function daemonCommandLine(env: NodeJS.ProcessEnv): Promise<{ argv: string[]; code: number | null; stderr: string }> {
+async function daemonCommandLine(env: NodeJS.ProcessEnv): Promise<{ argv: string[]; environ: string[]; code: number | null; stderr: string }> {
   const d = await makeDeployment({ jobs: appJob(`schedule: "0 3 * * *"`) });
   const child = spawn(bin, ['daemon', '-c', d.config], { env: { PATH: process.env.PATH, ...PASS, ...env } });
   let stderr = '';
@@ -22,24 +22,27 @@ async function daemonCommandLine(env: NodeJS.ProcessEnv): Promise<{ argv: string
   const deadline = Date.now() + 20_000;
   while (!/daemon started/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const argv = (await readFile(`/proc/${child.pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+  const environ = (await readFile(`/proc/${child.pid}/environ`, 'utf8')).split('\0').filter(Boolean);
   child.kill('SIGTERM');
-  return { argv, code: await exited, stderr };
+  return { argv, environ, code: await exited, stderr };
 }
 
 describe.runIf(process.platform === 'linux')('the failsafe command', () => {
-  it('is node itself, started with a small young generation: SIGTERM reaches it and it exits 0', async () => {
-    const { argv, code, stderr } = await daemonCommandLine({});
+  it('is node itself, started with a small young generation and two malloc arenas: SIGTERM reaches it and it exits 0', async () => {
+    const { argv, environ, code, stderr } = await daemonCommandLine({});
     expect(argv[0]).toMatch(/node$/);
     expect(argv).toContain('--max-semi-space-size=1');
+    expect(environ).toContain('MALLOC_ARENA_MAX=2');
     expect(argv).toContain(bin);
     expect(stderr).toMatch(/daemon stopped/);
     expect(code).toBe(0);
   });
 
-  it('leaves the young generation to NODE_OPTIONS when that sets it', async () => {
-    const { argv, code } = await daemonCommandLine({ NODE_OPTIONS: '--max-semi-space-size=4' });
+  it('leaves the young generation to NODE_OPTIONS and the arenas to MALLOC_ARENA_MAX when they are set', async () => {
+    const { argv, environ, code } = await daemonCommandLine({ NODE_OPTIONS: '--max-semi-space-size=4', MALLOC_ARENA_MAX: '8' });
     expect(argv[0]).toMatch(/node$/);
     expect(argv).not.toContain('--max-semi-space-size=1');
+    expect(environ).toContain('MALLOC_ARENA_MAX=8');
     expect(code).toBe(0);
   });
 
