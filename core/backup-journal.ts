@@ -2,9 +2,10 @@
  * The progress of a backup kept as checkpoints (operation `backup.<job>`), so
  * one killed mid-way resumes: same snapshot id, same data key (its sealed key
  * slots are in the checkpoint, never the key itself), and the segments already
- * stored — each recorded with its plaintext SHA-256 — reused when the source
- * still produces the same plaintext; a changed source redoes the segments
- * that differ. A segment's record is written before its window permit is
+ * stored — each recorded with its SHA-256 and its cipher header — reused when
+ * the source still produces the same plaintext (sealed again with that header,
+ * it gives the same bytes; core/pipeline/segment-work.ts); a changed source
+ * redoes the segments that differ. A segment's record is written before its window permit is
  * released, so after a crash at most the segments in flight are sent again.
  */
 import type { CheckpointStore } from './checkpoints/store.js';
@@ -15,8 +16,20 @@ import { manifestKey, newSnapshotId, segmentKey, snapshotDataPrefix } from './fo
 import type { SegmentRecord } from './format/manifest.js';
 import type { Storage } from './storage.js';
 
-/** [index, storedSize, sha256, plainSize, plainSha256]: compact, since the list is rewritten as it grows. */
-type CompactSegment = [number, number, string, number, string];
+/**
+ * [index, storedSize, sha256, plainSize, plainSha256, header]: compact, since the list is rewritten as it grows.
+ * plainSha256 is '' from this version on (journals of earlier ones have it and no header).
+ */
+type CompactSegment = [number, number, string, number, string, string?];
+
+/** A stored segment as the journal knows it: its manifest record and what a resumed run compares it by. */
+export type JournaledSegment = SegmentRecord & { header?: string };
+
+function compact(r: JournaledSegment): CompactSegment {
+  const row: CompactSegment = [r.index, r.storedSize, r.sha256, r.plainSize, r.plainSha256 ?? ''];
+  if (r.header !== undefined) row.push(r.header);
+  return row;
+}
 
 export interface BackupCheckpointData {
   kind: 'backup';
@@ -47,11 +60,11 @@ export class BackupJournal {
   readonly createdAt: string;
   readonly ciphers: SnapshotCiphers;
   /** Segments of the interrupted run that may be reused, by index (after `verifyStored`). */
-  readonly known: Map<number, SegmentRecord>;
+  readonly known: Map<number, JournaledSegment>;
   readonly resumed: boolean;
   readonly #store: CheckpointStore;
   readonly #data: BackupCheckpointData;
-  readonly #records = new Map<number, SegmentRecord>();
+  readonly #records = new Map<number, JournaledSegment>();
   readonly #warn: (message: string) => void;
   #writing: Promise<void> | undefined;
   #warned = false;
@@ -59,7 +72,7 @@ export class BackupJournal {
   /** Data objects found under the snapshot's prefix, for removing leftovers past the new end. */
   #found = new Set<string>();
 
-  private constructor(store: CheckpointStore, data: BackupCheckpointData, ciphers: SnapshotCiphers, known: SegmentRecord[], resumed: boolean, warn: (m: string) => void) {
+  private constructor(store: CheckpointStore, data: BackupCheckpointData, ciphers: SnapshotCiphers, known: JournaledSegment[], resumed: boolean, warn: (m: string) => void) {
     this.#store = store;
     this.#data = data;
     this.id = data.snapshotId;
@@ -87,13 +100,14 @@ export class BackupJournal {
       else {
         try {
           const ciphers = resumeSnapshotCiphers(settings.encryption, previous.slots);
-          const known = previous.segments.map(([index, storedSize, sha256, plainSize, plainSha256]) => ({
+          const known = previous.segments.map(([index, storedSize, sha256, plainSize, plainSha256, header]) => ({
             index,
             key: segmentKey(job, previous.snapshotId, index),
             storedSize,
             sha256,
             plainSize,
-            plainSha256,
+            ...(plainSha256 ? { plainSha256 } : {}),
+            ...(header !== undefined ? { header } : {}),
           }));
           return new BackupJournal(store, { ...previous, segments: [] }, ciphers, known, true, warn);
         } catch (err) {
@@ -155,7 +169,7 @@ export class BackupJournal {
   }
 
   /** Records a stored segment; resolves once a checkpoint holding it is durable. */
-  record(record: SegmentRecord): Promise<void> {
+  record(record: JournaledSegment): Promise<void> {
     this.#records.set(record.index, record);
     return this.#schedule();
   }
@@ -218,7 +232,7 @@ export class BackupJournal {
         operationName: `backup of ${this.#data.job}`,
         state,
         progress: estimate ? Math.min(0.99, plain / estimate) : 0,
-        data: { ...this.#data, segments: records.map((r) => [r.index, r.storedSize, r.sha256, r.plainSize, r.plainSha256]) },
+        data: { ...this.#data, segments: records.map(compact) },
         metadata: { segments: records.length, plainBytes: plain, ...metadata },
       });
     } catch (err) {

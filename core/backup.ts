@@ -91,8 +91,9 @@ export interface BackupJob {
 
 interface StoredSegment extends SealedSegment {
   plainSize: number;
-  plainSha256: string;
   sha256: string;
+  /** The cipher's header of the sealed bytes, for the journal (base64). */
+  header: string;
   /** The pooled buffer `data` is a view of, given back once the segment is stored. */
   out: Buffer;
 }
@@ -160,14 +161,13 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
         storedSize: segment.data.length,
         sha256: segment.sha256,
         plainSize: segment.plainSize,
-        plainSha256: segment.plainSha256,
       };
       counters.uploadedSegments++;
       counters.uploadedBytes += record.storedSize;
       recordStored(record);
       sealedBuffers.give(segment.out);
       // The permit goes back once the segment is in a durable checkpoint: what a crash can lose stays within the window.
-      if (journal) void journal.record(record).finally(() => window.release());
+      if (journal) void journal.record({ ...record, header: segment.header }).finally(() => window.release());
       else window.release();
     }, options.signal);
     const reuse = new Transform({
@@ -195,7 +195,8 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
         collected.recycle(segment.index);
         if ('reused' in sealed) {
           sealedBuffers.give(out);
-          return { index: segment.index, reused: known! };
+          const { header: _, ...reused } = known!;
+          return { index: segment.index, reused };
         }
         // The source changed here since the interrupted run: its record goes before the object is replaced.
         if (known) await journal!.forget(segment.index);

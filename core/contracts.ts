@@ -351,6 +351,14 @@ export interface SegmentCipher {
    * place then never overwrites a byte it has yet to read (the backup compresses into its output buffer that way).
    */
   encryptInto(plain: Buffer, context: string, out: Buffer): number;
+  /** What `resealInto` needs of sealed bytes to seal again as they were (a header, a nonce; none for a cipher without). */
+  headerOf(sealed: Uint8Array): Uint8Array;
+  /**
+   * Seals `plain` as `encryptInto` does but with `header` (from `headerOf`), so the same plaintext gives the same
+   * bytes: a resumed backup compares them with a stored segment to keep it. The result must never be stored or sent
+   * when it differs from what was sealed with that header, which must not seal two plaintexts.
+   */
+  resealInto(plain: Buffer, context: string, out: Buffer, header: Uint8Array): number;
   /** Rejects with E_WRONG_KEY when authentication fails (wrong key, tampered or truncated data). */
   decrypt(sealed: Buffer, context: string): Buffer;
   decryptInto(sealed: Buffer, context: string, out: Buffer): number;

@@ -121,7 +121,9 @@ function openSegment(stored, manifest, segmentKey, record) {
     compressed = Buffer.concat(parts);
   }
   const plain = decompress(manifest.compression.algorithm, compressed, record.index);
-  if (sha256(plain) !== record.plainSha256) fail(`segment ${record.index}: plaintext checksum mismatch`);
+  if (plain.length !== record.plainSize) fail(`segment ${record.index}: plaintext has ${plain.length} bytes, expected ${record.plainSize}`);
+  // Earlier versions recorded the plaintext's SHA-256; every file's own is checked as it is unpacked.
+  if (record.plainSha256 !== undefined && sha256(plain) !== record.plainSha256) fail(`segment ${record.index}: plaintext checksum mismatch`);
   return plain;
 }
 
@@ -147,8 +149,10 @@ class Untar {
   ended = false;
   count = 0;
 
-  constructor(root) {
+  /** `checksums`: each file's SHA-256 by its name in the tar stream (`<source>/<path>`). */
+  constructor(root, checksums) {
     this.root = root;
+    this.checksums = checksums;
   }
 
   push(data) {
@@ -162,7 +166,10 @@ class Untar {
       } else if (this.entry) {
         const take = Math.min(this.entry.remaining, this.pending.length);
         const chunk = this.pending.subarray(0, take);
-        if (this.entry.fd !== undefined) writeSync(this.entry.fd, chunk);
+        if (this.entry.fd !== undefined) {
+          writeSync(this.entry.fd, chunk);
+          this.entry.hash.update(chunk);
+        }
         if (this.entry.pax) this.entry.pax.push(Buffer.from(chunk));
         this.pending = this.pending.subarray(take);
         this.entry.remaining -= take;
@@ -206,6 +213,8 @@ class Untar {
     if (fd !== undefined) {
       closeSync(fd);
       utimesSync(this.safePath(header.name), header.mtime, header.mtime);
+      const expected = this.checksums.get(header.name);
+      if (expected !== undefined && this.entry.hash.digest('hex') !== expected) fail(`${header.name}: checksum mismatch`);
     }
     if (pax && header.type === 'x') {
       // PAX records: "<length> <key>=<value>\n", length counting the whole record in bytes.
@@ -247,7 +256,10 @@ class Untar {
     this.count++;
     if (header.type === '5') mkdirSync(path, { recursive: true, mode: header.mode });
     else if (header.type === '2') symlinkSync(header.linkname, path);
-    else if (header.type === '0' || header.type === '\0') this.entry.fd = openSync(path, 'wx', header.mode);
+    else if (header.type === '0' || header.type === '\0') {
+      this.entry.fd = openSync(path, 'wx', header.mode);
+      this.entry.hash = createHash('sha256');
+    }
     else fail(`unsupported tar entry type "${header.type}" for ${header.name}`);
   }
 }
@@ -261,7 +273,8 @@ if (!id) fail(`no snapshot "${args.snapshot}" for job ${args.job}`);
 
 const { manifest, segmentKey } = readManifest(join(manifests, id));
 mkdirSync(args.out, { recursive: true });
-const untar = new Untar(args.out);
+const checksums = new Map(manifest.entries.filter((e) => e.type === 'file' && e.sha256).map((e) => [`${e.source}/${e.path}`, e.sha256]));
+const untar = new Untar(args.out, checksums);
 for (const record of [...manifest.segments].sort((a, b) => a.index - b.index)) {
   untar.push(openSegment(readFileSync(join(args.target, record.key)), manifest, segmentKey, record));
 }

@@ -61,10 +61,25 @@ export class SecretstreamCipher implements SegmentCipher {
    * every chunk written stay behind the bytes still to be read.
    */
   encryptInto(plain: Buffer, context: string, out: Buffer): number {
+    return this.#sealInto(plain, context, out, (header) => randomFillSync(header));
+  }
+
+  headerOf(sealed: Uint8Array): Uint8Array {
+    if (sealed.length < HEADER_BYTES) throw new RangeError(`a sealed segment starts with a ${HEADER_BYTES}-byte header, got ${sealed.length} bytes`);
+    return Uint8Array.from(sealed.subarray(0, HEADER_BYTES));
+  }
+
+  resealInto(plain: Buffer, context: string, out: Buffer, header: Uint8Array): number {
+    if (header.length !== HEADER_BYTES) throw new RangeError(`a secretstream header is ${HEADER_BYTES} bytes, got ${header.length}`);
+    const given = Uint8Array.from(header);
+    return this.#sealInto(plain, context, out, (into) => into.set(given));
+  }
+
+  #sealInto(plain: Buffer, context: string, out: Buffer, fillHeader: (header: Buffer) => void): number {
     const size = this.sealedSize(plain.length);
     if (out.length < size) throw new RangeError(`sealing ${plain.length} bytes needs ${size} bytes of output, got ${out.length}`);
     const header = out.subarray(0, HEADER_BYTES);
-    randomFillSync(header);
+    fillHeader(header);
     const stream = new SecretStream(this.#key, header);
     const ad = Buffer.from(context);
     const chunkCount = Math.max(1, Math.ceil(plain.length / CHUNK_PLAIN));
@@ -128,6 +143,14 @@ export class PlainCipher implements SegmentCipher {
   encryptInto(plain: Buffer, _context: string, out: Buffer): number {
     if (out.length < plain.length) throw new RangeError(`copying ${plain.length} bytes needs as many bytes of output, got ${out.length}`);
     return plain.copy(out, 0);
+  }
+
+  headerOf(): Uint8Array {
+    return new Uint8Array(0);
+  }
+
+  resealInto(plain: Buffer, context: string, out: Buffer): number {
+    return this.encryptInto(plain, context, out);
   }
   decrypt(sealed: Buffer): Buffer {
     return sealed;

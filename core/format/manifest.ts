@@ -52,9 +52,10 @@ export interface SegmentRecord {
   /** Size and SHA-256 of the stored (compressed, encrypted) object. */
   storedSize: number;
   sha256: string;
-  /** Size and SHA-256 of the segment's plaintext (its slice of the tar stream). */
+  /** Size of the segment's plaintext (its slice of the tar stream). */
   plainSize: number;
-  plainSha256: string;
+  /** The plaintext's SHA-256, in snapshots of earlier versions only: each file's own SHA-256 checks the same bytes. */
+  plainSha256?: string;
 }
 
 export interface ManifestEntry {

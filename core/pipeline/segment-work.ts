@@ -32,14 +32,28 @@ export interface SealRequest {
   /** Authenticated context of the segment (core/format/layout.ts segmentContext). */
   context: string;
   /** The interrupted run's record of this segment: when the plaintext still matches, nothing is sealed. */
-  expect?: { plainSize: number; plainSha256: string };
+  expect?: SegmentExpectation;
   /** Where to write the sealed bytes (shared memory the caller recycles); a new buffer when absent or too small. */
   out?: Buffer;
 }
 
+/**
+ * A stored segment of an interrupted run. Its plaintext matches the one at
+ * hand when sealing that with the stored object's `header` gives the stored
+ * SHA-256 (sealing is a function of key, header, context and plaintext); a
+ * run of an earlier version recorded the plaintext's SHA-256 instead.
+ */
+export interface SegmentExpectation {
+  plainSize: number;
+  sha256: string;
+  /** `SegmentCipher.headerOf` the stored object, base64. */
+  header?: string;
+  plainSha256?: string;
+}
+
 export type SealResult =
-  | { index: number; plainSize: number; plainSha256: string; reused: true }
-  | { index: number; plainSize: number; plainSha256: string; sha256: string; data: Buffer };
+  | { index: number; plainSize: number; reused: true }
+  | { index: number; plainSize: number; sha256: string; header: string; data: Buffer };
 
 /** An open request as the pool takes it: the stored bytes, or the local file holding them (read by the worker). */
 export type OpenJob = Omit<OpenRequest, 'stored'> & ({ stored: Buffer; file?: undefined } | { file: string; stored?: undefined });
@@ -76,21 +90,36 @@ export function sha256Hex(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/**
+ * Compresses and seals a segment, unless `expect` shows the stored object
+ * already holds this plaintext. No SHA-256 of the plaintext is taken: every
+ * file in it has its own, and the stored bytes' hash stands for the segment.
+ */
 export function sealSegment(tools: SegmentTools, request: SealRequest): SealResult {
-  const { index, plain, context, expect } = request;
-  const plainSha256 = sha256Hex(plain);
+  const { index, plain, expect } = request;
   const plainSize = plain.length;
-  if (expect && expect.plainSha256 === plainSha256 && expect.plainSize === plainSize) return { index, plainSize, plainSha256, reused: true };
-  const { out } = request;
-  let data: Buffer;
-  if (out) {
-    // Compressed into `out` itself where the codec can (zstd), far enough in that sealing it in place never overwrites
-    // bytes it has yet to read (SegmentCipher.encryptInto): no scratch buffer per worker.
-    const at = tools.cipher.sealedSize(out.length) - out.length;
-    const compressed = tools.compressScratch(plain, out.subarray(at));
-    data = tools.cipher.sealedSize(compressed.length) <= out.length ? out.subarray(0, tools.cipher.encryptInto(compressed, context, out)) : tools.cipher.encrypt(compressed, context);
-  } else data = tools.cipher.encrypt(tools.compress(plain), context);
-  return { index, plainSize, plainSha256, sha256: sha256Hex(data), data };
+  if (expect && expect.plainSize === plainSize) {
+    if (expect.plainSha256 !== undefined) {
+      if (sha256Hex(plain) === expect.plainSha256) return { index, plainSize, reused: true };
+    } else if (expect.header !== undefined) {
+      // Sealed again as the stored object was: the same bytes only for the same plaintext. Bytes that differ are
+      // dropped here, never stored (a header must not seal two plaintexts), and the segment is sealed afresh.
+      const header = Buffer.from(expect.header, 'base64');
+      const again = seal(tools, request, (compressed, out) => tools.cipher.resealInto(compressed, request.context, out, header));
+      if (sha256Hex(again) === expect.sha256) return { index, plainSize, reused: true };
+    }
+  }
+  const data = seal(tools, request, (compressed, out) => tools.cipher.encryptInto(compressed, request.context, out));
+  return { index, plainSize, sha256: sha256Hex(data), header: Buffer.from(tools.cipher.headerOf(data)).toString('base64'), data };
+}
+
+/** Compressed into `request.out` itself where the codec can (zstd), far enough in that sealing in place never
+ * overwrites bytes it has yet to read (SegmentCipher.encryptInto): no scratch buffer per worker. */
+function seal(tools: SegmentTools, request: SealRequest, sealInto: (compressed: Buffer, out: Buffer) => number): Buffer {
+  const { plain, out } = request;
+  const compressed = out ? tools.compressScratch(plain, out.subarray(tools.cipher.sealedSize(out.length) - out.length)) : tools.compress(plain);
+  const into = out && tools.cipher.sealedSize(compressed.length) <= out.length ? out : Buffer.allocUnsafe(tools.cipher.sealedSize(compressed.length));
+  return into.subarray(0, sealInto(compressed, into));
 }
 
 /**

@@ -17,7 +17,7 @@ async function readSegment(snapshot: OpenedSnapshot, workers: SegmentWorkers, re
   const { storage, manifest } = snapshot;
   const what = `${storage.targetName}:${record.key}`;
   const { plainSha256, ...sizes } = record;
-  const request = { context: segmentContext(manifest.id, record.index), what, ...sizes, ...(contentChecked ? {} : { plainSha256 }), out };
+  const request = { context: segmentContext(manifest.id, record.index), what, ...sizes, ...(contentChecked || plainSha256 === undefined ? {} : { plainSha256 }), out };
   try {
     // A local file is read by the worker itself; anything else is fetched here and moved to it.
     const file = await storage.filePath(record.key);

@@ -10,6 +10,9 @@ import { openSnapshot } from '../../core/snapshots.js';
 import { Storage } from '../../core/storage.js';
 import { verifySnapshot } from '../../core/verify.js';
 import { keys, syntheticSource } from '../helpers/sources.js';
+import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
+import { segmentContext, segmentKey } from '../../core/format/layout.js';
 
 const MTIME = new Date('2026-01-01T00:00:00Z');
 
@@ -85,6 +88,36 @@ describe('resuming an interrupted backup', () => {
     expect(before).toBeGreaterThan(segments);
     expect(await dataKeys(storage)).toHaveLength(segments);
     expect(summary!.resumed!.reusedSegments).toBe(segments - 1); // the last one is shorter now
+  });
+
+  it('checkpoints no plaintext hash, and resumes a checkpoint of an earlier version that has one instead of a header', async () => {
+    const storage = new Storage(new MemoryAdapter(), 'mem');
+    const s = await settings();
+    const first = await run(storage, s, stableSource(60, 200_000, (i) => i, 50));
+    await expect(first.result).rejects.toThrow();
+    const store = new CheckpointStore(storage);
+    type Row = [number, number, string, number, string, string?];
+    const latest = (await store.latest<{ segments: Row[] }>('backup.job'))!;
+    expect(latest.data.segments.length).toBeGreaterThanOrEqual(2);
+    for (const row of latest.data.segments) {
+      expect(row[4]).toBe('');
+      expect(Buffer.from(row[5]!, 'base64')).toHaveLength(24);
+    }
+    // Rewritten as an earlier version wrote it: the plaintext's SHA-256 (of the stored segment, decrypted), no header.
+    const old = await Promise.all(
+      latest.data.segments.map(async ([index, storedSize, sha256, plainSize]): Promise<Row> => {
+        const stored = await storage.getBuffer(segmentKey('job', first.journal.id, index));
+        const plain = gunzipSync(first.journal.ciphers.segments.decrypt(stored, segmentContext(first.journal.id, index)));
+        return [index, storedSize, sha256, plainSize, createHash('sha256').update(plain).digest('hex')];
+      }),
+    );
+    const { operationId, operationName, progress, metadata } = latest;
+    await store.save({ operationId, operationName, state: 'failed', progress, metadata, data: { ...latest.data, segments: old } });
+    const second = await run(storage, s, stableSource(60, 200_000, (i) => i));
+    const [summary] = (await second.result).snapshots;
+    expect(summary!.id).toBe(first.journal.id);
+    expect(summary!.resumed!.reusedSegments).toBe(old.length);
+    expect(await verifySnapshot(await openSnapshot(storage, 'job', summary!.id, s.encryption), { readData: true })).toMatchObject({ ok: true });
   });
 
   it('starts over, removing the interrupted run, when the keys no longer open it', async () => {

@@ -44,11 +44,11 @@ describe('segment worker threads', () => {
     const plain = plainSegment(1 << 20);
     const sealed = await sealOne(pool(spec()), plain);
     expect(Buffer.isBuffer(sealed.data)).toBe(true);
-    expect(sealed).toMatchObject({ plainSize: plain.length, plainSha256: sha256Hex(plain), sha256: sha256Hex(sealed.data) });
+    expect(sealed).toMatchObject({ plainSize: plain.length, sha256: sha256Hex(sealed.data), header: sealed.data.subarray(0, 24).toString('base64') });
     // Compressed (the text half) and sealed: not the plaintext.
     expect(sealed.data.length).toBeLessThan(plain.length);
     expect(sealed.data.includes(Buffer.from('all is well'))).toBe(false);
-    const opened = await pool(spec()).open({ stored: sealed.data, context: 'ctx/0', storedSize: sealed.data.length, sha256: sealed.sha256, plainSize: sealed.plainSize, plainSha256: sealed.plainSha256, what: 't:k' });
+    const opened = await pool(spec()).open({ stored: sealed.data, context: 'ctx/0', storedSize: sealed.data.length, sha256: sealed.sha256, plainSize: sealed.plainSize, plainSha256: sha256Hex(plain), what: 't:k' });
     expect(opened.equals(plain)).toBe(true);
   });
 
@@ -64,7 +64,7 @@ describe('segment worker threads', () => {
     out[0]! ^= 0xff;
     expect(sealed.data[0]).toBe(before! ^ 0xff);
     out[0]! ^= 0xff;
-    const opened = await workers.open({ stored: Buffer.from(sealed.data), context: 'ctx/0', storedSize: sealed.data.length, sha256: sealed.sha256, plainSize: sealed.plainSize, plainSha256: sealed.plainSha256, what: 't:k' });
+    const opened = await workers.open({ stored: Buffer.from(sealed.data), context: 'ctx/0', storedSize: sealed.data.length, sha256: sealed.sha256, plainSize: sealed.plainSize, what: 't:k' });
     expect(opened.equals(plain)).toBe(true);
     // An output buffer too small for the sealed bytes is not overrun: the worker seals into a new one.
     const tiny = allocateSegment(1024);
@@ -77,19 +77,58 @@ describe('segment worker threads', () => {
     const workers = pool(spec({ compression: { algorithm: 'brotli', level: 1 } }));
     const plains = Array.from({ length: 12 }, () => plainSegment(64 * 1024));
     const sealed = await Promise.all(plains.map((plain, index) => workers.seal({ index, plain, context: `ctx/${index}` })));
-    sealed.forEach((s, i) => expect(s).toMatchObject({ index: i, plainSha256: sha256Hex(plains[i]!) }));
+    const opener = pool(spec({ compression: { algorithm: 'brotli', level: 1 } }));
+    for (const [i, s] of sealed.entries()) {
+      if (!('data' in s)) throw new Error('expected a sealed segment');
+      expect(s.index).toBe(i);
+      const opened = await opener.open({ stored: s.data, context: `ctx/${i}`, storedSize: s.data.length, sha256: s.sha256, plainSize: s.plainSize, what: 't:k' });
+      expect(opened.equals(plains[i]!)).toBe(true);
+    }
   });
 
-  it('reports a segment whose plaintext still matches the interrupted run as reused, without sealing it', async () => {
+  it("reports a segment whose plaintext still matches an earlier version's record (its plaintext SHA-256) as reused", async () => {
     const plain = plainSegment(128 * 1024);
-    const result = await pool(spec()).seal({ index: 3, plain, context: 'c', expect: { plainSize: plain.length, plainSha256: sha256Hex(plain) } });
-    expect(result).toEqual({ index: 3, plainSize: plain.length, plainSha256: sha256Hex(plain), reused: true });
+    const result = await pool(spec()).seal({ index: 3, plain, context: 'c', expect: { plainSize: plain.length, sha256: 'stored', plainSha256: sha256Hex(plain) } });
+    expect(result).toEqual({ index: 3, plainSize: plain.length, reused: true });
+    const changed = Buffer.from(plain);
+    changed[5]! ^= 1;
+    const resealed = await pool(spec()).seal({ index: 3, plain: changed, context: 'c', expect: { plainSize: plain.length, sha256: 'stored', plainSha256: sha256Hex(plain) } });
+    expect('data' in resealed).toBe(true);
   });
+
+  for (const cipher of ['xchacha20poly1305-secretstream', 'none'] as const) {
+    it(`keeps a stored segment when sealing the plaintext again with its header gives its bytes (${cipher}), and seals a changed one afresh`, async () => {
+      const s = spec({ compression: { algorithm: 'zstd', level: 1 }, ...(cipher === 'none' ? { cipher: { name: 'none' } } : {}) });
+      const workers = pool(s);
+      const plain = plainSegment(256 * 1024);
+      const first = await workers.seal({ index: 2, plain, context: 'snap/2', out: allocateSegment(300 * 1024) });
+      if (!('data' in first)) throw new Error('expected a sealed segment');
+      const stored = Buffer.from(first.data);
+      const expectation = { plainSize: first.plainSize, sha256: first.sha256, header: first.header };
+      // Into a shared buffer (in place, as a backup does) and into a new one: the same answer.
+      expect(await workers.seal({ index: 2, plain, context: 'snap/2', out: allocateSegment(300 * 1024), expect: expectation })).toEqual({ index: 2, plainSize: plain.length, reused: true });
+      expect(await workers.seal({ index: 2, plain, context: 'snap/2', expect: expectation })).toEqual({ index: 2, plainSize: plain.length, reused: true });
+      const changed = Buffer.from(plain);
+      changed[plain.length - 1]! ^= 1;
+      const again = await workers.seal({ index: 2, plain: changed, context: 'snap/2', expect: expectation });
+      if (!('data' in again)) throw new Error('a changed plaintext must be sealed again');
+      expect(again.sha256).not.toBe(first.sha256);
+      if (cipher !== 'none') {
+        // Sealed afresh, not with the stored object's header: a header never seals two plaintexts.
+        expect(again.header).not.toBe(first.header);
+        expect(again.data.subarray(0, 24).equals(stored.subarray(0, 24))).toBe(false);
+      }
+      const opened = await workers.open({ stored: again.data, context: 'snap/2', storedSize: again.data.length, sha256: again.sha256, plainSize: again.plainSize, what: 't:k' });
+      expect(opened.equals(changed)).toBe(true);
+      // Encrypted, another position is another context (authenticated): not the stored bytes.
+      if (cipher !== 'none') expect('data' in (await workers.seal({ index: 2, plain, context: 'snap/3', expect: expectation }))).toBe(true);
+    });
+  }
 
   it('refuses altered objects, a wrong key and a wrong position with the stable codes', async () => {
     const plain = plainSegment(256 * 1024);
     const sealed = await sealOne(pool(spec()), plain, 'snap/1');
-    const request = { context: 'snap/1', storedSize: sealed.data.length, sha256: sealed.sha256, plainSize: sealed.plainSize, plainSha256: sealed.plainSha256, what: 'disk:data/x' };
+    const request = { context: 'snap/1', storedSize: sealed.data.length, sha256: sealed.sha256, plainSize: sealed.plainSize, plainSha256: sha256Hex(plain), what: 'disk:data/x' };
     const reader = pool(spec());
     const flipped = Buffer.from(sealed.data);
     flipped[100]! ^= 1;

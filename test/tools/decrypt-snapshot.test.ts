@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { makeDeployment, runCli } from '../helpers/cli.js';
 import { tree } from '../helpers/tree.js';
+import { decodeManifest, encodeManifest } from '../../core/format/manifest.js';
 
 const SCRIPT = join(import.meta.dirname, '..', '..', 'tools', 'decrypt-snapshot.mjs');
 
@@ -97,5 +98,23 @@ describe('standalone decoder', () => {
     const tampered = await decode([...base, '--out', join(d.root, 'o2'), '--identity', join(d.root, 'mine')]);
     expect(tampered.code).toBe(1);
     expect(tampered.stderr).toMatch(/segment 0: stored checksum mismatch/);
+  });
+
+  it("checks every file against the manifest's SHA-256, the segments' plaintext having none", async () => {
+    const d = await makeDeployment({ encryption: 'encryption: none' });
+    expect((await runCli(['backup', '-c', d.config])).code).toBe(0);
+    const [id] = await readdir(join(d.target, 'manifests', 'app'));
+    const path = join(d.target, 'manifests', 'app', id!);
+    const { header, manifest } = await decodeManifest(await readFile(path), 'm', () => Promise.reject(new Error('not encrypted')));
+    expect(manifest.segments.every((s) => s.plainSha256 === undefined)).toBe(true);
+    const base = ['--target', d.target, '--job', 'app'];
+    expect((await decode([...base, '--out', join(d.root, 'o1')])).code).toBe(0);
+    // A manifest that says otherwise of one file (consistent in itself: its own checksum is recomputed).
+    const file = manifest.entries.find((e) => e.type === 'file' && e.size > 0)!;
+    file.sha256 = '0'.repeat(64);
+    await writeFile(path, await encodeManifest(manifest, header.stats, { cipher: 'none' }));
+    const wrong = await decode([...base, '--out', join(d.root, 'o2')]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain(`${file.source}/${file.path}: checksum mismatch`);
   });
 });
