@@ -158,6 +158,33 @@ export function describeCipherConformance(name: string, create: () => Promise<{ 
       const data = Buffer.from('same input');
       expect(cipher.encrypt(data, 'c').equals(cipher.encrypt(data, 'c'))).toBe(false);
     });
+    it("reseals the same input with a sealed segment's header into the same bytes, and other input into others", async () => {
+      const { cipher, other } = await create();
+      for (const data of [Buffer.alloc(0), Buffer.from('same input'), randomBytes(200_000)]) {
+        const sealed = cipher.encrypt(data, 'c');
+        const header = cipher.headerOf(sealed);
+        const again = Buffer.alloc(cipher.sealedSize(data.length));
+        expect(cipher.resealInto(data, 'c', again, header)).toBe(sealed.length);
+        expect(again.equals(sealed)).toBe(true);
+        // In place, as a backup seals: the input far enough into the output.
+        const inPlace = Buffer.alloc(cipher.sealedSize(data.length) + 8);
+        const at = cipher.sealedSize(inPlace.length) - inPlace.length;
+        data.copy(inPlace, at);
+        expect(inPlace.subarray(0, cipher.resealInto(inPlace.subarray(at, at + data.length), 'c', inPlace, header)).equals(sealed)).toBe(true);
+        if (data.length > 0) {
+          const changed = Buffer.from(data);
+          changed[0] = changed[0]! ^ 1;
+          const differs = Buffer.alloc(cipher.sealedSize(data.length));
+          cipher.resealInto(changed, 'c', differs, header);
+          expect(differs.equals(sealed)).toBe(false);
+          expect(cipher.decrypt(differs, 'c').equals(changed)).toBe(true);
+        }
+        // Another key sealing with the same header gives other bytes.
+        const otherSealed = Buffer.alloc(other.sealedSize(data.length));
+        other.resealInto(data, 'c', otherSealed, header);
+        expect(otherSealed.equals(sealed)).toBe(false);
+      }
+    });
     const wrongKey = (err: unknown): boolean => isFailsafeError(err, 'E_WRONG_KEY');
     it('rejects a flipped byte anywhere with E_WRONG_KEY', async () => {
       const { cipher } = await create();
