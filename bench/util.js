@@ -75,7 +75,7 @@ export function round(value, digits = 1) {
 
 /** The flags and environment the `failsafe` command starts node with (bin/failsafe.js): bench/run-cli.js runs with the same. */
 export const NODE_FLAGS = ['--max-semi-space-size=1'];
-export const NODE_ENV = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
+export const NODE_ENV = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '1' };
 
 /** Runs `failsafe <args> -c config --json` (bench/run-cli.js) in a child process: seconds, peak RSS in bytes, parsed output. */
 export function runCli(label, cliArgs, config) {

@@ -1,11 +1,11 @@
 #!/bin/sh
-':' //; export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"; case " $NODE_OPTIONS" in *semi-space*) exec node "$0" "$@";; *) exec node --max-semi-space-size=1 "$0" "$@";; esac
+':' //; export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-1}"; case " $NODE_OPTIONS" in *semi-space*) exec node "$0" "$@";; *) exec node --max-semi-space-size=1 "$0" "$@";; esac
 // Run as a program this file is a shell script for its first two lines: they start node on
-// this same file with a smaller young generation and two malloc arenas (what is left of line 2
+// this same file with a smaller young generation and one malloc arena (what is left of line 2
 // is a comment to JavaScript). V8 grows its young generation to 32 MB under a backup's or a
 // restore's allocation rate; held at 2 MB, a run's peak memory is 25-30 MB lower and no slower.
 // glibc gives each thread (main, segment workers, thread pool) an arena of its own, and memory
-// freed in one stays there: two arenas take another 6-10 MB off (docs/performance.md). A flag
+// freed in one stays there: one arena takes another 6-12 MB off, no slower (docs/performance.md). A flag
 // for the heap can only be given on node's command line, and glibc reads its variable when the
 // process starts, hence the launcher; a --max-semi-space-size already in NODE_OPTIONS, or a
 // MALLOC_ARENA_MAX already set, is left to rule.

@@ -28,11 +28,11 @@ async function daemonCommandLine(env: NodeJS.ProcessEnv): Promise<{ argv: string
 }
 
 describe.runIf(process.platform === 'linux')('the failsafe command', () => {
-  it('is node itself, started with a small young generation and two malloc arenas: SIGTERM reaches it and it exits 0', async () => {
+  it('is node itself, started with a small young generation and one malloc arena: SIGTERM reaches it and it exits 0', async () => {
     const { argv, environ, code, stderr } = await daemonCommandLine({});
     expect(argv[0]).toMatch(/node$/);
     expect(argv).toContain('--max-semi-space-size=1');
-    expect(environ).toContain('MALLOC_ARENA_MAX=2');
+    expect(environ).toContain('MALLOC_ARENA_MAX=1');
     expect(argv).toContain(bin);
     expect(stderr).toMatch(/daemon stopped/);
     expect(code).toBe(0);

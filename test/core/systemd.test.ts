@@ -32,7 +32,7 @@ describe('cronToOnCalendar', () => {
     expect(text).toContain('# /etc/systemd/system/failsafe-backup-app.service\n[Unit]');
     expect(text).toContain('ExecStart=/usr/bin/env failsafe backup app -c "/etc/failsafe/my config.yaml"');
     expect(text).toContain('\nEnvironment=NODE_OPTIONS=--max-semi-space-size=1\n');
-    expect(text).toContain('\nEnvironment=MALLOC_ARENA_MAX=2\n');
+    expect(text).toContain('\nEnvironment=MALLOC_ARENA_MAX=1\n');
     expect(text).toMatch(/OnCalendar=\*-\*-\* 02:00:00\nPersistent=true\nRandomizedDelaySec=600\n/);
   });
 });
