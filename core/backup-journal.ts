@@ -5,8 +5,9 @@
  * stored — each recorded with its SHA-256 and its cipher header — reused when
  * the source still produces the same plaintext (sealed again with that header,
  * it gives the same bytes; core/pipeline/segment-work.ts); a changed source
- * redoes the segments that differ. A segment's record is written before its window permit is
- * released, so after a crash at most the segments in flight are sent again.
+ * redoes the segments that differ. A segment's record is written before its
+ * window permit is released, so after a crash at most the segments in flight
+ * are sent again.
  */
 import type { CheckpointStore } from './checkpoints/store.js';
 import { newSnapshotCiphers, resumeSnapshotCiphers, type Encryption, type SnapshotCiphers } from './crypto/encryption.js';

@@ -113,8 +113,11 @@ export function sealSegment(tools: SegmentTools, request: SealRequest): SealResu
   return { index, plainSize, sha256: sha256Hex(data), header: Buffer.from(tools.cipher.headerOf(data)).toString('base64'), data };
 }
 
-/** Compressed into `request.out` itself where the codec can (zstd), far enough in that sealing in place never
- * overwrites bytes it has yet to read (SegmentCipher.encryptInto): no scratch buffer per worker. */
+/**
+ * Compresses into `request.out` itself where the codec can (zstd), far enough
+ * in that sealing in place never overwrites bytes it has yet to read
+ * (SegmentCipher.encryptInto): no scratch buffer per worker.
+ */
 function seal(tools: SegmentTools, request: SealRequest, sealInto: (compressed: Buffer, out: Buffer) => number): Buffer {
   const { plain, out } = request;
   const compressed = out ? tools.compressScratch(plain, out.subarray(tools.cipher.sealedSize(out.length) - out.length)) : tools.compress(plain);
