@@ -144,11 +144,9 @@ export class PlainCipher implements SegmentCipher {
     if (out.length < plain.length) throw new RangeError(`copying ${plain.length} bytes needs as many bytes of output, got ${out.length}`);
     return plain.copy(out, 0);
   }
-
   headerOf(): Uint8Array {
     return new Uint8Array(0);
   }
-
   resealInto(plain: Buffer, context: string, out: Buffer): number {
     return this.encryptInto(plain, context, out);
   }

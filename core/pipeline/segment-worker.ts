@@ -2,8 +2,8 @@
  * A worker thread of the segment pool (core/pipeline/segment-workers.ts):
  * builds the snapshot's codecs from its first message (it may have been
  * started before they were known: core/threads/spare-threads.ts) and answers
- * seal and open requests one at a time. Replies transfer their output buffers, so a
- * segment's bytes are never copied between threads.
+ * seal and open requests one at a time. Replies transfer their output
+ * buffers, so a segment's bytes are never copied between threads.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';

@@ -47,7 +47,7 @@ export async function* archiveEntries(tarStream: Readable, manifestEntries: Mani
   const index = new Map(manifestEntries.map((e) => [`${e.source}/${e.path}`, e]));
   // Pooled chunks are reused once the reader moves past them: what a consumer may keep is copied out first.
   const release = (tarStream as Readable & Partial<PooledChunks>).releaseChunk;
-  // Started at the first file it is for: a restore of small files never pays for the thread.
+  // Made at the first file it is for, taking the thread Failsafe.restore started ahead when there is one.
   let hasher: FileHasher | undefined;
   // A chunk the hashing thread still reads goes back to the pool only once it is hashed.
   const retire = release && options.hashThread ? (chunk: Buffer) => (hasher ? hasher.whenHashed(chunk.buffer, () => release(chunk)) : release(chunk)) : release;
