@@ -1,13 +1,10 @@
 // npm run bench [-- --size 1GiB]: backup and restore throughput and peak RSS of Failsafe on a mixed data set.
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { DATASET_VERSION, generateDataset } from './dataset.js';
-import { benchRoot, machine, NODE_ENV, NODE_FLAGS, sizeOption, treeBytes } from './util.js';
+import { benchRoot, machine, runCli, sizeOption, treeBytes } from './util.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const size = sizeOption('512MiB');
 const work = benchRoot;
 const data = join(work, `data-v${DATASET_VERSION}-${size}`);
@@ -38,19 +35,10 @@ jobs:
 );
 await mkdir(join(work, 'restored'), { recursive: true });
 
-function run(label, cliArgs) {
-  const started = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, [...NODE_FLAGS, join(here, 'run-cli.js'), ...cliArgs, '-c', config, '--json'], { encoding: 'utf8', maxBuffer: 64 << 20, env: NODE_ENV });
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  if (result.status !== 0) throw new Error(`${label} failed (${result.status}): ${result.stderr}`);
-  const rss = Number(/BENCH maxRssKiB=(\d+)/.exec(result.stderr)?.[1] ?? 0) * 1024;
-  return { label, seconds, rss, output: JSON.parse(result.stdout) };
-}
-
 const dataBytes = await treeBytes(data);
-const backup = run('backup', ['backup']);
+const backup = runCli('backup', ['backup'], config);
 const storedBytes = await treeBytes(join(work, 'target'));
-const restore = run('restore', ['restore', 'latest', '--to', join(work, 'restored')]);
+const restore = runCli('restore', ['restore', 'latest', '--to', join(work, 'restored')], config);
 const restoredBytes = await treeBytes(join(work, 'restored', 'data'));
 if (restoredBytes !== dataBytes) throw new Error(`restored ${restoredBytes} bytes, the data set has ${dataBytes}`);
 const mb = dataBytes / 1e6;
