@@ -104,13 +104,23 @@ export function sealSegment(tools: SegmentTools, request: SealRequest): SealResu
     } else if (expect.header !== undefined) {
       // Sealed again as the stored object was: the same bytes only for the same plaintext. Bytes that differ are
       // dropped here, never stored (a header must not seal two plaintexts), and the segment is sealed afresh.
-      const header = Buffer.from(expect.header, 'base64');
-      const again = seal(tools, request, (compressed, out) => tools.cipher.resealInto(compressed, request.context, out, header));
-      if (sha256Hex(again) === expect.sha256) return { index, plainSize, reused: true };
+      if (resealsTo(tools, request, Buffer.from(expect.header, 'base64'), expect.sha256)) return { index, plainSize, reused: true };
     }
   }
   const data = seal(tools, request, (compressed, out) => tools.cipher.encryptInto(compressed, request.context, out));
   return { index, plainSize, sha256: sha256Hex(data), header: Buffer.from(tools.cipher.headerOf(data)).toString('base64'), data };
+}
+
+/** Whether sealing with `header` gives the stored SHA-256; a header the cipher cannot take (a damaged checkpoint) gives no. */
+function resealsTo(tools: SegmentTools, request: SealRequest, header: Buffer, sha256: string): boolean {
+  let again: Buffer;
+  try {
+    again = seal(tools, request, (compressed, out) => tools.cipher.resealInto(compressed, request.context, out, header));
+  } catch (err) {
+    if (err instanceof RangeError) return false;
+    throw err;
+  }
+  return sha256Hex(again) === sha256;
 }
 
 /**
