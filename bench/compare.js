@@ -6,7 +6,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ensurePeers, peers } from './peers.js';
-import { benchRoot, machine, option, round, sizeOption, timed, treeBytes } from './util.js';
+import { benchRoot, machine, option, round, sizeOption, timed, treeBytes, treeDigest } from './util.js';
 import { DATASET_VERSION, generateDataset } from './dataset.js';
 
 const size = sizeOption('1GiB');
@@ -31,6 +31,8 @@ if (!existsSync(data)) {
   await generateDataset(data, size);
 }
 const dataBytes = await treeBytes(data);
+// Every restore is checked against this, byte for byte, after its time is taken: a fast wrong restore wins nothing.
+const dataDigest = await treeDigest(data);
 const loadBefore = machine().load;
 // Every tool reads the data from the page cache, not only the ones that run after the first.
 timed('warm the page cache', 'tar', ['cf', '/dev/null', dataName], { cwd: benchRoot });
@@ -67,6 +69,7 @@ async function step(peer, stepName, fn) {
     row['then sync s'] = round(Number(process.hrtime.bigint() - syncStarted) / 1e9, 2);
     const restored = await treeBytes(context.restored);
     if (restored !== dataBytes) throw new Error(`${peer.label} restored ${restored} bytes, the data set has ${dataBytes}`);
+    if ((await treeDigest(context.restored)) !== dataDigest) throw new Error(`${peer.label} restored ${restored} bytes, but not the data set's`);
     await rm(context.restored, { recursive: true, force: true });
   }
   results.push(row);

@@ -1,6 +1,7 @@
 // Small helpers shared by the benchmarks: sizes, tree sizes, timed commands, the machine.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, readFileSync, rmSync } from 'node:fs';
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +36,24 @@ export async function treeBytes(dir) {
     if (info.isFile()) total += info.size;
   }
   return total;
+}
+
+/**
+ * What the regular files under `dir` hold, wherever they lie in it: the
+ * SHA-256 of their sorted SHA-256s. Each tool lays out a restore its own way
+ * (restic under the whole original path, Failsafe under the source's name),
+ * so paths are left out; a byte restored wrong changes it.
+ */
+export async function treeDigest(dir) {
+  const hashes = [];
+  for (const name of await readdir(dir, { recursive: true })) {
+    const path = join(dir, name);
+    if (!(await stat(path)).isFile()) continue;
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk);
+    hashes.push(hash.digest('hex'));
+  }
+  return createHash('sha256').update(hashes.sort().join('\n')).digest('hex');
 }
 
 /**
