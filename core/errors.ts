@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   E_BUCKET_NOT_FOUND: ExitCode.failed,
   E_UNREACHABLE: ExitCode.failed,
   E_RESTORE: ExitCode.failed,
+  E_NO_SPACE: ExitCode.failed,
   E_CHECK_FAILED: ExitCode.failed,
   E_ABORTED: ExitCode.failed,
   E_EXISTS: ExitCode.failed,
@@ -107,6 +108,28 @@ export function fromNodeError(err: unknown, what: string): FailsafeError {
       return new FailsafeError('E_ABORTED', `${what}: aborted`, { cause: err });
     default:
       return new FailsafeError('E_STORAGE', `${what}: ${detail}`, { cause: err });
+  }
+}
+
+/**
+ * A file-system error from writing a restore's staged copy, before anything
+ * live was touched: a full disk is E_NO_SPACE, a refusal E_PERMISSION, any
+ * other errno E_RESTORE. Anything else (ours, an abort, a bug) is left as it is.
+ */
+export function fromStagingError(err: unknown, where: string): unknown {
+  const errno = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (err instanceof FailsafeError || !(err instanceof Error) || typeof errno !== 'string' || !/^E[A-Z]+$/.test(errno)) return err;
+  const detail = `${where}: ${err.message}; live data was left as it was`;
+  switch (errno) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new FailsafeError('E_NO_SPACE', `no space left to restore to ${detail}`, { cause: err });
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return new FailsafeError('E_PERMISSION', `cannot restore to ${detail}`, { cause: err });
+    default:
+      return new FailsafeError('E_RESTORE', `restoring to ${detail}`, { cause: err });
   }
 }
 

@@ -7,9 +7,11 @@
  * the live data untouched; after it, the live data is the old data again.
  */
 import { mkdir, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { RestoreEntry, SourcePlugin } from './contracts.js';
-import { FailsafeError, isAbortError } from './errors.js';
+import { FailsafeError, fromStagingError, isAbortError } from './errors.js';
 import { flushTree } from './fs/durable.js';
+import { assertRoomFor, type SpaceNeed } from './fs/free-space.js';
 import { archiveEntries, checksEveryFile, type ArchiveEntry } from './read/archive.js';
 import { FileHasher } from './read/file-hasher.js';
 import { segmentStream } from './read/segments.js';
@@ -109,10 +111,15 @@ export async function runRestore(snapshot: OpenedSnapshot, plugins: RestorePlugi
   if (!options.journalDir) throw new FailsafeError('E_USAGE', 'a restore needs a journal folder');
 
   const warn = options.warn ?? (() => undefined);
+  await assertRoomFor(plan.map((planned) => spaceNeeded(snapshot, planned)));
   try {
-    await stageAll(snapshot, plan, options, warn);
-    // Plugins write without an fsync per file; the staged data is on disk before anything points at it.
-    for (const planned of plan) if (planned.moves.length > 0) await flushTree(planned.staging);
+    try {
+      await stageAll(snapshot, plan, options, warn);
+      // Plugins write without an fsync per file; the staged data is on disk before anything points at it.
+      for (const planned of plan) if (planned.moves.length > 0) await flushTree(planned.staging);
+    } catch (err) {
+      throw fromStagingError(err, plan.map((p) => p.moves[0]?.to ?? p.staging).join(', '));
+    }
     for (const planned of plan) await planned.plugin.check?.(planned.staging);
     for (const planned of plan) await planned.plugin.beforeSwap?.(planned.moves.map((m) => m.to));
     const live = plan.filter((p) => p.inPlace && (p.replaced.length > 0 || p.applies));
@@ -145,6 +152,18 @@ export async function runRestore(snapshot: OpenedSnapshot, plugins: RestorePlugi
   } finally {
     for (const planned of plan) await rm(planned.staging, { recursive: true, force: true });
   }
+}
+
+/** What staging a source takes: its selected files' bytes and an inode per entry. */
+function spaceNeeded(snapshot: OpenedSnapshot, planned: PlannedSource): SpaceNeed {
+  const fileSizes: number[] = [];
+  let entries = 0;
+  for (const e of snapshot.manifest.entries) {
+    if (e.source !== planned.source.name || (planned.wanted && !planned.wanted.has(e.path))) continue;
+    entries++;
+    if (e.type === 'file') fileSizes.push(e.size);
+  }
+  return { path: planned.staging, shownAs: planned.moves[0]?.to ?? planned.staging, fileSizes, entries };
 }
 
 /** The plugin's check of the data where it now lives; a --to restore keeps the staged layout. */
@@ -197,7 +216,9 @@ async function stageAll(snapshot: OpenedSnapshot, plan: PlannedSource[], options
           await advance();
         }
       }
-      await mkdir(planned.staging, { recursive: true });
+      // The staging folder itself without `recursive`: that one reports a read-only file system as ENOENT.
+      await mkdir(dirname(planned.staging), { recursive: true });
+      await mkdir(planned.staging);
       await planned.plugin.restore(entriesOfSource(), planned.staging, { ...(options.signal ? { signal: options.signal } : {}), warn });
       while (pending && pending.source === name) {
         count++;

@@ -1,0 +1,79 @@
+/**
+ * Whether a restore can fit, asked before anything is written: a restore
+ * that runs out of space half-way has spent its time for nothing (and on an
+ * SD card, its writes). The estimate is a lower bound — each file's bytes
+ * rounded up to whole blocks, one inode per entry — so a restore that fits is
+ * never refused; directories, metadata and a journal come on top of it.
+ */
+import { stat, statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { FailsafeError } from '../errors.js';
+
+export interface SpaceNeed {
+  /** Where the restore will write (need not exist yet: its nearest existing parent is asked). */
+  path: string;
+  /** The path a message names (the destination the user gave, rather than a staging folder). */
+  shownAs?: string;
+  /** The sizes of the files it will write there. */
+  fileSizes: number[];
+  /** Entries (files, directories, links) it will create there. */
+  entries: number;
+}
+
+interface FileSystemRoom {
+  path: string;
+  blockSize: number;
+  /** Bytes this process may still use. */
+  free: number;
+  /** Inodes left, or undefined when the file system has no fixed number (btrfs, zfs report none). */
+  inodes: number | undefined;
+  bytesNeeded: number;
+  entriesNeeded: number;
+}
+
+/** Throws E_NO_SPACE when the file system of some need cannot hold what is asked of it; needs on one file system add up. */
+export async function assertRoomFor(needs: SpaceNeed[]): Promise<void> {
+  const byDevice = new Map<number, FileSystemRoom>();
+  for (const need of needs) {
+    const probe = await existingAncestor(need.path);
+    if (!probe) continue;
+    let room = byDevice.get(probe.device);
+    if (!room) {
+      const fs = await statfs(probe.path).catch(() => undefined);
+      if (!fs) continue;
+      // Root may use the blocks reserved for it; anyone else only what is available.
+      const blocks = process.getuid?.() === 0 ? fs.bfree : fs.bavail;
+      room = { path: need.shownAs ?? need.path, blockSize: fs.bsize, free: blocks * fs.bsize, inodes: fs.files > 0 ? fs.ffree : undefined, bytesNeeded: 0, entriesNeeded: 0 };
+      byDevice.set(probe.device, room);
+    }
+    room.bytesNeeded += blocksFor(need.fileSizes, room.blockSize);
+    room.entriesNeeded += need.entries;
+  }
+  for (const room of byDevice.values()) {
+    if (room.bytesNeeded > room.free) {
+      throw new FailsafeError('E_NO_SPACE', `the restore needs at least ${mib(room.bytesNeeded)} on the file system of ${room.path}, which has ${mib(room.free)} free; nothing was changed`);
+    }
+    if (room.inodes !== undefined && room.entriesNeeded > room.inodes) {
+      throw new FailsafeError('E_NO_SPACE', `the restore creates ${room.entriesNeeded} files and folders on the file system of ${room.path}, which has room for ${room.inodes} more; nothing was changed`);
+    }
+  }
+}
+
+/** Bytes `sizes` take as files on blocks of `blockSize` bytes (an empty file takes none). */
+export function blocksFor(sizes: Iterable<number>, blockSize: number): number {
+  let total = 0;
+  for (const size of sizes) total += Math.ceil(size / blockSize) * blockSize;
+  return total;
+}
+
+async function existingAncestor(path: string): Promise<{ path: string; device: number } | undefined> {
+  for (let at = path; ; at = dirname(at)) {
+    const info = await stat(at).catch(() => undefined);
+    if (info) return { path: at, device: info.dev };
+    if (dirname(at) === at) return undefined;
+  }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}

@@ -1,0 +1,109 @@
+/**
+ * A restore onto a file system that cannot take it: refused before anything
+ * is written when it cannot fit, and a failure of the file system while
+ * staging is a clear error with its own code. Real tmpfs mounts, so these
+ * run only where the tests may mount (root with CAP_SYS_ADMIN, as in CI).
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FailsafeError, fromStagingError } from '../../core/errors.js';
+import { appJob, makeDeployment, PASS, runCli } from '../helpers/cli.js';
+import { treeHash } from '../helpers/tree.js';
+
+const mounted: string[] = [];
+
+/** A fresh tmpfs with these mount options, or undefined where this process may not mount. */
+async function tmpfs(options: string): Promise<string | undefined> {
+  const at = await mkdtemp(join(tmpdir(), 'failsafe-tmpfs-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', at], { stdio: 'ignore' });
+  } catch {
+    return undefined;
+  }
+  mounted.push(at);
+  return at;
+}
+
+afterAll(() => {
+  for (const at of mounted) execFileSync('umount', [at]);
+});
+
+describe('a restore that cannot fit', () => {
+  it('is refused before anything is written when the files need more blocks than are free (in place: live data unchanged)', async (ctx) => {
+    const disk = await tmpfs('size=3m');
+    if (!disk) return ctx.skip();
+    const data = join(disk, 'data');
+    await mkdir(data);
+    await writeFile(join(data, 'photo.raw'), randomBytes(2 * 1024 * 1024));
+    await writeFile(join(data, 'notes.txt'), 'first version');
+    const d = await makeDeployment({ jobs: `jobs:\n  app:\n    sources: [ { type: directory, path: ${data} } ]\n    targets: [disk]` });
+    expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
+    await writeFile(join(data, 'notes.txt'), 'changed since');
+    const before = await treeHash(disk);
+
+    // Staging beside the live folder needs another 2 MiB; the file system has about 1 MiB left.
+    const r = await runCli(['restore', 'latest', '--yes', '--no-safety-snapshot', '-c', d.config], PASS);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: the restore needs at least 2\.0 MiB on the file system of .*data, which has [01]\.\d MiB free; nothing was changed \[E_NO_SPACE\]\n$/);
+    expect(await treeHash(disk)).toBe(before);
+    expect(await readdir(disk)).toEqual(['data']);
+  });
+
+  it('is refused when it creates more files than the file system has inodes left', async (ctx) => {
+    const disk = await tmpfs('size=8m,nr_inodes=8');
+    if (!disk) return ctx.skip();
+    const d = await makeDeployment({ jobs: appJob() });
+    expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
+    const r = await runCli(['restore', 'latest', '--to', join(disk, 'restored'), '-c', d.config], PASS);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/creates \d+ files and folders on the file system of .*restored.data, which has room for [0-7] more; nothing was changed \[E_NO_SPACE\]/);
+    expect(await readdir(disk)).toEqual([]);
+  });
+});
+
+describe('a file system that fails while a restore stages', () => {
+  it('read-only: E_PERMISSION naming the destination, nothing written', async (ctx) => {
+    const disk = await tmpfs('size=8m');
+    if (!disk) return ctx.skip();
+    // The folder exists: node's recursive mkdir reports a missing parent on a read-only file system as ENOENT.
+    await mkdir(join(disk, 'restored'));
+    execFileSync('mount', ['-o', 'remount,ro', disk]);
+    const d = await makeDeployment({ jobs: appJob() });
+    expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
+    const r = await runCli(['restore', 'latest', '--to', join(disk, 'restored'), '-c', d.config], PASS);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: cannot restore to .*restored.data: EROFS: read-only file system.*; live data was left as it was \[E_PERMISSION\]\n$/);
+    expect(await readdir(join(disk, 'restored'))).toEqual([]);
+  });
+
+  it('maps a full disk to E_NO_SPACE and other errno errors to E_RESTORE; anything else passes through', () => {
+    const full = thrownBy(() => writeFileSync('/dev/full', 'x'));
+    const noSpace = fromStagingError(full, '/srv/app') as FailsafeError;
+    expect(noSpace).toBeInstanceOf(FailsafeError);
+    expect(noSpace.code).toBe('E_NO_SPACE');
+    expect(noSpace.message).toMatch(/^no space left to restore to \/srv\/app: ENOSPC.*; live data was left as it was$/);
+    expect(noSpace.cause).toBe(full);
+
+    const missing = thrownBy(() => writeFileSync(join(tmpdir(), 'no-such-folder-failsafe', 'file'), 'x'));
+    expect((fromStagingError(missing, '/srv/app') as FailsafeError).code).toBe('E_RESTORE');
+
+    const ours = new FailsafeError('E_CHECKSUM', 'mismatch');
+    expect(fromStagingError(ours, '/srv/app')).toBe(ours);
+    const bug = new TypeError('undefined is not a function');
+    expect(fromStagingError(bug, '/srv/app')).toBe(bug);
+  });
+});
+
+function thrownBy(fn: () => void): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a throw');
+}
