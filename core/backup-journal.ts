@@ -193,14 +193,15 @@ export class BackupJournal {
     await this.#store.discard(backupOperationId(this.#data.job)).catch((err: unknown) => this.#saveFailed(err));
   }
 
-  async failed(err: unknown): Promise<void> {
+  /** Records the failure for a resume; false when nothing was recorded, so nothing is kept to resume (the caller removes what was stored). */
+  async failed(err: unknown): Promise<boolean> {
     await this.flush();
-    // Nothing stored: nothing to resume, and a failed run leaves no object behind.
     if (this.#records.size === 0) {
       await this.#store.discard(backupOperationId(this.#data.job)).catch((e: unknown) => this.#saveFailed(e));
-      return;
+      return false;
     }
     await this.#save('failed', { error: err instanceof Error ? err.message : String(err), code: err instanceof FailsafeError ? err.code : 'E_UNEXPECTED' });
+    return true;
   }
 
   /** Resolves once every recorded segment is in a durable checkpoint. */

@@ -263,8 +263,10 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
     const failedTargets = [...failed].map(([target, error]) => ({ target: target.targetName, error: asFailsafeError(error) }));
     return { snapshots, failedTargets };
   } catch (err) {
-    if (journal) await journal.failed(err);
-    else await removePartial(job.name, id, job.targets);
+    // A run that recorded no segment has nothing to resume: any object it stored (a put that finished after the
+    // run had failed) goes too, or a full disk stays full.
+    const resumable = journal ? await journal.failed(err) : false;
+    if (!resumable) await removePartial(job.name, id, job.targets);
     if (isAbortError(err) && !(err instanceof FailsafeError)) {
       throw new FailsafeError('E_ABORTED', `backup of ${job.name} was cancelled`, { cause: err });
     }

@@ -82,7 +82,12 @@ export class StoreStage<T extends SealedSegment = SealedSegment> extends Writabl
     this.#live.delete(target);
     this.#dropped.set(target, err);
     controller.abort(err);
-    if (this.#live.size === 0) this.#error = this.#dropped.values().next().value!;
+    if (this.#live.size === 0) {
+      this.#error = this.#dropped.values().next().value!;
+      // Fail the pipeline now rather than at the next write: the stages upstream wait for window permits that only
+      // stored segments give back, so that write might never come (a full disk left a backup waiting forever).
+      this.destroy(this.#error);
+    }
   }
 
   #abortAll(reason: unknown): void {

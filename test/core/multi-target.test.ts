@@ -2,6 +2,7 @@
  * One snapshot, several targets: a target that fails is dropped with its
  * partial objects removed, and the others complete.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { MemoryAdapter } from '../../adapters/memory.js';
 import { runBackup, type BackupSettings } from '../../core/backup.js';
@@ -23,14 +24,20 @@ async function settings(): Promise<BackupSettings> {
   };
 }
 
-/** A memory store whose puts start failing once `shouldFail(key, count)` says so. */
+/** A memory store whose puts start failing once `shouldFail(key, count)` says so, each after `failAfterMs` (as a disk fills). */
 class FailingAdapter extends MemoryAdapter {
   puts = 0;
-  constructor(readonly shouldFail: (key: string, puts: number) => boolean) {
+  constructor(
+    readonly shouldFail: (key: string, puts: number) => boolean,
+    readonly failAfterMs = 0,
+  ) {
     super();
   }
   override async put(key: string, body: Buffer, options?: StorageOptions): Promise<{ size: number }> {
-    if (this.shouldFail(key, ++this.puts)) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+    if (this.shouldFail(key, ++this.puts)) {
+      if (this.failAfterMs > 0) await sleep(this.failAfterMs);
+      throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+    }
     return super.put(key, body, options);
   }
 }
@@ -82,6 +89,15 @@ describe('several targets', () => {
     await expect(run).rejects.toSatisfy((err) => isFailsafeError(err, 'E_STORAGE'));
     expect(await keys(x)).toEqual([]);
     expect(await keys(y)).toEqual([]);
+  });
+
+  it('fails at once when the only target refuses every segment (a full disk), however many segments are left', async () => {
+    // Slow failures let every window permit be taken first; a failed segment never gives its permit back, so the
+    // run must not wait for the next segment to reach the store.
+    const full = new Storage(new FailingAdapter(() => true, 50), 'full');
+    const run = runBackup({ name: 'job', sources: [syntheticSource(60, 300_000)], targets: [full] }, await settings());
+    await expect(run).rejects.toSatisfy((err) => isFailsafeError(err, 'E_STORAGE') && /no space left/.test((err as Error).message));
+    expect(await keys(full)).toEqual([]);
   });
 
   it('a cancelled run is not a target failure: it rejects with E_ABORTED', async () => {

@@ -1,8 +1,9 @@
 /**
- * A restore onto a file system that cannot take it: refused before anything
- * is written when it cannot fit, and a failure of the file system while
- * staging is a clear error with its own code. Real tmpfs mounts, so these
- * run only where the tests may mount (root with CAP_SYS_ADMIN, as in CI).
+ * Full and failing file systems. A backup onto a full disk fails at once
+ * and leaves nothing it cannot resume from; a restore that cannot fit is
+ * refused before anything is written, and a failure of the file system
+ * while staging is a clear error with its own code. Real tmpfs mounts, so
+ * these run only where the tests may mount (root with CAP_SYS_ADMIN, as in CI).
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -31,6 +32,25 @@ async function tmpfs(options: string): Promise<string | undefined> {
 
 afterAll(() => {
   for (const at of mounted) execFileSync('umount', [at]);
+});
+
+describe('a backup onto a full disk', () => {
+  it('fails with E_STORAGE as soon as the disk is full, and keeps no segment that no checkpoint records', async (ctx) => {
+    const disk = await tmpfs('size=5m');
+    if (!disk) return ctx.skip();
+    const d = await makeDeployment({ targets: `targets:\n  disk: { type: local, path: ${join(disk, 'repo')} }`, jobs: appJob() });
+    // Eight 4 MiB segments of incompressible data: more than the backup keeps in flight, so every one of its window's
+    // segments is taken before the first put fails.
+    await writeFile(join(d.data, 'video.raw'), randomBytes(30 * 1024 * 1024));
+    const r = await runCli(['backup', '-c', d.config], PASS);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: job app: target "disk": put data\/app\/\S+: ENOSPC: no space left on device, write \[E_STORAGE\]\n$/);
+    const left = await readdir(disk, { recursive: true });
+    const segments = left.filter((p) => /^repo\/data\/app\/[^/]+\/\d+$/.test(p));
+    const checkpoints = left.filter((p) => p.startsWith('repo/checkpoints/') && p.endsWith('.json'));
+    // Kept only for a resume, with a checkpoint that says what they hold; otherwise removed.
+    if (checkpoints.length === 0) expect(segments).toEqual([]);
+  });
 });
 
 describe('a restore that cannot fit', () => {
