@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
+import { lstat, readdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import picomatch from 'picomatch';
@@ -65,6 +65,7 @@ export async function planRestore(snapshot: OpenedSnapshot, plugins: RestorePlug
     if (!known.includes(name)) throw new FailsafeError('E_USAGE', `snapshot ${manifest.id} has no source "${name}" (it has: ${known.join(', ')})`);
   }
   const match = options.paths && options.paths.length > 0 ? picomatch(options.paths, { dot: true }) : undefined;
+  if (options.to !== undefined) await assertFolderPath(resolve(options.to));
   const plan: PlannedSource[] = [];
   for (const source of manifest.sources.filter((s) => options.sources === undefined || options.sources.includes(s.name))) {
     const entries = manifest.entries.filter((e) => e.source === source.name);
@@ -140,6 +141,19 @@ function select(entries: ManifestEntry[], match: (path: string) => boolean): { m
 
 function stagingName(source: string): string {
   return `.failsafe-staging-${basename(source)}-${randomBytes(4).toString('hex')}`;
+}
+
+/** `--to` must be a folder, or a path a folder can be made at: not a file, nor under one (links are followed, as the restore will). */
+async function assertFolderPath(to: string): Promise<void> {
+  for (let at = to; ; at = dirname(at)) {
+    const info = await stat(at).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
+      throw err;
+    });
+    if (info?.isDirectory()) return;
+    if (info) throw new FailsafeError('E_USAGE', at === to ? `--to ${to} is not a folder` : `--to ${to}: ${at} is not a folder`);
+    if (dirname(at) === at) return;
+  }
 }
 
 /** The live files each move creates, replaces or deletes, found by walking the live data. */

@@ -2,7 +2,7 @@
  * Every bad input gets a one-line error with its documented exit code, and
  * nothing is lost: no half snapshot is visible, no live data is changed.
  */
-import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pack as tarPack } from 'tar-stream';
@@ -64,6 +64,26 @@ describe('configuration errors exit 2 with one line', () => {
     const d = await makeDeployment();
     expect((await runCli(['backup', 'nojob', '-c', d.config], PASS)).code).toBe(2);
     expect((await runCli(['backup', '--frobnicate', '-c', d.config], PASS)).code).toBe(2);
+  });
+
+  it('a restore --to a file, or under one, or through a link to one: exit 2 before anything is read or written', async () => {
+    const d = await makeDeployment();
+    expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
+    const file = join(d.root, 'a-file');
+    await writeFile(file, 'not a folder');
+    await symlink(file, join(d.root, 'a-link'));
+    for (const [to, message] of [
+      [file, `--to ${file} is not a folder`],
+      [join(file, 'sub', 'x'), `--to ${join(file, 'sub', 'x')}: ${file} is not a folder`],
+      [join(d.root, 'a-link'), `--to ${join(d.root, 'a-link')} is not a folder`],
+    ] as const) {
+      const r = await runCli(['restore', 'latest', '--to', to, '-c', d.config], PASS);
+      expect(r.code).toBe(2);
+      oneLine(r.stderr);
+      expect(r.stderr).toContain(`error: ${message} [E_USAGE]`);
+    }
+    expect(await readFile(file, 'utf8')).toBe('not a folder');
+    expect((await files(d.root)).filter((p) => p.includes('.failsafe-staging'))).toEqual([]);
   });
 
   it('config validate reports ok, and --json errors are one JSON document', async () => {
