@@ -1,4 +1,6 @@
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEMP_PREFIX } from '../../core/fs/atomic.js';
@@ -94,6 +96,32 @@ describe('backup → list → restore → verify on an sftp target', () => {
         expect(run.stderr).toMatch(/^warning: target "nas": insecureAcceptAnyHostKey is on: .*NOT checked/m);
       }
     } finally {
+      await rm(d.root, { recursive: true, force: true });
+      await rm(d.remote, { recursive: true, force: true });
+    }
+  });
+
+  it('a server whose disk fills up fails the backup at once with E_STORAGE, and keeps nothing it cannot resume from', async (ctx) => {
+    const d = await deployment(`knownHosts: ${sshd.knownHosts}`);
+    await mkdir(d.remote);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=5m', 'tmpfs', d.remote], { stdio: 'ignore' });
+    } catch {
+      await rm(d.root, { recursive: true, force: true });
+      return ctx.skip(); // mounting a small disk needs root
+    }
+    try {
+      // Eight 4 MiB segments: every segment the backup keeps in flight is taken before the first put fails.
+      await writeFile(join(d.data, 'video.raw'), randomBytes(30 * 1024 * 1024));
+      const backup = await runCli(['backup', '-c', d.config], PASS);
+      expect(backup.code).toBe(1);
+      expect(backup.stderr.trim().split('\n')).toHaveLength(1);
+      expect(backup.stderr).toMatch(/^error: job app: target "nas": .*\[E_STORAGE\]$/m);
+      const left = (await readdir(d.remote, { recursive: true })).map(String);
+      expect(left.filter((p) => p.includes(TEMP_PREFIX))).toEqual([]);
+      if (!left.some((p) => p.startsWith('checkpoints/') && p.endsWith('.json'))) expect(left.filter((p) => p.startsWith('data/') && /\/\d+$/.test(p))).toEqual([]);
+    } finally {
+      execFileSync('umount', [d.remote]);
       await rm(d.root, { recursive: true, force: true });
       await rm(d.remote, { recursive: true, force: true });
     }
