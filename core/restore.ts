@@ -6,7 +6,7 @@
  * live result and roll back if that fails. A failure before the swap leaves
  * the live data untouched; after it, the live data is the old data again.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, rmdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RestoreEntry, SourcePlugin } from './contracts.js';
 import { FailsafeError, fromStagingError, isAbortError } from './errors.js';
@@ -112,9 +112,11 @@ export async function runRestore(snapshot: OpenedSnapshot, plugins: RestorePlugi
 
   const warn = options.warn ?? (() => undefined);
   await assertRoomFor(plan.map((planned) => spaceNeeded(snapshot, planned)));
+  const made: MadeFolders[] = [];
+  let restored = false;
   try {
     try {
-      await stageAll(snapshot, plan, options, warn);
+      await stageAll(snapshot, plan, options, warn, made);
       // Plugins write without an fsync per file; the staged data is on disk before anything points at it.
       for (const planned of plan) if (planned.moves.length > 0) await flushTree(planned.staging);
     } catch (err) {
@@ -145,12 +147,29 @@ export async function runRestore(snapshot: OpenedSnapshot, plugins: RestorePlugi
     }
     await swap.commit();
     for (const source of result.sources) source.previous = swap.previousOf(source.destinations);
+    restored = true;
     return result;
   } catch (err) {
     if (isAbortError(err) && !(err instanceof FailsafeError)) throw new FailsafeError('E_ABORTED', 'restore was cancelled', { cause: err });
     throw err;
   } finally {
     for (const planned of plan) await rm(planned.staging, { recursive: true, force: true });
+    // A failed restore leaves no trace: not even the folders made to hold its staging (a new --to folder).
+    if (!restored) for (const folders of made) await removeEmptyFolders(folders);
+  }
+}
+
+/** Folders a restore made: `top` (the first that did not exist) down to `bottom`. */
+interface MadeFolders {
+  top: string;
+  bottom: string;
+}
+
+/** Removes `bottom` and its parents up to `top` while they are empty; a folder something else wrote into stays. */
+async function removeEmptyFolders({ top, bottom }: MadeFolders): Promise<void> {
+  for (let at = bottom; ; at = dirname(at)) {
+    if (!(await rmdir(at).then(() => true, () => false))) return;
+    if (at === top || dirname(at) === at) return;
   }
 }
 
@@ -177,7 +196,7 @@ async function checkLive(planned: PlannedSource): Promise<void> {
 }
 
 /** Streams the selected sources' entries out of the archive into their staging directories. */
-async function stageAll(snapshot: OpenedSnapshot, plan: PlannedSource[], options: RestoreRunOptions, warn: (m: string) => void): Promise<void> {
+async function stageAll(snapshot: OpenedSnapshot, plan: PlannedSource[], options: RestoreRunOptions, warn: (m: string) => void, made: MadeFolders[]): Promise<void> {
   const { manifest } = snapshot;
   const wanted = new Set(plan.map((p) => p.source.name));
   const first = manifest.entries.find((e) => wanted.has(e.source));
@@ -217,7 +236,8 @@ async function stageAll(snapshot: OpenedSnapshot, plan: PlannedSource[], options
         }
       }
       // The staging folder itself without `recursive`: that one reports a read-only file system as ENOENT.
-      await mkdir(dirname(planned.staging), { recursive: true });
+      const top = await mkdir(dirname(planned.staging), { recursive: true });
+      if (top !== undefined) made.push({ top, bottom: dirname(planned.staging) });
       await mkdir(planned.staging);
       await planned.plugin.restore(entriesOfSource(), planned.staging, { ...(options.signal ? { signal: options.signal } : {}), warn });
       while (pending && pending.source === name) {

@@ -3,6 +3,7 @@
  * nothing is lost: no half snapshot is visible, no live data is changed.
  */
 import { chmod, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pack as tarPack } from 'tar-stream';
@@ -163,6 +164,25 @@ describe('integrity errors exit 3', () => {
     expect(r.stderr).toContain(segment);
     expect(await readFile(join(d.data, 'readings.csv'), 'utf8')).toBe('live data');
     expect((await readdir(join(d.root, 'app'))).filter((n) => n.startsWith('.failsafe'))).toEqual([]);
+  });
+
+  it('a restore failing half-way leaves no trace of a --to folder it made; an existing one stays as it was', async () => {
+    const d = await makeDeployment();
+    // Two segments, the second damaged: the first is already being written when the damage is found.
+    await writeFile(join(d.data, 'big.bin'), randomBytes(6 * 1024 * 1024));
+    expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
+    const last = (await files(d.target)).filter((f) => f.startsWith('data/') && /\/\d{8}$/.test(f)).sort().at(-1)!;
+    const bytes = await readFile(join(d.target, last));
+    bytes[bytes.length - 100] = bytes[bytes.length - 100]! ^ 0x01;
+    await writeFile(join(d.target, last), bytes);
+
+    const made = await runCli(['restore', 'latest', '--to', join(d.root, 'new', 'deeper', 'restored'), '-c', d.config], PASS);
+    expect(made.code).toBe(3);
+    expect(made.stderr).toContain(last);
+    await expect(stat(join(d.root, 'new'))).rejects.toThrow(/ENOENT/);
+    await mkdir(join(d.root, 'existing'));
+    expect((await runCli(['restore', 'latest', '--to', join(d.root, 'existing'), '-c', d.config], PASS)).code).toBe(3);
+    expect(await readdir(join(d.root, 'existing'))).toEqual([]);
   });
 
   it('a deleted segment object is reported by a quick verify', async () => {
