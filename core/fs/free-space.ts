@@ -3,7 +3,8 @@
  * that runs out of space half-way has spent its time for nothing (and on an
  * SD card, its writes). The estimate is a lower bound — each file's bytes
  * rounded up to whole blocks, one inode per entry — so a restore that fits is
- * never refused; directories, metadata and a journal come on top of it.
+ * never refused; directories, metadata and a journal come on top of it. On
+ * btrfs and zfs, which may compress or share blocks, only inodes are checked.
  */
 import { stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -19,6 +20,15 @@ export interface SpaceNeed {
   /** Entries (files, directories, links) it will create there. */
   entries: number;
 }
+
+/**
+ * File systems that may store a file in fewer blocks than its size (transparent
+ * compression, deduplication): their free space is no bound on what fits.
+ */
+const COMPRESSING = new Set([
+  0x9123683e, // btrfs
+  0x2fc12fc1, // zfs
+]);
 
 interface FileSystemRoom {
   path: string;
@@ -43,7 +53,8 @@ export async function assertRoomFor(needs: SpaceNeed[]): Promise<void> {
       if (!fs) continue;
       // Root may use the blocks reserved for it; anyone else only what is available.
       const blocks = process.getuid?.() === 0 ? fs.bfree : fs.bavail;
-      room = { path: need.shownAs ?? need.path, blockSize: fs.bsize, free: blocks * fs.bsize, inodes: fs.files > 0 ? fs.ffree : undefined, bytesNeeded: 0, entriesNeeded: 0 };
+      const free = COMPRESSING.has(fs.type) ? Infinity : blocks * fs.bsize;
+      room = { path: need.shownAs ?? need.path, blockSize: fs.bsize, free, inodes: fs.files > 0 ? fs.ffree : undefined, bytesNeeded: 0, entriesNeeded: 0 };
       byDevice.set(probe.device, room);
     }
     room.bytesNeeded += blocksFor(need.fileSizes, room.blockSize);
