@@ -7,6 +7,13 @@ import { lstat, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { FailsafeError } from './errors.js';
 
+/**
+ * Names of a restore's staging folders (core/restore-plan.ts). One may sit
+ * inside a mounted source folder while a partial restore runs, or after a
+ * crash until recovery: sources leave them out.
+ */
+export const STAGING_PREFIX = '.failsafe-staging-';
+
 /** Validates an archive path and returns it normalised (`/`-separated, no `.` parts). */
 export function normalizeArchivePath(path: string): string {
   if (path.includes('\0')) throw unsafe(path, 'contains a NUL byte');

@@ -13,7 +13,7 @@ import picomatch from 'picomatch';
 import type { SourcePlugin } from './contracts.js';
 import { FailsafeError } from './errors.js';
 import type { ManifestEntry, ManifestSource } from './format/manifest.js';
-import { normalizeArchivePath } from './paths.js';
+import { normalizeArchivePath, STAGING_PREFIX } from './paths.js';
 import type { OpenedSnapshot } from './snapshots.js';
 import { exists, type Move } from './swap.js';
 
@@ -96,7 +96,10 @@ export async function planRestore(snapshot: OpenedSnapshot, plugins: RestorePlug
       continue;
     }
     if (!first) throw new FailsafeError('E_RESTORE', `source "${source.name}" has no location to restore to; restore it with --to DIR`);
-    const staging = join(dirname(first.livePath), stagingName(source.name));
+    // Staged beside the live data, so the swap is a rename; a partial restore of a mounted folder is staged inside it,
+    // as nothing can be renamed from outside a mount into it.
+    const inside = selection !== undefined && (await isMountPoint(first.livePath));
+    const staging = join(inside ? first.livePath : dirname(first.livePath), stagingName(source.name));
     const moves: Move[] = [];
     for (const loc of locations) {
       const companions = loc.companions ? { companions: loc.companions } : {};
@@ -111,6 +114,7 @@ export async function planRestore(snapshot: OpenedSnapshot, plugins: RestorePlug
         else if (root.startsWith(`${loc.archivePath}/`)) moves.push({ from: join(staging, root), to: join(loc.livePath, root.slice(loc.archivePath.length + 1)) });
       }
     }
+    await assertRenamable(staging, moves);
     const replaced: string[] = [];
     for (const move of moves) if (await exists(move.to)) replaced.push(move.to);
     plan.push({ ...common, plugin: configured, staging, moves, replaced, inPlace: true });
@@ -140,7 +144,39 @@ function select(entries: ManifestEntry[], match: (path: string) => boolean): { m
 }
 
 function stagingName(source: string): string {
-  return `.failsafe-staging-${basename(source)}-${randomBytes(4).toString('hex')}`;
+  return `${STAGING_PREFIX}${basename(source)}-${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * The swap renames the staged copy into place and the live data aside: both
+ * must be on the staging folder's file system, and a mount point cannot be
+ * renamed at all. Found here, before anything is read or written, instead of
+ * as EBUSY or EXDEV at the swap.
+ */
+async function assertRenamable(staging: string, moves: Move[]): Promise<void> {
+  const stagingDevice = await deviceOf(dirname(staging));
+  for (const { to } of moves) {
+    if (await isMountPoint(to)) {
+      throw new FailsafeError('E_USAGE', `cannot restore ${to} in place: it is a mount point, which a restore cannot swap; restore with --to DIR and copy the files in`);
+    }
+    if ((await deviceOf(dirname(to))) !== stagingDevice) {
+      throw new FailsafeError('E_USAGE', `cannot restore ${to} in place: it is on another file system than ${dirname(staging)}; restore with --to DIR`);
+    }
+  }
+}
+
+async function isMountPoint(path: string): Promise<boolean> {
+  const info = await lstat(path).catch(() => undefined);
+  return info !== undefined && info.isDirectory() && info.dev !== (await deviceOf(dirname(path)));
+}
+
+/** The device of `path`, or of its nearest existing parent. */
+async function deviceOf(path: string): Promise<number | undefined> {
+  for (let at = path; ; at = dirname(at)) {
+    const info = await stat(at).catch(() => undefined);
+    if (info) return info.dev;
+    if (dirname(at) === at) return undefined;
+  }
 }
 
 /** `--to` must be a folder, or a path a folder can be made at: not a file, nor under one (links are followed, as the restore will). */

@@ -10,6 +10,7 @@ import picomatch from 'picomatch';
 import { z } from 'zod';
 import type { LiveLocation, LocalFileChange, RestoreEntry, RestoreOptions, SourceContext, SourceEntry, SourcePlugin } from '../core/contracts.js';
 import { mtimeOf } from '../core/fs/mtime.js';
+import { STAGING_PREFIX } from '../core/paths.js';
 import { FailsafeError } from '../core/errors.js';
 import { defineSource } from '../core/registry.js';
 import { restoreTree } from './directory-restore.js';
@@ -77,6 +78,8 @@ export class DirectorySource implements SourcePlugin {
       context.signal?.throwIfAborted();
       const rel = dirRel === '' ? name : `${dirRel}/${name}`;
       if (this.#exclude?.(rel)) continue;
+      // A restore's staging folder (a partial restore of a mounted folder stages inside it): never part of the data.
+      if (dirRel === '' && name.startsWith(STAGING_PREFIX)) continue;
       const path = join(this.root, rel);
       const info = await lstat(path).catch((err: unknown) => {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // deleted since readdir

@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -83,6 +83,40 @@ describe('a restore that cannot fit', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/creates \d+ files and folders on the file system of .*restored.data, which has room for [0-7] more; nothing was changed \[E_NO_SPACE\]/);
     expect(await readdir(disk)).toEqual([]);
+  });
+});
+
+describe('a source folder that is a mount point (a USB disk, a NAS share)', () => {
+  it('is restored file by file with --path, staged inside it; a whole in-place restore is refused before anything is written', async (ctx) => {
+    const data = await tmpfs('size=8m');
+    if (!data) return ctx.skip();
+    await writeFile(join(data, 'photo-1.jpg'), 'first photo');
+    await writeFile(join(data, 'photo-2.jpg'), 'second photo');
+    const d = await makeDeployment({ jobs: `jobs:\n  app:\n    sources: [ { type: directory, path: ${data}, name: photos } ]\n    targets: [disk]` });
+    expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
+    await rm(join(data, 'photo-1.jpg'));
+    await writeFile(join(data, 'photo-2.jpg'), 'edited since');
+    const before = await treeHash(data);
+
+    const whole = await runCli(['restore', 'latest', '--yes', '-c', d.config], PASS);
+    expect(whole.code).toBe(2);
+    expect(whole.stderr).toBe(`error: cannot restore ${data} in place: it is a mount point, which a restore cannot swap; restore with --to DIR and copy the files in [E_USAGE]\n`);
+    expect(await treeHash(data)).toBe(before);
+
+    const one = await runCli(['restore', 'latest', '--path', 'photo-*.jpg', '--yes', '-c', d.config, '--json'], PASS);
+    expect(one.stderr).toBe('');
+    expect(one.code).toBe(0);
+    expect(await readFile(join(data, 'photo-1.jpg'), 'utf8')).toBe('first photo');
+    expect(await readFile(join(data, 'photo-2.jpg'), 'utf8')).toBe('second photo');
+    expect((await readdir(data)).filter((n) => !n.includes('.pre-restore-')).sort()).toEqual(['photo-1.jpg', 'photo-2.jpg']);
+    // The safety snapshot, taken while the staging folder sat inside the source, holds the live data only.
+    const safety: string = one.json().safetySnapshot;
+    expect(safety).toMatch(/^\d{8}T\d{6}Z-/);
+    const to = join(d.root, 'safety');
+    const back = await runCli(['restore', safety, '--to', to, '-c', d.config], PASS);
+    expect(back.code).toBe(0);
+    expect(await readdir(join(to, 'photos'))).toEqual(['photo-2.jpg']);
+    expect(await readFile(join(to, 'photos', 'photo-2.jpg'), 'utf8')).toBe('edited since');
   });
 });
 
