@@ -112,6 +112,27 @@ export function fromNodeError(err: unknown, what: string): FailsafeError {
 }
 
 /**
+ * Why a new file the user asked for (a key, an identity, a configuration) could
+ * not be created at `path`: it exists (E_EXISTS, naming `what`), its folder is
+ * missing (E_USAGE), or writing there is not allowed (E_PERMISSION).
+ */
+export function fromCreateError(err: unknown, path: string, what: string): unknown {
+  switch ((err as NodeJS.ErrnoException | undefined)?.code) {
+    case 'EEXIST':
+      return new FailsafeError('E_EXISTS', `${path} already exists; refusing to overwrite ${what}`, { cause: err });
+    case 'ENOENT':
+    case 'ENOTDIR':
+      return new FailsafeError('E_USAGE', `cannot create ${path}: its folder does not exist`, { cause: err });
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return new FailsafeError('E_PERMISSION', `cannot create ${path}: permission denied (${(err as NodeJS.ErrnoException).code})`, { cause: err });
+    default:
+      return err;
+  }
+}
+
+/**
  * A file-system error from writing a restore's staged copy, before anything
  * live was touched: a full disk is E_NO_SPACE, a refusal E_PERMISSION, any
  * other errno E_RESTORE. Anything else (ours, an abort, a bug) is left as it is.

@@ -7,7 +7,7 @@
 import { open, readdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { writeNewKeyFile } from './crypto/keys.js';
-import { FailsafeError } from './errors.js';
+import { FailsafeError, fromCreateError } from './errors.js';
 import { exists } from './swap.js';
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
@@ -44,7 +44,9 @@ export async function initDeployment(options: InitOptions = {}): Promise<InitRes
   const found = await scan(dir, new Set([config, keyFile]));
   const keyCreated = !(await exists(keyFile));
   if (keyCreated) await writeNewKeyFile(keyFile);
-  await writeFile(config, renderConfig(basename(dir), found, relative(dir, keyFile)), { flag: 'wx' });
+  await writeFile(config, renderConfig(basename(dir), found, relative(dir, keyFile)), { flag: 'wx' }).catch((err: unknown) => {
+    throw fromCreateError(err, config, 'a configuration');
+  });
   const nextSteps = [
     `review ${relative(process.cwd(), config) || config}: the sources found and where backups go (targets.local.path)`,
     `copy ${keyName} somewhere safe, away from this disk: without it the backups cannot be read`,

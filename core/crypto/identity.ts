@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { FailsafeError } from '../errors.js';
+import { FailsafeError, fromCreateError } from '../errors.js';
 import { argon2id } from './argon2.js';
 import { b64, DEFAULT_KDF, unb64 } from './keys.js';
 import { getSodium, type Sodium } from './sodium.js';
@@ -99,8 +99,7 @@ export async function writeNewIdentity(path: string, passphrase?: string): Promi
   try {
     await writeFile(path, await identityFileText(identity, passphrase), { mode: 0o600, flag: 'wx' });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new FailsafeError('E_EXISTS', `${path} already exists; refusing to overwrite a key`);
-    throw err;
+    throw fromCreateError(err, path, 'a key');
   }
   return encodePublicKey(identity.publicKey);
 }

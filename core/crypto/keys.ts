@@ -6,7 +6,7 @@
  * secret (for a recipient: its identity) opens the snapshot.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { FailsafeError } from '../errors.js';
+import { FailsafeError, fromCreateError } from '../errors.js';
 import { argon2id } from './argon2.js';
 import { recipientKeyId, type Identity } from './identity.js';
 import { getSodium, type Sodium } from './sodium.js';
@@ -173,10 +173,7 @@ export async function writeNewKeyFile(path: string): Promise<void> {
   try {
     await writeFile(path, `${b64(sodium.randombytes_buf(KEY_BYTES))}\n`, { mode: 0o600, flag: 'wx' });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new FailsafeError('E_EXISTS', `${path} already exists; refusing to overwrite a key`);
-    }
-    throw err;
+    throw fromCreateError(err, path, 'a key');
   }
 }
 

@@ -65,6 +65,17 @@ describe('key files', () => {
     expect(await readFile(other, 'utf8')).not.toEqual(await readFile(path, 'utf8'));
   });
 
+  it('a key file in a folder that does not exist is a usage error naming it, not a crash', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'failsafe-key-'));
+    const path = join(dir, 'no-such-folder', 'k');
+    await expect(writeNewKeyFile(path)).rejects.toSatisfy(
+      (e) => isFailsafeError(e, 'E_USAGE') && (e as Error).message === `cannot create ${path}: its folder does not exist`,
+    );
+    const file = join(dir, 'a-file');
+    await writeNewKeyFile(file);
+    await expect(writeNewKeyFile(join(file, 'k'))).rejects.toSatisfy((e) => isFailsafeError(e, 'E_USAGE'));
+  });
+
   it('accepts 32 raw bytes and rejects anything else', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'failsafe-key-'));
     await writeFile(join(dir, 'raw'), Buffer.alloc(32, 1));
