@@ -13,6 +13,7 @@ import { z } from 'zod';
 import type { ByteRange, ObjectInfo, StorageAdapter, StorageOptions } from '../core/contracts.js';
 import { FailsafeError, fromNodeError } from '../core/errors.js';
 import { isTempName, writeFileAtomic } from '../core/fs/atomic.js';
+import { makeFolder } from '../core/fs/make-folder.js';
 import { defineAdapter } from '../core/registry.js';
 
 export interface LocalOptions {
@@ -37,7 +38,7 @@ export class LocalAdapter implements StorageAdapter {
   async put(key: string, body: Readable | Buffer, options: StorageOptions = {}): Promise<{ size: number }> {
     await this.#checkMount();
     const path = this.#path(key);
-    await mkdir(dirname(path), { recursive: true });
+    await makeFolder(dirname(path));
     const size = await writeFileAtomic(path, body, options.signal ? { signal: options.signal } : {});
     return { size };
   }

@@ -100,9 +100,10 @@ export function fromNodeError(err: unknown, what: string): FailsafeError {
   switch (errno) {
     case 'ENOENT':
       return new FailsafeError('E_NOT_FOUND', `${what}: not found`, { cause: err });
+    case 'EROFS':
+      return new FailsafeError('E_PERMISSION', `${what}: the file system is read-only (EROFS)`, { cause: err });
     case 'EACCES':
     case 'EPERM':
-    case 'EROFS':
       return new FailsafeError('E_PERMISSION', `${what}: permission denied (${errno})`, { cause: err });
     case 'ABORT_ERR':
       return new FailsafeError('E_ABORTED', `${what}: aborted`, { cause: err });

@@ -12,6 +12,7 @@ import type { RestoreEntry, SourcePlugin } from './contracts.js';
 import { FailsafeError, fromStagingError, isAbortError } from './errors.js';
 import { flushTree } from './fs/durable.js';
 import { assertRoomFor, type SpaceNeed } from './fs/free-space.js';
+import { makeFolder } from './fs/make-folder.js';
 import { archiveEntries, checksEveryFile, type ArchiveEntry } from './read/archive.js';
 import { FileHasher } from './read/file-hasher.js';
 import { segmentStream } from './read/segments.js';
@@ -235,8 +236,7 @@ async function stageAll(snapshot: OpenedSnapshot, plan: PlannedSource[], options
           await advance();
         }
       }
-      // The staging folder itself without `recursive`: that one reports a read-only file system as ENOENT.
-      const top = await mkdir(dirname(planned.staging), { recursive: true });
+      const top = await makeFolder(dirname(planned.staging));
       if (top !== undefined) made.push({ top, bottom: dirname(planned.staging) });
       await mkdir(planned.staging);
       await planned.plugin.restore(entriesOfSource(), planned.staging, { ...(options.signal ? { signal: options.signal } : {}), warn });

@@ -121,6 +121,23 @@ describe('a source folder that is a mount point (a USB disk, a NAS share)', () =
 });
 
 describe('a file system that fails while a restore stages', () => {
+  it('a read-only disk: a backup onto it and a restore into a new folder on it are E_PERMISSION saying so', async (ctx) => {
+    const disk = await tmpfs('size=8m');
+    if (!disk) return ctx.skip();
+    const d = await makeDeployment({ jobs: appJob() });
+    expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
+    await mkdir(join(disk, 'repo'));
+    execFileSync('mount', ['-o', 'remount,ro', disk]);
+    // Node's recursive mkdir reports a read-only file system as ENOENT: this was "not found" (E_NOT_FOUND).
+    const onto = await makeDeployment({ targets: `targets:\n  disk: { type: local, path: ${join(disk, 'repo')} }`, jobs: appJob() });
+    const backup = await runCli(['backup', '-c', onto.config], PASS);
+    expect(backup.code).toBe(1);
+    expect(backup.stderr).toMatch(/^error: job app: target "disk": put \S+: the file system is read-only \(EROFS\) \[E_PERMISSION\]\n$/);
+    const restore = await runCli(['restore', 'latest', '--to', join(disk, 'new', 'folder'), '-c', d.config], PASS);
+    expect(restore.code).toBe(1);
+    expect(restore.stderr).toMatch(/^error: cannot restore to .*new.folder.data: EROFS: read-only file system, mkdir .*\[E_PERMISSION\]\n$/);
+  });
+
   it('read-only: E_PERMISSION naming the destination, nothing written', async (ctx) => {
     const disk = await tmpfs('size=8m');
     if (!disk) return ctx.skip();
