@@ -6,13 +6,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { lstat, readdir, stat } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import picomatch from 'picomatch';
 import type { SourcePlugin } from './contracts.js';
 import { FailsafeError } from './errors.js';
-import type { ManifestEntry, ManifestSource } from './format/manifest.js';
+import type { Manifest, ManifestEntry, ManifestSource } from './format/manifest.js';
+import { nearestExisting } from './fs/nearest-existing.js';
 import { normalizeArchivePath, STAGING_PREFIX } from './paths.js';
 import type { OpenedSnapshot } from './snapshots.js';
 import { exists, type Move } from './swap.js';
@@ -156,46 +157,44 @@ function stagingName(source: string): string {
 async function assertRenamable(staging: string, moves: Move[]): Promise<void> {
   const stagingDevice = await deviceOf(dirname(staging));
   for (const { to } of moves) {
-    if (await isMountPoint(to)) {
+    const parentDevice = await deviceOf(dirname(to));
+    if (await isMountPoint(to, parentDevice)) {
       throw new FailsafeError('E_USAGE', `cannot restore ${to} in place: it is a mount point, which a restore cannot swap; restore with --to DIR and copy the files in`);
     }
-    if ((await deviceOf(dirname(to))) !== stagingDevice) {
+    if (parentDevice !== stagingDevice) {
       throw new FailsafeError('E_USAGE', `cannot restore ${to} in place: it is on another file system than ${dirname(staging)}; restore with --to DIR`);
     }
   }
 }
 
-async function isMountPoint(path: string): Promise<boolean> {
+/** A folder on another device than its parent's (`parentDevice`, when already known). */
+async function isMountPoint(path: string, parentDevice?: number): Promise<boolean> {
   const info = await lstat(path).catch(() => undefined);
-  return info !== undefined && info.isDirectory() && info.dev !== (await deviceOf(dirname(path)));
+  return info !== undefined && info.isDirectory() && info.dev !== (parentDevice ?? (await deviceOf(dirname(path))));
 }
 
 /** The device of `path`, or of its nearest existing parent. */
 async function deviceOf(path: string): Promise<number | undefined> {
-  for (let at = path; ; at = dirname(at)) {
-    const info = await stat(at).catch(() => undefined);
-    if (info) return info.dev;
-    if (dirname(at) === at) return undefined;
-  }
+  return (await nearestExisting(path).catch(() => undefined))?.stats.dev;
 }
 
 /** `--to` must be a folder, or a path a folder can be made at: not a file, nor under one (links are followed, as the restore will). */
 async function assertFolderPath(to: string): Promise<void> {
-  for (let at = to; ; at = dirname(at)) {
-    const info = await stat(at).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
-      throw err;
-    });
-    if (info?.isDirectory()) return;
-    if (info) throw new FailsafeError('E_USAGE', at === to ? `--to ${to} is not a folder` : `--to ${to}: ${at} is not a folder`);
-    if (dirname(at) === at) return;
+  const found = await nearestExisting(to);
+  if (found && !found.stats.isDirectory()) {
+    throw new FailsafeError('E_USAGE', found.path === to ? `--to ${to} is not a folder` : `--to ${to}: ${found.path} is not a folder`);
   }
+}
+
+/** The manifest entries a planned source restores: its selected files and the folders leading to them. */
+export function plannedEntries(manifest: Manifest, planned: PlannedSource): ManifestEntry[] {
+  return manifest.entries.filter((e) => e.source === planned.source.name && (!planned.wanted || planned.wanted.has(e.path)));
 }
 
 /** The live files each move creates, replaces or deletes, found by walking the live data. */
 export async function plannedChanges(snapshot: OpenedSnapshot, planned: PlannedSource): Promise<PlannedChanges> {
   const changes: PlannedChanges = { created: [], replaced: [], deleted: [], liveFiles: 0, liveBytes: 0 };
-  const entries = snapshot.manifest.entries.filter((e) => e.source === planned.source.name && (!planned.wanted || planned.wanted.has(e.path)));
+  const entries = plannedEntries(snapshot.manifest, planned);
   for (const move of planned.moves) {
     // The archive paths that land under this move's target, relative to it.
     const prefix = relativeArchivePath(planned, move);

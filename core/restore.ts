@@ -17,7 +17,7 @@ import { archiveEntries, checksEveryFile, type ArchiveEntry } from './read/archi
 import { FileHasher } from './read/file-hasher.js';
 import { segmentStream } from './read/segments.js';
 import { SegmentWorkers } from './pipeline/segment-workers.js';
-import { plannedChanges, planRestore, type PlannedChanges, type PlannedSource, type RestorePlugins } from './restore-plan.js';
+import { plannedChanges, plannedEntries, planRestore, type PlannedChanges, type PlannedSource, type RestorePlugins } from './restore-plan.js';
 import type { OpenedSnapshot } from './snapshots.js';
 import { Swap } from './swap.js';
 
@@ -176,14 +176,9 @@ async function removeEmptyFolders({ top, bottom }: MadeFolders): Promise<void> {
 
 /** What staging a source takes: its selected files' bytes and an inode per entry. */
 function spaceNeeded(snapshot: OpenedSnapshot, planned: PlannedSource): SpaceNeed {
-  const fileSizes: number[] = [];
-  let entries = 0;
-  for (const e of snapshot.manifest.entries) {
-    if (e.source !== planned.source.name || (planned.wanted && !planned.wanted.has(e.path))) continue;
-    entries++;
-    if (e.type === 'file') fileSizes.push(e.size);
-  }
-  return { path: planned.staging, shownAs: planned.moves[0]?.to ?? planned.staging, fileSizes, entries };
+  const entries = plannedEntries(snapshot.manifest, planned);
+  const fileSizes = entries.filter((e) => e.type === 'file').map((e) => e.size);
+  return { path: planned.staging, shownAs: planned.moves[0]?.to ?? planned.staging, fileSizes, entries: entries.length };
 }
 
 /** The plugin's check of the data where it now lives; a --to restore keeps the staged layout. */

@@ -6,9 +6,9 @@
  * never refused; directories, metadata and a journal come on top of it. On
  * btrfs and zfs, which may compress or share blocks, only inodes are checked.
  */
-import { stat, statfs } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { statfs } from 'node:fs/promises';
 import { FailsafeError } from '../errors.js';
+import { nearestExisting } from './nearest-existing.js';
 
 export interface SpaceNeed {
   /** Where the restore will write (need not exist yet: its nearest existing parent is asked). */
@@ -45,9 +45,10 @@ interface FileSystemRoom {
 export async function assertRoomFor(needs: SpaceNeed[]): Promise<void> {
   const byDevice = new Map<number, FileSystemRoom>();
   for (const need of needs) {
-    const probe = await existingAncestor(need.path);
+    // A path that cannot be asked about is left to fail, if it does, when it is written.
+    const probe = await nearestExisting(need.path).catch(() => undefined);
     if (!probe) continue;
-    let room = byDevice.get(probe.device);
+    let room = byDevice.get(probe.stats.dev);
     if (!room) {
       const fs = await statfs(probe.path).catch(() => undefined);
       if (!fs) continue;
@@ -55,7 +56,7 @@ export async function assertRoomFor(needs: SpaceNeed[]): Promise<void> {
       const blocks = process.getuid?.() === 0 ? fs.bfree : fs.bavail;
       const free = COMPRESSING.has(fs.type) ? Infinity : blocks * fs.bsize;
       room = { path: need.shownAs ?? need.path, blockSize: fs.bsize, free, inodes: fs.files > 0 ? fs.ffree : undefined, bytesNeeded: 0, entriesNeeded: 0 };
-      byDevice.set(probe.device, room);
+      byDevice.set(probe.stats.dev, room);
     }
     room.bytesNeeded += blocksFor(need.fileSizes, room.blockSize);
     room.entriesNeeded += need.entries;
@@ -75,14 +76,6 @@ export function blocksFor(sizes: Iterable<number>, blockSize: number): number {
   let total = 0;
   for (const size of sizes) total += Math.ceil(size / blockSize) * blockSize;
   return total;
-}
-
-async function existingAncestor(path: string): Promise<{ path: string; device: number } | undefined> {
-  for (let at = path; ; at = dirname(at)) {
-    const info = await stat(at).catch(() => undefined);
-    if (info) return { path: at, device: info.dev };
-    if (dirname(at) === at) return undefined;
-  }
 }
 
 function mib(bytes: number): string {

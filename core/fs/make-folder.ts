@@ -3,8 +3,9 @@
  * folder it could not make on a read-only file system as ENOENT, so a USB
  * disk remounted read-only after an error looked like a missing path.
  */
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { nearestExisting } from './nearest-existing.js';
 
 /** Makes `path` and its missing parents; resolves with the first folder it made (undefined when `path` existed). */
 export async function makeFolder(path: string): Promise<string | undefined> {
@@ -14,11 +15,9 @@ export async function makeFolder(path: string): Promise<string | undefined> {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   // One folder at a time, from the first missing one down, so the failing mkdir gives its own error.
+  const existing = (await nearestExisting(path))?.path;
   const missing: string[] = [];
-  for (let at = path; !(await stat(at).then(() => true, () => false)); at = dirname(at)) {
-    missing.unshift(at);
-    if (dirname(at) === at) break;
-  }
+  for (let at = path; at !== existing && dirname(at) !== at; at = dirname(at)) missing.unshift(at);
   let first: string | undefined;
   for (const dir of missing) {
     try {
