@@ -100,16 +100,20 @@ export function fromNodeError(err: unknown, what: string): FailsafeError {
   switch (errno) {
     case 'ENOENT':
       return new FailsafeError('E_NOT_FOUND', `${what}: not found`, { cause: err });
-    case 'EROFS':
-      return new FailsafeError('E_PERMISSION', `${what}: the file system is read-only (EROFS)`, { cause: err });
     case 'EACCES':
     case 'EPERM':
-      return new FailsafeError('E_PERMISSION', `${what}: permission denied (${errno})`, { cause: err });
+    case 'EROFS':
+      return new FailsafeError('E_PERMISSION', `${what}: ${refusal(errno)}`, { cause: err });
     case 'ABORT_ERR':
       return new FailsafeError('E_ABORTED', `${what}: aborted`, { cause: err });
     default:
       return new FailsafeError('E_STORAGE', `${what}: ${detail}`, { cause: err });
   }
+}
+
+/** How a refused write reads: a read-only file system (a disk the kernel remounted read-only) says so. */
+function refusal(errno: string): string {
+  return errno === 'EROFS' ? 'the file system is read-only (EROFS)' : `permission denied (${errno})`;
 }
 
 /**
@@ -118,7 +122,8 @@ export function fromNodeError(err: unknown, what: string): FailsafeError {
  * missing (E_USAGE), or writing there is not allowed (E_PERMISSION).
  */
 export function fromCreateError(err: unknown, path: string, what: string): unknown {
-  switch ((err as NodeJS.ErrnoException | undefined)?.code) {
+  const errno = (err as NodeJS.ErrnoException | undefined)?.code;
+  switch (errno) {
     case 'EEXIST':
       return new FailsafeError('E_EXISTS', `${path} already exists; refusing to overwrite ${what}`, { cause: err });
     case 'ENOENT':
@@ -127,7 +132,7 @@ export function fromCreateError(err: unknown, path: string, what: string): unkno
     case 'EACCES':
     case 'EPERM':
     case 'EROFS':
-      return new FailsafeError('E_PERMISSION', `cannot create ${path}: permission denied (${(err as NodeJS.ErrnoException).code})`, { cause: err });
+      return new FailsafeError('E_PERMISSION', `cannot create ${path}: ${refusal(errno)}`, { cause: err });
     default:
       return err;
   }
