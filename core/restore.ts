@@ -121,7 +121,7 @@ export async function runRestore(snapshot: OpenedSnapshot, plugins: RestorePlugi
       // Plugins write without an fsync per file; the staged data is on disk before anything points at it.
       for (const planned of plan) if (planned.moves.length > 0) await flushTree(planned.staging);
     } catch (err) {
-      throw fromStagingError(err, plan.map((p) => p.moves[0]?.to ?? p.staging).join(', '));
+      throw fromStagingError(err, plan.map(destinationOf).join(', '));
     }
     for (const planned of plan) await planned.plugin.check?.(planned.staging);
     for (const planned of plan) await planned.plugin.beforeSwap?.(planned.moves.map((m) => m.to));
@@ -178,7 +178,12 @@ async function removeEmptyFolders({ top, bottom }: MadeFolders): Promise<void> {
 function spaceNeeded(snapshot: OpenedSnapshot, planned: PlannedSource): SpaceNeed {
   const entries = plannedEntries(snapshot.manifest, planned);
   const fileSizes = entries.filter((e) => e.type === 'file').map((e) => e.size);
-  return { path: planned.staging, shownAs: planned.moves[0]?.to ?? planned.staging, fileSizes, entries: entries.length };
+  return { path: planned.staging, shownAs: destinationOf(planned), fileSizes, entries: entries.length };
+}
+
+/** Where a source's restore lands, as messages name it (its staging folder when it is handed to a plugin). */
+function destinationOf(planned: PlannedSource): string {
+  return planned.moves[0]?.to ?? planned.staging;
 }
 
 /** The plugin's check of the data where it now lives; a --to restore keeps the staged layout. */
