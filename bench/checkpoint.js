@@ -2,7 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CheckpointStore, LocalAdapter } from '../dist/core/index.js';
+import { CheckpointStore, LocalAdapter } from '../dist/api/index.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 500);
 const dir = await mkdtemp(join(tmpdir(), 'failsafe-bench-cp-'));

@@ -39,8 +39,8 @@ if (step === undefined) {
   console.log(JSON.stringify(machine()));
   console.table(rows);
 } else {
-  const { SftpAdapter } = await import('../dist/adapters/sftp.js');
-  const { Storage } = await import('../dist/core/storage.js');
+  const { SftpAdapter } = await import('../dist/adapters/sftp/sftp.js');
+  const { Storage } = await import('../dist/core/repository/storage.js');
   const size = sizeOption('512MiB');
   const storage = new Storage(new SftpAdapter(JSON.parse(option('options', '{}'))), 'bench');
   const block = randomBytes(MiB);

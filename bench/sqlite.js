@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { SqliteSource } from '../dist/plugins/sqlite.js';
+import { SqliteSource } from '../dist/plugins/sqlite/sqlite.js';
 import { benchConfig, machine, rounded, runCli, sizeOption, treeBytes } from './util.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -6,10 +6,10 @@ import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
 import { pack as tarPack } from 'tar-stream';
-import { createSegmentCodec } from '../dist/core/compression.js';
+import { createSegmentCodec } from '../dist/core/codec/compression.js';
 import { collect } from '../dist/core/pipeline/collect.js';
 import { SecretstreamCipher } from '../dist/core/crypto/segment-cipher.js';
-import { DirectorySource } from '../dist/plugins/directory.js';
+import { DirectorySource } from '../dist/plugins/directory/directory.js';
 import { DATASET_VERSION, generateDataset } from './dataset.js';
 import { benchRoot, machine, option, round, sizeOption } from './util.js';
 

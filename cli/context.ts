@@ -1,6 +1,6 @@
 /** What main.ts hands to commands registered from their own files (cli/commands/*). */
 import type { Command } from 'commander';
-import type { Failsafe } from '../core/failsafe.js';
+import type { Failsafe } from '../api/failsafe.js';
 import type { IdentityOptions } from './identity.js';
 import type { Io } from './output.js';
 

@@ -4,15 +4,15 @@
  * Errors are one line on stderr; the exit status follows docs/errors.md.
  *
  * Registering the commands must stay cheap: `--help` or a `list` must not pay
- * for every command's libraries. Implementations (core/failsafe.ts and what
+ * for every command's libraries. Implementations (api/failsafe.ts and what
  * it loads, the key tools) are imported when a command runs, and only types
  * are imported statically; test/cli/startup.test.ts keeps it that way.
  */
 import { Command, CommanderError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { ERROR_CODES, ExitCode, FailsafeError, exitCodeOf, type ErrorCode } from '../core/errors.js';
-import type { Failsafe } from '../core/failsafe.js';
-import type { RestoreResult } from '../core/restore.js';
+import type { Failsafe } from '../api/failsafe.js';
+import type { RestoreResult } from '../core/restore/run-restore.js';
 import { VERSION } from '../core/version.js';
 import { registerKeys } from './commands/keys.js';
 import { identityFrom, withIdentityOptions, type IdentityOptions } from './identity.js';
@@ -55,7 +55,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   };
   const open = async (options: CommonOptions & IdentityOptions): Promise<Failsafe> => {
     const identity = identityFrom(options, io.env);
-    const { Failsafe } = await import('../core/failsafe.js');
+    const { Failsafe } = await import('../api/failsafe.js');
     return Failsafe.open(options.config, { env: io.env, warn, ...(identity ? { identity } : {}) });
   };
   const print = (value: unknown, human: () => string): void => {
@@ -160,7 +160,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .option('--passphrase-env <var>', 'with --asymmetric: protect the identity with the passphrase in this variable')
     .action(async (options: CommonOptions & { out?: string; ifMissing?: boolean; asymmetric?: boolean; passphraseEnv?: string }) => {
       const path = resolve(options.out ?? (options.asymmetric ? 'failsafe.identity' : 'failsafe.key'));
-      const { exists } = await import('../core/swap.js');
+      const { exists } = await import('../core/restore/swap.js');
       if (options.ifMissing && (await exists(path))) {
         print({ keyFile: path, created: false }, () => `${path} exists; kept it\n`);
         return;

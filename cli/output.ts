@@ -1,5 +1,5 @@
 /** Human output of the CLI. */
-import type { SnapshotBasics, SnapshotInfo } from '../core/snapshots.js';
+import type { SnapshotBasics, SnapshotInfo } from '../core/repository/snapshots.js';
 
 export interface Io {
   /** Where a confirmation is read from; without it (or when it is not a terminal) nothing can be confirmed. */

@@ -3,8 +3,8 @@
  * otherwise. cli-progress is imported only when a bar is shown: cron, CI and
  * --json runs never load it.
  */
-import type { BackupProgress } from '../core/backup.js';
-import { lazyDependency } from '../core/dependency.js';
+import type { BackupProgress } from '../core/backup/run-backup.js';
+import { lazyDependency } from '../core/sdk/dependency.js';
 import { formatBytes, type Io } from './output.js';
 
 export interface Progress {

@@ -1,7 +1,7 @@
 /** The human side of `restore`: its options, the plan a dry run or a confirmation shows, the question, the outcome. */
 import { createInterface } from 'node:readline/promises';
 import { FailsafeError } from '../core/errors.js';
-import type { RestoreResult } from '../core/restore.js';
+import type { RestoreResult } from '../core/restore/run-restore.js';
 import { formatBytes, type Io } from './output.js';
 
 export interface RestoreCliOptions {

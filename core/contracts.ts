@@ -303,7 +303,7 @@ export interface Compressor {
 
 /**
  * One segment compressed or decompressed on the calling thread (the pipeline's
- * worker threads use it; core/compression.ts makes one per algorithm).
+ * worker threads use it; core/codec/compression.ts makes one per algorithm).
  */
 export interface SegmentCodec {
   readonly algorithm: Compressor['algorithm'];

@@ -4,7 +4,7 @@
 // Run after `npm run build`; test/config/schema.test.ts fails when it is stale.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { builtinRegistry } from '../dist/core/builtins.js';
+import { builtinRegistry } from '../dist/api/builtins.js';
 import { buildJsonSchema } from '../dist/core/config/schema.js';
 
 const out = join(import.meta.dirname, '..', 'failsafe.schema.json');

@@ -1,5 +1,5 @@
-/** The `s3` target type, registered without loading the AWS SDK (core/lazy-adapter.ts). */
-import { defineLazyAdapter } from '../../core/lazy-adapter.js';
+/** The `s3` target type, registered without loading the AWS SDK (core/repository/lazy-adapter.ts). */
+import { defineLazyAdapter } from '../../core/repository/lazy-adapter.js';
 import { s3OptionsSchema } from './options.js';
 
 export const s3Adapter = defineLazyAdapter({
@@ -9,7 +9,7 @@ export const s3Adapter = defineLazyAdapter({
   capabilities: { rangeRead: true, atomicPut: true, persistent: true, resumableUpload: true },
   optional: ['cleanupTemp', 'lockedUntil', 'pendingUpload', 'resumeUpload'],
   load: async (options, target) => {
-    const { S3Adapter } = await import('./adapter.js');
+    const { S3Adapter } = await import('./s3.js');
     return new S3Adapter(options, target);
   },
 });

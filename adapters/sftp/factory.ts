@@ -1,5 +1,5 @@
-/** The `sftp` target type, registered without loading ssh2 (core/lazy-adapter.ts). */
-import { defineLazyAdapter } from '../../core/lazy-adapter.js';
+/** The `sftp` target type, registered without loading ssh2 (core/repository/lazy-adapter.ts). */
+import { defineLazyAdapter } from '../../core/repository/lazy-adapter.js';
 import { warnIfInsecure } from './host-key.js';
 import { sftpOptionsSchema } from './options.js';
 
@@ -18,7 +18,7 @@ export const sftpAdapter = defineLazyAdapter({
     if (message !== undefined) givenWarnings.set(options, message);
   },
   load: async (options, target, context) => {
-    const { SftpAdapter } = await import('../sftp.js');
+    const { SftpAdapter } = await import('./sftp.js');
     const given = givenWarnings.get(options);
     const warn = (message: string): void => {
       if (message === given) return;

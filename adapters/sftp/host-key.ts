@@ -7,7 +7,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { FailsafeError } from '../../core/errors.js';
-import type { AdapterContext } from '../../core/registry.js';
+import type { AdapterContext } from '../../core/sdk/registry.js';
 import type { SftpOptions } from './options.js';
 
 export function fingerprintOf(key: Buffer): string {

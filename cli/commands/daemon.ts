@@ -1,9 +1,9 @@
 /** `failsafe daemon` (every schedule in one process) and `failsafe schedule --systemd` (the same as systemd units). */
 import { resolve } from 'node:path';
 import { asFailsafeError, FailsafeError } from '../../core/errors.js';
-import type { Failsafe } from '../../core/failsafe.js';
-import type { SchedulerEvent } from '../../core/scheduler.js';
-import type { TimerSpec } from '../../core/systemd.js';
+import type { Failsafe } from '../../api/failsafe.js';
+import type { SchedulerEvent } from '../../core/automation/scheduler.js';
+import type { TimerSpec } from '../../core/automation/systemd.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 
 export function registerDaemon({ command, open, io, print }: CommandContext): void {
@@ -12,7 +12,7 @@ export function registerDaemon({ command, open, io, print }: CommandContext): vo
     const log = (line: string): void => void io.stderr.write(`${new Date().toISOString()} ${line}\n`);
     try {
       const { config } = failsafe.config;
-      const [{ daemonTasks }, { Scheduler }, { FileRunState }] = await Promise.all([import('../../core/daemon.js'), import('../../core/scheduler.js'), import('../../core/run-state.js')]);
+      const [{ daemonTasks }, { Scheduler }, { FileRunState }] = await Promise.all([import('../../api/daemon.js'), import('../../core/automation/scheduler.js'), import('../../core/automation/run-state.js')]);
       const tasks = daemonTasks(failsafe, (message) => log(`warning: ${message}`));
       if (tasks.length === 0) throw new FailsafeError('E_USAGE', 'nothing to schedule: give a job a schedule (or set schedules.prune / schedules.drill)');
       const scheduler = new Scheduler(tasks, {
@@ -56,7 +56,7 @@ export function registerDaemon({ command, open, io, print }: CommandContext): vo
           specs.push({ unit: `failsafe-${name}`, description: `Failsafe ${name}`, args: [name], cron: cron!, persistent: false, jitterSeconds: 0 });
         }
         if (specs.length === 0) throw new FailsafeError('E_USAGE', 'nothing to schedule: give a job a schedule (or set schedules.prune / schedules.drill)');
-        const { systemdUnits } = await import('../../core/systemd.js');
+        const { systemdUnits } = await import('../../core/automation/systemd.js');
         const units = systemdUnits(specs, { command: options.exec, config: resolve(file), ...(config.timeZone ? { timeZone: config.timeZone } : {}) });
         print({ units }, () => units);
       } finally {

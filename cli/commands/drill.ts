@@ -1,6 +1,6 @@
 /** `failsafe drill`: prove the latest backups restore, without touching live data. */
 import { ERROR_CODES, ExitCode, type ErrorCode } from '../../core/errors.js';
-import type { DrillReport } from '../../core/drill.js';
+import type { DrillReport } from '../../core/restore/drill.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 import { withIdentityOptions, type IdentityOptions } from '../identity.js';
 import { formatBytes } from '../output.js';

@@ -1,11 +1,11 @@
-/** `failsafe init`: a commented failsafe.yaml and a key file for the current folder (core/init.ts). */
+/** `failsafe init`: a commented failsafe.yaml and a key file for the current folder (core/config/init.ts). */
 import type { CommandContext, CommonOptions } from '../context.js';
 
 export function registerInit({ command, print }: CommandContext): void {
   command('init', 'write a commented failsafe.yaml for this folder (detecting SQLite databases and config files) and a key file')
     .option('--key-file <file>', 'the key file to create, relative to the folder (kept when it exists)', 'failsafe.key')
     .action(async (options: CommonOptions & { keyFile: string }) => {
-      const { initDeployment } = await import('../../core/init.js');
+      const { initDeployment } = await import('../../core/config/init.js');
       const result = await initDeployment({ config: options.config, keyFile: options.keyFile });
       print(result, () => {
         const lines = [`wrote ${result.config}`];

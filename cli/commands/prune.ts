@@ -1,6 +1,6 @@
 /** `failsafe prune`: retention per job and target, and leftovers of interrupted writes. */
-import { parseDurationText } from '../../core/retention.js';
-import type { PruneReport } from '../../core/prune.js';
+import { parseDurationText } from '../../core/maintenance/retention.js';
+import type { PruneReport } from '../../core/maintenance/prune.js';
 import { ExitCode, FailsafeError } from '../../core/errors.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 import { formatBytes } from '../output.js';

@@ -6,7 +6,7 @@
  */
 import { createInterface } from 'node:readline/promises';
 import { FailsafeError } from '../../core/errors.js';
-import type { RecoverableOperation } from '../../core/failsafe.js';
+import type { RecoverableOperation } from '../../api/failsafe.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 import { formatBytes, type Io } from '../output.js';
 

@@ -1,7 +1,7 @@
 /** `failsafe status`: per job the newest snapshot, its age, sizes, counts per target, and the health. */
 import { resolve } from 'node:path';
 import { ExitCode } from '../../core/errors.js';
-import type { StatusReport } from '../../core/status.js';
+import type { StatusReport } from '../../core/status/status.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 import { formatBytes } from '../output.js';
 
@@ -14,10 +14,10 @@ export function registerStatus({ command, open, print, setExit }: CommandContext
       try {
         const report = await failsafe.status(options.job ? { job: options.job } : {});
         if (options.prometheus) {
-          const { writePrometheusFile } = await import('../../core/status-metrics.js');
+          const { writePrometheusFile } = await import('../../core/status/metrics.js');
           await writePrometheusFile(resolve(options.prometheus), report);
         }
-        const { formatAge } = await import('../../core/status.js');
+        const { formatAge } = await import('../../core/status/status.js');
         print(report, () => formatStatus(report, formatAge));
         // Monitoring runs this: critical fails it, a warning is still a success.
         if (report.health === 'critical') setExit(ExitCode.failed);

@@ -9,7 +9,7 @@
  */
 import type { StorageAdapter } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
-import { Storage } from '../storage.js';
+import { Storage } from '../repository/storage.js';
 
 export const CHECKPOINT_STATES = ['initialized', 'running', 'paused', 'completed', 'failed', 'recovering'] as const;
 export type CheckpointState = (typeof CHECKPOINT_STATES)[number];

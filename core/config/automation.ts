@@ -3,13 +3,13 @@
  * overrides per target). Kept apart from schema.ts so the core shape stays
  * short; schema.ts adds these to a job.
  */
-import { pickDefined } from '../defined.js';
+import { pickDefined } from '../util/defined.js';
 import { isFailsafeError } from '../errors.js';
 import { z } from 'zod';
-import type { JobHooks } from '../hooks.js';
-import type { JobNotify } from '../notify.js';
-import { parseDurationText, type RetentionPolicy } from '../retention.js';
-import { cronOf } from '../scheduler.js';
+import type { JobHooks } from '../backup/hooks.js';
+import type { JobNotify } from '../automation/notify.js';
+import { parseDurationText, type RetentionPolicy } from '../maintenance/retention.js';
+import { cronOf } from '../automation/scheduler.js';
 
 const count = z.number().int().min(0);
 

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { parsePublicKey } from '../crypto/identity.js';
 import type { FailsafeError } from '../errors.js';
-import type { Registry } from '../registry.js';
+import type { Registry } from '../sdk/registry.js';
 import { daemonKeys, jobAutomationKeys, timeZoneSchema, type JobAutomation } from './automation.js';
 
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;

@@ -18,7 +18,7 @@ import type { EntryType } from '../contracts.js';
 import type { KeySlot } from '../crypto/keys.js';
 import type { Sodium } from '../crypto/sodium.js';
 import { FailsafeError } from '../errors.js';
-import { FORMAT_VERSION } from './layout.js';
+import { FORMAT_VERSION } from '../repository/layout.js';
 
 const MAGIC = Buffer.from('FSMANIF1', 'latin1');
 const PREFIX_BYTES = MAGIC.length + 4;

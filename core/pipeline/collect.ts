@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import type { SourceContext, SourceEntry, SourcePlugin } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
 import type { ManifestEntry, ManifestSource } from '../format/manifest.js';
-import { normalizeArchivePath } from '../paths.js';
+import { normalizeArchivePath } from '../fs/paths.js';
 import { copyLocalFile, padHashed } from './local-file.js';
 import { readAhead, type AheadEntry } from './read-ahead.js';
 import { Segmenter } from './segmenter.js';

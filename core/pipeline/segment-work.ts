@@ -29,7 +29,7 @@ export interface SegmentTools {
 export interface SealRequest {
   index: number;
   plain: Buffer;
-  /** Authenticated context of the segment (core/format/layout.ts segmentContext). */
+  /** Authenticated context of the segment (core/repository/layout.ts segmentContext). */
   context: string;
   /** The interrupted run's record of this segment: when the plaintext still matches, nothing is sealed. */
   expect?: SegmentExpectation;

@@ -7,7 +7,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { createSegmentCodec, type CompressionAlgorithm } from '../compression.js';
+import { createSegmentCodec, type CompressionAlgorithm } from '../codec/compression.js';
 import { FailsafeError, fromNodeError } from '../errors.js';
 import { asBuffer, openSegment, ownsWholeBuffer, sealSegment, type OpenJob, type SealRequest, type SegmentCodecSpec, type SegmentTools } from './segment-work.js';
 import { segmentCipher } from '../crypto/segment-cipher.js';

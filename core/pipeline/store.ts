@@ -8,7 +8,7 @@
  * left running.
  */
 import { Writable } from 'node:stream';
-import type { Storage } from '../storage.js';
+import type { Storage } from '../repository/storage.js';
 
 export interface SealedSegment {
   index: number;

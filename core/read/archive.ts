@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import type { RestoreEntry } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
 import type { ManifestEntry } from '../format/manifest.js';
-import { normalizeArchivePath } from '../paths.js';
+import { normalizeArchivePath } from '../fs/paths.js';
 import { FileHasher } from './file-hasher.js';
 import type { PooledChunks } from './segments.js';
 import { padding, TarReader } from './tar-reader.js';

@@ -6,12 +6,12 @@
  */
 import { Readable } from 'node:stream';
 import { FailsafeError, isFailsafeError } from '../errors.js';
-import { segmentContext } from '../format/layout.js';
+import { segmentContext } from '../repository/layout.js';
 import type { SegmentRecord } from '../format/manifest.js';
 import { ParallelMap } from '../pipeline/parallel-map.js';
 import { SegmentWorkers } from '../pipeline/segment-workers.js';
 import { SegmentPool } from './segment-pool.js';
-import type { OpenedSnapshot } from '../snapshots.js';
+import type { OpenedSnapshot } from '../repository/snapshots.js';
 
 async function readSegment(snapshot: OpenedSnapshot, workers: SegmentWorkers, record: SegmentRecord, contentChecked: boolean, out: Buffer, signal?: AbortSignal): Promise<Buffer> {
   const { storage, manifest } = snapshot;

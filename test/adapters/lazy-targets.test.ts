@@ -2,10 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { S3Adapter } from '../../adapters/s3/index.js';
-import { SftpAdapter } from '../../adapters/sftp.js';
-import { builtinRegistry } from '../../core/builtins.js';
+import { SftpAdapter } from '../../adapters/sftp/sftp.js';
+import { builtinRegistry } from '../../api/builtins.js';
 import type { StorageAdapter } from '../../core/contracts.js';
-import { LazyAdapter } from '../../core/lazy-adapter.js';
+import { LazyAdapter } from '../../core/repository/lazy-adapter.js';
 
 const s3Options = { bucket: 'backups', endpoint: 'http://127.0.0.1:9', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } };
 const sftpOptions = { host: '127.0.0.1', port: 9, username: 'backup', path: 'b', hostKey: `SHA256:${'A'.repeat(43)}`, password: 'x' };

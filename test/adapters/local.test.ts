@@ -3,10 +3,10 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LocalAdapter, mountPointOf } from '../../adapters/local.js';
+import { LocalAdapter, mountPointOf } from '../../adapters/local/local.js';
 import type { StorageAdapter } from '../../core/contracts.js';
 import { FailsafeError } from '../../core/errors.js';
-import { Storage } from '../../core/storage.js';
+import { Storage } from '../../core/repository/storage.js';
 import { testStorageAdapter } from '../conformance/storage.js';
 
 const roots = new WeakMap<StorageAdapter, string>();

@@ -8,7 +8,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { expect, it } from 'vitest';
 import { S3Adapter, type S3Options } from '../../adapters/s3/index.js';
-import { Storage } from '../../core/storage.js';
+import { Storage } from '../../core/repository/storage.js';
 import type { S3TestServer } from '../helpers/s3-server.js';
 import { failure } from '../helpers/errors.js';
 

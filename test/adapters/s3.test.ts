@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { S3Adapter, type S3Options } from '../../adapters/s3/index.js';
 import type { StorageAdapter } from '../../core/contracts.js';
 import { FailsafeError } from '../../core/errors.js';
-import { Storage } from '../../core/storage.js';
+import { Storage } from '../../core/repository/storage.js';
 import { testStorageAdapter } from '../conformance/storage.js';
 import { envServer, startMinio, startS3rver, type S3TestServer } from '../helpers/s3-server.js';
 import { startSwiftS3 } from '../helpers/swift-s3.js';

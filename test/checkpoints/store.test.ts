@@ -2,11 +2,11 @@ import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LocalAdapter } from '../../adapters/local.js';
-import { MemoryAdapter } from '../../adapters/memory.js';
+import { LocalAdapter } from '../../adapters/local/local.js';
+import { MemoryAdapter } from '../../adapters/memory/memory.js';
 import { runBatch } from '../../core/checkpoints/runner.js';
 import { CheckpointStore } from '../../core/checkpoints/store.js';
-import { Storage } from '../../core/storage.js';
+import { Storage } from '../../core/repository/storage.js';
 
 const base = { operationId: 'photos', operationName: 'Photo Processing' } as const;
 

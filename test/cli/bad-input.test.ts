@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pack as tarPack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { encodeManifest, sha256, type Manifest } from '../../core/format/manifest.js';
-import { manifestKey, segmentKey } from '../../core/format/layout.js';
+import { manifestKey, segmentKey } from '../../core/repository/layout.js';
 import { makeDeployment, PASS, runCli, runCliUnprivileged } from '../helpers/cli.js';
 
 const oneLine = (text: string): void => {

@@ -7,11 +7,11 @@ import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { builtinRegistry } from '../../core/builtins.js';
+import { builtinRegistry } from '../../api/builtins.js';
 import { FailsafeError } from '../../core/errors.js';
-import { Failsafe } from '../../core/failsafe.js';
-import { defineSource } from '../../core/registry.js';
-import { DirectorySource, directoryOptions } from '../../plugins/directory.js';
+import { Failsafe } from '../../api/failsafe.js';
+import { defineSource } from '../../core/sdk/registry.js';
+import { DirectorySource, directoryOptions } from '../../plugins/directory/directory.js';
 import { makeDeployment, PASS, runCli, type Deployment } from '../helpers/cli.js';
 import { treeHash } from '../helpers/tree.js';
 

@@ -3,7 +3,7 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { S3Adapter } from '../../adapters/s3/index.js';
-import { Storage } from '../../core/storage.js';
+import { Storage } from '../../core/repository/storage.js';
 import { makeDeployment, PASS, runCli } from '../helpers/cli.js';
 import { S3RVER_CREDENTIALS, startS3rver } from '../helpers/s3-server.js';
 

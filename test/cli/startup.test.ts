@@ -48,7 +48,7 @@ interface Traced {
   stderr: string;
   /** npm packages the run loaded, by name. */
   packages: Set<string>;
-  /** Failsafe's own modules it loaded, as paths under dist/ (`core/failsafe.js`). */
+  /** Failsafe's own modules it loaded, as paths under dist/ (`api/failsafe.js`). */
   own: Set<string>;
 }
 
@@ -76,7 +76,7 @@ describe('what a CLI run loads', () => {
     expect(r.stdout).toMatch(/^Usage: failsafe/m);
     expect(r.packages).toContain('commander');
     expect(r.own).toContain('cli/main.js');
-    for (const module of ['core/failsafe.js', 'core/config/load.js', 'core/scheduler.js', 'core/status-metrics.js', 'core/crypto/keys.js']) {
+    for (const module of ['api/failsafe.js', 'core/config/load.js', 'core/automation/scheduler.js', 'core/status/metrics.js', 'core/crypto/keys.js']) {
       expect(r.own, module).not.toContain(module);
     }
     for (const name of [...ON_DEMAND, 'zod', 'yaml', 'tsyringe', 'libsodium-wrappers-sumo', 'tar-stream', 'picomatch', '@aws-sdk/client-s3', 'ssh2-sftp-client']) {

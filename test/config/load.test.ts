@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { builtinRegistry } from '../../core/builtins.js';
+import { builtinRegistry } from '../../api/builtins.js';
 import { parseConfigText } from '../../core/config/load.js';
 import { parseSize } from '../../core/config/schema.js';
 import { FailsafeError } from '../../core/errors.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { builtinRegistry } from '../../core/builtins.js';
+import { builtinRegistry } from '../../api/builtins.js';
 import { buildJsonSchema } from '../../core/config/schema.js';
 
 const root = join(import.meta.dirname, '..', '..');

@@ -16,7 +16,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { RestoreEntry, SourceContext, SourceEntry, SourcePlugin } from '../../core/contracts.js';
 import { FailsafeError } from '../../core/errors.js';
-import { normalizeArchivePath } from '../../core/paths.js';
+import { normalizeArchivePath } from '../../core/fs/paths.js';
 
 export interface SourceSuiteOptions {
   /** A source over fresh data holding at least one file. */

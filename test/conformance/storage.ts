@@ -18,7 +18,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StorageAdapter } from '../../core/contracts.js';
 import { FailsafeError } from '../../core/errors.js';
 import { TEMP_PREFIX } from '../../core/fs/atomic.js';
-import { Storage } from '../../core/storage.js';
+import { Storage } from '../../core/repository/storage.js';
 
 export interface StorageSuiteOptions {
   /** A fresh, empty store for each test. */

@@ -2,15 +2,15 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MemoryAdapter } from '../../adapters/memory.js';
-import { runBackup, type BackupSettings } from '../../core/backup.js';
-import { createCompressor } from '../../core/compression.js';
+import { MemoryAdapter } from '../../adapters/memory/memory.js';
+import { runBackup, type BackupSettings } from '../../core/backup/run-backup.js';
+import { createCompressor } from '../../core/codec/compression.js';
 import type { SourcePlugin } from '../../core/contracts.js';
 import { createEncryption } from '../../core/crypto/encryption.js';
 import { isFailsafeError } from '../../core/errors.js';
-import { openSnapshot } from '../../core/snapshots.js';
-import { Storage } from '../../core/storage.js';
-import { DirectorySource } from '../../plugins/directory.js';
+import { openSnapshot } from '../../core/repository/snapshots.js';
+import { Storage } from '../../core/repository/storage.js';
+import { DirectorySource } from '../../plugins/directory/directory.js';
 import { keys, syntheticSource } from '../helpers/sources.js';
 
 async function settings(): Promise<BackupSettings> {

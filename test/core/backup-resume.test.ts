@@ -1,18 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryAdapter } from '../../adapters/memory.js';
-import { BackupJournal } from '../../core/backup-journal.js';
-import { runBackup, type BackupSettings } from '../../core/backup.js';
+import { MemoryAdapter } from '../../adapters/memory/memory.js';
+import { BackupJournal } from '../../core/backup/journal.js';
+import { runBackup, type BackupSettings } from '../../core/backup/run-backup.js';
 import { CheckpointStore } from '../../core/checkpoints/store.js';
-import { createCompressor } from '../../core/compression.js';
+import { createCompressor } from '../../core/codec/compression.js';
 import type { SourcePlugin } from '../../core/contracts.js';
 import { createEncryption } from '../../core/crypto/encryption.js';
-import { openSnapshot } from '../../core/snapshots.js';
-import { Storage } from '../../core/storage.js';
-import { verifySnapshot } from '../../core/verify.js';
+import { openSnapshot } from '../../core/repository/snapshots.js';
+import { Storage } from '../../core/repository/storage.js';
+import { verifySnapshot } from '../../core/restore/verify.js';
 import { keys, syntheticSource } from '../helpers/sources.js';
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { segmentContext, segmentKey } from '../../core/format/layout.js';
+import { segmentContext, segmentKey } from '../../core/repository/layout.js';
 
 const MTIME = new Date('2026-01-01T00:00:00Z');
 

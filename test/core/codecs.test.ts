@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createCompressor, createSegmentCodec, LEVEL_RANGE, type CompressionAlgorithm } from '../../core/compression.js';
+import { createCompressor, createSegmentCodec, LEVEL_RANGE, type CompressionAlgorithm } from '../../core/codec/compression.js';
 import { SecretstreamCipher } from '../../core/crypto/segment-cipher.js';
 import { describeCipherConformance, describeCompressorConformance, describeSegmentCodecConformance } from '../conformance/codecs.js';
 

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { Failsafe, type BackupFailure, type BackupProgress, type ConfigObject } from '../../core/index.js';
+import { Failsafe, type BackupFailure, type BackupProgress, type ConfigObject } from '../../api/index.js';
 import { FailsafeError } from '../../core/errors.js';
-import { defineSource } from '../../core/registry.js';
-import { DirectorySource } from '../../plugins/directory.js';
+import { defineSource } from '../../core/sdk/registry.js';
+import { DirectorySource } from '../../plugins/directory/directory.js';
 
 const QUICKSTART = join(import.meta.dirname, '..', '..', 'examples', 'quickstart');
 

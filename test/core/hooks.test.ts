@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isFailsafeError } from '../../core/errors.js';
-import { withHooks } from '../../core/hooks.js';
+import { withHooks } from '../../core/backup/hooks.js';
 
 async function scratch(): Promise<{ cwd: string; log: () => Promise<string[]> }> {
   const cwd = await mkdtemp(join(tmpdir(), 'failsafe-hooks-'));

@@ -2,9 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { MemoryAdapter } from '../../adapters/memory.js';
-import { acquireJobLock, findLocks, removeLocks, type LockRecord } from '../../core/locks.js';
-import { Storage } from '../../core/storage.js';
+import { MemoryAdapter } from '../../adapters/memory/memory.js';
+import { acquireJobLock, findLocks, removeLocks, type LockRecord } from '../../core/repository/locks.js';
+import { Storage } from '../../core/repository/storage.js';
 import { keys } from '../helpers/sources.js';
 
 const deadPid = (): number => spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout as unknown as number;

@@ -4,14 +4,14 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { MemoryAdapter } from '../../adapters/memory.js';
-import { runBackup, type BackupSettings } from '../../core/backup.js';
-import { createCompressor } from '../../core/compression.js';
+import { MemoryAdapter } from '../../adapters/memory/memory.js';
+import { runBackup, type BackupSettings } from '../../core/backup/run-backup.js';
+import { createCompressor } from '../../core/codec/compression.js';
 import type { StorageOptions } from '../../core/contracts.js';
 import { createEncryption } from '../../core/crypto/encryption.js';
 import { isFailsafeError } from '../../core/errors.js';
-import { listSnapshots, openSnapshot } from '../../core/snapshots.js';
-import { Storage } from '../../core/storage.js';
+import { listSnapshots, openSnapshot } from '../../core/repository/snapshots.js';
+import { Storage } from '../../core/repository/storage.js';
 import { keys, syntheticSource } from '../helpers/sources.js';
 
 async function settings(): Promise<BackupSettings> {

@@ -1,7 +1,7 @@
 import { join, relative, resolve, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isFailsafeError } from '../../core/errors.js';
-import { safeJoin } from '../../core/paths.js';
+import { safeJoin } from '../../core/fs/paths.js';
 
 const unsafe = (root: string, path: string): boolean => {
   try {

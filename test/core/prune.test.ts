@@ -3,12 +3,12 @@ import { mkdtemp, readdir, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LocalAdapter } from '../../adapters/local.js';
-import { MemoryAdapter } from '../../adapters/memory.js';
+import { LocalAdapter } from '../../adapters/local/local.js';
+import { MemoryAdapter } from '../../adapters/memory/memory.js';
 import { TEMP_PREFIX } from '../../core/fs/atomic.js';
-import { prune, type PruneReport } from '../../core/prune.js';
-import { listSnapshots, resolveSnapshot } from '../../core/snapshots.js';
-import { Storage } from '../../core/storage.js';
+import { prune, type PruneReport } from '../../core/maintenance/prune.js';
+import { listSnapshots, resolveSnapshot } from '../../core/repository/snapshots.js';
+import { Storage } from '../../core/repository/storage.js';
 import { keys, snapshotsAt } from '../helpers/sources.js';
 
 beforeEach(() => void vi.useFakeTimers({ toFake: ['Date'] }));

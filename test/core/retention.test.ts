@@ -1,6 +1,6 @@
 /** Retention as a pure function, over tables of dates: DST changes, month and year boundaries. */
 import { describe, expect, it } from 'vitest';
-import { applyRetention, isoWeek, parseDurationText, type RetentionPolicy } from '../../core/retention.js';
+import { applyRetention, isoWeek, parseDurationText, type RetentionPolicy } from '../../core/maintenance/retention.js';
 
 const NOW = new Date('2027-01-10T12:00:00Z');
 

@@ -3,8 +3,8 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FileRunState } from '../../core/run-state.js';
-import { Scheduler, type Clock, type RunState, type SchedulerEvent } from '../../core/scheduler.js';
+import { FileRunState } from '../../core/automation/run-state.js';
+import { Scheduler, type Clock, type RunState, type SchedulerEvent } from '../../core/automation/scheduler.js';
 
 /** A clock that moves only when told; timers fire in time order. */
 class FakeClock implements Clock {

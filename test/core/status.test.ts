@@ -1,9 +1,9 @@
 /** Status and health from real snapshots in memory stores, dated through a fake clock. */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { MemoryAdapter } from '../../adapters/memory.js';
-import { prometheusText } from '../../core/status-metrics.js';
-import { collectStatus, formatAge } from '../../core/status.js';
-import { Storage } from '../../core/storage.js';
+import { MemoryAdapter } from '../../adapters/memory/memory.js';
+import { prometheusText } from '../../core/status/metrics.js';
+import { collectStatus, formatAge } from '../../core/status/status.js';
+import { Storage } from '../../core/repository/storage.js';
 import { snapshotsAt } from '../helpers/sources.js';
 
 beforeEach(() => void vi.useFakeTimers({ toFake: ['Date'] }));

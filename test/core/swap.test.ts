@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rename, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { recoverRestores, Swap } from '../../core/swap.js';
+import { recoverRestores, Swap } from '../../core/restore/swap.js';
 
 async function setup(): Promise<{ root: string; journalDir: string; staging: string }> {
   const root = await mkdtemp(join(tmpdir(), 'failsafe-swap-'));

@@ -1,7 +1,7 @@
 /** Cron to systemd OnCalendar, and the units around it. */
 import { describe, expect, it } from 'vitest';
 import { isFailsafeError } from '../../core/errors.js';
-import { cronToOnCalendar, systemdUnits } from '../../core/systemd.js';
+import { cronToOnCalendar, systemdUnits } from '../../core/automation/systemd.js';
 
 describe('cronToOnCalendar', () => {
   it.each([

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
-import { SftpAdapter } from '../../adapters/sftp.js';
+import { SftpAdapter } from '../../adapters/sftp/sftp.js';
 import { describeCrashRecovery } from '../helpers/crash-recovery.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { Failsafe } from '../../core/failsafe.js';
+import { Failsafe } from '../../api/failsafe.js';
 
 const app = join(import.meta.dirname, '..', '..', 'examples', 'library-app', 'app.js');
 

@@ -41,7 +41,7 @@ interface Run {
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'failsafe.js');
 const PARALLELISM = 2;
-/** Segments alive at once in the pipeline (core/backup.ts): what a crash may force to be sent again. */
+/** Segments alive at once in the pipeline (core/backup/run-backup.ts): what a crash may force to be sent again. */
 const WINDOW = PARALLELISM + 3;
 
 export function runCliProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {

@@ -1,11 +1,11 @@
 /** Sources made up on the spot and store listings, for engine tests. */
 import { Readable } from 'node:stream';
 import { vi } from 'vitest';
-import { runBackup } from '../../core/backup.js';
-import { createCompressor } from '../../core/compression.js';
+import { runBackup } from '../../core/backup/run-backup.js';
+import { createCompressor } from '../../core/codec/compression.js';
 import type { SourceEntry, SourcePlugin } from '../../core/contracts.js';
 import { createEncryption } from '../../core/crypto/encryption.js';
-import type { Storage } from '../../core/storage.js';
+import type { Storage } from '../../core/repository/storage.js';
 
 export interface SyntheticOptions {
   /** The byte file `i` is filled with (default `i`). */

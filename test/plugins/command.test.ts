@@ -3,8 +3,8 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Failsafe } from '../../core/failsafe.js';
-import { CommandSource } from '../../plugins/command.js';
+import { Failsafe } from '../../api/failsafe.js';
+import { CommandSource } from '../../plugins/command/command.js';
 import { collectEntries, context, readEntry } from './helpers.js';
 import { failure } from '../helpers/errors.js';
 

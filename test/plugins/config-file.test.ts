@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FailsafeError } from '../../core/errors.js';
-import { ConfigFileSource } from '../../plugins/config-file.js';
+import { ConfigFileSource } from '../../plugins/config-file/config-file.js';
 import { collectEntries, context, readEntry, restoreEntries, roundTrip } from './helpers.js';
 
 async function configs(): Promise<string> {

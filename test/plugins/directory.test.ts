@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FailsafeError } from '../../core/errors.js';
 import type { RestoreEntry } from '../../core/contracts.js';
-import { DirectorySource, restoreTree } from '../../plugins/directory.js';
+import { DirectorySource, restoreTree } from '../../plugins/directory/directory.js';
 import { collectEntries, context, readEntry, restoreEntries, roundTrip } from './helpers.js';
 
 async function sampleTree(): Promise<string> {

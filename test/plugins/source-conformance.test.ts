@@ -3,9 +3,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SourcePlugin } from '../../core/contracts.js';
-import { CommandSource } from '../../plugins/command.js';
-import { ConfigFileSource } from '../../plugins/config-file.js';
-import { DirectorySource } from '../../plugins/directory.js';
+import { CommandSource } from '../../plugins/command/command.js';
+import { ConfigFileSource } from '../../plugins/config-file/config-file.js';
+import { DirectorySource } from '../../plugins/directory/directory.js';
 import { testSourcePlugin } from '../conformance/source.js';
 
 const roots = new WeakMap<SourcePlugin, string>();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FailsafeError } from '../../core/errors.js';
-import { SqliteSource } from '../../plugins/sqlite.js';
+import { SqliteSource } from '../../plugins/sqlite/sqlite.js';
 import { makeDeployment, PASS, runCli } from '../helpers/cli.js';
 import { context, roundTrip } from './helpers.js';
 

@@ -1,0 +1,199 @@
+/**
+ * A folder on this machine: an internal disk, a USB disk, a mounted NAS share.
+ * Puts are atomic (temp name beside, fsync, rename, fsync the directory).
+ * With `requireMount: true` it refuses to touch a path that is not on a
+ * filesystem mounted for it — the classic failure being a USB disk that is
+ * not plugged in, and backups silently filling the root disk instead.
+ */
+import { createReadStream } from 'node:fs';
+import { lstat, mkdir, open, readdir, readFile, realpath, rm, rmdir, stat } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { z } from 'zod';
+import type { ByteRange, ObjectInfo, StorageAdapter, StorageOptions } from '../../core/contracts.js';
+import { FailsafeError, fromNodeError } from '../../core/errors.js';
+import { isTempName, writeFileAtomic } from '../../core/fs/atomic.js';
+import { makeFolder } from '../../core/fs/make-folder.js';
+import { defineAdapter } from '../../core/sdk/registry.js';
+
+export interface LocalOptions {
+  path: string;
+  requireMount?: boolean;
+}
+
+export class LocalAdapter implements StorageAdapter {
+  readonly type = 'local';
+  readonly capabilities = { rangeRead: true, atomicPut: true, persistent: true } as const;
+  readonly root: string;
+  readonly #requireMount: boolean;
+  readonly #target: string;
+  #mountChecked = false;
+
+  constructor(options: LocalOptions, targetName = 'local') {
+    this.root = resolve(options.path);
+    this.#requireMount = options.requireMount ?? false;
+    this.#target = targetName;
+  }
+
+  async put(key: string, body: Readable | Buffer, options: StorageOptions = {}): Promise<{ size: number }> {
+    await this.#checkMount();
+    const path = this.#path(key);
+    await makeFolder(dirname(path));
+    const size = await writeFileAtomic(path, body, options.signal ? { signal: options.signal } : {});
+    return { size };
+  }
+
+  async get(key: string, options: StorageOptions & { range?: ByteRange } = {}): Promise<Readable> {
+    await this.#checkMount();
+    // Open first, so a missing key rejects here instead of erroring the stream later.
+    const handle = await open(this.#path(key), 'r').catch((err: unknown) => {
+      throw fromNodeError(err, `target "${this.#target}": get ${key}`);
+    });
+    const { range } = options;
+    return createReadStream('', {
+      fd: handle,
+      highWaterMark: 1024 * 1024,
+      ...(range ? { start: range.start, ...(range.end === undefined ? {} : { end: range.end }) } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  }
+
+  async getBuffer(key: string, options: StorageOptions = {}): Promise<Buffer> {
+    await this.#checkMount();
+    return readFile(this.#path(key), options.signal ? { signal: options.signal } : {}).catch((err: unknown) => {
+      throw fromNodeError(err, `target "${this.#target}": get ${key}`);
+    });
+  }
+
+  async filePath(key: string): Promise<string> {
+    await this.#checkMount();
+    return this.#path(key);
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    await this.#checkMount();
+    try {
+      const info = await stat(this.#path(key));
+      return info.isFile() ? { key, size: info.size, modified: info.mtime } : undefined;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+      throw err;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    await this.#checkMount();
+    // Walk only the directory the prefix points into, then filter by the rest.
+    const slash = prefix.lastIndexOf('/');
+    const dirKey = slash === -1 ? '' : prefix.slice(0, slash);
+    for await (const info of this.#walk(dirKey)) {
+      if (info.key.startsWith(prefix)) yield info;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#checkMount();
+    const path = this.#path(key);
+    await rm(path, { force: true });
+    // Tidy empty parents so deleted snapshots leave no empty folders behind.
+    let dir = dirname(path);
+    while (dir !== this.root && dir.startsWith(this.root + sep)) {
+      try {
+        await rmdir(dir);
+      } catch {
+        break;
+      }
+      dir = dirname(dir);
+    }
+  }
+
+  /** Removes temp files left by a crash mid-put, older than `olderThanMs`. Returns how many. */
+  async cleanupTemp(olderThanMs = 60 * 60 * 1000): Promise<number> {
+    let removed = 0;
+    const visit = async (dir: string): Promise<void> => {
+      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+      for (const entry of entries) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) await visit(path);
+        else if (isTempName(entry.name)) {
+          const info = await lstat(path);
+          if (Date.now() - info.mtimeMs >= olderThanMs) {
+            await rm(path, { force: true });
+            removed++;
+          }
+        }
+      }
+    };
+    await visit(this.root);
+    return removed;
+  }
+
+  async *#walk(dirKey: string): AsyncGenerator<ObjectInfo> {
+    const dir = dirKey === '' ? this.root : this.#path(dirKey);
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return;
+      throw err;
+    }
+    // Keys sort by their string; a directory's keys sort as `name/…`.
+    const named = entries.map((e) => ({ e, sortKey: e.isDirectory() ? `${e.name}/` : e.name })).sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+    for (const { e } of named) {
+      const key = dirKey === '' ? e.name : `${dirKey}/${e.name}`;
+      if (e.isDirectory()) yield* this.#walk(key);
+      else if (e.isFile() && !isTempName(e.name)) {
+        const info = await stat(join(dir, e.name)).catch(() => undefined);
+        if (info) yield { key, size: info.size, modified: info.mtime };
+      }
+    }
+  }
+
+  #path(key: string): string {
+    return join(this.root, ...key.split('/'));
+  }
+
+  async #checkMount(): Promise<void> {
+    if (!this.#requireMount || this.#mountChecked) return;
+    const mountPoint = await mountPointOf(this.root);
+    if (mountPoint === '/') {
+      throw new FailsafeError(
+        'E_NOT_MOUNTED',
+        `target "${this.#target}": ${this.root} is not on a mounted filesystem of its own (is the disk plugged in and mounted?)`,
+      );
+    }
+    this.#mountChecked = true;
+  }
+}
+
+/** The mount point holding `path` (or its nearest existing ancestor), from /proc/self/mountinfo. */
+export async function mountPointOf(path: string): Promise<string> {
+  let existing = path;
+  for (;;) {
+    try {
+      existing = await realpath(existing);
+      break;
+    } catch {
+      const parent = dirname(existing);
+      if (parent === existing) break;
+      existing = parent;
+    }
+  }
+  const table = await readFile('/proc/self/mountinfo', 'utf8');
+  let best = '/';
+  for (const line of table.split('\n')) {
+    const field = line.split(' ')[4];
+    if (!field) continue;
+    const mount = field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+    const inside = mount === '/' || existing === mount || !relative(mount, existing).startsWith('..');
+    if (inside && existing.startsWith(mount) && mount.length > best.length) best = mount;
+  }
+  return best;
+}
+
+export const localAdapter = defineAdapter({
+  type: 'local',
+  optionsSchema: z.object({ path: z.string().min(1), requireMount: z.boolean().default(false) }).strict(),
+  create: (options, target) => new LocalAdapter(options, target),
+});

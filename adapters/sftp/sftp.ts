@@ -1,0 +1,299 @@
+/**
+ * A folder on a server reachable over SSH: a NAS, a VPS, another machine.
+ * Host keys are always checked (adapters/sftp/host-key.ts). Puts are atomic:
+ * the bytes go to a temp name beside the object (hidden from listings), are
+ * fsynced, and `posix-rename@openssh.com` moves them over the final name,
+ * which plain SFTP rename refuses when the target exists. Transfers pipeline
+ * many requests (adapters/sftp/transfer.ts); an operation whose connection
+ * drops is retried on a fresh one with backoff.
+ */
+import { randomBytes } from 'node:crypto';
+import { posix } from 'node:path';
+import { addAbortSignal, type Readable } from 'node:stream';
+import pRetry, { AbortError } from 'p-retry';
+import type { Stats } from 'ssh2';
+import type { ByteRange, ObjectInfo, StorageAdapter, StorageOptions } from '../../core/contracts.js';
+import { FailsafeError } from '../../core/errors.js';
+import { isTempName, TEMP_PREFIX } from '../../core/fs/atomic.js';
+import type { AdapterContext } from '../../core/sdk/registry.js';
+import { ConnectionPool, openConnection, type Connection } from './connection.js';
+import { isConnectionLoss, isMissing, remoteError, STATUS } from './errors.js';
+import { warnIfInsecure } from './host-key.js';
+import { sftpOptionsSchema, type SftpOptions, type SftpOptionsInput } from './options.js';
+import { resumable, type OpenedRead } from './resume.js';
+import { downloadFrom, sftpOps as ops, uploadTo } from './transfer.js';
+
+export class SftpAdapter implements StorageAdapter {
+  readonly type = 'sftp';
+  readonly capabilities = { rangeRead: true, atomicPut: true, persistent: true } as const;
+  readonly root: string;
+  readonly options: SftpOptions;
+  readonly #target: string;
+  readonly #pool: ConnectionPool;
+  /** Folders known to exist, so a put into one costs no extra round trip. */
+  readonly #dirs = new Map<string, Promise<void>>();
+  /** Temp files a dropped connection kept us from removing; removed after the next successful put. */
+  readonly #orphans = new Set<string>();
+  #retried = 0;
+
+  constructor(options: SftpOptionsInput, targetName = 'sftp', context?: AdapterContext) {
+    this.options = sftpOptionsSchema.parse(options);
+    warnIfInsecure(this.options, targetName, context);
+    this.root = this.options.path.replace(/(.)\/+$/, '$1');
+    this.#target = targetName;
+    this.#pool = new ConnectionPool(this.options.connections, () => openConnection(this.options, targetName));
+  }
+
+  async put(key: string, body: Readable | Buffer, options: StorageOptions = {}): Promise<{ size: number }> {
+    const path = this.#path(key);
+    const { signal } = options;
+    if (signal && !Buffer.isBuffer(body)) addAbortSignal(signal, body);
+    // A stream can be sent only once: it is retried only when no byte of it was read yet.
+    let consumed = false;
+    const size = await this.#retry(`put ${key}`, signal, () => Buffer.isBuffer(body) || !consumed, async (connection) => {
+      const temp = posix.join(posix.dirname(path), `${TEMP_PREFIX}${posix.basename(path)}-${randomBytes(6).toString('hex')}`);
+      let handle: Buffer | undefined;
+      try {
+        handle = await this.#openForWrite(connection, temp);
+        consumed = true;
+        const written = await uploadTo(connection, handle, body, signal);
+        await ops.fsync(connection, handle).catch((err: unknown) => {
+          if ((err as { code?: unknown }).code !== STATUS.OP_UNSUPPORTED && !/not supported/i.test(String(err))) throw err;
+        });
+        await ops.close(connection, handle);
+        handle = undefined;
+        signal?.throwIfAborted();
+        await ops.rename(connection, temp, path);
+        return written;
+      } catch (err) {
+        if (handle) await ops.close(connection, handle).catch(() => undefined);
+        await ops.unlink(connection, temp).catch(() => {
+          if (!connection.alive || isConnectionLoss(err, connection)) this.#orphans.add(temp);
+        });
+        throw err;
+      }
+    });
+    await this.#removeOrphans();
+    return { size };
+  }
+
+  async get(key: string, options: StorageOptions & { range?: ByteRange } = {}): Promise<Readable> {
+    const start = options.range?.start ?? 0;
+    const open = (position: number): Promise<OpenedRead> => this.#openRead(key, position, options.range?.end, options.signal);
+    const first = await open(start);
+    const stream = this.options.retries === 0 ? first.stream : resumable(first, start, this.options.retries, open, () => void this.#retried++);
+    if (options.signal) addAbortSignal(options.signal, stream);
+    return stream;
+  }
+
+  /** The object's bytes from `position` to `end` (inclusive; the last byte by default), on a pooled connection. */
+  async #openRead(key: string, position: number, end: number | undefined, signal: AbortSignal | undefined): Promise<OpenedRead> {
+    const path = this.#path(key);
+    return this.#retry(`get ${key}`, signal, () => true, async (connection) => {
+      const handle = await ops.open(connection, path, 'r');
+      let stats: Stats;
+      try {
+        stats = await ops.fstat(connection, handle);
+      } catch (err) {
+        await ops.close(connection, handle).catch(() => undefined);
+        throw err;
+      }
+      // The stream keeps the connection in use until it ends or is destroyed.
+      connection.active++;
+      let released = false;
+      const release = async (): Promise<void> => {
+        if (released) return;
+        released = true;
+        await ops.close(connection, handle).catch(() => undefined);
+        this.#pool.release(connection);
+      };
+      const stream = downloadFrom(connection, handle, position, Math.min(end ?? stats.size - 1, stats.size - 1), release);
+      stream.once('close', () => void release());
+      return { stream, version: `${stats.size} bytes, mtime ${stats.mtime}`, lost: (err) => isConnectionLoss(err, connection) };
+    });
+  }
+
+  async head(key: string, options: StorageOptions = {}): Promise<ObjectInfo | undefined> {
+    const path = this.#path(key);
+    return this.#retry(`head ${key}`, options.signal, () => true, async (connection) => {
+      try {
+        const stats = await ops.stat(connection, path);
+        return stats.isFile() ? { key, size: stats.size, modified: new Date(stats.mtime * 1000) } : undefined;
+      } catch (err) {
+        if (isMissing(err)) return undefined;
+        throw err;
+      }
+    });
+  }
+
+  async *list(prefix: string, options: StorageOptions = {}): AsyncIterable<ObjectInfo> {
+    // Walk only the folder the prefix points into, then filter by the rest.
+    const slash = prefix.lastIndexOf('/');
+    const dirKey = slash === -1 ? '' : prefix.slice(0, slash);
+    for await (const info of this.#walk(dirKey, options.signal)) {
+      if (info.key.startsWith(prefix)) yield info;
+    }
+  }
+
+  async delete(key: string, options: StorageOptions = {}): Promise<void> {
+    const path = this.#path(key);
+    await this.#retry(`delete ${key}`, options.signal, () => true, async (connection) => {
+      await ops.unlink(connection, path).catch((err: unknown) => {
+        if (!isMissing(err)) throw err;
+      });
+      // Tidy empty parents so deleted snapshots leave no empty folders behind.
+      for (let dir = posix.dirname(path); dir !== this.root && dir.startsWith(`${this.root}/`); dir = posix.dirname(dir)) {
+        this.#dirs.delete(dir);
+        if (!(await ops.rmdir(connection, dir).then(() => true, () => false))) break;
+      }
+    });
+  }
+
+  /** Removes temp files left by a crash mid-put, older than `olderThanMs`. Returns how many. */
+  async cleanupTemp(olderThanMs = 60 * 60 * 1000): Promise<number> {
+    let removed = 0;
+    const visit = async (dir: string): Promise<void> => {
+      const entries = await this.#readdir(dir, undefined);
+      for (const entry of entries) {
+        const path = posix.join(dir, entry.filename);
+        if (entry.attrs.isDirectory()) await visit(path);
+        else if (isTempName(entry.filename) && Date.now() - entry.attrs.mtime * 1000 >= olderThanMs) {
+          await this.#retry(`clean up ${path}`, undefined, () => true, (c) => ops.unlink(c, path).catch((err: unknown) => void (isMissing(err) || Promise.reject(err))));
+          removed++;
+        }
+      }
+    };
+    await visit(this.root);
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.close();
+  }
+
+  /** Attempts that failed on a lost connection or an unreachable server (each retried while `retries` allow). */
+  get retried(): number {
+    return this.#retried;
+  }
+
+  async *#walk(dirKey: string, signal: AbortSignal | undefined): AsyncGenerator<ObjectInfo> {
+    const entries = await this.#readdir(dirKey === '' ? this.root : this.#path(dirKey), signal);
+    // Keys sort by their string; a folder's keys sort as `name/…`.
+    const named = entries
+      .filter((e) => e.filename !== '.' && e.filename !== '..')
+      .map((e) => ({ e, sortKey: e.attrs.isDirectory() ? `${e.filename}/` : e.filename }))
+      .sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+    for (const { e } of named) {
+      const key = dirKey === '' ? e.filename : `${dirKey}/${e.filename}`;
+      if (e.attrs.isDirectory()) yield* this.#walk(key, signal);
+      else if (e.attrs.isFile() && !isTempName(e.filename)) yield { key, size: e.attrs.size, modified: new Date(e.attrs.mtime * 1000) };
+    }
+  }
+
+  /** A folder's entries; a missing folder has none. */
+  async #readdir(dir: string, signal: AbortSignal | undefined): ReturnType<typeof ops.readdir> {
+    return this.#retry(`list ${dir}`, signal, () => true, (connection) =>
+      ops.readdir(connection, dir).catch((err: unknown) => {
+        if (isMissing(err) || (err as { code?: unknown }).code === STATUS.FAILURE) return [];
+        throw err;
+      }),
+    );
+  }
+
+  /**
+   * Creates the temp file, making its folders when they are missing. A
+   * concurrent delete tidies empty folders away (a lock withdrawn by another
+   * process, say) and may do so between our mkdir and our open, or before it
+   * with our cache still saying the folders exist: so the cache of every
+   * ancestor is dropped and the open tried again, a few times.
+   */
+  async #openForWrite(connection: Connection, temp: string): Promise<Buffer> {
+    const dir = posix.dirname(temp);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await ops.open(connection, temp, 'wx');
+      } catch (err) {
+        if (!isMissing(err) || attempt === 4) throw err;
+      }
+      for (let d = dir; d !== this.root && d.startsWith(`${this.root}/`); d = posix.dirname(d)) this.#dirs.delete(d);
+      await this.#mkdirs(connection, dir).catch((err: unknown) => {
+        if (!isMissing(err) || attempt === 4) throw err;
+      });
+    }
+  }
+
+  /** mkdir -p, tolerating a concurrent put creating the same folders. */
+  #mkdirs(connection: Connection, dir: string): Promise<void> {
+    let made = this.#dirs.get(dir);
+    if (!made) {
+      made = (async () => {
+        const exists = await ops.stat(connection, dir).then((s) => s.isDirectory(), () => false);
+        if (exists) return;
+        const parent = posix.dirname(dir);
+        if (parent !== dir && parent !== '.') await this.#mkdirs(connection, parent);
+        await ops.mkdir(connection, dir).catch(async (err: unknown) => {
+          if (!(await ops.stat(connection, dir).then((s) => s.isDirectory(), () => false))) throw err;
+        });
+      })();
+      this.#dirs.set(dir, made);
+      made.catch(() => this.#dirs.delete(dir));
+    }
+    return made;
+  }
+
+  async #removeOrphans(): Promise<void> {
+    for (const temp of [...this.#orphans]) {
+      this.#orphans.delete(temp);
+      await this.#pool.use((c) => ops.unlink(c, temp)).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Runs `work` on a pooled connection. When the connection drops (server
+   * restarted, network gone) the connection is thrown away and the work
+   * retried on a fresh one, with exponential backoff, `retries` times;
+   * any other error is final.
+   */
+  #retry<T>(what: string, signal: AbortSignal | undefined, replayable: () => boolean, work: (connection: Connection) => Promise<T>): Promise<T> {
+    return pRetry(
+      async () => {
+        signal?.throwIfAborted();
+        let connection: Connection;
+        try {
+          connection = await this.#pool.acquire();
+        } catch (err) {
+          // Refused credentials or host keys do not get better by retrying; an unreachable server may.
+          if (err instanceof FailsafeError && err.code !== 'E_UNREACHABLE' && err.code !== 'E_STORAGE') throw new AbortError(err);
+          throw err;
+        }
+        try {
+          return await work(connection);
+        } catch (err) {
+          if (signal?.aborted) throw new AbortError(new FailsafeError('E_ABORTED', `target "${this.#target}": ${what}: aborted`, { cause: err }));
+          const lost = isConnectionLoss(err, connection);
+          if (lost) this.#pool.discard(connection);
+          const failure = remoteError(err, `target "${this.#target}": ${what}`, lost);
+          if (!lost || !replayable()) throw new AbortError(failure);
+          throw failure;
+        } finally {
+          this.#pool.release(connection);
+        }
+      },
+      {
+        onFailedAttempt: () => void this.#retried++,
+        retries: this.options.retries,
+        minTimeout: 250,
+        maxTimeout: 4000,
+        factor: 2,
+        randomize: true,
+        ...(signal ? { signal } : {}),
+      },
+    );
+  }
+
+  #path(key: string): string {
+    return posix.join(this.root, ...key.split('/'));
+  }
+}
+
+export { sftpAdapter } from './factory.js';

@@ -1,0 +1,58 @@
+/**
+ * What `failsafe daemon` schedules for a deployment: each job's backup on
+ * its `schedule`, and prune and drill on `schedules`. A run that reports a
+ * failure rejects, so the state records it as failed.
+ */
+import { FailsafeError } from '../core/errors.js';
+import type { Failsafe } from './failsafe.js';
+import type { ScheduledTask } from '../core/automation/scheduler.js';
+
+/** The state file's key for a job's backup. */
+export const backupTaskName = (job: string): string => `backup ${job}`;
+
+export function daemonTasks(failsafe: Failsafe, warn?: (message: string) => void): ScheduledTask[] {
+  const { config } = failsafe.config;
+  const tasks: ScheduledTask[] = [];
+  const extra = warn ? { warn } : {};
+  for (const job of Object.values(config.jobs)) {
+    if (!job.schedule) continue;
+    tasks.push({
+      name: backupTaskName(job.name),
+      cron: job.schedule,
+      catchUp: job.catchUp,
+      jitterMs: job.jitterMs,
+      run: async (signal) => {
+        const outcome = await failsafe.backup([job.name], { signal, ...extra });
+        const failure = outcome.failures[0];
+        if (failure) throw new FailsafeError(failure.error.code, `${failure.target ? `target ${failure.target}: ` : ''}${failure.error.message}`);
+      },
+      // Without a record, the newest snapshot tells when the job last ran.
+      lastRunHint: async () => {
+        const [newest] = await failsafe.list({ job: job.name }).catch(() => []);
+        return newest ? new Date(newest.createdAt) : undefined;
+      },
+    });
+  }
+  if (config.schedules.prune) {
+    tasks.push({
+      name: 'prune',
+      cron: config.schedules.prune,
+      run: async (signal) => {
+        const report = await failsafe.prune({ signal, ...extra });
+        const first = report.errors[0];
+        if (first) throw new FailsafeError(first.code as FailsafeError['code'], `target ${first.target}: ${first.message}`);
+      },
+    });
+  }
+  if (config.schedules.drill) {
+    tasks.push({
+      name: 'drill',
+      cron: config.schedules.drill,
+      run: async (signal) => {
+        const report = await failsafe.drill([], { signal, ...extra });
+        if (!report.ok) throw new FailsafeError('E_RESTORE', `restore drill failed for ${report.jobs.filter((j) => !j.ok).map((j) => j.job).join(', ')}`);
+      },
+    });
+  }
+  return tasks;
+}

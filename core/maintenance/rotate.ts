@@ -1,0 +1,73 @@
+/**
+ * `keys rotate`: gives existing snapshots the key slots of the deployment's
+ * current key set. Only the manifest object is rewritten (one atomic put per
+ * snapshot); segments keep their bytes, since the data key does not change.
+ * Removing a recipient therefore protects nothing already copied: whoever
+ * kept an old manifest and its private key can still read that snapshot.
+ */
+import { openDataKey, type Encryption } from '../crypto/encryption.js';
+import { asFailsafeError, FailsafeError, isFailsafeError } from '../errors.js';
+import { manifestKey } from '../repository/layout.js';
+import { decodeManifest, deriveSnapshotKeys, resealManifest } from '../format/manifest.js';
+import type { SnapshotInfo } from '../repository/snapshots.js';
+import type { Storage } from '../repository/storage.js';
+
+export interface RotateReport {
+  rotated: { id: string; job: string; target: string }[];
+  failures: { id: string; job: string; target: string; code: string; message: string }[];
+}
+
+/**
+ * Re-wraps each snapshot's data key for `sealWith` (the current key set),
+ * opening it with the first of `openWith` that fits (current secrets, an
+ * identity, old secrets). A snapshot that nothing opens is reported, not fatal.
+ */
+export async function rotateKeys(
+  snapshots: { storage: Storage; info: SnapshotInfo }[],
+  openWith: Encryption[],
+  sealWith: Encryption,
+  options: { dryRun?: boolean; signal?: AbortSignal } = {},
+): Promise<RotateReport> {
+  if (sealWith.mode === 'none') throw new FailsafeError('E_USAGE', 'keys rotate needs keys in the configuration (encryption is none)');
+  const report: RotateReport = { rotated: [], failures: [] };
+  for (const { storage, info } of snapshots) {
+    const where = { id: info.id, job: info.job, target: storage.targetName };
+    try {
+      const key = manifestKey(info.job, info.id);
+      const what = `${storage.targetName}:${key}`;
+      const bytes = await storage.getBuffer(key, options.signal ? { signal: options.signal } : {});
+      let dataKey: Uint8Array | undefined;
+      // Authenticates the whole manifest with the unwrapped key before anything is written.
+      await decodeManifest(bytes, what, async (header) => {
+        const opened = openFirst(openWith, header);
+        dataKey = opened.dataKey;
+        return { sodium: opened.sodium, manifestKey: deriveSnapshotKeys(opened.sodium, opened.dataKey).manifestKey };
+      });
+      if (dataKey === undefined) throw new FailsafeError('E_USAGE', `${what} is not encrypted; there are no keys to rotate`);
+      const { manifestKey: sealKey } = deriveSnapshotKeys(sealWith.sodium, dataKey);
+      const resealed = resealManifest(bytes, what, sealWith.sodium, sealKey, sealWith.keyRing.seal(dataKey));
+      // Proves the new object opens before it replaces the old one.
+      await decodeManifest(resealed, what, async () => ({ sodium: sealWith.sodium, manifestKey: sealKey }));
+      if (!options.dryRun) await storage.put(key, resealed, options.signal ? { signal: options.signal } : {});
+      report.rotated.push(where);
+    } catch (err) {
+      if (options.signal?.aborted) throw err;
+      const e = asFailsafeError(err);
+      report.failures.push({ ...where, code: e.code, message: e.message });
+    }
+  }
+  return report;
+}
+
+function openFirst(candidates: Encryption[], header: Parameters<typeof openDataKey>[1]): ReturnType<typeof openDataKey> {
+  let first: unknown;
+  for (const encryption of candidates) {
+    try {
+      return openDataKey(encryption, header);
+    } catch (err) {
+      if (!isFailsafeError(err, 'E_WRONG_KEY') && !isFailsafeError(err, 'E_KEY_MISSING')) throw err;
+      first ??= err;
+    }
+  }
+  throw first ?? new FailsafeError('E_KEY_MISSING', 'no key to open this snapshot with');
+}

@@ -1,0 +1,120 @@
+/**
+ * Finding snapshots in a target: list them from the public manifest headers
+ * (no key needed), resolve `latest` or an id (or a unique prefix of one), and
+ * load a full manifest, which authenticates it.
+ */
+import { createCompressor } from '../codec/compression.js';
+import type { Compressor, SegmentCipher } from '../contracts.js';
+import { openSnapshotKeys, type Encryption } from '../crypto/encryption.js';
+import { PlainCipher } from '../crypto/segment-cipher.js';
+import type { SegmentCodecSpec } from '../pipeline/segment-work.js';
+import { FailsafeError, isFailsafeError } from '../errors.js';
+import { MANIFESTS_PREFIX, manifestKey, parseManifestKey } from './layout.js';
+import { decodeManifest, decodeManifestHeader, headerLengthOf, type Manifest, type ManifestHeader } from '../format/manifest.js';
+import type { Storage } from './storage.js';
+
+/** What a snapshot is, as a backup reports it and `list` finds it. */
+export interface SnapshotBasics {
+  id: string;
+  job: string;
+  target: string;
+  createdAt: string;
+  bytes: number;
+  files: number;
+  storedBytes: number;
+  /** Labels from the public header, e.g. `pre-restore`; absent when none. */
+  tags?: string[];
+}
+
+export interface SnapshotInfo extends SnapshotBasics {
+  segments: number;
+}
+
+const HEADER_PROBE = 64 * 1024;
+
+export async function readManifestHeader(storage: Storage, job: string, id: string): Promise<ManifestHeader> {
+  const key = manifestKey(job, id);
+  const what = `${storage.targetName}:${key}`;
+  let bytes = await storage.getBuffer(key, { range: { start: 0, end: HEADER_PROBE - 1 } });
+  const needed = headerLengthOf(bytes);
+  if (needed !== undefined && needed > bytes.length) bytes = await storage.getBuffer(key, { range: { start: 0, end: needed - 1 } });
+  return decodeManifestHeader(bytes, what).header;
+}
+
+/** Snapshots in a target, newest first. Unreadable manifests are reported through `warn` and skipped. */
+export async function listSnapshots(
+  storage: Storage,
+  options: { job?: string; warn?: (message: string) => void } = {},
+): Promise<SnapshotInfo[]> {
+  const prefix = options.job === undefined ? MANIFESTS_PREFIX : `${MANIFESTS_PREFIX}${options.job}/`;
+  const found: SnapshotInfo[] = [];
+  for await (const object of storage.list(prefix)) {
+    const parsed = parseManifestKey(object.key);
+    if (!parsed) continue;
+    try {
+      const header = await readManifestHeader(storage, parsed.job, parsed.id);
+      found.push({
+        id: header.id,
+        job: header.job,
+        target: storage.targetName,
+        createdAt: header.createdAt,
+        ...header.stats,
+        ...(header.tags && header.tags.length > 0 ? { tags: header.tags } : {}),
+      });
+    } catch (err) {
+      if (!isFailsafeError(err)) throw err;
+      options.warn?.(`skipping ${storage.targetName}:${object.key}: ${err.message}`);
+    }
+  }
+  return found.sort((a, b) => (a.createdAt === b.createdAt ? b.id.localeCompare(a.id) : b.createdAt.localeCompare(a.createdAt)));
+}
+
+/** The tag of a snapshot of live data taken just before a restore replaced it. */
+export const PRE_RESTORE_TAG = 'pre-restore';
+
+/** `latest` (the newest that is not a pre-restore safety snapshot), a full id or a unique id prefix → the snapshot. E_SNAPSHOT_NOT_FOUND otherwise. */
+export async function resolveSnapshot(storage: Storage, ref: string, job?: string): Promise<SnapshotInfo> {
+  const all = await listSnapshots(storage, job === undefined ? {} : { job });
+  const where = `in target "${storage.targetName}"${job === undefined ? '' : ` for job "${job}"`}`;
+  if (ref === 'latest') {
+    // A restore's safety snapshot holds the data that was being replaced: `latest` means the newest backup, not that.
+    const latest = all.find((s) => !s.tags?.includes(PRE_RESTORE_TAG));
+    if (!latest) {
+      const safety = all.length > 0 ? ` (only ${all.length} pre-restore safety snapshot${all.length === 1 ? '' : 's'}: restore one by its id)` : '';
+      throw new FailsafeError('E_SNAPSHOT_NOT_FOUND', `no snapshots ${where}${safety}`);
+    }
+    return latest;
+  }
+  const matches = all.filter((s) => s.id === ref || s.id.startsWith(ref));
+  const exact = matches.filter((s) => s.id === ref);
+  if (exact.length === 1) return exact[0]!;
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length > 1) throw new FailsafeError('E_USAGE', `snapshot "${ref}" is ambiguous ${where} (${matches.length} match)`);
+  throw new FailsafeError('E_SNAPSHOT_NOT_FOUND', `snapshot "${ref}" not found ${where}`);
+}
+
+export interface OpenedSnapshot {
+  storage: Storage;
+  header: ManifestHeader;
+  manifest: Manifest;
+  cipher: SegmentCipher;
+  compressor: Compressor;
+  /** The codecs as plain data, for the worker threads that open segments (core/pipeline/segment-workers.ts). */
+  codecs: SegmentCodecSpec;
+}
+
+/** Loads and authenticates a manifest. E_WRONG_KEY for a wrong key, E_CHECKSUM/E_CORRUPT for damage. */
+export async function openSnapshot(storage: Storage, job: string, id: string, encryption: Encryption): Promise<OpenedSnapshot> {
+  const key = manifestKey(job, id);
+  const what = `${storage.targetName}:${key}`;
+  let cipher: SegmentCipher = new PlainCipher();
+  let segmentKey: Uint8Array | undefined;
+  const { header, manifest } = await decodeManifest(await storage.getBuffer(key), what, async (h) => {
+    const opened = openSnapshotKeys(encryption, h);
+    cipher = opened.segments;
+    segmentKey = opened.segmentKey;
+    return opened;
+  });
+  const codecs: SegmentCodecSpec = { compression: manifest.compression, cipher: { name: cipher.name, ...(segmentKey ? { key: segmentKey } : {}) } };
+  return { storage, header, manifest, cipher, compressor: createCompressor(manifest.compression.algorithm, manifest.compression.level), codecs };
+}

@@ -1,0 +1,138 @@
+/**
+ * `status`: what each job has on each target, how old its newest snapshot
+ * is, and an overall health (the original design's monitor_system_health:
+ * ok, warning, critical). Read from the public manifest headers: no key.
+ *
+ * - critical: a job with no snapshot on any reachable target, or whose newest
+ *   snapshot is older than its `alertAfter`.
+ * - warning: a target of a job that is unreachable, empty, or older than
+ *   `alertAfter` while another target is fresh; the daemon's last run of the
+ *   job failed; operations interrupted and waiting to be resumed.
+ */
+import { asFailsafeError } from '../errors.js';
+import { listSnapshots, PRE_RESTORE_TAG } from '../repository/snapshots.js';
+import type { Storage } from '../repository/storage.js';
+
+export type Health = 'ok' | 'warning' | 'critical';
+
+export interface TargetStatus {
+  target: string;
+  snapshots: number;
+  /** Bytes stored by this job's snapshots on the target. */
+  storedBytes: number;
+  newest?: string;
+  /** Set when the target could not be read. */
+  error?: { code: string; message: string };
+}
+
+export interface JobStatus {
+  job: string;
+  health: Health;
+  problems: string[];
+  /** Creation time of the newest snapshot on any target. */
+  lastSuccess?: string;
+  ageSeconds?: number;
+  alertAfterSeconds?: number;
+  /** The daemon's last run of the job's backup, from its state file. */
+  lastRun?: { at: string; ok: boolean; error?: string };
+  /** The newest snapshot's size: source bytes, files, bytes stored. */
+  lastSize?: { bytes: number; files: number; storedBytes: number };
+  targets: TargetStatus[];
+}
+
+export interface StatusReport {
+  health: Health;
+  checkedAt: string;
+  jobs: JobStatus[];
+  /** Operations with checkpoints that did not complete (interrupted backups, batches). */
+  unfinishedOperations: { operationId: string; name: string; state: string; progress: number }[];
+  problems: string[];
+}
+
+export interface StatusJob {
+  name: string;
+  targets: Storage[];
+  alertAfterMs?: number;
+  lastRun?: { at: string; ok: boolean; error?: string };
+}
+
+const RANK: Record<Health, number> = { ok: 0, warning: 1, critical: 2 };
+export const worst = (a: Health, b: Health): Health => (RANK[b] > RANK[a] ? b : a);
+
+export async function collectStatus(jobs: StatusJob[], options: { now?: Date; unfinished?: StatusReport['unfinishedOperations'] } = {}): Promise<StatusReport> {
+  const now = options.now ?? new Date();
+  const report: StatusReport = { health: 'ok', checkedAt: now.toISOString(), jobs: [], unfinishedOperations: options.unfinished ?? [], problems: [] };
+  for (const job of jobs) {
+    const status = await jobStatus(job, now);
+    report.jobs.push(status);
+    report.health = worst(report.health, status.health);
+  }
+  if (report.unfinishedOperations.length > 0) {
+    report.problems.push(`${report.unfinishedOperations.length} interrupted operation(s) can be resumed`);
+    report.health = worst(report.health, 'warning');
+  }
+  return report;
+}
+
+async function jobStatus(job: StatusJob, now: Date): Promise<JobStatus> {
+  const status: JobStatus = { job: job.name, health: 'ok', problems: [], targets: [] };
+  if (job.alertAfterMs !== undefined) status.alertAfterSeconds = job.alertAfterMs / 1000;
+  if (job.lastRun) status.lastRun = job.lastRun;
+  const flag = (health: Health, problem: string): void => {
+    status.health = worst(status.health, health);
+    status.problems.push(problem);
+  };
+  let newest: { createdAt: string; bytes: number; files: number; storedBytes: number } | undefined;
+  for (const storage of job.targets) {
+    try {
+      const snapshots = await listSnapshots(storage, { job: job.name });
+      // A restore's safety snapshot is not a backup run: the job's health follows its own backups.
+      const first = snapshots.find((s) => !s.tags?.includes(PRE_RESTORE_TAG));
+      status.targets.push({
+        target: storage.targetName,
+        snapshots: snapshots.length,
+        storedBytes: snapshots.reduce((sum, s) => sum + s.storedBytes, 0),
+        ...(first ? { newest: first.createdAt } : {}),
+      });
+      if (first && (!newest || first.createdAt > newest.createdAt)) newest = first;
+    } catch (err) {
+      const e = asFailsafeError(err);
+      status.targets.push({ target: storage.targetName, snapshots: 0, storedBytes: 0, error: { code: e.code, message: e.message } });
+    }
+  }
+  if (!newest) {
+    flag('critical', status.targets.every((t) => t.error) ? 'no target can be read' : 'no snapshot yet');
+  } else {
+    status.lastSuccess = newest.createdAt;
+    status.ageSeconds = Math.max(0, Math.round((now.getTime() - Date.parse(newest.createdAt)) / 1000));
+    status.lastSize = { bytes: newest.bytes, files: newest.files, storedBytes: newest.storedBytes };
+    if (job.alertAfterMs !== undefined && status.ageSeconds * 1000 > job.alertAfterMs) {
+      flag('critical', `no successful backup for ${formatAge(status.ageSeconds)} (alertAfter ${formatAge(job.alertAfterMs / 1000)})`);
+    }
+  }
+  if (newest) {
+    for (const t of status.targets) {
+      if (t.error) flag('warning', `target ${t.target}: ${t.error.message}`);
+      else if (!t.newest) flag('warning', `target ${t.target} holds no snapshot`);
+      else if (job.alertAfterMs !== undefined && now.getTime() - Date.parse(t.newest) > job.alertAfterMs && t.newest !== newest.createdAt) {
+        flag('warning', `target ${t.target} lags: its newest snapshot is from ${t.newest}`);
+      }
+    }
+  }
+  if (job.lastRun && !job.lastRun.ok && (!newest || Date.parse(job.lastRun.at) > Date.parse(newest.createdAt))) {
+    flag('warning', `the daemon's last run (${job.lastRun.at}) failed: ${job.lastRun.error ?? 'unknown error'}`);
+  }
+  return status;
+}
+
+/** `3d 4h`, `25m`, `12s`: an age for people. */
+export function formatAge(seconds: number): string {
+  const s = Math.round(seconds);
+  const days = Math.floor(s / 86_400);
+  const hours = Math.floor((s % 86_400) / 3_600);
+  const minutes = Math.floor((s % 3_600) / 60);
+  if (days > 0) return hours > 0 ? `${days}d ${hours}h` : `${days}d`;
+  if (hours > 0) return minutes > 0 ? `${hours}h ${minutes}m` : `${hours}h`;
+  if (minutes > 0) return `${minutes}m`;
+  return `${s}s`;
+}

@@ -1,0 +1,182 @@
+/**
+ * A directory tree: files, empty directories and symlinks (stored as links,
+ * never followed). Sockets, FIFOs and devices are skipped with a warning.
+ */
+import { createReadStream } from 'node:fs';
+import { lstat, readdir, readlink, stat, open } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { Readable } from 'node:stream';
+import picomatch from 'picomatch';
+import { z } from 'zod';
+import type { LiveLocation, LocalFileChange, RestoreEntry, RestoreOptions, SourceContext, SourceEntry, SourcePlugin } from '../../core/contracts.js';
+import { mtimeOf } from '../../core/fs/mtime.js';
+import { STAGING_PREFIX } from '../../core/fs/paths.js';
+import { FailsafeError } from '../../core/errors.js';
+import { defineSource } from '../../core/sdk/registry.js';
+import { restoreTree } from './restore.js';
+
+export { restoreTree } from './restore.js';
+
+export const directoryOptions = z
+  .object({
+    path: z.string().min(1),
+    include: z.array(z.string()).optional(),
+    exclude: z.array(z.string()).optional(),
+  })
+  .strict();
+export type DirectoryOptions = z.infer<typeof directoryOptions>;
+
+type Matcher = (relativePath: string) => boolean;
+
+/** A pattern without `/` matches a base name at any depth; one with `/` matches the relative path. */
+function matcher(patterns: string[] | undefined): Matcher | undefined {
+  if (!patterns || patterns.length === 0) return undefined;
+  const byName = picomatch(patterns.filter((p) => !p.includes('/')), { dot: true });
+  const byPath = picomatch(patterns.filter((p) => p.includes('/')).map((p) => p.replace(/^\//, '')), { dot: true });
+  return (rel) => byName(basename(rel)) || byPath(rel);
+}
+
+export class DirectorySource implements SourcePlugin {
+  readonly type = 'directory';
+  readonly name: string;
+  readonly root: string;
+  /** Files that changed while being read in the last backup (reported, not fatal). */
+  readonly changedFiles: string[] = [];
+  readonly #include: Matcher | undefined;
+  readonly #exclude: Matcher | undefined;
+
+  constructor(options: DirectoryOptions, name = basename(options.path)) {
+    this.name = name;
+    this.root = options.path;
+    this.#include = matcher(options.include);
+    this.#exclude = matcher(options.exclude);
+  }
+
+  liveLocations(): LiveLocation[] {
+    return [{ archivePath: '', livePath: this.root, kind: 'directory' }];
+  }
+
+  async *entries(context: SourceContext): AsyncIterable<SourceEntry> {
+    const info = await lstat(this.root).catch(() => undefined);
+    if (!info || !info.isDirectory()) {
+      throw new FailsafeError('E_SOURCE_MISSING', `source "${this.name}": ${this.root} ${info ? 'is not a directory' : 'does not exist'}`);
+    }
+    this.changedFiles.length = 0;
+    yield* this.#walk('', context);
+  }
+
+  /** Depth first, names sorted; with `include`, directories only when they lead to an included entry. */
+  async *#walk(dirRel: string, context: SourceContext): AsyncGenerator<SourceEntry> {
+    const dir = dirRel === '' ? this.root : join(this.root, dirRel);
+    let names: string[];
+    try {
+      names = (await readdir(dir)).sort();
+    } catch (err) {
+      throw new FailsafeError('E_SOURCE_READ', `source "${this.name}": cannot read directory ${dir}: ${(err as NodeJS.ErrnoException).code ?? err}`, { cause: err });
+    }
+    for (const name of names) {
+      context.signal?.throwIfAborted();
+      const rel = dirRel === '' ? name : `${dirRel}/${name}`;
+      if (this.#exclude?.(rel)) continue;
+      // A restore's staging folder (a partial restore of a mounted folder stages inside it): never part of the data.
+      if (dirRel === '' && name.startsWith(STAGING_PREFIX)) continue;
+      const path = join(this.root, rel);
+      const info = await lstat(path).catch((err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // deleted since readdir
+        throw new FailsafeError('E_SOURCE_READ', `source "${this.name}": cannot stat ${path}`, { cause: err });
+      });
+      if (!info) continue;
+      const base = { path: rel, mode: info.mode & 0o7777, mtime: mtimeOf(info), uid: info.uid, gid: info.gid };
+      if (info.isDirectory()) {
+        if (!this.#include) {
+          yield { ...base, type: 'directory', size: 0 };
+          yield* this.#walk(rel, context);
+          continue;
+        }
+        // Emit the directory only once something inside it is included.
+        let announced = false;
+        for await (const child of this.#walk(rel, context)) {
+          if (!announced) {
+            announced = true;
+            yield { ...base, type: 'directory', size: 0 };
+          }
+          yield child;
+        }
+      } else if (this.#include && !this.#include(rel)) {
+        continue;
+      } else if (info.isSymbolicLink()) {
+        yield { ...base, type: 'symlink', size: 0, linkTarget: await readlink(path) };
+      } else if (info.isFile()) {
+        const changed = (what: LocalFileChange): void => this.#report(rel, what, context);
+        // The backup reads `localFile` itself (read ahead, straight into its segments); `open` serves any other reader.
+        yield { ...base, type: 'file', size: info.size, open: () => this.#open(path, rel, info.size, info.mtimeMs, context), localFile: { path, changed } };
+      } else {
+        const kind = info.isSocket() ? 'socket' : info.isFIFO() ? 'fifo' : 'device';
+        context.warn(`source "${this.name}": skipped ${kind} ${rel}`);
+      }
+    }
+  }
+
+  #report(rel: string, what: LocalFileChange, context: SourceContext): void {
+    this.changedFiles.push(rel);
+    context.warn(`source "${this.name}": ${rel} ${what} while being read; the copy may be inconsistent`);
+  }
+
+  /**
+   * Exactly `size` bytes, as tar must have: a file that grew is cut at its
+   * old size, one that shrank is padded with zeros (as GNU tar does); both are
+   * reported, as is a file modified while read.
+   */
+  #open(path: string, rel: string, size: number, mtimeMs: number, context: SourceContext): Readable {
+    const report = (what: LocalFileChange): void => this.#report(rel, what, context);
+    const name = this.name;
+    async function* read(): AsyncGenerator<Buffer> {
+      let delivered = 0;
+      const handle = await open(path, 'r').catch((err: unknown) => {
+        throw new FailsafeError('E_SOURCE_READ', `source "${name}": cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`, { cause: err });
+      });
+      try {
+        if (size > 0) {
+          const stream = createReadStream('', { fd: handle, autoClose: false, start: 0, end: size - 1, highWaterMark: 1024 * 1024 });
+          for await (const chunk of stream as AsyncIterable<Buffer>) {
+            delivered += chunk.length;
+            yield chunk;
+          }
+        }
+        const after = await handle.stat();
+        if (delivered < size) {
+          report('shrank');
+          yield Buffer.alloc(size - delivered);
+        } else if (after.size !== size) report('grew');
+        else if (after.mtimeMs !== mtimeMs) report('changed');
+      } catch (err) {
+        if (err instanceof FailsafeError) throw err;
+        throw new FailsafeError('E_SOURCE_READ', `source "${name}": cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`, { cause: err });
+      } finally {
+        await handle.close();
+      }
+    }
+    return Readable.from(read(), { objectMode: false });
+  }
+
+  async restore(entries: AsyncIterable<RestoreEntry>, destination: string, options: RestoreOptions): Promise<number> {
+    return restoreTree(entries, destination, options);
+  }
+
+  async check(restoredPath: string): Promise<void> {
+    const info = await stat(restoredPath).catch(() => undefined);
+    if (!info?.isDirectory()) throw new FailsafeError('E_CHECK_FAILED', `source "${this.name}": ${restoredPath} is not a directory after restore`);
+  }
+
+  async checkLive(): Promise<void> {
+    await this.check(this.root);
+  }
+}
+
+
+export const directorySource = defineSource({
+  type: 'directory',
+  optionsSchema: directoryOptions,
+  defaultName: (options) => basename(options.path),
+  create: (options, name) => new DirectorySource(options, name),
+});
