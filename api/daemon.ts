@@ -6,9 +6,8 @@
 import { FailsafeError } from '../core/errors.js';
 import type { Failsafe } from './failsafe.js';
 import type { ScheduledTask } from '../core/automation/scheduler.js';
+import { backupTaskName } from '../core/automation/run-state.js';
 
-/** The state file's key for a job's backup. */
-export const backupTaskName = (job: string): string => `backup ${job}`;
 
 export function daemonTasks(failsafe: Failsafe, warn?: (message: string) => void): ScheduledTask[] {
   const { config } = failsafe.config;

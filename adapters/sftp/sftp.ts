@@ -296,4 +296,3 @@ export class SftpAdapter implements StorageAdapter {
   }
 }
 
-export { sftpAdapter } from './factory.js';

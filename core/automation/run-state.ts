@@ -54,3 +54,6 @@ export class FileRunState implements RunState {
     return this.#records;
   }
 }
+
+/** The state file's key for a job's backup. */
+export const backupTaskName = (job: string): string => `backup ${job}`;

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { FailsafeError, fromCreateError } from '../errors.js';
 import { argon2id } from './argon2.js';
-import { b64, DEFAULT_KDF, unb64 } from './keys.js';
+import { b64, DEFAULT_KDF, unb64 } from './kdf.js';
 import { getSodium, type Sodium } from './sodium.js';
 
 export const PUBLIC_KEY_PREFIX = 'failsafe-pk1-';

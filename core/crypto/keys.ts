@@ -8,6 +8,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { FailsafeError, fromCreateError } from '../errors.js';
 import { argon2id } from './argon2.js';
+import { b64, DEFAULT_KDF, unb64 } from './kdf.js';
 import { recipientKeyId, type Identity } from './identity.js';
 import { getSodium, type Sodium } from './sodium.js';
 
@@ -37,8 +38,6 @@ const SLOT_NEEDS: Record<KeySlot['type'], string> = {
   recipient: 'an identity (--identity FILE)',
 };
 
-/** Interactive Argon2id limits: ~0.2 s and 64 MiB here, so memory stays bounded during backups. */
-export const DEFAULT_KDF = { opslimit: 2, memlimit: 64 * 1024 * 1024 };
 const SLOT_AD = 'failsafe/v1/key-slot';
 const KEY_BYTES = 32;
 
@@ -175,12 +174,4 @@ export async function writeNewKeyFile(path: string): Promise<void> {
   } catch (err) {
     throw fromCreateError(err, path, 'a key');
   }
-}
-
-export function b64(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('base64');
-}
-
-export function unb64(text: string): Uint8Array {
-  return new Uint8Array(Buffer.from(text, 'base64'));
 }
