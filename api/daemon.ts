@@ -8,7 +8,6 @@ import type { Failsafe } from './failsafe.js';
 import type { ScheduledTask } from '../core/automation/scheduler.js';
 import { backupTaskName } from '../core/automation/run-state.js';
 
-
 export function daemonTasks(failsafe: Failsafe, warn?: (message: string) => void): ScheduledTask[] {
   const { config } = failsafe.config;
   const tasks: ScheduledTask[] = [];
@@ -49,7 +48,14 @@ export function daemonTasks(failsafe: Failsafe, warn?: (message: string) => void
       cron: config.schedules.drill,
       run: async (signal) => {
         const report = await failsafe.drill([], { signal, ...extra });
-        if (!report.ok) throw new FailsafeError('E_RESTORE', `restore drill failed for ${report.jobs.filter((j) => !j.ok).map((j) => j.job).join(', ')}`);
+        if (!report.ok)
+          throw new FailsafeError(
+            'E_RESTORE',
+            `restore drill failed for ${report.jobs
+              .filter((j) => !j.ok)
+              .map((j) => j.job)
+              .join(', ')}`,
+          );
       },
     });
   }

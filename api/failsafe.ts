@@ -172,7 +172,11 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
     const names = jobs.length > 0 ? jobs : this.jobNames();
     const selected = names.map((name) => this.#wiring.job(name));
     const settings = await this.#backupSettings();
-    const [{ runBackup }, { BackupJournal }, { withHooks }] = await Promise.all([import('../core/backup/run-backup.js'), import('../core/backup/journal.js'), import('../core/backup/hooks.js')]);
+    const [{ runBackup }, { BackupJournal }, { withHooks }] = await Promise.all([
+      import('../core/backup/run-backup.js'),
+      import('../core/backup/journal.js'),
+      import('../core/backup/hooks.js'),
+    ]);
     const outcome: BackupOutcome = { snapshots: [], failures: [] };
     const run: BackupRunOptions = {
       ...options,
@@ -209,7 +213,13 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
         lock = await acquireJobLock(lockTargets, job.name, { warn, ...(options.lockWaitMs === undefined ? {} : { waitMs: options.lockWaitMs }) });
         await withHooks(job.hooks, hookContext, async () => {
           const sources = this.#wiring.sources(job);
-          const journal = await BackupJournal.open(checkpoints, job.name, targets, { encryption: settings.encryption, segmentSize: settings.segmentSize, compression: compressionName(this.#wiring.loaded.config.compression) }, warn);
+          const journal = await BackupJournal.open(
+            checkpoints,
+            job.name,
+            targets,
+            { encryption: settings.encryption, segmentSize: settings.segmentSize, compression: compressionName(this.#wiring.loaded.config.compression) },
+            warn,
+          );
           if (journal.resumed) warn(`resuming the interrupted backup ${journal.id} of ${job.name}: ${journal.known.size} segments already stored`);
           const result = await runBackup({ name: job.name, sources, targets }, settings, { ...run, journal });
           outcome.snapshots.push(...result.snapshots);
@@ -272,19 +282,25 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
     const takeSafety = async (sources: SourcePlugin[]): Promise<string> => {
       const target = this.#wiring.targetsOf(this.#wiring.job(info.job))[0]!;
       const { runBackup } = await import('../core/backup/run-backup.js');
-      const { snapshots: [summary] } = await runBackup({ name: info.job, sources, targets: [target] }, await this.#backupSettings(), {
+      const {
+        snapshots: [summary],
+      } = await runBackup({ name: info.job, sources, targets: [target] }, await this.#backupSettings(), {
         tags: [PRE_RESTORE_TAG],
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.warn ? { warn: options.warn } : {}),
       });
       return summary!.id;
     };
-    return engine.runRestore(snapshot, { byName, fallback }, {
-      ...rest,
-      ...(safetySnapshot && job ? { safetySnapshot: takeSafety } : {}),
-      journalDir: this.#journalDir(),
-      parallelism,
-    });
+    return engine.runRestore(
+      snapshot,
+      { byName, fallback },
+      {
+        ...rest,
+        ...(safetySnapshot && job ? { safetySnapshot: takeSafety } : {}),
+        journalDir: this.#journalDir(),
+        parallelism,
+      },
+    );
   }
 
   /**
@@ -345,7 +361,9 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
    * current key set, opening each with the current secrets, the identity, or
    * `previous` secrets (docs/encryption.md). Data objects are not rewritten.
    */
-  async rotateKeys(options: SelectOptions & { previous?: Omit<EncryptionSettings, 'mode' | 'recipients'>; dryRun?: boolean; signal?: AbortSignal } = {}): Promise<RotateReport> {
+  async rotateKeys(
+    options: SelectOptions & { previous?: Omit<EncryptionSettings, 'mode' | 'recipients'>; dryRun?: boolean; signal?: AbortSignal } = {},
+  ): Promise<RotateReport> {
     const current = await this.#getEncryption('seal');
     const openWith = [await this.#getEncryption('open')];
     const { previous } = options;
@@ -406,7 +424,8 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
   startAutoBackup(jobs: string | string[] = [], every: number, options: AutoBackupOptions = {}): void {
     const names = typeof jobs === 'string' ? [jobs] : jobs.length > 0 ? jobs : this.jobNames();
     for (const name of names) this.#wiring.job(name);
-    if (!Number.isFinite(every) || every <= 0) throw new FailsafeError('E_USAGE', `auto backup interval must be a positive number of milliseconds, not ${every}`);
+    if (!Number.isFinite(every) || every <= 0)
+      throw new FailsafeError('E_USAGE', `auto backup interval must be a positive number of milliseconds, not ${every}`);
     const key = names.join(',');
     if (this.#auto.has(key)) throw new FailsafeError('E_USAGE', `automatic backups of ${key} are already running; stop() them first`);
     const run = async (signal: AbortSignal): Promise<void> => {
@@ -427,7 +446,6 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
     await Promise.all(stopping);
   }
 
-
   /** Per job: newest snapshot, its age, sizes, counts per target, and the health (docs/status.md). */
   async status(options: { job?: string; now?: Date } = {}): Promise<StatusReport> {
     const runs = await new FileRunState(this.#wiring.loaded.config.stateFile).records();
@@ -439,7 +457,12 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
     });
     let unfinished: StatusReport['unfinishedOperations'] = [];
     try {
-      unfinished = (await this.checkpoints(options.job ? { job: options.job } : {}).recoverable()).map(({ operationId, operationName, state, progress }) => ({ operationId, name: operationName, state, progress }));
+      unfinished = (await this.checkpoints(options.job ? { job: options.job } : {}).recoverable()).map(({ operationId, operationName, state, progress }) => ({
+        operationId,
+        name: operationName,
+        state,
+        progress,
+      }));
     } catch {
       // an unreachable checkpoint target is already reported as its job's target problem
     }
@@ -469,7 +492,9 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
         out.push({
           ...op,
           target: store.storage.targetName,
-          ...(backup ? { job: backup.job!, snapshotId: backup.snapshotId!, segments: backup.segments?.length ?? 0, plainBytes: Number(latest!.metadata.plainBytes ?? 0) } : {}),
+          ...(backup
+            ? { job: backup.job!, snapshotId: backup.snapshotId!, segments: backup.segments?.length ?? 0, plainBytes: Number(latest!.metadata.plainBytes ?? 0) }
+            : {}),
         });
       }
     }
@@ -514,7 +539,8 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
   /** Removes stale lease locks (or all of them with `all`) of a job or of every job, in the selected targets. */
   async unlock(options: SelectOptions & { all?: boolean } = {}): Promise<FoundLock[]> {
     const removed: FoundLock[] = [];
-    for (const storage of this.#targets(options)) removed.push(...(await removeLocks(storage, { ...(options.job ? { job: options.job } : {}), all: options.all === true })));
+    for (const storage of this.#targets(options))
+      removed.push(...(await removeLocks(storage, { ...(options.job ? { job: options.job } : {}), all: options.all === true })));
     return removed;
   }
 
@@ -549,7 +575,9 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
   /** A failed automatic backup nobody listens for still shows, as a process warning. */
   #reportFailure(failure: BackupFailure, auto: boolean): void {
     if (auto && this.listenerCount('failure') === 0) {
-      process.emitWarning(`automatic backup of job ${failure.job}${failure.target ? ` to ${failure.target}` : ''} failed: ${failure.error.message}`, { code: failure.error.code });
+      process.emitWarning(`automatic backup of job ${failure.job}${failure.target ? ` to ${failure.target}` : ''} failed: ${failure.error.message}`, {
+        code: failure.error.code,
+      });
     }
     this.emit('failure', { ...failure, auto });
   }

@@ -18,7 +18,14 @@ export { FailsafeError, ERROR_CODES, ExitCode, isFailsafeError, type ErrorCode }
 export { Registry, defineAdapter, defineSource, type AdapterFactory, type SourceFactory, type PluginFactory } from '../core/sdk/registry.js';
 export { builtinRegistry } from './builtins.js';
 export { Storage } from '../core/repository/storage.js';
-export { runBackup, type BackupJobResult, type BackupProgress, type BackupRunOptions, type SnapshotSummary, type TargetFailure } from '../core/backup/run-backup.js';
+export {
+  runBackup,
+  type BackupJobResult,
+  type BackupProgress,
+  type BackupRunOptions,
+  type SnapshotSummary,
+  type TargetFailure,
+} from '../core/backup/run-backup.js';
 export { runRestore, type PlannedChanges, type RestorePlugins, type RestoreResult, type RestoredSource } from '../core/restore/run-restore.js';
 export { recoverRestores, type RecoveredRestore } from '../core/restore/swap.js';
 export type { DrillJobReport, DrillOptions, DrillReport } from '../core/restore/drill.js';

@@ -60,7 +60,14 @@ async function step(peer, stepName, fn) {
     await settleDisk();
   }
   const { seconds, rss, cpu } = await fn({ ...context, dir });
-  const row = { tool: peer.label, step: stepName, seconds: round(seconds, 2), 'MB/s': round(mb / seconds), 'CPU s': round(cpu, 2), 'peak RSS MB': round(rss / 1e6) };
+  const row = {
+    tool: peer.label,
+    step: stepName,
+    seconds: round(seconds, 2),
+    'MB/s': round(mb / seconds),
+    'CPU s': round(cpu, 2),
+    'peak RSS MB': round(rss / 1e6),
+  };
   if (stepName !== 'restore') row['stored MB'] = round(((await treeBytes(join(dir, 'repo'))) - before) / 1e6);
   else {
     // Failsafe flushes what it restored before it returns; a tool that does not leaves it for the next sync.
@@ -73,7 +80,9 @@ async function step(peer, stepName, fn) {
     await rm(context.restored, { recursive: true, force: true });
   }
   results.push(row);
-  console.error(`${peer.label} ${stepName}: ${row.seconds} s, ${row['MB/s']} MB/s, peak RSS ${row['peak RSS MB']} MB${row['stored MB'] === undefined ? '' : `, stored ${row['stored MB']} MB`}`);
+  console.error(
+    `${peer.label} ${stepName}: ${row.seconds} s, ${row['MB/s']} MB/s, peak RSS ${row['peak RSS MB']} MB${row['stored MB'] === undefined ? '' : `, stored ${row['stored MB']} MB`}`,
+  );
 }
 for (const peer of chosen) await step(peer, 'backup', peer.backup);
 // Rounds alternate the order, so no tool always restores right after another tool's restore was deleted.
@@ -92,7 +101,9 @@ async function settleDisk() {
 }
 
 const about = { ...machine(), load: loadBefore, dataBytes, dataset: dataName };
-console.log(`data ${round(dataBytes / 1024 ** 2, 0)} MiB on ${about.cores} cores (${about.cpu}), Node ${about.node}, load ${about.load.join(' ')} before, ${machine().load.join(' ')} after`);
+console.log(
+  `data ${round(dataBytes / 1024 ** 2, 0)} MiB on ${about.cores} cores (${about.cpu}), Node ${about.node}, load ${about.load.join(' ')} before, ${machine().load.join(' ')} after`,
+);
 console.table(results);
 console.log(JSON.stringify({ ...about, loadAfter: machine().load, results }));
 await writeFile(join(benchRoot, 'compare.json'), JSON.stringify({ ...about, loadAfter: machine().load, results }, null, 2));

@@ -37,7 +37,13 @@ function sqliteDatabase(path, bytes) {
     let row = 0;
     const batch = db.transaction((count) => {
       for (let i = 0; i < count; i++, row++) {
-        insert.run(`customer-${(row * 7919) % 50_000}`, `item-${(row * 104_729) % 9_973}`, (row % 17) + 1, ((row * 31) % 100_000) / 100, `order ${row} shipped to warehouse ${row % 97} on lane ${(row * 13) % 41}`);
+        insert.run(
+          `customer-${(row * 7919) % 50_000}`,
+          `item-${(row * 104_729) % 9_973}`,
+          (row % 17) + 1,
+          ((row * 31) % 100_000) / 100,
+          `order ${row} shipped to warehouse ${row % 97} on lane ${(row * 13) % 41}`,
+        );
       }
     });
     while (db.pragma('page_count', { simple: true }) * pageSize < bytes) batch(5000);

@@ -26,7 +26,10 @@ function borg(name, label, compression) {
     command: 'borg',
     setup: ({ dir }) => timed(`${name} init`, 'borg', ['init', '--encryption=repokey-blake2', join(dir, 'repo')], { env: borgEnv(dir) }),
     backup: ({ dir, root, dataName }) =>
-      timed(`${name} backup`, 'borg', ['create', '--compression', compression, `${join(dir, 'repo')}::a${archive++}`, dataName], { cwd: root, env: borgEnv(dir) }),
+      timed(`${name} backup`, 'borg', ['create', '--compression', compression, `${join(dir, 'repo')}::a${archive++}`, dataName], {
+        cwd: root,
+        env: borgEnv(dir),
+      }),
     restore: async ({ dir, restored }) => {
       await mkdir(restored, { recursive: true });
       return timed(`${name} restore`, 'borg', ['extract', `${join(dir, 'repo')}::a0`], { cwd: restored, env: borgEnv(dir) });
@@ -94,6 +97,8 @@ export function ensurePeers(chosen) {
   if (!existsSync('/usr/bin/time')) missing.push('time');
   if (missing.length === 0) return;
   console.error(`installing ${missing.join(' ')} with apt-get …`);
-  const result = spawnSync('sh', ['-c', `apt-get install -y ${missing.join(' ')} || (apt-get update && apt-get install -y ${missing.join(' ')})`], { stdio: 'inherit' });
+  const result = spawnSync('sh', ['-c', `apt-get install -y ${missing.join(' ')} || (apt-get update && apt-get install -y ${missing.join(' ')})`], {
+    stdio: 'inherit',
+  });
   if (result.status !== 0) throw new Error(`could not install ${missing.join(' ')}; install them and run again`);
 }

@@ -20,7 +20,9 @@ const settings = [
 await mkdir(benchRoot, { recursive: true });
 const directory = await mkdtemp(join(benchRoot, 's3rver-'));
 const bin = createRequire(import.meta.url).resolve('s3rver/bin/s3rver.js');
-const server = spawn(process.execPath, ['--openssl-legacy-provider', bin, '-d', directory, '-a', '127.0.0.1', '-p', '0', '--silent'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const server = spawn(process.execPath, ['--openssl-legacy-provider', bin, '-d', directory, '-a', '127.0.0.1', '-p', '0', '--silent'], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
 const port = await new Promise((resolve, reject) => {
   let out = '';
   server.stdout.on('data', (chunk) => {
@@ -35,7 +37,9 @@ const endpoint = `http://127.0.0.1:${port}`;
 const admin = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { ...credentials } });
 
 const rows = [];
-const idle = spawnSync(process.execPath, [join(here, 's3-transfer.js'), 'idle', JSON.stringify({ bucket: 'idle', endpoint, credentials }), '0'], { encoding: 'utf8' });
+const idle = spawnSync(process.execPath, [join(here, 's3-transfer.js'), 'idle', JSON.stringify({ bucket: 'idle', endpoint, credentials }), '0'], {
+  encoding: 'utf8',
+});
 const idleRss = JSON.parse(idle.stdout.trim().split('\n').at(-1)).maxRssKiB / 1024;
 try {
   for (const [index, { partSize, queueSize }] of settings.entries()) {
@@ -51,7 +55,15 @@ try {
     if (results.upload.sha256 !== results.download.sha256 || results.download.bytes !== size) throw new Error('the downloaded object differs');
     for (const operation of ['upload', 'download']) {
       const r = results[operation];
-      rows.push({ partSize: `${partSize / MiB} MiB`, queueSize, operation, seconds: r.seconds.toFixed(1), 'MB/s': (size / 1e6 / r.seconds).toFixed(1), 'peak RSS MB': (r.maxRssKiB / 1024).toFixed(0), 'bound MB': operation === 'upload' ? ((partSize * queueSize) / MiB).toFixed(0) : '' });
+      rows.push({
+        partSize: `${partSize / MiB} MiB`,
+        queueSize,
+        operation,
+        seconds: r.seconds.toFixed(1),
+        'MB/s': (size / 1e6 / r.seconds).toFixed(1),
+        'peak RSS MB': (r.maxRssKiB / 1024).toFixed(0),
+        'bound MB': operation === 'upload' ? ((partSize * queueSize) / MiB).toFixed(0) : '',
+      });
     }
     await rm(join(directory, bucket), { recursive: true, force: true });
   }

@@ -33,7 +33,12 @@ steps.push(run('restore in place (safety snapshot)', ['restore', 'latest', '--ye
 steps.push(run('drill', ['drill', '--scratch', work]));
 if ((await treeBytes(live)) !== bytes) throw new Error('the live data changed size across in-place restores');
 const mb = bytes / 1e6;
-const rows = steps.map((s) => ({ step: s.step, seconds: Number(s.seconds.toFixed(2)), 'MB/s': Number((mb / s.seconds).toFixed(1)), 'peak RSS MB': Number((s.rss / 1e6).toFixed(1)) }));
+const rows = steps.map((s) => ({
+  step: s.step,
+  seconds: Number(s.seconds.toFixed(2)),
+  'MB/s': Number((mb / s.seconds).toFixed(1)),
+  'peak RSS MB': Number((s.rss / 1e6).toFixed(1)),
+}));
 const about = machine();
 console.log(`data ${(bytes / 1024 ** 2).toFixed(0)} MiB on ${about.cores} cores (${about.cpu}), Node ${about.node}, load ${about.load.join(' ')}`);
 console.table(rows);

@@ -104,5 +104,7 @@ if (step === undefined) {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   await storage.close();
   const rss = process.resourceUsage().maxRSS * 1024;
-  console.log(JSON.stringify({ step, MiB: round(bytes / MiB), seconds: round(seconds, 2), 'MB/s': round(bytes / 1e6 / seconds), 'peak RSS MB': round(rss / 1e6) }));
+  console.log(
+    JSON.stringify({ step, MiB: round(bytes / MiB), seconds: round(seconds, 2), 'MB/s': round(bytes / 1e6 / seconds), 'peak RSS MB': round(rss / 1e6) }),
+  );
 }

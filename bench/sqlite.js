@@ -69,7 +69,14 @@ async function snapshotUnderWriter(method) {
   const facts = source.describe();
   await source.cleanup();
   const writer = await stopWriter();
-  return { step: `snapshot (${method}) + quick_check`, seconds, 'MB/s': size / 1e6 / seconds, 'writer commits/s': writer.commitsPerSecond, 'longest commit ms': writer.longestCommitMs, pages: facts.pageCount };
+  return {
+    step: `snapshot (${method}) + quick_check`,
+    seconds,
+    'MB/s': size / 1e6 / seconds,
+    'writer commits/s': writer.commitsPerSecond,
+    'longest commit ms': writer.longestCommitMs,
+    pages: facts.pageCount,
+  };
 }
 
 await mkdir(work, { recursive: true });
@@ -98,7 +105,14 @@ const config = await benchConfig(
 const stopWriter = await startWriter();
 const backup = runCli('backup', ['backup'], config);
 const writer = await stopWriter();
-rows.push({ step: 'failsafe backup (live writer)', seconds: backup.seconds, 'MB/s': dbBytes / 1e6 / backup.seconds, 'writer commits/s': writer.commitsPerSecond, 'longest commit ms': writer.longestCommitMs, 'peak RSS MB': backup.rss / 1e6 });
+rows.push({
+  step: 'failsafe backup (live writer)',
+  seconds: backup.seconds,
+  'MB/s': dbBytes / 1e6 / backup.seconds,
+  'writer commits/s': writer.commitsPerSecond,
+  'longest commit ms': writer.longestCommitMs,
+  'peak RSS MB': backup.rss / 1e6,
+});
 const restore = runCli('restore', ['restore', 'latest', '--to', join(work, 'restored')], config);
 rows.push({ step: 'failsafe restore (+ check)', seconds: restore.seconds, 'MB/s': dbBytes / 1e6 / restore.seconds, 'peak RSS MB': restore.rss / 1e6 });
 

@@ -75,7 +75,7 @@ await measureAsync('tar', 'tar-stream pack, then copied into segments (before)',
     const segment = Buffer.allocUnsafe(SEGMENT);
     let filled = 0;
     for await (const chunk of pack) {
-      for (let offset = 0; offset < chunk.length; ) {
+      for (let offset = 0; offset < chunk.length;) {
         const n = Math.min(chunk.length - offset, SEGMENT - filled);
         chunk.copy(segment, filled, offset, offset + n);
         filled = (filled + n) % SEGMENT;
@@ -125,7 +125,9 @@ for (const codec of codecs) {
   measure('decompress', codec.name, sampleTotal, () => compressed.forEach((c, i) => codec.decompress(c, sample[i].length)));
 }
 // The probe that spots incompressible segments: gzip level 1 of a 64 KiB slice from the middle.
-measure('compress', 'probe: gzip 1 of 64 KiB per segment', sampleTotal, () => sample.forEach((s) => zlib.deflateRawSync(s.subarray(s.length >> 1, (s.length >> 1) + 65536), { level: 1 })));
+measure('compress', 'probe: gzip 1 of 64 KiB per segment', sampleTotal, () =>
+  sample.forEach((s) => zlib.deflateRawSync(s.subarray(s.length >> 1, (s.length >> 1) + 65536), { level: 1 })),
+);
 
 // encrypt, decrypt: the segment cipher (libsodium's secretstream format, sealed by OpenSSL).
 const cipher = new SecretstreamCipher(randomBytes(32));
@@ -145,6 +147,8 @@ await measureAsync('write', 'one file per 4 MiB segment', sampleTotal, async () 
 await rm(out, { recursive: true, force: true });
 
 const about = machine();
-console.log(`sample ${round(sampleTotal / 1024 ** 2, 0)} MiB of the ${round(total / 1024 ** 2, 0)} MiB data set, one core, ${about.cores} cores (${about.cpu}), Node ${about.node}, load ${about.load.join(' ')}`);
+console.log(
+  `sample ${round(sampleTotal / 1024 ** 2, 0)} MiB of the ${round(total / 1024 ** 2, 0)} MiB data set, one core, ${about.cores} cores (${about.cpu}), Node ${about.node}, load ${about.load.join(' ')}`,
+);
 console.table(rows);
 console.log(JSON.stringify({ ...about, sampleBytes: sampleTotal, results: rows }));

@@ -99,7 +99,11 @@ export const NODE_ENV = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_A
 /** Runs `failsafe <args> -c config --json` (bench/run-cli.js) in a child process: seconds, peak RSS in bytes, parsed output. */
 export function runCli(label, cliArgs, config) {
   const started = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, [...NODE_FLAGS, join(import.meta.dirname, 'run-cli.js'), ...cliArgs, '-c', config, '--json'], { encoding: 'utf8', maxBuffer: 64 << 20, env: NODE_ENV });
+  const result = spawnSync(process.execPath, [...NODE_FLAGS, join(import.meta.dirname, 'run-cli.js'), ...cliArgs, '-c', config, '--json'], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    env: NODE_ENV,
+  });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (result.status !== 0) throw new Error(`${label} failed (${result.status}): ${result.stderr}`);
   const rss = Number(/BENCH maxRssKiB=(\d+)/.exec(result.stderr)?.[1] ?? 0) * 1024;

@@ -168,11 +168,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
       if (options.passphraseEnv !== undefined && !options.asymmetric) throw new FailsafeError('E_USAGE', '--passphrase-env goes with --asymmetric');
       if (options.asymmetric) {
         const passphrase = options.passphraseEnv === undefined ? undefined : io.env[options.passphraseEnv];
-        if (options.passphraseEnv !== undefined && !passphrase) throw new FailsafeError('E_KEY_MISSING', `variable ${options.passphraseEnv} is not set or empty`);
+        if (options.passphraseEnv !== undefined && !passphrase)
+          throw new FailsafeError('E_KEY_MISSING', `variable ${options.passphraseEnv} is not set or empty`);
         const { writeNewIdentity } = await import('../core/crypto/identity.js');
         const publicKey = await writeNewIdentity(path, passphrase);
-        print({ identity: path, publicKey, protected: passphrase !== undefined, created: true }, () =>
-          `wrote a new identity to ${path}; keep it off the backup host and keep a copy somewhere safe\npublic key (for encryption.recipients):\n${publicKey}\n`,
+        print(
+          { identity: path, publicKey, protected: passphrase !== undefined, created: true },
+          () =>
+            `wrote a new identity to ${path}; keep it off the backup host and keep a copy somewhere safe\npublic key (for encryption.recipients):\n${publicKey}\n`,
         );
         return;
       }

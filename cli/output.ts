@@ -10,7 +10,15 @@ export interface Io {
 }
 
 /** A snapshot as `--json` prints it (docs: backup and list share this shape). */
-export function snapshotJson({ id, job, target, createdAt, bytes, files, tags }: SnapshotBasics): Pick<SnapshotBasics, 'id' | 'job' | 'target' | 'createdAt' | 'bytes' | 'files' | 'tags'> {
+export function snapshotJson({
+  id,
+  job,
+  target,
+  createdAt,
+  bytes,
+  files,
+  tags,
+}: SnapshotBasics): Pick<SnapshotBasics, 'id' | 'job' | 'target' | 'createdAt' | 'bytes' | 'files' | 'tags'> {
   return { id, job, target, createdAt, bytes, files, ...(tags ? { tags } : {}) };
 }
 
@@ -31,8 +39,25 @@ export function formatSnapshots(snapshots: SnapshotInfo[]): string {
   const rows = [['ID', 'JOB', 'TARGET', 'CREATED', 'FILES', 'SIZE', 'STORED', ...(tagged ? ['TAGS'] : [])]];
   for (const s of snapshots) {
     const tags = tagged ? [(s.tags ?? []).join(',')] : [];
-    rows.push([s.id, s.job, s.target, s.createdAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), String(s.files), formatBytes(s.bytes), formatBytes(s.storedBytes), ...tags]);
+    rows.push([
+      s.id,
+      s.job,
+      s.target,
+      s.createdAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+      String(s.files),
+      formatBytes(s.bytes),
+      formatBytes(s.storedBytes),
+      ...tags,
+    ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => `${r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}\n`).join('');
+  return rows
+    .map(
+      (r) =>
+        `${r
+          .map((cell, i) => cell.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd()}\n`,
+    )
+    .join('');
 }

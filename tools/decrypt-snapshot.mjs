@@ -53,7 +53,13 @@ function loadIdentity(path) {
   const passphrase = process.env[args['identity-passphrase-env']];
   if (!passphrase) fail(`the identity is protected: set ${args['identity-passphrase-env']}`);
   const kek = pwhash(passphrase, file.kdf);
-  const secretKey = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, unb64(file.wrappedSecretKey), `failsafe/v1/identity/${file.publicKey}`, unb64(file.nonce), kek);
+  const secretKey = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+    null,
+    unb64(file.wrappedSecretKey),
+    `failsafe/v1/identity/${file.publicKey}`,
+    unb64(file.nonce),
+    kek,
+  );
   return { publicKey, secretKey };
 }
 
@@ -189,7 +195,11 @@ class Untar {
   }
 
   startEntry(block) {
-    const text = (from, length) => block.subarray(from, from + length).toString('utf8').replace(/\0.*$/s, '');
+    const text = (from, length) =>
+      block
+        .subarray(from, from + length)
+        .toString('utf8')
+        .replace(/\0.*$/s, '');
     const octal = (from, length) => parseInt(text(from, length).trim() || '0', 8);
     const type = String.fromCharCode(block[156] || 48);
     const prefix = text(257, 6) === 'ustar' ? text(345, 155) : '';
@@ -259,15 +269,17 @@ class Untar {
     else if (header.type === '0' || header.type === '\0') {
       this.entry.fd = openSync(path, 'wx', header.mode);
       this.entry.hash = createHash('sha256');
-    }
-    else fail(`unsupported tar entry type "${header.type}" for ${header.name}`);
+    } else fail(`unsupported tar entry type "${header.type}" for ${header.name}`);
   }
 }
 
 await sodium.ready;
-if (!args.target || !args.job || !args.out) fail('usage: --target DIR --job JOB [--snapshot ID|latest] --out DIR [--passphrase-env VAR | --key-file FILE | --identity FILE]');
+if (!args.target || !args.job || !args.out)
+  fail('usage: --target DIR --job JOB [--snapshot ID|latest] --out DIR [--passphrase-env VAR | --key-file FILE | --identity FILE]');
 const manifests = join(args.target, 'manifests', args.job);
-const ids = readdirSync(manifests).filter((name) => !name.startsWith('.')).sort();
+const ids = readdirSync(manifests)
+  .filter((name) => !name.startsWith('.'))
+  .sort();
 const id = args.snapshot === 'latest' ? ids.at(-1) : ids.find((name) => name === args.snapshot || name.startsWith(args.snapshot));
 if (!id) fail(`no snapshot "${args.snapshot}" for job ${args.job}`);
 

@@ -139,7 +139,9 @@ export class LocalAdapter implements StorageAdapter {
       throw err;
     }
     // Keys sort by their string; a directory's keys sort as `name/…`.
-    const named = entries.map((e) => ({ e, sortKey: e.isDirectory() ? `${e.name}/` : e.name })).sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+    const named = entries
+      .map((e) => ({ e, sortKey: e.isDirectory() ? `${e.name}/` : e.name }))
+      .sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
     for (const { e } of named) {
       const key = dirKey === '' ? e.name : `${dirKey}/${e.name}`;
       if (e.isDirectory()) yield* this.#walk(key);

@@ -36,8 +36,7 @@ export function s3Error(err: unknown, context: ErrorContext, what: string): Fail
   const name = e.Code ?? e.name ?? '';
   const status = e.$metadata?.httpStatusCode;
   const detail = oneLine(e.message || name || String(err));
-  const fail = (code: ErrorCode, message: string): FailsafeError =>
-    new FailsafeError(code, `${context.where}: ${what}: ${message}`, { cause: err });
+  const fail = (code: ErrorCode, message: string): FailsafeError => new FailsafeError(code, `${context.where}: ${what}: ${message}`, { cause: err });
 
   if (isAbortError(err)) return fail('E_ABORTED', 'aborted');
   if (name === 'NoSuchKey' || (name === 'NotFound' && status === 404)) return fail('E_NOT_FOUND', 'not found');

@@ -90,7 +90,13 @@ export async function findPending(context: MultipartContext, fullKey: string, ke
 }
 
 /** Finishes `pending` with `rest`, the object's bytes from `pending.storedBytes` on; resolves with the object's size. */
-export async function resumePending(context: MultipartContext, fullKey: string, pending: PendingUpload, rest: Readable | Buffer, signal?: AbortSignal): Promise<number> {
+export async function resumePending(
+  context: MultipartContext,
+  fullKey: string,
+  pending: PendingUpload,
+  rest: Readable | Buffer,
+  signal?: AbortSignal,
+): Promise<number> {
   const { client, bucket } = context;
   const listed = await listParts(context, fullKey, pending.uploadId, signal);
   const done: CompletedPart[] = listed.slice(0, pending.parts).map((p) => ({ PartNumber: p.PartNumber!, ETag: p.ETag! }));
@@ -107,7 +113,10 @@ export async function resumePending(context: MultipartContext, fullKey: string, 
       if (part.length === 0 && number > 1) break; // nothing after the stored parts
       size += part.length;
       const sending = client
-        .send(new UploadPartCommand({ Bucket: bucket, Key: fullKey, UploadId: pending.uploadId, PartNumber: number, Body: part, ContentLength: part.length }), signal ? { abortSignal: signal } : {})
+        .send(
+          new UploadPartCommand({ Bucket: bucket, Key: fullKey, UploadId: pending.uploadId, PartNumber: number, Body: part, ContentLength: part.length }),
+          signal ? { abortSignal: signal } : {},
+        )
         .then((out) => void done.push({ PartNumber: number, ETag: out.ETag! }))
         .catch((err: unknown) => void (failure ??= err))
         .finally(() => inFlight.delete(sending));
@@ -133,7 +142,10 @@ export async function abortStale(context: MultipartContext, prefix: string, olde
     if (!upload.Key || !upload.UploadId) continue;
     // 0 means all: a server's Initiated can lie ahead of our clock (Swift rounds it up to the second).
     if (olderThanMs > 0 && Date.now() - (upload.Initiated?.getTime() ?? 0) < olderThanMs) continue;
-    await context.client.send(new AbortMultipartUploadCommand({ Bucket: context.bucket, Key: upload.Key, UploadId: upload.UploadId }), signal ? { abortSignal: signal } : {});
+    await context.client.send(
+      new AbortMultipartUploadCommand({ Bucket: context.bucket, Key: upload.Key, UploadId: upload.UploadId }),
+      signal ? { abortSignal: signal } : {},
+    );
     aborted++;
   }
   return aborted;

@@ -30,7 +30,10 @@ export const s3OptionsSchema = z
       .object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1), sessionToken: z.string().min(1).optional() })
       .strict()
       .optional(),
-    storageClass: z.string().regex(/^[A-Z_]+$/, 'an S3 storage class such as STANDARD_IA or GLACIER_IR').optional(),
+    storageClass: z
+      .string()
+      .regex(/^[A-Z_]+$/, 'an S3 storage class such as STANDARD_IA or GLACIER_IR')
+      .optional(),
     serverSideEncryption: z.enum(['AES256', 'aws:kms', 'aws:kms:dsse']).optional(),
     kmsKeyId: z.string().min(1).optional(),
     partSize: partSize.default(8 * 1024 * 1024),

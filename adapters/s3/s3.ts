@@ -87,10 +87,7 @@ export class S3Adapter implements StorageAdapter, ResumableUploads {
     let token: string | undefined;
     do {
       const page = await this.#call(`list ${prefix || '(all)'}`, () =>
-        this.client.send(
-          new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: this.#key(prefix), ContinuationToken: token }),
-          this.#send(options),
-        ),
+        this.client.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: this.#key(prefix), ContinuationToken: token }), this.#send(options)),
       );
       this.#bucketSeen = true;
       // S3 lists in UTF-8 byte order already; some compatible servers do not, so each page is sorted too.

@@ -37,7 +37,11 @@ export async function openConnection(options: SftpOptions, target: string): Prom
     try {
       privateKey = readFileSync(options.privateKey);
     } catch (err) {
-      throw new FailsafeError('E_AUTH', `target "${target}": privateKey ${options.privateKey} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+      throw new FailsafeError(
+        'E_AUTH',
+        `target "${target}": privateKey ${options.privateKey} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+        { cause: err },
+      );
     }
   }
   const agent = options.agent === true ? process.env.SSH_AUTH_SOCK : options.agent || undefined;
@@ -95,7 +99,11 @@ function connectError(err: unknown, options: SftpOptions, target: string): Fails
     return new FailsafeError('E_AUTH', `${where}: login refused (wrong key, passphrase, password or user)`, { cause: err });
   }
   if (/connect to agent/i.test(detail)) {
-    return new FailsafeError('E_AUTH', `${where}: the ssh-agent at ${String(options.agent === true ? process.env.SSH_AUTH_SOCK : options.agent)} cannot be reached`, { cause: err });
+    return new FailsafeError(
+      'E_AUTH',
+      `${where}: the ssh-agent at ${String(options.agent === true ? process.env.SSH_AUTH_SOCK : options.agent)} cannot be reached`,
+      { cause: err },
+    );
   }
   if (/passphrase|encrypted private key|cannot parse privateKey/i.test(detail)) {
     return new FailsafeError('E_AUTH', `${where}: privateKey ${options.privateKey ?? ''} cannot be used: ${detail}`, { cause: err });

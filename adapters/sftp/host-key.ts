@@ -57,7 +57,13 @@ function hostsMatch(hosts: string, name: string): boolean {
   for (const pattern of hosts.split(',')) {
     const negated = pattern.startsWith('!');
     const body = negated ? pattern.slice(1) : pattern;
-    const regex = new RegExp(`^${body.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+    const regex = new RegExp(
+      `^${body
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+      'i',
+    );
     if (regex.test(name)) {
       if (negated) return false;
       matched = true;
@@ -116,7 +122,9 @@ export function hostKeyCheck(policy: HostKeyPolicy, host: string, port: number, 
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new FailsafeError('E_CONFIG', `target "${target}": knownHosts ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+    throw new FailsafeError('E_CONFIG', `target "${target}": knownHosts ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, {
+      cause: err,
+    });
   }
   const name = knownHostsName(host, port);
   const known = knownKeysFor(text, name);

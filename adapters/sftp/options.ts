@@ -13,7 +13,10 @@ export const sftpOptionsSchema = z
     hostKey: z
       .union([z.string(), z.array(z.string()).min(1)])
       .transform((value) => (Array.isArray(value) ? value : [value]))
-      .refine((keys) => keys.every((key) => FINGERPRINT.test(key)), 'expected a SHA256 fingerprint as `ssh-keygen -lf` prints it, e.g. "SHA256:…" (43 characters after the colon)')
+      .refine(
+        (keys) => keys.every((key) => FINGERPRINT.test(key)),
+        'expected a SHA256 fingerprint as `ssh-keygen -lf` prints it, e.g. "SHA256:…" (43 characters after the colon)',
+      )
       .optional(),
     knownHosts: z.string().min(1).optional(),
     insecureAcceptAnyHostKey: z.boolean().default(false),

@@ -50,29 +50,34 @@ export class SftpAdapter implements StorageAdapter {
     if (signal && !Buffer.isBuffer(body)) addAbortSignal(signal, body);
     // A stream can be sent only once: it is retried only when no byte of it was read yet.
     let consumed = false;
-    const size = await this.#retry(`put ${key}`, signal, () => Buffer.isBuffer(body) || !consumed, async (connection) => {
-      const temp = posix.join(posix.dirname(path), `${TEMP_PREFIX}${posix.basename(path)}-${randomBytes(6).toString('hex')}`);
-      let handle: Buffer | undefined;
-      try {
-        handle = await this.#openForWrite(connection, temp);
-        consumed = true;
-        const written = await uploadTo(connection, handle, body, signal);
-        await ops.fsync(connection, handle).catch((err: unknown) => {
-          if ((err as { code?: unknown }).code !== STATUS.OP_UNSUPPORTED && !/not supported/i.test(String(err))) throw err;
-        });
-        await ops.close(connection, handle);
-        handle = undefined;
-        signal?.throwIfAborted();
-        await ops.rename(connection, temp, path);
-        return written;
-      } catch (err) {
-        if (handle) await ops.close(connection, handle).catch(() => undefined);
-        await ops.unlink(connection, temp).catch(() => {
-          if (!connection.alive || isConnectionLoss(err, connection)) this.#orphans.add(temp);
-        });
-        throw err;
-      }
-    });
+    const size = await this.#retry(
+      `put ${key}`,
+      signal,
+      () => Buffer.isBuffer(body) || !consumed,
+      async (connection) => {
+        const temp = posix.join(posix.dirname(path), `${TEMP_PREFIX}${posix.basename(path)}-${randomBytes(6).toString('hex')}`);
+        let handle: Buffer | undefined;
+        try {
+          handle = await this.#openForWrite(connection, temp);
+          consumed = true;
+          const written = await uploadTo(connection, handle, body, signal);
+          await ops.fsync(connection, handle).catch((err: unknown) => {
+            if ((err as { code?: unknown }).code !== STATUS.OP_UNSUPPORTED && !/not supported/i.test(String(err))) throw err;
+          });
+          await ops.close(connection, handle);
+          handle = undefined;
+          signal?.throwIfAborted();
+          await ops.rename(connection, temp, path);
+          return written;
+        } catch (err) {
+          if (handle) await ops.close(connection, handle).catch(() => undefined);
+          await ops.unlink(connection, temp).catch(() => {
+            if (!connection.alive || isConnectionLoss(err, connection)) this.#orphans.add(temp);
+          });
+          throw err;
+        }
+      },
+    );
     await this.#removeOrphans();
     return { size };
   }
@@ -89,41 +94,51 @@ export class SftpAdapter implements StorageAdapter {
   /** The object's bytes from `position` to `end` (inclusive; the last byte by default), on a pooled connection. */
   async #openRead(key: string, position: number, end: number | undefined, signal: AbortSignal | undefined): Promise<OpenedRead> {
     const path = this.#path(key);
-    return this.#retry(`get ${key}`, signal, () => true, async (connection) => {
-      const handle = await ops.open(connection, path, 'r');
-      let stats: Stats;
-      try {
-        stats = await ops.fstat(connection, handle);
-      } catch (err) {
-        await ops.close(connection, handle).catch(() => undefined);
-        throw err;
-      }
-      // The stream keeps the connection in use until it ends or is destroyed.
-      connection.active++;
-      let released = false;
-      const release = async (): Promise<void> => {
-        if (released) return;
-        released = true;
-        await ops.close(connection, handle).catch(() => undefined);
-        this.#pool.release(connection);
-      };
-      const stream = downloadFrom(connection, handle, position, Math.min(end ?? stats.size - 1, stats.size - 1), release);
-      stream.once('close', () => void release());
-      return { stream, version: `${stats.size} bytes, mtime ${stats.mtime}`, lost: (err) => isConnectionLoss(err, connection) };
-    });
+    return this.#retry(
+      `get ${key}`,
+      signal,
+      () => true,
+      async (connection) => {
+        const handle = await ops.open(connection, path, 'r');
+        let stats: Stats;
+        try {
+          stats = await ops.fstat(connection, handle);
+        } catch (err) {
+          await ops.close(connection, handle).catch(() => undefined);
+          throw err;
+        }
+        // The stream keeps the connection in use until it ends or is destroyed.
+        connection.active++;
+        let released = false;
+        const release = async (): Promise<void> => {
+          if (released) return;
+          released = true;
+          await ops.close(connection, handle).catch(() => undefined);
+          this.#pool.release(connection);
+        };
+        const stream = downloadFrom(connection, handle, position, Math.min(end ?? stats.size - 1, stats.size - 1), release);
+        stream.once('close', () => void release());
+        return { stream, version: `${stats.size} bytes, mtime ${stats.mtime}`, lost: (err) => isConnectionLoss(err, connection) };
+      },
+    );
   }
 
   async head(key: string, options: StorageOptions = {}): Promise<ObjectInfo | undefined> {
     const path = this.#path(key);
-    return this.#retry(`head ${key}`, options.signal, () => true, async (connection) => {
-      try {
-        const stats = await ops.stat(connection, path);
-        return stats.isFile() ? { key, size: stats.size, modified: new Date(stats.mtime * 1000) } : undefined;
-      } catch (err) {
-        if (isMissing(err)) return undefined;
-        throw err;
-      }
-    });
+    return this.#retry(
+      `head ${key}`,
+      options.signal,
+      () => true,
+      async (connection) => {
+        try {
+          const stats = await ops.stat(connection, path);
+          return stats.isFile() ? { key, size: stats.size, modified: new Date(stats.mtime * 1000) } : undefined;
+        } catch (err) {
+          if (isMissing(err)) return undefined;
+          throw err;
+        }
+      },
+    );
   }
 
   async *list(prefix: string, options: StorageOptions = {}): AsyncIterable<ObjectInfo> {
@@ -137,16 +152,27 @@ export class SftpAdapter implements StorageAdapter {
 
   async delete(key: string, options: StorageOptions = {}): Promise<void> {
     const path = this.#path(key);
-    await this.#retry(`delete ${key}`, options.signal, () => true, async (connection) => {
-      await ops.unlink(connection, path).catch((err: unknown) => {
-        if (!isMissing(err)) throw err;
-      });
-      // Tidy empty parents so deleted snapshots leave no empty folders behind.
-      for (let dir = posix.dirname(path); dir !== this.root && dir.startsWith(`${this.root}/`); dir = posix.dirname(dir)) {
-        this.#dirs.delete(dir);
-        if (!(await ops.rmdir(connection, dir).then(() => true, () => false))) break;
-      }
-    });
+    await this.#retry(
+      `delete ${key}`,
+      options.signal,
+      () => true,
+      async (connection) => {
+        await ops.unlink(connection, path).catch((err: unknown) => {
+          if (!isMissing(err)) throw err;
+        });
+        // Tidy empty parents so deleted snapshots leave no empty folders behind.
+        for (let dir = posix.dirname(path); dir !== this.root && dir.startsWith(`${this.root}/`); dir = posix.dirname(dir)) {
+          this.#dirs.delete(dir);
+          if (
+            !(await ops.rmdir(connection, dir).then(
+              () => true,
+              () => false,
+            ))
+          )
+            break;
+        }
+      },
+    );
   }
 
   /** Removes temp files left by a crash mid-put, older than `olderThanMs`. Returns how many. */
@@ -158,7 +184,12 @@ export class SftpAdapter implements StorageAdapter {
         const path = posix.join(dir, entry.filename);
         if (entry.attrs.isDirectory()) await visit(path);
         else if (isTempName(entry.filename) && Date.now() - entry.attrs.mtime * 1000 >= olderThanMs) {
-          await this.#retry(`clean up ${path}`, undefined, () => true, (c) => ops.unlink(c, path).catch((err: unknown) => void (isMissing(err) || Promise.reject(err))));
+          await this.#retry(
+            `clean up ${path}`,
+            undefined,
+            () => true,
+            (c) => ops.unlink(c, path).catch((err: unknown) => void (isMissing(err) || Promise.reject(err))),
+          );
           removed++;
         }
       }
@@ -192,11 +223,15 @@ export class SftpAdapter implements StorageAdapter {
 
   /** A folder's entries; a missing folder has none. */
   async #readdir(dir: string, signal: AbortSignal | undefined): ReturnType<typeof ops.readdir> {
-    return this.#retry(`list ${dir}`, signal, () => true, (connection) =>
-      ops.readdir(connection, dir).catch((err: unknown) => {
-        if (isMissing(err) || (err as { code?: unknown }).code === STATUS.FAILURE) return [];
-        throw err;
-      }),
+    return this.#retry(
+      `list ${dir}`,
+      signal,
+      () => true,
+      (connection) =>
+        ops.readdir(connection, dir).catch((err: unknown) => {
+          if (isMissing(err) || (err as { code?: unknown }).code === STATUS.FAILURE) return [];
+          throw err;
+        }),
     );
   }
 
@@ -227,12 +262,21 @@ export class SftpAdapter implements StorageAdapter {
     let made = this.#dirs.get(dir);
     if (!made) {
       made = (async () => {
-        const exists = await ops.stat(connection, dir).then((s) => s.isDirectory(), () => false);
+        const exists = await ops.stat(connection, dir).then(
+          (s) => s.isDirectory(),
+          () => false,
+        );
         if (exists) return;
         const parent = posix.dirname(dir);
         if (parent !== dir && parent !== '.') await this.#mkdirs(connection, parent);
         await ops.mkdir(connection, dir).catch(async (err: unknown) => {
-          if (!(await ops.stat(connection, dir).then((s) => s.isDirectory(), () => false))) throw err;
+          if (
+            !(await ops.stat(connection, dir).then(
+              (s) => s.isDirectory(),
+              () => false,
+            ))
+          )
+            throw err;
         });
       })();
       this.#dirs.set(dir, made);
@@ -295,4 +339,3 @@ export class SftpAdapter implements StorageAdapter {
     return posix.join(this.root, ...key.split('/'));
   }
 }
-

@@ -185,7 +185,11 @@ class HandleReadStream extends Readable {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#unwatch();
-    const finish = (): void => void this.#onEnd().then(() => callback(error), () => callback(error));
+    const finish = (): void =>
+      void this.#onEnd().then(
+        () => callback(error),
+        () => callback(error),
+      );
     if (this.#pending === 0) finish();
     else this.#settled = finish;
   }

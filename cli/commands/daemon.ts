@@ -12,7 +12,11 @@ export function registerDaemon({ command, open, io, print }: CommandContext): vo
     const log = (line: string): void => void io.stderr.write(`${new Date().toISOString()} ${line}\n`);
     try {
       const { config } = failsafe.config;
-      const [{ daemonTasks }, { Scheduler }, { FileRunState }] = await Promise.all([import('../../api/daemon.js'), import('../../core/automation/scheduler.js'), import('../../core/automation/run-state.js')]);
+      const [{ daemonTasks }, { Scheduler }, { FileRunState }] = await Promise.all([
+        import('../../api/daemon.js'),
+        import('../../core/automation/scheduler.js'),
+        import('../../core/automation/run-state.js'),
+      ]);
       const tasks = daemonTasks(failsafe, (message) => log(`warning: ${message}`));
       if (tasks.length === 0) throw new FailsafeError('E_USAGE', 'nothing to schedule: give a job a schedule (or set schedules.prune / schedules.drill)');
       const scheduler = new Scheduler(tasks, {
@@ -51,7 +55,14 @@ export function registerDaemon({ command, open, io, print }: CommandContext): vo
         const { config, file } = failsafe.config;
         const specs: TimerSpec[] = Object.values(config.jobs)
           .filter((job) => job.schedule)
-          .map((job) => ({ unit: `failsafe-backup-${job.name}`, description: `Failsafe backup of ${job.name}`, args: ['backup', job.name], cron: job.schedule!, persistent: job.catchUp, jitterSeconds: job.jitterMs / 1000 }));
+          .map((job) => ({
+            unit: `failsafe-backup-${job.name}`,
+            description: `Failsafe backup of ${job.name}`,
+            args: ['backup', job.name],
+            cron: job.schedule!,
+            persistent: job.catchUp,
+            jitterSeconds: job.jitterMs / 1000,
+          }));
         for (const [name, cron] of Object.entries(config.schedules)) {
           specs.push({ unit: `failsafe-${name}`, description: `Failsafe ${name}`, args: [name], cron: cron!, persistent: false, jitterSeconds: 0 });
         }

@@ -10,7 +10,9 @@ interface DrillCliOptions extends CommonOptions, IdentityOptions {
 }
 
 export function registerDrill({ command, open, print, warn, io, setExit }: CommandContext): void {
-  withIdentityOptions(command('drill [jobs...]', "restore each job's latest snapshot into a scratch folder, run the checks, report the time, remove the scratch"))
+  withIdentityOptions(
+    command('drill [jobs...]', "restore each job's latest snapshot into a scratch folder, run the checks, report the time, remove the scratch"),
+  )
     .option('--scratch <dir>', 'make the scratch folders here (default: the system temp folder)')
     .action(async (jobs: string[], options: DrillCliOptions) => {
       const failsafe = await open(options);

@@ -10,8 +10,12 @@ export function registerInit({ command, print }: CommandContext): void {
       print(result, () => {
         const lines = [`wrote ${result.config}`];
         lines.push(result.keyCreated ? `wrote a new key to ${result.keyFile} (mode 0600)` : `kept the existing key ${result.keyFile}`);
-        lines.push(`found ${result.databases.length} SQLite database${result.databases.length === 1 ? '' : 's'}${result.databases.length ? `: ${result.databases.join(', ')}` : ''}`);
-        lines.push(`found ${result.configFiles.length} config file${result.configFiles.length === 1 ? '' : 's'}${result.configFiles.length ? `: ${result.configFiles.join(', ')}` : ''}`);
+        lines.push(
+          `found ${result.databases.length} SQLite database${result.databases.length === 1 ? '' : 's'}${result.databases.length ? `: ${result.databases.join(', ')}` : ''}`,
+        );
+        lines.push(
+          `found ${result.configFiles.length} config file${result.configFiles.length === 1 ? '' : 's'}${result.configFiles.length ? `: ${result.configFiles.join(', ')}` : ''}`,
+        );
         lines.push('next steps:', ...result.nextSteps.map((step, i) => `  ${i + 1}. ${step}`));
         return `${lines.join('\n')}\n`;
       });

@@ -20,7 +20,8 @@ export function registerPrune({ command, open, print, warn, io, setExit }: Comma
     .option('--orphan-grace <duration>', 'leave objects without a manifest alone until this old (a backup may be writing them)', '24h')
     .action(async (options: PruneCliOptions) => {
       const grace = parseDurationText(options.orphanGrace);
-      if (!grace || grace.years > 0 || grace.months > 0) throw new FailsafeError('E_USAGE', `--orphan-grace "${options.orphanGrace}": expected a duration like 36h, 2d or 1w`);
+      if (!grace || grace.years > 0 || grace.months > 0)
+        throw new FailsafeError('E_USAGE', `--orphan-grace "${options.orphanGrace}": expected a duration like 36h, 2d or 1w`);
       const failsafe = await open(options);
       try {
         const report = await failsafe.prune({
@@ -46,7 +47,8 @@ function formatPrune(report: PruneReport): string {
     const where = `${s.job} @ ${s.target}`;
     lines.push(s.action === 'keep' ? `keep    ${s.id}  ${where}  (${s.reasons.join(', ')})` : `${remove.padEnd(7)} ${s.id}  ${where}`);
   }
-  for (const o of report.orphans) lines.push(`${remove} leftover ${o.job}/${o.id} @ ${o.target}: ${o.objects} objects, ${formatBytes(o.bytes)} without a manifest`);
+  for (const o of report.orphans)
+    lines.push(`${remove} leftover ${o.job}/${o.id} @ ${o.target}: ${o.objects} objects, ${formatBytes(o.bytes)} without a manifest`);
   for (const [target, count] of Object.entries(report.tempRemoved)) if (count > 0) lines.push(`removed ${count} temp files @ ${target}`);
   const kept = report.snapshots.filter((s) => s.action === 'keep').length;
   lines.push(`${kept} kept, ${report.snapshots.length - kept} ${remove}${report.dryRun ? ' (dry run: nothing changed)' : ''}`);

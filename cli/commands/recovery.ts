@@ -55,22 +55,24 @@ export function registerRecovery({ command, open, print, warn, io, backup }: Com
       if (jobs.length > 0) await backup(jobs, options);
     });
 
-  command('resume [jobs...]', 'continue the interrupted backups of the given jobs (all that have one by default)').action(async (jobs: string[], options: CommonOptions) => {
-    const failsafe = await open(options);
-    let pending: string[];
-    try {
-      pending = [...new Set((await failsafe.recoverable({ warn })).flatMap((op) => (op.job === undefined ? [] : [op.job])))];
-    } finally {
-      await failsafe.close();
-    }
-    const selected = jobs.length > 0 ? jobs.filter((job) => pending.includes(job)) : pending;
-    for (const job of jobs.filter((j) => !pending.includes(j))) warn(`job ${job} has no interrupted backup`);
-    if (selected.length === 0) {
-      print({ snapshots: [] }, () => 'nothing to resume\n');
-      return;
-    }
-    await backup(selected, options);
-  });
+  command('resume [jobs...]', 'continue the interrupted backups of the given jobs (all that have one by default)').action(
+    async (jobs: string[], options: CommonOptions) => {
+      const failsafe = await open(options);
+      let pending: string[];
+      try {
+        pending = [...new Set((await failsafe.recoverable({ warn })).flatMap((op) => (op.job === undefined ? [] : [op.job])))];
+      } finally {
+        await failsafe.close();
+      }
+      const selected = jobs.length > 0 ? jobs.filter((job) => pending.includes(job)) : pending;
+      for (const job of jobs.filter((j) => !pending.includes(j))) warn(`job ${job} has no interrupted backup`);
+      if (selected.length === 0) {
+        print({ snapshots: [] }, () => 'nothing to resume\n');
+        return;
+      }
+      await backup(selected, options);
+    },
+  );
 
   command('unlock', 'remove stale locks of interrupted backups (with --all, every lock: only when no backup is running)')
     .option('--job <job>', 'only this job')
@@ -79,7 +81,11 @@ export function registerRecovery({ command, open, print, warn, io, backup }: Com
     .action(async (options: CommonOptions & { job?: string; target?: string; all?: boolean }) => {
       const failsafe = await open(options);
       try {
-        const removed = await failsafe.unlock({ ...(options.job ? { job: options.job } : {}), ...(options.target ? { target: options.target } : {}), all: options.all === true });
+        const removed = await failsafe.unlock({
+          ...(options.job ? { job: options.job } : {}),
+          ...(options.target ? { target: options.target } : {}),
+          all: options.all === true,
+        });
         print(
           removed.map((l) => ({ target: l.target, key: l.key, stale: l.stale, holder: l.reason })),
           () => (removed.length === 0 ? 'no lock to remove\n' : removed.map((l) => `removed lock ${l.key} in ${l.target}: ${l.reason}\n`).join('')),

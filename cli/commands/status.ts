@@ -35,7 +35,11 @@ function formatStatus(report: StatusReport, formatAge: (seconds: number) => stri
       : 'no successful backup';
     lines.push(`${job.job}: ${job.health}, ${last}`);
     for (const t of job.targets) {
-      lines.push(t.error ? `  ${t.target}: cannot be read: ${t.error.message}` : `  ${t.target}: ${t.snapshots} snapshot${t.snapshots === 1 ? '' : 's'}, ${formatBytes(t.storedBytes)} stored`);
+      lines.push(
+        t.error
+          ? `  ${t.target}: cannot be read: ${t.error.message}`
+          : `  ${t.target}: ${t.snapshots} snapshot${t.snapshots === 1 ? '' : 's'}, ${formatBytes(t.storedBytes)} stored`,
+      );
     }
     for (const problem of job.problems) lines.push(`  ! ${problem}`);
   }

@@ -34,12 +34,14 @@ export class FileRunState implements RunState {
 
   recordRun(task: string, run: { at: Date; ok: boolean; error?: string }): Promise<void> {
     // Writes are serialized: two tasks finishing together never lose each other's record.
-    this.#writing = this.#writing.catch(() => undefined).then(async () => {
-      const records = await this.#load();
-      records.set(task, { lastRun: run.at.toISOString(), ok: run.ok, ...(run.error ? { error: run.error } : {}) });
-      await mkdir(dirname(this.path), { recursive: true });
-      await writeFileAtomic(this.path, Buffer.from(`${JSON.stringify(Object.fromEntries(records), null, 2)}\n`));
-    });
+    this.#writing = this.#writing
+      .catch(() => undefined)
+      .then(async () => {
+        const records = await this.#load();
+        records.set(task, { lastRun: run.at.toISOString(), ok: run.ok, ...(run.error ? { error: run.error } : {}) });
+        await mkdir(dirname(this.path), { recursive: true });
+        await writeFileAtomic(this.path, Buffer.from(`${JSON.stringify(Object.fromEntries(records), null, 2)}\n`));
+      });
     return this.#writing;
   }
 

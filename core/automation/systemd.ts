@@ -58,9 +58,15 @@ function unsupported(cron: string, what: string): FailsafeError {
 }
 
 /** Service and timer units, each preceded by the path it goes to. */
-export function systemdUnits(specs: TimerSpec[], options: {
-  /** The failsafe command, written as is. */
-  command: string; config: string; timeZone?: string }): string {
+export function systemdUnits(
+  specs: TimerSpec[],
+  options: {
+    /** The failsafe command, written as is. */
+    command: string;
+    config: string;
+    timeZone?: string;
+  },
+): string {
   const quote = (arg: string): string => (/^[A-Za-z0-9_./:@-]+$/.test(arg) ? arg : `"${arg.replace(/(["\\])/g, '\\$1')}"`);
   return specs
     .map((spec) => {

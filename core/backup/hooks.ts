@@ -38,7 +38,8 @@ export async function withHooks<T>(hooks: JobHooks | undefined, context: HookCon
   try {
     result = await body();
   } catch (err) {
-    if (hooks.after) await runHook('after', hooks.after, hooks.timeoutMs, context, { FAILSAFE_STATUS: 'failure' }).catch((e: Error) => context.warn?.(e.message));
+    if (hooks.after)
+      await runHook('after', hooks.after, hooks.timeoutMs, context, { FAILSAFE_STATUS: 'failure' }).catch((e: Error) => context.warn?.(e.message));
     await onError(hooks, context, err);
     throw err;
   }
@@ -55,8 +56,8 @@ async function onError(hooks: JobHooks, context: HookContext, err: unknown): Pro
   if (!hooks.onError) return;
   const message = err instanceof Error ? err.message : String(err);
   const code = err instanceof FailsafeError ? err.code : 'E_UNEXPECTED';
-  await runHook('onError', hooks.onError, hooks.timeoutMs, context, { FAILSAFE_STATUS: 'failure', FAILSAFE_ERROR: message, FAILSAFE_ERROR_CODE: code }).catch((e: Error) =>
-    context.warn?.(e.message),
+  await runHook('onError', hooks.onError, hooks.timeoutMs, context, { FAILSAFE_STATUS: 'failure', FAILSAFE_ERROR: message, FAILSAFE_ERROR_CODE: code }).catch(
+    (e: Error) => context.warn?.(e.message),
   );
 }
 

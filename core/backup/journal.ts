@@ -73,7 +73,14 @@ export class BackupJournal {
   /** Data objects found under the snapshot's prefix, for removing leftovers past the new end. */
   #found = new Set<string>();
 
-  private constructor(store: CheckpointStore, data: BackupCheckpointData, ciphers: SnapshotCiphers, known: JournaledSegment[], resumed: boolean, warn: (m: string) => void) {
+  private constructor(
+    store: CheckpointStore,
+    data: BackupCheckpointData,
+    ciphers: SnapshotCiphers,
+    known: JournaledSegment[],
+    resumed: boolean,
+    warn: (m: string) => void,
+  ) {
     this.#store = store;
     this.#data = data;
     this.id = data.snapshotId;
@@ -86,7 +93,13 @@ export class BackupJournal {
   }
 
   /** Resumes the job's interrupted backup when its settings still fit, or starts a new one. */
-  static async open(store: CheckpointStore, job: string, targets: Storage[], settings: JournalSettings, warn: (message: string) => void): Promise<BackupJournal> {
+  static async open(
+    store: CheckpointStore,
+    job: string,
+    targets: Storage[],
+    settings: JournalSettings,
+    warn: (message: string) => void,
+  ): Promise<BackupJournal> {
     const latest = await store.latest<BackupCheckpointData>(backupOperationId(job));
     const previous = latest?.data.kind === 'backup' ? latest.data : undefined;
     const estimate = previous?.estimate;

@@ -120,7 +120,10 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
   const prepared: SourcePlugin[] = [];
   const failed = new Map<Storage, Error>();
   const workers = new SegmentWorkers(
-    { compression: { algorithm: settings.compressor.algorithm, level: settings.compressionLevel }, cipher: { name: ciphers.segments.name, ...(ciphers.segmentKey ? { key: ciphers.segmentKey } : {}) } },
+    {
+      compression: { algorithm: settings.compressor.algorithm, level: settings.compressionLevel },
+      cipher: { name: ciphers.segments.name, ...(ciphers.segmentKey ? { key: ciphers.segmentKey } : {}) },
+    },
     settings.parallelism,
   );
 
@@ -153,23 +156,28 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
       progress.segments++;
       options.onProgress?.(progress);
     };
-    const store = new StoreStage<StoredSegment>(job.targets, workers.size + 2, (segment) => {
-      crashPoint('stored', counters.uploadedSegments + 1);
-      const record = {
-        index: segment.index,
-        key: segment.key,
-        storedSize: segment.data.length,
-        sha256: segment.sha256,
-        plainSize: segment.plainSize,
-      };
-      counters.uploadedSegments++;
-      counters.uploadedBytes += record.storedSize;
-      recordStored(record);
-      sealedBuffers.give(segment.out);
-      // The permit goes back once the segment is in a durable checkpoint: what a crash can lose stays within the window.
-      if (journal) void journal.record({ ...record, header: segment.header }).finally(() => window.release());
-      else window.release();
-    }, options.signal);
+    const store = new StoreStage<StoredSegment>(
+      job.targets,
+      workers.size + 2,
+      (segment) => {
+        crashPoint('stored', counters.uploadedSegments + 1);
+        const record = {
+          index: segment.index,
+          key: segment.key,
+          storedSize: segment.data.length,
+          sha256: segment.sha256,
+          plainSize: segment.plainSize,
+        };
+        counters.uploadedSegments++;
+        counters.uploadedBytes += record.storedSize;
+        recordStored(record);
+        sealedBuffers.give(segment.out);
+        // The permit goes back once the segment is in a durable checkpoint: what a crash can lose stays within the window.
+        if (journal) void journal.record({ ...record, header: segment.header }).finally(() => window.release());
+        else window.release();
+      },
+      options.signal,
+    );
     const reuse = new Transform({
       objectMode: true,
       highWaterMark: 0,

@@ -159,7 +159,9 @@ export class CheckpointStore {
       result = await callback(recovering);
     } catch (err) {
       const last = (await this.latest<D>(operationId)) ?? recovering;
-      await this.save<D>({ ...last, state: 'failed', metadata: { ...last.metadata, error: err instanceof Error ? err.message : String(err) } }).catch(() => undefined);
+      await this.save<D>({ ...last, state: 'failed', metadata: { ...last.metadata, error: err instanceof Error ? err.message : String(err) } }).catch(
+        () => undefined,
+      );
       throw err;
     }
     const last = (await this.latest<D>(operationId)) ?? recovering;
@@ -259,7 +261,14 @@ export class CheckpointStore {
 }
 
 function summarize(c: Checkpoint): OperationSummary {
-  return { operationId: c.operationId, operationName: c.operationName, state: c.state, progress: c.progress, timestamp: c.timestamp, checkpointId: c.checkpointId };
+  return {
+    operationId: c.operationId,
+    operationName: c.operationName,
+    state: c.state,
+    progress: c.progress,
+    timestamp: c.timestamp,
+    checkpointId: c.checkpointId,
+  };
 }
 
 function checkOperationId(id: string): void {

@@ -129,7 +129,10 @@ export function jobAutomation(raw: RawJobAutomation, targets: string[], fail: (a
   for (const target of Object.keys(perTarget)) {
     if (!targets.includes(target)) fail(['retention', 'perTarget', target], `"${target}" is not one of this job's targets (${targets.join(', ')})`);
   }
-  const hooks = raw.hooks && { ...pickDefined({ before: raw.hooks.before, after: raw.hooks.after, onError: raw.hooks.onError }), timeoutMs: raw.hooks.timeoutSeconds * 1000 };
+  const hooks = raw.hooks && {
+    ...pickDefined({ before: raw.hooks.before, after: raw.hooks.after, onError: raw.hooks.onError }),
+    timeoutMs: raw.hooks.timeoutSeconds * 1000,
+  };
   return {
     retention,
     retentionPerTarget: perTarget,

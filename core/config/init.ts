@@ -121,10 +121,15 @@ function renderConfig(folder: string, found: { databases: string[]; configFiles:
       if (group) group.push(file);
       else groups.push([file]);
     }
-    for (const group of groups) sources.push(`      - { type: config-file, name: ${nameFor(groups.length === 1 ? 'config' : group[0]!, taken)}, paths: [${group.map(q).join(', ')}] }`);
+    for (const group of groups)
+      sources.push(`      - { type: config-file, name: ${nameFor(groups.length === 1 ? 'config' : group[0]!, taken)}, paths: [${group.map(q).join(', ')}] }`);
   }
   const nothing = sources.length === 0;
-  if (nothing) sources.push('      # Nothing recognisable was found: the whole folder, minus what should not be in a backup', `      - { type: directory, name: ${nameFor(folder, taken)}, path: ., exclude: [backups, node_modules, .git, ${JSON.stringify(basename(keyFile))}] }`);
+  if (nothing)
+    sources.push(
+      '      # Nothing recognisable was found: the whole folder, minus what should not be in a backup',
+      `      - { type: directory, name: ${nameFor(folder, taken)}, path: ., exclude: [backups, node_modules, .git, ${JSON.stringify(basename(keyFile))}] }`,
+    );
   sources.push(
     '      # Folders of files (uploads, photos):',
     '      # - { type: directory, path: ./uploads, exclude: ["*.tmp"] }',

@@ -117,7 +117,8 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
   for (const [name, target] of Object.entries(raw.targets)) {
     const { type, ...rest } = target;
     const factory = options.registry.adapters.get(type);
-    if (!factory) fail('E_UNKNOWN_TYPE', ['targets', name, 'type'], `unknown target type "${type}" (known: ${[...options.registry.adapters.keys()].join(', ')})`);
+    if (!factory)
+      fail('E_UNKNOWN_TYPE', ['targets', name, 'type'], `unknown target type "${type}" (known: ${[...options.registry.adapters.keys()].join(', ')})`);
     const opts = validateOptions(factory!.optionsSchema, resolvePaths(rest, dir, factory!.pathOptions), ['targets', name], fail);
     targets[name] = { type, options: opts };
   }
@@ -138,14 +139,23 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
       sources.push({ type, name: sourceName, options: opts });
     });
     job.targets.forEach((target, index) => {
-      if (!(target in targets)) fail('E_UNKNOWN_TARGET', ['jobs', jobName, 'targets', index], `no target "${target}" under targets (defined: ${Object.keys(targets).join(', ') || 'none'})`);
+      if (!(target in targets))
+        fail(
+          'E_UNKNOWN_TARGET',
+          ['jobs', jobName, 'targets', index],
+          `no target "${target}" under targets (defined: ${Object.keys(targets).join(', ') || 'none'})`,
+        );
     });
     const automation = jobAutomation(job, job.targets, (at, message) => fail('E_CONFIG', ['jobs', jobName, ...at], message));
     jobs[jobName] = { name: jobName, sources, targets: job.targets, ...automation };
   }
 
   if (raw.checkpoints && !(raw.checkpoints.target in targets)) {
-    fail('E_UNKNOWN_TARGET', ['checkpoints', 'target'], `no target "${raw.checkpoints.target}" under targets (defined: ${Object.keys(targets).join(', ') || 'none'})`);
+    fail(
+      'E_UNKNOWN_TARGET',
+      ['checkpoints', 'target'],
+      `no target "${raw.checkpoints.target}" under targets (defined: ${Object.keys(targets).join(', ') || 'none'})`,
+    );
   }
 
   const encryption =

@@ -66,9 +66,7 @@ const encryption = z.union([
     ),
 ]);
 
-const compression = z
-  .object({ algorithm: z.enum(['zstd', 'gzip', 'brotli', 'none']).default('zstd'), level: z.number().int().optional() })
-  .strict();
+const compression = z.object({ algorithm: z.enum(['zstd', 'gzip', 'brotli', 'none']).default('zstd'), level: z.number().int().optional() }).strict();
 
 const job = z
   .object({

@@ -64,7 +64,8 @@ export function newSnapshotCiphers(encryption: Encryption): SnapshotCiphers {
  */
 export function resumeSnapshotCiphers(encryption: Encryption, slots: KeySlot[] | undefined): SnapshotCiphers {
   if (encryption.mode === 'none' || slots === undefined) {
-    if (encryption.mode !== 'none' || slots !== undefined) throw new FailsafeError('E_WRONG_KEY', 'the interrupted snapshot was written with other encryption settings');
+    if (encryption.mode !== 'none' || slots !== undefined)
+      throw new FailsafeError('E_WRONG_KEY', 'the interrupted snapshot was written with other encryption settings');
     return newSnapshotCiphers(encryption);
   }
   const { sodium, keyRing } = encryption;

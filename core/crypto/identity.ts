@@ -33,10 +33,7 @@ export type IdentityFile = {
   type: typeof IDENTITY_TYPE;
   version: 1;
   publicKey: string;
-} & (
-  | { secretKey: string }
-  | { kdf: { alg: 'argon2id13'; salt: string; opslimit: number; memlimit: number }; nonce: string; wrappedSecretKey: string }
-);
+} & ({ secretKey: string } | { kdf: { alg: 'argon2id13'; salt: string; opslimit: number; memlimit: number }; nonce: string; wrappedSecretKey: string });
 
 function checksum(key: Uint8Array): Buffer {
   return createHash('sha256').update('failsafe-pk1').update(key).digest().subarray(0, CHECK_BYTES);
@@ -55,7 +52,10 @@ export function parsePublicKey(text: string): Uint8Array {
   const body = trimmed.slice(PUBLIC_KEY_PREFIX.length);
   const raw = Buffer.from(body, 'base64url');
   if (!/^[A-Za-z0-9_-]+$/.test(body) || raw.length !== KEY_BYTES + CHECK_BYTES) {
-    throw new FailsafeError('E_INVALID_KEY', `public key ${trimmed.slice(0, 20)}… is truncated or mangled (expected ${PUBLIC_KEY_PREFIX} and 48 base64url characters)`);
+    throw new FailsafeError(
+      'E_INVALID_KEY',
+      `public key ${trimmed.slice(0, 20)}… is truncated or mangled (expected ${PUBLIC_KEY_PREFIX} and 48 base64url characters)`,
+    );
   }
   const key = new Uint8Array(raw.subarray(0, KEY_BYTES));
   if (!checksum(key).equals(raw.subarray(KEY_BYTES))) {
@@ -66,7 +66,9 @@ export function parsePublicKey(text: string): Uint8Array {
 
 /** Short, stable name of a public key, stored in its key slot so an identity finds its own. */
 export function recipientKeyId(sodium: Sodium, publicKey: Uint8Array): string {
-  return Buffer.from(sodium.crypto_generichash(16, publicKey, 'failsafe-recipient')).toString('hex').slice(0, 16);
+  return Buffer.from(sodium.crypto_generichash(16, publicKey, 'failsafe-recipient'))
+    .toString('hex')
+    .slice(0, 16);
 }
 
 export async function newIdentity(): Promise<Identity> {
@@ -128,7 +130,10 @@ export async function readIdentity(path: string, passphrase?: string): Promise<I
     secretKey = unb64(file.secretKey);
   } else {
     if (passphrase === undefined || passphrase === '') {
-      throw new FailsafeError('E_KEY_MISSING', `identity ${path} is protected by a passphrase: set FAILSAFE_IDENTITY_PASSPHRASE (or the variable named by --identity-passphrase-env)`);
+      throw new FailsafeError(
+        'E_KEY_MISSING',
+        `identity ${path} is protected by a passphrase: set FAILSAFE_IDENTITY_PASSPHRASE (or the variable named by --identity-passphrase-env)`,
+      );
     }
     const { kdf } = file;
     if (kdf.memlimit > 1024 ** 3 || kdf.opslimit > 20) throw new FailsafeError('E_INVALID_KEY', `identity ${path} asks for unreasonable Argon2id limits`);

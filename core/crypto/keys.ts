@@ -79,7 +79,11 @@ export class KeyRing {
     for (const recipient of this.#secrets.recipients ?? []) {
       slots.push({ type: 'recipient', keyId: recipientKeyId(s, recipient), sealed: b64(s.crypto_box_seal(dataKey, recipient)) });
     }
-    if (slots.length === 0) throw new FailsafeError('E_KEY_MISSING', 'nothing to seal a snapshot for: an identity only opens snapshots; configure recipients, a passphrase or a key file');
+    if (slots.length === 0)
+      throw new FailsafeError(
+        'E_KEY_MISSING',
+        'nothing to seal a snapshot for: an identity only opens snapshots; configure recipients, a passphrase or a key file',
+      );
     return slots;
   }
 

@@ -109,9 +109,7 @@ export function deriveSnapshotKeys(sodium: Sodium, dataKey: Uint8Array): { segme
   };
 }
 
-export type ManifestSealing =
-  | { cipher: 'none' }
-  | { cipher: 'xchacha20poly1305-ietf'; sodium: Sodium; manifestKey: Uint8Array; slots: KeySlot[] };
+export type ManifestSealing = { cipher: 'none' } | { cipher: 'xchacha20poly1305-ietf'; sodium: Sodium; manifestKey: Uint8Array; slots: KeySlot[] };
 
 export async function encodeManifest(manifest: Manifest, stats: SnapshotStats, sealing: ManifestSealing, labels: { tags?: string[] } = {}): Promise<Buffer> {
   const body = await gzip(Buffer.from(JSON.stringify(manifest), 'utf8'));
@@ -195,7 +193,13 @@ export function resealManifest(bytes: Buffer, what: string, sodium: Sodium, mani
   if (header.encryption.cipher === 'none') throw new FailsafeError('E_USAGE', `${what} is not encrypted; there are no keys to rotate`);
   let body: Uint8Array;
   try {
-    body = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, bytes.subarray(headerEnd), bytes.subarray(0, headerEnd), Buffer.from(header.encryption.nonce, 'base64'), manifestKey);
+    body = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+      null,
+      bytes.subarray(headerEnd),
+      bytes.subarray(0, headerEnd),
+      Buffer.from(header.encryption.nonce, 'base64'),
+      manifestKey,
+    );
   } catch (err) {
     throw new FailsafeError('E_WRONG_KEY', `wrong key or corrupted data: ${what} failed authentication`, { cause: err });
   }

@@ -35,11 +35,7 @@ export interface AtomicWriteOptions {
 }
 
 /** Writes `body` to `target` atomically; resolves with the bytes written. The temp file is removed on any failure. */
-export async function writeFileAtomic(
-  target: string,
-  body: Readable | Buffer,
-  options: AtomicWriteOptions = {},
-): Promise<number> {
+export async function writeFileAtomic(target: string, body: Readable | Buffer, options: AtomicWriteOptions = {}): Promise<number> {
   const temp = tempPathFor(target);
   try {
     const handle = await open(temp, 'wx', options.mode ?? 0o644);
@@ -75,7 +71,7 @@ export const WRITE_PIECE = 512 * 1024;
 
 /** Every byte of `bytes` at the handle's position (a write may take fewer than asked). */
 export async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
-  for (let written = 0; written < bytes.length; ) {
+  for (let written = 0; written < bytes.length;) {
     written += (await handle.write(bytes, written, Math.min(WRITE_PIECE, bytes.length - written))).bytesWritten;
   }
 }

@@ -63,10 +63,16 @@ export async function assertRoomFor(needs: SpaceNeed[]): Promise<void> {
   }
   for (const room of byDevice.values()) {
     if (room.bytesNeeded > room.free) {
-      throw new FailsafeError('E_NO_SPACE', `the restore needs at least ${mib(room.bytesNeeded)} on the file system of ${room.path}, which has ${mib(room.free)} free; nothing was changed`);
+      throw new FailsafeError(
+        'E_NO_SPACE',
+        `the restore needs at least ${mib(room.bytesNeeded)} on the file system of ${room.path}, which has ${mib(room.free)} free; nothing was changed`,
+      );
     }
     if (room.inodes !== undefined && room.entriesNeeded > room.inodes) {
-      throw new FailsafeError('E_NO_SPACE', `the restore creates ${room.entriesNeeded} files and folders on the file system of ${room.path}, which has room for ${room.inodes} more; nothing was changed`);
+      throw new FailsafeError(
+        'E_NO_SPACE',
+        `the restore creates ${room.entriesNeeded} files and folders on the file system of ${room.path}, which has room for ${room.inodes} more; nothing was changed`,
+      );
     }
   }
 }

@@ -118,10 +118,26 @@ export function collect(sources: SourcePlugin[], options: CollectOptions): Colle
   return { segments: out.segments, recycle: (index) => out.recycle(index), done };
 }
 
-async function writeEntry(out: Segmenter, source: string, name: string, ahead: AheadEntry, progress: CollectProgress, signal?: AbortSignal): Promise<string | undefined> {
+async function writeEntry(
+  out: Segmenter,
+  source: string,
+  name: string,
+  ahead: AheadEntry,
+  progress: CollectProgress,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
   const { entry } = ahead;
   const size = entry.type === 'file' ? entry.size : 0;
-  const header = encodeHeader({ name, type: entry.type, mode: entry.mode, mtime: entry.mtime, size, uid: entry.uid, gid: entry.gid, linkname: entry.type === 'symlink' ? (entry.linkTarget ?? '') : undefined });
+  const header = encodeHeader({
+    name,
+    type: entry.type,
+    mode: entry.mode,
+    mtime: entry.mtime,
+    size,
+    uid: entry.uid,
+    gid: entry.gid,
+    linkname: entry.type === 'symlink' ? (entry.linkTarget ?? '') : undefined,
+  });
   if (entry.type !== 'file') {
     await out.write(header);
     return undefined;

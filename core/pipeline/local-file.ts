@@ -70,7 +70,7 @@ export async function copyLocalFile(read: LocalRead, out: Segmenter, hash: Hash,
 
 /** Zeros in place of the bytes a file lost while read, hashed as part of it. */
 export async function padHashed(out: Segmenter, count: number, hash: Hash): Promise<void> {
-  for (let missing = count; missing > 0; ) {
+  for (let missing = count; missing > 0;) {
     const room = await out.room();
     const n = Math.min(room.length, missing);
     room.buffer.fill(0, room.offset, room.offset + n);

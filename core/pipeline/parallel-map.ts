@@ -24,14 +24,20 @@ export class ParallelMap<In, Out> extends Transform {
       callback();
       return;
     }
-    this.#shift().then(() => callback(), (err: Error) => this.#fail(err, callback));
+    this.#shift().then(
+      () => callback(),
+      (err: Error) => this.#fail(err, callback),
+    );
   }
 
   override _flush(callback: TransformCallback): void {
     const drain = async (): Promise<void> => {
       while (this.#queue.length > 0) await this.#shift();
     };
-    drain().then(() => callback(), (err: Error) => this.#fail(err, callback));
+    drain().then(
+      () => callback(),
+      (err: Error) => this.#fail(err, callback),
+    );
   }
 
   async #shift(): Promise<void> {

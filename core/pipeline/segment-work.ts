@@ -52,8 +52,7 @@ export interface SegmentExpectation {
 }
 
 export type SealResult =
-  | { index: number; plainSize: number; reused: true }
-  | { index: number; plainSize: number; sha256: string; header: string; data: Buffer };
+  { index: number; plainSize: number; reused: true } | { index: number; plainSize: number; sha256: string; header: string; data: Buffer };
 
 /** An open request as the pool takes it: the stored bytes, or the local file holding them (read by the worker). */
 export type OpenJob = Omit<OpenRequest, 'stored'> & ({ stored: Buffer; file?: undefined } | { file: string; stored?: undefined });
@@ -153,7 +152,10 @@ export function openSegment(tools: SegmentTools, request: OpenRequest, storedIsS
   let plain: Buffer;
   try {
     // Decrypting in place spares a segment-sized allocation; a failure leaves the stored bytes intact up to the bad chunk, so the hash still tells.
-    const opened = storedIsScratch && tools.cipher.authenticated ? stored.subarray(0, tools.cipher.decryptInto(stored, request.context, stored)) : tools.cipher.decrypt(stored, request.context);
+    const opened =
+      storedIsScratch && tools.cipher.authenticated
+        ? stored.subarray(0, tools.cipher.decryptInto(stored, request.context, stored))
+        : tools.cipher.decrypt(stored, request.context);
     const { out } = request;
     plain = tools.decompress(opened, request.plainSize, out);
     if (out && plain.buffer !== out.buffer && plain.length <= out.length) plain = out.subarray(0, plain.copy(out));

@@ -9,7 +9,16 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { createSegmentCodec, type CompressionAlgorithm } from '../codec/compression.js';
 import { FailsafeError, fromNodeError } from '../errors.js';
-import { asBuffer, openSegment, ownsWholeBuffer, sealSegment, type OpenJob, type SealRequest, type SegmentCodecSpec, type SegmentTools } from './segment-work.js';
+import {
+  asBuffer,
+  openSegment,
+  ownsWholeBuffer,
+  sealSegment,
+  type OpenJob,
+  type SealRequest,
+  type SegmentCodecSpec,
+  type SegmentTools,
+} from './segment-work.js';
 import { segmentCipher } from '../crypto/segment-cipher.js';
 import { collectYoungGarbage } from '../threads/minor-gc.js';
 
@@ -22,7 +31,12 @@ async function tools(spec: SegmentCodecSpec): Promise<SegmentTools> {
   const cipher = segmentCipher(spec.cipher.name, spec.cipher.key);
   // Throws for an algorithm this version does not know, rather than passing its bytes through as they are.
   const codec = createSegmentCodec(spec.compression.algorithm as CompressionAlgorithm, spec.compression.level);
-  return { cipher, compress: (d) => codec.compress(d), compressScratch: (d, room) => codec.compressScratch(d, room), decompress: (d, n, o) => codec.decompress(d, n, o) };
+  return {
+    cipher,
+    compress: (d) => codec.compress(d),
+    compressScratch: (d, room) => codec.compressScratch(d, room),
+    decompress: (d, n, o) => codec.decompress(d, n, o),
+  };
 }
 
 /** A view the receiving thread can own: shared memory travels as is, anything else is moved, never copied twice. */
@@ -33,7 +47,6 @@ function movable(data: Buffer): { data: Uint8Array; transfer: ArrayBuffer[] } {
   copy.set(data);
   return { data: copy, transfer: [copy.buffer] };
 }
-
 
 const port = parentPort!;
 let ready: Promise<SegmentTools> = Promise.reject(new Error('no codecs were given'));

@@ -124,7 +124,7 @@ export class Segmenter {
 
   /** Copies `bytes` in (headers, and the bodies of sources that only give a stream). */
   async write(bytes: Uint8Array): Promise<void> {
-    for (let done = 0; done < bytes.length; ) {
+    for (let done = 0; done < bytes.length;) {
       const room = await this.room();
       const n = Math.min(room.length, bytes.length - done);
       room.buffer.set(bytes.subarray(done, done + n), room.offset);
@@ -134,7 +134,7 @@ export class Segmenter {
   }
 
   async zeros(count: number): Promise<void> {
-    for (let done = 0; done < count; ) {
+    for (let done = 0; done < count;) {
       const room = await this.room();
       const n = Math.min(room.length, count - done);
       room.buffer.fill(0, room.offset, room.offset + n);

@@ -43,7 +43,12 @@ export interface ArchiveOptions {
 }
 
 /** Entries of the tar stream in order; each body must be consumed before asking for the next entry. */
-export async function* archiveEntries(tarStream: Readable, manifestEntries: ManifestEntry[], what: string, options: ArchiveOptions = {}): AsyncGenerator<ArchiveEntry> {
+export async function* archiveEntries(
+  tarStream: Readable,
+  manifestEntries: ManifestEntry[],
+  what: string,
+  options: ArchiveOptions = {},
+): AsyncGenerator<ArchiveEntry> {
   const index = new Map(manifestEntries.map((e) => [`${e.source}/${e.path}`, e]));
   // Pooled chunks are reused once the reader moves past them: what a consumer may keep is copied out first.
   const release = (tarStream as Readable & Partial<PooledChunks>).releaseChunk;

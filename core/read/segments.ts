@@ -13,11 +13,24 @@ import { SegmentWorkers } from '../pipeline/segment-workers.js';
 import { SegmentPool } from './segment-pool.js';
 import type { OpenedSnapshot } from '../repository/snapshots.js';
 
-async function readSegment(snapshot: OpenedSnapshot, workers: SegmentWorkers, record: SegmentRecord, contentChecked: boolean, out: Buffer, signal?: AbortSignal): Promise<Buffer> {
+async function readSegment(
+  snapshot: OpenedSnapshot,
+  workers: SegmentWorkers,
+  record: SegmentRecord,
+  contentChecked: boolean,
+  out: Buffer,
+  signal?: AbortSignal,
+): Promise<Buffer> {
   const { storage, manifest } = snapshot;
   const what = `${storage.targetName}:${record.key}`;
   const { plainSha256, ...sizes } = record;
-  const request = { context: segmentContext(manifest.id, record.index), what, ...sizes, ...(contentChecked || plainSha256 === undefined ? {} : { plainSha256 }), out };
+  const request = {
+    context: segmentContext(manifest.id, record.index),
+    what,
+    ...sizes,
+    ...(contentChecked || plainSha256 === undefined ? {} : { plainSha256 }),
+    out,
+  };
   try {
     // A local file is read by the worker itself; anything else is fetched here and moved to it.
     const file = await storage.filePath(record.key);
@@ -67,7 +80,10 @@ export function segmentStream(snapshot: OpenedSnapshot, options: SegmentStreamOp
   // trip, so there are buffers for the fetches ahead too: one per segment being fetched or opened, one waiting in
   // each stream stage between here and the reader, one being read.
   const buffers = snapshot.storage.localFiles ? ahead + 1 : ahead + 4;
-  const pool = new SegmentPool(buffers, records.reduce((max, r) => Math.max(max, r.plainSize), 0));
+  const pool = new SegmentPool(
+    buffers,
+    records.reduce((max, r) => Math.max(max, r.plainSize), 0),
+  );
   // One more fetch than workers: the next object is read while every worker is busy.
   const fetcher = new ParallelMap<number, Buffer>(ahead + 1, async (index) => {
     const out = await pool.acquire();
@@ -79,7 +95,10 @@ export function segmentStream(snapshot: OpenedSnapshot, options: SegmentStreamOp
       throw err;
     }
   });
-  const indices = Readable.from(records.map((_, i) => i), { objectMode: true, highWaterMark: 1 });
+  const indices = Readable.from(
+    records.map((_, i) => i),
+    { objectMode: true, highWaterMark: 1 },
+  );
   indices.pipe(fetcher);
   indices.on('error', (err) => fetcher.destroy(err));
   // Buffers out of an object-mode stream into a byte stream for the tar parser.

@@ -90,7 +90,7 @@ export class TarReader {
   }
 
   async skip(size: number): Promise<void> {
-    for (let left = size; left > 0; ) left -= (await this.slice(left)).length;
+    for (let left = size; left > 0;) left -= (await this.slice(left)).length;
   }
 
   /** Bytes already here without waiting for the source. */
@@ -140,7 +140,7 @@ export class TarReader {
       return slice;
     }
     const whole = Buffer.allocUnsafe(size);
-    for (let filled = 0; filled < size; ) filled += (await this.slice(size - filled)).copy(whole, filled);
+    for (let filled = 0; filled < size;) filled += (await this.slice(size - filled)).copy(whole, filled);
     return whole;
   }
 
@@ -176,7 +176,10 @@ function text(block: Buffer, offset: number, length: number): string {
 
 /** An octal field (spaces and NULs around it allowed). */
 function octal(block: Buffer, offset: number, length: number): number {
-  const field = block.toString('latin1', offset, offset + length).replace(/[\0 ]+$/, '').replace(/^[\0 ]+/, '');
+  const field = block
+    .toString('latin1', offset, offset + length)
+    .replace(/[\0 ]+$/, '')
+    .replace(/^[\0 ]+/, '');
   return field === '' ? 0 : parseInt(field, 8);
 }
 

@@ -24,7 +24,10 @@ export function snapshotDataPrefix(job: string, id: string): string {
 
 /** `20261122T134500Z-1a2b3c`: sorts by time, unique across hosts writing the same job. */
 export function newSnapshotId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 

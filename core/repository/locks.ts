@@ -93,9 +93,12 @@ export async function acquireJobLock(targets: Storage[], job: string, options: L
   }
 
   let renewing: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    renewing = write().catch((err: unknown) => options.warn?.(`could not renew the lock of job ${job}: ${err instanceof Error ? err.message : String(err)}`));
-  }, Math.max(50, Math.floor(leaseMs / 4)));
+  const timer = setInterval(
+    () => {
+      renewing = write().catch((err: unknown) => options.warn?.(`could not renew the lock of job ${job}: ${err instanceof Error ? err.message : String(err)}`));
+    },
+    Math.max(50, Math.floor(leaseMs / 4)),
+  );
   timer.unref();
   return {
     owner,

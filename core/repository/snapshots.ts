@@ -42,10 +42,7 @@ export async function readManifestHeader(storage: Storage, job: string, id: stri
 }
 
 /** Snapshots in a target, newest first. Unreadable manifests are reported through `warn` and skipped. */
-export async function listSnapshots(
-  storage: Storage,
-  options: { job?: string; warn?: (message: string) => void } = {},
-): Promise<SnapshotInfo[]> {
+export async function listSnapshots(storage: Storage, options: { job?: string; warn?: (message: string) => void } = {}): Promise<SnapshotInfo[]> {
   const prefix = options.job === undefined ? MANIFESTS_PREFIX : `${MANIFESTS_PREFIX}${options.job}/`;
   const found: SnapshotInfo[] = [];
   for await (const object of storage.list(prefix)) {

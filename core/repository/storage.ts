@@ -12,10 +12,7 @@ const SEGMENT = /^[A-Za-z0-9._-]+$/;
 
 export function validateKey(key: string): void {
   const ok =
-    typeof key === 'string' &&
-    key.length > 0 &&
-    key.length <= 1024 &&
-    key.split('/').every((part) => SEGMENT.test(part) && part !== '.' && part !== '..');
+    typeof key === 'string' && key.length > 0 && key.length <= 1024 && key.split('/').every((part) => SEGMENT.test(part) && part !== '.' && part !== '..');
   if (!ok) throw new FailsafeError('E_USAGE', `invalid storage key "${key}"`);
 }
 

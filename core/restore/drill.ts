@@ -36,7 +36,10 @@ export interface DrillReport {
   jobs: DrillJobReport[];
 }
 
-type RestoreFn = (ref: string, options: { job: string; to: string; safetySnapshot: false } & Pick<RestoreRunOptions, 'signal' | 'warn'>) => Promise<RestoreResult>;
+type RestoreFn = (
+  ref: string,
+  options: { job: string; to: string; safetySnapshot: false } & Pick<RestoreRunOptions, 'signal' | 'warn'>,
+) => Promise<RestoreResult>;
 
 export async function runDrill(jobs: string[], restore: RestoreFn, options: DrillOptions = {}): Promise<DrillReport> {
   const reports: DrillJobReport[] = [];

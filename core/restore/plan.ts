@@ -112,7 +112,8 @@ export async function planRestore(snapshot: OpenedSnapshot, plugins: RestorePlug
       for (const root of selection.roots) {
         if (loc.archivePath === '') moves.push({ from: join(staging, root), to: join(loc.livePath, root) });
         else if (root === loc.archivePath) moves.push({ from: join(staging, root), to: loc.livePath, ...companions });
-        else if (root.startsWith(`${loc.archivePath}/`)) moves.push({ from: join(staging, root), to: join(loc.livePath, root.slice(loc.archivePath.length + 1)) });
+        else if (root.startsWith(`${loc.archivePath}/`))
+          moves.push({ from: join(staging, root), to: join(loc.livePath, root.slice(loc.archivePath.length + 1)) });
       }
     }
     await assertRenamable(staging, moves);
@@ -159,7 +160,10 @@ async function assertRenamable(staging: string, moves: Move[]): Promise<void> {
   for (const { to } of moves) {
     const parentDevice = await deviceOf(dirname(to));
     if (await isMountPoint(to, parentDevice)) {
-      throw new FailsafeError('E_USAGE', `cannot restore ${to} in place: it is a mount point, which a restore cannot swap; restore with --to DIR and copy the files in`);
+      throw new FailsafeError(
+        'E_USAGE',
+        `cannot restore ${to} in place: it is a mount point, which a restore cannot swap; restore with --to DIR and copy the files in`,
+      );
     }
     if (parentDevice !== stagingDevice) {
       throw new FailsafeError('E_USAGE', `cannot restore ${to} in place: it is on another file system than ${dirname(staging)}; restore with --to DIR`);
@@ -239,7 +243,10 @@ function count(changes: PlannedChanges, size: number): void {
 /** The archive path a move's `from` stands for: '' for a whole staged source, else the path under staging. */
 function relativeArchivePath(planned: PlannedSource, move: Move): string {
   if (move.from === planned.staging) return '';
-  return move.from.slice(planned.staging.length + 1).split(/[\\/]/).join('/');
+  return move.from
+    .slice(planned.staging.length + 1)
+    .split(/[\\/]/)
+    .join('/');
 }
 
 /** Depth first; `visit` returns true to descend into a directory. */

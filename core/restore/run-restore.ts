@@ -169,7 +169,13 @@ interface MadeFolders {
 /** Removes `bottom` and its parents up to `top` while they are empty; a folder something else wrote into stays. */
 async function removeEmptyFolders({ top, bottom }: MadeFolders): Promise<void> {
   for (let at = bottom; ; at = dirname(at)) {
-    if (!(await rmdir(at).then(() => true, () => false))) return;
+    if (
+      !(await rmdir(at).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return;
     if (at === top || dirname(at) === at) return;
   }
 }
@@ -197,7 +203,13 @@ async function checkLive(planned: PlannedSource): Promise<void> {
 }
 
 /** Streams the selected sources' entries out of the archive into their staging directories. */
-async function stageAll(snapshot: OpenedSnapshot, plan: PlannedSource[], options: RestoreRunOptions, warn: (m: string) => void, made: MadeFolders[]): Promise<void> {
+async function stageAll(
+  snapshot: OpenedSnapshot,
+  plan: PlannedSource[],
+  options: RestoreRunOptions,
+  warn: (m: string) => void,
+  made: MadeFolders[],
+): Promise<void> {
   const { manifest } = snapshot;
   const wanted = new Set(plan.map((p) => p.source.name));
   const first = manifest.entries.find((e) => wanted.has(e.source));

@@ -42,7 +42,10 @@ interface Journal {
 }
 
 export function restoreStamp(now = new Date()): string {
-  return now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 export async function exists(path: string): Promise<boolean> {
@@ -183,7 +186,9 @@ export async function recoverRestores(journalDir: string): Promise<RecoveredRest
     try {
       journal = JSON.parse(await readFile(file, 'utf8')) as Journal;
     } catch (err) {
-      throw new FailsafeError('E_RESTORE', `the journal of an interrupted restore, ${file}, is unreadable: check the paths it names by hand, then remove it`, { cause: err });
+      throw new FailsafeError('E_RESTORE', `the journal of an interrupted restore, ${file}, is unreadable: check the paths it names by hand, then remove it`, {
+        cause: err,
+      });
     }
     if (journal.state === 'swapping') await undo(journal);
     await settle(file, journal);

@@ -26,7 +26,10 @@ export interface VerifyReport {
   errors: VerifyProblem[];
 }
 
-export async function verifySnapshot(snapshot: OpenedSnapshot, options: { readData?: boolean; signal?: AbortSignal; parallelism?: number } = {}): Promise<VerifyReport> {
+export async function verifySnapshot(
+  snapshot: OpenedSnapshot,
+  options: { readData?: boolean; signal?: AbortSignal; parallelism?: number } = {},
+): Promise<VerifyReport> {
   const { manifest, storage } = snapshot;
   const base = { id: manifest.id, job: manifest.job, target: storage.targetName };
   const report: VerifyReport = { ok: true, checked: 1, errors: [] };
@@ -42,7 +45,10 @@ export async function verifySnapshot(snapshot: OpenedSnapshot, options: { readDa
         const info = await storage.head(record.key, { signal: options.signal });
         if (!info) fail(new FailsafeError('E_CORRUPT', `segment object ${storage.targetName}:${record.key} is missing`), record.key);
         else if (info.size !== record.storedSize) {
-          fail(new FailsafeError('E_CHECKSUM', `segment object ${storage.targetName}:${record.key} has ${info.size} bytes, expected ${record.storedSize}`), record.key);
+          fail(
+            new FailsafeError('E_CHECKSUM', `segment object ${storage.targetName}:${record.key} has ${info.size} bytes, expected ${record.storedSize}`),
+            record.key,
+          );
         }
       } catch (err) {
         fail(err, record.key);

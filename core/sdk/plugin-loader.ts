@@ -18,9 +18,7 @@ function isFactory(value: unknown): value is PluginFactory {
 export async function loadPlugin(spec: string, baseDir: string, registry: Registry): Promise<number> {
   let module: Record<string, unknown>;
   try {
-    const url = isAbsolute(spec)
-      ? pathToFileURL(spec).href
-      : pathToFileURL(createRequire(join(baseDir, 'failsafe.yaml')).resolve(spec)).href;
+    const url = isAbsolute(spec) ? pathToFileURL(spec).href : pathToFileURL(createRequire(join(baseDir, 'failsafe.yaml')).resolve(spec)).href;
     module = (await import(url)) as Record<string, unknown>;
   } catch (err) {
     throw new FailsafeError('E_PLUGIN_LOAD', `plugin ${spec} failed to load: ${(err as Error).message.split('\n')[0]}`, { cause: err });

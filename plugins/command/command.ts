@@ -27,7 +27,10 @@ export const commandOptions = z
     /** Fed the file on stdin by an in-place restore. */
     restoreCommand: commandLine.optional(),
     /** The file's name inside the snapshot (default: `<source name>.dump`). */
-    filename: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-"').optional(),
+    filename: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-"')
+      .optional(),
     /** Added to the environment of both commands (e.g. PGPASSWORD: "${PGPASSWORD}"). */
     env: z.record(z.string(), z.string()).default({}),
     /** Kill a command that runs longer than this (default: no limit). */
@@ -67,7 +70,10 @@ export class CommandSource implements SourcePlugin {
     this.#work = await mkdtemp(join(this.#options.tempDir ?? tmpdir(), 'failsafe-command-'));
     const spool = join(this.#work, this.filename);
     this.#startedAt = new Date();
-    const result = await this.#run(this.#options.command, { stdout: createWriteStream(spool, { mode: 0o600 }), ...(context.signal ? { signal: context.signal } : {}) });
+    const result = await this.#run(this.#options.command, {
+      stdout: createWriteStream(spool, { mode: 0o600 }),
+      ...(context.signal ? { signal: context.signal } : {}),
+    });
     if (!result.ok) {
       throw new FailsafeError('E_SOURCE_READ', `source "${this.name}": command ${programName(this.#options.command)} ${describeFailure(result)}`);
     }
@@ -89,7 +95,10 @@ export class CommandSource implements SourcePlugin {
   }
 
   describe(): Record<string, unknown> {
-    return { command: programName(this.#options.command), ...(this.#options.restoreCommand ? { restoreCommand: programName(this.#options.restoreCommand) } : {}) };
+    return {
+      command: programName(this.#options.command),
+      ...(this.#options.restoreCommand ? { restoreCommand: programName(this.#options.restoreCommand) } : {}),
+    };
   }
 
   async cleanup(): Promise<void> {
@@ -103,7 +112,10 @@ export class CommandSource implements SourcePlugin {
   }
 
   async #pipeInto(command: CommandLine, file: string, options: RestoreOptions): Promise<void> {
-    const result = await this.#run(command, { stdin: createReadStream(file, { highWaterMark: 1024 * 1024 }), ...(options.signal ? { signal: options.signal } : {}) });
+    const result = await this.#run(command, {
+      stdin: createReadStream(file, { highWaterMark: 1024 * 1024 }),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     if (!result.ok) {
       throw new FailsafeError('E_RESTORE', `source "${this.name}": restore command ${programName(command)} ${describeFailure(result)}`);
     }

@@ -64,7 +64,10 @@ export async function runCommand(command: CommandLine, options: RunOptions): Pro
   const streams: Promise<void>[] = [];
   // A command that exits without reading all its input closes the pipe: that is the command's business, not an error here.
   const closedEarly = new Set(['EPIPE', 'ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE']);
-  if (options.stdin) streams.push(pipeline(options.stdin, child.stdin!).catch((err: NodeJS.ErrnoException) => (closedEarly.has(err.code ?? '') ? undefined : Promise.reject(err))));
+  if (options.stdin)
+    streams.push(
+      pipeline(options.stdin, child.stdin!).catch((err: NodeJS.ErrnoException) => (closedEarly.has(err.code ?? '') ? undefined : Promise.reject(err))),
+    );
   if (options.stdout) streams.push(pipeline(child.stdout!, options.stdout));
   try {
     const [[code, signal]] = await Promise.all([exited, ...streams]);
@@ -75,7 +78,8 @@ export async function runCommand(command: CommandLine, options: RunOptions): Pro
     if (options.signal?.aborted) throw options.signal.reason;
     if (timeout?.aborted) return { ok: false, reason: 'timeout', detail: `timed out after ${options.timeoutMs} ms`, stderr: tailLine(stderr) };
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOENT' && e.syscall?.startsWith('spawn')) return { ok: false, reason: 'spawn', detail: 'was not found (is it installed and on PATH?)', stderr: '' };
+    if (e.code === 'ENOENT' && e.syscall?.startsWith('spawn'))
+      return { ok: false, reason: 'spawn', detail: 'was not found (is it installed and on PATH?)', stderr: '' };
     return { ok: false, reason: 'spawn', detail: e.message.split('\n')[0] ?? String(err), stderr: tailLine(stderr) };
   }
 }
@@ -88,7 +92,12 @@ export function describeFailure(result: Exclude<RunResult, { ok: true }>): strin
 
 /** The last few non-empty stderr lines on one line, at most 300 characters. */
 function tailLine(stderr: Buffer): string {
-  const lines = stderr.toString('utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean).slice(-3);
+  const lines = stderr
+    .toString('utf8')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(-3);
   const text = lines.join(' | ');
   return text.length > 300 ? `…${text.slice(-299)}` : text;
 }

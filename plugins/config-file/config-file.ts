@@ -38,7 +38,11 @@ export async function parseCheck(file: string, mode: CheckMode): Promise<void> {
     if (kind === 'json') JSON.parse(text);
     else parseYaml(text);
   } catch (err) {
-    throw new FailsafeError('E_CHECK_FAILED', `config file ${basename(file)} does not parse as ${kind.toUpperCase()}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+    throw new FailsafeError(
+      'E_CHECK_FAILED',
+      `config file ${basename(file)} does not parse as ${kind.toUpperCase()}: ${(err as Error).message.split('\n')[0]}`,
+      { cause: err },
+    );
   }
 }
 
@@ -90,7 +94,13 @@ export class ConfigFileSource implements SourcePlugin {
   async check(restoredPath: string): Promise<void> {
     for (const file of this.files) {
       const restored = join(restoredPath, basename(file));
-      if (await stat(restored).then(() => true, () => false)) await parseCheck(restored, this.#check);
+      if (
+        await stat(restored).then(
+          () => true,
+          () => false,
+        )
+      )
+        await parseCheck(restored, this.#check);
     }
   }
 

@@ -31,8 +31,14 @@ type Matcher = (relativePath: string) => boolean;
 /** A pattern without `/` matches a base name at any depth; one with `/` matches the relative path. */
 function matcher(patterns: string[] | undefined): Matcher | undefined {
   if (!patterns || patterns.length === 0) return undefined;
-  const byName = picomatch(patterns.filter((p) => !p.includes('/')), { dot: true });
-  const byPath = picomatch(patterns.filter((p) => p.includes('/')).map((p) => p.replace(/^\//, '')), { dot: true });
+  const byName = picomatch(
+    patterns.filter((p) => !p.includes('/')),
+    { dot: true },
+  );
+  const byPath = picomatch(
+    patterns.filter((p) => p.includes('/')).map((p) => p.replace(/^\//, '')),
+    { dot: true },
+  );
   return (rel) => byName(basename(rel)) || byPath(rel);
 }
 
@@ -72,7 +78,9 @@ export class DirectorySource implements SourcePlugin {
     try {
       names = (await readdir(dir)).sort();
     } catch (err) {
-      throw new FailsafeError('E_SOURCE_READ', `source "${this.name}": cannot read directory ${dir}: ${(err as NodeJS.ErrnoException).code ?? err}`, { cause: err });
+      throw new FailsafeError('E_SOURCE_READ', `source "${this.name}": cannot read directory ${dir}: ${(err as NodeJS.ErrnoException).code ?? err}`, {
+        cause: err,
+      });
     }
     for (const name of names) {
       context.signal?.throwIfAborted();
@@ -172,7 +180,6 @@ export class DirectorySource implements SourcePlugin {
     await this.check(this.root);
   }
 }
-
 
 export const directorySource = defineSource({
   type: 'directory',

@@ -93,7 +93,13 @@ export async function restoreTree(entries: AsyncIterable<RestoreEntry>, destinat
 
 type StagedDirectory = { path: string; mode: number; mtime: Date; uid?: number; gid?: number };
 
-async function writeEntries(entries: AsyncIterable<RestoreEntry>, destination: string, options: RestoreOptions, context: WriteContext, directories: StagedDirectory[]): Promise<number> {
+async function writeEntries(
+  entries: AsyncIterable<RestoreEntry>,
+  destination: string,
+  options: RestoreOptions,
+  context: WriteContext,
+  directories: StagedDirectory[],
+): Promise<number> {
   const { made } = context;
   let count = 0;
   for await (const entry of entries) {
@@ -151,7 +157,11 @@ function metadataOf(entry: RestoreEntry, context: WriteContext): { mode: number;
   const owned: Owned = owner(entry);
   const chown = context.asRoot && (owned.uid !== undefined || owned.gid !== undefined);
   // open() already set the mode unless the umask took bits away, or set-id bits need restoring after a chown (which clears them).
-  return { mode, ...(chown ? { chown: [owned.uid ?? -1, owned.gid ?? -1] as [number, number] } : {}), chmod: (mode & context.umask) !== 0 || (mode & 0o7000) !== 0 };
+  return {
+    mode,
+    ...(chown ? { chown: [owned.uid ?? -1, owned.gid ?? -1] as [number, number] } : {}),
+    chmod: (mode & context.umask) !== 0 || (mode & 0o7000) !== 0,
+  };
 }
 
 /**
@@ -171,7 +181,7 @@ function writeSmallFile(target: string, entry: RestoreEntry, content: Buffer, co
     fd = openSync(target, 'wx', meta.mode);
   }
   try {
-    for (let written = 0; written < content.length; ) written += writeSync(fd, content, written, content.length - written);
+    for (let written = 0; written < content.length;) written += writeSync(fd, content, written, content.length - written);
     if (meta.chown) fchownSync(fd, ...meta.chown);
     if (meta.chmod) fchmodSync(fd, meta.mode);
     futimesSync(fd, entry.mtime, entry.mtime);

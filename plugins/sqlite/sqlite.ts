@@ -166,16 +166,28 @@ export class SqliteSource implements SourcePlugin {
     const code = (err as { code?: string }).code ?? '';
     const detail = (err as Error).message;
     if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
-      return new FailsafeError('E_DB_BUSY', `source "${this.name}": ${this.path} stayed locked for ${this.#options.busyTimeoutMs} ms (${detail}); no snapshot was taken`, { cause: err });
+      return new FailsafeError(
+        'E_DB_BUSY',
+        `source "${this.name}": ${this.path} stayed locked for ${this.#options.busyTimeoutMs} ms (${detail}); no snapshot was taken`,
+        { cause: err },
+      );
     }
     if (code === 'SQLITE_NOTADB') return new FailsafeError('E_SOURCE_READ', `source "${this.name}": ${this.path} is not a SQLite database`, { cause: err });
-    if (code.startsWith('SQLITE_CORRUPT')) return new FailsafeError('E_SOURCE_CORRUPT', `source "${this.name}": ${this.path} is corrupt: ${detail}`, { cause: err });
+    if (code.startsWith('SQLITE_CORRUPT'))
+      return new FailsafeError('E_SOURCE_CORRUPT', `source "${this.name}": ${this.path} is corrupt: ${detail}`, { cause: err });
     return new FailsafeError('E_SOURCE_READ', `source "${this.name}": cannot snapshot ${this.path}: ${detail}`, { cause: err });
   }
 }
 
 /** Checks a database file and returns the facts the manifest records. */
-function inspect(Database: DatabaseClass, file: string, check: 'full' | 'quick' | 'none', rowCounts: boolean, source: string, writable = false): Record<string, unknown> {
+function inspect(
+  Database: DatabaseClass,
+  file: string,
+  check: 'full' | 'quick' | 'none',
+  rowCounts: boolean,
+  source: string,
+  writable = false,
+): Record<string, unknown> {
   let db: Database.Database | undefined;
   try {
     db = new Database(file, { readonly: !writable, fileMustExist: true });
@@ -183,7 +195,10 @@ function inspect(Database: DatabaseClass, file: string, check: 'full' | 'quick' 
       const problems = db.pragma(check === 'full' ? 'integrity_check(20)' : 'quick_check(20)', { simple: false }) as Record<string, string>[];
       const messages = problems.map((row) => Object.values(row)[0]).filter((m) => m !== 'ok');
       if (messages.length > 0) {
-        throw new FailsafeError('E_SOURCE_CORRUPT', `source "${source}": ${check === 'full' ? 'integrity_check' : 'quick_check'} failed: ${messages.slice(0, 3).join('; ')}`);
+        throw new FailsafeError(
+          'E_SOURCE_CORRUPT',
+          `source "${source}": ${check === 'full' ? 'integrity_check' : 'quick_check'} failed: ${messages.slice(0, 3).join('; ')}`,
+        );
       }
     }
     const schema = db.prepare("select type, name, tbl_name, coalesce(sql, '') as sql from sqlite_schema order by type, name").all() as Record<string, string>[];
@@ -196,7 +211,12 @@ function inspect(Database: DatabaseClass, file: string, check: 'full' | 'quick' 
     if (rowCounts) {
       const counts: Record<string, number> = {};
       for (const { name } of schema.filter((s) => s.type === 'table' && !s.name!.startsWith('sqlite_'))) {
-        counts[name!] = Number(db.prepare(`select count(*) from "${name!.replace(/"/g, '""')}"`).pluck().get());
+        counts[name!] = Number(
+          db
+            .prepare(`select count(*) from "${name!.replace(/"/g, '""')}"`)
+            .pluck()
+            .get(),
+        );
       }
       facts.rowCounts = counts;
     }

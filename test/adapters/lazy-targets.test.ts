@@ -34,14 +34,20 @@ describe('s3 and sftp targets load their client libraries on first use', () => {
   it('invalid options still fail when the target is created', () => {
     expect(() => builtinRegistry().adapter('s3').create({ bucket: 'backups' }, 'cloud')).not.toThrow();
     expect(() => builtinRegistry().adapter('s3').create({ bucket: 'x' }, 'cloud')).toThrow(/bucket/);
-    expect(() => builtinRegistry().adapter('sftp').create({ ...sftpOptions, hostKey: undefined }, 'nas')).toThrow(/identified/);
+    expect(() =>
+      builtinRegistry()
+        .adapter('sftp')
+        .create({ ...sftpOptions, hostKey: undefined }, 'nas'),
+    ).toThrow(/identified/);
   });
 
   it('the insecure host key warning is given once, at create time', async () => {
     const warnings: string[] = [];
-    const lazy = builtinRegistry().adapter('sftp').create({ ...sftpOptions, hostKey: undefined, insecureAcceptAnyHostKey: true }, 'nas', {
-      warn: (message) => warnings.push(message),
-    });
+    const lazy = builtinRegistry()
+      .adapter('sftp')
+      .create({ ...sftpOptions, hostKey: undefined, insecureAcceptAnyHostKey: true }, 'nas', {
+        warn: (message) => warnings.push(message),
+      });
     expect(warnings).toEqual([expect.stringMatching(/^target "nas": insecureAcceptAnyHostKey is on/)]);
     await (lazy as LazyAdapter).real();
     expect(warnings).toHaveLength(1);

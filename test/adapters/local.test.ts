@@ -24,7 +24,9 @@ testStorageAdapter('local', {
   additionalTests({ storage }) {
     it('a key under an existing object is an E_STORAGE error naming the target and key', async () => {
       await storage().put('file', Buffer.from('x'));
-      const err = await storage().put('file/child', Buffer.from('y')).catch((e: unknown) => e);
+      const err = await storage()
+        .put('file/child', Buffer.from('y'))
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(FailsafeError);
       expect((err as FailsafeError).code).toBe('E_STORAGE');
       expect((err as FailsafeError).message).toContain('file/child');

@@ -15,7 +15,6 @@ import { failure } from '../helpers/errors.js';
 const MiB = 1024 * 1024;
 const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
-
 /** The S3 operations a client sends, by command name. */
 function recordCommands(adapter: S3Adapter): string[] {
   const sent: string[] = [];

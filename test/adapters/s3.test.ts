@@ -43,7 +43,9 @@ for (const [name, server] of servers) {
     ...(name === 'env endpoint' ? { destroy: emptyAdapter } : {}),
     reopen: async (adapter) => new S3Adapter((adapter as S3Adapter).settings, name),
     largeSize: 24 * 1024 * 1024,
-    ...(name === 's3rver' ? { serverLimits: { 'concurrent puts of one key: one whole version wins': 's3rver writes objects in place, S3 replaces them whole' } } : {}),
+    ...(name === 's3rver'
+      ? { serverLimits: { 'concurrent puts of one key: one whole version wins': 's3rver writes objects in place, S3 replaces them whole' } }
+      : {}),
     additionalTests: (context) => s3AdapterTests(server, context),
   });
 }
@@ -102,7 +104,8 @@ describe('s3: credentials and region left to the environment', () => {
   afterEach(() => {
     process.env = { ...saved };
   });
-  const put = (options: S3Options): Promise<unknown> => new Storage(new S3Adapter(options, 'offsite'), 'offsite').put('x', Buffer.from('x')).catch((e: unknown) => e);
+  const put = (options: S3Options): Promise<unknown> =>
+    new Storage(new S3Adapter(options, 'offsite'), 'offsite').put('x', Buffer.from('x')).catch((e: unknown) => e);
 
   it('no credentials anywhere: E_AUTH saying where to put them', async () => {
     const err = (await put({ bucket: 'failsafe-somewhere', region: 'eu-west-1' })) as FailsafeError;

@@ -36,7 +36,6 @@ function options(extra: Partial<SftpOptionsInput> = {}): SftpOptionsInput {
   };
 }
 
-
 testStorageAdapter('sftp', {
   create: async () => new SftpAdapter(options()),
   destroy: async (adapter) => rm((adapter as SftpAdapter).root, { recursive: true, force: true }),
@@ -108,7 +107,16 @@ describe('sftp: who the server is, and who we are', () => {
     const socket = join(sshd.dir, `agent-${randomBytes(3).toString('hex')}.sock`);
     const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
     try {
-      for (let i = 0; i < 200 && !(await stat(socket).then(() => true, () => false)); i++) await sleep(10);
+      for (
+        let i = 0;
+        i < 200 &&
+        !(await stat(socket).then(
+          () => true,
+          () => false,
+        ));
+        i++
+      )
+        await sleep(10);
       await promisify(execFile)('ssh-add', ['-q', sshd.clientKey], { env: { ...process.env, SSH_AUTH_SOCK: socket } });
       const storage = new Storage(new SftpAdapter(options({ privateKey: undefined, agent: socket })), 'nas');
       await storage.put('k', Buffer.from('via agent'));

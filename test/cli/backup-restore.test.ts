@@ -74,7 +74,15 @@ describe('backup → list → restore → verify', () => {
     expect(JSON.parse(await readFile(d.appConfig, 'utf8'))).toEqual({ name: 'app', port: 8080 });
     const kept = restore.json().sources.flatMap((s: { previous: string[] }) => s.previous);
     expect(kept).toHaveLength(2);
-    expect(await readFile(join(kept.find((p: string) => p.includes('data'))!, 'readings.csv'), 'utf8')).toBe('overwritten by mistake');
+    expect(
+      await readFile(
+        join(
+          kept.find((p: string) => p.includes('data'))!,
+          'readings.csv',
+        ),
+        'utf8',
+      ),
+    ).toBe('overwritten by mistake');
   });
 
   it('restores one source with --source, reading from its first segment', async () => {

@@ -171,7 +171,10 @@ describe('integrity errors exit 3', () => {
     // Two segments, the second damaged: the first is already being written when the damage is found.
     await writeFile(join(d.data, 'big.bin'), randomBytes(6 * 1024 * 1024));
     expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
-    const last = (await files(d.target)).filter((f) => f.startsWith('data/') && /\/\d{8}$/.test(f)).sort().at(-1)!;
+    const last = (await files(d.target))
+      .filter((f) => f.startsWith('data/') && /\/\d{8}$/.test(f))
+      .sort()
+      .at(-1)!;
     const bytes = await readFile(join(d.target, last));
     bytes[bytes.length - 100] = bytes[bytes.length - 100]! ^ 0x01;
     await writeFile(join(d.target, last), bytes);
@@ -244,11 +247,30 @@ async function craftSnapshot(target: string, hostilePath: string): Promise<void>
   await mkdir(join(target, 'data', 'app', id), { recursive: true });
   await writeFile(join(target, key), plain);
   const manifest: Manifest = {
-    format: 1, id, job: 'app', createdAt: '2026-01-01T00:00:00.000Z', tool: 'test',
-    compression: { algorithm: 'none', level: 0 }, cipher: 'none', segmentSize: 1 << 20, tarBytes: plain.length,
+    format: 1,
+    id,
+    job: 'app',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    tool: 'test',
+    compression: { algorithm: 'none', level: 0 },
+    cipher: 'none',
+    segmentSize: 1 << 20,
+    tarBytes: plain.length,
     sources: [{ name: 'data', type: 'directory', entries: 1, bytes: 5 }],
     segments: [{ index: 0, key, storedSize: plain.length, sha256: sha256(plain), plainSize: plain.length, plainSha256: sha256(plain) }],
-    entries: [{ source: 'data', path: hostilePath, type: 'file', size: 5, mode: 0o644, mtime: new Date(0).toISOString(), sha256: sha256(Buffer.from('owned')), segment: 0, offset: 0 }],
+    entries: [
+      {
+        source: 'data',
+        path: hostilePath,
+        type: 'file',
+        size: 5,
+        mode: 0o644,
+        mtime: new Date(0).toISOString(),
+        sha256: sha256(Buffer.from('owned')),
+        segment: 0,
+        offset: 0,
+      },
+    ],
   };
   const encoded = await encodeManifest(manifest, { files: 1, bytes: 5, storedBytes: plain.length, segments: 1 }, { cipher: 'none' });
   await mkdir(join(target, 'manifests', 'app'), { recursive: true });

@@ -54,7 +54,9 @@ jitterSeconds: 300`),
     const r = await runCli(['schedule', '--systemd', '-c', d.config]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`ExecStart=/usr/bin/env failsafe backup app -c ${d.config}`);
-    expect(r.stdout).toMatch(/# \/etc\/systemd\/system\/failsafe-backup-app\.timer\n[\s\S]*OnCalendar=\*-\*-\* 02:00:00 Europe\/Berlin\nPersistent=true\nRandomizedDelaySec=300/);
+    expect(r.stdout).toMatch(
+      /# \/etc\/systemd\/system\/failsafe-backup-app\.timer\n[\s\S]*OnCalendar=\*-\*-\* 02:00:00 Europe\/Berlin\nPersistent=true\nRandomizedDelaySec=300/,
+    );
     expect(r.stdout).toContain('ExecStart=/usr/bin/env failsafe prune -c');
   });
 });

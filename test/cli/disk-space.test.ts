@@ -69,7 +69,9 @@ describe('a restore that cannot fit', () => {
     // Staging beside the live folder needs another 2 MiB; the file system has about 1 MiB left.
     const r = await runCli(['restore', 'latest', '--yes', '--no-safety-snapshot', '-c', d.config], PASS);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error: the restore needs at least 2\.0 MiB on the file system of .*data, which has [01]\.\d MiB free; nothing was changed \[E_NO_SPACE\]\n$/);
+    expect(r.stderr).toMatch(
+      /^error: the restore needs at least 2\.0 MiB on the file system of .*data, which has [01]\.\d MiB free; nothing was changed \[E_NO_SPACE\]\n$/,
+    );
     expect(await treeHash(disk)).toBe(before);
     expect(await readdir(disk)).toEqual(['data']);
   });
@@ -81,7 +83,9 @@ describe('a restore that cannot fit', () => {
     expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
     const r = await runCli(['restore', 'latest', '--to', join(disk, 'restored'), '-c', d.config], PASS);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/creates \d+ files and folders on the file system of .*restored.data, which has room for [0-7] more; nothing was changed \[E_NO_SPACE\]/);
+    expect(r.stderr).toMatch(
+      /creates \d+ files and folders on the file system of .*restored.data, which has room for [0-7] more; nothing was changed \[E_NO_SPACE\]/,
+    );
     expect(await readdir(disk)).toEqual([]);
   });
 });
@@ -100,7 +104,9 @@ describe('a source folder that is a mount point (a USB disk, a NAS share)', () =
 
     const whole = await runCli(['restore', 'latest', '--yes', '-c', d.config], PASS);
     expect(whole.code).toBe(2);
-    expect(whole.stderr).toBe(`error: cannot restore ${data} in place: it is a mount point, which a restore cannot swap; restore with --to DIR and copy the files in [E_USAGE]\n`);
+    expect(whole.stderr).toBe(
+      `error: cannot restore ${data} in place: it is a mount point, which a restore cannot swap; restore with --to DIR and copy the files in [E_USAGE]\n`,
+    );
     expect(await treeHash(data)).toBe(before);
 
     const one = await runCli(['restore', 'latest', '--path', 'photo-*.jpg', '--yes', '-c', d.config, '--json'], PASS);

@@ -25,7 +25,9 @@ describe('failsafe drill', () => {
     expect(await readdir(scratch)).toEqual([]);
     expect(await treeHash(join(d.root, 'app'))).toBe(live);
     const human = await runCli(['drill', 'app', '--scratch', scratch, '-c', d.config], PASS);
-    expect(human.stdout).toMatch(new RegExp(`^drill app: restored ${latest.id} from disk in \\d+\\.\\d\\d s \\(\\d+ entries, .*\\); checks passed, scratch removed\\n$`));
+    expect(human.stdout).toMatch(
+      new RegExp(`^drill app: restored ${latest.id} from disk in \\d+\\.\\d\\d s \\(\\d+ entries, .*\\); checks passed, scratch removed\\n$`),
+    );
   });
 
   it("fails when the restored data fails a plugin's check (a config file that no longer parses)", async () => {

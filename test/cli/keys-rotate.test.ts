@@ -9,7 +9,10 @@ async function hashes(dir: string, base = ''): Promise<Record<string, string>> {
   for (const entry of await readdir(join(dir, base), { withFileTypes: true })) {
     const rel = base ? `${base}/${entry.name}` : entry.name;
     if (entry.isDirectory()) Object.assign(out, await hashes(dir, rel));
-    else out[rel] = createHash('sha256').update(await readFile(join(dir, rel))).digest('hex');
+    else
+      out[rel] = createHash('sha256')
+        .update(await readFile(join(dir, rel)))
+        .digest('hex');
   }
   return out;
 }

@@ -43,7 +43,12 @@ describe('notifications', () => {
     expect(r.code).toBe(0);
     // The start ping goes before anything is read; success and the webhook go together at the end.
     expect(received[0]).toMatchObject({ method: 'POST', url: '/ping/abc-123/start' });
-    expect(received.slice(1).map((x) => `${x.method} ${x.url}`).sort()).toEqual(['POST /hook', 'POST /ping/abc-123']);
+    expect(
+      received
+        .slice(1)
+        .map((x) => `${x.method} ${x.url}`)
+        .sort(),
+    ).toEqual(['POST /hook', 'POST /ping/abc-123']);
     const hook = received.find((x) => x.url === '/hook')!;
     expect(hook.type).toBe('application/json');
     const report = JSON.parse(hook.body);
@@ -58,7 +63,12 @@ describe('notifications', () => {
     const r = await runCli(['backup', '-c', d.config], PASS);
     expect(r.code).toBe(1);
     expect(received[0]!.url).toBe('/ping/xyz/start');
-    expect(received.slice(1).map((x) => x.url).sort()).toEqual(['/hook', '/ping/xyz/fail']);
+    expect(
+      received
+        .slice(1)
+        .map((x) => x.url)
+        .sort(),
+    ).toEqual(['/hook', '/ping/xyz/fail']);
     const report = JSON.parse(received.find((x) => x.url === '/hook')!.body);
     expect(report).toMatchObject({ job: 'app', event: 'failure', snapshots: [], failures: [{ code: 'E_SOURCE_MISSING' }] });
   });

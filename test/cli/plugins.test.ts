@@ -56,7 +56,11 @@ describe('custom plugins from the YAML', () => {
 
   const cases: [string, (root: string) => Promise<string>, RegExp][] = [
     ['a missing file', async () => './nowhere.js', /^error: plugin \/.*\/nowhere\.js failed to load: Cannot find module .* \[E_PLUGIN_LOAD\]$/],
-    ['a package that is not installed', async () => 'failsafe-plugin-nope', /^error: plugin failsafe-plugin-nope failed to load: Cannot find module 'failsafe-plugin-nope'.* \[E_PLUGIN_LOAD\]$/],
+    [
+      'a package that is not installed',
+      async () => 'failsafe-plugin-nope',
+      /^error: plugin failsafe-plugin-nope failed to load: Cannot find module 'failsafe-plugin-nope'.* \[E_PLUGIN_LOAD\]$/,
+    ],
     [
       'a module that throws while loading',
       async (root) => (await writeFile(join(root, 'broken.js'), 'throw new Error("needs REDIS_URL");\n'), './broken.js'),
@@ -69,7 +73,10 @@ describe('custom plugins from the YAML', () => {
     ],
     [
       'a factory without a type',
-      async (root) => (await writeFile(join(root, 'typeless.js'), `import notes from ${JSON.stringify(notesUrl)};\nexport default { ...notes, type: '' };\n`), './typeless.js'),
+      async (root) => (
+        await writeFile(join(root, 'typeless.js'), `import notes from ${JSON.stringify(notesUrl)};\nexport default { ...notes, type: '' };\n`),
+        './typeless.js'
+      ),
       /^error: plugin \/.*\/typeless\.js has no type name \[E_PLUGIN_LOAD\]$/,
     ],
     [
@@ -79,7 +86,10 @@ describe('custom plugins from the YAML', () => {
     ],
     [
       'a type that clashes with a built-in',
-      async (root) => (await writeFile(join(root, 'clash.js'), `import notes from ${JSON.stringify(notesUrl)};\nexport default { ...notes, type: 'directory' };\n`), './clash.js'),
+      async (root) => (
+        await writeFile(join(root, 'clash.js'), `import notes from ${JSON.stringify(notesUrl)};\nexport default { ...notes, type: 'directory' };\n`),
+        './clash.js'
+      ),
       /^error: plugin \/.*\/clash\.js: source type "directory" is already registered \[E_PLUGIN_LOAD\]$/,
     ],
   ];

@@ -25,7 +25,8 @@ describe('failsafe prune', () => {
     expect(dry.code).toBe(0);
     const report = dry.json();
     expect(report.dryRun).toBe(true);
-    const summary = (target: string): string[] => report.snapshots.filter((s: { target: string }) => s.target === target).map((s: { action: string }) => s.action);
+    const summary = (target: string): string[] =>
+      report.snapshots.filter((s: { target: string }) => s.target === target).map((s: { action: string }) => s.action);
     expect(summary('disk')).toEqual(['keep', 'remove', 'remove']);
     expect(summary('nas')).toEqual(['keep', 'keep', 'remove']);
     expect(report.snapshots[0].reasons).toEqual(['last 1/1']);

@@ -64,7 +64,9 @@ describe('encryption with recipients (public keys only on the backup host)', () 
     expect(noPass.stderr).toMatch(/protected by a passphrase.*\[E_KEY_MISSING\]/);
     const badPass = await runCli(['verify', '-c', d.config, '--identity', carol.identity], { FAILSAFE_IDENTITY_PASSPHRASE: 'nope' });
     expect(badPass.stderr).toMatch(/wrong passphrase for identity/);
-    const byIdentity = await runCli(['verify', '--read-data', '-c', d.config, '--identity', carol.identity, '--identity-passphrase-env', 'ID_PASS'], { ID_PASS: 'identity secret' });
+    const byIdentity = await runCli(['verify', '--read-data', '-c', d.config, '--identity', carol.identity, '--identity-passphrase-env', 'ID_PASS'], {
+      ID_PASS: 'identity secret',
+    });
     expect(byIdentity.stderr).toBe('');
     expect(byIdentity.code).toBe(0);
     const byPassphrase = await runCli(['verify', '--read-data', '-c', d.config], { FAILSAFE_PASSPHRASE: 'pw' });
@@ -110,7 +112,8 @@ describe('encryption with recipients (public keys only on the backup host)', () 
 
     const listed = (await runCli(['list', '-c', d.config, '--json'])).json<{ id: string }[]>();
     expect(listed).toHaveLength(3);
-    const objects = async (): Promise<string[]> => (await readdir(d.target, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+    const objects = async (): Promise<string[]> =>
+      (await readdir(d.target, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
     for (const file of await objects()) {
       const bytes = (await readFile(file)).toString('latin1');
       for (const name of ['README.txt', 'readings.csv', 'photo-1', 'latest.csv', 'photos/2026']) expect(bytes).not.toContain(name);

@@ -24,7 +24,9 @@ describe('recover, resume and unlock', () => {
     const [op] = listed.json();
     expect(op).toMatchObject({ operationId: 'backup.app', job: 'app', state: 'running', target: 'store' });
     expect(op.segments).toBeGreaterThanOrEqual(2);
-    expect((await runCli(['recover', '--list', '-c', d.config])).stdout).toMatch(/^backup\.app: backup of app, snapshot \S+ — running, 0%, \d segments \([\d.]+ MiB\) stored/);
+    expect((await runCli(['recover', '--list', '-c', d.config])).stdout).toMatch(
+      /^backup\.app: backup of app, snapshot \S+ — running, 0%, \d segments \([\d.]+ MiB\) stored/,
+    );
 
     const refused = await runCli(['recover', '-c', d.config]);
     expect(refused.code).toBe(2);
@@ -47,7 +49,7 @@ describe('recover, resume and unlock', () => {
     expect((await runCli(['verify', 'latest', '--read-data', '-c', d.config])).code).toBe(0);
   });
 
-  it('recover --discard --yes removes the stored leftovers and the checkpoints; unlock removes the dead run\'s lock', { timeout: 30_000 }, async () => {
+  it("recover --discard --yes removes the stored leftovers and the checkpoints; unlock removes the dead run's lock", { timeout: 30_000 }, async () => {
     const d = await interrupted();
     expect((await d.target.keys()).some((k) => k.startsWith('data/'))).toBe(true);
     const unlocked = await runCli(['unlock', '-c', d.config, '--json']);

@@ -136,7 +136,10 @@ describe('a corrupted snapshot', () => {
     const d = await makeDeployment({ extraYaml: 'segmentSize: 1MiB' });
     await writeFile(join(d.data, 'zz-big.bin'), Buffer.alloc(3 * 1024 * 1024, 7));
     expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
-    const segments = (await readdir(d.target, { recursive: true })).map(String).filter((f) => /^data\/.*\/\d{8}$/.test(f)).sort();
+    const segments = (await readdir(d.target, { recursive: true }))
+      .map(String)
+      .filter((f) => /^data\/.*\/\d{8}$/.test(f))
+      .sort();
     expect(segments.length).toBeGreaterThan(2);
     const last = join(d.target, segments.at(-1)!);
     const bytes = await readFile(last);

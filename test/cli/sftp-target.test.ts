@@ -119,7 +119,8 @@ describe('backup → list → restore → verify on an sftp target', () => {
       expect(backup.stderr).toMatch(/^error: job app: target "nas": .*\[E_STORAGE\]$/m);
       const left = (await readdir(d.remote, { recursive: true })).map(String);
       expect(left.filter((p) => p.includes(TEMP_PREFIX))).toEqual([]);
-      if (!left.some((p) => p.startsWith('checkpoints/') && p.endsWith('.json'))) expect(left.filter((p) => p.startsWith('data/') && /\/\d+$/.test(p))).toEqual([]);
+      if (!left.some((p) => p.startsWith('checkpoints/') && p.endsWith('.json')))
+        expect(left.filter((p) => p.startsWith('data/') && /\/\d+$/.test(p))).toEqual([]);
     } finally {
       execFileSync('umount', [d.remote]);
       await rm(d.root, { recursive: true, force: true });

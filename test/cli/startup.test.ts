@@ -55,7 +55,9 @@ interface Traced {
 async function traced(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Traced> {
   const out = join(await mkdtemp(join(tmpdir(), 'failsafe-trace-')), 'modules.txt');
   await writeFile(out, '');
-  const { code, stdout, stderr } = await runBuiltCli(['--import', pathToFileURL(tracer).href], args, { env: { PATH: process.env.PATH, FAILSAFE_TEST_TRACE: out, ...env } });
+  const { code, stdout, stderr } = await runBuiltCli(['--import', pathToFileURL(tracer).href], args, {
+    env: { PATH: process.env.PATH, FAILSAFE_TEST_TRACE: out, ...env },
+  });
   const packages = new Set<string>();
   const own = new Set<string>();
   for (const line of (await readFile(out, 'utf8')).split('\n')) {
@@ -79,7 +81,17 @@ describe('what a CLI run loads', () => {
     for (const module of ['api/failsafe.js', 'core/config/load.js', 'core/automation/scheduler.js', 'core/status/metrics.js', 'core/crypto/keys.js']) {
       expect(r.own, module).not.toContain(module);
     }
-    for (const name of [...ON_DEMAND, 'zod', 'yaml', 'tsyringe', 'libsodium-wrappers-sumo', 'tar-stream', 'picomatch', '@aws-sdk/client-s3', 'ssh2-sftp-client']) {
+    for (const name of [
+      ...ON_DEMAND,
+      'zod',
+      'yaml',
+      'tsyringe',
+      'libsodium-wrappers-sumo',
+      'tar-stream',
+      'picomatch',
+      '@aws-sdk/client-s3',
+      'ssh2-sftp-client',
+    ]) {
       expect(r.packages, name).not.toContain(name);
     }
   });
@@ -109,7 +121,9 @@ describe('what a CLI run loads', () => {
     await writeFile(join(d.data, 'missing-driver.db'), '');
     const r = await traced(['backup', '-c', d.config], { ...PASS, FAILSAFE_TEST_BREAK_MODULE: 'better-sqlite3' });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error: job app: cannot load better-sqlite3 \(needed for sqlite sources\): Cannot find module 'better-sqlite3'; reinstall .*\[E_DEPENDENCY\]\n$/);
+    expect(r.stderr).toMatch(
+      /^error: job app: cannot load better-sqlite3 \(needed for sqlite sources\): Cannot find module 'better-sqlite3'; reinstall .*\[E_DEPENDENCY\]\n$/,
+    );
     expect(r.packages).not.toContain('better-sqlite3');
   });
 });

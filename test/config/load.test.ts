@@ -43,9 +43,17 @@ describe('loading a deployment', () => {
   });
 
   it('compresses with zstd 1 unless told otherwise, and checks zstd levels', () => {
-    expect(load(VALID.replace('compression: { algorithm: brotli }\n', ''), { FAILSAFE_PASSPHRASE: 'pw' }).config.compression).toEqual({ algorithm: 'zstd', level: 1 });
-    expect(load(VALID.replace('{ algorithm: brotli }', '{ algorithm: zstd, level: 19 }'), { FAILSAFE_PASSPHRASE: 'pw' }).config.compression).toEqual({ algorithm: 'zstd', level: 19 });
-    expect(failure(VALID.replace('{ algorithm: brotli }', '{ algorithm: zstd, level: 22 }'), { FAILSAFE_PASSPHRASE: 'pw' }).message).toMatch(/compression\.level: zstd levels go from 1 to 19/);
+    expect(load(VALID.replace('compression: { algorithm: brotli }\n', ''), { FAILSAFE_PASSPHRASE: 'pw' }).config.compression).toEqual({
+      algorithm: 'zstd',
+      level: 1,
+    });
+    expect(load(VALID.replace('{ algorithm: brotli }', '{ algorithm: zstd, level: 19 }'), { FAILSAFE_PASSPHRASE: 'pw' }).config.compression).toEqual({
+      algorithm: 'zstd',
+      level: 19,
+    });
+    expect(failure(VALID.replace('{ algorithm: brotli }', '{ algorithm: zstd, level: 22 }'), { FAILSAFE_PASSPHRASE: 'pw' }).message).toMatch(
+      /compression\.level: zstd levels go from 1 to 19/,
+    );
   });
 
   it('reads a valid file: paths resolve against its folder, defaults filled in, variables interpolated', () => {
@@ -76,20 +84,80 @@ describe('loading a deployment', () => {
   it.each([
     ['a syntax error', VALID.replace('[usb]', '[usb'), 'E_CONFIG', /failsafe\.yaml:1[34]:\d+: Flow sequence/],
     ['a duplicate key', VALID.replace('segmentSize: 8MiB', 'segmentSize: 8MiB\nsegmentSize: 4MiB'), 'E_CONFIG', /failsafe\.yaml:7:1: .*must be unique/],
-    ['an unknown top-level key', VALID.replace('segmentSize: 8MiB', 'segmentsize: 8MiB'), 'E_CONFIG', /failsafe\.yaml:6:1: segmentsize: unknown key "segmentsize"/],
-    ['an unknown source option', VALID.replace('exclude:', 'exlude:'), 'E_CONFIG', /failsafe\.yaml:10:\d+: jobs\.planter\.sources\[0\]\.exlude: unknown key "exlude"/],
-    ['a wrong option type', VALID.replace('requireMount: true', 'requireMount: yes please'), 'E_CONFIG', /failsafe\.yaml:3:\d+: targets\.usb\.requireMount: expected boolean/],
-    ['an unknown source type', VALID.replace('type: directory', 'type: dirctory'), 'E_UNKNOWN_TYPE', /failsafe\.yaml:10:\d+: jobs\.planter\.sources\[0\]\.type: unknown source type "dirctory" \(known: directory, config-file, sqlite, command\)/],
-    ['an unknown target type', VALID.replace('type: local', 'type: nfs'), 'E_UNKNOWN_TYPE', /failsafe\.yaml:3:\d+: targets\.usb\.type: unknown target type "nfs"/],
-    ['an undefined target', VALID.replace('targets: [usb]', 'targets: [usb, s3]'), 'E_UNKNOWN_TARGET', /failsafe\.yaml:13:\d+: jobs\.planter\.targets\[1\]: no target "s3" under targets \(defined: usb\)/],
-    ['an undefined checkpoints target', VALID.replace('segmentSize: 8MiB', 'segmentSize: 8MiB\ncheckpoints: { target: nas }'), 'E_UNKNOWN_TARGET', /failsafe\.yaml:7:\d+: checkpoints\.target: no target "nas" under targets \(defined: usb\)/],
-    ['a bad checkpoints keep', VALID.replace('segmentSize: 8MiB', 'segmentSize: 8MiB\ncheckpoints: { target: usb, keep: 0 }'), 'E_CONFIG', /failsafe\.yaml:7:\d+: checkpoints\.keep: /],
+    [
+      'an unknown top-level key',
+      VALID.replace('segmentSize: 8MiB', 'segmentsize: 8MiB'),
+      'E_CONFIG',
+      /failsafe\.yaml:6:1: segmentsize: unknown key "segmentsize"/,
+    ],
+    [
+      'an unknown source option',
+      VALID.replace('exclude:', 'exlude:'),
+      'E_CONFIG',
+      /failsafe\.yaml:10:\d+: jobs\.planter\.sources\[0\]\.exlude: unknown key "exlude"/,
+    ],
+    [
+      'a wrong option type',
+      VALID.replace('requireMount: true', 'requireMount: yes please'),
+      'E_CONFIG',
+      /failsafe\.yaml:3:\d+: targets\.usb\.requireMount: expected boolean/,
+    ],
+    [
+      'an unknown source type',
+      VALID.replace('type: directory', 'type: dirctory'),
+      'E_UNKNOWN_TYPE',
+      /failsafe\.yaml:10:\d+: jobs\.planter\.sources\[0\]\.type: unknown source type "dirctory" \(known: directory, config-file, sqlite, command\)/,
+    ],
+    [
+      'an unknown target type',
+      VALID.replace('type: local', 'type: nfs'),
+      'E_UNKNOWN_TYPE',
+      /failsafe\.yaml:3:\d+: targets\.usb\.type: unknown target type "nfs"/,
+    ],
+    [
+      'an undefined target',
+      VALID.replace('targets: [usb]', 'targets: [usb, s3]'),
+      'E_UNKNOWN_TARGET',
+      /failsafe\.yaml:13:\d+: jobs\.planter\.targets\[1\]: no target "s3" under targets \(defined: usb\)/,
+    ],
+    [
+      'an undefined checkpoints target',
+      VALID.replace('segmentSize: 8MiB', 'segmentSize: 8MiB\ncheckpoints: { target: nas }'),
+      'E_UNKNOWN_TARGET',
+      /failsafe\.yaml:7:\d+: checkpoints\.target: no target "nas" under targets \(defined: usb\)/,
+    ],
+    [
+      'a bad checkpoints keep',
+      VALID.replace('segmentSize: 8MiB', 'segmentSize: 8MiB\ncheckpoints: { target: usb, keep: 0 }'),
+      'E_CONFIG',
+      /failsafe\.yaml:7:\d+: checkpoints\.keep: /,
+    ],
     ['a wrong version', VALID.replace('version: 1', 'version: 2'), 'E_CONFIG', /failsafe\.yaml:1:\d+: version: this Failsafe reads version: 1/],
-    ['an out-of-range level', VALID.replace('{ algorithm: brotli }', '{ algorithm: gzip, level: 12 }'), 'E_CONFIG', /compression\.level: gzip levels go from 1 to 9/],
+    [
+      'an out-of-range level',
+      VALID.replace('{ algorithm: brotli }', '{ algorithm: gzip, level: 12 }'),
+      'E_CONFIG',
+      /compression\.level: gzip levels go from 1 to 9/,
+    ],
     ['a bad segment size', VALID.replace('8MiB', '100KB'), 'E_CONFIG', /failsafe\.yaml:6:\d+: segmentSize: expected a size from 1MiB to 256MiB/],
-    ['two sources with one name', VALID.replace('path: ~/config.json', 'path: ~/images'), 'E_CONFIG', /sources\[1\]: two sources of job "planter" are named "images"/],
-    ['an empty encryption block', VALID.replace(/encryption: .*\n/, 'encryption: {}\n'), 'E_CONFIG', /encryption: give a passphrase, a keyFile, recipients, or several \(or write encryption: none\)/],
-    ['a missing variable outside the passphrase', VALID.replace('../backup', '"${BACKUP_DIR}"'), 'E_CONFIG_ENV', /failsafe\.yaml:3:\d+: targets\.usb\.path: environment variable BACKUP_DIR is not set/],
+    [
+      'two sources with one name',
+      VALID.replace('path: ~/config.json', 'path: ~/images'),
+      'E_CONFIG',
+      /sources\[1\]: two sources of job "planter" are named "images"/,
+    ],
+    [
+      'an empty encryption block',
+      VALID.replace(/encryption: .*\n/, 'encryption: {}\n'),
+      'E_CONFIG',
+      /encryption: give a passphrase, a keyFile, recipients, or several \(or write encryption: none\)/,
+    ],
+    [
+      'a missing variable outside the passphrase',
+      VALID.replace('../backup', '"${BACKUP_DIR}"'),
+      'E_CONFIG_ENV',
+      /failsafe\.yaml:3:\d+: targets\.usb\.path: environment variable BACKUP_DIR is not set/,
+    ],
     ['a malformed variable name', VALID.replace('../backup', '"${1X}"'), 'E_CONFIG_ENV', /"\$\{1X\}" is not a valid variable name/],
   ])('%s is refused with the line and key', (_name, text, code, message) => {
     const err = failure(text, { FAILSAFE_PASSPHRASE: 'x' });
@@ -103,7 +171,9 @@ describe('loading a deployment', () => {
     if (config.encryption.mode !== 'keys') return;
     expect(config.encryption.passphrase).toBeUndefined();
     expect(config.encryption.passphraseError?.code).toBe('E_CONFIG_ENV');
-    expect(config.encryption.passphraseError?.message).toMatch(/failsafe\.yaml:4:\d+: encryption\.passphrase: environment variable FAILSAFE_PASSPHRASE is not set/);
+    expect(config.encryption.passphraseError?.message).toMatch(
+      /failsafe\.yaml:4:\d+: encryption\.passphrase: environment variable FAILSAFE_PASSPHRASE is not set/,
+    );
   });
 
   it('encryption: none is explicit', () => {
@@ -123,7 +193,9 @@ jobs:
 
   it('keeps the server path as written and resolves the key files on this machine', () => {
     const { config } = load(
-      yaml('{ type: sftp, host: nas.local, username: backup, path: backups/app, knownHosts: ./known_hosts, privateKey: ./id_ed25519, passphrase: "${KEY_PASS}" }'),
+      yaml(
+        '{ type: sftp, host: nas.local, username: backup, path: backups/app, knownHosts: ./known_hosts, privateKey: ./id_ed25519, passphrase: "${KEY_PASS}" }',
+      ),
       { KEY_PASS: 'secret' },
     );
     expect(config.targets.nas!.options).toMatchObject({

@@ -110,7 +110,18 @@ export function testSourcePlugin(name: string, options: SourceSuiteOptions): voi
           const destination = join(root, 'inside');
           try {
             const entry: RestoreEntry = { path: hostile, type: 'file', size: 3, mode: 0o644, mtime: new Date(), body: Readable.from([Buffer.from('bad')]) };
-            const err = await source.restore((async function* () { yield entry; })(), destination, { warn: () => undefined }).then(() => undefined, (e: unknown) => e);
+            const err = await source
+              .restore(
+                (async function* () {
+                  yield entry;
+                })(),
+                destination,
+                { warn: () => undefined },
+              )
+              .then(
+                () => undefined,
+                (e: unknown) => e,
+              );
             expect(err).toBeInstanceOf(FailsafeError);
             expect((err as FailsafeError).code).toBe('E_UNSAFE_PATH');
             expect((await readdir(root)).filter((n) => n !== 'inside')).toEqual([]);

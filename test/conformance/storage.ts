@@ -177,7 +177,14 @@ export function testStorageAdapter(name: string, options: StorageSuiteOptions): 
       expect(await keys(storage)).toEqual([...all].sort());
       expect(await keys(storage, 'data/job/')).toEqual(['data/job/1/00000000', 'data/job/1/manifest', 'data/job/10/x', 'data/job/2/a-b']);
       expect(await keys(storage, 'data/job/1')).toEqual(['data/job/1/00000000', 'data/job/1/manifest', 'data/job/10/x']);
-      expect(await keys(storage, 'data/job')).toEqual(['data/job.z', 'data/job/1/00000000', 'data/job/1/manifest', 'data/job/10/x', 'data/job/2/a-b', 'data/jobs/y']);
+      expect(await keys(storage, 'data/job')).toEqual([
+        'data/job.z',
+        'data/job/1/00000000',
+        'data/job/1/manifest',
+        'data/job/10/x',
+        'data/job/2/a-b',
+        'data/jobs/y',
+      ]);
       expect(await keys(storage, 'nothing/')).toEqual([]);
       const sizes = new Map<string, number>();
       for await (const info of storage.list('data/job/1/')) sizes.set(info.key, info.size);

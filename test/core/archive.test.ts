@@ -40,7 +40,13 @@ async function packed(list: Item[]): Promise<Buffer> {
   pack.on('data', (c: unknown) => void chunks.push(c as Buffer));
   const done = new Promise<void>((resolve) => pack.on('end', () => resolve()));
   for (const item of list) {
-    const header: Partial<Header> & { name: string } = { name: item.name, type: item.type, mode: 0o644, mtime: new Date(1_700_000_000_000), size: item.content?.length ?? 0 };
+    const header: Partial<Header> & { name: string } = {
+      name: item.name,
+      type: item.type,
+      mode: 0o644,
+      mtime: new Date(1_700_000_000_000),
+      size: item.content?.length ?? 0,
+    };
     if (item.linkname) header.linkname = item.linkname;
     await new Promise<void>((resolve, reject) => pack.entry(header, item.content ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve())));
   }
@@ -77,7 +83,12 @@ describe('the tar reader', () => {
     for (let header = await reader.next(); header; header = await reader.next()) {
       const content = await reader.read(header.size);
       await reader.skip((512 - (header.size % 512)) % 512);
-      seen.push({ name: header.name.replace(/\/$/, ''), type: header.type as Item['type'], ...(header.type === 'file' ? { content: Buffer.from(content) } : {}), ...(header.linkname ? { linkname: header.linkname } : {}) });
+      seen.push({
+        name: header.name.replace(/\/$/, ''),
+        type: header.type as Item['type'],
+        ...(header.type === 'file' ? { content: Buffer.from(content) } : {}),
+        ...(header.linkname ? { linkname: header.linkname } : {}),
+      });
     }
     expect(seen).toEqual(items.map((i) => (i.type === 'file' ? i : { name: i.name, type: i.type, ...(i.linkname ? { linkname: i.linkname } : {}) })));
     // tar-stream's own extract agrees on every name (long, split and non-ASCII ones included).
@@ -122,38 +133,41 @@ describe('archive entries', () => {
     expect(got.get('dir/näme-ünicode.txt')?.toString()).toBe('pax path');
   });
 
-  it.each(['chunks', 'body', 'content'] as const)('with recycled chunks, what %s hands out stays right: each chunk is poisoned once the reader is done with it', async (how) => {
-    const list = [...items, { name: 'src/dir/large-2.bin', type: 'file' as const, content: bytes(900_000, 3) }];
-    const tar = await packed(list);
-    // Each chunk in a buffer of its own, overwritten the moment the reader gives it back, as a pool would reuse it.
-    const source = Object.assign(Readable.from(Array.from(chunked(tar, 65_537), (c) => Buffer.from(c))), {
-      releaseChunk: (chunk: Uint8Array) => void chunk.fill(0xaa),
-    });
-    const kept: { path: string; bytes: Buffer | (() => Buffer) }[] = [];
-    for await (const entry of archiveEntries(source, manifestOf(list), 'test')) {
-      if (entry.type !== 'file') continue;
-      if (how === 'chunks') {
-        const copies: Buffer[] = [];
-        for await (const chunk of entry.chunks!()) {
-          await new Promise((resolve) => setImmediate(resolve)); // as a write to disk would
-          copies.push(Buffer.from(chunk));
+  it.each(['chunks', 'body', 'content'] as const)(
+    'with recycled chunks, what %s hands out stays right: each chunk is poisoned once the reader is done with it',
+    async (how) => {
+      const list = [...items, { name: 'src/dir/large-2.bin', type: 'file' as const, content: bytes(900_000, 3) }];
+      const tar = await packed(list);
+      // Each chunk in a buffer of its own, overwritten the moment the reader gives it back, as a pool would reuse it.
+      const source = Object.assign(Readable.from(Array.from(chunked(tar, 65_537), (c) => Buffer.from(c))), {
+        releaseChunk: (chunk: Uint8Array) => void chunk.fill(0xaa),
+      });
+      const kept: { path: string; bytes: Buffer | (() => Buffer) }[] = [];
+      for await (const entry of archiveEntries(source, manifestOf(list), 'test')) {
+        if (entry.type !== 'file') continue;
+        if (how === 'chunks') {
+          const copies: Buffer[] = [];
+          for await (const chunk of entry.chunks!()) {
+            await new Promise((resolve) => setImmediate(resolve)); // as a write to disk would
+            copies.push(Buffer.from(chunk));
+          }
+          kept.push({ path: entry.path, bytes: Buffer.concat(copies) });
+        } else if (how === 'body') {
+          // Read whole but looked at only at the end, as a plugin that buffers would.
+          const chunks: Buffer[] = [];
+          for await (const chunk of entry.body!) chunks.push(chunk as Buffer);
+          kept.push({ path: entry.path, bytes: () => Buffer.concat(chunks) });
+        } else if (entry.size <= 256 * 1024) {
+          kept.push({ path: entry.path, bytes: () => entry.content! }); // first touched after later entries
         }
-        kept.push({ path: entry.path, bytes: Buffer.concat(copies) });
-      } else if (how === 'body') {
-        // Read whole but looked at only at the end, as a plugin that buffers would.
-        const chunks: Buffer[] = [];
-        for await (const chunk of entry.body!) chunks.push(chunk as Buffer);
-        kept.push({ path: entry.path, bytes: () => Buffer.concat(chunks) });
-      } else if (entry.size <= 256 * 1024) {
-        kept.push({ path: entry.path, bytes: () => entry.content! }); // first touched after later entries
       }
-    }
-    expect(kept.length).toBeGreaterThan(3);
-    for (const { path, bytes: got } of kept) {
-      const want = list.find((i) => i.name === `src/${path}`)!.content!;
-      expect((typeof got === 'function' ? got() : got).equals(want)).toBe(true);
-    }
-  });
+      expect(kept.length).toBeGreaterThan(3);
+      for (const { path, bytes: got } of kept) {
+        const want = list.find((i) => i.name === `src/${path}`)!.content!;
+        expect((typeof got === 'function' ? got() : got).equals(want)).toBe(true);
+      }
+    },
+  );
 
   it.each(['dir/small.txt', 'dir/large.bin'])('a wrong SHA-256 of %s is E_CHECKSUM, read or not', async (path) => {
     const tar = await packed(items);

@@ -6,7 +6,11 @@ import { isFailsafeError } from '../../core/errors.js';
 describe('Argon2id on its own thread', () => {
   it('derives the same key as libsodium on the calling thread', async () => {
     await sodium.ready;
-    for (const [passphrase, saltByte, ops, mem] of [['correct horse', 1, 2, 8 << 20], ['', 9, 3, 16 << 20], ['ünïcødé 🔑', 200, 1, 8 << 20]] as const) {
+    for (const [passphrase, saltByte, ops, mem] of [
+      ['correct horse', 1, 2, 8 << 20],
+      ['', 9, 3, 16 << 20],
+      ['ünïcødé 🔑', 200, 1, 8 << 20],
+    ] as const) {
       const salt = new Uint8Array(16).fill(saltByte);
       const expected = sodium.crypto_pwhash(32, passphrase, salt, ops, mem, sodium.crypto_pwhash_ALG_ARGON2ID13);
       expect(Buffer.from(argon2id(32, passphrase, salt, ops, mem)).toString('hex')).toBe(Buffer.from(expected).toString('hex'));

@@ -42,7 +42,9 @@ describe('runBackup', () => {
 
   it('a source failing mid-way leaves no object behind', async () => {
     const storage = new Storage(new MemoryAdapter(), 'mem');
-    await expect(runBackup({ name: 'job', sources: [syntheticSource(30, 200_000, 25)], targets: [storage] }, await settings())).rejects.toThrow(/disk vanished/);
+    await expect(runBackup({ name: 'job', sources: [syntheticSource(30, 200_000, 25)], targets: [storage] }, await settings())).rejects.toThrow(
+      /disk vanished/,
+    );
     expect(await keys(storage)).toEqual([]);
   });
 

@@ -21,12 +21,20 @@ const stableSource = (count: number, size: number, content: (i: number) => numbe
   syntheticSource(count, size, failAt, { content, mtime: MTIME });
 
 async function settings(passphrase = 'pw'): Promise<BackupSettings> {
-  return { compressor: createCompressor('gzip', 1), compressionLevel: 1, encryption: await createEncryption({ mode: 'keys', passphrase }), segmentSize: 1024 * 1024, parallelism: 2 };
+  return {
+    compressor: createCompressor('gzip', 1),
+    compressionLevel: 1,
+    encryption: await createEncryption({ mode: 'keys', passphrase }),
+    segmentSize: 1024 * 1024,
+    parallelism: 2,
+  };
 }
 
 async function run(storage: Storage, s: BackupSettings, source: SourcePlugin, warnings: string[] = []) {
   const store = new CheckpointStore(storage);
-  const journal = await BackupJournal.open(store, 'job', [storage], { encryption: s.encryption, segmentSize: s.segmentSize, compression: 'gzip-1' }, (m) => warnings.push(m));
+  const journal = await BackupJournal.open(store, 'job', [storage], { encryption: s.encryption, segmentSize: s.segmentSize, compression: 'gzip-1' }, (m) =>
+    warnings.push(m),
+  );
   return { journal, result: runBackup({ name: 'job', sources: [source], targets: [storage] }, s, { journal, warn: (m) => warnings.push(m) }) };
 }
 
@@ -36,7 +44,11 @@ describe('resuming an interrupted backup', () => {
   it('keeps the stored segments, reuses them on the next run and sends only the rest', async () => {
     const storage = new Storage(new MemoryAdapter(), 'mem');
     const s = await settings();
-    const first = await run(storage, s, stableSource(60, 200_000, (i) => i, 50));
+    const first = await run(
+      storage,
+      s,
+      stableSource(60, 200_000, (i) => i, 50),
+    );
     await expect(first.result).rejects.toThrow('disk vanished');
     const kept = await dataKeys(storage);
     expect(kept.length).toBeGreaterThanOrEqual(2);
@@ -47,14 +59,20 @@ describe('resuming an interrupted backup', () => {
     // The checkpoint holds the sealed key slots, never the data key.
     expect(JSON.stringify(checkpoint)).toContain('"slots"');
 
-    const second = await run(storage, s, stableSource(60, 200_000, (i) => i));
+    const second = await run(
+      storage,
+      s,
+      stableSource(60, 200_000, (i) => i),
+    );
     expect(second.journal.resumed).toBe(true);
     expect(second.journal.id).toBe(first.journal.id);
     const [summary] = (await second.result).snapshots;
     expect(summary!.id).toBe(first.journal.id);
     // Every segment recorded before the failure is reused; only the others are sent.
     expect(summary!.resumed!.reusedSegments).toBe(recorded);
-    expect(summary!.resumed!.reusedSegments + summary!.resumed!.uploadedSegments).toBe((await openSnapshot(storage, 'job', summary!.id, s.encryption)).manifest.segments.length);
+    expect(summary!.resumed!.reusedSegments + summary!.resumed!.uploadedSegments).toBe(
+      (await openSnapshot(storage, 'job', summary!.id, s.encryption)).manifest.segments.length,
+    );
     const report = await verifySnapshot(await openSnapshot(storage, 'job', summary!.id, s.encryption), { readData: true });
     expect(report).toMatchObject({ ok: true, errors: [] });
     // Done: the checkpoints, sealed key slots included, are gone.
@@ -65,7 +83,15 @@ describe('resuming an interrupted backup', () => {
   it('redoes the segments of a source that changed meanwhile, so the snapshot holds the new bytes', async () => {
     const storage = new Storage(new MemoryAdapter(), 'mem');
     const s = await settings();
-    await expect((await run(storage, s, stableSource(60, 200_000, (i) => i, 50))).result).rejects.toThrow();
+    await expect(
+      (
+        await run(
+          storage,
+          s,
+          stableSource(60, 200_000, (i) => i, 50),
+        )
+      ).result,
+    ).rejects.toThrow();
     const recorded = (await new CheckpointStore(storage).latest<{ segments: unknown[] }>('backup.job'))!.data.segments.length;
     // File 2 (in segment 0) changed, same size: segment 0 is sent again, the later ones still match.
     const changed = stableSource(60, 200_000, (i) => (i === 2 ? 99 : i));
@@ -81,9 +107,25 @@ describe('resuming an interrupted backup', () => {
   it('removes segments past the new end when the source shrank', async () => {
     const storage = new Storage(new MemoryAdapter(), 'mem');
     const s = await settings();
-    await expect((await run(storage, s, stableSource(60, 200_000, (i) => i, 55))).result).rejects.toThrow();
+    await expect(
+      (
+        await run(
+          storage,
+          s,
+          stableSource(60, 200_000, (i) => i, 55),
+        )
+      ).result,
+    ).rejects.toThrow();
     const before = (await dataKeys(storage)).length;
-    const [summary] = (await (await run(storage, s, stableSource(12, 200_000, (i) => i))).result).snapshots;
+    const [summary] = (
+      await (
+        await run(
+          storage,
+          s,
+          stableSource(12, 200_000, (i) => i),
+        )
+      ).result
+    ).snapshots;
     const segments = (await openSnapshot(storage, 'job', summary!.id, s.encryption)).manifest.segments.length;
     expect(before).toBeGreaterThan(segments);
     expect(await dataKeys(storage)).toHaveLength(segments);
@@ -93,7 +135,11 @@ describe('resuming an interrupted backup', () => {
   it('checkpoints no plaintext hash, and resumes a checkpoint of an earlier version that has one instead of a header', async () => {
     const storage = new Storage(new MemoryAdapter(), 'mem');
     const s = await settings();
-    const first = await run(storage, s, stableSource(60, 200_000, (i) => i, 50));
+    const first = await run(
+      storage,
+      s,
+      stableSource(60, 200_000, (i) => i, 50),
+    );
     await expect(first.result).rejects.toThrow();
     const store = new CheckpointStore(storage);
     type Row = [number, number, string, number, string, string?];
@@ -113,7 +159,11 @@ describe('resuming an interrupted backup', () => {
     );
     const { operationId, operationName, progress, metadata } = latest;
     await store.save({ operationId, operationName, state: 'failed', progress, metadata, data: { ...latest.data, segments: old } });
-    const second = await run(storage, s, stableSource(60, 200_000, (i) => i));
+    const second = await run(
+      storage,
+      s,
+      stableSource(60, 200_000, (i) => i),
+    );
     const [summary] = (await second.result).snapshots;
     expect(summary!.id).toBe(first.journal.id);
     expect(summary!.resumed!.reusedSegments).toBe(old.length);
@@ -122,11 +172,20 @@ describe('resuming an interrupted backup', () => {
 
   it('starts over, removing the interrupted run, when the keys no longer open it', async () => {
     const storage = new Storage(new MemoryAdapter(), 'mem');
-    const first = await run(storage, await settings('old'), stableSource(60, 200_000, (i) => i, 50));
+    const first = await run(
+      storage,
+      await settings('old'),
+      stableSource(60, 200_000, (i) => i, 50),
+    );
     await expect(first.result).rejects.toThrow();
     const warnings: string[] = [];
     const s = await settings('new');
-    const second = await run(storage, s, stableSource(10, 200_000, (i) => i), warnings);
+    const second = await run(
+      storage,
+      s,
+      stableSource(10, 200_000, (i) => i),
+      warnings,
+    );
     const [summary] = (await second.result).snapshots;
     expect(second.journal.resumed).toBe(false);
     expect(summary!.id).not.toBe(first.journal.id);

@@ -72,7 +72,9 @@ function corpusSource(items: Item[], local?: { dir: string; changes: LocalFileCh
           ...(item.uid === undefined ? {} : { uid: item.uid, gid: item.gid }),
           ...(item.linkTarget === undefined ? {} : { linkTarget: item.linkTarget }),
           ...(body === undefined ? {} : { open: () => Readable.from(body.length > 100 ? [body.subarray(0, 100), body.subarray(100)] : [body]) }),
-          ...(body === undefined || !local ? {} : { localFile: { path: join(local.dir, `f${i}`), changed: (what: LocalFileChange) => void local.changes.push(what) } }),
+          ...(body === undefined || !local
+            ? {}
+            : { localFile: { path: join(local.dir, `f${i}`), changed: (what: LocalFileChange) => void local.changes.push(what) } }),
         };
       }
     },
@@ -152,7 +154,7 @@ const sha = (data: Buffer): string => createHash('sha256').update(data).digest('
 const absolute = (e: ManifestEntry, segmentSize: number): number => e.segment * segmentSize + e.offset;
 
 describe('collect: the tar writer', () => {
-  it('writes tar-stream\'s bytes exactly, from open() streams and from local files, with exact offsets and hashes', async () => {
+  it("writes tar-stream's bytes exactly, from open() streams and from local files, with exact offsets and hashes", async () => {
     const reference = await tarStreamReference(CORPUS);
     const changes: LocalFileChange[] = [];
     const dir = await writeBodies(CORPUS);
@@ -168,11 +170,14 @@ describe('collect: the tar writer', () => {
     expect(changes).toEqual([]);
   });
 
-  it('GNU tar and tar-stream\'s extract read every entry back: names, link targets and bytes', async () => {
+  it("GNU tar and tar-stream's extract read every entry back: names, link targets and bytes", async () => {
     const { tar } = await run([corpusSource(CORPUS)], { segmentSize: 8192 });
     const dir = await mkdtemp(join(tmpdir(), 'failsafe-gnutar-'));
     await writeFile(join(dir, 'out.tar'), tar);
-    const listed = execFileSync('tar', ['--quoting-style=literal', '-tvf', join(dir, 'out.tar')], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C.UTF-8' } });
+    const listed = execFileSync('tar', ['--quoting-style=literal', '-tvf', join(dir, 'out.tar')], {
+      encoding: 'utf8',
+      env: { ...process.env, LC_ALL: 'C.UTF-8' },
+    });
     const lines = listed.trimEnd().split('\n');
     expect(lines).toHaveLength(CORPUS.length);
     lines.forEach((line, i) => {
@@ -232,7 +237,11 @@ describe('collect: the tar writer', () => {
     const reference = await tarStreamReference(items);
     for (const source of [corpusSource(items), corpusSource(items, { dir, changes: [] })]) {
       const got = await run([source], { segmentSize: 2048 });
-      expect(got.entries.map((e) => [e.segment, e.offset])).toEqual([[0, 0], [1, 0], [2, 0]]);
+      expect(got.entries.map((e) => [e.segment, e.offset])).toEqual([
+        [0, 0],
+        [1, 0],
+        [2, 0],
+      ]);
       expect(got.segments.map((s) => s.data.length)).toEqual([2048, 2048, 1536]); // the last: a header and the two zero blocks
       expect(got.tar.equals(reference.tar)).toBe(true);
     }
@@ -242,7 +251,10 @@ describe('collect: the tar writer', () => {
     const body = bytes(1024 * 1024, 5);
     const dir = await writeBodies([{ path: 'x', type: 'file', body }]);
     const changes: LocalFileChange[] = [];
-    const items: Item[] = [{ path: 'x', type: 'file', body }, { path: 'next', type: 'file', body: bytes(100, 6) }];
+    const items: Item[] = [
+      { path: 'x', type: 'file', body },
+      { path: 'next', type: 'file', body: bytes(100, 6) },
+    ];
     await writeFile(join(dir, 'f1'), items[1]!.body!);
     await utimes(join(dir, 'f1'), MTIME, MTIME);
     const window = new SegmentWindow(1);
@@ -274,7 +286,7 @@ describe('collect: the tar writer', () => {
     }
   });
 
-  it('a local file\'s time is compared to the millisecond either way it was rounded; a time one millisecond off is a change', async () => {
+  it("a local file's time is compared to the millisecond either way it was rounded; a time one millisecond off is a change", async () => {
     const LATE = 1_700_000_000.9996; // Node's Stats.mtime rounds this up, mtimeOf down
     for (const size of [2000, 600 * 1024]) {
       const dir = await mkdtemp(join(tmpdir(), 'failsafe-collect-'));
@@ -305,7 +317,19 @@ describe('collect: the tar writer', () => {
     const strict: SourcePlugin = {
       ...corpusSource([{ path: 'x', type: 'file', body }]),
       async *entries() {
-        yield { path: 'x', type: 'file', size: 3000, mode: 0o644, mtime: MTIME, localFile: { path: join(dir, 'f0'), changed: () => { throw new Error('torn copy'); } } };
+        yield {
+          path: 'x',
+          type: 'file',
+          size: 3000,
+          mode: 0o644,
+          mtime: MTIME,
+          localFile: {
+            path: join(dir, 'f0'),
+            changed: () => {
+              throw new Error('torn copy');
+            },
+          },
+        };
       },
     };
     await expect(run([strict], { segmentSize: 4096 })).rejects.toThrow('torn copy');
@@ -337,7 +361,12 @@ describe('collect: the tar writer', () => {
     const reference = await tarStreamReference(CORPUS);
     const dir = await writeBodies(CORPUS);
     const window = new SegmentWindow(4);
-    const collection = collect([corpusSource(CORPUS, { dir, changes: [] })], { segmentSize: 16 * 1024, window, buffers: 2, context: { warn: () => undefined } });
+    const collection = collect([corpusSource(CORPUS, { dir, changes: [] })], {
+      segmentSize: 16 * 1024,
+      window,
+      buffers: 2,
+      context: { warn: () => undefined },
+    });
     const buffers = new Set<ArrayBufferLike>();
     const chunks: Buffer[] = [];
     const stored: Promise<void>[] = [];
@@ -349,10 +378,12 @@ describe('collect: the tar writer', () => {
       // Sealed at once (its plaintext is done with), stored a little later (its window permit comes back then).
       collection.recycle(segment.index);
       mostAlive = Math.max(mostAlive, ++alive);
-      stored.push(new Promise((resolve) => setTimeout(resolve, 5)).then(() => {
-        alive--;
-        window.release();
-      }));
+      stored.push(
+        new Promise((resolve) => setTimeout(resolve, 5)).then(() => {
+          alive--;
+          window.release();
+        }),
+      );
     }
     await Promise.all(stored);
     await collection.done;
@@ -364,7 +395,11 @@ describe('collect: the tar writer', () => {
   it('a writer waiting for a buffer fails, instead of hanging, when the segments stream is destroyed', async () => {
     const body = bytes(256 * 1024, 10);
     const dir = await writeBodies([{ path: 'x', type: 'file', body }]);
-    const collection = collect([corpusSource([{ path: 'x', type: 'file', body }], { dir, changes: [] })], { segmentSize: 16 * 1024, buffers: 2, context: { warn: () => undefined } });
+    const collection = collect([corpusSource([{ path: 'x', type: 'file', body }], { dir, changes: [] })], {
+      segmentSize: 16 * 1024,
+      buffers: 2,
+      context: { warn: () => undefined },
+    });
     let received = 0;
     for await (const segment of collection.segments as AsyncIterable<PlainSegment>) {
       received = segment.index + 1;
@@ -381,9 +416,13 @@ describe('collect: the tar writer', () => {
     const body = bytes(2 * 1024 * 1024, 9);
     const dir = await writeBodies([{ path: 'x', type: 'file', body }]);
     const window = new SegmentWindow(1);
-    const collecting = run([corpusSource([{ path: 'x', type: 'file', body }], { dir, changes: [] })], { segmentSize: 64 * 1024, window, context: { signal: controller.signal, warn: () => undefined } }, async (segment) => {
-      if (segment.index === 3) controller.abort();
-    });
+    const collecting = run(
+      [corpusSource([{ path: 'x', type: 'file', body }], { dir, changes: [] })],
+      { segmentSize: 64 * 1024, window, context: { signal: controller.signal, warn: () => undefined } },
+      async (segment) => {
+        if (segment.index === 3) controller.abort();
+      },
+    );
     await expect(collecting).rejects.toSatisfy((err) => (err as Error).name === 'AbortError');
   });
 });

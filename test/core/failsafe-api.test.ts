@@ -21,14 +21,23 @@ async function app(): Promise<{ root: string; config: ConfigObject }> {
     encryption: { passphrase: '${APP_SECRET}' },
     segmentSize: '1MiB',
     jobs: {
-      app: { sources: [{ type: 'directory', path: './data' }, { type: 'config-file', path: './app.json', name: 'settings' }], targets: ['disk'] },
+      app: {
+        sources: [
+          { type: 'directory', path: './data' },
+          { type: 'config-file', path: './app.json', name: 'settings' },
+        ],
+        targets: ['disk'],
+      },
     },
   };
   return { root, config };
 }
 
 async function rejection(promise: Promise<unknown>): Promise<FailsafeError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(FailsafeError);
   return err as FailsafeError;
 }

@@ -23,6 +23,8 @@ describe('room for a restore', () => {
       { path: here, shownAs: '/srv/photos', fileSizes: [half], entries: 1 },
       { path: join(tmpdir(), 'other'), fileSizes: [half], entries: 1 },
     ]);
-    await expect(both).rejects.toSatisfy((err) => isFailsafeError(err, 'E_NO_SPACE') && /on the file system of \/srv\/photos, which has .* free; nothing was changed/.test((err as Error).message));
+    await expect(both).rejects.toSatisfy(
+      (err) => isFailsafeError(err, 'E_NO_SPACE') && /on the file system of \/srv\/photos, which has .* free; nothing was changed/.test((err as Error).message),
+    );
   });
 });

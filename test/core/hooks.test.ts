@@ -16,7 +16,12 @@ const append = (text: string): string => `echo "${text}" >> log`;
 describe('withHooks', () => {
   it('runs before, the job, then after with FAILSAFE_STATUS=success, in the config folder', async () => {
     const { cwd, log } = await scratch();
-    const hooks = { before: append('before $FAILSAFE_JOB $FAILSAFE_HOOK'), after: append('after $FAILSAFE_STATUS'), onError: append('onError'), timeoutMs: 10_000 };
+    const hooks = {
+      before: append('before $FAILSAFE_JOB $FAILSAFE_HOOK'),
+      after: append('after $FAILSAFE_STATUS'),
+      onError: append('onError'),
+      timeoutMs: 10_000,
+    };
     const result = await withHooks(hooks, { job: 'app', cwd }, async () => {
       await readFile(join(cwd, 'log')).then(() => undefined);
       return 42;
@@ -28,7 +33,12 @@ describe('withHooks', () => {
   it('a failing before aborts the job: the body never runs, onError gets the error, E_HOOK names the hook and its stderr', async () => {
     const { cwd, log } = await scratch();
     let ran = false;
-    const hooks = { before: 'echo "systemctl: unit not found" >&2; exit 3', after: append('after'), onError: append('onError $FAILSAFE_ERROR_CODE'), timeoutMs: 10_000 };
+    const hooks = {
+      before: 'echo "systemctl: unit not found" >&2; exit 3',
+      after: append('after'),
+      onError: append('onError $FAILSAFE_ERROR_CODE'),
+      timeoutMs: 10_000,
+    };
     const run = withHooks(hooks, { job: 'app', cwd }, async () => void (ran = true));
     await expect(run).rejects.toSatisfy((err) => isFailsafeError(err, 'E_HOOK') && /before hook exited with 3: systemctl: unit not found/.test(err.message));
     expect(ran).toBe(false);

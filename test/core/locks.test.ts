@@ -7,7 +7,8 @@ import { acquireJobLock, findLocks, removeLocks, type LockRecord } from '../../c
 import { Storage } from '../../core/repository/storage.js';
 import { keys } from '../helpers/sources.js';
 
-const deadPid = (): number => spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout as unknown as number;
+const deadPid = (): number =>
+  spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout as unknown as number;
 
 function lockOf(partial: Partial<LockRecord>): Buffer {
   const now = new Date().toISOString();
@@ -21,7 +22,10 @@ describe('job locks', () => {
     const held = await acquireJobLock([a, b], 'app');
     expect(await keys(a)).toEqual([`locks/app/${held.owner}.json`]);
     const refused = acquireJobLock([a, b], 'app', { waitMs: 0 });
-    await expect(refused).rejects.toMatchObject({ code: 'E_LOCKED', message: expect.stringMatching(new RegExp(`locked in a by ${hostname()} pid ${process.pid}.*failsafe unlock --job app`)) });
+    await expect(refused).rejects.toMatchObject({
+      code: 'E_LOCKED',
+      message: expect.stringMatching(new RegExp(`locked in a by ${hostname()} pid ${process.pid}.*failsafe unlock --job app`)),
+    });
     // The refused run withdrew its own lock objects.
     expect(await keys(b)).toEqual([`locks/app/${held.owner}.json`]);
     // Another job is not affected.
@@ -60,7 +64,10 @@ describe('job locks', () => {
   it('respects a live lock of another host', async () => {
     const target = new Storage(new MemoryAdapter(), 't');
     await target.put('locks/app/remote.json', lockOf({ host: 'nas-2', pid: 4242 }));
-    await expect(acquireJobLock([target], 'app', { waitMs: 0 })).rejects.toMatchObject({ code: 'E_LOCKED', message: expect.stringContaining('nas-2 pid 4242') });
+    await expect(acquireJobLock([target], 'app', { waitMs: 0 })).rejects.toMatchObject({
+      code: 'E_LOCKED',
+      message: expect.stringContaining('nas-2 pid 4242'),
+    });
   });
 
   it('renews its heartbeat while held, so a long backup never looks stale', async () => {

@@ -49,7 +49,14 @@ describe('readAhead', () => {
 
   it('a file that cannot be read fails when the writer reaches it, with E_SOURCE_READ naming source and path', async () => {
     const [good] = await localEntries([5]);
-    const missing: SourceEntry = { path: 'gone', type: 'file', size: 3, mode: 0o644, mtime: new Date(0), localFile: { path: '/nonexistent/gone', changed: () => undefined } };
+    const missing: SourceEntry = {
+      path: 'gone',
+      type: 'file',
+      size: 3,
+      mode: 0o644,
+      mtime: new Date(0),
+      localFile: { path: '/nonexistent/gone', changed: () => undefined },
+    };
     const got = [];
     for await (const ahead of readAhead(counted([missing, good!], { count: 0 }), { source: 'docs', files: 4, fileSize: 1000 })) got.push(ahead);
     expect(got.map((a) => a.entry.path)).toEqual(['gone', 'f0']);

@@ -24,10 +24,7 @@ describe('applyRetention', () => {
   });
 
   it('keepDaily keeps the newest snapshot of each of the last n days that have one (days without are skipped)', () => {
-    const r = kept(
-      ['2026-03-01T08:00:00Z', '2026-03-01T20:00:00Z', '2026-03-03T09:00:00Z', '2026-03-05T01:00:00Z', '2026-03-05T23:00:00Z'],
-      { keepDaily: 3 },
-    );
+    const r = kept(['2026-03-01T08:00:00Z', '2026-03-01T20:00:00Z', '2026-03-03T09:00:00Z', '2026-03-05T01:00:00Z', '2026-03-05T23:00:00Z'], { keepDaily: 3 });
     expect(r).toEqual({
       '2026-03-05T23:00:00Z': ['daily 2026-03-05'],
       '2026-03-03T09:00:00Z': ['daily 2026-03-03'],

@@ -65,7 +65,11 @@ describe('Scheduler', () => {
     const clock = new FakeClock('2026-11-22T00:00:00Z');
     const ran: string[] = [];
     const state = new MemoryState();
-    const scheduler = new Scheduler([{ name: 'backup app', cron: '0 2 * * *', run: async () => void ran.push(clock.now().toISOString()) }], { clock, state, timeZone: 'Europe/Berlin' });
+    const scheduler = new Scheduler([{ name: 'backup app', cron: '0 2 * * *', run: async () => void ran.push(clock.now().toISOString()) }], {
+      clock,
+      state,
+      timeZone: 'Europe/Berlin',
+    });
     await scheduler.start();
     await clock.advance(3 * 24 * 60 * MIN);
     // 02:00 in Berlin is 01:00 UTC in winter.
@@ -80,10 +84,11 @@ describe('Scheduler', () => {
     let release: () => void = () => undefined;
     let started = 0;
     const events: SchedulerEvent[] = [];
-    const scheduler = new Scheduler(
-      [{ name: 'backup app', cron: '* * * * *', run: () => new Promise<void>((r) => ((release = r), started++)) }],
-      { clock, state: new MemoryState(), onEvent: (e) => events.push(e) },
-    );
+    const scheduler = new Scheduler([{ name: 'backup app', cron: '* * * * *', run: () => new Promise<void>((r) => ((release = r), started++)) }], {
+      clock,
+      state: new MemoryState(),
+      onEvent: (e) => events.push(e),
+    });
     await scheduler.start();
     await clock.advance(MIN); // 00:01 starts a run that hangs
     await clock.advance(2 * MIN); // 00:02 and 00:03 come while it runs

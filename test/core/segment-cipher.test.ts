@@ -22,7 +22,8 @@ function libsodiumOpen(s: Sodium, key: Uint8Array, sealed: Uint8Array, context: 
   const parts: Uint8Array[] = [];
   const tags: number[] = [];
   for (let read = 24; read < sealed.length; read += CHUNK_PLAIN + 17) {
-    const result = s.crypto_secretstream_xchacha20poly1305_pull(state, sealed.subarray(read, read + CHUNK_PLAIN + 17), context) as false | { message: Uint8Array; tag: number };
+    const result = s.crypto_secretstream_xchacha20poly1305_pull(state, sealed.subarray(read, read + CHUNK_PLAIN + 17), context) as
+      false | { message: Uint8Array; tag: number };
     if (!result) throw new Error('libsodium refused the chunk');
     parts.push(result.message);
     tags.push(result.tag);
@@ -78,7 +79,9 @@ describe('secretstream segments are libsodium secretstream, byte for byte', () =
     const cipher = new SecretstreamCipher(key);
     for (const tail of [0, 16, 24, 1000, 1001]) {
       const sealed = libsodiumSeal(sodium, key, randomBytes(CHUNK_PLAIN + tail), context);
-      for (const at of [0, 23, 24, 24 + CHUNK_PLAIN + 16, 24 + CHUNK_PLAIN + 17, sealed.length - tail - 17, sealed.length - 1].filter((at) => at < sealed.length)) {
+      for (const at of [0, 23, 24, 24 + CHUNK_PLAIN + 16, 24 + CHUNK_PLAIN + 17, sealed.length - tail - 17, sealed.length - 1].filter(
+        (at) => at < sealed.length,
+      )) {
         const altered = Buffer.from(sealed);
         altered[at]! ^= 1;
         expectWrongKey(() => cipher.decrypt(altered, context), /authentication failed/);
@@ -106,7 +109,12 @@ describe('secretstream segments are libsodium secretstream, byte for byte', () =
     const key = randomBytes(32);
     const sealed = new SecretstreamCipher(key).encrypt(randomBytes(3 * CHUNK_PLAIN), 'c');
     const chunk = CHUNK_PLAIN + 17;
-    const swapped = Buffer.concat([sealed.subarray(0, 24), sealed.subarray(24 + chunk, 24 + 2 * chunk), sealed.subarray(24, 24 + chunk), sealed.subarray(24 + 2 * chunk)]);
+    const swapped = Buffer.concat([
+      sealed.subarray(0, 24),
+      sealed.subarray(24 + chunk, 24 + 2 * chunk),
+      sealed.subarray(24, 24 + chunk),
+      sealed.subarray(24 + 2 * chunk),
+    ]);
     expectWrongKey(() => new SecretstreamCipher(key).decrypt(swapped, 'c'), /authentication failed/);
   });
 });

@@ -48,11 +48,19 @@ describe('segment worker threads', () => {
     // Compressed (the text half) and sealed: not the plaintext.
     expect(sealed.data.length).toBeLessThan(plain.length);
     expect(sealed.data.includes(Buffer.from('all is well'))).toBe(false);
-    const opened = await pool(spec()).open({ stored: sealed.data, context: 'ctx/0', storedSize: sealed.data.length, sha256: sealed.sha256, plainSize: sealed.plainSize, plainSha256: sha256Hex(plain), what: 't:k' });
+    const opened = await pool(spec()).open({
+      stored: sealed.data,
+      context: 'ctx/0',
+      storedSize: sealed.data.length,
+      sha256: sealed.sha256,
+      plainSize: sealed.plainSize,
+      plainSha256: sha256Hex(plain),
+      what: 't:k',
+    });
     expect(opened.equals(plain)).toBe(true);
   });
 
-  it('writes the sealed bytes into the caller\'s shared buffer when one is given, so nothing is allocated per segment', async () => {
+  it("writes the sealed bytes into the caller's shared buffer when one is given, so nothing is allocated per segment", async () => {
     const workers = pool(spec({ compression: { algorithm: 'zstd', level: 3 } }));
     const plain = plainSegment(1 << 20);
     const out = allocateSegment((1 << 20) + 65_536);
@@ -64,7 +72,14 @@ describe('segment worker threads', () => {
     out[0]! ^= 0xff;
     expect(sealed.data[0]).toBe(before! ^ 0xff);
     out[0]! ^= 0xff;
-    const opened = await workers.open({ stored: Buffer.from(sealed.data), context: 'ctx/0', storedSize: sealed.data.length, sha256: sealed.sha256, plainSize: sealed.plainSize, what: 't:k' });
+    const opened = await workers.open({
+      stored: Buffer.from(sealed.data),
+      context: 'ctx/0',
+      storedSize: sealed.data.length,
+      sha256: sealed.sha256,
+      plainSize: sealed.plainSize,
+      what: 't:k',
+    });
     expect(opened.equals(plain)).toBe(true);
     // An output buffer too small for the sealed bytes is not overrun: the worker seals into a new one.
     const tiny = allocateSegment(1024);
@@ -81,18 +96,35 @@ describe('segment worker threads', () => {
     for (const [i, s] of sealed.entries()) {
       if (!('data' in s)) throw new Error('expected a sealed segment');
       expect(s.index).toBe(i);
-      const opened = await opener.open({ stored: s.data, context: `ctx/${i}`, storedSize: s.data.length, sha256: s.sha256, plainSize: s.plainSize, what: 't:k' });
+      const opened = await opener.open({
+        stored: s.data,
+        context: `ctx/${i}`,
+        storedSize: s.data.length,
+        sha256: s.sha256,
+        plainSize: s.plainSize,
+        what: 't:k',
+      });
       expect(opened.equals(plains[i]!)).toBe(true);
     }
   });
 
   it("reports a segment whose plaintext still matches an earlier version's record (its plaintext SHA-256) as reused", async () => {
     const plain = plainSegment(128 * 1024);
-    const result = await pool(spec()).seal({ index: 3, plain, context: 'c', expect: { plainSize: plain.length, sha256: 'stored', plainSha256: sha256Hex(plain) } });
+    const result = await pool(spec()).seal({
+      index: 3,
+      plain,
+      context: 'c',
+      expect: { plainSize: plain.length, sha256: 'stored', plainSha256: sha256Hex(plain) },
+    });
     expect(result).toEqual({ index: 3, plainSize: plain.length, reused: true });
     const changed = Buffer.from(plain);
     changed[5]! ^= 1;
-    const resealed = await pool(spec()).seal({ index: 3, plain: changed, context: 'c', expect: { plainSize: plain.length, sha256: 'stored', plainSha256: sha256Hex(plain) } });
+    const resealed = await pool(spec()).seal({
+      index: 3,
+      plain: changed,
+      context: 'c',
+      expect: { plainSize: plain.length, sha256: 'stored', plainSha256: sha256Hex(plain) },
+    });
     expect('data' in resealed).toBe(true);
   });
 
@@ -106,7 +138,11 @@ describe('segment worker threads', () => {
       const stored = Buffer.from(first.data);
       const expectation = { plainSize: first.plainSize, sha256: first.sha256, header: first.header };
       // Into a shared buffer (in place, as a backup does) and into a new one: the same answer.
-      expect(await workers.seal({ index: 2, plain, context: 'snap/2', out: allocateSegment(300 * 1024), expect: expectation })).toEqual({ index: 2, plainSize: plain.length, reused: true });
+      expect(await workers.seal({ index: 2, plain, context: 'snap/2', out: allocateSegment(300 * 1024), expect: expectation })).toEqual({
+        index: 2,
+        plainSize: plain.length,
+        reused: true,
+      });
       expect(await workers.seal({ index: 2, plain, context: 'snap/2', expect: expectation })).toEqual({ index: 2, plainSize: plain.length, reused: true });
       const changed = Buffer.from(plain);
       changed[plain.length - 1]! ^= 1;
@@ -118,10 +154,18 @@ describe('segment worker threads', () => {
         expect(again.header).not.toBe(first.header);
         expect(again.data.subarray(0, 24).equals(stored.subarray(0, 24))).toBe(false);
       }
-      const opened = await workers.open({ stored: again.data, context: 'snap/2', storedSize: again.data.length, sha256: again.sha256, plainSize: again.plainSize, what: 't:k' });
+      const opened = await workers.open({
+        stored: again.data,
+        context: 'snap/2',
+        storedSize: again.data.length,
+        sha256: again.sha256,
+        plainSize: again.plainSize,
+        what: 't:k',
+      });
       expect(opened.equals(changed)).toBe(true);
       // A header the cipher cannot take (a damaged checkpoint) is no match: sealed afresh, not an error.
-      if (cipher !== 'none') expect('data' in (await workers.seal({ index: 2, plain, context: 'snap/2', expect: { ...expectation, header: 'AAAA' } }))).toBe(true);
+      if (cipher !== 'none')
+        expect('data' in (await workers.seal({ index: 2, plain, context: 'snap/2', expect: { ...expectation, header: 'AAAA' } }))).toBe(true);
       // Encrypted, another position is another context (authenticated): not the stored bytes.
       if (cipher !== 'none') expect('data' in (await workers.seal({ index: 2, plain, context: 'snap/3', expect: expectation }))).toBe(true);
     });
@@ -130,15 +174,26 @@ describe('segment worker threads', () => {
   it('refuses altered objects, a wrong key and a wrong position with the stable codes', async () => {
     const plain = plainSegment(256 * 1024);
     const sealed = await sealOne(pool(spec()), plain, 'snap/1');
-    const request = { context: 'snap/1', storedSize: sealed.data.length, sha256: sealed.sha256, plainSize: sealed.plainSize, plainSha256: sha256Hex(plain), what: 'disk:data/x' };
+    const request = {
+      context: 'snap/1',
+      storedSize: sealed.data.length,
+      sha256: sealed.sha256,
+      plainSize: sealed.plainSize,
+      plainSha256: sha256Hex(plain),
+      what: 'disk:data/x',
+    };
     const reader = pool(spec());
     const flipped = Buffer.from(sealed.data);
     flipped[100]! ^= 1;
     await expect(reader.open({ ...request, stored: flipped })).rejects.toMatchObject({ code: 'E_CHECKSUM', message: expect.stringContaining('disk:data/x') });
     // The stored hash matches but the key does not (an attacker who rewrote the manifest's hash could get this far).
-    await expect(pool(spec({ cipher: { name: 'xchacha20poly1305-secretstream', key: randomBytes(32) } })).open({ ...request, stored: Buffer.from(sealed.data) })).rejects.toMatchObject({ code: 'E_WRONG_KEY' });
+    await expect(
+      pool(spec({ cipher: { name: 'xchacha20poly1305-secretstream', key: randomBytes(32) } })).open({ ...request, stored: Buffer.from(sealed.data) }),
+    ).rejects.toMatchObject({ code: 'E_WRONG_KEY' });
     await expect(reader.open({ ...request, stored: Buffer.from(sealed.data), context: 'snap/2' })).rejects.toMatchObject({ code: 'E_WRONG_KEY' });
-    await expect(reader.open({ ...request, stored: Buffer.from(sealed.data), plainSha256: sha256Hex(Buffer.from('other')) })).rejects.toMatchObject({ code: 'E_CHECKSUM' });
+    await expect(reader.open({ ...request, stored: Buffer.from(sealed.data), plainSha256: sha256Hex(Buffer.from('other')) })).rejects.toMatchObject({
+      code: 'E_CHECKSUM',
+    });
   });
 
   it('tells a damaged object from a wrong key after decrypting in place, and leaves shared memory alone', async () => {
@@ -194,7 +249,16 @@ describe('segment worker threads', () => {
       for (const [i, p] of plain.entries()) {
         const sealed = await sealOne(pool(bare, 1), p);
         await writeFile(join(dir, String(i)), sealed.data);
-        opened.push(await reader.open({ context: 'ctx/0', storedSize: sealed.data.length, sha256: sealed.sha256, plainSize: sealed.plainSize, what: 'd:k', file: join(dir, String(i)) }));
+        opened.push(
+          await reader.open({
+            context: 'ctx/0',
+            storedSize: sealed.data.length,
+            sha256: sealed.sha256,
+            plainSize: sealed.plainSize,
+            what: 'd:k',
+            file: join(dir, String(i)),
+          }),
+        );
       }
       expect(opened[0]!.equals(plain[0]!) && opened[1]!.equals(plain[1]!)).toBe(true);
     } finally {
@@ -209,7 +273,10 @@ describe('segment worker threads', () => {
     const flipped = Buffer.from(sealed.data);
     flipped[flipped.length - 1]! ^= 1;
     const request = { context: 'ctx/0', storedSize: sealed.data.length, sha256: sealed.sha256, plainSize: sealed.plainSize, what: 'disk:data/z' };
-    await expect(pool(none).open({ ...request, stored: flipped })).rejects.toMatchObject({ code: 'E_CHECKSUM', message: expect.stringContaining('stored object') });
+    await expect(pool(none).open({ ...request, stored: flipped })).rejects.toMatchObject({
+      code: 'E_CHECKSUM',
+      message: expect.stringContaining('stored object'),
+    });
   });
 
   it('fails requests instead of hanging when the codecs cannot be built, and after close', async () => {

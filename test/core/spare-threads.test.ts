@@ -23,7 +23,14 @@ describe('spare threads', () => {
       randomBytes(1 << 20).copy(plain);
       const sealed = await workers.seal({ index: 0, plain, context: 'ctx/0' });
       if (!('data' in sealed)) throw new Error('expected a sealed segment');
-      const opened = await workers.open({ stored: sealed.data, context: 'ctx/0', storedSize: sealed.data.length, sha256: sealed.sha256, plainSize: sealed.plainSize, what: 't:k' });
+      const opened = await workers.open({
+        stored: sealed.data,
+        context: 'ctx/0',
+        storedSize: sealed.data.length,
+        sha256: sealed.sha256,
+        plainSize: sealed.plainSize,
+        what: 't:k',
+      });
       expect(opened.equals(plain)).toBe(true);
     } finally {
       await workers.close();

@@ -59,7 +59,10 @@ describe('collectStatus', () => {
     const none = await collectStatus([{ name: 'app', targets: [down] }], { now });
     expect([none.health, none.jobs[0]!.problems]).toEqual(['critical', ['no target can be read']]);
 
-    const waiting = await collectStatus([{ name: 'app', targets: [a] }], { now, unfinished: [{ operationId: 'backup-app', name: 'backup', state: 'running', progress: 0.4 }] });
+    const waiting = await collectStatus([{ name: 'app', targets: [a] }], {
+      now,
+      unfinished: [{ operationId: 'backup-app', name: 'backup', state: 'running', progress: 0.4 }],
+    });
     expect(waiting.health).toBe('warning');
   });
 
@@ -69,7 +72,10 @@ describe('collectStatus', () => {
     const now = new Date('2026-11-22T03:00:00Z');
     const failed = { at: '2026-11-22T02:00:00.000Z', ok: false, error: 'before hook exited with 1' };
     const report = await collectStatus([{ name: 'app', targets: [a], lastRun: failed }], { now });
-    expect([report.health, report.jobs[0]!.problems]).toEqual(['warning', ["the daemon's last run (2026-11-22T02:00:00.000Z) failed: before hook exited with 1"]]);
+    expect([report.health, report.jobs[0]!.problems]).toEqual([
+      'warning',
+      ["the daemon's last run (2026-11-22T02:00:00.000Z) failed: before hook exited with 1"],
+    ]);
     const older = await collectStatus([{ name: 'app', targets: [a], lastRun: { ...failed, at: '2026-11-20T02:00:00.000Z' } }], { now });
     expect(older.health).toBe('ok');
   });

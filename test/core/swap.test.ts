@@ -47,7 +47,9 @@ describe('Swap', () => {
       await swap.commit();
       expect(await readFile(join(root, 'b'), 'utf8')).toBe('new b');
       const previous = swap.previousOf([join(root, 'b')]);
-      expect(previous.map((p) => p.slice(root.length + 1).replace(/\d{8}T\d{6}Z/, 'T'))).toEqual(keepPrevious ? ['b.pre-restore-T', 'b-wal.pre-restore-T'] : []);
+      expect(previous.map((p) => p.slice(root.length + 1).replace(/\d{8}T\d{6}Z/, 'T'))).toEqual(
+        keepPrevious ? ['b.pre-restore-T', 'b-wal.pre-restore-T'] : [],
+      );
       expect((await readdir(root)).filter((n) => n.includes('pre-restore')).length).toBe(keepPrevious ? 3 : 0);
       expect(await readdir(journalDir)).toEqual([]);
     }

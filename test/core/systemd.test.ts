@@ -25,10 +25,22 @@ describe('cronToOnCalendar', () => {
   });
 
   it('writes a oneshot service and a persistent timer with the jitter', () => {
-    const text = systemdUnits([{ unit: 'failsafe-backup-app', description: 'Failsafe backup of app', args: ['backup', 'app'], cron: '0 2 * * *', persistent: true, jitterSeconds: 600 }], {
-      command: '/usr/bin/env failsafe',
-      config: '/etc/failsafe/my config.yaml',
-    });
+    const text = systemdUnits(
+      [
+        {
+          unit: 'failsafe-backup-app',
+          description: 'Failsafe backup of app',
+          args: ['backup', 'app'],
+          cron: '0 2 * * *',
+          persistent: true,
+          jitterSeconds: 600,
+        },
+      ],
+      {
+        command: '/usr/bin/env failsafe',
+        config: '/etc/failsafe/my config.yaml',
+      },
+    );
     expect(text).toContain('# /etc/systemd/system/failsafe-backup-app.service\n[Unit]');
     expect(text).toContain('ExecStart=/usr/bin/env failsafe backup app -c "/etc/failsafe/my config.yaml"');
     expect(text).toContain('\nEnvironment=NODE_OPTIONS=--max-semi-space-size=1\n');

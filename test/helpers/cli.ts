@@ -49,7 +49,9 @@ export interface Deployment {
 
 /** A deployment like the quick start's, in a temp dir, with a passphrase or key file. */
 /** `compression` is a YAML line; without it the default (zstd) applies. */
-export async function makeDeployment(options: { encryption?: string; compression?: string; extraYaml?: string; jobs?: string; targets?: string } = {}): Promise<Deployment> {
+export async function makeDeployment(
+  options: { encryption?: string; compression?: string; extraYaml?: string; jobs?: string; targets?: string } = {},
+): Promise<Deployment> {
   const root = await mkdtemp(join(tmpdir(), 'failsafe-e2e-'));
   const data = join(root, 'app', 'data');
   await cp(join(import.meta.dirname, '..', '..', 'examples', 'quickstart', 'data'), data, { recursive: true, verbatimSymlinks: true });
@@ -84,7 +86,15 @@ export function appJob(extra = ''): string {
   return `jobs:
   app:
     sources: [ { type: directory, path: ./app/data } ]
-    targets: [disk]${extra ? `\n    ${extra.trim().split('\n').map((l) => l.trim()).join('\n    ')}` : ''}`;
+    targets: [disk]${
+      extra
+        ? `\n    ${extra
+            .trim()
+            .split('\n')
+            .map((l) => l.trim())
+            .join('\n    ')}`
+        : ''
+    }`;
 }
 
 export const PASS = { FAILSAFE_PASSPHRASE: 'correct horse battery staple' };

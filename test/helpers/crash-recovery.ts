@@ -67,7 +67,9 @@ async function files(root: string, base = ''): Promise<Record<string, string>> {
 }
 
 /** A deployment whose data spans about eight 1 MiB segments of incompressible bytes. */
-export async function crashDeployment(makeTarget: (root: string) => Promise<CrashTarget>): Promise<{ root: string; config: string; data: string; target: CrashTarget }> {
+export async function crashDeployment(
+  makeTarget: (root: string) => Promise<CrashTarget>,
+): Promise<{ root: string; config: string; data: string; target: CrashTarget }> {
   const root = await mkdtemp(join(tmpdir(), 'failsafe-crash-'));
   const data = join(root, 'data');
   await mkdir(join(data, 'photos'), { recursive: true });

@@ -16,8 +16,6 @@ const run = promisify(execFile);
 export const SSHD = '/usr/sbin/sshd';
 const PASSPHRASE = 'correct horse battery staple';
 
-
-
 /** @returns {Promise<number>} */
 async function freePort() {
   const server = createServer();

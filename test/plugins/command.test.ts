@@ -42,7 +42,10 @@ describe('command source', () => {
 
   it('fails the job with the exit code and the tail of stderr on one line, and leaves no spool', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'failsafe-cmd-'));
-    const source = new CommandSource({ command: 'echo partial; echo "pg_dump: warming up" >&2; echo "pg_dump: error: connection refused" >&2; exit 3', tempDir: dir }, 'db');
+    const source = new CommandSource(
+      { command: 'echo partial; echo "pg_dump: warming up" >&2; echo "pg_dump: error: connection refused" >&2; exit 3', tempDir: dir },
+      'db',
+    );
     const err = await failure(source.prepare(context()));
     expect(err.code).toBe('E_SOURCE_READ');
     expect(err.message).toBe('source "db": command echo exited with code 3: pg_dump: warming up | pg_dump: error: connection refused');
@@ -68,7 +71,10 @@ describe('command source', () => {
     const source = new CommandSource({ command: ['sleep', '10'] }, 'slow');
     const running = source.prepare({ ...context(), signal: controller.signal });
     setTimeout(() => controller.abort(), 100);
-    const err = await running.then(() => undefined, (e: unknown) => e);
+    const err = await running.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((err as Error).name).toBe('AbortError');
     await source.cleanup();
   });

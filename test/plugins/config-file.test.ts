@@ -40,7 +40,9 @@ describe('config-file source', () => {
     const err = await collectEntries(new ConfigFileSource({ path: missing, check: 'auto' })).catch((e: unknown) => e);
     expect((err as FailsafeError).code).toBe('E_SOURCE_MISSING');
     expect((err as FailsafeError).message).toContain(missing);
-    expect(() => new ConfigFileSource({ paths: [join(dir, 'app.json'), join(dir, 'sub', 'app.json')], check: 'auto' })).toThrow(/two files are named app\.json/);
+    expect(() => new ConfigFileSource({ paths: [join(dir, 'app.json'), join(dir, 'sub', 'app.json')], check: 'auto' })).toThrow(
+      /two files are named app\.json/,
+    );
   });
 
   it('a file rewritten while being read fails with E_SOURCE_CHANGED instead of a torn copy', async () => {

@@ -20,7 +20,9 @@ export async function readEntry(entry: SourceEntry): Promise<Buffer> {
 }
 
 /** Restore entries from plain descriptions (content as a string), for hostile-archive cases. */
-export async function* restoreEntries(items: (Omit<RestoreEntry, 'body' | 'content' | 'size' | 'mode' | 'mtime'> & { content?: string; mode?: number; mtime?: Date })[]): AsyncGenerator<RestoreEntry> {
+export async function* restoreEntries(
+  items: (Omit<RestoreEntry, 'body' | 'content' | 'size' | 'mode' | 'mtime'> & { content?: string; mode?: number; mtime?: Date })[],
+): AsyncGenerator<RestoreEntry> {
   for (const item of items) {
     const content = item.content === undefined ? undefined : Buffer.from(item.content);
     yield {

@@ -45,31 +45,34 @@ async function tmp(): Promise<string> {
 }
 
 describe('sqlite source', () => {
-  it.each(['backup-api', 'vacuum-into'] as const)('snapshots a database under a live writer process (%s): restored rows are a gapless prefix', async (method) => {
-    const dir = await tmp();
-    const db = join(dir, 'app.db');
-    const writer = await startWriter(db);
-    await new Promise((r) => setTimeout(r, 300));
-    const source = new SqliteSource({ path: db, method, check: 'full', rowCounts: true });
-    await source.prepare(context());
-    const facts = source.describe();
-    const to = join(dir, 'restored');
-    await mkdir(to);
-    await source.restore(roundTrip(source), to, context());
-    await source.cleanup();
-    const last = await writer.stop();
+  it.each(['backup-api', 'vacuum-into'] as const)(
+    'snapshots a database under a live writer process (%s): restored rows are a gapless prefix',
+    async (method) => {
+      const dir = await tmp();
+      const db = join(dir, 'app.db');
+      const writer = await startWriter(db);
+      await new Promise((r) => setTimeout(r, 300));
+      const source = new SqliteSource({ path: db, method, check: 'full', rowCounts: true });
+      await source.prepare(context());
+      const facts = source.describe();
+      const to = join(dir, 'restored');
+      await mkdir(to);
+      await source.restore(roundTrip(source), to, context());
+      await source.cleanup();
+      const last = await writer.stop();
 
-    await source.check(to);
-    const restored = new Database(join(to, 'app.db'), { readonly: true });
-    const { n, max, min } = restored.prepare('select count(*) n, max(id) max, min(id) min from counter').get() as { n: number; max: number; min: number };
-    restored.close();
-    expect(n).toBeGreaterThan(100);
-    expect(min).toBe(1);
-    expect(max).toBe(n); // gapless
-    expect(max).toBeLessThanOrEqual(last);
-    expect(facts).toMatchObject({ journalMode: 'wal', pageSize: 4096, userVersion: 0, method, rowCounts: { counter: n } });
-    expect(facts.schemaSha256).toMatch(/^[0-9a-f]{64}$/);
-  });
+      await source.check(to);
+      const restored = new Database(join(to, 'app.db'), { readonly: true });
+      const { n, max, min } = restored.prepare('select count(*) n, max(id) max, min(id) min from counter').get() as { n: number; max: number; min: number };
+      restored.close();
+      expect(n).toBeGreaterThan(100);
+      expect(min).toBe(1);
+      expect(max).toBe(n); // gapless
+      expect(max).toBeLessThanOrEqual(last);
+      expect(facts).toMatchObject({ journalMode: 'wal', pageSize: 4096, userVersion: 0, method, rowCounts: { counter: n } });
+      expect(facts.schemaSha256).toMatch(/^[0-9a-f]{64}$/);
+    },
+  );
 
   it('a missing file, a non-database, a corrupt page: one clear error each', async () => {
     const dir = await tmp();
@@ -81,7 +84,7 @@ describe('sqlite source', () => {
 
     const corrupt = join(dir, 'corrupt.db');
     const db = new Database(corrupt);
-    db.exec("create table t (id integer primary key, v text); create index t_v on t(v);");
+    db.exec('create table t (id integer primary key, v text); create index t_v on t(v);');
     const insert = db.prepare('insert into t (v) values (?)');
     db.transaction(() => {
       for (let i = 0; i < 5000; i++) insert.run(`value ${i} `.repeat(5));
@@ -104,11 +107,15 @@ describe('sqlite source', () => {
     setup.exec('create table t (x)');
     setup.close();
     // Another process holds an exclusive lock (rollback journal) for a few seconds.
-    const holder = spawn(process.execPath, [
-      '--input-type=module',
-      '-e',
-      `import Database from 'better-sqlite3'; const db = new Database(${JSON.stringify(path)}); db.pragma('locking_mode = EXCLUSIVE'); db.exec('begin exclusive; insert into t values (1)'); console.log('locked'); setTimeout(() => {}, 10000);`,
-    ], { cwd: join(import.meta.dirname, '..', '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+    const holder = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import Database from 'better-sqlite3'; const db = new Database(${JSON.stringify(path)}); db.pragma('locking_mode = EXCLUSIVE'); db.exec('begin exclusive; insert into t values (1)'); console.log('locked'); setTimeout(() => {}, 10000);`,
+      ],
+      { cwd: join(import.meta.dirname, '..', '..'), stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     writers.push(holder);
     await new Promise<void>((resolve) => holder.stdout!.on('data', (c: Buffer) => c.toString().includes('locked') && resolve()));
     const started = Date.now();
