@@ -12,9 +12,9 @@
 import type { CheckpointStore } from '../checkpoints/store.js';
 import { newSnapshotCiphers, resumeSnapshotCiphers, type Encryption, type SnapshotCiphers } from '../crypto/encryption.js';
 import type { KeySlot } from '../crypto/keys.js';
-import { FailsafeError } from '../errors.js';
-import { manifestKey, newSnapshotId, segmentKey, snapshotDataPrefix } from '../repository/layout.js';
+import { asFailsafeError, FailsafeError } from '../errors.js';
 import type { SegmentRecord } from '../format/manifest.js';
+import { Repository } from '../repository/repository.js';
 import type { Storage } from '../repository/storage.js';
 
 /**
@@ -106,7 +106,7 @@ export class BackupJournal {
     // Killed after its manifest landed: that snapshot exists, there is nothing to resume.
     let finished = false;
     for (const target of previous && latest?.state !== 'completed' ? targets : []) {
-      if (await target.exists(manifestKey(job, previous!.snapshotId)).catch(() => false)) finished = true;
+      if (await new Repository(target).hasSnapshot(job, previous!.snapshotId).catch(() => false)) finished = true;
     }
     if (latest && previous && latest.state !== 'completed' && !finished) {
       const same = previous.segmentSize === settings.segmentSize && previous.compression === settings.compression;
@@ -116,7 +116,7 @@ export class BackupJournal {
           const ciphers = resumeSnapshotCiphers(settings.encryption, previous.slots);
           const known = previous.segments.map(([index, storedSize, sha256, plainSize, plainSha256, header]) => ({
             index,
-            key: segmentKey(job, previous.snapshotId, index),
+            key: Repository.segmentKey(job, previous.snapshotId, index),
             storedSize,
             sha256,
             plainSize,
@@ -134,7 +134,7 @@ export class BackupJournal {
     const data: BackupCheckpointData = {
       kind: 'backup',
       job,
-      snapshotId: newSnapshotId(),
+      snapshotId: Repository.newSnapshotId(),
       createdAt: new Date().toISOString(),
       segmentSize: settings.segmentSize,
       compression: settings.compression,
@@ -164,7 +164,7 @@ export class BackupJournal {
     try {
       for (const target of targets) {
         const found = new Map<string, number>();
-        for await (const object of target.list(snapshotDataPrefix(job, this.id))) found.set(object.key, object.size);
+        for await (const object of new Repository(target).snapshotData(job, this.id)) found.set(object.key, object.size);
         for (const key of found.keys()) this.#found.add(key);
         sizes.push(found);
       }
@@ -213,7 +213,7 @@ export class BackupJournal {
       await this.#store.discard(backupOperationId(this.#data.job)).catch((e: unknown) => this.#saveFailed(e));
       return false;
     }
-    await this.#save('failed', { error: err instanceof Error ? err.message : String(err), code: err instanceof FailsafeError ? err.code : 'E_UNEXPECTED' });
+    await this.#save('failed', { error: err instanceof Error ? err.message : String(err), code: asFailsafeError(err).code });
     return true;
   }
 

@@ -14,7 +14,7 @@ import type { BackupJournal } from './journal.js';
 import type { Compressor, SourcePlugin } from '../contracts.js';
 import { newSnapshotCiphers, type Encryption } from '../crypto/encryption.js';
 import { asFailsafeError, FailsafeError, isAbortError } from '../errors.js';
-import { manifestKey, newSnapshotId, segmentContext, segmentKey, snapshotDataPrefix } from '../repository/layout.js';
+import { manifestKey, newSnapshotId, segmentContext, segmentKey } from '../repository/layout.js';
 import { encodeManifest, type Manifest, type SegmentRecord, type SnapshotStats } from '../format/manifest.js';
 import { collect } from '../pipeline/collect.js';
 import { ParallelMap } from '../pipeline/parallel-map.js';
@@ -22,6 +22,7 @@ import { SharedBuffers, type PlainSegment } from '../pipeline/segmenter.js';
 import { StoreStage, type SealedSegment } from '../pipeline/store.js';
 import { SegmentWindow } from '../pipeline/window.js';
 import { SegmentWorkers } from '../pipeline/segment-workers.js';
+import { Repository } from '../repository/repository.js';
 import type { SnapshotBasics } from '../repository/snapshots.js';
 import type { Storage } from '../repository/storage.js';
 import { crashPoint } from '../testing/crash.js';
@@ -285,13 +286,12 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
   }
 }
 
-/** Best effort: a failed backup leaves no segment behind (the manifest was never written). */
+/** Best effort: a failed backup leaves nothing behind, not even a manifest that a dropped target took after all. */
 async function removePartial(job: string, id: string, targets: Storage[]): Promise<void> {
   await Promise.all(
     targets.map(async (target) => {
       try {
-        await target.delete(manifestKey(job, id));
-        for await (const object of target.list(snapshotDataPrefix(job, id))) await target.delete(object.key);
+        await new Repository(target).deleteSnapshot(job, id);
       } catch {
         // an unreachable target keeps its orphans; prune removes them later
       }

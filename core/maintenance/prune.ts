@@ -6,9 +6,9 @@
  * a target, and a snapshot whose manifest is under a retention lock.
  */
 import { asFailsafeError } from '../errors.js';
-import { MANIFESTS_PREFIX, manifestKey, parseManifestKey, snapshotDataPrefix } from '../repository/layout.js';
 import { applyRetention, type RetentionPolicy } from './retention.js';
-import { listSnapshots, type SnapshotInfo } from '../repository/snapshots.js';
+import { Repository } from '../repository/repository.js';
+import type { SnapshotInfo } from '../repository/snapshots.js';
 import type { Storage } from '../repository/storage.js';
 
 export interface PruneTask {
@@ -70,7 +70,7 @@ export async function prune(tasks: PruneTask[], options: PruneOptions = {}): Pro
   for (const task of tasks) {
     try {
       report.snapshots.push(...(await pruneSnapshots(task, now, options)));
-      report.orphans.push(...(await pruneOrphans(task.storage, task.job, now.getTime() - grace, options)));
+      report.orphans.push(...(await pruneOrphans(new Repository(task.storage), task.job, now.getTime() - grace, options)));
     } catch (err) {
       fail(task.storage.targetName, task.job, err);
     }
@@ -90,7 +90,8 @@ export async function prune(tasks: PruneTask[], options: PruneOptions = {}): Pro
 
 async function pruneSnapshots(task: PruneTask, now: Date, options: PruneOptions): Promise<PruneDecision[]> {
   const { storage, job } = task;
-  const snapshots = await listSnapshots(storage, { job, ...(options.warn ? { warn: options.warn } : {}) });
+  const repository = new Repository(storage);
+  const snapshots = await repository.listSnapshots({ job, ...(options.warn ? { warn: options.warn } : {}) });
   // Safety snapshots taken before restores are kept by the same rules in their own group, so they never push regular backups out.
   const groups = new Map<string, SnapshotInfo[]>();
   for (const snapshot of snapshots) {
@@ -108,56 +109,32 @@ async function pruneSnapshots(task: PruneTask, now: Date, options: PruneOptions)
   });
   decisions.sort((a, b) => b.snapshot.createdAt.localeCompare(a.snapshot.createdAt));
   const out: PruneDecision[] = [];
+  const opts = options.signal ? { signal: options.signal } : {};
   for (const d of decisions) {
     const { id, createdAt } = d.snapshot;
     if (!d.keep) {
-      const lockedUntil = await storage.lockedUntil(manifestKey(job, id), { ...(options.signal ? { signal: options.signal } : {}) });
+      const lockedUntil = await repository.manifestLockedUntil(job, id, opts);
       if (lockedUntil && lockedUntil.getTime() > now.getTime()) {
         d.keep = true;
         d.reasons.push(`locked until ${lockedUntil.toISOString()}`);
       }
     }
-    if (!d.keep && !options.dryRun) await removeSnapshot(storage, job, id, options.signal);
+    if (!d.keep && !options.dryRun) await repository.deleteSnapshot(job, id, opts);
     out.push({ id, job, target: storage.targetName, createdAt, action: d.keep ? 'keep' : 'remove', reasons: d.reasons });
   }
   return out;
 }
 
-/** The manifest first: from then on the snapshot does not exist, whatever happens to its segments. */
-async function removeSnapshot(storage: Storage, job: string, id: string, signal?: AbortSignal): Promise<void> {
-  const opts = signal ? { signal } : {};
-  await storage.delete(manifestKey(job, id), opts);
-  for await (const object of storage.list(snapshotDataPrefix(job, id), opts)) await storage.delete(object.key, opts);
-}
-
 /** Segments of a job with no manifest, all older than `cutoff`: left by a crashed backup or an interrupted prune. */
-async function pruneOrphans(storage: Storage, job: string, cutoff: number, options: PruneOptions): Promise<PrunedOrphan[]> {
+async function pruneOrphans(repository: Repository, job: string, cutoff: number, options: PruneOptions): Promise<PrunedOrphan[]> {
   const opts = options.signal ? { signal: options.signal } : {};
-  const manifests = new Set<string>();
-  for await (const object of storage.list(`${MANIFESTS_PREFIX}${job}/`, opts)) {
-    const parsed = parseManifestKey(object.key);
-    if (parsed) manifests.add(parsed.id);
-  }
-  const groups = new Map<string, { objects: string[]; bytes: number; fresh: boolean }>();
-  for await (const object of storage.list(`data/${job}/`, opts)) {
-    const id = object.key.split('/')[2];
-    if (id === undefined || manifests.has(id)) continue;
-    const group = groups.get(id) ?? { objects: [], bytes: 0, fresh: false };
-    group.objects.push(object.key);
-    group.bytes += object.size;
-    // An object of unknown age may belong to a backup in progress.
-    if (object.modified === undefined || object.modified.getTime() > cutoff) group.fresh = true;
-    groups.set(id, group);
-  }
   const removed: PrunedOrphan[] = [];
-  for (const [id, group] of groups) {
-    if (group.fresh) continue;
-    if (!options.dryRun) {
-      // A manifest that appeared since the listing means a backup finished: not an orphan.
-      if (await storage.exists(manifestKey(job, id), opts)) continue;
-      for (const key of group.objects) await storage.delete(key, opts);
-    }
-    removed.push({ target: storage.targetName, job, id, objects: group.objects.length, bytes: group.bytes });
+  for (const [id, objects] of await repository.unfinished(job, opts)) {
+    // An object of unknown age may belong to a backup in progress.
+    if (objects.some((o) => o.modified === undefined || o.modified.getTime() > cutoff)) continue;
+    // Only the objects listed: a manifest that appeared since the listing means a backup finished, and nothing goes.
+    if (!options.dryRun && !(await repository.removeUnfinished(job, id, { ...opts, objects: objects.map((o) => o.key) }))) continue;
+    removed.push({ target: repository.targetName, job, id, objects: objects.length, bytes: objects.reduce((sum, o) => sum + o.size, 0) });
   }
   return removed;
 }

@@ -7,8 +7,8 @@
  */
 import { openDataKey, type Encryption } from '../crypto/encryption.js';
 import { asFailsafeError, FailsafeError, isFailsafeError } from '../errors.js';
-import { manifestKey } from '../repository/layout.js';
 import { decodeManifest, deriveSnapshotKeys, resealManifest } from '../format/manifest.js';
+import { Repository } from '../repository/repository.js';
 import type { SnapshotInfo } from '../repository/snapshots.js';
 import type { Storage } from '../repository/storage.js';
 
@@ -33,9 +33,9 @@ export async function rotateKeys(
   for (const { storage, info } of snapshots) {
     const where = { id: info.id, job: info.job, target: storage.targetName };
     try {
-      const key = manifestKey(info.job, info.id);
-      const what = `${storage.targetName}:${key}`;
-      const bytes = await storage.getBuffer(key, options.signal ? { signal: options.signal } : {});
+      const repository = new Repository(storage);
+      const what = repository.manifestLabel(info.job, info.id);
+      const bytes = await repository.readManifest(info.job, info.id, options.signal ? { signal: options.signal } : {});
       let dataKey: Uint8Array | undefined;
       // Authenticates the whole manifest with the unwrapped key before anything is written.
       await decodeManifest(bytes, what, async (header) => {
@@ -48,7 +48,7 @@ export async function rotateKeys(
       const resealed = resealManifest(bytes, what, sealWith.sodium, sealKey, sealWith.keyRing.seal(dataKey));
       // Proves the new object opens before it replaces the old one.
       await decodeManifest(resealed, what, async () => ({ sodium: sealWith.sodium, manifestKey: sealKey }));
-      if (!options.dryRun) await storage.put(key, resealed, options.signal ? { signal: options.signal } : {});
+      if (!options.dryRun) await repository.writeManifest(info.job, info.id, resealed, options.signal ? { signal: options.signal } : {});
       report.rotated.push(where);
     } catch (err) {
       if (options.signal?.aborted) throw err;

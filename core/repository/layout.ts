@@ -1,5 +1,6 @@
 /**
- * Where a snapshot's objects live in a target. Manifests sit apart from the
+ * Where a snapshot's objects live in a target: the private helper of
+ * ./repository.ts, which callers go through. Manifests sit apart from the
  * data so that listing snapshots never walks the (many) segment objects.
  *
  *   manifests/<job>/<snapshot id>          written last; its presence makes the snapshot exist
@@ -9,17 +10,18 @@ import { randomBytes } from 'node:crypto';
 
 export const FORMAT_VERSION = 1;
 export const MANIFESTS_PREFIX = 'manifests/';
+export const DATA_PREFIX = 'data/';
 
 export function manifestKey(job: string, id: string): string {
   return `${MANIFESTS_PREFIX}${job}/${id}`;
 }
 
 export function segmentKey(job: string, id: string, index: number): string {
-  return `data/${job}/${id}/${String(index).padStart(8, '0')}`;
+  return `${snapshotDataPrefix(job, id)}${String(index).padStart(8, '0')}`;
 }
 
 export function snapshotDataPrefix(job: string, id: string): string {
-  return `data/${job}/${id}/`;
+  return `${DATA_PREFIX}${job}/${id}/`;
 }
 
 /** `20261122T134500Z-1a2b3c`: sorts by time, unique across hosts writing the same job. */

@@ -1,0 +1,173 @@
+/**
+ * One target seen as a Failsafe repository (restic's internal/repository over
+ * its backends): the only module that knows where a snapshot's objects live,
+ * what makes a snapshot exist, and how one is removed. Everything below it is
+ * the `Storage` facade over a plain adapter, which knows keys and bytes but
+ * nothing of snapshots.
+ *
+ *   manifests/<job>/<snapshot id>          written last; its presence makes the snapshot exist
+ *   data/<job>/<snapshot id>/<index:8>     segment objects
+ *   locks/<job>/<owner>.json               one writer per job (./locks.ts)
+ *   checkpoints/<operation>/<seq:12>.json  progress of long operations (core/checkpoints/store.ts)
+ */
+import { CheckpointStore, type CheckpointStoreOptions } from '../checkpoints/store.js';
+import type { ObjectInfo, StorageOptions } from '../contracts.js';
+import type { Encryption } from '../crypto/encryption.js';
+import { DATA_PREFIX, MANIFESTS_PREFIX, manifestKey, newSnapshotId, parseManifestKey, segmentKey, snapshotDataPrefix } from './layout.js';
+import { acquireJobLock, findLocks, removeLocks, type FoundLock, type HeldLock, type LockOptions } from './locks.js';
+import { listSnapshots, openSnapshot, resolveSnapshot, type OpenedSnapshot, type SnapshotInfo } from './snapshots.js';
+import type { Storage } from './storage.js';
+
+/** Options of a removal: `objects`, when given, limits it to those keys (as listed earlier) instead of listing again. */
+export interface RemoveUnfinishedOptions extends StorageOptions {
+  objects?: string[];
+}
+
+export class Repository {
+  readonly storage: Storage;
+
+  constructor(storage: Storage) {
+    this.storage = storage;
+  }
+
+  get targetName(): string {
+    return this.storage.targetName;
+  }
+
+  /** Where segment `index` of a snapshot is stored: the same in every target, so it needs no repository. */
+  static segmentKey(job: string, id: string, index: number): string {
+    return segmentKey(job, id, index);
+  }
+
+  /** A new snapshot id: sorts by time, unique across hosts writing the same job. */
+  static newSnapshotId(now?: Date): string {
+    return newSnapshotId(now);
+  }
+
+  /** Takes the job's lock in every repository, or throws E_LOCKED naming the holder (./locks.ts). */
+  static lockJob(repositories: Repository[], job: string, options: LockOptions = {}): Promise<HeldLock> {
+    return acquireJobLock(
+      repositories.map((r) => r.storage),
+      job,
+      options,
+    );
+  }
+
+  // ------------------------------------------------------------ snapshots
+
+  /** Snapshots in this target, newest first; unreadable manifests are reported through `warn` and skipped. */
+  listSnapshots(options: { job?: string; warn?: (message: string) => void } = {}): Promise<SnapshotInfo[]> {
+    return listSnapshots(this.storage, options);
+  }
+
+  /** `latest`, a full id or a unique id prefix → the snapshot; E_SNAPSHOT_NOT_FOUND otherwise. */
+  resolveSnapshot(ref: string, job?: string): Promise<SnapshotInfo> {
+    return resolveSnapshot(this.storage, ref, job);
+  }
+
+  /** Loads and authenticates a snapshot's manifest. */
+  openSnapshot(job: string, id: string, encryption: Encryption): Promise<OpenedSnapshot> {
+    return openSnapshot(this.storage, job, id, encryption);
+  }
+
+  /** True once the snapshot's manifest is stored: from then on the snapshot exists. */
+  hasSnapshot(job: string, id: string, options: StorageOptions = {}): Promise<boolean> {
+    return this.storage.exists(manifestKey(job, id), options);
+  }
+
+  /** How messages name a snapshot's manifest: `<target>:<key>`. */
+  manifestLabel(job: string, id: string): string {
+    return `${this.targetName}:${manifestKey(job, id)}`;
+  }
+
+  /** The manifest's stored bytes, as written. */
+  readManifest(job: string, id: string, options: StorageOptions = {}): Promise<Buffer> {
+    return this.storage.getBuffer(manifestKey(job, id), options);
+  }
+
+  /** Stores a snapshot's manifest, making the snapshot exist (or replacing its manifest, as `keys rotate` does). */
+  async writeManifest(job: string, id: string, manifest: Buffer, options: StorageOptions = {}): Promise<void> {
+    await this.storage.put(manifestKey(job, id), manifest, options);
+  }
+
+  /** The end of the retention lock on the snapshot's manifest, or undefined when it may be removed. */
+  manifestLockedUntil(job: string, id: string, options: StorageOptions = {}): Promise<Date | undefined> {
+    return this.storage.lockedUntil(manifestKey(job, id), options);
+  }
+
+  /** The snapshot's segment objects, in key order. */
+  snapshotData(job: string, id: string, options: StorageOptions = {}): AsyncIterable<ObjectInfo> {
+    return this.storage.list(snapshotDataPrefix(job, id), options);
+  }
+
+  /**
+   * Removes a snapshot: the manifest first, so that from then on the snapshot
+   * does not exist whatever happens to its segments; a crash mid-way leaves
+   * only data without a manifest, which prune clears as unfinished.
+   */
+  async deleteSnapshot(job: string, id: string, options: StorageOptions = {}): Promise<void> {
+    await this.storage.delete(manifestKey(job, id), options);
+    await this.#deleteData(job, id, undefined, options);
+  }
+
+  // ------------------------------------------------------------ unfinished snapshots
+
+  /** Data of the job's snapshots that have no manifest (a backup in progress, crashed or abandoned), by snapshot id. */
+  async unfinished(job: string, options: StorageOptions = {}): Promise<Map<string, ObjectInfo[]>> {
+    const manifests = new Set<string>();
+    for await (const object of this.storage.list(`${MANIFESTS_PREFIX}${job}/`, options)) {
+      const parsed = parseManifestKey(object.key);
+      if (parsed) manifests.add(parsed.id);
+    }
+    const found = new Map<string, ObjectInfo[]>();
+    for await (const object of this.storage.list(`${DATA_PREFIX}${job}/`, options)) {
+      const id = object.key.split('/')[2];
+      if (id === undefined || manifests.has(id)) continue;
+      found.set(id, [...(found.get(id) ?? []), object]);
+    }
+    return found;
+  }
+
+  /**
+   * Removes the data of a snapshot whose manifest was never written. When the
+   * manifest exists (the backup finished after all) nothing is touched: that
+   * is a snapshot, not leftovers. Resolves with whether anything was removed.
+   */
+  async removeUnfinished(job: string, id: string, options: RemoveUnfinishedOptions = {}): Promise<boolean> {
+    const { objects, ...storageOptions } = options;
+    if (await this.hasSnapshot(job, id, storageOptions)) return false;
+    await this.#deleteData(job, id, objects, storageOptions);
+    return true;
+  }
+
+  async #deleteData(job: string, id: string, objects: string[] | undefined, options: StorageOptions): Promise<void> {
+    if (objects) {
+      const prefix = snapshotDataPrefix(job, id);
+      for (const key of objects.filter((k) => k.startsWith(prefix))) await this.storage.delete(key, options);
+      return;
+    }
+    for await (const object of this.snapshotData(job, id, options)) await this.storage.delete(object.key, options);
+  }
+
+  // ------------------------------------------------------------ locks and checkpoints
+
+  /** Takes the job's lock in this target alone; for several targets at once, `Repository.lockJob`. */
+  lockJob(job: string, options: LockOptions = {}): Promise<HeldLock> {
+    return Repository.lockJob([this], job, options);
+  }
+
+  /** The job's (or every job's) locks in this target, each judged stale or live. */
+  findLocks(job?: string): Promise<FoundLock[]> {
+    return findLocks(this.storage, job);
+  }
+
+  /** Removes stale locks (or, with `all`, every lock) of a job or of all jobs; resolves with what it removed. */
+  removeLocks(options: { job?: string; all?: boolean } = {}): Promise<FoundLock[]> {
+    return removeLocks(this.storage, options);
+  }
+
+  /** The checkpoints of long operations kept in this target. */
+  checkpoints(options: CheckpointStoreOptions = {}): CheckpointStore {
+    return new CheckpointStore(this.storage, options);
+  }
+}
