@@ -19,7 +19,7 @@ export const s3OptionsSchema = z
     /** Folder inside the bucket, so several deployments can share one bucket. */
     prefix: z
       .string()
-      .regex(/^[A-Za-z0-9._\/-]*$/, 'use letters, digits, ".", "_", "-" and "/"')
+      .regex(/^[A-Za-z0-9._/-]*$/, 'use letters, digits, ".", "_", "-" and "/"')
       .default(''),
     region: z.string().min(1).optional(),
     /** An S3-compatible server (MinIO, B2, R2, Wasabi, Ceph); AWS when omitted. */
