@@ -17,7 +17,7 @@ export interface AdapterContext {
 /** Options naming files on this machine, resolved against the YAML's folder, unless a factory lists its own. */
 export const DEFAULT_PATH_OPTIONS: readonly string[] = ['path', 'paths', 'keyFile', 'cwd', 'tempDir'];
 
-export interface SourceFactory<Options = any> {
+export interface SourceFactory<Options = unknown> {
   readonly kind: 'source';
   readonly type: string;
   /** Options as written in YAML, minus `type`; `name` is handled by the core. */
@@ -27,7 +27,7 @@ export interface SourceFactory<Options = any> {
   create(options: Options, name: string): SourcePlugin;
 }
 
-export interface AdapterFactory<Options = any> {
+export interface AdapterFactory<Options = unknown> {
   readonly kind: 'adapter';
   readonly type: string;
   /** Options as written in YAML, minus `type`. */
