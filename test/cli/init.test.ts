@@ -61,7 +61,7 @@ describe('failsafe init', () => {
     const first = await runCli(['init', '-c', config]);
     expect(first.code).toBe(0);
     expect(first.stdout).toContain(`kept the existing key ${join(root, 'failsafe.key')}`);
-    expect(first.stdout).toMatch(/next steps:\n  1\. review/);
+    expect(first.stdout).toMatch(/next steps:\n {2}1\. review/);
     expect(await readFile(join(root, 'failsafe.key'), 'utf8')).toBe('an existing key\n');
     const written = await readFile(config, 'utf8');
     const again = await runCli(['init', '-c', config]);

@@ -11,6 +11,9 @@ import { DirectorySource } from '../../plugins/directory/directory.js';
 
 const QUICKSTART = join(import.meta.dirname, '..', '..', 'examples', 'quickstart');
 
+/** The part of app()'s config a test rewrites to break it. */
+type WithAppSources = ConfigObject & { jobs: { app: { sources: { type: string; path?: string }[] } } };
+
 async function app(): Promise<{ root: string; config: ConfigObject }> {
   const root = await mkdtemp(join(tmpdir(), 'failsafe-api-'));
   await cp(join(QUICKSTART, 'data'), join(root, 'data'), { recursive: true });
@@ -65,8 +68,8 @@ describe('the programmatic API', () => {
 
   it('validates an object as it validates the YAML, naming the key path', async () => {
     const { root, config } = await app();
-    const typo = structuredClone(config) as any;
-    typo.jobs.app.sources[0].type = 'dirctory';
+    const typo = structuredClone(config) as WithAppSources;
+    typo.jobs.app.sources[0]!.type = 'dirctory';
     const err = await rejection(Failsafe.fromConfig(typo, { baseDir: root, env }));
     expect(err.code).toBe('E_UNKNOWN_TYPE');
     expect(err.message).toMatch(/^configuration: jobs\.app\.sources\[0\]\.type: unknown source type "dirctory" \(known: directory, /);
@@ -197,7 +200,7 @@ describe('automatic backups in process', () => {
 
   it('surfaces a failing run as a failure event, never as an unhandled rejection, and keeps running', async () => {
     const { root, config } = await app();
-    const broken = structuredClone(config) as any;
+    const broken = structuredClone(config) as WithAppSources;
     broken.jobs.app.sources = [{ type: 'directory', path: './missing' }];
     const failsafe = await Failsafe.fromConfig(broken, { baseDir: root, env });
     const failures: (BackupFailure & { auto: boolean })[] = [];
