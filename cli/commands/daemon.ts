@@ -4,76 +4,103 @@ import { asFailsafeError, FailsafeError } from '../../core/errors.js';
 import type { Failsafe } from '../../api/failsafe.js';
 import type { SchedulerEvent } from '../../core/automation/scheduler.js';
 import type { TimerSpec } from '../../core/automation/systemd.js';
+import type { FailsafeConfig } from '../../core/config/schema.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 
-export function registerDaemon({ command, open, io, print }: CommandContext): void {
-  command('daemon', "run every job's backup on its schedule, and prune and drill on theirs, until SIGTERM or SIGINT").action(async (options: CommonOptions) => {
-    const failsafe = await open(options);
-    const log = (line: string): void => void io.stderr.write(`${new Date().toISOString()} ${line}\n`);
-    try {
-      const { config } = failsafe.config;
-      const [{ daemonTasks }, { Scheduler }, { FileRunState }] = await Promise.all([
-        import('../../api/daemon.js'),
-        import('../../core/automation/scheduler.js'),
-        import('../../core/automation/run-state.js'),
-      ]);
-      const tasks = daemonTasks(failsafe, (message) => log(`warning: ${message}`));
-      if (tasks.length === 0) throw new FailsafeError('E_USAGE', 'nothing to schedule: give a job a schedule (or set schedules.prune / schedules.drill)');
-      const scheduler = new Scheduler(tasks, {
-        state: new FileRunState(config.stateFile),
-        ...(config.timeZone ? { timeZone: config.timeZone } : {}),
-        onEvent: (event) => log(describe(event)),
-      });
-      const stopping = new AbortController();
-      const stopped = new Promise<string>((done) => {
-        const stop = (signal: string) => (): void => {
-          stopping.abort();
-          done(signal);
-        };
-        process.once('SIGTERM', stop('SIGTERM'));
-        process.once('SIGINT', stop('SIGINT'));
-      });
-      await recoverAtStart(failsafe, log, stopping.signal);
-      if (!stopping.signal.aborted) await scheduler.start();
-      log(`daemon started: ${tasks.map((t) => `${t.name} (${t.cron})`).join(', ')}`);
-      const signal = await stopped;
-      log(`${signal}: stopping${scheduler.running.length > 0 ? `, cancelling ${scheduler.running.join(', ')}` : ''}`);
-      await scheduler.stop();
-      log('daemon stopped');
-    } finally {
-      await failsafe.close();
-    }
-  });
+interface ScheduleOptions extends CommonOptions {
+  systemd?: boolean;
+  exec: string;
+}
 
-  command('schedule', 'print the schedules as systemd service and timer units')
+const NOTHING_TO_SCHEDULE = 'nothing to schedule: give a job a schedule (or set schedules.prune / schedules.drill)';
+
+export function registerDaemon(context: CommandContext): void {
+  context
+    .command('daemon', "run every job's backup on its schedule, and prune and drill on theirs, until SIGTERM or SIGINT")
+    .action((options: CommonOptions) => runDaemon(context, options));
+
+  context
+    .command('schedule', 'print the schedules as systemd service and timer units')
     .option('--systemd', 'systemd units (the only format for now)')
     .option('--exec <command>', 'the failsafe command in ExecStart', '/usr/bin/env failsafe')
-    .action(async (options: CommonOptions & { systemd?: boolean; exec: string }) => {
-      if (!options.systemd) throw new FailsafeError('E_USAGE', 'choose a format: --systemd');
-      const failsafe = await open(options);
-      try {
-        const { config, file } = failsafe.config;
-        const specs: TimerSpec[] = Object.values(config.jobs)
-          .filter((job) => job.schedule)
-          .map((job) => ({
-            unit: `failsafe-backup-${job.name}`,
-            description: `Failsafe backup of ${job.name}`,
-            args: ['backup', job.name],
-            cron: job.schedule!,
-            persistent: job.catchUp,
-            jitterSeconds: job.jitterMs / 1000,
-          }));
-        for (const [name, cron] of Object.entries(config.schedules)) {
-          specs.push({ unit: `failsafe-${name}`, description: `Failsafe ${name}`, args: [name], cron: cron!, persistent: false, jitterSeconds: 0 });
-        }
-        if (specs.length === 0) throw new FailsafeError('E_USAGE', 'nothing to schedule: give a job a schedule (or set schedules.prune / schedules.drill)');
-        const { systemdUnits } = await import('../../core/automation/systemd.js');
-        const units = systemdUnits(specs, { command: options.exec, config: resolve(file), ...(config.timeZone ? { timeZone: config.timeZone } : {}) });
-        print({ units }, () => units);
-      } finally {
-        await failsafe.close();
-      }
+    .action((options: ScheduleOptions) => printSchedule(context, options));
+}
+
+async function runDaemon({ open, io }: CommandContext, options: CommonOptions): Promise<void> {
+  const failsafe = await open(options);
+  const log = (line: string): void => void io.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  try {
+    const { config } = failsafe.config;
+    const [{ daemonTasks }, { Scheduler }, { FileRunState }] = await Promise.all([
+      import('../../api/daemon.js'),
+      import('../../core/automation/scheduler.js'),
+      import('../../core/automation/run-state.js'),
+    ]);
+    const tasks = daemonTasks(failsafe, (message) => log(`warning: ${message}`));
+    if (tasks.length === 0) throw new FailsafeError('E_USAGE', NOTHING_TO_SCHEDULE);
+    const scheduler = new Scheduler(tasks, {
+      state: new FileRunState(config.stateFile),
+      ...(config.timeZone ? { timeZone: config.timeZone } : {}),
+      onEvent: (event) => log(describe(event)),
     });
+    const { stopping, stopped } = untilSignal();
+    await recoverAtStart(failsafe, log, stopping.signal);
+    if (!stopping.signal.aborted) await scheduler.start();
+    log(`daemon started: ${tasks.map((t) => `${t.name} (${t.cron})`).join(', ')}`);
+    const signal = await stopped;
+    log(`${signal}: stopping${scheduler.running.length > 0 ? `, cancelling ${scheduler.running.join(', ')}` : ''}`);
+    await scheduler.stop();
+    log('daemon stopped');
+  } finally {
+    await failsafe.close();
+  }
+}
+
+/** The first SIGTERM or SIGINT aborts `stopping` (so a start-up recovery stops too) and settles `stopped` with its name. */
+function untilSignal(): { stopping: AbortController; stopped: Promise<string> } {
+  const stopping = new AbortController();
+  const stopped = new Promise<string>((done) => {
+    const stop = (signal: string) => (): void => {
+      stopping.abort();
+      done(signal);
+    };
+    process.once('SIGTERM', stop('SIGTERM'));
+    process.once('SIGINT', stop('SIGINT'));
+  });
+  return { stopping, stopped };
+}
+
+async function printSchedule({ open, print }: CommandContext, options: ScheduleOptions): Promise<void> {
+  if (!options.systemd) throw new FailsafeError('E_USAGE', 'choose a format: --systemd');
+  const failsafe = await open(options);
+  try {
+    const { config, file } = failsafe.config;
+    const specs = timerSpecs(config);
+    if (specs.length === 0) throw new FailsafeError('E_USAGE', NOTHING_TO_SCHEDULE);
+    const { systemdUnits } = await import('../../core/automation/systemd.js');
+    const units = systemdUnits(specs, { command: options.exec, config: resolve(file), ...(config.timeZone ? { timeZone: config.timeZone } : {}) });
+    print({ units }, () => units);
+  } finally {
+    await failsafe.close();
+  }
+}
+
+/** A timer per scheduled job's backup, and one per maintenance schedule (prune, drill). */
+function timerSpecs(config: FailsafeConfig): TimerSpec[] {
+  const specs: TimerSpec[] = Object.values(config.jobs)
+    .filter((job) => job.schedule)
+    .map((job) => ({
+      unit: `failsafe-backup-${job.name}`,
+      description: `Failsafe backup of ${job.name}`,
+      args: ['backup', job.name],
+      cron: job.schedule!,
+      persistent: job.catchUp,
+      jitterSeconds: job.jitterMs / 1000,
+    }));
+  for (const [name, cron] of Object.entries(config.schedules)) {
+    specs.push({ unit: `failsafe-${name}`, description: `Failsafe ${name}`, args: [name], cron: cron!, persistent: false, jitterSeconds: 0 });
+  }
+  return specs;
 }
 
 function describe(event: SchedulerEvent): string {

@@ -16,84 +16,105 @@ interface RecoverOptions extends CommonOptions {
   list?: boolean;
 }
 
-export function registerRecovery({ command, open, print, warn, io, backup }: CommandContext): void {
+interface UnlockOptions extends CommonOptions {
+  job?: string;
+  target?: string;
+  all?: boolean;
+}
+
+export function registerRecovery(context: CommandContext): void {
+  const { command } = context;
   command('recover', 'list unfinished operations (interrupted backups, checkpointed jobs) and resume or discard them')
     .option('--yes', 'act on every operation without asking (for scripts)')
     .option('--discard', 'discard instead of resuming: forget the checkpoints and remove the stored leftovers')
     .option('--list', 'only list them')
-    .action(async (options: RecoverOptions) => {
-      const failsafe = await open(options);
-      let chosen: RecoverableOperation[] = [];
-      try {
-        const ops = await failsafe.recoverable({ warn });
-        if (options.list || ops.length === 0) {
-          print(ops, () => (ops.length === 0 ? 'nothing to recover\n' : ops.map(describe).join('')));
-          return;
-        }
-        const asking = !options.yes;
-        if (asking && !io.stdin?.isTTY) {
-          throw new FailsafeError('E_USAGE', 'recover needs a terminal to ask; pass --yes to act on every operation, or --list to only list');
-        }
-        if (!options.json) io.stdout.write(ops.map(describe).join(''));
-        const verb = options.discard ? 'Discard' : 'Resume';
-        for (const op of ops) {
-          if (!options.discard && op.job === undefined) {
-            warn(`${op.operationId} is an operation of your application: resume it there (CheckpointStore.resume), or discard it with --discard`);
-            continue;
-          }
-          if (!asking || (await ask(io, `${verb} ${op.operationName} (${percent(op)})? [y/n] `))) chosen.push(op);
-        }
-        if (options.discard) {
-          for (const op of chosen) await failsafe.discard(op.operationId, { warn });
-          print({ discarded: chosen.map((op) => op.operationId) }, () => chosen.map((op) => `discarded ${op.operationId}\n`).join(''));
-          chosen = [];
-        }
-      } finally {
-        await failsafe.close();
-      }
-      const jobs = [...new Set(chosen.map((op) => op.job!))];
-      if (jobs.length > 0) await backup(jobs, options);
-    });
+    .action((options: RecoverOptions) => recover(context, options));
 
   command('resume [jobs...]', 'continue the interrupted backups of the given jobs (all that have one by default)').action(
-    async (jobs: string[], options: CommonOptions) => {
-      const failsafe = await open(options);
-      let pending: string[];
-      try {
-        pending = [...new Set((await failsafe.recoverable({ warn })).flatMap((op) => (op.job === undefined ? [] : [op.job])))];
-      } finally {
-        await failsafe.close();
-      }
-      const selected = jobs.length > 0 ? jobs.filter((job) => pending.includes(job)) : pending;
-      for (const job of jobs.filter((j) => !pending.includes(j))) warn(`job ${job} has no interrupted backup`);
-      if (selected.length === 0) {
-        print({ snapshots: [] }, () => 'nothing to resume\n');
-        return;
-      }
-      await backup(selected, options);
-    },
+    (jobs: string[], options: CommonOptions) => resume(context, jobs, options),
   );
 
   command('unlock', 'remove stale locks of interrupted backups (with --all, every lock: only when no backup is running)')
     .option('--job <job>', 'only this job')
     .option('--target <target>', 'only this target')
     .option('--all', 'also remove locks that look alive')
-    .action(async (options: CommonOptions & { job?: string; target?: string; all?: boolean }) => {
-      const failsafe = await open(options);
-      try {
-        const removed = await failsafe.unlock({
-          ...(options.job ? { job: options.job } : {}),
-          ...(options.target ? { target: options.target } : {}),
-          all: options.all === true,
-        });
-        print(
-          removed.map((l) => ({ target: l.target, key: l.key, stale: l.stale, holder: l.reason })),
-          () => (removed.length === 0 ? 'no lock to remove\n' : removed.map((l) => `removed lock ${l.key} in ${l.target}: ${l.reason}\n`).join('')),
-        );
-      } finally {
-        await failsafe.close();
-      }
+    .action((options: UnlockOptions) => unlock(context, options));
+}
+
+/** Lists, then discards or resumes (by backing the jobs up again once the deployment is closed) what the user chose. */
+async function recover(context: CommandContext, options: RecoverOptions): Promise<void> {
+  const { open, print, warn, io, backup } = context;
+  const failsafe = await open(options);
+  let chosen: RecoverableOperation[] = [];
+  try {
+    const ops = await failsafe.recoverable({ warn });
+    if (options.list || ops.length === 0) {
+      print(ops, () => (ops.length === 0 ? 'nothing to recover\n' : ops.map(describe).join('')));
+      return;
+    }
+    if (!options.yes && !io.stdin?.isTTY) {
+      throw new FailsafeError('E_USAGE', 'recover needs a terminal to ask; pass --yes to act on every operation, or --list to only list');
+    }
+    if (!options.json) io.stdout.write(ops.map(describe).join(''));
+    chosen = await choose(context, ops, options);
+    if (options.discard) {
+      for (const op of chosen) await failsafe.discard(op.operationId, { warn });
+      print({ discarded: chosen.map((op) => op.operationId) }, () => chosen.map((op) => `discarded ${op.operationId}\n`).join(''));
+      chosen = [];
+    }
+  } finally {
+    await failsafe.close();
+  }
+  const jobs = [...new Set(chosen.map((op) => op.job!))];
+  if (jobs.length > 0) await backup(jobs, options);
+}
+
+/** The operations to act on: all of them with --yes, else those the user says yes to; an application's own cannot be resumed here. */
+async function choose({ io, warn }: CommandContext, ops: RecoverableOperation[], options: RecoverOptions): Promise<RecoverableOperation[]> {
+  const chosen: RecoverableOperation[] = [];
+  const verb = options.discard ? 'Discard' : 'Resume';
+  for (const op of ops) {
+    if (!options.discard && op.job === undefined) {
+      warn(`${op.operationId} is an operation of your application: resume it there (CheckpointStore.resume), or discard it with --discard`);
+      continue;
+    }
+    if (options.yes || (await ask(io, `${verb} ${op.operationName} (${percent(op)})? [y/n] `))) chosen.push(op);
+  }
+  return chosen;
+}
+
+async function resume({ open, print, warn, backup }: CommandContext, jobs: string[], options: CommonOptions): Promise<void> {
+  const failsafe = await open(options);
+  let pending: string[];
+  try {
+    pending = [...new Set((await failsafe.recoverable({ warn })).flatMap((op) => (op.job === undefined ? [] : [op.job])))];
+  } finally {
+    await failsafe.close();
+  }
+  const selected = jobs.length > 0 ? jobs.filter((job) => pending.includes(job)) : pending;
+  for (const job of jobs.filter((j) => !pending.includes(j))) warn(`job ${job} has no interrupted backup`);
+  if (selected.length === 0) {
+    print({ snapshots: [] }, () => 'nothing to resume\n');
+    return;
+  }
+  await backup(selected, options);
+}
+
+async function unlock({ open, print }: CommandContext, options: UnlockOptions): Promise<void> {
+  const failsafe = await open(options);
+  try {
+    const removed = await failsafe.unlock({
+      ...(options.job ? { job: options.job } : {}),
+      ...(options.target ? { target: options.target } : {}),
+      all: options.all === true,
     });
+    print(
+      removed.map((l) => ({ target: l.target, key: l.key, stale: l.stale, holder: l.reason })),
+      () => (removed.length === 0 ? 'no lock to remove\n' : removed.map((l) => `removed lock ${l.key} in ${l.target}: ${l.reason}\n`).join('')),
+    );
+  } finally {
+    await failsafe.close();
+  }
 }
 
 function percent(op: RecoverableOperation): string {

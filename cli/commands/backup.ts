@@ -1,0 +1,40 @@
+/** `failsafe backup`, whose action `recover` and `resume` share through CommandContext.backup. */
+import { ExitCode } from '../../core/errors.js';
+import type { BackupOutcome } from '../../api/failsafe.js';
+import type { CommandContext, CommonOptions } from '../context.js';
+import { formatBytes, snapshotJson } from '../output.js';
+import { createProgress } from '../progress.js';
+
+export function registerBackup({ command, backup }: CommandContext): void {
+  command('backup [jobs...]', 'back up the given jobs (all by default), resuming an interrupted backup of a job').action(backup);
+}
+
+export async function runBackup(context: Omit<CommandContext, 'backup'>, jobs: string[], options: CommonOptions): Promise<void> {
+  const { io, open, print, warn, setExit } = context;
+  const failsafe = await open(options);
+  try {
+    const progress = await createProgress(io, options.json !== true);
+    const outcome = await failsafe.backup(jobs, { warn, onProgress: progress.update }).finally(progress.stop);
+    const snapshots = outcome.snapshots.map((s) => ({ ...snapshotJson(s), ...(s.resumed ? { resumed: s.resumed } : {}) }));
+    const failures = outcome.failures.map((f) => ({ job: f.job, ...(f.target ? { target: f.target } : {}), code: f.error.code, message: f.error.message }));
+    print(failures.length > 0 ? { snapshots, failures } : { snapshots }, () => formatBackup(outcome));
+    for (const failure of outcome.failures) {
+      const where = failure.target ? `job ${failure.job}, target ${failure.target}` : `job ${failure.job}`;
+      io.stderr.write(`error: ${where}: ${failure.error.message.split('\n')[0]} [${failure.error.code}]\n`);
+    }
+    if (outcome.failures.length > 0) {
+      setExit(outcome.snapshots.length > 0 ? ExitCode.partial : outcome.failures[0]!.error.exitCode);
+    }
+  } finally {
+    await failsafe.close();
+  }
+}
+
+function formatBackup(outcome: BackupOutcome): string {
+  return outcome.snapshots
+    .map((s) => {
+      const resumed = s.resumed ? `; resumed: ${s.resumed.reusedSegments} segments reused, ${s.resumed.uploadedSegments} sent` : '';
+      return `snapshot ${s.id} of ${s.job} stored in ${s.target}: ${s.files} files, ${formatBytes(s.bytes)} (${formatBytes(s.storedBytes)} stored${resumed})\n`;
+    })
+    .join('');
+}

@@ -1,0 +1,44 @@
+/** `failsafe restore`: a snapshot, or part of it, back where it came from or into another folder. */
+import { Option } from 'commander';
+import { resolve } from 'node:path';
+import type { RestoreResult } from '../../core/restore/run-restore.js';
+import type { CommandContext, CommonOptions } from '../context.js';
+import { withIdentityOptions, type IdentityOptions } from '../identity.js';
+import { pick } from '../pick.js';
+import { confirmRestore, formatRestored, type RestoreCliOptions } from '../restore-output.js';
+
+type RestoreOptions = CommonOptions & IdentityOptions & RestoreCliOptions;
+
+export function registerRestore(context: CommandContext): void {
+  withIdentityOptions(context.command('restore <snapshot>', 'restore a snapshot (an id, a unique prefix of one, or "latest")'))
+    .option('--job <job>', 'the job the snapshot belongs to')
+    .option('--target <target>', 'read from this target')
+    .option('--source <name...>', 'only these sources')
+    .option('--path <glob...>', 'only entries matching these globs (paths inside a source; a directory brings its subtree)')
+    .option('--to <dir>', 'restore each source into <dir>/<source name>/ instead of where it came from')
+    .option('--dry-run', 'show what would be created, replaced and deleted; change nothing')
+    .option('-y, --yes', 'replace live data without asking (for scripts)')
+    .addOption(new Option('--no-safety-snapshot', 'do not back up the live data being replaced first'))
+    .addOption(new Option('--no-keep-previous', 'delete replaced data instead of keeping it as <path>.pre-restore-<time>'))
+    .action((ref: string, options: RestoreOptions) => restore(context, ref, options));
+}
+
+async function restore({ io, open, print, warn }: CommandContext, ref: string, options: RestoreOptions): Promise<void> {
+  const failsafe = await open(options);
+  try {
+    const result = await failsafe.restore(ref, {
+      ...pick(options, 'job', 'target'),
+      ...(options.source ? { sources: options.source } : {}),
+      ...(options.path ? { paths: options.path } : {}),
+      ...(options.to ? { to: resolve(options.to) } : {}),
+      dryRun: options.dryRun === true,
+      keepPrevious: options.keepPrevious,
+      safetySnapshot: options.safetySnapshot,
+      ...(options.yes ? {} : { confirm: (plan: RestoreResult) => confirmRestore(io, plan) }),
+      warn,
+    });
+    print(result, () => formatRestored(result));
+  } finally {
+    await failsafe.close();
+  }
+}

@@ -1,0 +1,37 @@
+/** `failsafe verify`: the snapshots' objects are present, or with --read-data every byte reads back. */
+import { ERROR_CODES, ExitCode, type ErrorCode } from '../../core/errors.js';
+import type { VerifyReport } from '../../core/restore/verify.js';
+import type { CommandContext, CommonOptions } from '../context.js';
+import { withIdentityOptions, type IdentityOptions } from '../identity.js';
+import { pick } from '../pick.js';
+
+interface VerifyOptions extends CommonOptions, IdentityOptions {
+  job?: string;
+  target?: string;
+  all?: boolean;
+  readData?: boolean;
+}
+
+export function registerVerify({ command, open, print, setExit }: CommandContext): void {
+  withIdentityOptions(command('verify [snapshot]', 'check snapshots: objects present, or with --read-data every byte'))
+    .option('--job <job>', 'only this job')
+    .option('--target <target>', 'only this target')
+    .option('--all', 'every snapshot instead of the latest')
+    .option('--read-data', 'download, decrypt and check every segment and file')
+    .action(async (ref: string | undefined, options: VerifyOptions) => {
+      const failsafe = await open(options);
+      try {
+        const report = await failsafe.verify(ref, { ...pick(options, 'job', 'target'), all: options.all === true, readData: options.readData === true });
+        print(report, () => formatVerify(report));
+        if (!report.ok) setExit(Math.max(...report.errors.map((e) => ERROR_CODES[e.code as ErrorCode] ?? ExitCode.failed)));
+      } finally {
+        await failsafe.close();
+      }
+    });
+}
+
+function formatVerify(report: VerifyReport): string {
+  return report.ok
+    ? `ok: ${report.checked} objects checked\n`
+    : report.errors.map((e) => `FAILED ${e.job}/${e.id} in ${e.target}${e.object ? ` (${e.object})` : ''}: ${e.message}\n`).join('');
+}
