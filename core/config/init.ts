@@ -103,7 +103,7 @@ function nameFor(path: string, taken: Set<string>): string {
   return name;
 }
 
-const q = (path: string): string => JSON.stringify(`../${path}`);
+const q = (path: string): string => JSON.stringify(`./${path}`);
 
 function renderConfig(folder: string, found: { databases: string[]; configFiles: string[] }, keyFile: string): string {
   const taken = new Set<string>();
@@ -155,7 +155,7 @@ encryption:
   # Snapshots are encrypted with this key. Keep a copy somewhere safe:
   # without it the backups cannot be read. A passphrase works too:
   #   passphrase: "\${FAILSAFE_PASSPHRASE}"
-  keyFile: ${JSON.stringify(`../${keyFile}`)}
+  keyFile: ${JSON.stringify(`./${keyFile}`)}
 
 # zstd 1 is the default (level 3 packs text tighter, more slowly); brotli, gzip and none are there too.
 compression: { algorithm: zstd, level: 1 }

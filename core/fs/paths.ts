@@ -1,6 +1,6 @@
 /**
  * Archive paths are untrusted on restore: a manifest or tar header could name
- * `../../../etc/passwd` or an absolute path. Everything that turns an archive
+ * `../../etc/passwd` or an absolute path. Everything that turns an archive
  * path into a filesystem path goes through here.
  */
 import { lstat, realpath } from 'node:fs/promises';
