@@ -9,6 +9,7 @@ import type { SourcePlugin } from '../core/contracts.js';
 import type { JobConfig, LoadedConfig } from '../core/config/load.js';
 import { FailsafeError } from '../core/errors.js';
 import type { AdapterContext, Registry } from '../core/sdk/registry.js';
+import { withRetry } from '../core/repository/retry.js';
 import { Storage } from '../core/repository/storage.js';
 
 export const TOKENS = {
@@ -47,7 +48,8 @@ export class Wiring {
     if (!storage) {
       const config = this.loaded.config.targets[target];
       if (!config) throw new FailsafeError('E_UNKNOWN_TARGET', `no target "${target}" in ${this.loaded.file}`);
-      storage = new Storage(this.registry.adapter(config.type).create(config.options, target, this.adapterContext), target);
+      const factory = this.registry.adapter(config.type);
+      storage = new Storage(withRetry(factory.create(config.options, target, this.adapterContext), factory.retry), target);
       this.#storages.set(target, storage);
     }
     return storage;

@@ -8,6 +8,8 @@ export const s3Adapter = defineLazyAdapter({
   // As S3Adapter's; test/adapters/lazy-targets.test.ts checks they agree.
   capabilities: { rangeRead: true, atomicPut: true, persistent: true, resumableUpload: true },
   optional: ['cleanupTemp', 'lockedUntil', 'pendingUpload', 'resumeUpload'],
+  // The SDK retries each request itself (standard mode, `maxAttempts`, with a retry quota): another layer would multiply the attempts.
+  retry: false,
   load: async (options, target) => {
     const { S3Adapter } = await import('./s3.js');
     return new S3Adapter(options, target);

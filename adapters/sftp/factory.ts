@@ -13,6 +13,8 @@ export const sftpAdapter = defineLazyAdapter({
   // As SftpAdapter's; test/adapters/lazy-targets.test.ts checks they agree.
   capabilities: { rangeRead: true, atomicPut: true, persistent: true },
   optional: ['cleanupTemp'],
+  // The adapter retries on a fresh connection itself (`retries`; adapters/sftp/sftp.ts says why): another layer would multiply the attempts.
+  retry: false,
   check: (options, target, context) => {
     const message = warnIfInsecure(options, target, context);
     if (message !== undefined) givenWarnings.set(options, message);

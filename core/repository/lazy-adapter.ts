@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import type { ByteRange, ObjectInfo, PendingUpload, ResumableUploads, StorageAdapter, StorageCapabilities, StorageOptions } from '../contracts.js';
 import { defineAdapter, type AdapterContext, type AdapterFactory } from '../sdk/registry.js';
+import type { RetryPolicy } from './retry.js';
 
 /** The optional members an implementation has; they must exist (or not) before it is loaded. */
 export type OptionalMember = 'getBuffer' | 'cleanupTemp' | 'lockedUntil' | 'pendingUpload' | 'resumeUpload';
@@ -17,6 +18,8 @@ export interface LazyAdapterSpec<Options> {
   type: string;
   optionsSchema: z.ZodType<Options>;
   pathOptions?: readonly string[];
+  /** As AdapterFactory's `retry`. */
+  retry?: RetryPolicy | false;
   /** Static, as the storage facade and the backup engine read them before any I/O. */
   capabilities: StorageCapabilities;
   optional: readonly OptionalMember[];
@@ -31,6 +34,7 @@ export function defineLazyAdapter<Options>(spec: LazyAdapterSpec<Options>): Adap
     type: spec.type,
     optionsSchema: spec.optionsSchema,
     ...(spec.pathOptions ? { pathOptions: spec.pathOptions } : {}),
+    ...(spec.retry === undefined ? {} : { retry: spec.retry }),
     create(options, targetName, context) {
       // Invalid options still fail when the target is created, not on its first use.
       const parsed = spec.optionsSchema.parse(options);

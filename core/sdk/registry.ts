@@ -7,6 +7,7 @@
 import type { z } from 'zod';
 import type { SourcePlugin, StorageAdapter } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
+import type { RetryPolicy } from '../repository/retry.js';
 
 /** What the core hands an adapter besides its options. */
 export interface AdapterContext {
@@ -34,6 +35,11 @@ export interface AdapterFactory<Options = unknown> {
   readonly optionsSchema: z.ZodType<Options>;
   /** Options that are paths on this machine (default DEFAULT_PATH_OPTIONS); an `sftp` target's `path` is on the server. */
   readonly pathOptions?: readonly string[];
+  /**
+   * How transient failures of its adapters are retried (core/repository/retry.ts); the default policy when absent.
+   * `false` for an adapter that retries inside, where it knows more (a client library's own strategy, a connection pool).
+   */
+  readonly retry?: RetryPolicy | false;
   create(options: Options, targetName: string, context?: AdapterContext): StorageAdapter;
 }
 
