@@ -1,33 +1,82 @@
 /**
- * Dependency injection stays at the edge: plugins and adapters are plain
- * classes; this container wires them from one loaded YAML file through
- * explicit tokens, so nothing relies on emitted decorator metadata.
+ * The composition root. One function builds a deployment's container for
+ * Failsafe.open and Failsafe.fromConfig alike; every stage and collaborator
+ * is registered here under an explicit token (api/tokens.ts) and resolved
+ * from here, per job through a child container. Plugins and adapters stay
+ * plain classes: the container only chooses and wires them.
  */
 import 'reflect-metadata';
 import { container as rootContainer, inject, injectable, type DependencyContainer } from 'tsyringe';
+import { systemClock, type Clock } from '../core/automation/scheduler.js';
+import { createNotifier } from '../core/automation/notify.js';
+import { catalogOf, DEFAULT_CHECKSUM, type PipelineStages, type StageCatalog } from '../core/codec/stages.js';
 import type { SourcePlugin } from '../core/contracts.js';
+import type { Encryption, IdentitySource } from '../core/crypto/encryption.js';
 import type { JobConfig, LoadedConfig } from '../core/config/load.js';
 import { FailsafeError } from '../core/errors.js';
-import type { AdapterContext, Registry } from '../core/sdk/registry.js';
+import type { Registry } from '../core/sdk/registry.js';
 import { withRetry } from '../core/repository/retry.js';
 import { Storage } from '../core/repository/storage.js';
+import { TOKENS, type NotifierFactory, type StorageWrapper, type Warn } from './tokens.js';
 
-export const TOKENS = {
-  Config: Symbol.for('failsafe.Config'),
-  Registry: Symbol.for('failsafe.Registry'),
-  AdapterContext: Symbol.for('failsafe.AdapterContext'),
-} as const;
+/** Replaces stages or collaborators: called on the deployment's container, then on each job's child container. */
+export type Configure = (container: DependencyContainer, scope: { job?: string }) => void;
 
-/** Builds the sources and targets the YAML describes. Targets are created once and shared. */
+export interface DeploymentOptions {
+  warn?: Warn;
+  identity?: IdentitySource | undefined;
+  configure?: Configure | undefined;
+}
+
+/** The private identity, when the caller gave one (a container holds no undefined values). */
+export interface KeyHolder {
+  identity?: IdentitySource;
+}
+
+/** Warnings go to stderr unless the caller (the CLI) shows them its own way. */
+const stderrWarn: Warn = (message) => void process.stderr.write(`warning: ${message}\n`);
+
+export function createDeploymentContainer(loaded: LoadedConfig, registry: Registry, options: DeploymentOptions = {}): DependencyContainer {
+  const c = rootContainer.createChildContainer();
+  c.registerInstance(TOKENS.Config, loaded);
+  c.registerInstance(TOKENS.Registry, registry);
+  c.registerInstance<Warn>(TOKENS.Warn, options.warn ?? stderrWarn);
+  c.registerInstance<Clock>(TOKENS.Clock, systemClock);
+  c.registerInstance<KeyHolder>(TOKENS.Identity, options.identity ? { identity: options.identity } : {});
+  c.registerInstance(TOKENS.Compression, { algorithm: loaded.config.compression.algorithm, level: loaded.config.compression.level });
+  c.registerInstance(TOKENS.Checksum, DEFAULT_CHECKSUM);
+  c.registerInstance(TOKENS.Cipher, {});
+  c.registerInstance<StorageWrapper[]>(TOKENS.StorageWrappers, []);
+  c.registerInstance<NotifierFactory>(TOKENS.Notifier, createNotifier);
+  c.registerInstance<Configure>(TOKENS.ConfigureJob, options.configure ?? ((): void => undefined));
+  c.registerInstance(TOKENS.Container, c);
+  c.registerSingleton(Deployment);
+  options.configure?.(c, {});
+  return c;
+}
+
+/** A deployment as the facade's operations use it: its configuration, targets, jobs and stages, all from the container. */
 @injectable()
-export class Wiring {
+export class Deployment {
   readonly #storages = new Map<string, Storage>();
+  readonly #jobs = new Map<string, DependencyContainer>();
+  readonly #encryption = new Map<'seal' | 'open', Promise<Encryption>>();
 
   constructor(
     @inject(TOKENS.Config) readonly loaded: LoadedConfig,
     @inject(TOKENS.Registry) readonly registry: Registry,
-    @inject(TOKENS.AdapterContext) readonly adapterContext: AdapterContext,
+    @inject(TOKENS.Warn) readonly warn: Warn,
+    @inject(TOKENS.Clock) readonly clock: Clock,
+    @inject(TOKENS.Identity) readonly keys: KeyHolder,
+    @inject(TOKENS.StorageWrappers) readonly wrappers: StorageWrapper[],
+    @inject(TOKENS.Notifier) readonly notifier: NotifierFactory,
+    @inject(TOKENS.ConfigureJob) readonly configure: Configure,
+    @inject(TOKENS.Container) readonly container: DependencyContainer,
   ) {}
+
+  get config(): LoadedConfig['config'] {
+    return this.loaded.config;
+  }
 
   jobNames(): string[] {
     return Object.keys(this.loaded.config.jobs);
@@ -39,17 +88,45 @@ export class Wiring {
     return job;
   }
 
+  /** The job's child container: its stages, and whatever `configure` registered for it alone. */
+  scope(name: string): DependencyContainer {
+    let scope = this.#jobs.get(name);
+    if (!scope) {
+      scope = this.container.createChildContainer();
+      scope.registerInstance(TOKENS.Job, this.job(name));
+      this.configure(scope, { job: name });
+      this.#jobs.set(name, scope);
+    }
+    return scope;
+  }
+
+  /** The compression, checksum and cipher a job's backups use (and its snapshots are read with). */
+  stages(job: string): PipelineStages {
+    const scope = this.scope(job);
+    return { compression: scope.resolve(TOKENS.Compression), checksum: scope.resolve(TOKENS.Checksum), cipher: scope.resolve(TOKENS.Cipher) };
+  }
+
+  /** How to read a job's snapshots: with the stages it registered (built-in names need none). */
+  catalog(job: string): StageCatalog {
+    return catalogOf(this.stages(job));
+  }
+
   sources(job: JobConfig): SourcePlugin[] {
     return job.sources.map((source) => this.registry.source(source.type).create(source.options, source.name));
   }
 
+  /** A target, created once and shared, its adapter inside the registered wrappers. */
   storage(target: string): Storage {
     let storage = this.#storages.get(target);
     if (!storage) {
       const config = this.loaded.config.targets[target];
       if (!config) throw new FailsafeError('E_UNKNOWN_TARGET', `no target "${target}" in ${this.loaded.file}`);
       const factory = this.registry.adapter(config.type);
-      storage = new Storage(withRetry(factory.create(config.options, target, this.adapterContext), factory.retry), target);
+      const adapter = factory.create(config.options, target, { warn: this.warn });
+      // Registered wrappers sit between the adapter and the retry (core/repository/retry.ts): a fault one injects is
+      // met as a real adapter's would be.
+      const wrapped = this.wrappers.reduce((inner, wrap) => wrap(inner, target), adapter);
+      storage = new Storage(withRetry(wrapped, factory.retry), target);
       this.#storages.set(target, storage);
     }
     return storage;
@@ -59,20 +136,25 @@ export class Wiring {
     return job.targets.map((target) => this.storage(target));
   }
 
+  /**
+   * The deployment's keys. A missing passphrase variable stops sealing (the
+   * snapshot would lack its passphrase slot) but not opening with an identity.
+   * The identity is read only to open: a backup never needs the private key.
+   */
+  encryption(purpose: 'seal' | 'open' = 'seal'): Promise<Encryption> {
+    const config = this.loaded.config.encryption;
+    const identity = purpose === 'open' ? this.keys.identity : undefined;
+    if (config.mode === 'keys' && config.passphraseError && identity === undefined) return Promise.reject(config.passphraseError);
+    let encryption = this.#encryption.get(purpose);
+    if (encryption === undefined) {
+      encryption = import('../core/crypto/encryption.js').then(({ createEncryption }) => createEncryption(config, identity));
+      this.#encryption.set(purpose, encryption);
+    }
+    return encryption;
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([...this.#storages.values()].map((storage) => storage.close()));
     this.#storages.clear();
   }
-}
-
-/** Warnings go to stderr unless the caller (the CLI) shows them its own way. */
-const stderrWarn = (message: string): void => void process.stderr.write(`warning: ${message}\n`);
-
-export function createContainer(loaded: LoadedConfig, registry: Registry, warn: (message: string) => void = stderrWarn): DependencyContainer {
-  const child = rootContainer.createChildContainer();
-  child.registerInstance(TOKENS.Config, loaded);
-  child.registerInstance(TOKENS.Registry, registry);
-  child.registerInstance<AdapterContext>(TOKENS.AdapterContext, { warn });
-  child.registerSingleton(Wiring);
-  return child;
 }

@@ -14,7 +14,7 @@ export {
 } from './failsafe.js';
 export type { AutoBackupOptions } from '../core/automation/auto-backup.js';
 export type * from '../core/contracts.js';
-export { FailsafeError, ERROR_CODES, ExitCode, isFailsafeError, type ErrorCode } from '../core/errors.js';
+export { FailsafeError, ERROR_CODES, ERROR_ALIASES, ExitCode, isFailsafeError, type ErrorAlias, type ErrorCode } from '../core/errors.js';
 export { Registry, defineAdapter, defineSource, type AdapterFactory, type SourceFactory, type PluginFactory } from '../core/sdk/registry.js';
 export { builtinRegistry } from './builtins.js';
 export { Storage } from '../core/repository/storage.js';
@@ -57,7 +57,7 @@ export { collectStatus, type StatusReport, type JobStatus, type Health } from '.
 export { prometheusText } from '../core/status/metrics.js';
 // Plugin SDK: the pieces the built-in plugins use, for sources and adapters written elsewhere (docs/plugins.md).
 export { z } from 'zod';
-export { fromNodeError, isAbortError, asFailsafeError } from '../core/errors.js';
+export { fromNodeError, isAbortError, asFailsafeError, errnoOf } from '../core/errors.js';
 export { writeFileAtomic, writeStreamTo, type AtomicWriteOptions } from '../core/fs/atomic.js';
 export { mtimeOf } from '../core/fs/mtime.js';
 export { normalizeArchivePath, safeJoin } from '../core/fs/paths.js';

@@ -11,7 +11,8 @@
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BackupJournal } from './journal.js';
-import type { Compressor, SourcePlugin } from '../contracts.js';
+import { DEFAULT_CHECKSUM, segmentSpec, type PipelineStages } from '../codec/stages.js';
+import type { SourcePlugin } from '../contracts.js';
 import { newSnapshotCiphers, type Encryption } from '../crypto/encryption.js';
 import { asFailsafeError, FailsafeError, isAbortError } from '../errors.js';
 import { manifestKey, newSnapshotId, segmentContext, segmentKey } from '../repository/layout.js';
@@ -29,8 +30,8 @@ import { crashPoint } from '../testing/crash.js';
 import { TOOL } from '../version.js';
 
 export interface BackupSettings {
-  compressor: Compressor;
-  compressionLevel: number;
+  /** Compression, checksum and cipher implementations, as the composition root chose them for the job. */
+  stages: PipelineStages;
   encryption: Encryption;
   segmentSize: number;
   parallelism: number;
@@ -121,10 +122,7 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
   const prepared: SourcePlugin[] = [];
   const failed = new Map<Storage, Error>();
   const workers = new SegmentWorkers(
-    {
-      compression: { algorithm: settings.compressor.algorithm, level: settings.compressionLevel },
-      cipher: { name: ciphers.segments.name, ...(ciphers.segmentKey ? { key: ciphers.segmentKey } : {}) },
-    },
+    segmentSpec(settings.stages, ciphers.segments.name, ciphers.segmentKey),
     settings.parallelism,
   );
 
@@ -225,7 +223,8 @@ export async function runBackup(job: BackupJob, settings: BackupSettings, option
       job: job.name,
       createdAt,
       tool: TOOL,
-      compression: { algorithm: settings.compressor.algorithm, level: settings.compressionLevel },
+      compression: { algorithm: settings.stages.compression.algorithm, level: settings.stages.compression.level },
+      ...(settings.stages.checksum.name === DEFAULT_CHECKSUM.name ? {} : { checksum: settings.stages.checksum.name }),
       cipher: ciphers.segments.name,
       segmentSize: settings.segmentSize,
       tarBytes: records.reduce((sum, r) => sum + r.plainSize, 0),

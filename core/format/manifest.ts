@@ -91,7 +91,10 @@ export interface Manifest {
   job: string;
   createdAt: string;
   tool: string;
-  compression: { algorithm: 'zstd' | 'gzip' | 'brotli' | 'none'; level: number };
+  /** `zstd`, `gzip`, `brotli`, `none`, or the name of a codec the writer registered (core/codec/stages.ts). */
+  compression: { algorithm: string; level: number };
+  /** The stored objects' checksum when it is not SHA-256 (a registered implementation; core/codec/stages.ts). */
+  checksum?: string;
   cipher: string;
   segmentSize: number;
   /** Bytes of the whole tar stream (the sum of segment plaintext sizes). */

@@ -7,14 +7,17 @@
  * codecs, so a worker starts small.
  */
 import { createHash } from 'node:crypto';
+import type { CompressionStage, ChecksumStage, StageModule } from '../codec/stages.js';
 import type { SegmentCipher } from '../contracts.js';
 import { FailsafeError, isFailsafeError } from '../errors.js';
 
-/** What a worker needs to rebuild a snapshot's codecs: plain data, so it crosses a thread boundary. */
+/** What a worker needs to rebuild a snapshot's stages: plain data, so it crosses a thread boundary (core/codec/stages.ts). */
 export interface SegmentCodecSpec {
-  compression: { algorithm: string; level: number };
-  /** The segment cipher's name and, unless it is `none`, its 32-byte key. */
-  cipher: { name: string; key?: Uint8Array };
+  compression: CompressionStage;
+  /** The segment cipher's name and, unless it is `none`, its 32-byte key; `implementation` for a cipher that is not built in. */
+  cipher: { name: string; key?: Uint8Array; implementation?: StageModule };
+  /** The stored objects' checksum; SHA-256 when absent. */
+  checksum?: ChecksumStage;
 }
 
 /** The synchronous codecs of one thread. */
@@ -24,6 +27,8 @@ export interface SegmentTools {
   compressScratch(data: Buffer, room?: Buffer): Buffer;
   decompress(data: Buffer, expectedSize: number, output?: Buffer): Buffer;
   cipher: SegmentCipher;
+  /** The stored bytes' checksum as hex (SHA-256 unless the job chose another). */
+  checksum(data: Uint8Array): string;
 }
 
 export interface SealRequest {
@@ -107,7 +112,7 @@ export function sealSegment(tools: SegmentTools, request: SealRequest): SealResu
     }
   }
   const data = seal(tools, request, (compressed, out) => tools.cipher.encryptInto(compressed, request.context, out));
-  return { index, plainSize, sha256: sha256Hex(data), header: Buffer.from(tools.cipher.headerOf(data)).toString('base64'), data };
+  return { index, plainSize, sha256: tools.checksum(data), header: Buffer.from(tools.cipher.headerOf(data)).toString('base64'), data };
 }
 
 /** Whether sealing with `header` gives the stored SHA-256; a header the cipher cannot take (a damaged checkpoint) gives no. */
@@ -119,7 +124,7 @@ function resealsTo(tools: SegmentTools, request: SealRequest, header: Buffer, sh
     if (err instanceof RangeError) return false;
     throw err;
   }
-  return sha256Hex(again) === sha256;
+  return tools.checksum(again) === sha256;
 }
 
 /**
@@ -148,7 +153,7 @@ export function openSegment(tools: SegmentTools, request: OpenRequest, storedIsS
   const { stored, what } = request;
   const damaged = (): FailsafeError => new FailsafeError('E_CHECKSUM', `checksum mismatch in ${what}: the stored object was altered or damaged`);
   if (stored.length !== request.storedSize) throw damaged();
-  if (!tools.cipher.authenticated && sha256Hex(stored) !== request.sha256) throw damaged();
+  if (!tools.cipher.authenticated && tools.checksum(stored) !== request.sha256) throw damaged();
   let plain: Buffer;
   try {
     // Decrypting in place spares a segment-sized allocation; a failure leaves the stored bytes intact up to the bad chunk, so the hash still tells.
@@ -160,7 +165,7 @@ export function openSegment(tools: SegmentTools, request: OpenRequest, storedIsS
     plain = tools.decompress(opened, request.plainSize, out);
     if (out && plain.buffer !== out.buffer && plain.length <= out.length) plain = out.subarray(0, plain.copy(out));
   } catch (err) {
-    if (tools.cipher.authenticated && sha256Hex(stored) !== request.sha256) throw damaged();
+    if (tools.cipher.authenticated && tools.checksum(stored) !== request.sha256) throw damaged();
     if (isFailsafeError(err)) throw new FailsafeError(err.code, `${err.message} (${what})`, { cause: err });
     throw err;
   }

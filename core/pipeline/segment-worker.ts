@@ -7,7 +7,6 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { createSegmentCodec, type CompressionAlgorithm } from '../codec/compression.js';
 import { FailsafeError, fromNodeError } from '../errors.js';
 import {
   asBuffer,
@@ -19,25 +18,13 @@ import {
   type SegmentCodecSpec,
   type SegmentTools,
 } from './segment-work.js';
-import { segmentCipher } from '../crypto/segment-cipher.js';
+import { buildSegmentTools } from './stage-tools.js';
 import { collectYoungGarbage } from '../threads/minor-gc.js';
 
 export type WorkerRequest = { id: number; op: 'seal'; request: SealRequest } | { id: number; op: 'open'; request: OpenJob };
 /** The first message a segment worker gets. */
 export type WorkerSetup = { op: 'setup'; spec: SegmentCodecSpec };
 export type WorkerReply = { id: number; result: unknown } | { id: number; error: { message: string; code?: string } };
-
-async function tools(spec: SegmentCodecSpec): Promise<SegmentTools> {
-  const cipher = segmentCipher(spec.cipher.name, spec.cipher.key);
-  // Throws for an algorithm this version does not know, rather than passing its bytes through as they are.
-  const codec = createSegmentCodec(spec.compression.algorithm as CompressionAlgorithm, spec.compression.level);
-  return {
-    cipher,
-    compress: (d) => codec.compress(d),
-    compressScratch: (d, room) => codec.compressScratch(d, room),
-    decompress: (d, n, o) => codec.decompress(d, n, o),
-  };
-}
 
 /** A view the receiving thread can own: shared memory travels as is, anything else is moved, never copied twice. */
 function movable(data: Buffer): { data: Uint8Array; transfer: ArrayBuffer[] } {
@@ -53,7 +40,7 @@ let ready: Promise<SegmentTools> = Promise.reject(new Error('no codecs were give
 ready.catch(() => undefined);
 port.on('message', (message: WorkerRequest | WorkerSetup) => {
   if (message.op === 'setup') {
-    ready = tools(message.spec);
+    ready = buildSegmentTools(message.spec);
     // Building the codecs may fail before the first request arrives; each request then answers with the failure.
     ready.catch(() => undefined);
     return;

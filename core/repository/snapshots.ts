@@ -3,8 +3,8 @@
  * (no key needed), resolve `latest` or an id (or a unique prefix of one), and
  * load a full manifest, which authenticates it.
  */
-import { createCompressor } from '../codec/compression.js';
-import type { Compressor, SegmentCipher } from '../contracts.js';
+import { BUILTIN_STAGES, type StageCatalog, type StageModule } from '../codec/stages.js';
+import type { SegmentCipher } from '../contracts.js';
 import { openSnapshotKeys, type Encryption } from '../crypto/encryption.js';
 import { PlainCipher } from '../crypto/segment-cipher.js';
 import type { SegmentCodecSpec } from '../pipeline/segment-work.js';
@@ -95,13 +95,12 @@ export interface OpenedSnapshot {
   header: ManifestHeader;
   manifest: Manifest;
   cipher: SegmentCipher;
-  compressor: Compressor;
   /** The codecs as plain data, for the worker threads that open segments (core/pipeline/segment-workers.ts). */
   codecs: SegmentCodecSpec;
 }
 
 /** Loads and authenticates a manifest. E_WRONG_KEY for a wrong key, E_CHECKSUM/E_CORRUPT for damage. */
-export async function openSnapshot(storage: Storage, job: string, id: string, encryption: Encryption): Promise<OpenedSnapshot> {
+export async function openSnapshot(storage: Storage, job: string, id: string, encryption: Encryption, stages: StageCatalog = BUILTIN_STAGES): Promise<OpenedSnapshot> {
   const key = manifestKey(job, id);
   const what = `${storage.targetName}:${key}`;
   let cipher: SegmentCipher = new PlainCipher();
@@ -112,6 +111,18 @@ export async function openSnapshot(storage: Storage, job: string, id: string, en
     segmentKey = opened.segmentKey;
     return opened;
   });
-  const codecs: SegmentCodecSpec = { compression: manifest.compression, cipher: { name: cipher.name, ...(segmentKey ? { key: segmentKey } : {}) } };
-  return { storage, header, manifest, cipher, compressor: createCompressor(manifest.compression.algorithm, manifest.compression.level), codecs };
+  return { storage, header, manifest, cipher, codecs: readingSpec(manifest, cipher.name, segmentKey, stages) };
 }
+
+/** The stages that read a snapshot: the built-in ones, or those its job registered under the names the manifest records. */
+function readingSpec(manifest: Manifest, cipherName: string, key: Uint8Array | undefined, stages: StageCatalog): SegmentCodecSpec {
+  const { algorithm, level } = manifest.compression;
+  const { checksum } = manifest;
+  return {
+    compression: { algorithm, level, ...pickImplementation(stages.compression(algorithm)) },
+    cipher: { name: cipherName, ...(key ? { key } : {}), ...pickImplementation(stages.cipher()) },
+    ...(checksum === undefined ? {} : { checksum: { name: checksum, ...pickImplementation(stages.checksum(checksum)) } }),
+  };
+}
+
+const pickImplementation = (implementation: StageModule | undefined): { implementation?: StageModule } => (implementation ? { implementation } : {});

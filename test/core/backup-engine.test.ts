@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MemoryAdapter } from '../../adapters/memory/memory.js';
 import { runBackup, type BackupSettings } from '../../core/backup/run-backup.js';
-import { createCompressor } from '../../core/codec/compression.js';
+import { builtinStages } from '../../core/codec/stages.js';
 import type { SourcePlugin } from '../../core/contracts.js';
 import { createEncryption } from '../../core/crypto/encryption.js';
 import { isFailsafeError } from '../../core/errors.js';
@@ -15,8 +15,7 @@ import { keys, syntheticSource } from '../helpers/sources.js';
 
 async function settings(): Promise<BackupSettings> {
   return {
-    compressor: createCompressor('gzip', 1),
-    compressionLevel: 1,
+    stages: builtinStages('gzip', 1),
     encryption: await createEncryption({ mode: 'keys', passphrase: 'pw' }),
     segmentSize: 1024 * 1024,
     parallelism: 2,

@@ -3,7 +3,7 @@ import { MemoryAdapter } from '../../adapters/memory/memory.js';
 import { BackupJournal } from '../../core/backup/journal.js';
 import { runBackup, type BackupSettings } from '../../core/backup/run-backup.js';
 import { CheckpointStore } from '../../core/checkpoints/store.js';
-import { createCompressor } from '../../core/codec/compression.js';
+import { builtinStages } from '../../core/codec/stages.js';
 import type { SourcePlugin } from '../../core/contracts.js';
 import { createEncryption } from '../../core/crypto/encryption.js';
 import { openSnapshot } from '../../core/repository/snapshots.js';
@@ -22,8 +22,7 @@ const stableSource = (count: number, size: number, content: (i: number) => numbe
 
 async function settings(passphrase = 'pw'): Promise<BackupSettings> {
   return {
-    compressor: createCompressor('gzip', 1),
-    compressionLevel: 1,
+    stages: builtinStages('gzip', 1),
     encryption: await createEncryption({ mode: 'keys', passphrase }),
     segmentSize: 1024 * 1024,
     parallelism: 2,

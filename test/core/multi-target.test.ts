@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { MemoryAdapter } from '../../adapters/memory/memory.js';
 import { runBackup, type BackupSettings } from '../../core/backup/run-backup.js';
-import { createCompressor } from '../../core/codec/compression.js';
+import { builtinStages } from '../../core/codec/stages.js';
 import type { StorageOptions } from '../../core/contracts.js';
 import { createEncryption } from '../../core/crypto/encryption.js';
 import { isFailsafeError } from '../../core/errors.js';
@@ -16,8 +16,7 @@ import { keys, syntheticSource } from '../helpers/sources.js';
 
 async function settings(): Promise<BackupSettings> {
   return {
-    compressor: createCompressor('none', 0),
-    compressionLevel: 0,
+    stages: builtinStages('none', 0),
     encryption: await createEncryption({ mode: 'none' }),
     segmentSize: 1024 * 1024,
     parallelism: 2,

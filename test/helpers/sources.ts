@@ -2,7 +2,7 @@
 import { Readable } from 'node:stream';
 import { vi } from 'vitest';
 import { runBackup } from '../../core/backup/run-backup.js';
-import { createCompressor } from '../../core/codec/compression.js';
+import { builtinStages } from '../../core/codec/stages.js';
 import type { SourceEntry, SourcePlugin } from '../../core/contracts.js';
 import { createEncryption } from '../../core/crypto/encryption.js';
 import type { Storage } from '../../core/repository/storage.js';
@@ -52,8 +52,7 @@ export async function keys(storage: Storage): Promise<string[]> {
  */
 export async function snapshotsAt(storages: Storage[], dates: string[], job = 'app', tags?: string[]): Promise<string[]> {
   const settings = {
-    compressor: createCompressor('none', 0),
-    compressionLevel: 0,
+    stages: builtinStages('none', 0),
     encryption: await createEncryption({ mode: 'none' }),
     segmentSize: 1024 * 1024,
     parallelism: 1,

@@ -1,0 +1,113 @@
+/**
+ * Backing up a deployment's jobs, one after the other: per job its lock,
+ * hooks, journal (resume), notifications and the engine run
+ * (core/backup/run-backup.ts) with the stages its container chose.
+ */
+import { availableParallelism } from 'node:os';
+import type { NotifyEvent } from '../../core/automation/notify.js';
+import type { BackupRunOptions, BackupSettings, SnapshotSummary } from '../../core/backup/run-backup.js';
+import type { PipelineStages } from '../../core/codec/stages.js';
+import type { JobConfig } from '../../core/config/load.js';
+import { asFailsafeError } from '../../core/errors.js';
+import { acquireJobLock, type HeldLock } from '../../core/repository/locks.js';
+import { pickDefined } from '../../core/util/defined.js';
+import type { Deployment } from '../container.js';
+import type { BackupFailure, BackupOptions, BackupOutcome } from '../options.js';
+import { checkpointStore } from './checkpoints.js';
+
+/** Where a backup's progress, snapshots and failures go (the facade's events). */
+export interface BackupSink {
+  progress: BackupRunOptions['onProgress'];
+  snapshot(summary: SnapshotSummary): void;
+  failure(failure: BackupFailure): void;
+}
+
+/** What a job's backups run with: its stages, the deployment's keys and sizes. */
+export async function backupSettings(deployment: Deployment, job: string): Promise<BackupSettings> {
+  const { config } = deployment;
+  return {
+    stages: deployment.stages(job),
+    encryption: await deployment.encryption(),
+    segmentSize: config.segmentSize,
+    parallelism: config.parallelism ?? availableParallelism(),
+  };
+}
+
+/** The journal's record of what wrote the segments: a resumed run reuses them only if it writes the same way. */
+function stagesName({ compression, checksum }: PipelineStages): string {
+  return `${compression.algorithm}-${compression.level}${checksum.name === 'sha256' ? '' : `/${checksum.name}`}`;
+}
+
+export async function backupJobs(deployment: Deployment, names: string[], options: BackupOptions, sink: BackupSink): Promise<BackupOutcome> {
+  const selected = (names.length > 0 ? names : deployment.jobNames()).map((name) => deployment.job(name));
+  const outcome: BackupOutcome = { snapshots: [], failures: [] };
+  for (const job of selected) await backupJob(deployment, job, options, sink, outcome);
+  return outcome;
+}
+
+async function backupJob(deployment: Deployment, job: JobConfig, options: BackupOptions, sink: BackupSink, outcome: BackupOutcome): Promise<void> {
+  const notifier = deployment.notifier(job.notify, options.warn ?? deployment.warn);
+  const report = (event: NotifyEvent, snapshots: SnapshotSummary[], failures: BackupFailure[]): Promise<void> =>
+    notifier.send({
+      job: job.name,
+      event,
+      at: deployment.clock.now().toISOString(),
+      snapshots: snapshots.map(({ id, target, bytes, files, storedBytes }) => ({ id, target, bytes, files, storedBytes })),
+      failures: failures.map((f) => ({ ...(f.target ? { target: f.target } : {}), code: f.error.code, message: f.error.message })),
+    });
+  await report('start', [], []);
+  const before = { snapshots: outcome.snapshots.length, failures: outcome.failures.length };
+  const failed = (failure: BackupFailure): void => {
+    outcome.failures.push(failure);
+    sink.failure(failure);
+  };
+  try {
+    await lockedRun(deployment, job, options, sink, outcome, failed);
+  } catch (err) {
+    if (options.signal?.aborted) {
+      await report('failure', [], [{ job: job.name, error: asFailsafeError(err) }]);
+      throw err;
+    }
+    failed({ job: job.name, error: asFailsafeError(err) });
+  }
+  const failures = outcome.failures.slice(before.failures);
+  await report(failures.length > 0 ? 'failure' : 'success', outcome.snapshots.slice(before.snapshots), failures);
+}
+
+async function lockedRun(
+  deployment: Deployment,
+  job: JobConfig,
+  options: BackupOptions,
+  sink: BackupSink,
+  outcome: BackupOutcome,
+  failed: (failure: BackupFailure) => void,
+): Promise<void> {
+  const [{ runBackup }, { BackupJournal }, { withHooks }] = await Promise.all([
+    import('../../core/backup/run-backup.js'),
+    import('../../core/backup/journal.js'),
+    import('../../core/backup/hooks.js'),
+  ]);
+  const settings = await backupSettings(deployment, job.name);
+  const warn = options.warn ?? ((): void => undefined);
+  const targets = deployment.targetsOf(job);
+  const checkpoints = checkpointStore(deployment, { job: job.name, warn });
+  const lockTargets = targets.includes(checkpoints.storage) ? targets : [...targets, checkpoints.storage];
+  // Held across the hooks too: a second run must not dump a database while the first one reads it.
+  let lock: HeldLock | undefined;
+  try {
+    lock = await acquireJobLock(lockTargets, job.name, { warn, ...(options.lockWaitMs === undefined ? {} : { waitMs: options.lockWaitMs }) });
+    const hookContext = { job: job.name, cwd: deployment.loaded.dir, ...pickDefined({ signal: options.signal, warn: options.warn }) };
+    await withHooks(job.hooks, hookContext, async () => {
+      const journalSettings = { encryption: settings.encryption, segmentSize: settings.segmentSize, compression: stagesName(settings.stages) };
+      const journal = await BackupJournal.open(checkpoints, job.name, targets, journalSettings, warn);
+      if (journal.resumed) warn(`resuming the interrupted backup ${journal.id} of ${job.name}: ${journal.known.size} segments already stored`);
+      const sources = deployment.sources(job);
+      const result = await runBackup({ name: job.name, sources, targets }, settings, { ...options, onProgress: sink.progress, journal });
+      outcome.snapshots.push(...result.snapshots);
+      for (const snapshot of result.snapshots) sink.snapshot(snapshot);
+      for (const f of result.failedTargets) failed({ job: job.name, ...f });
+    });
+  } finally {
+    await lock?.release().catch(() => undefined);
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * The deployment's checkpoint stores and the unfinished operations they
+ * record: listing them with their progress, resuming interrupted backups,
+ * discarding one (with the segments an interrupted backup stored).
+ */
+import type { BackupCheckpointData } from '../../core/backup/journal.js';
+import { CheckpointStore } from '../../core/checkpoints/store.js';
+import { FailsafeError } from '../../core/errors.js';
+import { acquireJobLock, removeLocks, type FoundLock } from '../../core/repository/locks.js';
+import { Repository } from '../../core/repository/repository.js';
+import type { Deployment } from '../container.js';
+import type { RecoverableOperation, SelectOptions } from '../options.js';
+import { selectTargets } from './select.js';
+
+type WarnOption = { warn?: (message: string) => void };
+
+/** In `checkpoints.target`, or (without that key) in the first target of `job` or of the first job. */
+export function checkpointStore(deployment: Deployment, options: { job?: string } & WarnOption = {}): CheckpointStore {
+  const configured = deployment.config.checkpoints;
+  const target = configured?.target ?? deployment.job(options.job ?? deployment.jobNames()[0]!).targets[0]!;
+  return new CheckpointStore(deployment.storage(target), { keep: configured?.keep ?? 10, ...(options.warn ? { warn: options.warn } : {}) });
+}
+
+/** Every checkpoint store the deployment uses: `checkpoints.target`, or each job's first target. */
+function checkpointStores(deployment: Deployment, warn?: (message: string) => void): CheckpointStore[] {
+  const stores = new Map<string, CheckpointStore>();
+  for (const job of deployment.jobNames()) {
+    const store = checkpointStore(deployment, { job, ...(warn ? { warn } : {}) });
+    stores.set(store.storage.targetName, store);
+  }
+  return [...stores.values()];
+}
+
+export async function recoverable(deployment: Deployment, options: WarnOption = {}): Promise<RecoverableOperation[]> {
+  const out: RecoverableOperation[] = [];
+  for (const store of checkpointStores(deployment, options.warn)) {
+    for (const op of await store.recoverable()) {
+      const latest = await store.latest<Partial<BackupCheckpointData>>(op.operationId);
+      const data = latest?.data;
+      const backup = data?.kind === 'backup' && data.job !== undefined && deployment.jobNames().includes(data.job) ? data : undefined;
+      out.push({
+        ...op,
+        target: store.storage.targetName,
+        ...(backup
+          ? { job: backup.job!, snapshotId: backup.snapshotId!, segments: backup.segments?.length ?? 0, plainBytes: Number(latest!.metadata.plainBytes ?? 0) }
+          : {}),
+      });
+    }
+  }
+  return out;
+}
+
+/** Forgets an unfinished operation; for a backup, also removes the segments its run stored, holding the job's lock. */
+export async function discard(deployment: Deployment, operationId: string, options: WarnOption = {}): Promise<void> {
+  const op = (await recoverable(deployment, options)).find((o) => o.operationId === operationId);
+  if (!op) throw new FailsafeError('E_NOT_FOUND', `no unfinished operation "${operationId}"`);
+  const store = checkpointStores(deployment, options.warn).find((s) => s.storage.targetName === op.target)!;
+  if (op.job === undefined || op.snapshotId === undefined) return store.discard(operationId);
+  const targets = deployment.targetsOf(deployment.job(op.job));
+  const lock = await acquireJobLock(targets, op.job, options.warn ? { warn: options.warn } : {});
+  try {
+    // A backup that completed after all left a snapshot, not leftovers: removeUnfinished leaves it alone.
+    for (const target of targets) await new Repository(target).removeUnfinished(op.job, op.snapshotId);
+    await store.discard(operationId);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Removes stale lease locks (or all of them with `all`) of a job or of every job, in the selected targets. */
+export async function unlock(deployment: Deployment, options: SelectOptions & { all?: boolean } = {}): Promise<FoundLock[]> {
+  const removed: FoundLock[] = [];
+  for (const storage of selectTargets(deployment, options)) {
+    removed.push(...(await removeLocks(storage, { ...(options.job ? { job: options.job } : {}), all: options.all === true })));
+  }
+  return removed;
+}

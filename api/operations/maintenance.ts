@@ -1,0 +1,44 @@
+/** Keeping a deployment healthy: prune by retention, and the status of every job. */
+import { backupTaskName, FileRunState } from '../../core/automation/run-state.js';
+import type { PruneOptions, PruneReport, PruneTask } from '../../core/maintenance/prune.js';
+import type { StatusReport } from '../../core/status/status.js';
+import { pickDefined } from '../../core/util/defined.js';
+import type { Deployment } from '../container.js';
+import type { SelectOptions } from '../options.js';
+import { checkpointStore } from './checkpoints.js';
+
+export type PruneSelection = SelectOptions & Omit<PruneOptions, 'timeZone'>;
+
+export async function prune(deployment: Deployment, options: PruneSelection): Promise<PruneReport> {
+  if (options.target) deployment.storage(options.target);
+  const tasks: PruneTask[] = [];
+  for (const name of options.job ? [options.job] : deployment.jobNames()) {
+    const job = deployment.job(name);
+    for (const target of job.targets) {
+      if (options.target && options.target !== target) continue;
+      tasks.push({ job: name, storage: deployment.storage(target), policy: job.retentionPerTarget[target] ?? job.retention });
+    }
+  }
+  const { timeZone } = deployment.config;
+  const { prune: run } = await import('../../core/maintenance/prune.js');
+  return run(tasks, { ...options, ...(timeZone ? { timeZone } : {}) });
+}
+
+export async function status(deployment: Deployment, options: { job?: string; now?: Date }): Promise<StatusReport> {
+  const runs = await new FileRunState(deployment.config.stateFile).records();
+  const jobs = (options.job ? [options.job] : deployment.jobNames()).map((name) => {
+    const job = deployment.job(name);
+    const run = runs.get(backupTaskName(name));
+    const lastRun = run && { at: run.lastRun, ok: run.ok, ...pickDefined({ error: run.error }) };
+    return { name, targets: deployment.targetsOf(job), ...pickDefined({ alertAfterMs: job.alertAfterMs, lastRun }) };
+  });
+  let unfinished: StatusReport['unfinishedOperations'] = [];
+  try {
+    const operations = await checkpointStore(deployment, options.job ? { job: options.job } : {}).recoverable();
+    unfinished = operations.map(({ operationId, operationName, state, progress }) => ({ operationId, name: operationName, state, progress }));
+  } catch {
+    // an unreachable checkpoint target is already reported as its job's target problem
+  }
+  const { collectStatus } = await import('../../core/status/status.js');
+  return collectStatus(jobs, { now: options.now ?? deployment.clock.now(), unfinished });
+}

@@ -1,0 +1,80 @@
+/**
+ * Restoring a snapshot of a deployment: settle restores a crash interrupted,
+ * find and open the snapshot with its job's stages, and run the restore
+ * engine (core/restore/run-restore.ts) with a safety snapshot of the live data.
+ */
+import { join, resolve } from 'node:path';
+import type { SourcePlugin } from '../../core/contracts.js';
+import type { ManifestSource } from '../../core/format/manifest.js';
+import { openSnapshot, PRE_RESTORE_TAG } from '../../core/repository/snapshots.js';
+import type { RestoreResult } from '../../core/restore/run-restore.js';
+import { recoverRestores, type RecoveredRestore } from '../../core/restore/swap.js';
+import type { Deployment } from '../container.js';
+import type { RestoreOptions } from '../options.js';
+import { backupSettings } from './backup.js';
+import { findSnapshot } from './select.js';
+
+type Engine = typeof import('../../core/restore/run-restore.js');
+
+/** Restore journals live beside the configuration file, which every later run of this deployment reads. */
+export function journalDir(deployment: Deployment): string {
+  return join(deployment.loaded.dir, '.failsafe', 'restore-journal');
+}
+
+export function settleRestores(deployment: Deployment): Promise<RecoveredRestore[]> {
+  return recoverRestores(journalDir(deployment));
+}
+
+export function describeRecovery(r: RecoveredRestore): string {
+  const what = r.outcome === 'rolled-back' ? 'was rolled back: the previous data is back in place at' : 'had completed; finished it for';
+  return `an interrupted restore of ${r.snapshot} (started ${r.startedAt}) ${what} ${r.paths.join(', ')}`;
+}
+
+export async function restoreSnapshot(deployment: Deployment, ref: string, options: RestoreOptions): Promise<RestoreResult> {
+  const engine = await import('../../core/restore/run-restore.js');
+  try {
+    return await run(deployment, engine, ref, options);
+  } finally {
+    await engine.dropSpares();
+  }
+}
+
+async function run(deployment: Deployment, engine: Engine, ref: string, options: RestoreOptions): Promise<RestoreResult> {
+  const { safetySnapshot = true, ...rest } = options;
+  const parallelism = deployment.config.parallelism ?? 2;
+  if (!options.dryRun) for (const r of await settleRestores(deployment)) options.warn?.(describeRecovery(r));
+  const { storage, info } = await findSnapshot(deployment, ref, options);
+  const job = deployment.config.jobs[info.job];
+  const stages = job ? deployment.catalog(info.job) : undefined;
+  const snapshot = await openSnapshot(storage, info.job, info.id, await deployment.encryption('open'), stages);
+  // The threads boot while the restore is planned. Not before the key is open: a passphrase's Argon2id thread
+  // takes 70 MB while it runs, and is gone by now.
+  if (!options.dryRun) engine.startRestoreThreads(parallelism);
+  const byName = new Map<string, SourcePlugin>((job ? deployment.sources(job) : []).map((p) => [p.name, p]));
+  const fallback = (source: ManifestSource): SourcePlugin => fallbackSource(deployment, source);
+  const takeSafety = async (sources: SourcePlugin[]): Promise<string> => {
+    const target = deployment.targetsOf(deployment.job(info.job))[0]!;
+    const { runBackup } = await import('../../core/backup/run-backup.js');
+    const settings = await backupSettings(deployment, info.job);
+    const { snapshots } = await runBackup({ name: info.job, sources, targets: [target] }, settings, {
+      tags: [PRE_RESTORE_TAG],
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.warn ? { warn: options.warn } : {}),
+    });
+    return snapshots[0]!.id;
+  };
+  return engine.runRestore(
+    snapshot,
+    { byName, fallback },
+    { ...rest, ...(safetySnapshot && job ? { safetySnapshot: takeSafety } : {}), journalDir: journalDir(deployment), parallelism },
+  );
+}
+
+/** A source the configuration no longer has (with --to only): restored by its own type if known, else as a plain tree. */
+function fallbackSource(deployment: Deployment, source: ManifestSource): SourcePlugin {
+  const path = resolve('/', source.name);
+  const own = deployment.registry.sources.get(source.type);
+  const options = own?.optionsSchema.safeParse({ path });
+  if (own && options?.success) return own.create(options.data, source.name);
+  return deployment.registry.source('directory').create({ path }, source.name);
+}

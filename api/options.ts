@@ -1,0 +1,83 @@
+/** The option and result types of the Failsafe facade (api/failsafe.ts). */
+import type { BackupProgress, BackupRunOptions, SnapshotSummary } from '../core/backup/run-backup.js';
+import type { OperationSummary } from '../core/checkpoints/store.js';
+import type { IdentitySource } from '../core/crypto/encryption.js';
+import type { FailsafeError } from '../core/errors.js';
+import type { RestoreRunOptions } from '../core/restore/run-restore.js';
+import type { PluginFactory, Registry } from '../core/sdk/registry.js';
+import type { Configure } from './container.js';
+
+export interface OpenOptions {
+  env?: NodeJS.ProcessEnv;
+  /** A registry to extend; defaults to the built-in sources and adapters. */
+  registry?: Registry;
+  /** A private identity that opens snapshots sealed for recipients (restore, verify, keys rotate). */
+  identity?: IdentitySource;
+  /** Where targets' warnings go (an unchecked host key, say); stderr by default. */
+  warn?: (message: string) => void;
+  /**
+   * Replaces stages and collaborators by registering tokens (api/tokens.ts):
+   * called on the deployment's container, then on each job's child container
+   * with `scope.job` set (docs/api.md, "Replacing a stage").
+   */
+  configure?: Configure;
+}
+
+export interface FromConfigOptions extends OpenOptions {
+  /** Where relative paths and `plugins` resolve (default: the current directory). */
+  baseDir?: string;
+}
+
+/** A configuration object: the YAML's shape, where `plugins` may also hold factories made with defineSource/defineAdapter. */
+export type ConfigObject = Record<string, unknown> & { plugins?: (string | PluginFactory)[] };
+
+export interface BackupFailure {
+  job: string;
+  target?: string;
+  error: FailsafeError;
+}
+
+/** Events of a Failsafe instance (`failsafe.on('progress', …)`). */
+export interface FailsafeEvents {
+  /** During a backup: the job's totals so far (a fresh object each time). */
+  progress: [BackupProgress];
+  /** A snapshot was stored in one target. */
+  snapshot: [SnapshotSummary];
+  /** A job (or one of its targets) failed; `auto` when the run was an automatic backup. */
+  failure: [BackupFailure & { auto: boolean }];
+}
+
+export interface BackupOutcome {
+  /** One per job and target that holds a new snapshot. */
+  snapshots: SnapshotSummary[];
+  /** A job that failed as a whole (no `target`), or one target of a job the other targets completed. */
+  failures: BackupFailure[];
+}
+
+export interface BackupOptions extends Omit<BackupRunOptions, 'journal'> {
+  /** How long to keep trying while another backup of the job holds its lock (default about a second). */
+  lockWaitMs?: number;
+}
+
+/** An unfinished operation as `failsafe recover` lists it; `job` and `snapshotId` for interrupted backups. */
+export interface RecoverableOperation extends OperationSummary {
+  /** The target holding its checkpoints. */
+  target: string;
+  job?: string;
+  snapshotId?: string;
+  /** Segments already stored and recorded. */
+  segments?: number;
+  /** Plaintext bytes those segments hold. */
+  plainBytes?: number;
+}
+
+export interface SelectOptions {
+  job?: string;
+  target?: string;
+}
+
+export type RestoreOptions = SelectOptions &
+  Omit<RestoreRunOptions, 'parallelism' | 'safetySnapshot' | 'journalDir'> & {
+    /** Back up the live data being replaced to the job's first target, tagged `pre-restore` (default true). */
+    safetySnapshot?: boolean;
+  };
