@@ -17,6 +17,7 @@ import { FailsafeError } from '../../core/errors.js';
 import { isTempName, TEMP_PREFIX } from '../../core/fs/atomic.js';
 import type { AdapterContext } from '../../core/sdk/registry.js';
 import { ConnectionPool, openConnection, type Connection } from './connection.js';
+import { RemoteFolders } from './folders.js';
 import { isConnectionLoss, isMissing, remoteError, STATUS } from './errors.js';
 import { warnIfInsecure } from './host-key.js';
 import { sftpOptionsSchema, type SftpOptions, type SftpOptionsInput } from './options.js';
@@ -30,8 +31,7 @@ export class SftpAdapter implements StorageAdapter {
   readonly options: SftpOptions;
   readonly #target: string;
   readonly #pool: ConnectionPool;
-  /** Folders known to exist, so a put into one costs no extra round trip. */
-  readonly #dirs = new Map<string, Promise<void>>();
+  readonly #folders: RemoteFolders;
   /** Temp files a dropped connection kept us from removing; removed after the next successful put. */
   readonly #orphans = new Set<string>();
   #retried = 0;
@@ -40,6 +40,7 @@ export class SftpAdapter implements StorageAdapter {
     this.options = sftpOptionsSchema.parse(options);
     warnIfInsecure(this.options, targetName, context);
     this.root = this.options.path.replace(/(.)\/+$/, '$1');
+    this.#folders = new RemoteFolders(this.root);
     this.#target = targetName;
     this.#pool = new ConnectionPool(this.options.connections, () => openConnection(this.options, targetName));
   }
@@ -58,7 +59,7 @@ export class SftpAdapter implements StorageAdapter {
         const temp = posix.join(posix.dirname(path), `${TEMP_PREFIX}${posix.basename(path)}-${randomBytes(6).toString('hex')}`);
         let handle: Buffer | undefined;
         try {
-          handle = await this.#openForWrite(connection, temp);
+          handle = await this.#folders.openForWrite(connection, temp);
           consumed = true;
           const written = await uploadTo(connection, handle, body, signal);
           await ops.fsync(connection, handle).catch((err: unknown) => {
@@ -160,17 +161,7 @@ export class SftpAdapter implements StorageAdapter {
         await ops.unlink(connection, path).catch((err: unknown) => {
           if (!isMissing(err)) throw err;
         });
-        // Tidy empty parents so deleted snapshots leave no empty folders behind.
-        for (let dir = posix.dirname(path); dir !== this.root && dir.startsWith(`${this.root}/`); dir = posix.dirname(dir)) {
-          this.#dirs.delete(dir);
-          if (
-            !(await ops.rmdir(connection, dir).then(
-              () => true,
-              () => false,
-            ))
-          )
-            break;
-        }
+        await this.#folders.removeEmptyAbove(connection, path);
       },
     );
   }
@@ -235,56 +226,6 @@ export class SftpAdapter implements StorageAdapter {
     );
   }
 
-  /**
-   * Creates the temp file, making its folders when they are missing. A
-   * concurrent delete tidies empty folders away (a lock withdrawn by another
-   * process, say) and may do so between our mkdir and our open, or before it
-   * with our cache still saying the folders exist: so the cache of every
-   * ancestor is dropped and the open tried again, a few times.
-   */
-  async #openForWrite(connection: Connection, temp: string): Promise<Buffer> {
-    const dir = posix.dirname(temp);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await ops.open(connection, temp, 'wx');
-      } catch (err) {
-        if (!isMissing(err) || attempt === 4) throw err;
-      }
-      for (let d = dir; d !== this.root && d.startsWith(`${this.root}/`); d = posix.dirname(d)) this.#dirs.delete(d);
-      await this.#mkdirs(connection, dir).catch((err: unknown) => {
-        if (!isMissing(err) || attempt === 4) throw err;
-      });
-    }
-  }
-
-  /** mkdir -p, tolerating a concurrent put creating the same folders. */
-  #mkdirs(connection: Connection, dir: string): Promise<void> {
-    let made = this.#dirs.get(dir);
-    if (!made) {
-      made = (async () => {
-        const exists = await ops.stat(connection, dir).then(
-          (s) => s.isDirectory(),
-          () => false,
-        );
-        if (exists) return;
-        const parent = posix.dirname(dir);
-        if (parent !== dir && parent !== '.') await this.#mkdirs(connection, parent);
-        await ops.mkdir(connection, dir).catch(async (err: unknown) => {
-          if (
-            !(await ops.stat(connection, dir).then(
-              (s) => s.isDirectory(),
-              () => false,
-            ))
-          )
-            throw err;
-        });
-      })();
-      this.#dirs.set(dir, made);
-      made.catch(() => this.#dirs.delete(dir));
-    }
-    return made;
-  }
-
   async #removeOrphans(): Promise<void> {
     for (const temp of [...this.#orphans]) {
       this.#orphans.delete(temp);
@@ -296,11 +237,7 @@ export class SftpAdapter implements StorageAdapter {
    * Runs `work` on a pooled connection. When the connection drops (server
    * restarted, network gone) the connection is thrown away and the work
    * retried on a fresh one, with exponential backoff, `retries` times;
-   * any other error is final. Not left to the retry wrapper
-   * (core/repository/retry.ts), which sees only error codes and whole calls:
-   * a lost connection is E_STORAGE, like failures that must not be retried;
-   * a stream upload may go again while none of it was sent; a listing is
-   * retried folder by folder; a download resumes mid-stream (./resume.ts).
+   * any other error is final.
    */
   #retry<T>(what: string, signal: AbortSignal | undefined, replayable: () => boolean, work: (connection: Connection) => Promise<T>): Promise<T> {
     return pRetry(
