@@ -1,23 +1,24 @@
 /**
- * The role contracts of Failsafe, in one place. Every plugin and adapter
- * implements one of these; the conformance suites under test/conformance
- * check the behaviour documented here. Errors are always `FailsafeError`
- * (core/errors.ts) with the code named on each member.
+ * The roles a plugin implements, a source (`SourcePlugin`) or a storage adapter (`StorageAdapter`), each member with its errors: `FailsafeError`s
+ * (core/errors.ts) with the code named. test/conformance checks what is written here. A plain error from an adapter reaches callers through the
+ * `Storage` facade as one: ENOENT as E_NOT_FOUND, EACCES/EPERM/EROFS as E_PERMISSION, an abort as E_ABORTED, anything else as E_STORAGE.
  */
 import type { Readable } from 'node:stream';
 
 // ---------------------------------------------------------------- storage
 
-/** What an adapter can do, read by the core and by the conformance suite. */
+/**
+ * What an adapter does that the presence of its members cannot show; optional members (`getBuffer`, `filePath`, `cleanupTemp`, `lockedUntil`,
+ * `close`) declare themselves by being there. The core and the storage suite (test/conformance/storage.ts) branch on both.
+ */
 export interface StorageCapabilities {
-  /** `get(key, { range })` reads only the requested bytes (otherwise the facade slices). */
+  /**
+   * `get(key, { range })` reads only the bytes asked for. Read by the `Storage` facade (core/repository/storage.ts), which otherwise reads the
+   * whole object and slices it, and by the suite, which checks whichever of the two applies.
+   */
   rangeRead: boolean;
-  /** A `put` is all-or-nothing: readers never see a partial object. Required to be true. */
-  atomicPut: true;
-  /** The store survives the process (false for `memory`). */
+  /** Objects outlive the instance and the process (false for `memory`). Read by the suite: a second instance (`reopen`) must see them. */
   persistent: boolean;
-  /** The adapter implements `ResumableUploads` (S3 multipart); absent means false. */
-  resumableUpload?: boolean;
 }
 
 export interface ObjectInfo {
@@ -35,105 +36,59 @@ export interface ByteRange {
 }
 
 export interface StorageOptions {
+  /** Aborting rejects the call with E_ABORTED; a put then leaves nothing behind. */
   signal?: AbortSignal;
 }
 
 /**
- * A place where objects live: a folder, a bucket, a server. Keys are
- * `/`-separated relative paths of `[A-Za-z0-9._-]` segments; the `Storage`
- * facade validates them before an adapter sees them.
+ * A place where objects live: a folder, a bucket, a server. Keys are `/`-separated relative paths of `[A-Za-z0-9._-]` segments; the `Storage`
+ * facade validates them (E_USAGE) before an adapter sees them. Besides the errors named below, any member may reject with what makes the whole
+ * store unusable: E_PERMISSION, E_NOT_MOUNTED (a local disk that is not there), and for remote stores E_AUTH, E_TARGET_NOT_FOUND, E_UNREACHABLE.
  */
 export interface StorageAdapter {
   /** The adapter's type name as used in YAML (`local`, `memory`, `s3`, …). */
   readonly type: string;
+  /** Fixed for the adapter's life: read before any I/O. */
   readonly capabilities: StorageCapabilities;
   /**
-   * Stores the whole stream under `key`, replacing any existing object, atomically:
-   * until it resolves nobody sees the new object, and if it rejects (stream
-   * error, abort, full disk) the previous object, if any, is untouched and no
-   * partial object remains. Rejects with E_STORAGE, E_PERMISSION, E_NOT_MOUNTED
-   * or E_ABORTED (remote stores also E_AUTH, E_BUCKET_NOT_FOUND, E_UNREACHABLE;
-   * any method may). Resolves with the number of bytes stored.
+   * Stores the whole stream under `key`, replacing any object there; resolves with the bytes stored. Always atomic (a requirement, not a
+   * capability): until it resolves nobody sees the new object, and when it rejects (the stream's error, E_ABORTED, a full disk as E_STORAGE)
+   * the previous object is untouched and nothing partial remains.
    */
   put(key: string, body: Readable | Buffer, options?: StorageOptions): Promise<{ size: number }>;
   /**
-   * A stream of the object's bytes, or of `range` of them. Rejects with
-   * E_NOT_FOUND when the key does not exist; read errors surface on the stream.
+   * The object's bytes, or `range` of them (asked only of a `rangeRead` adapter). Rejects with E_NOT_FOUND naming the
+   * key when it does not exist; errors while reading surface on the stream.
    */
   get(key: string, options?: StorageOptions & { range?: ByteRange }): Promise<Readable>;
-  /**
-   * Optional: the whole object in one buffer, for stores that can read it in
-   * one allocation instead of a stream of chunks (segments are read whole).
-   * Same errors as `get`.
-   */
+  /** Optional: the whole object in one buffer rather than a stream of chunks (segments are read whole). Rejects as `get`. */
   getBuffer?(key: string, options?: StorageOptions): Promise<Buffer>;
   /**
-   * Optional, for adapters whose objects are plain files on this machine: the
-   * file holding `key`, so a reader in another thread can read it itself (the
-   * restore's worker threads read segments this way, sparing the main thread
-   * the reads). Rejects like `get` for an unusable target (an unmounted disk);
-   * does not check that the object exists.
+   * Optional, for objects that are plain files on this machine: the file holding `key`, which the restore's worker
+   * threads then read themselves. Does not check that the object exists; rejects as `get` for an unusable target.
    */
   filePath?(key: string): Promise<string>;
-  /** The object's size and date, or `undefined` when it does not exist. */
+  /** The object's size and date, or `undefined` when it does not exist (never E_NOT_FOUND). */
   head(key: string, options?: StorageOptions): Promise<ObjectInfo | undefined>;
   /**
-   * Every object whose key starts with `prefix`, in ascending key order,
-   * without temporary or partial objects. An empty store yields nothing.
+   * Every object whose key starts with `prefix` (a string prefix, not a folder), in ascending key order, never a
+   * temporary or partial one; an object is listed as soon as its `put` resolves. A failure rejects the iteration.
    */
   list(prefix: string, options?: StorageOptions): AsyncIterable<ObjectInfo>;
-  /** Removes the object; deleting a missing key is not an error. */
+  /** Removes the object; a missing key is not an error. */
   delete(key: string, options?: StorageOptions): Promise<void>;
-  /** Releases connections or handles; the adapter is unusable afterwards. */
+  /** Optional: releases connections or handles; the adapter is unusable afterwards. */
   close?(): Promise<void>;
   /**
-   * Removes leftovers of interrupted writes older than `olderThanMs` (temp
-   * files, abandoned multipart uploads). Resolves with how many. Called by prune.
+   * Optional: removes leftovers of interrupted writes (temp files, abandoned multipart uploads) older than `olderThanMs`, never a stored
+   * object; resolves with how many. Called by prune, which reports a rejection as the target's failure.
    */
   cleanupTemp?(olderThanMs: number): Promise<number>;
   /**
-   * When the object is under a retention lock (S3 Object Lock, WORM storage),
-   * the instant the lock ends; `undefined` when it may be deleted. Prune never
-   * deletes a snapshot whose manifest is locked.
+   * Optional, for stores with retention locks (S3 Object Lock, WORM): when the object's lock ends, `undefined` when it
+   * may be deleted now. Rejects as `head`. Prune never deletes a snapshot whose manifest is locked.
    */
   lockedUntil?(key: string, options?: StorageOptions): Promise<Date | undefined>;
-}
-
-/** An upload of one object that was interrupted (a crash, a lost connection) and can continue. */
-export interface PendingUpload {
-  key: string;
-  /** The store's id of the upload (an S3 multipart upload id). */
-  uploadId: string;
-  started: Date;
-  /** Size of each stored part; the continuation is cut the same way. */
-  partSize: number;
-  /** Leading parts already stored, each `partSize` bytes. */
-  parts: number;
-  /** `parts × partSize`: the continuation starts at this byte of the object. */
-  storedBytes: number;
-}
-
-/**
- * Continuing an interrupted upload instead of starting over, for adapters
- * whose `capabilities.resumableUpload` is true. A `put` that fails or is
- * aborted still discards its parts; what remains to resume is what a crash
- * leaves behind. Until it completes, a pending upload is invisible to `get`,
- * `head` and `list`, like any unfinished put; `cleanupTemp` discards the
- * pending uploads older than its grace period.
- */
-export interface ResumableUploads {
-  /** The newest interrupted upload of `key`, or `undefined`. */
-  pendingUpload(key: string, options?: StorageOptions): Promise<PendingUpload | undefined>;
-  /**
-   * Completes `pending` with `rest`: the object's bytes from `pending.storedBytes`
-   * on (the caller must produce the same bytes as the first attempt). If this fails,
-   * the stored parts stay for another attempt. Resolves with the object's size.
-   */
-  resumeUpload(pending: PendingUpload, rest: Readable | Buffer, options?: StorageOptions): Promise<{ size: number }>;
-}
-
-export function isResumable(adapter: StorageAdapter): adapter is StorageAdapter & ResumableUploads {
-  return adapter.capabilities.resumableUpload === true;
 }
 
 // ---------------------------------------------------------------- sources
@@ -159,18 +114,12 @@ export interface SourceEntry {
   /** Owner and group ids; restored only by a restore running as root. */
   uid?: number;
   gid?: number;
-  /**
-   * Opens the file's bytes. The stream must deliver exactly `size` bytes; a
-   * source that sees the file change while reading fails the stream with
-   * E_SOURCE_CHANGED. Read errors are E_SOURCE_READ.
-   */
+  /** Opens a stream of exactly `size` bytes; it fails with E_SOURCE_CHANGED when the file changes while read, E_SOURCE_READ when a read fails. */
   open?(): Readable;
   /**
-   * Optional fast path for a file on this machine: when given, the core reads
-   * `localFile.path` itself with positional reads straight into its segment
-   * buffers and does not call `open` (which must still be given, for other
-   * readers). A file that cannot be opened or read fails the backup with
-   * E_SOURCE_READ naming the source and the path.
+   * Optional fast path for a file on this machine: the core reads `localFile.path` itself, with positional reads
+   * straight into its segment buffers, and does not call `open` (still required, for other readers). A file that
+   * cannot be opened or read fails the backup with E_SOURCE_READ naming the source and the path.
    */
   localFile?: LocalFile;
 }
@@ -182,11 +131,9 @@ export interface LocalFile {
   /** Path of the regular file; it is opened read-only, symlinks followed. */
   path: string;
   /**
-   * Called once the file is read when it no longer matches its entry:
-   * `shrank` (the archived copy is padded with zeros to `size`), `grew` (the
-   * copy is cut at `size`) or `changed` (same size, another mtime). Throw
-   * (E_SOURCE_CHANGED) to fail the backup; return to keep the copy, after a
-   * warning, say.
+   * Called once the file is read when it no longer matches its entry: `shrank` (the archived copy is padded with zeros
+   * to `size`), `grew` (the copy is cut at `size`) or `changed` (same size, another mtime). Throw (E_SOURCE_CHANGED) to
+   * fail the backup; return to keep the copy (after a warning, say).
    */
   changed(what: LocalFileChange): void;
 }
@@ -199,24 +146,19 @@ export interface SourceContext {
 
 /** An entry being restored: the header as archived and its bytes. */
 export interface RestoreEntry extends Omit<SourceEntry, 'open' | 'localFile'> {
-  /** The file's bytes; must be consumed (or resumed) before the next entry arrives. */
+  /** The file's bytes, to consume (or resume) before the next entry arrives; fails with E_CHECKSUM or E_CORRUPT on damaged data. */
   body?: Readable;
-  /**
-   * A small file's whole bytes, already checked against its SHA-256, when
-   * the restore has them at hand (`body` then reads the same bytes): a
-   * plugin may write them without going through a stream.
-   */
+  /** A small file's whole bytes, already checked against its SHA-256 (`body` then reads the same bytes). */
   content?: Buffer;
   /**
-   * A file's bytes without a stream or a copy, for a plugin that writes each
-   * chunk before asking for the next: a chunk is valid only until the next is
-   * requested, or the next entry (its memory is then reused). Use this or
-   * `body`/`content`, not both; those are safe to keep.
+   * A file's bytes without a stream or a copy, for a plugin that writes each chunk before asking for the next: a chunk is valid only until the
+   * next is requested, or the next entry (its memory is reused). Use this or `body`/`content`, not both; those are safe to keep.
    */
   chunks?(): AsyncIterable<Buffer>;
 }
 
 export interface RestoreOptions {
+  /** Aborting rejects the restore with E_ABORTED. */
   signal?: AbortSignal;
   warn(message: string): void;
 }
@@ -229,9 +171,8 @@ export interface LiveLocation {
   livePath: string;
   kind: 'directory' | 'file';
   /**
-   * Files that belong to the live data without being archived (a database's
-   * `-wal`, `-shm` and `-journal`): a restore moves them aside together with
-   * `livePath`, so no stale companion is ever paired with restored data.
+   * Files that belong to the live data without being archived (a database's `-wal`, `-shm` and `-journal`): a restore moves them aside
+   * together with `livePath`, so no stale companion is ever paired with restored data.
    */
   companions?: string[];
 }
@@ -241,49 +182,38 @@ export interface SourcePlugin {
   readonly type: string;
   /** The source's name inside the snapshot: unique per job, a single path segment. */
   readonly name: string;
-  /** Take a snapshot or dump before enumeration. Rejects with E_SOURCE_MISSING or E_SOURCE_READ. */
+  /** Optional: takes a snapshot or a dump before enumeration. Rejects with E_SOURCE_MISSING or E_SOURCE_READ. */
   prepare?(context: SourceContext): Promise<void>;
   /**
-   * Enumerates the entries to archive, parents before children. Rejects with
-   * E_SOURCE_MISSING when the source does not exist and E_SOURCE_READ when it
-   * cannot be read.
+   * The entries to archive, parents before children. Rejects with E_SOURCE_MISSING when the source does not exist,
+   * E_SOURCE_READ when it cannot be read, E_ABORTED once `context.signal` aborts.
    */
   entries(context: SourceContext): AsyncIterable<SourceEntry>;
-  /** Always called after a backup attempt, success or not, when `prepare` was. Must not throw. */
+  /** Optional: always called after a backup attempt, success or not, when `prepare` was. Must not throw. */
   cleanup?(): Promise<void>;
-  /** Facts recorded in the manifest (e.g. a database's page size). JSON-serialisable. */
+  /** Optional: facts recorded in the manifest (e.g. a database's page size), JSON-serialisable. Must not throw. */
   describe?(): Record<string, unknown>;
-  /** Where this source's data lives, for an in-place restore. */
+  /** Where this source's data lives, for an in-place restore; empty when it is not a path here. Must not throw. */
   liveLocations(): LiveLocation[];
   /**
-   * Writes the entries under `destination` (a directory, created if needed),
-   * keeping modes and mtimes. Refuses, with E_UNSAFE_PATH, any entry that would
-   * write outside `destination`. Resolves with the number of entries written.
+   * Writes the entries under `destination` (a directory, created if needed), keeping modes and mtimes; resolves with the number written.
+   * Rejects with E_UNSAFE_PATH, without writing it, for an entry that would land outside `destination`; a failed write with its errno's code
+   * (E_PERMISSION, E_STORAGE: `fromNodeError`).
    */
   restore(entries: AsyncIterable<RestoreEntry>, destination: string, options: RestoreOptions): Promise<number>;
   /**
-   * Called with the live paths just before a restore swaps them, after the
-   * staged copy passed `check`. Rejects with E_DB_BUSY (or another code) when
-   * the live data is in use and must not be replaced now; nothing is changed.
+   * Optional: called with the live paths just before a restore swaps them, after the staged copy passed `check`.
+   * Rejects with E_DB_BUSY (or another code) when the live data is in use and must not be replaced now; nothing changes.
    */
   beforeSwap?(livePaths: string[]): Promise<void>;
-  /**
-   * A usability check of data restored under `restoredPath` (the same layout
-   * `restore` wrote). Rejects with E_CHECK_FAILED and a reason.
-   */
+  /** Optional: a usability check of data `restore` wrote under `restoredPath`. Rejects with E_CHECK_FAILED and a reason. */
   check?(restoredPath: string): Promise<void>;
   /**
-   * For a source whose live data is not a path on this machine (a database
-   * server fed by a restore command; its `liveLocations()` is empty): an
-   * in-place restore stages the entries under `restoredPath`, runs `check`,
-   * then calls this instead of swapping files. Rejects with E_RESTORE.
+   * Optional, for live data that is not a path here (a database server fed by a restore command; `liveLocations()` is
+   * empty): an in-place restore stages the entries, runs `check`, then calls this instead of a swap. Rejects with E_RESTORE.
    */
   applyRestore?(restoredPath: string, options: RestoreOptions): Promise<void>;
-  /**
-   * The same check of the data where `liveLocations()` says it lives, run
-   * right after an in-place restore swapped it in; a rejection (E_CHECK_FAILED)
-   * rolls the whole restore back.
-   */
+  /** Optional: `check` where the data lives, right after an in-place swap; a rejection (E_CHECK_FAILED) rolls the whole restore back. */
   checkLive?(): Promise<void>;
 }
 

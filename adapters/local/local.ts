@@ -23,7 +23,7 @@ export interface LocalOptions {
 
 export class LocalAdapter implements StorageAdapter {
   readonly type = 'local';
-  readonly capabilities = { rangeRead: true, atomicPut: true, persistent: true } as const;
+  readonly capabilities = { rangeRead: true, persistent: true } as const;
   readonly root: string;
   readonly #requireMount: boolean;
   readonly #target: string;

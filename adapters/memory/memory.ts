@@ -7,7 +7,7 @@ import { defineAdapter } from '../../core/sdk/registry.js';
 
 export class MemoryAdapter implements StorageAdapter {
   readonly type = 'memory';
-  readonly capabilities = { rangeRead: true, atomicPut: true, persistent: false } as const;
+  readonly capabilities = { rangeRead: true, persistent: false } as const;
   readonly #objects = new Map<string, { data: Buffer; modified: Date }>();
 
   async put(key: string, body: Readable | Buffer, options: StorageOptions = {}): Promise<{ size: number }> {

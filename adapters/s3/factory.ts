@@ -6,8 +6,8 @@ export const s3Adapter = defineLazyAdapter({
   type: 's3',
   optionsSchema: s3OptionsSchema,
   // As S3Adapter's; test/adapters/lazy-targets.test.ts checks they agree.
-  capabilities: { rangeRead: true, atomicPut: true, persistent: true, resumableUpload: true },
-  optional: ['cleanupTemp', 'lockedUntil', 'pendingUpload', 'resumeUpload'],
+  capabilities: { rangeRead: true, persistent: true },
+  optional: ['cleanupTemp', 'lockedUntil'],
   // The SDK retries each request itself (standard mode, `maxAttempts`, with a retry quota): another layer would multiply the attempts.
   retry: false,
   load: async (options, target) => {

@@ -1,23 +1,12 @@
 /**
  * Multipart uploads: streams of unknown length through lib-storage's Upload
  * (parts of `partSize`, `queueSize` in flight, so at most partSize × queueSize
- * bytes buffered), and the continuation of an interrupted upload from the
- * parts S3 already holds (ListParts), which Upload cannot do.
+ * bytes buffered), and the clean-up of uploads a crash left behind.
  */
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  ListMultipartUploadsCommand,
-  ListPartsCommand,
-  UploadPartCommand,
-  type CompletedPart,
-  type PutObjectCommandInput,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, type PutObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { Readable, Transform } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { PendingUpload } from '../../core/contracts.js';
 
 export interface MultipartContext {
   client: S3Client;
@@ -72,69 +61,6 @@ export async function uploadStream(context: MultipartContext, params: PutObjectC
   }
 }
 
-/** The newest unfinished multipart upload of `fullKey`, with the bytes its leading parts hold. */
-export async function findPending(context: MultipartContext, fullKey: string, key: string, signal?: AbortSignal): Promise<PendingUpload | undefined> {
-  let newest: { UploadId: string; Initiated: Date } | undefined;
-  for await (const upload of listUploads(context, fullKey, signal)) {
-    if (upload.Key !== fullKey || !upload.UploadId) continue;
-    const initiated = upload.Initiated ?? new Date(0);
-    if (!newest || initiated > newest.Initiated) newest = { UploadId: upload.UploadId, Initiated: initiated };
-  }
-  if (!newest) return undefined;
-  const parts = await listParts(context, fullKey, newest.UploadId, signal);
-  // Only the unbroken run of equal, full parts from part 1 is reused; anything after it is uploaded again.
-  const partSize = parts[0]?.Size ?? context.partSize;
-  let reusable = 0;
-  while (reusable < parts.length && parts[reusable]!.PartNumber === reusable + 1 && parts[reusable]!.Size === partSize) reusable++;
-  return { key, uploadId: newest.UploadId, started: newest.Initiated, partSize, parts: reusable, storedBytes: reusable * partSize };
-}
-
-/** Finishes `pending` with `rest`, the object's bytes from `pending.storedBytes` on; resolves with the object's size. */
-export async function resumePending(
-  context: MultipartContext,
-  fullKey: string,
-  pending: PendingUpload,
-  rest: Readable | Buffer,
-  signal?: AbortSignal,
-): Promise<number> {
-  const { client, bucket } = context;
-  const listed = await listParts(context, fullKey, pending.uploadId, signal);
-  const done: CompletedPart[] = listed.slice(0, pending.parts).map((p) => ({ PartNumber: p.PartNumber!, ETag: p.ETag! }));
-  let size = pending.storedBytes;
-  let partNumber = pending.parts;
-  const inFlight = new Set<Promise<void>>();
-  let failure: unknown;
-  const source = Buffer.isBuffer(rest) ? Readable.from([rest], { objectMode: false }) : rest;
-  try {
-    for await (const part of chunks(source, pending.partSize)) {
-      if (failure) break;
-      signal?.throwIfAborted();
-      const number = ++partNumber;
-      if (part.length === 0 && number > 1) break; // nothing after the stored parts
-      size += part.length;
-      const sending = client
-        .send(
-          new UploadPartCommand({ Bucket: bucket, Key: fullKey, UploadId: pending.uploadId, PartNumber: number, Body: part, ContentLength: part.length }),
-          signal ? { abortSignal: signal } : {},
-        )
-        .then((out) => void done.push({ PartNumber: number, ETag: out.ETag! }))
-        .catch((err: unknown) => void (failure ??= err))
-        .finally(() => inFlight.delete(sending));
-      inFlight.add(sending);
-      if (inFlight.size >= context.queueSize) await Promise.race(inFlight);
-    }
-  } finally {
-    await Promise.all(inFlight);
-  }
-  if (failure) throw failure;
-  done.sort((a, b) => a.PartNumber! - b.PartNumber!);
-  await client.send(
-    new CompleteMultipartUploadCommand({ Bucket: bucket, Key: fullKey, UploadId: pending.uploadId, MultipartUpload: { Parts: done } }),
-    signal ? { abortSignal: signal } : {},
-  );
-  return size;
-}
-
 /** Aborts our unfinished multipart uploads under `prefix` started more than `olderThanMs` ago; returns how many. */
 export async function abortStale(context: MultipartContext, prefix: string, olderThanMs: number, signal?: AbortSignal): Promise<number> {
   let aborted = 0;
@@ -162,35 +88,4 @@ async function* listUploads(context: MultipartContext, prefix: string, signal?: 
     yield* page.Uploads ?? [];
     ({ NextKeyMarker: keyMarker, NextUploadIdMarker: uploadIdMarker } = page.IsTruncated ? page : { NextKeyMarker: undefined, NextUploadIdMarker: undefined });
   } while (keyMarker !== undefined);
-}
-
-async function listParts(context: MultipartContext, fullKey: string, uploadId: string, signal?: AbortSignal) {
-  const parts = [];
-  let marker: string | undefined;
-  do {
-    const page = await context.client.send(
-      new ListPartsCommand({ Bucket: context.bucket, Key: fullKey, UploadId: uploadId, PartNumberMarker: marker }),
-      signal ? { abortSignal: signal } : {},
-    );
-    parts.push(...(page.Parts ?? []));
-    marker = page.IsTruncated ? page.NextPartNumberMarker : undefined;
-  } while (marker !== undefined);
-  return parts.sort((a, b) => a.PartNumber! - b.PartNumber!);
-}
-
-/** `source` cut into buffers of exactly `size` bytes, the last one shorter (possibly empty). */
-async function* chunks(source: Readable, size: number): AsyncGenerator<Buffer> {
-  let pending: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of source as AsyncIterable<Buffer>) {
-    pending.push(chunk);
-    length += chunk.length;
-    while (length >= size) {
-      const joined = Buffer.concat(pending, length);
-      yield joined.subarray(0, size);
-      pending = [joined.subarray(size)];
-      length -= size;
-    }
-  }
-  yield Buffer.concat(pending, length);
 }

@@ -14,18 +14,18 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
-import type { ByteRange, ObjectInfo, PendingUpload, ResumableUploads, StorageAdapter, StorageOptions } from '../../core/contracts.js';
+import type { ByteRange, ObjectInfo, StorageAdapter, StorageOptions } from '../../core/contracts.js';
 import { sliceStream } from '../../core/repository/storage.js';
 import { s3Error, type ErrorContext } from './errors.js';
-import { abortStale, findPending, resumePending, uploadStream, type MultipartContext } from './multipart.js';
+import { abortStale, uploadStream, type MultipartContext } from './multipart.js';
 import { createClient } from './client.js';
 import { describeEndpoint, normalizePrefix, s3OptionsSchema, type S3Options, type S3Settings } from './options.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 
-export class S3Adapter implements StorageAdapter, ResumableUploads {
+export class S3Adapter implements StorageAdapter {
   readonly type = 's3';
-  readonly capabilities = { rangeRead: true, atomicPut: true, persistent: true, resumableUpload: true } as const;
+  readonly capabilities = { rangeRead: true, persistent: true } as const;
   readonly settings: S3Settings;
   readonly client: S3Client;
   /** Key prefix inside the bucket: '' or ending in '/'. */
@@ -104,16 +104,6 @@ export class S3Adapter implements StorageAdapter, ResumableUploads {
     await this.#call(`delete ${key}`, () =>
       this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: this.#key(key) }), this.#send(options)),
     );
-  }
-
-  async pendingUpload(key: string, options: StorageOptions = {}): Promise<PendingUpload | undefined> {
-    return this.#call(`find pending upload of ${key}`, () => findPending(this.#multipart, this.#key(key), key, options.signal));
-  }
-
-  async resumeUpload(pending: PendingUpload, rest: Readable | Buffer, options: StorageOptions = {}): Promise<{ size: number }> {
-    return this.#call(`resume put ${pending.key}`, async () => ({
-      size: await resumePending(this.#multipart, this.#key(pending.key), pending, rest, options.signal),
-    }));
   }
 
   /**

@@ -11,7 +11,7 @@ export const sftpAdapter = defineLazyAdapter({
   optionsSchema: sftpOptionsSchema,
   pathOptions: ['privateKey', 'knownHosts'],
   // As SftpAdapter's; test/adapters/lazy-targets.test.ts checks they agree.
-  capabilities: { rangeRead: true, atomicPut: true, persistent: true },
+  capabilities: { rangeRead: true, persistent: true },
   optional: ['cleanupTemp'],
   // The adapter retries on a fresh connection itself (`retries`; adapters/sftp/sftp.ts says why): another layer would multiply the attempts.
   retry: false,

@@ -26,7 +26,7 @@ import { downloadFrom, sftpOps as ops, uploadTo } from './transfer.js';
 
 export class SftpAdapter implements StorageAdapter {
   readonly type = 'sftp';
-  readonly capabilities = { rangeRead: true, atomicPut: true, persistent: true } as const;
+  readonly capabilities = { rangeRead: true, persistent: true } as const;
   readonly root: string;
   readonly options: SftpOptions;
   readonly #target: string;

@@ -7,12 +7,12 @@
  */
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
-import type { ByteRange, ObjectInfo, PendingUpload, ResumableUploads, StorageAdapter, StorageCapabilities, StorageOptions } from '../contracts.js';
+import type { ByteRange, ObjectInfo, StorageAdapter, StorageCapabilities, StorageOptions } from '../contracts.js';
 import { defineAdapter, type AdapterContext, type AdapterFactory } from '../sdk/registry.js';
 import type { RetryPolicy } from './retry.js';
 
 /** The optional members an implementation has; they must exist (or not) before it is loaded. */
-export type OptionalMember = 'getBuffer' | 'cleanupTemp' | 'lockedUntil' | 'pendingUpload' | 'resumeUpload';
+export type OptionalMember = 'getBuffer' | 'cleanupTemp' | 'lockedUntil';
 
 export interface LazyAdapterSpec<Options> {
   type: string;
@@ -44,18 +44,14 @@ export function defineLazyAdapter<Options>(spec: LazyAdapterSpec<Options>): Adap
   });
 }
 
-type Real = StorageAdapter & Partial<ResumableUploads>;
-
 export class LazyAdapter implements StorageAdapter {
   readonly type: string;
   readonly capabilities: StorageCapabilities;
   getBuffer?: (key: string, options?: StorageOptions) => Promise<Buffer>;
   cleanupTemp?: (olderThanMs: number, ...rest: unknown[]) => Promise<number>;
   lockedUntil?: (key: string, options?: StorageOptions) => Promise<Date | undefined>;
-  pendingUpload?: (key: string, options?: StorageOptions) => Promise<PendingUpload | undefined>;
-  resumeUpload?: (pending: PendingUpload, rest: Readable | Buffer, options?: StorageOptions) => Promise<{ size: number }>;
   readonly #load: () => Promise<StorageAdapter>;
-  #real: Promise<Real> | undefined;
+  #real: Promise<StorageAdapter> | undefined;
 
   constructor(spec: Pick<LazyAdapterSpec<unknown>, 'type' | 'capabilities' | 'optional'>, load: () => Promise<StorageAdapter>) {
     this.type = spec.type;
@@ -71,7 +67,7 @@ export class LazyAdapter implements StorageAdapter {
   }
 
   /** The implementation, imported and built on the first call. */
-  real(): Promise<Real> {
+  real(): Promise<StorageAdapter> {
     // A failed import is not cached: the next operation tries again.
     this.#real ??= this.#load().catch((err: unknown) => {
       this.#real = undefined;

@@ -15,7 +15,7 @@ const TEMP = '.tmp-';
 
 export class FlatFolderAdapter {
   type = 'flat-folder';
-  capabilities = { rangeRead: true, atomicPut: true, persistent: true };
+  capabilities = { rangeRead: true, persistent: true };
 
   constructor({ path }) {
     this.root = path;

@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
-import { CreateMultipartUploadCommand, ListMultipartUploadsCommand, UploadPartCommand } from '@aws-sdk/client-s3';
+import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { expect, it } from 'vitest';
 import { S3Adapter, type S3Options } from '../../adapters/s3/index.js';
 import { Storage } from '../../core/repository/storage.js';
@@ -102,26 +102,6 @@ export function s3AdapterTests(server: S3TestServer, context: { adapter: () => u
     if (server.multipartListing) expect(await pendingUploads(multi)).toEqual([]);
     expect((await storage.getBuffer('aborted')).toString()).toBe('old version');
     await multi.close();
-  });
-
-  itListing('resumes an interrupted multipart upload from its stored parts', async () => {
-    const a = adapter();
-    const data = randomBytes(13 * MiB + 5);
-    const key = 'resume/object';
-    // What a process killed mid-upload leaves: an upload with two of its parts stored.
-    const { UploadId } = await a.client.send(new CreateMultipartUploadCommand({ Bucket: a.settings.bucket, Key: a.prefix + key }));
-    for (const number of [1, 2]) {
-      const part = data.subarray((number - 1) * 5 * MiB, number * 5 * MiB);
-      await a.client.send(new UploadPartCommand({ Bucket: a.settings.bucket, Key: a.prefix + key, UploadId, PartNumber: number, Body: part }));
-    }
-    expect(await context.storage().head(key)).toBeUndefined();
-    const pending = await a.pendingUpload(key);
-    expect(pending).toMatchObject({ key, uploadId: UploadId, parts: 2, partSize: 5 * MiB, storedBytes: 10 * MiB });
-    const sent = recordCommands(a);
-    expect(await a.resumeUpload(pending!, Readable.from([data.subarray(10 * MiB)]))).toEqual({ size: data.length });
-    expect(sent.filter((c) => c === 'UploadPartCommand')).toHaveLength(1); // only the rest was sent
-    expect(sha(await context.storage().getBuffer(key))).toBe(sha(data));
-    expect(await a.pendingUpload(key)).toBeUndefined();
   });
 
   itListing('cleanupTemp aborts abandoned uploads older than the grace period only', async () => {

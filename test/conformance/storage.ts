@@ -2,7 +2,10 @@
  * The storage conformance suite: every adapter runs it with a few lines (as
  * unstorage's test/drivers/utils.ts), and plugin authors can run it against
  * theirs. It checks the contract documented in core/contracts.ts through the
- * Storage facade, the way the core uses an adapter.
+ * Storage facade, the way the core uses an adapter, and picks its cases from
+ * what the adapter declares (abstract-level's `supports`): its capabilities
+ * (`rangeRead`, `persistent`) and its optional members (`filePath`,
+ * `cleanupTemp`, `lockedUntil`).
  *
  *   testStorageAdapter('local', { create: async () => new LocalAdapter({ path: await tmp() }) });
  *
@@ -15,7 +18,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { StorageAdapter } from '../../core/contracts.js';
+import type { ByteRange, StorageAdapter } from '../../core/contracts.js';
 import { FailsafeError } from '../../core/errors.js';
 import { TEMP_PREFIX } from '../../core/fs/atomic.js';
 import { Storage } from '../../core/repository/storage.js';
@@ -25,7 +28,7 @@ export interface StorageSuiteOptions {
   create(): Promise<StorageAdapter>;
   /** Tear down after each test (the suite closes the adapter itself). */
   destroy?(adapter: StorageAdapter): Promise<void>;
-  /** Another instance over the same store, for persistent adapters. */
+  /** Another instance over the same store: required when the adapter declares `persistent: true`. */
   reopen?(adapter: StorageAdapter): Promise<StorageAdapter>;
   /** Bytes in the large-stream test (default 48 MiB). */
   largeSize?: number;
@@ -100,7 +103,6 @@ export function testStorageAdapter(name: string, options: StorageSuiteOptions): 
     });
 
     it('declares its capabilities', () => {
-      expect(adapter.capabilities.atomicPut).toBe(true);
       expect(typeof adapter.capabilities.rangeRead).toBe('boolean');
       expect(typeof adapter.capabilities.persistent).toBe('boolean');
       expect(adapter.type).toMatch(/^[a-z][a-z0-9-]*$/);
@@ -130,15 +132,20 @@ export function testStorageAdapter(name: string, options: StorageSuiteOptions): 
       expect((await storage.head('k'))?.size).toBe(5);
     });
 
-    it('reads byte ranges', async () => {
+    it('reads byte ranges: the adapter itself with rangeRead, else the facade from whole reads', async () => {
       const data = randomBytes(3 * 1024 * 1024 + 17);
       await storage.put('ranged', data);
+      const asked: (ByteRange | undefined)[] = [];
+      const get = adapter.get.bind(adapter);
+      adapter.get = (key, options) => (asked.push(options?.range), get(key, options));
       const read = async (start: number, end?: number): Promise<string> =>
         sha(await storage.getBuffer('ranged', { range: end === undefined ? { start } : { start, end } }));
       expect(await read(0, 0)).toBe(sha(data.subarray(0, 1)));
       expect(await read(1_000_000, 2_500_000)).toBe(sha(data.subarray(1_000_000, 2_500_001)));
       expect(await read(data.length - 5)).toBe(sha(data.subarray(data.length - 5)));
       expect(await read(0)).toBe(sha(data));
+      const ranges = [{ start: 0, end: 0 }, { start: 1_000_000, end: 2_500_000 }, { start: data.length - 5 }, { start: 0 }];
+      expect(asked).toEqual(adapter.capabilities.rangeRead ? ranges : ranges.map(() => undefined));
     });
 
     it('a missing key: get rejects with E_NOT_FOUND, head is undefined, delete is fine', async () => {
@@ -279,14 +286,27 @@ export function testStorageAdapter(name: string, options: StorageSuiteOptions): 
       expect(await keys(storage)).toEqual([]);
     });
 
-    if (options.reopen) {
-      it('persists across instances', async () => {
-        await storage.put('persist/me', Buffer.from('still here'));
-        const again = new Storage(await options.reopen!(adapter), name);
-        expect((await again.getBuffer('persist/me')).toString()).toBe('still here');
-        await again.close();
-      });
-    }
+    it('persists across instances, when it declares persistent', async ({ skip }) => {
+      if (!adapter.capabilities.persistent) return skip('the adapter declares persistent: false');
+      if (!options.reopen) throw new Error('the adapter declares persistent: true: give the suite a reopen factory to check it');
+      await storage.put('persist/me', Buffer.from('still here'));
+      const again = new Storage(await options.reopen(adapter), name);
+      expect((await again.getBuffer('persist/me')).toString()).toBe('still here');
+      await again.close();
+    });
+
+    it('cleanupTemp, when the adapter has it, never removes a stored object', async ({ skip }) => {
+      if (!adapter.cleanupTemp) return skip('the adapter has no cleanupTemp');
+      await storage.put('kept/one', Buffer.from('x'));
+      expect(await storage.cleanupTemp(0)).toBeGreaterThanOrEqual(0);
+      expect(await keys(storage)).toEqual(['kept/one']);
+    });
+
+    it('lockedUntil, when the adapter has it, finds no lock on an object stored without one', async ({ skip }) => {
+      if (!adapter.lockedUntil) return skip('the adapter has no lockedUntil');
+      await storage.put('unlocked', Buffer.from('x'));
+      expect(await storage.lockedUntil('unlocked')).toBeUndefined();
+    });
 
     if (options.folder) {
       const folder = (): ReturnType<NonNullable<StorageSuiteOptions['folder']>> => options.folder!(adapter);
