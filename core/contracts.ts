@@ -157,7 +157,8 @@ export interface RestoreEntry extends Omit<SourceEntry, 'open' | 'localFile'> {
   chunks?(): AsyncIterable<Buffer>;
 }
 
-export interface RestoreOptions {
+/** What the core hands a source's `restore` and `applyRestore` (the API's own `RestoreOptions` is api/failsafe.ts'). */
+export interface SourceRestoreOptions {
   /** Aborting rejects the restore with E_ABORTED. */
   signal?: AbortSignal;
   warn(message: string): void;
@@ -200,7 +201,7 @@ export interface SourcePlugin {
    * Rejects with E_UNSAFE_PATH, without writing it, for an entry that would land outside `destination`; a failed write with its errno's code
    * (E_PERMISSION, E_STORAGE: `fromNodeError`).
    */
-  restore(entries: AsyncIterable<RestoreEntry>, destination: string, options: RestoreOptions): Promise<number>;
+  restore(entries: AsyncIterable<RestoreEntry>, destination: string, options: SourceRestoreOptions): Promise<number>;
   /**
    * Optional: called with the live paths just before a restore swaps them, after the staged copy passed `check`.
    * Rejects with E_DB_BUSY (or another code) when the live data is in use and must not be replaced now; nothing changes.
@@ -212,7 +213,7 @@ export interface SourcePlugin {
    * Optional, for live data that is not a path here (a database server fed by a restore command; `liveLocations()` is
    * empty): an in-place restore stages the entries, runs `check`, then calls this instead of a swap. Rejects with E_RESTORE.
    */
-  applyRestore?(restoredPath: string, options: RestoreOptions): Promise<void>;
+  applyRestore?(restoredPath: string, options: SourceRestoreOptions): Promise<void>;
   /** Optional: `check` where the data lives, right after an in-place swap; a rejection (E_CHECK_FAILED) rolls the whole restore back. */
   checkLive?(): Promise<void>;
 }

@@ -1,14 +1,19 @@
 /** Restoring sources that hold plain files side by side (config files, a database): each written atomically. */
 import { chmod, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RestoreEntry, RestoreOptions } from '../contracts.js';
+import type { RestoreEntry, SourceRestoreOptions } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { restoreOwner } from '../fs/owner.js';
 import { normalizeArchivePath } from '../fs/paths.js';
 
 /** Writes each entry as `destination/<name>`; anything nested or not a file is refused with E_UNSAFE_PATH (`what` says why). */
-export async function restoreFlatFiles(entries: AsyncIterable<RestoreEntry>, destination: string, options: RestoreOptions, what: string): Promise<number> {
+export async function restoreFlatFiles(
+  entries: AsyncIterable<RestoreEntry>,
+  destination: string,
+  options: SourceRestoreOptions,
+  what: string,
+): Promise<number> {
   let count = 0;
   for await (const entry of entries) {
     const name = normalizeArchivePath(entry.path);

@@ -11,7 +11,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { LiveLocation, RestoreEntry, RestoreOptions, SourceContext, SourceEntry, SourcePlugin } from '../../core/contracts.js';
+import type { LiveLocation, RestoreEntry, SourceRestoreOptions, SourceContext, SourceEntry, SourcePlugin } from '../../core/contracts.js';
 import { mtimeOf } from '../../core/fs/mtime.js';
 import { FailsafeError, isAbortError } from '../../core/errors.js';
 import { defineSource } from '../../core/sdk/registry.js';
@@ -52,7 +52,7 @@ export class CommandSource implements SourcePlugin {
   #startedAt: Date | undefined;
 
   /** Present only with a `restoreCommand`: without one an in-place restore has nowhere to go. */
-  readonly applyRestore?: (restoredPath: string, options: RestoreOptions) => Promise<void>;
+  readonly applyRestore?: (restoredPath: string, options: SourceRestoreOptions) => Promise<void>;
 
   constructor(options: CommandOptions, name = programName(options.command)) {
     this.#options = commandOptions.parse(options);
@@ -107,11 +107,11 @@ export class CommandSource implements SourcePlugin {
     this.#spool = undefined;
   }
 
-  async restore(entries: AsyncIterable<RestoreEntry>, destination: string, options: RestoreOptions): Promise<number> {
+  async restore(entries: AsyncIterable<RestoreEntry>, destination: string, options: SourceRestoreOptions): Promise<number> {
     return restoreFlatFiles(entries, destination, options, `source "${this.name}" holds one file`);
   }
 
-  async #pipeInto(command: CommandLine, file: string, options: RestoreOptions): Promise<void> {
+  async #pipeInto(command: CommandLine, file: string, options: SourceRestoreOptions): Promise<void> {
     const result = await this.#run(command, {
       stdin: createReadStream(file, { highWaterMark: 1024 * 1024 }),
       ...(options.signal ? { signal: options.signal } : {}),

@@ -9,7 +9,7 @@ import { basename, extname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import type { LiveLocation, RestoreEntry, RestoreOptions, SourceContext, SourceEntry, SourcePlugin } from '../../core/contracts.js';
+import type { LiveLocation, RestoreEntry, SourceRestoreOptions, SourceContext, SourceEntry, SourcePlugin } from '../../core/contracts.js';
 import { mtimeOf } from '../../core/fs/mtime.js';
 import { FailsafeError } from '../../core/errors.js';
 import { defineSource } from '../../core/sdk/registry.js';
@@ -86,7 +86,7 @@ export class ConfigFileSource implements SourcePlugin {
     }
   }
 
-  async restore(entries: AsyncIterable<RestoreEntry>, destination: string, options: RestoreOptions): Promise<number> {
+  async restore(entries: AsyncIterable<RestoreEntry>, destination: string, options: SourceRestoreOptions): Promise<number> {
     return restoreFlatFiles(entries, destination, options, `source "${this.name}" holds only plain files`);
   }
 

@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import picomatch from 'picomatch';
 import { z } from 'zod';
-import type { LiveLocation, LocalFileChange, RestoreEntry, RestoreOptions, SourceContext, SourceEntry, SourcePlugin } from '../../core/contracts.js';
+import type { LiveLocation, LocalFileChange, RestoreEntry, SourceRestoreOptions, SourceContext, SourceEntry, SourcePlugin } from '../../core/contracts.js';
 import { mtimeOf } from '../../core/fs/mtime.js';
 import { STAGING_PREFIX } from '../../core/fs/paths.js';
 import { FailsafeError } from '../../core/errors.js';
@@ -167,7 +167,7 @@ export class DirectorySource implements SourcePlugin {
     return Readable.from(read(), { objectMode: false });
   }
 
-  async restore(entries: AsyncIterable<RestoreEntry>, destination: string, options: RestoreOptions): Promise<number> {
+  async restore(entries: AsyncIterable<RestoreEntry>, destination: string, options: SourceRestoreOptions): Promise<number> {
     return restoreTree(entries, destination, options);
   }
 

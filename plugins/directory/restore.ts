@@ -12,7 +12,7 @@ import { closeSync, constants, fchmodSync, fchownSync, futimesSync, openSync, rm
 import { lstat, lutimes, mkdir, open, rm, symlink, type FileHandle } from 'node:fs/promises';
 import { dirname, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
-import type { RestoreEntry, RestoreOptions } from '../../core/contracts.js';
+import type { RestoreEntry, SourceRestoreOptions } from '../../core/contracts.js';
 import { FailsafeError } from '../../core/errors.js';
 import { writeAll, writeStreamTo } from '../../core/fs/atomic.js';
 import { BoundedTasks } from '../../core/pipeline/bounded-tasks.js';
@@ -75,7 +75,7 @@ class MadeDirectories {
 }
 
 /** Writes entries under `destination`, refusing any path or symlink that would lead outside it. */
-export async function restoreTree(entries: AsyncIterable<RestoreEntry>, destination: string, options: RestoreOptions): Promise<number> {
+export async function restoreTree(entries: AsyncIterable<RestoreEntry>, destination: string, options: SourceRestoreOptions): Promise<number> {
   await mkdir(destination, { recursive: true });
   const made = new MadeDirectories(destination);
   const directories: StagedDirectory[] = [];
@@ -96,7 +96,7 @@ type StagedDirectory = { path: string; mode: number; mtime: Date; uid?: number; 
 async function writeEntries(
   entries: AsyncIterable<RestoreEntry>,
   destination: string,
-  options: RestoreOptions,
+  options: SourceRestoreOptions,
   context: WriteContext,
   directories: StagedDirectory[],
 ): Promise<number> {

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import type { LiveLocation, RestoreEntry, RestoreOptions, SourceContext, SourceEntry, SourcePlugin } from '../../core/contracts.js';
+import type { LiveLocation, RestoreEntry, SourceRestoreOptions, SourceContext, SourceEntry, SourcePlugin } from '../../core/contracts.js';
 import { lazyDependency } from '../../core/sdk/dependency.js';
 import { mtimeOf } from '../../core/fs/mtime.js';
 import { FailsafeError } from '../../core/errors.js';
@@ -120,7 +120,7 @@ export class SqliteSource implements SourcePlugin {
     this.#snapshot = undefined;
   }
 
-  async restore(entries: AsyncIterable<RestoreEntry>, destination: string, options: RestoreOptions): Promise<number> {
+  async restore(entries: AsyncIterable<RestoreEntry>, destination: string, options: SourceRestoreOptions): Promise<number> {
     return restoreFlatFiles(entries, destination, options, `source "${this.name}" holds one database file`);
   }
 
