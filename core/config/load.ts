@@ -35,10 +35,6 @@ export interface LoadOptions {
 /** Stands in for a value whose variable is missing but not needed yet. */
 const DEFERRED = '<unset>';
 
-export async function loadConfig(file: string, options: LoadOptions): Promise<LoadedConfig> {
-  return parseConfigText(await readConfigFile(file), file, options);
-}
-
 /** The YAML text of a deployment, or E_CONFIG naming the file. */
 export async function readConfigFile(file: string): Promise<string> {
   const path = resolve(file);
