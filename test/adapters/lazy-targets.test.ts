@@ -58,7 +58,7 @@ describe('s3 and sftp targets load their client libraries on first use', () => {
     // CommonJS modules imported from ESM appear in require.cache; the SDK's and ssh2's are CommonJS.
     const script = `
       import { createRequire } from 'node:module';
-      const { builtinRegistry } = await import(${JSON.stringify(join(import.meta.dirname, '..', '..', 'dist', 'core', 'index.js'))});
+      const { builtinRegistry } = await import(${JSON.stringify(join(import.meta.dirname, '..', '..', 'dist', 'api', 'index.js'))});
       const loaded = () => Object.keys(createRequire(import.meta.url).cache).filter((k) => /[\\\\/](@aws-sdk|@smithy|ssh2)/.test(k)).length;
       const registry = builtinRegistry();
       const s3 = registry.adapter('s3').create(${JSON.stringify(s3Options)}, 'cloud');
