@@ -220,24 +220,16 @@ export interface SourcePlugin {
 
 // ---------------------------------------------------------------- codecs
 
-/** A compression algorithm applied to whole segments. */
-export interface Compressor {
-  readonly algorithm: 'zstd' | 'gzip' | 'brotli' | 'none';
-  /** Compresses one segment; runs off the main thread where the codec allows. */
-  compress(data: Buffer): Promise<Buffer>;
-  /**
-   * Rejects with E_CORRUPT when `data` is not a valid stream of this algorithm,
-   * or inflates to more than `expectedSize` bytes when that is given.
-   */
-  decompress(data: Buffer, expectedSize?: number): Promise<Buffer>;
-}
-
 /**
- * One segment compressed or decompressed on the calling thread (the pipeline's
- * worker threads use it; core/codec/compression.ts makes one per algorithm).
+ * The compression role: one segment compressed or decompressed on the calling
+ * thread, in the pipeline's worker threads. core/codec/compression.ts makes the
+ * built-in ones; a job may register its own (core/codec/stages.ts: a module
+ * exporting `(level: number) => SegmentCodec`). Checked by the published
+ * `describeSegmentCodecConformance` suite.
  */
 export interface SegmentCodec {
-  readonly algorithm: Compressor['algorithm'];
+  /** The name recorded in each snapshot; a snapshot is read with the codec registered under it. */
+  readonly algorithm: string;
   /**
    * The result belongs to the caller: the codec never writes to it again, and
    * it is the only view of an ArrayBuffer not much larger than itself (never

@@ -1,25 +1,19 @@
 /**
- * Whole-segment compression. gzip and brotli use zlib's async one-shot calls,
- * which run on libuv's thread pool; zstd (zstd-napi: zstd is in node:zlib
- * only from Node 22.15) is synchronous, so the pipeline's worker threads run
- * it through createSegmentCodec. This module imports only node:zlib, the
- * zstd binding and the error class, so a worker loads it cheaply.
+ * The built-in compression codecs, run synchronously on whole segments in
+ * the pipeline's worker threads: zstd (zstd-napi: zstd is in node:zlib only
+ * from Node 22.15), gzip, brotli and none. This module imports only
+ * node:zlib, the zstd binding and the error class, so a worker loads it cheaply.
  */
-import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import zstd from 'zstd-napi/binding.js';
-import type { Compressor, SegmentCodec } from '../contracts.js';
+import type { SegmentCodec } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
 
-const gzip = promisify(zlib.gzip);
-const gunzip = promisify(zlib.gunzip);
-const brotli = promisify(zlib.brotliCompress);
-const unbrotli = promisify(zlib.brotliDecompress);
 
 const OUTPUT_CHUNK = 1024 * 1024;
 
 export type { SegmentCodec };
-export type CompressionAlgorithm = Compressor['algorithm'];
+export type CompressionAlgorithm = 'zstd' | 'gzip' | 'brotli' | 'none';
 
 export const DEFAULT_LEVELS: Record<CompressionAlgorithm, number> = { zstd: 1, gzip: 6, brotli: 4, none: 0 };
 /**
@@ -34,35 +28,6 @@ function checkLevel(algorithm: CompressionAlgorithm, level: number): void {
   const [min, max] = LEVEL_RANGE[algorithm];
   if (!Number.isInteger(level) || level < min || level > max) {
     throw new FailsafeError('E_CONFIG', `compression level for ${algorithm} must be an integer from ${min} to ${max}`);
-  }
-}
-
-export function createCompressor(algorithm: CompressionAlgorithm, level = DEFAULT_LEVELS[algorithm]): Compressor {
-  checkLevel(algorithm, level);
-  switch (algorithm) {
-    case 'zstd': {
-      const codec = new ZstdCodec(level);
-      return {
-        algorithm,
-        compress: async (data) => codec.compress(data),
-        decompress: async (data, expectedSize) =>
-          expectedSize === undefined ? corruptIfThrows(algorithm, () => codec.decompressUnsized(data)) : codec.decompress(data, expectedSize),
-      };
-    }
-    case 'gzip':
-      return {
-        algorithm,
-        compress: (data) => gzip(data, gzipOptions(level)),
-        decompress: (data, expectedSize) => guard(algorithm, gunzip(data, outputOptions(expectedSize))),
-      };
-    case 'brotli':
-      return {
-        algorithm,
-        compress: (data) => brotli(data, brotliOptions(level, data.length)),
-        decompress: (data, expectedSize) => guard(algorithm, unbrotli(data, outputOptions(expectedSize))),
-      };
-    case 'none':
-      return { algorithm, compress: async (data) => data, decompress: async (data) => data };
   }
 }
 
@@ -155,22 +120,6 @@ class ZstdCodec implements SegmentCodec {
     return corruptIfThrows(this.algorithm, () => output.subarray(0, this.#dctx.decompress(output, src)));
   }
 
-  /** Without a known size: in 1 MiB steps, so a forged frame header cannot make us allocate what it claims. */
-  decompressUnsized(src: Uint8Array): Buffer {
-    this.#dctx.reset(zstd.ResetDirective.sessionOnly);
-    const chunks: Buffer[] = [];
-    let input = src;
-    let pending = 1;
-    while (input.length > 0 || pending > 0) {
-      const chunk = Buffer.allocUnsafe(OUTPUT_CHUNK);
-      const [left, produced, consumed] = this.#dctx.decompressStream(chunk, input);
-      if (produced === 0 && consumed === 0) throw new Error('the frame is truncated');
-      chunks.push(chunk.subarray(0, produced));
-      input = input.subarray(consumed);
-      pending = left;
-    }
-    return Buffer.concat(chunks);
-  }
 }
 
 /**
@@ -206,14 +155,6 @@ function corrupted(algorithm: string, err: unknown): FailsafeError {
 function corruptIfThrows<T>(algorithm: string, run: () => T): T {
   try {
     return run();
-  } catch (err) {
-    throw corrupted(algorithm, err);
-  }
-}
-
-async function guard(algorithm: string, result: Promise<Buffer>): Promise<Buffer> {
-  try {
-    return await result;
   } catch (err) {
     throw corrupted(algorithm, err);
   }

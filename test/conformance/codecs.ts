@@ -1,11 +1,11 @@
 /**
  * Conformance suites for the codec roles (as keyv publishes its test suite):
- * any Compressor, SegmentCodec or SegmentCipher must pass them. Plugin authors can run
+ * any SegmentCodec (the compression role) or SegmentCipher must pass them. Plugin authors can run
  * them against their own implementations.
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { Compressor, SegmentCipher, SegmentCodec } from '../../core/contracts.js';
+import type { SegmentCipher, SegmentCodec } from '../../core/contracts.js';
 import { isFailsafeError } from '../../core/errors.js';
 
 const samples = (): Record<string, Buffer> => ({
@@ -15,33 +15,6 @@ const samples = (): Record<string, Buffer> => ({
   random: randomBytes(300_000),
   large: Buffer.concat([randomBytes(4 * 1024 * 1024), Buffer.alloc(4 * 1024 * 1024, 7)]),
 });
-
-export function describeCompressorConformance(name: string, create: () => Compressor): void {
-  describe(`compressor conformance: ${name}`, () => {
-    for (const [label, data] of Object.entries(samples())) {
-      it(`round-trips ${label} data`, async () => {
-        const compressor = create();
-        const packed = await compressor.compress(data);
-        expect((await compressor.decompress(packed)).equals(data)).toBe(true);
-      });
-    }
-    it('shrinks repetitive text unless it is "none"', async () => {
-      const compressor = create();
-      const text = samples().text!;
-      const packed = await compressor.compress(text);
-      if (compressor.algorithm === 'none') expect(packed.length).toBe(text.length);
-      else expect(packed.length).toBeLessThan(text.length / 10);
-    });
-    it('rejects corrupted input with E_CORRUPT', async () => {
-      const compressor = create();
-      if (compressor.algorithm === 'none') return;
-      const packed = await compressor.compress(samples().random!);
-      const broken = Buffer.from(packed);
-      broken.fill(0xff, 0, Math.min(64, broken.length));
-      await expect(compressor.decompress(broken)).rejects.toSatisfy((err) => isFailsafeError(err, 'E_CORRUPT'));
-    });
-  });
-}
 
 export function describeSegmentCodecConformance(name: string, create: () => SegmentCodec): void {
   describe(`segment codec conformance: ${name}`, () => {
