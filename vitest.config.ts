@@ -1,10 +1,45 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * The tests that start real servers (sshd, s3rver, Swift), kill or crash a
+ * process, spawn the built CLI or an example, or mount file systems: slow, and
+ * needing what CI installs. Everything else is the unit project, which stays
+ * under two minutes on two cores. A new test file lands in unit; add it here
+ * when it does one of the above or takes more than a few seconds.
+ */
+const integration = [
+  'test/adapters/s3.test.ts', // s3rver and Swift
+  'test/adapters/sftp.test.ts', // sshd
+  'test/crash/**/*.test.ts', // kill -9 mid-backup, against local, sshd and s3rver
+  'test/checkpoints/example.test.ts', // kill -9 of the checkpoint example
+  'test/cli/s3.test.ts', // s3rver
+  'test/cli/sftp-target.test.ts', // sshd
+  'test/cli/daemon.test.ts', // spawns the daemon and stops it
+  'test/cli/launcher.test.ts', // spawns bin/failsafe.js
+  'test/cli/startup.test.ts', // spawns the built CLI to see what it loads
+  'test/cli/recovery.test.ts', // kill -9 of a backup
+  'test/cli/restore-rollback.test.ts', // kill -9 of a restore
+  'test/cli/safe-restore.test.ts', // spawns the built CLI as an unprivileged user
+  'test/cli/bad-input.test.ts', // spawns the built CLI as an unprivileged user
+  'test/cli/disk-space.test.ts', // mounts tmpfs file systems
+  'test/plugins/sqlite.test.ts', // kill -9 of a writer process
+  'test/examples/**/*.test.ts', // the examples, against the built package
+  'test/tools/**/*.test.ts', // the tools, as scripts in child processes
+];
+
+const shared = {
+  testTimeout: 60_000,
+  hookTimeout: 60_000,
+  pool: 'forks',
+} as const;
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
-    pool: 'forks',
+    // Worker threads and some tests load dist/: one build, before either project runs, keeps it fresh.
+    globalSetup: ['test/setup/build.ts'],
+    projects: [
+      { test: { ...shared, name: 'unit', include: ['test/**/*.test.ts'], exclude: integration } },
+      { test: { ...shared, name: 'integration', include: integration } },
+    ],
   },
 });
