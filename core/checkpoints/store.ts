@@ -3,50 +3,28 @@
  * target. Every save is a new object keyed by its sequence number, so a
  * write torn by a crash can never replace the last good checkpoint; reads
  * skip records that do not parse, with a warning. The newest `keep` records
- * of each operation are kept.
- *
- *   checkpoints/<operation id>/<sequence:12>.json
+ * of each operation are kept. The records themselves: core/checkpoints/record.ts.
  */
 import type { StorageAdapter } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
 import { Storage } from '../repository/storage.js';
+import {
+  CHECKPOINT_STATES,
+  CHECKPOINTS_PREFIX,
+  checkInput,
+  checkOperationId,
+  newCheckpoint,
+  parseRecord,
+  recordKey,
+  sequenceOf,
+  summarize,
+  type Checkpoint,
+  type CheckpointInput,
+  type CheckpointState,
+  type OperationSummary,
+} from './record.js';
 
-export const CHECKPOINT_STATES = ['initialized', 'running', 'paused', 'completed', 'failed', 'recovering'] as const;
-export type CheckpointState = (typeof CHECKPOINT_STATES)[number];
-
-export interface Checkpoint<D = Record<string, unknown>> {
-  /** `<operation id>/<sequence>`: what `load` takes. */
-  checkpointId: string;
-  operationId: string;
-  operationName: string;
-  state: CheckpointState;
-  /** 0..1 */
-  progress: number;
-  data: D;
-  metadata: Record<string, unknown>;
-  /** ISO 8601, when it was saved. */
-  timestamp: string;
-  /** Increases by one with each save of the operation. */
-  sequence: number;
-}
-
-export interface CheckpointInput<D = Record<string, unknown>> {
-  operationId: string;
-  operationName: string;
-  state: CheckpointState;
-  progress: number;
-  data?: D;
-  metadata?: Record<string, unknown>;
-}
-
-export interface OperationSummary {
-  operationId: string;
-  operationName: string;
-  state: CheckpointState;
-  progress: number;
-  timestamp: string;
-  checkpointId: string;
-}
+export { CHECKPOINT_STATES, CHECKPOINTS_PREFIX, type Checkpoint, type CheckpointInput, type CheckpointState, type OperationSummary } from './record.js';
 
 export interface CheckpointStats {
   checkpoints: number;
@@ -62,10 +40,6 @@ export interface CheckpointStoreOptions {
   keep?: number;
   warn?: (message: string) => void;
 }
-
-export const CHECKPOINTS_PREFIX = 'checkpoints/';
-const OPERATION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const SEQUENCE_DIGITS = 12;
 
 export class CheckpointStore {
   readonly storage: Storage;
@@ -84,22 +58,10 @@ export class CheckpointStore {
   }
 
   async save<D = Record<string, unknown>>(input: CheckpointInput<D>): Promise<Checkpoint<D>> {
-    checkOperationId(input.operationId);
-    if (!CHECKPOINT_STATES.includes(input.state)) throw new FailsafeError('E_USAGE', `unknown checkpoint state "${String(input.state)}"`);
-    if (!(input.progress >= 0 && input.progress <= 1)) throw new FailsafeError('E_USAGE', `progress must be from 0 to 1, not ${input.progress}`);
+    checkInput(input);
     const keys = await this.#keys(input.operationId);
     const sequence = (this.#sequences.get(input.operationId) ?? 0) + 1;
-    const checkpoint: Checkpoint<D> = {
-      checkpointId: `${input.operationId}/${sequence}`,
-      operationId: input.operationId,
-      operationName: input.operationName,
-      state: input.state,
-      progress: input.progress,
-      data: input.data ?? ({} as D),
-      metadata: input.metadata ?? {},
-      timestamp: new Date().toISOString(),
-      sequence,
-    };
+    const checkpoint = newCheckpoint(input, sequence);
     const key = recordKey(input.operationId, sequence);
     await this.storage.put(key, Buffer.from(JSON.stringify(checkpoint)));
     this.#sequences.set(input.operationId, sequence);
@@ -250,54 +212,10 @@ export class CheckpointStore {
       throw err;
     }
     try {
-      const parsed = JSON.parse(text) as Checkpoint;
-      if (!isCheckpoint(parsed) || recordKey(parsed.operationId, parsed.sequence) !== key) throw new Error('not a checkpoint record');
-      return parsed;
+      return parseRecord(text, key);
     } catch (err) {
       this.#warn(`checkpoint ${this.storage.targetName}:${key} is unreadable and was skipped (${err instanceof Error ? err.message : String(err)})`);
       return undefined;
     }
   }
-}
-
-function summarize(c: Checkpoint): OperationSummary {
-  return {
-    operationId: c.operationId,
-    operationName: c.operationName,
-    state: c.state,
-    progress: c.progress,
-    timestamp: c.timestamp,
-    checkpointId: c.checkpointId,
-  };
-}
-
-function checkOperationId(id: string): void {
-  if (typeof id !== 'string' || !OPERATION_ID.test(id) || id.length > 200) {
-    throw new FailsafeError('E_USAGE', `invalid operation id "${id}": use letters, digits, ".", "_" and "-", starting with a letter or digit`);
-  }
-}
-
-function recordKey(operationId: string, sequence: number): string {
-  return `${CHECKPOINTS_PREFIX}${operationId}/${String(sequence).padStart(SEQUENCE_DIGITS, '0')}.json`;
-}
-
-function sequenceOf(key: string): number | undefined {
-  const match = /\/(\d{12})\.json$/.exec(key);
-  return match ? Number(match[1]) : undefined;
-}
-
-function isCheckpoint(value: unknown): value is Checkpoint {
-  const c = value as Partial<Checkpoint> | null;
-  return (
-    typeof c === 'object' &&
-    c !== null &&
-    typeof c.operationId === 'string' &&
-    typeof c.operationName === 'string' &&
-    CHECKPOINT_STATES.includes(c.state as CheckpointState) &&
-    typeof c.progress === 'number' &&
-    Number.isInteger(c.sequence) &&
-    typeof c.timestamp === 'string' &&
-    typeof c.data === 'object' &&
-    typeof c.metadata === 'object'
-  );
 }
