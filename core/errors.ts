@@ -92,10 +92,28 @@ export function exitCodeOf(err: unknown): ExitCode {
   return err instanceof FailsafeError ? err.exitCode : ExitCode.failed;
 }
 
-/** Node's errno codes mapped to ours, for adapters and plugins touching the filesystem. */
+/**
+ * The `code` of a thrown Node error (`ENOENT`, `EACCES`, `ABORT_ERR`, …), or
+ * undefined when the value has no string code: the one way to read an errno.
+ */
+export function errnoOf(err: unknown): string | undefined {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** An operating system's error code (`ENOENT`, `EIO`, `EAI_AGAIN`, …): not Node's own `ERR_*` nor a library's codes. */
+function systemErrno(err: unknown): string | undefined {
+  const errno = err instanceof Error ? errnoOf(err) : undefined;
+  return errno !== undefined && /^E(?!RR_)[A-Z0-9_]+$/.test(errno) ? errno : undefined;
+}
+
+/**
+ * Node's errno codes mapped to ours, for adapters and plugins touching the
+ * filesystem. Whatever else such a call throws is the store's failure: E_STORAGE.
+ */
 export function fromNodeError(err: unknown, what: string): FailsafeError {
   if (err instanceof FailsafeError) return err;
-  const errno = (err as NodeJS.ErrnoException | undefined)?.code;
+  const errno = errnoOf(err);
   const detail = err instanceof Error ? err.message : String(err);
   switch (errno) {
     case 'ENOENT':
@@ -122,7 +140,7 @@ function refusal(errno: string): string {
  * missing (E_USAGE), or writing there is not allowed (E_PERMISSION).
  */
 export function fromCreateError(err: unknown, path: string, what: string): unknown {
-  const errno = (err as NodeJS.ErrnoException | undefined)?.code;
+  const errno = errnoOf(err);
   switch (errno) {
     case 'EEXIST':
       return new FailsafeError('E_EXISTS', `${path} already exists; refusing to overwrite ${what}`, { cause: err });
@@ -144,8 +162,8 @@ export function fromCreateError(err: unknown, path: string, what: string): unkno
  * other errno E_RESTORE. Anything else (ours, an abort, a bug) is left as it is.
  */
 export function fromStagingError(err: unknown, where: string): unknown {
-  const errno = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (err instanceof FailsafeError || !(err instanceof Error) || typeof errno !== 'string' || !/^E[A-Z]+$/.test(errno)) return err;
+  const errno = systemErrno(err);
+  if (err instanceof FailsafeError || !(err instanceof Error) || errno === undefined) return err;
   const detail = `${where}: ${err.message}; live data was left as it was`;
   switch (errno) {
     case 'ENOSPC':
@@ -168,9 +186,5 @@ export function asFailsafeError(err: unknown): FailsafeError {
 
 /** True when a thrown value means the operation was cancelled through an AbortSignal. */
 export function isAbortError(err: unknown): boolean {
-  return (
-    (err as { name?: string } | undefined)?.name === 'AbortError' ||
-    (err as { code?: string } | undefined)?.code === 'ABORT_ERR' ||
-    isFailsafeError(err, 'E_ABORTED')
-  );
+  return (err as { name?: string } | undefined)?.name === 'AbortError' || errnoOf(err) === 'ABORT_ERR' || isFailsafeError(err, 'E_ABORTED');
 }

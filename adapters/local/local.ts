@@ -11,7 +11,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { ByteRange, ObjectInfo, StorageAdapter, StorageOptions } from '../../core/contracts.js';
-import { FailsafeError, fromNodeError } from '../../core/errors.js';
+import { errnoOf, FailsafeError, fromNodeError } from '../../core/errors.js';
 import { isTempName, writeFileAtomic } from '../../core/fs/atomic.js';
 import { makeFolder } from '../../core/fs/make-folder.js';
 import { defineAdapter } from '../../core/sdk/registry.js';
@@ -76,7 +76,7 @@ export class LocalAdapter implements StorageAdapter {
       const info = await stat(this.#path(key));
       return info.isFile() ? { key, size: info.size, modified: info.mtime } : undefined;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+      if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return undefined;
       throw err;
     }
   }
@@ -134,7 +134,7 @@ export class LocalAdapter implements StorageAdapter {
     try {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
+      const code = errnoOf(err);
       if (code === 'ENOENT' || code === 'ENOTDIR') return;
       throw err;
     }

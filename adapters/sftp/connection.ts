@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import SftpClient from 'ssh2-sftp-client';
 import type { SFTPWrapper } from 'ssh2';
-import { FailsafeError } from '../../core/errors.js';
+import { errnoOf, FailsafeError } from '../../core/errors.js';
 import { hostKeyCheck } from './host-key.js';
 import type { SftpOptions } from './options.js';
 
@@ -37,11 +37,7 @@ export async function openConnection(options: SftpOptions, target: string): Prom
     try {
       privateKey = readFileSync(options.privateKey);
     } catch (err) {
-      throw new FailsafeError(
-        'E_AUTH',
-        `target "${target}": privateKey ${options.privateKey} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
-        { cause: err },
-      );
+      throw new FailsafeError('E_AUTH', `target "${target}": privateKey ${options.privateKey} cannot be read (${errnoOf(err) ?? String(err)})`, { cause: err });
     }
   }
   const agent = options.agent === true ? process.env.SSH_AUTH_SOCK : options.agent || undefined;

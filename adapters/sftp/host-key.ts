@@ -6,7 +6,7 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { FailsafeError } from '../../core/errors.js';
+import { errnoOf, FailsafeError } from '../../core/errors.js';
 import type { AdapterContext } from '../../core/sdk/registry.js';
 import type { SftpOptions } from './options.js';
 
@@ -122,7 +122,7 @@ export function hostKeyCheck(policy: HostKeyPolicy, host: string, port: number, 
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new FailsafeError('E_CONFIG', `target "${target}": knownHosts ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, {
+    throw new FailsafeError('E_CONFIG', `target "${target}": knownHosts ${file} cannot be read (${errnoOf(err) ?? String(err)})`, {
       cause: err,
     });
   }

@@ -10,7 +10,7 @@ import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parse as parseYaml, parseDocument, stringify as stringifyYaml, visit, type Document } from 'yaml';
 import type { z } from 'zod';
 import { DEFAULT_LEVELS, LEVEL_RANGE } from '../codec/compression.js';
-import { FailsafeError } from '../errors.js';
+import { errnoOf, FailsafeError } from '../errors.js';
 import { DEFAULT_PATH_OPTIONS, type Registry } from '../sdk/registry.js';
 import { pickDefined } from '../util/defined.js';
 import { jobAutomation } from './automation.js';
@@ -41,7 +41,7 @@ export async function readConfigFile(file: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = errnoOf(err);
     const why = code === 'ENOENT' ? 'config file not found' : `cannot read config file (${code ?? err})`;
     throw new FailsafeError('E_CONFIG', `${why}: ${displayPath(path)} (use -c to choose one)`, { cause: err });
   }

@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { FailsafeError, fromCreateError } from '../errors.js';
+import { errnoOf, FailsafeError, fromCreateError } from '../errors.js';
 import { argon2id } from './argon2.js';
 import { b64, DEFAULT_KDF, unb64 } from './kdf.js';
 import { getSodium, type Sodium } from './sodium.js';
@@ -112,7 +112,7 @@ export async function readIdentity(path: string, passphrase?: string): Promise<I
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new FailsafeError('E_KEY_MISSING', `cannot read identity ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`, { cause: err });
+    throw new FailsafeError('E_KEY_MISSING', `cannot read identity ${path}: ${errnoOf(err) ?? err}`, { cause: err });
   }
   let file: IdentityFile;
   try {

@@ -6,7 +6,7 @@
  * secret (for a recipient: its identity) opens the snapshot.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { FailsafeError, fromCreateError } from '../errors.js';
+import { errnoOf, FailsafeError, fromCreateError } from '../errors.js';
 import { argon2id } from './argon2.js';
 import { b64, DEFAULT_KDF, unb64 } from './kdf.js';
 import { recipientKeyId, type Identity } from './identity.js';
@@ -162,7 +162,7 @@ export async function readKeyFile(path: string): Promise<Uint8Array> {
   try {
     raw = await readFile(path);
   } catch (err) {
-    throw new FailsafeError('E_KEY_MISSING', `cannot read key file ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`, { cause: err });
+    throw new FailsafeError('E_KEY_MISSING', `cannot read key file ${path}: ${errnoOf(err) ?? err}`, { cause: err });
   }
   if (raw.length === KEY_BYTES) return new Uint8Array(raw);
   const decoded = Buffer.from(raw.toString('utf8').trim(), 'base64');

@@ -5,6 +5,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { errnoOf } from '../errors.js';
 import { nearestExisting } from './nearest-existing.js';
 
 /** Makes `path` and its missing parents; resolves with the first folder it made (undefined when `path` existed). */
@@ -12,7 +13,7 @@ export async function makeFolder(path: string): Promise<string | undefined> {
   try {
     return await mkdir(path, { recursive: true });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if (errnoOf(err) !== 'ENOENT') throw err;
   }
   // One folder at a time, from the first missing one down, so the failing mkdir gives its own error.
   const existing = (await nearestExisting(path))?.path;
@@ -24,7 +25,7 @@ export async function makeFolder(path: string): Promise<string | undefined> {
       await mkdir(dir);
       first ??= dir;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (errnoOf(err) !== 'EEXIST') throw err;
     }
   }
   return first;

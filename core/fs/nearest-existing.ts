@@ -6,12 +6,14 @@
 import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { errnoOf } from '../errors.js';
 
 /** `path` or its nearest existing parent, with its stats (links followed); undefined when none exists. Errors other than "not there" are thrown. */
 export async function nearestExisting(path: string): Promise<{ path: string; stats: Stats } | undefined> {
   for (let at = path; ; at = dirname(at)) {
-    const stats = await stat(at).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
+    const stats = await stat(at).catch((err: unknown) => {
+      const errno = errnoOf(err);
+      if (errno === 'ENOENT' || errno === 'ENOTDIR') return undefined;
       throw err;
     });
     if (stats) return { path: at, stats };

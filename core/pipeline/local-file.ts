@@ -9,7 +9,7 @@
 import type { Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { LocalFile, LocalFileChange } from '../contracts.js';
-import { FailsafeError } from '../errors.js';
+import { errnoOf, FailsafeError } from '../errors.js';
 import { mtimeMoved } from '../fs/mtime.js';
 import type { Segmenter } from './segmenter.js';
 
@@ -89,7 +89,7 @@ function changeOf(read: LocalRead, length: number, after: { size: number; mtimeM
 
 async function withHandle<T>(read: LocalRead, use: (handle: FileHandle) => Promise<T>): Promise<T> {
   const failed = (err: unknown): FailsafeError =>
-    new FailsafeError('E_SOURCE_READ', `source "${read.source}": cannot read ${read.file.path}: ${(err as NodeJS.ErrnoException).code ?? err}`, { cause: err });
+    new FailsafeError('E_SOURCE_READ', `source "${read.source}": cannot read ${read.file.path}: ${errnoOf(err) ?? err}`, { cause: err });
   const handle = await open(read.file.path, 'r').catch((err: unknown) => {
     throw failed(err);
   });

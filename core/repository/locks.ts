@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FailsafeError } from '../errors.js';
+import { errnoOf, FailsafeError } from '../errors.js';
 import type { Storage } from './storage.js';
 
 export const LOCKS_PREFIX = 'locks/';
@@ -142,7 +142,7 @@ function processAlive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    return errnoOf(err) === 'EPERM';
   }
 }
 

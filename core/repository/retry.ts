@@ -14,7 +14,7 @@
 import type { Readable } from 'node:stream';
 import pRetry, { AbortError } from 'p-retry';
 import type { ByteRange, ObjectInfo, StorageAdapter, StorageOptions } from '../contracts.js';
-import { FailsafeError, isAbortError, type ErrorCode } from '../errors.js';
+import { errnoOf, FailsafeError, isAbortError, type ErrorCode } from '../errors.js';
 
 export interface RetryPolicy {
   /** Attempts after the first; 0 turns retrying off. Default 3. */
@@ -41,8 +41,8 @@ export const DEFAULT_RETRY_POLICY = { retries: 3, minDelayMs: 250, maxDelayMs: 4
 export function isTransient(err: unknown): boolean {
   if (isAbortError(err)) return false;
   if (err instanceof FailsafeError) return TRANSIENT_CODES.has(err.code);
-  const errno = (err as { code?: unknown } | null | undefined)?.code;
-  return typeof errno === 'string' && TRANSIENT_ERRNOS.has(errno);
+  const errno = errnoOf(err);
+  return errno !== undefined && TRANSIENT_ERRNOS.has(errno);
 }
 
 /** The adapter with every repeatable call retried by `policy`; the adapter itself when `policy` is false or allows no retry. */

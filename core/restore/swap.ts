@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { FailsafeError, fromNodeError } from '../errors.js';
+import { errnoOf, FailsafeError, fromNodeError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { pauseForTest } from '../testing/test-hooks.js';
 
@@ -208,6 +208,6 @@ function isAlive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    return errnoOf(err) === 'EPERM';
   }
 }

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { errnoOf } from '../../core/errors.js';
 
 /** An argv array (run directly) or a string (run with `sh -c`). */
 export type CommandLine = string | string[];
@@ -65,9 +66,7 @@ export async function runCommand(command: CommandLine, options: RunOptions): Pro
   // A command that exits without reading all its input closes the pipe: that is the command's business, not an error here.
   const closedEarly = new Set(['EPIPE', 'ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE']);
   if (options.stdin)
-    streams.push(
-      pipeline(options.stdin, child.stdin!).catch((err: NodeJS.ErrnoException) => (closedEarly.has(err.code ?? '') ? undefined : Promise.reject(err))),
-    );
+    streams.push(pipeline(options.stdin, child.stdin!).catch((err: unknown) => (closedEarly.has(errnoOf(err) ?? '') ? undefined : Promise.reject(err))));
   if (options.stdout) streams.push(pipeline(child.stdout!, options.stdout));
   try {
     const [[code, signal]] = await Promise.all([exited, ...streams]);

@@ -11,7 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { LiveLocation, RestoreEntry, SourceRestoreOptions, SourceContext, SourceEntry, SourcePlugin } from '../../core/contracts.js';
 import { mtimeOf } from '../../core/fs/mtime.js';
-import { FailsafeError } from '../../core/errors.js';
+import { errnoOf, FailsafeError } from '../../core/errors.js';
 import { defineSource } from '../../core/sdk/registry.js';
 import { restoreFlatFiles } from '../../core/sdk/flat-files.js';
 
@@ -120,7 +120,7 @@ function exactly(stream: Readable, size: number, file: string, source: string): 
         yield chunk;
       }
     } catch (err) {
-      throw new FailsafeError('E_SOURCE_READ', `source "${source}": cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`, { cause: err });
+      throw new FailsafeError('E_SOURCE_READ', `source "${source}": cannot read ${file}: ${errnoOf(err) ?? err}`, { cause: err });
     }
     if (delivered !== size) torn(file, source);
   }

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { LiveLocation, LocalFileChange, RestoreEntry, SourceRestoreOptions, SourceContext, SourceEntry, SourcePlugin } from '../../core/contracts.js';
 import { mtimeOf } from '../../core/fs/mtime.js';
 import { STAGING_PREFIX } from '../../core/fs/paths.js';
-import { FailsafeError } from '../../core/errors.js';
+import { errnoOf, FailsafeError } from '../../core/errors.js';
 import { defineSource } from '../../core/sdk/registry.js';
 import { restoreTree } from './restore.js';
 
@@ -78,7 +78,7 @@ export class DirectorySource implements SourcePlugin {
     try {
       names = (await readdir(dir)).sort();
     } catch (err) {
-      throw new FailsafeError('E_SOURCE_READ', `source "${this.name}": cannot read directory ${dir}: ${(err as NodeJS.ErrnoException).code ?? err}`, {
+      throw new FailsafeError('E_SOURCE_READ', `source "${this.name}": cannot read directory ${dir}: ${errnoOf(err) ?? err}`, {
         cause: err,
       });
     }
@@ -90,7 +90,7 @@ export class DirectorySource implements SourcePlugin {
       if (dirRel === '' && name.startsWith(STAGING_PREFIX)) continue;
       const path = join(this.root, rel);
       const info = await lstat(path).catch((err: unknown) => {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // deleted since readdir
+        if (errnoOf(err) === 'ENOENT') return undefined; // deleted since readdir
         throw new FailsafeError('E_SOURCE_READ', `source "${this.name}": cannot stat ${path}`, { cause: err });
       });
       if (!info) continue;
@@ -141,7 +141,7 @@ export class DirectorySource implements SourcePlugin {
     async function* read(): AsyncGenerator<Buffer> {
       let delivered = 0;
       const handle = await open(path, 'r').catch((err: unknown) => {
-        throw new FailsafeError('E_SOURCE_READ', `source "${name}": cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`, { cause: err });
+        throw new FailsafeError('E_SOURCE_READ', `source "${name}": cannot read ${path}: ${errnoOf(err) ?? err}`, { cause: err });
       });
       try {
         if (size > 0) {
@@ -159,7 +159,7 @@ export class DirectorySource implements SourcePlugin {
         else if (after.mtimeMs !== mtimeMs) report('changed');
       } catch (err) {
         if (err instanceof FailsafeError) throw err;
-        throw new FailsafeError('E_SOURCE_READ', `source "${name}": cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`, { cause: err });
+        throw new FailsafeError('E_SOURCE_READ', `source "${name}": cannot read ${path}: ${errnoOf(err) ?? err}`, { cause: err });
       } finally {
         await handle.close();
       }

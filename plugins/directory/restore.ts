@@ -13,7 +13,7 @@ import { lstat, lutimes, mkdir, open, rm, symlink, type FileHandle } from 'node:
 import { dirname, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import type { RestoreEntry, SourceRestoreOptions } from '../../core/contracts.js';
-import { FailsafeError } from '../../core/errors.js';
+import { errnoOf, FailsafeError } from '../../core/errors.js';
 import { writeAll, writeStreamTo } from '../../core/fs/atomic.js';
 import { BoundedTasks } from '../../core/pipeline/bounded-tasks.js';
 import { owner, restoreOwner, type Owned } from '../../core/fs/owner.js';
@@ -57,7 +57,7 @@ class MadeDirectories {
       this.#made.add(target);
       return;
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
+      const code = errnoOf(err);
       if (code !== 'EEXIST' && code !== 'ENOENT') throw err;
       // A symlink there would take the folder's mode, owner and time at the end, and its children, elsewhere.
       if (code === 'EEXIST' && (await lstat(target)).isSymbolicLink()) {
@@ -175,7 +175,7 @@ function writeSmallFile(target: string, entry: RestoreEntry, content: Buffer, co
   try {
     fd = openSync(target, 'wx', meta.mode);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    if (errnoOf(err) !== 'EEXIST') throw err;
     context.made.forget(target);
     rmSync(target, { force: true, recursive: true });
     fd = openSync(target, 'wx', meta.mode);
@@ -199,7 +199,7 @@ async function replacing<T>(target: string, made: MadeDirectories, create: () =>
   try {
     return await create();
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    if (errnoOf(err) !== 'EEXIST') throw err;
   }
   made.forget(target);
   await rm(target, { force: true, recursive: true });
