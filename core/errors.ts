@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   E_NOT_MOUNTED: ExitCode.failed,
   E_PERMISSION: ExitCode.failed,
   E_AUTH: ExitCode.failed,
+  E_TARGET_NOT_FOUND: ExitCode.failed,
   E_BUCKET_NOT_FOUND: ExitCode.failed,
   E_UNREACHABLE: ExitCode.failed,
   E_RESTORE: ExitCode.failed,
@@ -62,6 +63,22 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/**
+ * Other names of a code, matched by isFailsafeError in both directions so that
+ * scripts written against them keep working (docs/errors.md, "Aliases").
+ * S3 targets still report E_BUCKET_NOT_FOUND; E_UNEXPECTED is what the CLI,
+ * the onError hook and resume records said before E_INTERNAL took its place.
+ */
+export const ERROR_ALIASES = {
+  E_BUCKET_NOT_FOUND: 'E_TARGET_NOT_FOUND',
+  E_UNEXPECTED: 'E_INTERNAL',
+} as const satisfies Record<string, ErrorCode>;
+export type ErrorAlias = keyof typeof ERROR_ALIASES;
+
+function canonical(code: string): string {
+  return Object.hasOwn(ERROR_ALIASES, code) ? ERROR_ALIASES[code as ErrorAlias] : code;
+}
+
 export function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(ERROR_CODES, code);
 }
@@ -83,11 +100,12 @@ export class FailsafeError extends Error {
   }
 }
 
-export function isFailsafeError(err: unknown, code?: ErrorCode): err is FailsafeError {
-  return err instanceof FailsafeError && (code === undefined || err.code === code);
+/** True for a FailsafeError, with `code` or one of its aliases when given. */
+export function isFailsafeError(err: unknown, code?: ErrorCode | ErrorAlias): err is FailsafeError {
+  return err instanceof FailsafeError && (code === undefined || canonical(err.code) === canonical(code));
 }
 
-/** Exit status for any thrown value: unknown errors are plain failures. */
+/** Exit status for any thrown value: unknown errors are plain failures (E_INTERNAL's status). */
 export function exitCodeOf(err: unknown): ExitCode {
   return err instanceof FailsafeError ? err.exitCode : ExitCode.failed;
 }
@@ -178,10 +196,18 @@ export function fromStagingError(err: unknown, where: string): unknown {
   }
 }
 
-/** Any thrown value as a FailsafeError: unknown errors become E_STORAGE with their message. */
+/**
+ * Any thrown value as a FailsafeError, with its message: a cancellation is
+ * E_ABORTED, an operating system's error (an errno from I/O that escaped its
+ * caller's mapping) E_STORAGE, and anything else, a bug's TypeError included,
+ * E_INTERNAL. Errors of storage calls arrive here already classified: Storage
+ * and the adapters map their own.
+ */
 export function asFailsafeError(err: unknown): FailsafeError {
   if (err instanceof FailsafeError) return err;
-  return new FailsafeError('E_STORAGE', err instanceof Error ? err.message : String(err), { cause: err });
+  const message = err instanceof Error ? err.message : String(err);
+  if (isAbortError(err)) return new FailsafeError('E_ABORTED', message, { cause: err });
+  return new FailsafeError(systemErrno(err) === undefined ? 'E_INTERNAL' : 'E_STORAGE', message, { cause: err });
 }
 
 /** True when a thrown value means the operation was cancelled through an AbortSignal. */

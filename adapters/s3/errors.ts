@@ -40,6 +40,7 @@ export function s3Error(err: unknown, context: ErrorContext, what: string): Fail
 
   if (isAbortError(err)) return fail('E_ABORTED', 'aborted');
   if (name === 'NoSuchKey' || (name === 'NotFound' && status === 404)) return fail('E_NOT_FOUND', 'not found');
+  // S3's name for E_TARGET_NOT_FOUND, kept because scripts match it (docs/errors.md, Aliases).
   if (name === 'NoSuchBucket') return fail('E_BUCKET_NOT_FOUND', 'the bucket does not exist');
   if (AUTH.has(name)) return fail('E_AUTH', `credentials refused (${name}): ${detail}`);
   if (name === 'CredentialsProviderError') {

@@ -6,7 +6,7 @@
  * `before` is always started again; `onError` runs on any failure.
  */
 import { spawn } from 'node:child_process';
-import { FailsafeError } from '../errors.js';
+import { asFailsafeError, FailsafeError } from '../errors.js';
 
 export interface JobHooks {
   before?: string;
@@ -55,7 +55,7 @@ export async function withHooks<T>(hooks: JobHooks | undefined, context: HookCon
 async function onError(hooks: JobHooks, context: HookContext, err: unknown): Promise<void> {
   if (!hooks.onError) return;
   const message = err instanceof Error ? err.message : String(err);
-  const code = err instanceof FailsafeError ? err.code : 'E_UNEXPECTED';
+  const code = asFailsafeError(err).code;
   await runHook('onError', hooks.onError, hooks.timeoutMs, context, { FAILSAFE_STATUS: 'failure', FAILSAFE_ERROR: message, FAILSAFE_ERROR_CODE: code }).catch(
     (e: Error) => context.warn?.(e.message),
   );
