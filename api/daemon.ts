@@ -3,12 +3,26 @@
  * its `schedule`, and prune and drill on `schedules`. A run that reports a
  * failure rejects, so the state records it as failed.
  */
+import type { LoadedConfig } from '../core/config/load.js';
 import { FailsafeError } from '../core/errors.js';
-import type { Failsafe } from './failsafe.js';
+import type { PruneReport } from '../core/maintenance/prune.js';
+import type { SnapshotInfo } from '../core/repository/snapshots.js';
+import type { DrillOptions, DrillReport } from '../core/restore/drill.js';
+import type { PruneSelection } from './operations/maintenance.js';
+import type { BackupOptions, BackupOutcome } from './options.js';
 import type { ScheduledTask } from '../core/automation/scheduler.js';
 import { backupTaskName } from '../core/automation/run-state.js';
 
-export function daemonTasks(failsafe: Failsafe, warn?: (message: string) => void): ScheduledTask[] {
+/** What the daemon's tasks call: the Failsafe facade, named here by its shape so that the facade can load this module. */
+export interface Schedulable {
+  readonly config: LoadedConfig;
+  backup(jobs: string[], options: BackupOptions): Promise<BackupOutcome>;
+  list(options: { job?: string }): Promise<SnapshotInfo[]>;
+  prune(options: PruneSelection): Promise<PruneReport>;
+  drill(jobs: string[], options: DrillOptions): Promise<DrillReport>;
+}
+
+export function daemonTasks(failsafe: Schedulable, warn?: (message: string) => void): ScheduledTask[] {
   const { config } = failsafe.config;
   const tasks: ScheduledTask[] = [];
   const extra = warn ? { warn } : {};

@@ -31,7 +31,11 @@ export { recoverRestores, type RecoveredRestore } from '../core/restore/swap.js'
 export type { DrillJobReport, DrillOptions, DrillReport } from '../core/restore/drill.js';
 export { verifySnapshot, type VerifyReport, type VerifyProblem } from '../core/restore/verify.js';
 export { listSnapshots, openSnapshot, resolveSnapshot, type SnapshotInfo } from '../core/repository/snapshots.js';
-export { createCompressor, createSegmentCodec } from '../core/codec/compression.js';
+export { createSegmentCodec } from '../core/codec/compression.js';
+// The composition root: tokens a caller registers through OpenOptions.configure to replace a stage (docs/api.md).
+export { TOKENS, type StorageWrapper, type NotifierFactory } from './tokens.js';
+export type { Configure } from './container.js';
+export type { CompressionStage, ChecksumStage, CipherStage, PipelineStages, StageModule } from '../core/codec/stages.js';
 export { createEncryption, type Encryption, type IdentitySource } from '../core/crypto/encryption.js';
 export { encodePublicKey, parsePublicKey, readIdentity, writeNewIdentity, type Identity } from '../core/crypto/identity.js';
 export { rotateKeys, type RotateReport } from '../core/maintenance/rotate.js';

@@ -9,7 +9,6 @@
  * implementations again through the job's container.
  */
 import { FailsafeError } from '../errors.js';
-import type { SegmentCodecSpec } from '../pipeline/segment-work.js';
 
 /** A factory a worker thread imports: `module` is a file URL or a package specifier, `export` the name of the function. */
 export interface StageModule {
@@ -41,6 +40,15 @@ export interface ChecksumStage {
 /** The cipher's implementation: a factory `(name: string, key?: Uint8Array) => SegmentCipher`; absent for the built-in ones. */
 export interface CipherStage {
   implementation?: StageModule;
+}
+
+/** What a worker needs to rebuild a snapshot's stages: plain data, so it crosses a thread boundary (core/codec/stages.ts). */
+export interface SegmentCodecSpec {
+  compression: CompressionStage;
+  /** The segment cipher's name and, unless it is `none`, its 32-byte key; `implementation` for a cipher that is not built in. */
+  cipher: { name: string; key?: Uint8Array; implementation?: StageModule };
+  /** The stored objects' checksum; SHA-256 when absent. */
+  checksum?: ChecksumStage;
 }
 
 /** The stages of one job's pipeline, as the composition root chose them. */

@@ -7,18 +7,10 @@
  * codecs, so a worker starts small.
  */
 import { createHash } from 'node:crypto';
-import type { CompressionStage, ChecksumStage, StageModule } from '../codec/stages.js';
 import type { SegmentCipher } from '../contracts.js';
 import { FailsafeError, isFailsafeError } from '../errors.js';
 
-/** What a worker needs to rebuild a snapshot's stages: plain data, so it crosses a thread boundary (core/codec/stages.ts). */
-export interface SegmentCodecSpec {
-  compression: CompressionStage;
-  /** The segment cipher's name and, unless it is `none`, its 32-byte key; `implementation` for a cipher that is not built in. */
-  cipher: { name: string; key?: Uint8Array; implementation?: StageModule };
-  /** The stored objects' checksum; SHA-256 when absent. */
-  checksum?: ChecksumStage;
-}
+export type { SegmentCodecSpec } from '../codec/stages.js';
 
 /** The synchronous codecs of one thread. */
 export interface SegmentTools {

@@ -47,9 +47,12 @@ port.on('message', (message: WorkerRequest | WorkerSetup) => {
   }
   void ready.then(
     (t) => handle(t, message),
-    (err: Error) => port.postMessage({ id: message.id, error: { message: `the segment worker could not start: ${err.message}` } }),
+    (err: Error) => port.postMessage({ id: message.id, error: { message: `the segment worker could not start: ${err.message}`, ...codeOf(err) } }),
   );
 });
+
+/** A FailsafeError's code crosses to the main thread (an unknown codec is E_UNSUPPORTED_FORMAT there too). */
+const codeOf = (err: Error): { code?: string } => (err instanceof FailsafeError ? { code: err.code } : {});
 
 function handle(t: SegmentTools, message: WorkerRequest): void {
   try {
