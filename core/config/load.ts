@@ -7,15 +7,16 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parse as parseYaml, parseDocument, stringify as stringifyYaml, visit, type Document } from 'yaml';
+import { LineCounter, parse as parseYaml, parseDocument, stringify as stringifyYaml, type Document } from 'yaml';
 import type { z } from 'zod';
 import { DEFAULT_LEVELS, LEVEL_RANGE } from '../codec/compression.js';
 import { errnoOf, FailsafeError } from '../errors.js';
 import { DEFAULT_PATH_OPTIONS, type Registry } from '../sdk/registry.js';
 import { pickDefined } from '../util/defined.js';
 import { jobAutomation } from './automation.js';
+import { interpolate } from './interpolate.js';
 import { formatKeyPath, positionOf, type KeyPath } from './positions.js';
-import { configSchema, DEFAULT_SEGMENT_SIZE, type FailsafeConfig, type JobConfig, type SourceConfig, type TargetConfig } from './schema.js';
+import { configSchema, DEFAULT_SEGMENT_SIZE, type FailsafeConfig, type JobConfig, type RawConfig, type SourceConfig, type TargetConfig } from './schema.js';
 
 export type { FailsafeConfig, JobConfig, SourceConfig, TargetConfig } from './schema.js';
 
@@ -69,83 +70,20 @@ function resolvePluginSpec(spec: string, dir: string): string {
   return spec.startsWith('.') || isAbsolute(spec) ? resolve(dir, spec) : spec;
 }
 
+type ConfigErrorCode = 'E_CONFIG' | 'E_CONFIG_ENV' | 'E_UNKNOWN_TYPE' | 'E_UNKNOWN_TARGET';
+/** Throws the error for the key at `at`, named by its line and column (or by the label of a configuration without lines). */
+type Fail = (code: ConfigErrorCode, at: KeyPath, message: string) => never;
+
 export function parseConfigText(text: string, file: string, options: LoadOptions): LoadedConfig {
   const path = resolve(file);
   const dir = dirname(path);
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
-  const shown = displayPath(path);
-  const fail = (code: 'E_CONFIG' | 'E_CONFIG_ENV' | 'E_UNKNOWN_TYPE' | 'E_UNKNOWN_TARGET', at: KeyPath, message: string): never => {
-    const { line, col } = positionOf(doc, lines, at);
-    const key = formatKeyPath(at);
-    throw new FailsafeError(code, `${options.label ?? `${shown}:${line}:${col}`}: ${key ? `${key}: ` : ''}${message}`);
-  };
-
-  const syntax = doc.errors[0];
-  if (syntax) {
-    const { line, col } = lines.linePos(syntax.pos[0]);
-    throw new FailsafeError('E_CONFIG', `${shown}:${line}:${col}: ${syntax.message.split('\n')[0]}`);
-  }
-  // The passphrase is needed only to read or write data: its missing variable is reported then.
-  let passphraseError: FailsafeError | undefined;
-  interpolate(doc, options.env ?? process.env, (at, message) => {
-    if (formatKeyPath(at) !== 'encryption.passphrase') return fail('E_CONFIG_ENV', at, message);
-    try {
-      fail('E_CONFIG_ENV', at, message);
-    } catch (err) {
-      passphraseError ??= err as FailsafeError;
-    }
-    return DEFERRED;
-  });
-
-  const parsed = configSchema.safeParse(doc.toJS() ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    fail('E_CONFIG', issuePath(issue), describeIssue(issue));
-  }
-  const raw = parsed.data!;
-
-  const [min, max] = LEVEL_RANGE[raw.compression.algorithm];
-  const level = raw.compression.level ?? DEFAULT_LEVELS[raw.compression.algorithm];
-  if (level < min || level > max) fail('E_CONFIG', ['compression', 'level'], `${raw.compression.algorithm} levels go from ${min} to ${max}`);
-
-  const targets: Record<string, TargetConfig> = {};
-  for (const [name, target] of Object.entries(raw.targets)) {
-    const { type, ...rest } = target;
-    const factory = options.registry.adapters.get(type);
-    if (!factory)
-      fail('E_UNKNOWN_TYPE', ['targets', name, 'type'], `unknown target type "${type}" (known: ${[...options.registry.adapters.keys()].join(', ')})`);
-    const opts = validateOptions(factory!.optionsSchema, resolvePaths(rest, dir, factory!.pathOptions), ['targets', name], fail);
-    targets[name] = { type, options: opts };
-  }
-
+  const { doc, fail } = parseYamlDocument(text, displayPath(path), options.label);
+  const passphraseError = interpolateEnv(doc, options.env ?? process.env, fail);
+  const raw = validateStructure(doc, fail);
+  const level = compressionLevel(raw, fail);
+  const targets = buildTargets(raw, dir, options.registry, fail);
   const jobs: Record<string, JobConfig> = {};
-  for (const [jobName, job] of Object.entries(raw.jobs)) {
-    const sources: SourceConfig[] = [];
-    job.sources.forEach((source, index) => {
-      const at: KeyPath = ['jobs', jobName, 'sources', index];
-      const { type, name, ...rest } = source;
-      const factory = options.registry.sources.get(type);
-      if (!factory) fail('E_UNKNOWN_TYPE', [...at, 'type'], `unknown source type "${type}" (known: ${[...options.registry.sources.keys()].join(', ')})`);
-      const opts = validateOptions(factory!.optionsSchema, resolvePaths(rest, dir), at, fail);
-      const sourceName = name ?? factory!.defaultName(opts);
-      if (sources.some((s) => s.name === sourceName)) {
-        fail('E_CONFIG', name === undefined ? at : [...at, 'name'], `two sources of job "${jobName}" are named "${sourceName}"; give one a name:`);
-      }
-      sources.push({ type, name: sourceName, options: opts });
-    });
-    job.targets.forEach((target, index) => {
-      if (!(target in targets))
-        fail(
-          'E_UNKNOWN_TARGET',
-          ['jobs', jobName, 'targets', index],
-          `no target "${target}" under targets (defined: ${Object.keys(targets).join(', ') || 'none'})`,
-        );
-    });
-    const automation = jobAutomation(job, job.targets, (at, message) => fail('E_CONFIG', ['jobs', jobName, ...at], message));
-    jobs[jobName] = { name: jobName, sources, targets: job.targets, ...automation };
-  }
-
+  for (const [jobName, job] of Object.entries(raw.jobs)) jobs[jobName] = buildJob(jobName, job, targets, dir, options.registry, fail);
   if (raw.checkpoints && !(raw.checkpoints.target in targets)) {
     fail(
       'E_UNKNOWN_TARGET',
@@ -153,22 +91,11 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
       `no target "${raw.checkpoints.target}" under targets (defined: ${Object.keys(targets).join(', ') || 'none'})`,
     );
   }
-
-  const encryption =
-    raw.encryption === 'none'
-      ? { mode: 'none' as const }
-      : {
-          mode: 'keys' as const,
-          ...(raw.encryption.passphrase === undefined || passphraseError ? {} : { passphrase: raw.encryption.passphrase }),
-          ...(passphraseError ? { passphraseError } : {}),
-          ...(raw.encryption.keyFile === undefined ? {} : { keyFile: resolvePath(raw.encryption.keyFile, dir) }),
-          ...(raw.encryption.recipients === undefined ? {} : { recipients: raw.encryption.recipients }),
-        };
   const config: FailsafeConfig = {
     version: 1,
     plugins: raw.plugins.map((p) => resolvePluginSpec(p, dir)),
     targets,
-    encryption,
+    encryption: encryptionOf(raw, dir, passphraseError),
     compression: { algorithm: raw.compression.algorithm, level },
     segmentSize: raw.segmentSize ?? DEFAULT_SEGMENT_SIZE,
     ...(raw.parallelism === undefined ? {} : { parallelism: raw.parallelism }),
@@ -179,6 +106,113 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
     jobs,
   };
   return { file: options.label ?? path, dir, config };
+}
+
+/** The YAML with positions, and how to fail at one of its keys; a syntax error is thrown here. */
+function parseYamlDocument(text: string, shown: string, label: string | undefined): { doc: Document; fail: Fail } {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const fail: Fail = (code, at, message) => {
+    const { line, col } = positionOf(doc, lines, at);
+    const key = formatKeyPath(at);
+    throw new FailsafeError(code, `${label ?? `${shown}:${line}:${col}`}: ${key ? `${key}: ` : ''}${message}`);
+  };
+  const syntax = doc.errors[0];
+  if (syntax) {
+    const { line, col } = lines.linePos(syntax.pos[0]);
+    throw new FailsafeError('E_CONFIG', `${shown}:${line}:${col}: ${syntax.message.split('\n')[0]}`);
+  }
+  return { doc, fail };
+}
+
+/**
+ * Fills in `${VAR}`s; a missing one fails, except in the passphrase, which is
+ * needed only to read or write data: its error is returned, to be reported then.
+ */
+function interpolateEnv(doc: Document, env: NodeJS.ProcessEnv, fail: Fail): FailsafeError | undefined {
+  let passphraseError: FailsafeError | undefined;
+  interpolate(doc, env, (at, message) => {
+    if (formatKeyPath(at) !== 'encryption.passphrase') return fail('E_CONFIG_ENV', at, message);
+    try {
+      fail('E_CONFIG_ENV', at, message);
+    } catch (err) {
+      passphraseError ??= err as FailsafeError;
+    }
+    return DEFERRED;
+  });
+  return passphraseError;
+}
+
+function validateStructure(doc: Document, fail: Fail): RawConfig {
+  const parsed = configSchema.safeParse(doc.toJS() ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    fail('E_CONFIG', issuePath(issue), describeIssue(issue));
+  }
+  return parsed.data!;
+}
+
+function compressionLevel(raw: RawConfig, fail: Fail): number {
+  const [min, max] = LEVEL_RANGE[raw.compression.algorithm];
+  const level = raw.compression.level ?? DEFAULT_LEVELS[raw.compression.algorithm];
+  if (level < min || level > max) fail('E_CONFIG', ['compression', 'level'], `${raw.compression.algorithm} levels go from ${min} to ${max}`);
+  return level;
+}
+
+function buildTargets(raw: RawConfig, dir: string, registry: Registry, fail: Fail): Record<string, TargetConfig> {
+  const targets: Record<string, TargetConfig> = {};
+  for (const [name, target] of Object.entries(raw.targets)) {
+    const { type, ...rest } = target;
+    const factory = registry.adapters.get(type);
+    if (!factory) fail('E_UNKNOWN_TYPE', ['targets', name, 'type'], `unknown target type "${type}" (known: ${[...registry.adapters.keys()].join(', ')})`);
+    const opts = validateOptions(factory!.optionsSchema, resolvePaths(rest, dir, factory!.pathOptions), ['targets', name], fail);
+    targets[name] = { type, options: opts };
+  }
+  return targets;
+}
+
+type RawJob = RawConfig['jobs'][string];
+
+function buildJob(jobName: string, job: RawJob, targets: Record<string, TargetConfig>, dir: string, registry: Registry, fail: Fail): JobConfig {
+  const sources = buildSources(jobName, job.sources, dir, registry, fail);
+  job.targets.forEach((target, index) => {
+    if (!(target in targets))
+      fail(
+        'E_UNKNOWN_TARGET',
+        ['jobs', jobName, 'targets', index],
+        `no target "${target}" under targets (defined: ${Object.keys(targets).join(', ') || 'none'})`,
+      );
+  });
+  const automation = jobAutomation(job, job.targets, (at, message) => fail('E_CONFIG', ['jobs', jobName, ...at], message));
+  return { name: jobName, sources, targets: job.targets, ...automation };
+}
+
+function buildSources(jobName: string, rawSources: RawJob['sources'], dir: string, registry: Registry, fail: Fail): SourceConfig[] {
+  const sources: SourceConfig[] = [];
+  rawSources.forEach((source, index) => {
+    const at: KeyPath = ['jobs', jobName, 'sources', index];
+    const { type, name, ...rest } = source;
+    const factory = registry.sources.get(type);
+    if (!factory) fail('E_UNKNOWN_TYPE', [...at, 'type'], `unknown source type "${type}" (known: ${[...registry.sources.keys()].join(', ')})`);
+    const opts = validateOptions(factory!.optionsSchema, resolvePaths(rest, dir), at, fail);
+    const sourceName = name ?? factory!.defaultName(opts);
+    if (sources.some((s) => s.name === sourceName)) {
+      fail('E_CONFIG', name === undefined ? at : [...at, 'name'], `two sources of job "${jobName}" are named "${sourceName}"; give one a name:`);
+    }
+    sources.push({ type, name: sourceName, options: opts });
+  });
+  return sources;
+}
+
+function encryptionOf(raw: RawConfig, dir: string, passphraseError: FailsafeError | undefined): FailsafeConfig['encryption'] {
+  if (raw.encryption === 'none') return { mode: 'none' };
+  return {
+    mode: 'keys',
+    ...(raw.encryption.passphrase === undefined || passphraseError ? {} : { passphrase: raw.encryption.passphrase }),
+    ...(passphraseError ? { passphraseError } : {}),
+    ...(raw.encryption.keyFile === undefined ? {} : { keyFile: resolvePath(raw.encryption.keyFile, dir) }),
+    ...(raw.encryption.recipients === undefined ? {} : { recipients: raw.encryption.recipients }),
+  };
 }
 
 /**
@@ -216,35 +250,6 @@ function issuePath(issue: z.core.$ZodIssue): KeyPath {
 function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
   return issue.message.replace(/^Invalid input: /, '');
-}
-
-/** Replaces `${VAR}` in every string scalar; `$${` stays a literal `${`. A missing variable is an error. */
-function interpolate(doc: Document, env: NodeJS.ProcessEnv, fail: (at: KeyPath, message: string) => string): void {
-  visit(doc, {
-    Scalar(_key, node, ancestors) {
-      if (typeof node.value !== 'string' || !node.value.includes('${')) return;
-      node.value = node.value.replace(/\$?\$\{([^}]*)\}/g, (match: string, name: string) => {
-        if (match.startsWith('$$')) return match.slice(1);
-        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return fail(keyPathOf(ancestors, node), `"\${${name}}" is not a valid variable name`);
-        const value = env[name];
-        if (value === undefined) return fail(keyPathOf(ancestors, node), `environment variable ${name} is not set`);
-        return value;
-      });
-    },
-  });
-}
-
-function keyPathOf(ancestors: readonly unknown[], node: unknown): KeyPath {
-  const path: KeyPath = [];
-  const chain = [...ancestors, node];
-  for (let i = 1; i < chain.length; i++) {
-    const parent = chain[i - 1];
-    const child = chain[i];
-    if (isPair(parent) && isScalar(parent.key) && parent.value === child) path.push(String(parent.key.value));
-    if (isSeq(parent)) path.push(parent.items.indexOf(child as never));
-    if (isMap(parent) && isPair(child)) continue;
-  }
-  return path;
 }
 
 function resolvePaths(options: Record<string, unknown>, dir: string, pathOptions = DEFAULT_PATH_OPTIONS): Record<string, unknown> {
