@@ -30,23 +30,13 @@ async function runDaemon({ open, io }: CommandContext, options: CommonOptions): 
   const failsafe = await open(options);
   const log = (line: string): void => void io.stderr.write(`${new Date().toISOString()} ${line}\n`);
   try {
-    const { config } = failsafe.config;
-    const [{ daemonTasks }, { Scheduler }, { FileRunState }] = await Promise.all([
-      import('../../api/daemon.js'),
-      import('../../core/automation/scheduler.js'),
-      import('../../core/automation/run-state.js'),
-    ]);
-    const tasks = daemonTasks(failsafe, (message) => log(`warning: ${message}`));
-    if (tasks.length === 0) throw new FailsafeError('E_USAGE', NOTHING_TO_SCHEDULE);
-    const scheduler = new Scheduler(tasks, {
-      state: new FileRunState(config.stateFile),
-      ...(config.timeZone ? { timeZone: config.timeZone } : {}),
-      onEvent: (event) => log(describe(event)),
-    });
+    // The deployment's scheduler runs on the clock its container chose (api/container.ts).
+    const scheduler = await failsafe.scheduler({ warn: (message) => log(`warning: ${message}`), onEvent: (event) => log(describe(event)) });
+    if (scheduler.tasks.length === 0) throw new FailsafeError('E_USAGE', NOTHING_TO_SCHEDULE);
     const { stopping, stopped } = untilSignal();
     await recoverAtStart(failsafe, log, stopping.signal);
     if (!stopping.signal.aborted) await scheduler.start();
-    log(`daemon started: ${tasks.map((t) => `${t.name} (${t.cron})`).join(', ')}`);
+    log(`daemon started: ${scheduler.tasks.join(', ')}`);
     const signal = await stopped;
     log(`${signal}: stopping${scheduler.running.length > 0 ? `, cancelling ${scheduler.running.join(', ')}` : ''}`);
     await scheduler.stop();

@@ -106,6 +106,11 @@ export class Scheduler {
   }
 
   /** The runs in progress, by task name. */
+  /** Every task, as `name (cron)`. */
+  get tasks(): string[] {
+    return this.#tasks.map((t) => `${t.name} (${t.cron})`);
+  }
+
   get running(): string[] {
     return [...this.#running.keys()];
   }

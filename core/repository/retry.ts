@@ -12,9 +12,12 @@
  * `get` only while opening, since read errors surface on the stream later.
  */
 import type { Readable } from 'node:stream';
-import pRetry, { AbortError } from 'p-retry';
 import type { ByteRange, ObjectInfo, StorageAdapter, StorageOptions } from '../contracts.js';
 import { errnoOf, FailsafeError, isAbortError, type ErrorCode } from '../errors.js';
+import { lazyDependency } from '../sdk/dependency.js';
+
+// Loaded at the first failure worth retrying: a run whose calls all succeed never loads it (test/cli/startup.test.ts).
+const loadPRetry = lazyDependency('p-retry', 'retrying a storage call', () => import('p-retry'));
 
 export interface RetryPolicy {
   /** Attempts after the first; 0 turns retrying off. Default 3. */
@@ -121,14 +124,25 @@ class RetryingAdapter implements StorageAdapter {
     }
   }
 
-  #retry<T>(options: StorageOptions | undefined, call: () => Promise<T>): Promise<T> {
+  async #retry<T>(options: StorageOptions | undefined, call: () => Promise<T>): Promise<T> {
     const signal = options?.signal;
     const transient = this.#policy.transient ?? isTransient;
+    let first: unknown;
+    try {
+      signal?.throwIfAborted();
+      return await call();
+    } catch (err) {
+      if (signal?.aborted || !transient(err) || this.retries === 0) throw err;
+      first = err;
+    }
+    const { default: pRetry, AbortError } = await loadPRetry();
     // p-retry rejects with the most frequent error when attempts run out; the last one says best what is wrong now.
-    let last: Error | undefined;
+    let last: Error = asError(first);
     return pRetry(
       async (attempt) => {
         try {
+          // The first attempt already failed above: failing it again here makes p-retry wait before the second.
+          if (attempt === 1) throw first;
           signal?.throwIfAborted();
           return await call();
         } catch (err) {
@@ -147,7 +161,7 @@ class RetryingAdapter implements StorageAdapter {
         ...(signal ? { signal } : {}),
       },
     ).catch((err: unknown) => {
-      throw signal?.aborted ? err : (last ?? err);
+      throw signal?.aborted ? err : last;
     });
   }
 
