@@ -78,20 +78,7 @@ export function collect(sources: SourcePlugin[], options: CollectOptions): Colle
         const path = normalizeArchivePath(entry.path);
         const offset = out.position;
         const sha = await writeEntry(out, source.name, `${source.name}/${path}`, ahead, progress, signal);
-        entries.push({
-          source: source.name,
-          path,
-          type: entry.type,
-          size: entry.type === 'file' ? entry.size : 0,
-          mode: entry.mode,
-          mtime: entry.mtime.toISOString(),
-          ...(entry.linkTarget === undefined ? {} : { linkTarget: entry.linkTarget }),
-          ...(entry.uid === undefined ? {} : { uid: entry.uid }),
-          ...(entry.gid === undefined ? {} : { gid: entry.gid }),
-          ...(sha === undefined ? {} : { sha256: sha }),
-          segment: Math.floor(offset / options.segmentSize),
-          offset: offset % options.segmentSize,
-        });
+        entries.push(manifestEntry(source.name, path, entry, sha, offset, options.segmentSize));
         summary.entries++;
         if (entry.type === 'file') {
           summary.bytes += entry.size;
@@ -116,6 +103,24 @@ export function collect(sources: SourcePlugin[], options: CollectOptions): Colle
   });
   done.catch(() => undefined); // the caller awaits it, once the segments before the failure are stored
   return { segments: out.segments, recycle: (index) => out.recycle(index), done };
+}
+
+/** What the manifest records of an entry written at `offset` of the archive: enough to find and check it alone. */
+function manifestEntry(source: string, path: string, entry: SourceEntry, sha256: string | undefined, offset: number, segmentSize: number): ManifestEntry {
+  return {
+    source,
+    path,
+    type: entry.type,
+    size: entry.type === 'file' ? entry.size : 0,
+    mode: entry.mode,
+    mtime: entry.mtime.toISOString(),
+    ...(entry.linkTarget === undefined ? {} : { linkTarget: entry.linkTarget }),
+    ...(entry.uid === undefined ? {} : { uid: entry.uid }),
+    ...(entry.gid === undefined ? {} : { gid: entry.gid }),
+    ...(sha256 === undefined ? {} : { sha256 }),
+    segment: Math.floor(offset / segmentSize),
+    offset: offset % segmentSize,
+  };
 }
 
 async function writeEntry(
