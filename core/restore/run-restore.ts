@@ -1,24 +1,21 @@
 /**
  * Restoring a snapshot: stream and verify every selected source into a
- * staging directory beside its destination and check the staged copy; only
+ * staging directory beside its destination (core/restore/stage.ts) and check the staged copy; only
  * then, after an optional confirmation and a safety snapshot of the live
  * data, swap everything into place under a journal (core/restore/swap.ts), check the
  * live result and roll back if that fails. A failure before the swap leaves
  * the live data untouched; after it, the live data is the old data again.
  */
-import { mkdir, rm, rmdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import type { RestoreEntry, SourcePlugin } from '../contracts.js';
+import { rm } from 'node:fs/promises';
+import type { SourcePlugin } from '../contracts.js';
 import { FailsafeError, fromStagingError, isAbortError } from '../errors.js';
 import { flushTree } from '../fs/durable.js';
 import { assertRoomFor, type SpaceNeed } from '../fs/free-space.js';
-import { makeFolder } from '../fs/make-folder.js';
-import { archiveEntries, checksEveryFile, type ArchiveEntry } from '../read/archive.js';
 import { FileHasher } from '../read/file-hasher.js';
-import { segmentStream } from '../read/segments.js';
 import { SegmentWorkers } from '../pipeline/segment-workers.js';
 import { plannedChanges, plannedEntries, planRestore, type PlannedChanges, type PlannedSource, type RestorePlugins } from './plan.js';
 import type { OpenedSnapshot } from '../repository/snapshots.js';
+import { removeEmptyFolders, stageAll, type MadeFolders } from './stage.js';
 import { Swap } from './swap.js';
 
 export type { PlannedChanges, RestorePlugins } from './plan.js';
@@ -84,23 +81,8 @@ export interface RestoreResult {
 }
 
 export async function runRestore(snapshot: OpenedSnapshot, plugins: RestorePlugins, options: RestoreRunOptions = {}): Promise<RestoreResult> {
-  const { manifest } = snapshot;
   const plan = await planRestore(snapshot, plugins, options);
-  const result: RestoreResult = {
-    id: manifest.id,
-    job: manifest.job,
-    target: snapshot.storage.targetName,
-    dryRun: options.dryRun === true,
-    sources: plan.map((p) => ({
-      name: p.source.name,
-      type: p.source.type,
-      destinations: p.moves.map((m) => m.to),
-      entries: p.entries,
-      bytes: p.bytes,
-      replaced: p.replaced,
-      previous: [],
-    })),
-  };
+  const result = plannedResult(snapshot, plan, options.dryRun === true);
   const replacesLive = plan.some((p) => p.replaced.length > 0 || p.applies);
   if (options.dryRun || (replacesLive && options.confirm)) {
     for (const [i, planned] of plan.entries()) result.sources[i]!.changes = await plannedChanges(snapshot, planned);
@@ -116,37 +98,11 @@ export async function runRestore(snapshot: OpenedSnapshot, plugins: RestorePlugi
   const made: MadeFolders[] = [];
   let restored = false;
   try {
-    try {
-      await stageAll(snapshot, plan, options, warn, made);
-      // Plugins write without an fsync per file; the staged data is on disk before anything points at it.
-      for (const planned of plan) if (planned.moves.length > 0) await flushTree(planned.staging);
-    } catch (err) {
-      throw fromStagingError(err, plan.map(destinationOf).join(', '));
-    }
-    for (const planned of plan) await planned.plugin.check?.(planned.staging);
+    await stageChecked(snapshot, plan, options, warn, made);
     for (const planned of plan) await planned.plugin.beforeSwap?.(planned.moves.map((m) => m.to));
     const live = plan.filter((p) => p.inPlace && (p.replaced.length > 0 || p.applies));
     if (live.length > 0 && options.safetySnapshot) result.safetySnapshot = await options.safetySnapshot(live.map((p) => p.plugin));
-    const swap = await Swap.begin(
-      plan.flatMap((p) => p.moves),
-      {
-        journalDir: options.journalDir,
-        snapshot: `${manifest.job}/${manifest.id}`,
-        staging: plan.map((p) => p.staging),
-        keepPrevious: options.keepPrevious ?? true,
-      },
-    );
-    try {
-      for (const planned of plan) await checkLive(planned);
-      // Handing data to a plugin cannot be undone: it goes last, and a failure still rolls the swapped paths back.
-      for (const planned of plan.filter((p) => p.applies)) {
-        await planned.plugin.applyRestore!(planned.staging, { ...(options.signal ? { signal: options.signal } : {}), warn });
-      }
-    } catch (err) {
-      await swap.rollback();
-      throw err;
-    }
-    await swap.commit();
+    const swap = await swapIntoPlace(snapshot, plan, options.journalDir, options, warn);
     for (const source of result.sources) source.previous = swap.previousOf(source.destinations);
     restored = true;
     return result;
@@ -160,24 +116,77 @@ export async function runRestore(snapshot: OpenedSnapshot, plugins: RestorePlugi
   }
 }
 
-/** Folders a restore made: `top` (the first that did not exist) down to `bottom`. */
-interface MadeFolders {
-  top: string;
-  bottom: string;
+/** The result as planned: what each source restores and replaces, before anything is written. */
+function plannedResult(snapshot: OpenedSnapshot, plan: PlannedSource[], dryRun: boolean): RestoreResult {
+  const { manifest } = snapshot;
+  return {
+    id: manifest.id,
+    job: manifest.job,
+    target: snapshot.storage.targetName,
+    dryRun,
+    sources: plan.map((p) => ({
+      name: p.source.name,
+      type: p.source.type,
+      destinations: p.moves.map((m) => m.to),
+      entries: p.entries,
+      bytes: p.bytes,
+      replaced: p.replaced,
+      previous: [],
+    })),
+  };
 }
 
-/** Removes `bottom` and its parents up to `top` while they are empty; a folder something else wrote into stays. */
-async function removeEmptyFolders({ top, bottom }: MadeFolders): Promise<void> {
-  for (let at = bottom; ; at = dirname(at)) {
-    if (
-      !(await rmdir(at).then(
-        () => true,
-        () => false,
-      ))
-    )
-      return;
-    if (at === top || dirname(at) === at) return;
+/** Stages every source, durably, and lets each plugin check its staged copy; the live data is not touched yet. */
+async function stageChecked(
+  snapshot: OpenedSnapshot,
+  plan: PlannedSource[],
+  options: RestoreRunOptions,
+  warn: (m: string) => void,
+  made: MadeFolders[],
+): Promise<void> {
+  try {
+    await stageAll(snapshot, plan, options, warn, made);
+    // Plugins write without an fsync per file; the staged data is on disk before anything points at it.
+    for (const planned of plan) if (planned.moves.length > 0) await flushTree(planned.staging);
+  } catch (err) {
+    throw fromStagingError(err, plan.map(destinationOf).join(', '));
   }
+  for (const planned of plan) await planned.plugin.check?.(planned.staging);
+}
+
+/**
+ * Swaps the staged data into place under a journal, checks it live and hands
+ * it to the plugins that apply their own; any failure rolls the swap back.
+ */
+async function swapIntoPlace(
+  snapshot: OpenedSnapshot,
+  plan: PlannedSource[],
+  journalDir: string,
+  options: RestoreRunOptions,
+  warn: (m: string) => void,
+): Promise<Swap> {
+  const { manifest } = snapshot;
+  const swap = await Swap.begin(
+    plan.flatMap((p) => p.moves),
+    {
+      journalDir,
+      snapshot: `${manifest.job}/${manifest.id}`,
+      staging: plan.map((p) => p.staging),
+      keepPrevious: options.keepPrevious ?? true,
+    },
+  );
+  try {
+    for (const planned of plan) await checkLive(planned);
+    // Handing data to a plugin cannot be undone: it goes last, and a failure still rolls the swapped paths back.
+    for (const planned of plan.filter((p) => p.applies)) {
+      await planned.plugin.applyRestore!(planned.staging, { ...(options.signal ? { signal: options.signal } : {}), warn });
+    }
+  } catch (err) {
+    await swap.rollback();
+    throw err;
+  }
+  await swap.commit();
+  return swap;
 }
 
 /** What staging a source takes: its selected files' bytes and an inode per entry. */
@@ -200,67 +209,4 @@ async function checkLive(planned: PlannedSource): Promise<void> {
   }
   if (planned.wanted || planned.applies) return; // a partial restore: the live data mixes old and restored files; the staged check stands
   await planned.plugin.checkLive?.();
-}
-
-/** Streams the selected sources' entries out of the archive into their staging directories. */
-async function stageAll(
-  snapshot: OpenedSnapshot,
-  plan: PlannedSource[],
-  options: RestoreRunOptions,
-  warn: (m: string) => void,
-  made: MadeFolders[],
-): Promise<void> {
-  const { manifest } = snapshot;
-  const wanted = new Set(plan.map((p) => p.source.name));
-  const first = manifest.entries.find((e) => wanted.has(e.source));
-  const what = `${snapshot.storage.targetName}:${manifest.job}/${manifest.id}`;
-  const iterator = first
-    ? archiveEntries(
-        segmentStream(snapshot, {
-          from: first.segment,
-          skip: first.offset,
-          ahead: options.parallelism ?? 2,
-          contentChecked: checksEveryFile(manifest.entries),
-          signal: options.signal,
-        }),
-        manifest.entries,
-        what,
-        { hashThread: true },
-      )
-    : undefined;
-  let pending: ArchiveEntry | undefined;
-  const advance = async (): Promise<void> => {
-    const next = iterator ? await iterator.next() : { done: true as const, value: undefined };
-    pending = next.done ? undefined : next.value;
-  };
-  try {
-    await advance();
-    for (const planned of plan) {
-      const name = planned.source.name;
-      // Skip entries of sources not being restored that sit between selected ones.
-      while (pending && pending.source !== name && !wanted.has(pending.source)) await advance();
-      let count = 0;
-      async function* entriesOfSource(): AsyncGenerator<RestoreEntry> {
-        while (pending && pending.source === name) {
-          count++;
-          // Entries outside --path still stream past (and are checked), unwritten.
-          if (!planned.wanted || planned.wanted.has(pending.path)) yield pending;
-          await advance();
-        }
-      }
-      const top = await makeFolder(dirname(planned.staging));
-      if (top !== undefined) made.push({ top, bottom: dirname(planned.staging) });
-      await mkdir(planned.staging);
-      await planned.plugin.restore(entriesOfSource(), planned.staging, { ...(options.signal ? { signal: options.signal } : {}), warn });
-      while (pending && pending.source === name) {
-        count++;
-        await advance();
-      }
-      if (count !== planned.source.entries) {
-        throw new FailsafeError('E_CORRUPT', `${what}: source "${name}" has ${count} entries in the archive, the manifest lists ${planned.source.entries}`);
-      }
-    }
-  } finally {
-    await iterator?.return(undefined);
-  }
 }
