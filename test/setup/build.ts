@@ -82,11 +82,13 @@ export default function setup(): void {
   if (isFresh(files, last?.start ?? 0)) return;
   // The incremental state describes dist/ only if nothing else (a plain `npm run build`,
   // a deleted file) changed dist/ since; otherwise tsc would skip files it thinks it wrote.
-  if (!last || files.some((f) => f.output === undefined || f.output > last.end)) rmSync(buildInfo, { force: true });
+  const full = !last || files.some((f) => f.output === undefined || f.output > last.end);
+  if (full) rmSync(buildInfo, { force: true });
   rmSync(lastBuild, { force: true });
   mkdirSync(cache, { recursive: true });
   const start = Date.now() - CLOCK_MARGIN_MS;
   compile();
+  console.log(`dist/ rebuilt (${full ? 'full' : 'incremental'} build) in ${((Date.now() - start - CLOCK_MARGIN_MS) / 1000).toFixed(1)} s`);
   // A source saved while tsc ran may not be in dist/: `start` makes the next run look again.
   writeFileSync(lastBuild, JSON.stringify({ start, end: Date.now() } satisfies LastBuild));
 }
