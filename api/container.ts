@@ -16,6 +16,7 @@ import type { JobConfig, LoadedConfig } from '../core/config/load.js';
 import { FailsafeError } from '../core/errors.js';
 import type { Registry } from '../core/sdk/registry.js';
 import { withRetry } from '../core/repository/retry.js';
+import { Repository } from '../core/repository/repository.js';
 import { Storage } from '../core/repository/storage.js';
 import { TOKENS, type NotifierFactory, type StorageWrapper, type Warn } from './tokens.js';
 
@@ -130,6 +131,11 @@ export class Deployment {
       this.#storages.set(target, storage);
     }
     return storage;
+  }
+
+  /** A target as a repository of snapshots: its key layout, listing, deletion, locks and checkpoints. */
+  repository(target: string): Repository {
+    return new Repository(this.storage(target));
   }
 
   targetsOf(job: JobConfig): Storage[] {

@@ -4,13 +4,13 @@
  * discarding one (with the segments an interrupted backup stored).
  */
 import type { BackupCheckpointData } from '../../core/backup/journal.js';
-import { CheckpointStore } from '../../core/checkpoints/store.js';
+import type { CheckpointStore } from '../../core/checkpoints/store.js';
 import { FailsafeError } from '../../core/errors.js';
-import { acquireJobLock, removeLocks, type FoundLock } from '../../core/repository/locks.js';
+import type { FoundLock } from '../../core/repository/locks.js';
 import { Repository } from '../../core/repository/repository.js';
 import type { Deployment } from '../container.js';
 import type { RecoverableOperation, SelectOptions } from '../options.js';
-import { selectTargets } from './select.js';
+import { selectRepositories } from './select.js';
 
 type WarnOption = { warn?: (message: string) => void };
 
@@ -18,7 +18,7 @@ type WarnOption = { warn?: (message: string) => void };
 export function checkpointStore(deployment: Deployment, options: { job?: string } & WarnOption = {}): CheckpointStore {
   const configured = deployment.config.checkpoints;
   const target = configured?.target ?? deployment.job(options.job ?? deployment.jobNames()[0]!).targets[0]!;
-  return new CheckpointStore(deployment.storage(target), { keep: configured?.keep ?? 10, ...(options.warn ? { warn: options.warn } : {}) });
+  return deployment.repository(target).checkpoints({ keep: configured?.keep ?? 10, ...(options.warn ? { warn: options.warn } : {}) });
 }
 
 /** Every checkpoint store the deployment uses: `checkpoints.target`, or each job's first target. */
@@ -56,11 +56,11 @@ export async function discard(deployment: Deployment, operationId: string, optio
   if (!op) throw new FailsafeError('E_NOT_FOUND', `no unfinished operation "${operationId}"`);
   const store = checkpointStores(deployment, options.warn).find((s) => s.storage.targetName === op.target)!;
   if (op.job === undefined || op.snapshotId === undefined) return store.discard(operationId);
-  const targets = deployment.targetsOf(deployment.job(op.job));
-  const lock = await acquireJobLock(targets, op.job, options.warn ? { warn: options.warn } : {});
+  const repositories = deployment.job(op.job).targets.map((target) => deployment.repository(target));
+  const lock = await Repository.lockJob(repositories, op.job, options.warn ? { warn: options.warn } : {});
   try {
     // A backup that completed after all left a snapshot, not leftovers: removeUnfinished leaves it alone.
-    for (const target of targets) await new Repository(target).removeUnfinished(op.job, op.snapshotId);
+    for (const repository of repositories) await repository.removeUnfinished(op.job, op.snapshotId);
     await store.discard(operationId);
   } finally {
     await lock.release();
@@ -70,8 +70,8 @@ export async function discard(deployment: Deployment, operationId: string, optio
 /** Removes stale lease locks (or all of them with `all`) of a job or of every job, in the selected targets. */
 export async function unlock(deployment: Deployment, options: SelectOptions & { all?: boolean } = {}): Promise<FoundLock[]> {
   const removed: FoundLock[] = [];
-  for (const storage of selectTargets(deployment, options)) {
-    removed.push(...(await removeLocks(storage, { ...(options.job ? { job: options.job } : {}), all: options.all === true })));
+  for (const repository of selectRepositories(deployment, options)) {
+    removed.push(...(await repository.removeLocks({ ...(options.job ? { job: options.job } : {}), all: options.all === true })));
   }
   return removed;
 }

@@ -2,12 +2,12 @@
 import type { EncryptionSettings } from '../../core/crypto/encryption.js';
 import { asFailsafeError } from '../../core/errors.js';
 import type { RotateReport } from '../../core/maintenance/rotate.js';
-import { listSnapshots, openSnapshot, resolveSnapshot, type SnapshotInfo } from '../../core/repository/snapshots.js';
-import type { Storage } from '../../core/repository/storage.js';
+import type { Repository } from '../../core/repository/repository.js';
+import type { SnapshotInfo } from '../../core/repository/snapshots.js';
 import type { VerifyReport } from '../../core/restore/verify.js';
 import type { Deployment } from '../container.js';
 import type { SelectOptions } from '../options.js';
-import { selectTargets } from './select.js';
+import { selectRepositories } from './select.js';
 
 export type ListOptions = SelectOptions & { warn?: (message: string) => void; signal?: AbortSignal };
 export type VerifyOptions = SelectOptions & { all?: boolean; readData?: boolean; signal?: AbortSignal };
@@ -15,20 +15,20 @@ export type RotateOptions = SelectOptions & { previous?: Omit<EncryptionSettings
 
 export async function list(deployment: Deployment, options: ListOptions): Promise<SnapshotInfo[]> {
   const all: SnapshotInfo[] = [];
-  for (const storage of selectTargets(deployment, options)) {
+  for (const repository of selectRepositories(deployment, options)) {
     options.signal?.throwIfAborted();
-    all.push(...(await listSnapshots(storage, { ...(options.job ? { job: options.job } : {}), ...(options.warn ? { warn: options.warn } : {}) })));
+    all.push(...(await repository.listSnapshots({ ...(options.job ? { job: options.job } : {}), ...(options.warn ? { warn: options.warn } : {}) })));
   }
   return all.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
 }
 
 /** `all`, one reference, or each selected job's latest snapshot in this target. */
-async function chooseSnapshots(deployment: Deployment, storage: Storage, ref: string | undefined, options: VerifyOptions): Promise<SnapshotInfo[]> {
-  if (options.all) return listSnapshots(storage, options.job ? { job: options.job } : {});
-  if (ref !== undefined && ref !== 'latest') return [await resolveSnapshot(storage, ref, options.job)];
+async function chooseSnapshots(deployment: Deployment, repository: Repository, ref: string | undefined, options: VerifyOptions): Promise<SnapshotInfo[]> {
+  if (options.all) return repository.listSnapshots(options.job ? { job: options.job } : {});
+  if (ref !== undefined && ref !== 'latest') return [await repository.resolveSnapshot(ref, options.job)];
   const chosen: SnapshotInfo[] = [];
   for (const job of options.job ? [options.job] : deployment.jobNames()) {
-    if (deployment.job(job).targets.includes(storage.targetName)) chosen.push(await resolveSnapshot(storage, 'latest', job));
+    if (deployment.job(job).targets.includes(repository.targetName)) chosen.push(await repository.resolveSnapshot('latest', job));
   }
   return chosen;
 }
@@ -37,17 +37,17 @@ export async function verify(deployment: Deployment, ref: string | undefined, op
   const report: VerifyReport = { ok: true, checked: 0, errors: [] };
   const encryption = await deployment.encryption('open');
   const { verifySnapshot } = await import('../../core/restore/verify.js');
-  for (const storage of selectTargets(deployment, options)) {
-    for (const info of await chooseSnapshots(deployment, storage, ref, options)) {
+  for (const repository of selectRepositories(deployment, options)) {
+    for (const info of await chooseSnapshots(deployment, repository, ref, options)) {
       try {
         const stages = deployment.config.jobs[info.job] ? deployment.catalog(info.job) : undefined;
-        const snapshot = await openSnapshot(storage, info.job, info.id, encryption, stages);
+        const snapshot = await repository.openSnapshot(info.job, info.id, encryption, stages);
         const one = await verifySnapshot(snapshot, { ...options, parallelism: deployment.config.parallelism ?? 2 });
         report.checked += one.checked;
         report.errors.push(...one.errors);
       } catch (err) {
         const e = asFailsafeError(err);
-        report.errors.push({ id: info.id, job: info.job, target: storage.targetName, code: e.code, message: e.message });
+        report.errors.push({ id: info.id, job: info.job, target: repository.targetName, code: e.code, message: e.message });
       }
     }
   }
@@ -64,8 +64,8 @@ export async function rotateKeys(deployment: Deployment, options: RotateOptions)
     openWith.push(await createEncryption({ mode: 'keys', ...previous }, deployment.keys.identity));
   }
   const snapshots = [];
-  for (const storage of selectTargets(deployment, options)) {
-    for (const info of await listSnapshots(storage, options.job ? { job: options.job } : {})) snapshots.push({ storage, info });
+  for (const repository of selectRepositories(deployment, options)) {
+    for (const info of await repository.listSnapshots(options.job ? { job: options.job } : {})) snapshots.push({ storage: repository.storage, info });
   }
   const { rotateKeys: rotate } = await import('../../core/maintenance/rotate.js');
   return rotate(snapshots, openWith, current, { ...(options.dryRun ? { dryRun: true } : {}), ...(options.signal ? { signal: options.signal } : {}) });

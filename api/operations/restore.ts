@@ -6,7 +6,7 @@
 import { join, resolve } from 'node:path';
 import type { SourcePlugin } from '../../core/contracts.js';
 import type { ManifestSource } from '../../core/format/manifest.js';
-import { openSnapshot, PRE_RESTORE_TAG } from '../../core/repository/snapshots.js';
+import { PRE_RESTORE_TAG } from '../../core/repository/snapshots.js';
 import type { RestoreResult } from '../../core/restore/run-restore.js';
 import { recoverRestores, type RecoveredRestore } from '../../core/restore/swap.js';
 import type { Deployment } from '../container.js';
@@ -43,10 +43,10 @@ async function run(deployment: Deployment, engine: Engine, ref: string, options:
   const { safetySnapshot = true, ...rest } = options;
   const parallelism = deployment.config.parallelism ?? 2;
   if (!options.dryRun) for (const r of await settleRestores(deployment)) options.warn?.(describeRecovery(r));
-  const { storage, info } = await findSnapshot(deployment, ref, options);
+  const { repository, info } = await findSnapshot(deployment, ref, options);
   const job = deployment.config.jobs[info.job];
   const stages = job ? deployment.catalog(info.job) : undefined;
-  const snapshot = await openSnapshot(storage, info.job, info.id, await deployment.encryption('open'), stages);
+  const snapshot = await repository.openSnapshot(info.job, info.id, await deployment.encryption('open'), stages);
   // The threads boot while the restore is planned. Not before the key is open: a passphrase's Argon2id thread
   // takes 70 MB while it runs, and is gone by now.
   if (!options.dryRun) engine.startRestoreThreads(parallelism);

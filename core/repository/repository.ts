@@ -12,6 +12,7 @@
  */
 import { CheckpointStore, type CheckpointStoreOptions } from '../checkpoints/store.js';
 import type { ObjectInfo, StorageOptions } from '../contracts.js';
+import type { StageCatalog } from '../codec/stages.js';
 import type { Encryption } from '../crypto/encryption.js';
 import { DATA_PREFIX, MANIFESTS_PREFIX, manifestKey, newSnapshotId, parseManifestKey, segmentKey, snapshotDataPrefix } from './layout.js';
 import { acquireJobLock, findLocks, removeLocks, type FoundLock, type HeldLock, type LockOptions } from './locks.js';
@@ -65,9 +66,9 @@ export class Repository {
     return resolveSnapshot(this.storage, ref, job);
   }
 
-  /** Loads and authenticates a snapshot's manifest. */
-  openSnapshot(job: string, id: string, encryption: Encryption): Promise<OpenedSnapshot> {
-    return openSnapshot(this.storage, job, id, encryption);
+  /** Loads and authenticates a snapshot's manifest; `stages` names the job's registered codecs (core/codec/stages.ts). */
+  openSnapshot(job: string, id: string, encryption: Encryption, stages?: StageCatalog): Promise<OpenedSnapshot> {
+    return openSnapshot(this.storage, job, id, encryption, stages);
   }
 
   /** True once the snapshot's manifest is stored: from then on the snapshot exists. */
