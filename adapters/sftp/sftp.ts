@@ -237,7 +237,11 @@ export class SftpAdapter implements StorageAdapter {
    * Runs `work` on a pooled connection. When the connection drops (server
    * restarted, network gone) the connection is thrown away and the work
    * retried on a fresh one, with exponential backoff, `retries` times;
-   * any other error is final.
+   * any other error is final. Not left to the retry wrapper
+   * (core/repository/retry.ts), which sees only error codes and whole calls:
+   * a lost connection is E_STORAGE, like failures that must not be retried;
+   * a stream upload may go again while none of it was sent; a listing is
+   * retried folder by folder; a download resumes mid-stream (./resume.ts).
    */
   #retry<T>(what: string, signal: AbortSignal | undefined, replayable: () => boolean, work: (connection: Connection) => Promise<T>): Promise<T> {
     return pRetry(
