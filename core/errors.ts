@@ -83,7 +83,16 @@ export function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(ERROR_CODES, code);
 }
 
+/** Marks a FailsafeError whichever copy of Failsafe made it (a plugin may bring its own: the dual-package hazard). */
+const BRAND = Symbol.for('failsafe.FailsafeError');
+
 export class FailsafeError extends Error {
+  /** A FailsafeError of another copy of this module (a plugin's own dependency, or dist/ beside the sources) is one too. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
+  }
+
+  readonly [BRAND] = true;
   override readonly name = 'FailsafeError';
   readonly code: ErrorCode;
   /** The stored object or file concerned, when there is one (verify reports name it). */

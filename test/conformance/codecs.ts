@@ -192,3 +192,37 @@ export function describeCipherConformance(name: string, create: () => Promise<{ 
     });
   });
 }
+
+/**
+ * The checksum role (core/codec/stages.ts): a function of a stored object's
+ * bytes to a hex digest. It must be deterministic, see every byte, and not
+ * depend on how the bytes are viewed (a worker hands it views of shared memory).
+ */
+export function describeChecksumConformance(name: string, create: () => (data: Uint8Array) => string): void {
+  describe(`checksum conformance: ${name}`, () => {
+    it('gives lowercase hex of a fixed length, the same for the same bytes', () => {
+      const checksum = create();
+      const lengths = new Set<number>();
+      for (const data of Object.values(samples())) {
+        const digest = checksum(data);
+        expect(digest).toMatch(/^[0-9a-f]+$/);
+        expect(create()(Buffer.from(data))).toBe(digest);
+        lengths.add(digest.length);
+      }
+      expect(lengths.size).toBe(1);
+      expect([...lengths][0]).toBeGreaterThanOrEqual(32);
+    });
+    it('changes when any byte changes, and for a view of the same bytes stays the same', () => {
+      const checksum = create();
+      const data = randomBytes(100_000);
+      const digest = checksum(data);
+      for (const position of [0, 50_000, data.length - 1]) {
+        const changed = Buffer.from(data);
+        changed[position] = changed[position]! ^ 1;
+        expect(checksum(changed)).not.toBe(digest);
+      }
+      const padded = Buffer.concat([Buffer.alloc(7), data, Buffer.alloc(9)]);
+      expect(checksum(new Uint8Array(padded.buffer, padded.byteOffset + 7, data.length))).toBe(digest);
+    });
+  });
+}

@@ -7,5 +7,5 @@
  *   testStorageAdapter('mine', { create: async () => new MyAdapter(...) });
  */
 export { testStorageAdapter, type StorageSuiteOptions } from './storage.js';
-export { describeSegmentCodecConformance, describeCipherConformance } from './codecs.js';
+export { describeSegmentCodecConformance, describeCipherConformance, describeChecksumConformance } from './codecs.js';
 export { testSourcePlugin, type SourceSuiteOptions } from './source.js';

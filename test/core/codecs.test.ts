@@ -2,12 +2,21 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createSegmentCodec, LEVEL_RANGE, type CompressionAlgorithm } from '../../core/codec/compression.js';
 import { SecretstreamCipher } from '../../core/crypto/segment-cipher.js';
-import { describeCipherConformance, describeSegmentCodecConformance } from '../conformance/codecs.js';
+import { describeChecksumConformance, describeCipherConformance, describeSegmentCodecConformance } from '../conformance/codecs.js';
+import { sha256Hex } from '../../core/pipeline/segment-work.js';
+import type { SegmentCodec } from '../../core/contracts.js';
+// @ts-expect-error a plain JavaScript fixture without types
+import { createSha1, createTaggedCodec } from '../fixtures/custom-stages.js';
 
 const algorithms = Object.keys(LEVEL_RANGE) as CompressionAlgorithm[];
 
 for (const algorithm of algorithms) describeSegmentCodecConformance(`${algorithm}, sync`, () => createSegmentCodec(algorithm));
 describeSegmentCodecConformance('zstd level 19, sync', () => createSegmentCodec('zstd', 19));
+
+describeChecksumConformance('sha256 (built in)', () => sha256Hex);
+// The stages test/api/composition.test.ts registers through the container pass the same suites.
+describeChecksumConformance('sha1 (a registered checksum)', () => createSha1() as (data: Uint8Array) => string);
+describeSegmentCodecConformance('tagged (a registered codec)', () => createTaggedCodec(0) as SegmentCodec);
 
 describeCipherConformance('xchacha20poly1305 secretstream', async () => ({
   cipher: new SecretstreamCipher(randomBytes(32)),

@@ -53,3 +53,16 @@ describe('isFailsafeError with aliases', () => {
     expect(isFailsafeError(new FailsafeError('E_STORAGE', 'x'), 'E_UNEXPECTED')).toBe(false);
   });
 });
+
+describe('FailsafeError across copies of the module', () => {
+  it('is recognised when another copy made it (a plugin bringing its own failsafe, or the built dist/)', async () => {
+    const built = (await import('../../dist/core/errors.js')) as unknown as typeof import('../../core/errors.js');
+    const foreign = new built.FailsafeError('E_CORRUPT', 'from the other copy');
+    expect(built.FailsafeError).not.toBe(FailsafeError);
+    expect(foreign instanceof FailsafeError).toBe(true);
+    expect(isFailsafeError(foreign, 'E_CORRUPT')).toBe(true);
+    expect(asFailsafeError(foreign)).toBe(foreign);
+    expect(new Error('plain') instanceof FailsafeError).toBe(false);
+    expect(Object.assign(new Error('look-alike'), { code: 'E_CORRUPT' }) instanceof FailsafeError).toBe(false);
+  });
+});
