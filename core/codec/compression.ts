@@ -9,7 +9,6 @@ import zstd from 'zstd-napi/binding.js';
 import type { SegmentCodec } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
 
-
 const OUTPUT_CHUNK = 1024 * 1024;
 
 export type { SegmentCodec };
@@ -119,7 +118,6 @@ class ZstdCodec implements SegmentCodec {
     const output = into ? into.subarray(0, expectedSize) : Buffer.allocUnsafeSlow(expectedSize);
     return corruptIfThrows(this.algorithm, () => output.subarray(0, this.#dctx.decompress(output, src)));
   }
-
 }
 
 /**

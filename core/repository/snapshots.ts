@@ -100,7 +100,13 @@ export interface OpenedSnapshot {
 }
 
 /** Loads and authenticates a manifest. E_WRONG_KEY for a wrong key, E_CHECKSUM/E_CORRUPT for damage. */
-export async function openSnapshot(storage: Storage, job: string, id: string, encryption: Encryption, stages: StageCatalog = BUILTIN_STAGES): Promise<OpenedSnapshot> {
+export async function openSnapshot(
+  storage: Storage,
+  job: string,
+  id: string,
+  encryption: Encryption,
+  stages: StageCatalog = BUILTIN_STAGES,
+): Promise<OpenedSnapshot> {
   const key = manifestKey(job, id);
   const what = `${storage.targetName}:${key}`;
   let cipher: SegmentCipher = new PlainCipher();
