@@ -1,0 +1,47 @@
+// npm run bench:chunker [-- --size 256MiB]
+// The content-defined chunker (core/chunking/fastcdc.ts) and chunk ids alone, on one thread: MB/s and the sizes it
+// cuts, on random bytes (no repetition) and on text (the kind of data whose cut points matter most).
+import { randomBytes } from 'node:crypto';
+import { chunkId } from '../dist/core/chunking/chunk-id.js';
+import { DEFAULT_CHUNK_SIZES, FastCdc } from '../dist/core/chunking/fastcdc.js';
+import { gearTable } from '../dist/core/chunking/gear.js';
+import { sizeOption } from './util.js';
+
+const size = sizeOption('256MiB');
+const key = randomBytes(32);
+const sets = {
+  random: randomBytes(size),
+  text: Buffer.from(
+    Array.from({ length: Math.ceil(size / 64) }, (_, i) => `${new Date(1.7e12 + i * 997).toISOString()} GET /item/${(i * 7919) % 100_003} 200\n`).join(''),
+  ).subarray(0, size),
+};
+const rows = [];
+for (const [name, data] of Object.entries(sets)) {
+  for (let round = 0; round < 3; round++) {
+    const cdc = new FastCdc(gearTable(key), DEFAULT_CHUNK_SIZES);
+    const lengths = [];
+    const started = performance.now();
+    for (let at = 0; at < data.length; at += 4 << 20) lengths.push(...cdc.push(data.subarray(at, at + (4 << 20))));
+    const last = cdc.finish();
+    if (last > 0) lengths.push(last);
+    const chunking = (performance.now() - started) / 1000;
+    const hashStart = performance.now();
+    let at = 0;
+    for (const length of lengths) {
+      chunkId(key, data.subarray(at, at + length));
+      at += length;
+    }
+    const hashing = (performance.now() - hashStart) / 1000;
+    rows.push({
+      data: name,
+      round,
+      'chunking MB/s': Math.round(data.length / 1e6 / chunking),
+      'chunk ids MB/s': Math.round(data.length / 1e6 / hashing),
+      chunks: lengths.length,
+      'mean KiB': Math.round(data.length / lengths.length / 1024),
+      'min KiB': Math.round(Math.min(...lengths.slice(0, -1)) / 1024),
+      'max KiB': Math.round(Math.max(...lengths) / 1024),
+    });
+  }
+}
+console.table(rows);
