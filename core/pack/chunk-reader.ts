@@ -1,0 +1,61 @@
+/**
+ * Reads chunks back (format v2): the index says which pack and where; one
+ * ranged read fetches the sealed chunk, opened with its pack's run key
+ * (found through the pack's trailer, once per pack) and checked against its
+ * id, so a chunk that decrypts but is not the one asked for is refused.
+ */
+import { chunkId } from '../chunking/chunk-id.js';
+import type { SegmentCipher, SegmentCodec } from '../contracts.js';
+import type { KeySlot } from '../crypto/keys.js';
+import { FailsafeError } from '../errors.js';
+import type { Storage } from '../repository/storage.js';
+import type { LoadedIndex } from './chunk-writer.js';
+import { chunkContext, type PackEntry } from './format.js';
+import { readPackHeader } from './read-header.js';
+
+export interface ChunkReaderKeys {
+  idKey: Uint8Array;
+  /** The cipher of a pack's run key, from the key slots in its trailer. */
+  open(slots: KeySlot[]): SegmentCipher;
+}
+
+export class ChunkReader {
+  readonly #ciphers = new Map<string, Promise<{ cipher: SegmentCipher; entries: Map<string, PackEntry> }>>();
+
+  constructor(
+    readonly storage: Storage,
+    readonly known: LoadedIndex,
+    readonly keys: ChunkReaderKeys,
+    readonly codec: SegmentCodec,
+  ) {}
+
+  async read(id: Buffer, options: { signal?: AbortSignal } = {}): Promise<Buffer> {
+    const at = this.known.index.get(id);
+    if (!at) throw new FailsafeError('E_NOT_FOUND', `chunk ${id.toString('hex')} is in no pack of the index`);
+    const packKey = this.known.packs[at.pack]!;
+    const { cipher, entries } = await this.#pack(packKey, options);
+    const entry = entries.get(id.toString('hex'));
+    if (!entry || entry.offset !== at.offset || entry.length !== at.length) {
+      throw new FailsafeError('E_CORRUPT', `${this.storage.targetName}:${packKey}: the index and the pack disagree on chunk ${id.toString('hex')}`);
+    }
+    const sealed = await this.storage.getBuffer(packKey, { ...options, range: { start: at.offset, end: at.offset + at.length - 1 } });
+    const plain = this.codec.decompress(cipher.decrypt(sealed, chunkContext(id)), entry.plainLength);
+    if (!chunkId(this.keys.idKey, plain).equals(id))
+      throw new FailsafeError('E_CHECKSUM', `${this.storage.targetName}:${packKey}: chunk ${id.toString('hex')} does not match its id`);
+    return plain;
+  }
+
+  /** A pack's cipher and header, read once: its tail holds the key slots and the sealed list of its chunks. */
+  #pack(key: string, options: { signal?: AbortSignal }): Promise<{ cipher: SegmentCipher; entries: Map<string, PackEntry> }> {
+    let pack = this.#ciphers.get(key);
+    if (!pack) {
+      pack = readPackHeader(this.storage, key, (slots) => this.keys.open(slots), options).then(({ cipher, entries }) => ({
+        cipher,
+        entries: new Map(entries.map((e) => [e.id.toString('hex'), e])),
+      }));
+      pack.catch(() => this.#ciphers.delete(key));
+      this.#ciphers.set(key, pack);
+    }
+    return pack;
+  }
+}

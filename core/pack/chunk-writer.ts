@@ -1,0 +1,113 @@
+/**
+ * Stores chunks once (format v2): a chunk whose id the repository's index
+ * already has, or that this run already queued, costs nothing; a new one is
+ * compressed, sealed under the run's key and appended to one of two open
+ * packs, chosen at random so a pack's layout does not spell out a file's
+ * chunk sizes (docs/design/dedup.md). A full pack is stored before the next
+ * chunk is taken (backpressure: at most two packs in memory), and enters the
+ * index only once stored, so the index never names a chunk the store lacks.
+ * `finish` stores the open packs and then one index object listing them.
+ */
+import { randomInt } from 'node:crypto';
+import { chunkId } from '../chunking/chunk-id.js';
+import type { SegmentCipher, SegmentCodec } from '../contracts.js';
+import type { KeySlot } from '../crypto/keys.js';
+import type { ChunkIndex } from '../repository/chunk-index.js';
+import type { Storage } from '../repository/storage.js';
+import { DEFAULT_PACK_SIZE, PackBuilder } from './builder.js';
+import { chunkContext, type ChunkKind } from './format.js';
+import { encodeIndex, newIndexKey, type IndexedPack } from './index-object.js';
+
+/** The repository's index as a backup loads it: chunk locations, and the pack keys their `pack` numbers name. */
+export interface LoadedIndex {
+  index: ChunkIndex;
+  packs: string[];
+}
+
+export interface ChunkWriterKeys {
+  idKey: Uint8Array;
+  /** Seals this run's chunks and pack headers; `slots` wrap its key for the repository's secrets (or recipients). */
+  cipher: SegmentCipher;
+  slots: KeySlot[];
+  /** Seals index objects. */
+  indexCipher: SegmentCipher;
+}
+
+export interface ChunkWriterOptions {
+  codec: SegmentCodec;
+  packSize?: number;
+  signal?: AbortSignal;
+  /** 0 or 1: which open pack takes the next chunk (random by default; tests fix it). */
+  choose?: () => number;
+}
+
+export interface ChunkWriterStats {
+  chunks: number;
+  newChunks: number;
+  /** Bytes of the packs and index objects stored. */
+  storedBytes: number;
+  packs: number;
+}
+
+export class ChunkWriter {
+  readonly stats: ChunkWriterStats = { chunks: 0, newChunks: 0, storedBytes: 0, packs: 0 };
+  readonly #open: [PackBuilder, PackBuilder];
+  /** Ids queued in the open packs (hex), not yet in the index. */
+  readonly #pending = new Set<string>();
+  readonly #written: IndexedPack[] = [];
+  readonly #choose: () => number;
+
+  constructor(
+    readonly storage: Storage,
+    readonly known: LoadedIndex,
+    readonly keys: ChunkWriterKeys,
+    readonly options: ChunkWriterOptions,
+  ) {
+    const size = options.packSize ?? DEFAULT_PACK_SIZE;
+    this.#open = [new PackBuilder(size), new PackBuilder(size)];
+    this.#choose = options.choose ?? (() => randomInt(2));
+  }
+
+  /** The chunk's id; stores its bytes unless the repository (or this run) has them already. */
+  async add(plain: Buffer, kind: ChunkKind = 'data'): Promise<Buffer> {
+    const id = chunkId(this.keys.idKey, plain);
+    this.stats.chunks++;
+    const hex = id.toString('hex');
+    if (this.known.index.has(id) || this.#pending.has(hex)) return id;
+    const sealed = this.keys.cipher.encrypt(this.options.codec.compress(plain), chunkContext(id));
+    const builder = this.#open[this.#choose()]!;
+    builder.add(id, kind, sealed, plain.length);
+    this.#pending.add(hex);
+    this.stats.newChunks++;
+    if (builder.full) await this.#store(builder);
+    return id;
+  }
+
+  /** Stores the open packs, then an index object for every pack this run stored. Resolves with the packs. */
+  async finish(): Promise<IndexedPack[]> {
+    for (const builder of this.#open) if (builder.count > 0) await this.#store(builder);
+    if (this.#written.length > 0) {
+      const index = encodeIndex(this.#written, this.keys.indexCipher);
+      await this.storage.put(newIndexKey(), index, this.#storageOptions());
+      this.stats.storedBytes += index.length;
+    }
+    return [...this.#written];
+  }
+
+  async #store(builder: PackBuilder): Promise<void> {
+    const pack = builder.close(this.keys.cipher, this.keys.slots);
+    await this.storage.put(pack.key, pack.bytes, this.#storageOptions());
+    this.stats.storedBytes += pack.bytes.length;
+    this.stats.packs++;
+    const number = this.known.packs.push(pack.key) - 1;
+    for (const entry of pack.entries) {
+      this.known.index.add(entry.id, { pack: number, offset: entry.offset, length: entry.length });
+      this.#pending.delete(entry.id.toString('hex'));
+    }
+    this.#written.push({ key: pack.key, entries: pack.entries });
+  }
+
+  #storageOptions(): { signal?: AbortSignal } {
+    return this.options.signal ? { signal: this.options.signal } : {};
+  }
+}

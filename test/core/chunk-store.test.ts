@@ -1,0 +1,135 @@
+/** Storing chunks once in packs and reading them back (format v2), against a real in-memory store and a local folder. */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { LocalAdapter } from '../../adapters/local/local.js';
+import { MemoryAdapter } from '../../adapters/memory/memory.js';
+import { createSegmentCodec } from '../../core/codec/compression.js';
+import type { KeySlot } from '../../core/crypto/keys.js';
+import { SecretstreamCipher } from '../../core/crypto/segment-cipher.js';
+import { isFailsafeError } from '../../core/errors.js';
+import { ChunkReader } from '../../core/pack/chunk-reader.js';
+import { ChunkWriter } from '../../core/pack/chunk-writer.js';
+import { loadIndex } from '../../core/pack/load-index.js';
+import { Storage } from '../../core/repository/storage.js';
+
+const codec = createSegmentCodec('zstd', 1);
+const ID_KEY = randomBytes(32);
+const INDEX = new SecretstreamCipher(randomBytes(32));
+
+/** A run's key, wrapped in a slot only the test's "key ring" opens: each run gets its own, as backups do. */
+class Keys {
+  readonly #runs = new Map<string, SecretstreamCipher>();
+  run(): { cipher: SecretstreamCipher; slots: KeySlot[] } {
+    const keyId = randomBytes(8).toString('hex');
+    const cipher = new SecretstreamCipher(randomBytes(32));
+    this.#runs.set(keyId, cipher);
+    return { cipher, slots: [{ type: 'keyfile', keyId, nonce: '', wrapped: '' }] };
+  }
+  open = (slots: KeySlot[]): SecretstreamCipher => {
+    const slot = slots[0];
+    const cipher = slot?.type === 'keyfile' ? this.#runs.get(slot.keyId) : undefined;
+    if (!cipher) throw new Error('no key for this pack');
+    return cipher;
+  };
+}
+
+async function writer(storage: Storage, keys: Keys, packSize = 64 * 1024): Promise<ChunkWriter> {
+  const known = await loadIndex(storage, INDEX, { open: keys.open });
+  return new ChunkWriter(storage, known, { idKey: ID_KEY, indexCipher: INDEX, ...keys.run() }, { codec, packSize });
+}
+
+async function readAll(storage: Storage, keys: Keys, ids: Buffer[]): Promise<Buffer[]> {
+  const reader = new ChunkReader(storage, await loadIndex(storage, INDEX, { open: keys.open }), { idKey: ID_KEY, open: keys.open }, codec);
+  return Promise.all(ids.map((id) => reader.read(id)));
+}
+
+const chunks = (count: number, seed = randomBytes(4).toString('hex')): Buffer[] =>
+  Array.from({ length: count }, (_, i) => Buffer.concat([Buffer.from(`${seed}/${i}/`), randomBytes(3000 + ((i * 7919) % 20_000))]));
+
+describe.each([
+  ['memory', async () => new Storage(new MemoryAdapter(), 'memory')],
+  ['local', async () => new Storage(new LocalAdapter({ path: await mkdtemp(join(tmpdir(), 'failsafe-packs-')) }), 'local')],
+])('chunks in packs (%s)', (_name, makeStorage) => {
+  it('a second run of the same data stores only what changed, and everything reads back', async () => {
+    const storage = await makeStorage();
+    const keys = new Keys();
+    const first = chunks(30);
+    const run1 = await writer(storage, keys);
+    const ids1 = [];
+    for (const chunk of [...first, first[2]!, first[9]!]) ids1.push(await run1.add(chunk));
+    await run1.finish();
+    expect(run1.stats).toMatchObject({ chunks: 32, newChunks: 30 });
+    expect(run1.stats.packs).toBeGreaterThan(2);
+
+    const added = chunks(5);
+    const run2 = await writer(storage, keys);
+    const ids2 = [];
+    for (const chunk of [...first, ...added]) ids2.push(await run2.add(chunk));
+    await run2.finish();
+    expect(run2.stats.newChunks).toBe(5);
+    expect(run2.stats.storedBytes).toBeLessThan(run1.stats.storedBytes / 3);
+    expect(ids2.slice(0, 30).map(String)).toEqual(ids1.slice(0, 30).map(String));
+
+    const back = await readAll(storage, keys, ids2);
+    back.forEach((plain, i) => expect(plain.equals([...first, ...added][i]!)).toBe(true));
+  });
+
+  it('chunks of a run stopped before its index are found in its packs and not stored again', async () => {
+    const storage = await makeStorage();
+    const keys = new Keys();
+    const data = chunks(40);
+    const crashed = await writer(storage, keys, 32 * 1024);
+    for (const chunk of data) await crashed.add(chunk);
+    // No finish(): the packs it filled are stored, the two open ones and the index object are lost.
+    const stored = crashed.stats.packs;
+    expect(stored).toBeGreaterThan(2);
+
+    const loaded = await loadIndex(storage, INDEX, { open: keys.open });
+    expect(loaded.recovered).toHaveLength(stored);
+    expect(loaded.unindexed).toEqual([]);
+    const next = await writer(storage, keys, 32 * 1024);
+    for (const chunk of data) await next.add(chunk);
+    await next.finish();
+    expect(next.stats.newChunks).toBe(40 - loaded.index.size);
+    expect(loaded.index.size).toBeGreaterThan(20);
+    const ids = [];
+    for (const chunk of data) ids.push(await next.add(chunk));
+    (await readAll(storage, keys, ids)).forEach((plain, i) => expect(plain.equals(data[i]!)).toBe(true));
+  });
+
+  it('the index rebuilt from the packs alone equals the index objects', async () => {
+    const storage = await makeStorage();
+    const keys = new Keys();
+    for (let run = 0; run < 3; run++) {
+      const w = await writer(storage, keys);
+      for (const chunk of chunks(15)) await w.add(chunk);
+      await w.finish();
+    }
+    const fromObjects = await loadIndex(storage, INDEX, { open: keys.open });
+    for await (const object of storage.list('index/')) await storage.delete(object.key);
+    const fromPacks = await loadIndex(storage, INDEX, { open: keys.open });
+    const flatten = (l: typeof fromObjects): string[] =>
+      [...l.index.entries()].map(([id, at]) => `${Buffer.from(id).toString('hex')} ${l.packs[at.pack]} ${at.offset} ${at.length}`).sort();
+    expect(fromPacks.recovered.length).toBe(fromObjects.packs.length);
+    expect(flatten(fromPacks)).toEqual(flatten(fromObjects));
+  });
+
+  it('a host without the run keys cannot open another run’s unindexed packs, and a wrong id key is caught on read', async () => {
+    const storage = await makeStorage();
+    const keys = new Keys();
+    const w = await writer(storage, keys, 16 * 1024);
+    const ids = [];
+    for (const chunk of chunks(10)) ids.push(await w.add(chunk));
+    // Stopped before finish: only its packs' own headers tell what they hold, and only to a holder of the key.
+    const blind = await loadIndex(storage, INDEX, { open: new Keys().open });
+    expect(blind.unindexed.length).toBe(w.stats.packs);
+    expect(blind.index.size).toBe(0);
+    await w.finish();
+    const wrong = new ChunkReader(storage, await loadIndex(storage, INDEX, { open: keys.open }), { idKey: randomBytes(32), open: keys.open }, codec);
+    const error = await wrong.read(ids[0]!).catch((err: unknown) => err);
+    expect(isFailsafeError(error, 'E_CHECKSUM')).toBe(true);
+  });
+});
