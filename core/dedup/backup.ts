@@ -1,0 +1,102 @@
+/**
+ * A backup into a deduplicating (v2) repository, end to end and on the main
+ * thread: each source's files cut into chunks, each new chunk stored once in
+ * packs, the tree, the index object, then the snapshot object, written last.
+ * docs/design/dedup.md says what comes next (the segment workers, the files
+ * cache, the CLI); this is the engine those build on.
+ */
+import { Readable } from 'node:stream';
+import { DEFAULT_CHUNK_SIZES, FastCdc, type ChunkSizes } from '../chunking/fastcdc.js';
+import { gearTable } from '../chunking/gear.js';
+import type { SegmentCodec, SourcePlugin } from '../contracts.js';
+import type { KeyRing } from '../crypto/keys.js';
+import { SecretstreamCipher } from '../crypto/segment-cipher.js';
+import type { ManifestSource } from '../format/manifest.js';
+import { ChunkWriter } from '../pack/chunk-writer.js';
+import { loadIndex } from '../pack/load-index.js';
+import { openRepositoryKeys } from '../pack/repository-config.js';
+import { newSnapshotId } from '../repository/layout.js';
+import type { Storage } from '../repository/storage.js';
+import { chunkStream } from './chunk-files.js';
+import { encodeSnapshotV2, snapshotKeyV2, type SnapshotStatsV2 } from './snapshot.js';
+import { encodeTreeLine } from './tree.js';
+
+/** The tree's own chunks are smaller: a changed line costs 64 KiB, not a MiB. */
+const TREE_SIZES: ChunkSizes = { min: 16 * 1024, avg: 64 * 1024, max: 256 * 1024 };
+
+export interface DedupBackupInput {
+  job: string;
+  sources: SourcePlugin[];
+  storage: Storage;
+  keyRing: KeyRing;
+  codec: SegmentCodec;
+  sizes?: ChunkSizes;
+  packSize?: number;
+  tags?: string[];
+  signal?: AbortSignal;
+  warn?: (message: string) => void;
+}
+
+export async function backupDeduplicated(input: DedupBackupInput): Promise<{ id: string; stats: SnapshotStatsV2 }> {
+  const { storage, keyRing, signal } = input;
+  const { keys } = await openRepositoryKeys(storage, keyRing, signal ? { signal } : {});
+  const indexCipher = new SecretstreamCipher(keys.indexKey);
+  const runKey = keyRing.newDataKey();
+  const run = { cipher: new SecretstreamCipher(runKey), slots: keyRing.seal(runKey) };
+  const open = (slots: Parameters<KeyRing['open']>[0]): SecretstreamCipher => new SecretstreamCipher(keyRing.open(slots));
+  const known = await loadIndex(storage, indexCipher, { open, ...(signal ? { signal } : {}) });
+  const options = { codec: input.codec, ...(input.packSize ? { packSize: input.packSize } : {}), ...(signal ? { signal } : {}) };
+  const writer = new ChunkWriter(storage, known, { idKey: keys.idKey, indexCipher, ...run }, options);
+  const gear = gearTable(keys.gearKey);
+  const references = new Map<string, Buffer>();
+  const store = async (chunk: Buffer, kind: 'data' | 'tree' = 'data'): Promise<Buffer> => {
+    const id = await writer.add(chunk, kind);
+    references.set(id.toString('hex'), id);
+    return id;
+  };
+  const { lines, sources, files, bytes } = await collectTree(input, () => new FastCdc(gear, input.sizes ?? DEFAULT_CHUNK_SIZES), store);
+  const tree = (await chunkStream(streamOf(lines), new FastCdc(gear, TREE_SIZES), (chunk) => store(chunk, 'tree'))).ids;
+  await writer.finish();
+  const id = newSnapshotId();
+  const stats: SnapshotStatsV2 = { files, bytes, chunks: references.size, newChunks: writer.stats.newChunks, storedBytes: writer.stats.storedBytes };
+  const header = { format: 2 as const, id, job: input.job, createdAt: new Date().toISOString(), ...(input.tags?.length ? { tags: input.tags } : {}), stats };
+  const snapshot = encodeSnapshotV2(header, { sources, tree }, [...references.values()], run, indexCipher);
+  // The snapshot goes last: its presence is what makes it exist, and everything it names is stored by now.
+  await storage.put(snapshotKeyV2(input.job, id), snapshot, signal ? { signal } : {});
+  return { id, stats: { ...stats, storedBytes: stats.storedBytes + snapshot.length } };
+}
+
+interface CollectedTree {
+  lines: string[];
+  sources: ManifestSource[];
+  files: number;
+  bytes: number;
+}
+
+async function collectTree(input: DedupBackupInput, chunker: () => FastCdc, store: (chunk: Buffer) => Promise<Buffer>): Promise<CollectedTree> {
+  const context = { signal: input.signal, warn: input.warn ?? ((): void => undefined) };
+  const out: CollectedTree = { lines: [], sources: [], files: 0, bytes: 0 };
+  for (const source of input.sources) {
+    await source.prepare?.(context);
+    try {
+      const summary: ManifestSource = { name: source.name, type: source.type, entries: 0, bytes: 0, ...(source.describe ? { meta: source.describe() } : {}) };
+      for await (const entry of source.entries(context)) {
+        const { open: _open, localFile: _local, mtime, ...rest } = entry;
+        const chunks = entry.type === 'file' && entry.open ? (await chunkStream(entry.open(), chunker(), store)).ids : entry.type === 'file' ? [] : undefined;
+        out.lines.push(encodeTreeLine({ ...rest, source: source.name, mtime: mtime.toISOString(), ...(chunks ? { chunks } : {}) }));
+        summary.entries++;
+        summary.bytes += entry.size;
+        if (entry.type === 'file') out.files++;
+      }
+      out.bytes += summary.bytes;
+      out.sources.push(summary);
+    } finally {
+      await source.cleanup?.().catch(() => undefined);
+    }
+  }
+  return out;
+}
+
+function streamOf(lines: string[]): Readable {
+  return Readable.from(lines.map((line) => Buffer.from(line)));
+}

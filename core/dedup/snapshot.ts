@@ -1,0 +1,117 @@
+/**
+ * A v2 snapshot object (`snapshots/<job>/<id>`), written last: its public
+ * header (what `list` shows without a key), its body — the sources and the
+ * ids of its tree's chunks — sealed under the run's key, whose slots it
+ * carries, and its reference list (every chunk id it uses) sealed under the
+ * index key, so that prune can mark on a host that cannot open the body
+ * (docs/design/dedup.md, Prune). Untrusted when read: every field checked.
+ */
+import type { SegmentCipher } from '../contracts.js';
+import type { KeySlot } from '../crypto/keys.js';
+import { FailsafeError } from '../errors.js';
+import type { ManifestSource } from '../format/manifest.js';
+
+export const SNAPSHOTS_PREFIX = 'snapshots/';
+const MAX_SNAPSHOT = 64 * 1024 * 1024;
+
+export interface SnapshotStatsV2 {
+  files: number;
+  bytes: number;
+  /** Chunks the snapshot uses, and how many of them this backup stored. */
+  chunks: number;
+  newChunks: number;
+  /** Bytes this backup added to the repository. */
+  storedBytes: number;
+}
+
+export interface SnapshotHeaderV2 {
+  format: 2;
+  id: string;
+  job: string;
+  createdAt: string;
+  tags?: string[];
+  stats: SnapshotStatsV2;
+}
+
+export interface SnapshotBodyV2 {
+  sources: ManifestSource[];
+  tree: Buffer[];
+}
+
+interface Stored extends SnapshotHeaderV2 {
+  slots: KeySlot[];
+  body: string;
+  references: string;
+}
+
+export const snapshotKeyV2 = (job: string, id: string): string => `${SNAPSHOTS_PREFIX}${job}/${id}`;
+const BODY = 'failsafe/v2/snapshot';
+const REFERENCES = 'failsafe/v2/references';
+const b64 = (ids: Buffer[]): string[] => ids.map((id) => id.toString('base64'));
+
+export function encodeSnapshotV2(
+  header: SnapshotHeaderV2,
+  body: SnapshotBodyV2,
+  references: Buffer[],
+  run: { cipher: SegmentCipher; slots: KeySlot[] },
+  indexCipher: SegmentCipher,
+): Buffer {
+  const sealedBody = run.cipher.encrypt(Buffer.from(JSON.stringify({ sources: body.sources, tree: b64(body.tree), id: header.id })), BODY);
+  const sealedRefs = indexCipher.encrypt(Buffer.from(JSON.stringify(b64(references))), REFERENCES);
+  const stored: Stored = { ...header, slots: run.slots, body: sealedBody.toString('base64'), references: sealedRefs.toString('base64') };
+  return Buffer.from(JSON.stringify(stored));
+}
+
+const corrupt = (what: string, problem: string): FailsafeError => new FailsafeError('E_CORRUPT', `${what}: not a valid snapshot (${problem})`);
+
+function parse(bytes: Buffer, what: string): Stored {
+  if (bytes.length > MAX_SNAPSHOT) throw corrupt(what, `${bytes.length} bytes`);
+  let raw: Partial<Stored>;
+  try {
+    raw = JSON.parse(bytes.toString('utf8')) as Partial<Stored>;
+  } catch {
+    throw corrupt(what, 'not JSON');
+  }
+  if (raw?.format !== 2) throw new FailsafeError('E_UNSUPPORTED_FORMAT', `${what}: snapshot format ${String(raw?.format)} is not known to this version`);
+  const { id, job, createdAt, stats, slots, body, references } = raw;
+  if (typeof id !== 'string' || typeof job !== 'string' || typeof createdAt !== 'string' || Number.isNaN(Date.parse(createdAt)))
+    throw corrupt(what, 'its id, job or time');
+  if (!Array.isArray(slots) || typeof body !== 'string' || typeof references !== 'string' || typeof stats !== 'object' || stats === null)
+    throw corrupt(what, 'its fields');
+  return raw as Stored;
+}
+
+/** The public header: needs no key. */
+export function decodeSnapshotHeaderV2(bytes: Buffer, what: string): SnapshotHeaderV2 {
+  const { slots: _s, body: _b, references: _r, ...header } = parse(bytes, what);
+  return header;
+}
+
+/** The body, opened with the run key's cipher that `open` gives for its slots. */
+export function decodeSnapshotBodyV2(bytes: Buffer, open: (slots: KeySlot[]) => SegmentCipher, what: string): SnapshotHeaderV2 & SnapshotBodyV2 {
+  const stored = parse(bytes, what);
+  const opened = JSON.parse(open(stored.slots).decrypt(Buffer.from(stored.body, 'base64'), BODY).toString('utf8')) as {
+    sources?: unknown;
+    tree?: unknown;
+    id?: unknown;
+  };
+  if (opened.id !== stored.id) throw corrupt(what, 'its sealed id differs from its public one');
+  if (!Array.isArray(opened.sources) || !Array.isArray(opened.tree)) throw corrupt(what, 'its body');
+  const { slots: _s, body: _b, references: _r, ...header } = stored;
+  return { ...header, sources: opened.sources as ManifestSource[], tree: ids(opened.tree, what) };
+}
+
+/** Every chunk id the snapshot uses, opened with the index key (what prune marks). */
+export function decodeSnapshotReferences(bytes: Buffer, indexCipher: SegmentCipher, what: string): Buffer[] {
+  const stored = parse(bytes, what);
+  return ids(JSON.parse(indexCipher.decrypt(Buffer.from(stored.references, 'base64'), REFERENCES).toString('utf8')) as unknown, what);
+}
+
+function ids(value: unknown, what: string): Buffer[] {
+  if (!Array.isArray(value)) throw corrupt(what, 'a list of chunk ids');
+  return value.map((v) => {
+    const id = typeof v === 'string' ? Buffer.from(v, 'base64') : Buffer.alloc(0);
+    if (id.length !== 32) throw corrupt(what, 'a chunk id');
+    return id;
+  });
+}
