@@ -27,15 +27,23 @@ export interface LoadedRepositoryIndex extends LoadedIndex {
   unindexed: string[];
   /** Packs no index object named, read from their own headers. */
   recovered: IndexedPack[];
+  /** Every pack the index holds, with its entries, in the order of `packs`. */
+  all: IndexedPack[];
+  /** The index objects read. */
+  indexObjects: string[];
 }
 
 export async function loadIndex(storage: Storage, indexCipher: SegmentCipher, options: LoadIndexOptions = {}): Promise<LoadedRepositoryIndex> {
   const storageOptions = options.signal ? { signal: options.signal } : {};
   const listed: IndexedPack[] = [];
+  const indexObjects: string[] = [];
   for await (const object of storage.list(INDEX_PREFIX, storageOptions)) {
+    indexObjects.push(object.key);
     listed.push(...decodeIndex(await storage.getBuffer(object.key, storageOptions), indexCipher, `${storage.targetName}:${object.key}`));
   }
-  const named = new Set(listed.map((p) => p.key));
+  // Index objects may overlap (a prune rewrites one before it deletes the old): a pack counts once.
+  const unique = [...new Map(listed.map((p) => [p.key, p])).values()];
+  const named = new Set(unique.map((p) => p.key));
   const recovered: IndexedPack[] = [];
   const unindexed: string[] = [];
   for await (const object of storage.list(PACKS_PREFIX, storageOptions)) {
@@ -51,7 +59,7 @@ export async function loadIndex(storage: Storage, indexCipher: SegmentCipher, op
       unindexed.push(object.key);
     }
   }
-  const all = [...listed, ...recovered];
+  const all = [...unique, ...recovered];
   const index = new ChunkIndex(
     Math.max(
       1024,
@@ -63,5 +71,5 @@ export async function loadIndex(storage: Storage, indexCipher: SegmentCipher, op
     const number = packs.push(pack.key) - 1;
     for (const entry of pack.entries) index.add(entry.id, { pack: number, offset: entry.offset, length: entry.length });
   }
-  return { index, packs, unindexed, recovered };
+  return { index, packs, unindexed, recovered, all, indexObjects };
 }

@@ -13,6 +13,7 @@ import { DirectorySource } from '../../plugins/directory/directory.js';
 import { createSegmentCodec } from '../../core/codec/compression.js';
 import { KeyRing } from '../../core/crypto/keys.js';
 import { backupDeduplicated } from '../../core/dedup/backup.js';
+import { pruneDeduplicated } from '../../core/dedup/prune.js';
 import { restoreDeduplicated } from '../../core/dedup/restore.js';
 import { Storage } from '../../core/repository/storage.js';
 import { tree } from '../helpers/tree.js';
@@ -134,3 +135,48 @@ async function edit(data: string, gen: number, next: () => number): Promise<void
   bytes(1000, `overwrite-${gen}`).copy(rewritten, mid);
   await writeFile(db, rewritten);
 }
+
+describe('prune of a deduplicating repository', () => {
+  it('forgetting old generations frees what only they used; what is kept still restores', async () => {
+    const s = await setup();
+    const ids: string[] = [];
+    for (let gen = 0; gen < 3; gen++) {
+      // Each generation replaces the large file: its old chunks are used by that generation alone.
+      await writeFile(join(s.data, 'app.db'), bytes(1200 * KB, `db-${gen}`));
+      ids.push((await backup(s)).id);
+    }
+    const sizeOf = async (): Promise<number> => {
+      let total = 0;
+      for await (const object of s.storage.list('packs/')) total += object.size;
+      return total;
+    };
+    const before = await sizeOf();
+    const later = new Date(Date.now() + 2 * 60 * 60 * 1000);
+    const dry = await pruneDeduplicated({ storage: s.storage, keyRing: s.keyRing, forget: [`app/${ids[0]}`, `app/${ids[1]}`], now: later, dryRun: true });
+    expect(await sizeOf()).toBe(before);
+    const report = await pruneDeduplicated({ storage: s.storage, keyRing: s.keyRing, forget: [`app/${ids[0]}`, `app/${ids[1]}`], now: later });
+    expect(report).toMatchObject({ forgotten: [`app/${ids[0]}`, `app/${ids[1]}`], removedPacks: dry.removedPacks, tooYoung: 0 });
+    expect(report.removedPacks).toBeGreaterThan(0);
+    const after = await sizeOf();
+    expect(before - after).toBe(report.removedBytes);
+    // Two of the three large files' worth went (packs holding both old and kept chunks stay whole).
+    expect(before - after).toBeGreaterThan(1.2 * 1200 * KB * 0.5);
+    const to = join(s.root, 'after-prune');
+    await restore(s, ids[2]!, to);
+    expect(await tree(to)).toEqual(await tree(s.data));
+    // Again: nothing left to free, and the next backup still deduplicates against what is kept.
+    expect((await pruneDeduplicated({ storage: s.storage, keyRing: s.keyRing, forget: [], now: later })).removedPacks).toBe(0);
+    expect((await backup(s)).stats.newChunks).toBe(0);
+  });
+
+  it('never sweeps a pack younger than the grace period, as a running backup may be about to name it', async () => {
+    const s = await setup();
+    const { id } = await backup(s);
+    const report = await pruneDeduplicated({ storage: s.storage, keyRing: s.keyRing, forget: [`app/${id}`] });
+    expect(report.removedPacks).toBe(0);
+    expect(report.tooYoung).toBeGreaterThan(0);
+    let packs = 0;
+    for await (const _ of s.storage.list('packs/')) packs++;
+    expect(packs).toBe(report.tooYoung);
+  });
+});
