@@ -9,7 +9,8 @@ import { Readable } from 'node:stream';
 import { DEFAULT_CHUNK_SIZES, FastCdc, type ChunkSizes } from '../chunking/fastcdc.js';
 import { gearTable } from '../chunking/gear.js';
 import type { SegmentCodec, SourcePlugin } from '../contracts.js';
-import type { KeyRing } from '../crypto/keys.js';
+import type { KeyRing, KeySlot } from '../crypto/keys.js';
+import { FailsafeError } from '../errors.js';
 import { SecretstreamCipher } from '../crypto/segment-cipher.js';
 import type { ManifestSource } from '../format/manifest.js';
 import { ChunkWriter } from '../pack/chunk-writer.js';
@@ -33,6 +34,13 @@ export interface DedupBackupInput {
   sizes?: ChunkSizes;
   packSize?: number;
   tags?: string[];
+  /**
+   * A write-only host: the run's key is sealed for the recipients alone, so
+   * not even this host can read the packs once the run ends. It still
+   * deduplicates: the repository's config opens with its dedup key file and
+   * the index with the index key (docs/design/dedup.md, Keys).
+   */
+  writeOnly?: boolean;
   signal?: AbortSignal;
   warn?: (message: string) => void;
 }
@@ -42,7 +50,7 @@ export async function backupDeduplicated(input: DedupBackupInput): Promise<{ id:
   const { keys } = await openRepositoryKeys(storage, keyRing, signal ? { signal } : {});
   const indexCipher = new SecretstreamCipher(keys.indexKey);
   const runKey = keyRing.newDataKey();
-  const run = { cipher: new SecretstreamCipher(runKey), slots: keyRing.seal(runKey) };
+  const run = { cipher: new SecretstreamCipher(runKey), slots: runSlots(keyRing, runKey, input.writeOnly === true) };
   const open = (slots: Parameters<KeyRing['open']>[0]): SecretstreamCipher => new SecretstreamCipher(keyRing.open(slots));
   const known = await loadIndex(storage, indexCipher, { open, ...(signal ? { signal } : {}) });
   const options = { codec: input.codec, ...(input.packSize ? { packSize: input.packSize } : {}), ...(signal ? { signal } : {}) };
@@ -64,6 +72,14 @@ export async function backupDeduplicated(input: DedupBackupInput): Promise<{ id:
   // The snapshot goes last: its presence is what makes it exist, and everything it names is stored by now.
   await storage.put(snapshotKeyV2(input.job, id), snapshot, signal ? { signal } : {});
   return { id, stats: { ...stats, storedBytes: stats.storedBytes + snapshot.length } };
+}
+
+function runSlots(keyRing: KeyRing, runKey: Uint8Array, writeOnly: boolean): KeySlot[] {
+  const slots = keyRing.seal(runKey);
+  if (!writeOnly) return slots;
+  const recipients = slots.filter((slot) => slot.type === 'recipient');
+  if (recipients.length === 0) throw new FailsafeError('E_KEY_MISSING', 'a write-only host seals its backups for recipients, and none are configured');
+  return recipients;
 }
 
 interface CollectedTree {
