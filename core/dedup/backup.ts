@@ -5,10 +5,11 @@
  * docs/design/dedup.md says what comes next (the segment workers, the files
  * cache, the CLI); this is the engine those build on.
  */
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { DEFAULT_CHUNK_SIZES, FastCdc, type ChunkSizes } from '../chunking/fastcdc.js';
 import { gearTable } from '../chunking/gear.js';
-import type { SegmentCodec, SourcePlugin } from '../contracts.js';
+import type { SegmentCodec, SourceEntry, SourcePlugin } from '../contracts.js';
 import type { KeyRing, KeySlot } from '../crypto/keys.js';
 import { FailsafeError } from '../errors.js';
 import { SecretstreamCipher } from '../crypto/segment-cipher.js';
@@ -19,6 +20,7 @@ import { openRepositoryKeys } from '../pack/repository-config.js';
 import { newSnapshotId } from '../repository/layout.js';
 import type { Storage } from '../repository/storage.js';
 import { chunkStream } from './chunk-files.js';
+import { FilesCache } from './files-cache.js';
 import { encodeSnapshotV2, snapshotKeyV2, type SnapshotStatsV2 } from './snapshot.js';
 import { encodeTreeLine } from './tree.js';
 
@@ -41,11 +43,25 @@ export interface DedupBackupInput {
    * the index with the index key (docs/design/dedup.md, Keys).
    */
   writeOnly?: boolean;
+  /** Where the files cache lives (per repository and job); without it every file is read. */
+  cacheDir?: string;
+  /** Read every file, trusting no cache. */
+  forceReread?: boolean;
   signal?: AbortSignal;
   warn?: (message: string) => void;
 }
 
-export async function backupDeduplicated(input: DedupBackupInput): Promise<{ id: string; stats: SnapshotStatsV2 }> {
+export interface DedupBackupResult {
+  id: string;
+  stats: SnapshotStatsV2;
+  /** Files the cache showed unchanged (not read), and files read. */
+  cache: { hits: number; misses: number };
+}
+
+/** A file's chunk ids: from the files cache, or read and chunked. `key` names it in the cache. */
+type FileChunker = (entry: SourceEntry, key: string) => Promise<Buffer[]>;
+
+export async function backupDeduplicated(input: DedupBackupInput): Promise<DedupBackupResult> {
   const { storage, keyRing, signal } = input;
   const { keys } = await openRepositoryKeys(storage, keyRing, signal ? { signal } : {});
   const indexCipher = new SecretstreamCipher(keys.indexKey);
@@ -62,7 +78,21 @@ export async function backupDeduplicated(input: DedupBackupInput): Promise<{ id:
     references.set(id.toString('hex'), id);
     return id;
   };
-  const { lines, sources, files, bytes } = await collectTree(input, () => new FastCdc(gear, input.sizes ?? DEFAULT_CHUNK_SIZES), store);
+  const cacheFile = input.cacheDir ? join(input.cacheDir, keys.id, `${input.job}.files`) : undefined;
+  const cache = await FilesCache.open(cacheFile, { forceReread: input.forceReread === true });
+  const reuse = (ids: Buffer[]): void => ids.forEach((id) => references.set(id.toString('hex'), id));
+  const chunkFile: FileChunker = async (entry, key) => {
+    const local = entry.localFile?.path;
+    const cached = local && (await cache.lookup(key, local, entry.size, (id) => known.index.has(id)));
+    if (cached) {
+      reuse(cached);
+      return cached;
+    }
+    const ids = entry.open ? (await chunkStream(entry.open(), new FastCdc(gear, input.sizes ?? DEFAULT_CHUNK_SIZES), store)).ids : [];
+    if (local) await cache.record(key, local, ids);
+    return ids;
+  };
+  const { lines, sources, files, bytes } = await collectTree(input, chunkFile);
   const tree = (await chunkStream(streamOf(lines), new FastCdc(gear, TREE_SIZES), (chunk) => store(chunk, 'tree'))).ids;
   await writer.finish();
   const id = newSnapshotId();
@@ -71,7 +101,8 @@ export async function backupDeduplicated(input: DedupBackupInput): Promise<{ id:
   const snapshot = encodeSnapshotV2(header, { sources, tree }, [...references.values()], run, indexCipher);
   // The snapshot goes last: its presence is what makes it exist, and everything it names is stored by now.
   await storage.put(snapshotKeyV2(input.job, id), snapshot, signal ? { signal } : {});
-  return { id, stats: { ...stats, storedBytes: stats.storedBytes + snapshot.length } };
+  await cache.save().catch((err: unknown) => input.warn?.(`the files cache could not be saved (the next backup reads every file): ${(err as Error).message}`));
+  return { id, stats: { ...stats, storedBytes: stats.storedBytes + snapshot.length }, cache: { hits: cache.hits, misses: cache.misses } };
 }
 
 function runSlots(keyRing: KeyRing, runKey: Uint8Array, writeOnly: boolean): KeySlot[] {
@@ -89,7 +120,7 @@ interface CollectedTree {
   bytes: number;
 }
 
-async function collectTree(input: DedupBackupInput, chunker: () => FastCdc, store: (chunk: Buffer) => Promise<Buffer>): Promise<CollectedTree> {
+async function collectTree(input: DedupBackupInput, chunkFile: FileChunker): Promise<CollectedTree> {
   const context = { signal: input.signal, warn: input.warn ?? ((): void => undefined) };
   const out: CollectedTree = { lines: [], sources: [], files: 0, bytes: 0 };
   for (const source of input.sources) {
@@ -98,7 +129,7 @@ async function collectTree(input: DedupBackupInput, chunker: () => FastCdc, stor
       const summary: ManifestSource = { name: source.name, type: source.type, entries: 0, bytes: 0, ...(source.describe ? { meta: source.describe() } : {}) };
       for await (const entry of source.entries(context)) {
         const { open: _open, localFile: _local, mtime, ...rest } = entry;
-        const chunks = entry.type === 'file' && entry.open ? (await chunkStream(entry.open(), chunker(), store)).ids : entry.type === 'file' ? [] : undefined;
+        const chunks = entry.type === 'file' ? await chunkFile(entry, `${source.name}/${entry.path}`) : undefined;
         out.lines.push(encodeTreeLine({ ...rest, source: source.name, mtime: mtime.toISOString(), ...(chunks ? { chunks } : {}) }));
         summary.entries++;
         summary.bytes += entry.size;

@@ -1,0 +1,101 @@
+/** The files cache: an unchanged file is not read again; anything doubtful is read; the cache is only ever a hint. */
+import { mkdir, mkdtemp, readdir, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { LocalAdapter } from '../../adapters/local/local.js';
+import { DirectorySource } from '../../plugins/directory/directory.js';
+import { createSegmentCodec } from '../../core/codec/compression.js';
+import type { SourceEntry, SourcePlugin } from '../../core/contracts.js';
+import { KeyRing } from '../../core/crypto/keys.js';
+import { backupDeduplicated } from '../../core/dedup/backup.js';
+import { restoreDeduplicated } from '../../core/dedup/restore.js';
+import { Storage } from '../../core/repository/storage.js';
+import { tree } from '../helpers/tree.js';
+
+const codec = createSegmentCodec('zstd', 1);
+const SIZES = { min: 4096, avg: 16_384, max: 65_536 };
+
+/** The directory source, counting which files it was asked to read. */
+function counting(path: string, opened: string[]): SourcePlugin {
+  const inner = new DirectorySource({ path }, 'data');
+  return Object.assign(Object.create(inner) as SourcePlugin, {
+    async *entries(context: Parameters<SourcePlugin['entries']>[0]): AsyncIterable<SourceEntry> {
+      for await (const entry of inner.entries(context)) {
+        const open = entry.open;
+        yield open ? { ...entry, open: () => (opened.push(entry.path), open.call(entry)) } : entry;
+      }
+    },
+  });
+}
+
+async function setup(): Promise<{
+  root: string;
+  data: string;
+  run: (options?: { forceReread?: boolean }) => Promise<{ id: string; opened: string[] }>;
+  storage: Storage;
+  keyRing: KeyRing;
+}> {
+  const root = await mkdtemp(join(tmpdir(), 'failsafe-files-cache-'));
+  const data = join(root, 'data');
+  await mkdir(join(data, 'sub'), { recursive: true });
+  const old = new Date(Date.now() - 60_000);
+  for (const name of ['a.bin', 'b.bin', 'sub/c.bin']) {
+    await writeFile(join(data, name), randomBytes(50_000));
+    await utimes(join(data, name), old, old);
+  }
+  // A file's ctime cannot be set back: the files must age past the cache's one-second rule by waiting.
+  await sleep(1100);
+  const storage = new Storage(new LocalAdapter({ path: join(root, 'target') }), 'disk');
+  const keyRing = await KeyRing.create({ keyFileKey: Buffer.alloc(32, 4) });
+  const cacheDir = join(root, 'cache');
+  const run = async (options: { forceReread?: boolean } = {}): Promise<{ id: string; opened: string[] }> => {
+    const opened: string[] = [];
+    const { id } = await backupDeduplicated({ job: 'app', sources: [counting(data, opened)], storage, keyRing, codec, sizes: SIZES, cacheDir, ...options });
+    return { id, opened: opened.sort() };
+  };
+  return { root, data, run, storage, keyRing };
+}
+
+describe('files cache', () => {
+  it('reads an unchanged file once; a touched or rewritten file again; --force-reread everything', async () => {
+    const s = await setup();
+    expect((await s.run()).opened).toEqual(['a.bin', 'b.bin', 'sub/c.bin']);
+    expect((await s.run()).opened).toEqual([]);
+    const later = new Date(Date.now() - 30_000);
+    await utimes(join(s.data, 'a.bin'), later, later);
+    await writeFile(join(s.data, 'sub', 'c.bin'), randomBytes(50_000));
+    await utimes(join(s.data, 'sub', 'c.bin'), later, later);
+    await sleep(1100);
+    const third = await s.run();
+    expect(third.opened).toEqual(['a.bin', 'sub/c.bin']);
+    expect((await s.run({ forceReread: true })).opened).toEqual(['a.bin', 'b.bin', 'sub/c.bin']);
+    // Whatever came from the cache, the snapshot holds the files as they are.
+    const to = join(s.root, 'restored');
+    await restoreDeduplicated({
+      storage: s.storage,
+      keyRing: s.keyRing,
+      codec,
+      job: 'app',
+      id: third.id,
+      plugins: new Map([['data', new DirectorySource({ path: s.data }, 'data')]]),
+      destination: () => to,
+    });
+    expect(await tree(to)).toEqual(await tree(s.data));
+  });
+
+  it('does not trust a file changed within the last second, nor a damaged or deleted cache', async () => {
+    const s = await setup();
+    await writeFile(join(s.data, 'fresh.bin'), randomBytes(1000));
+    await s.run();
+    // Too recent to be trusted: read again next time.
+    expect((await s.run()).opened).toEqual(['fresh.bin']);
+    const [repository] = await readdir(join(s.root, 'cache'));
+    await writeFile(join(s.root, 'cache', repository!, 'app.files'), '{"format":"failsafe-files-cache/1"}\n["data/a.bin",{"size":"x"}]\n{broken');
+    expect((await s.run()).opened).toEqual(['a.bin', 'b.bin', 'fresh.bin', 'sub/c.bin']);
+    await writeFile(join(s.root, 'cache', repository!, 'app.files'), '');
+    expect((await s.run()).opened).toEqual(['a.bin', 'b.bin', 'fresh.bin', 'sub/c.bin']);
+  });
+});
