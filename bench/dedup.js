@@ -47,12 +47,16 @@ async function step(name, run) {
     ...result,
   });
 }
-function resticStep(name, args) {
+let resticBytes = 0;
+async function resticStep(name, args) {
   if (!withRestic) return;
   const started = performance.now();
   const run = spawnSync('restic', args, { env: resticEnv, cwd: work, stdio: 'ignore' });
   if (run.status !== 0) throw new Error(`restic ${args.join(' ')} failed`);
-  rows.push({ tool: 'restic', step: name, seconds: +((performance.now() - started) / 1000).toFixed(2), 'repository MB': 0 });
+  const seconds = +((performance.now() - started) / 1000).toFixed(2);
+  const bytes = await treeBytes(join(work, 'restic'));
+  rows.push({ tool: 'restic', step: name, seconds, 'repository MB': mb(bytes), 'added MB': mb(bytes - resticBytes) });
+  resticBytes = bytes;
 }
 const backup = () =>
   backupDeduplicated({ job: 'bench', sources: [new DirectorySource({ path: data }, 'data')], storage, keyRing, codec, cacheDir: join(work, 'cache') }).then(
@@ -60,13 +64,13 @@ const backup = () =>
   );
 
 await step('first backup', backup);
-resticStep('first backup', ['backup', '--quiet', 'data']);
+await resticStep('first backup', ['backup', '--quiet', 'data']);
 await step('unchanged re-run', backup);
-resticStep('unchanged re-run', ['backup', '--quiet', 'data']);
+await resticStep('unchanged re-run', ['backup', '--quiet', 'data']);
 await changeAbout2Percent(data);
 await new Promise((done) => setTimeout(done, 1500));
 await step('changed generation', backup);
-resticStep('changed generation', ['backup', '--quiet', 'data']);
+await resticStep('changed generation', ['backup', '--quiet', 'data']);
 const id = await latestId();
 await step('restore', async () => {
   const to = join(work, 'restored');
@@ -83,8 +87,7 @@ await step('restore', async () => {
   if (!same) throw new Error('the restore differs from the data');
   return { 'bit-identical': same };
 });
-resticStep('restore', ['restore', 'latest', '--target', join(work, 'restic-restored')]);
-if (withRestic) for (const row of rows.filter((r) => r.tool === 'restic')) row['repository MB'] = mb(await treeBytes(join(work, 'restic')));
+await resticStep('restore', ['restore', 'latest', '--target', join(work, 'restic-restored')]);
 console.table(rows);
 console.log(JSON.stringify({ size, rows, rss: mb(process.memoryUsage().rss) }));
 
