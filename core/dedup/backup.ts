@@ -19,6 +19,7 @@ import { loadIndex } from '../pack/load-index.js';
 import { openRepositoryKeys } from '../pack/repository-config.js';
 import { newSnapshotId } from '../repository/layout.js';
 import type { Storage } from '../repository/storage.js';
+import { crashPoint } from '../testing/crash.js';
 import { chunkStream } from './chunk-files.js';
 import { FilesCache } from './files-cache.js';
 import { encodeSnapshotV2, snapshotKeyV2, type SnapshotStatsV2 } from './snapshot.js';
@@ -100,7 +101,9 @@ export async function backupDeduplicated(input: DedupBackupInput): Promise<Dedup
   const header = { format: 2 as const, id, job: input.job, createdAt: new Date().toISOString(), ...(input.tags?.length ? { tags: input.tags } : {}), stats };
   const snapshot = encodeSnapshotV2(header, { sources, tree }, [...references.values()], run, indexCipher);
   // The snapshot goes last: its presence is what makes it exist, and everything it names is stored by now.
+  crashPoint('snapshot');
   await storage.put(snapshotKeyV2(input.job, id), snapshot, signal ? { signal } : {});
+  crashPoint('snapshot-written');
   await cache.save().catch((err: unknown) => input.warn?.(`the files cache could not be saved (the next backup reads every file): ${(err as Error).message}`));
   return { id, stats: { ...stats, storedBytes: stats.storedBytes + snapshot.length }, cache: { hits: cache.hits, misses: cache.misses } };
 }

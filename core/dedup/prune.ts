@@ -19,6 +19,7 @@ import { encodeIndex, newIndexKey, type IndexedPack } from '../pack/index-object
 import { loadIndex, PACKS_PREFIX } from '../pack/load-index.js';
 import { openRepositoryKeys } from '../pack/repository-config.js';
 import type { Storage } from '../repository/storage.js';
+import { crashPoint } from '../testing/crash.js';
 import { FailsafeError } from '../errors.js';
 import { decodeSnapshotHeaderV2, decodeSnapshotReferences, SNAPSHOTS_PREFIX } from './snapshot.js';
 
@@ -81,8 +82,15 @@ export async function pruneDeduplicated(input: DedupPruneInput): Promise<DedupPr
   report.removedBytes = sweep.reduce((n, key) => n + (ages.get(key)?.size ?? 0), 0);
   if (input.dryRun || sweep.length === 0) return report;
   await storage.put(newIndexKey(), encodeIndex(keep, indexCipher));
-  for (const key of loaded.indexObjects) await storage.delete(key);
-  for (const key of sweep) await storage.delete(key);
+  crashPoint('prune-index-written');
+  for (const [n, key] of loaded.indexObjects.entries()) {
+    await storage.delete(key);
+    crashPoint('prune-index-deleted', n + 1);
+  }
+  for (const [n, key] of sweep.entries()) {
+    await storage.delete(key);
+    crashPoint('prune-pack-deleted', n + 1);
+  }
   return report;
 }
 

@@ -14,6 +14,7 @@ import type { SegmentCipher, SegmentCodec } from '../contracts.js';
 import type { KeySlot } from '../crypto/keys.js';
 import type { ChunkIndex } from '../repository/chunk-index.js';
 import type { Storage } from '../repository/storage.js';
+import { crashPoint } from '../testing/crash.js';
 import { DEFAULT_PACK_SIZE, PackBuilder } from './builder.js';
 import { chunkContext, type ChunkKind } from './format.js';
 import { encodeIndex, newIndexKey, type IndexedPack } from './index-object.js';
@@ -90,6 +91,7 @@ export class ChunkWriter {
       const index = encodeIndex(this.#written, this.keys.indexCipher);
       await this.storage.put(newIndexKey(), index, this.#storageOptions());
       this.stats.storedBytes += index.length;
+      crashPoint('index-stored');
     }
     return [...this.#written];
   }
@@ -99,6 +101,7 @@ export class ChunkWriter {
     await this.storage.put(pack.key, pack.bytes, this.#storageOptions());
     this.stats.storedBytes += pack.bytes.length;
     this.stats.packs++;
+    crashPoint('pack-stored', this.stats.packs);
     const number = this.known.packs.push(pack.key) - 1;
     for (const entry of pack.entries) {
       this.known.index.add(entry.id, { pack: number, offset: entry.offset, length: entry.length });
