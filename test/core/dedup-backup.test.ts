@@ -155,7 +155,8 @@ describe('prune of a deduplicating repository', () => {
     const dry = await pruneDeduplicated({ storage: s.storage, keyRing: s.keyRing, forget: [`app/${ids[0]}`, `app/${ids[1]}`], now: later, dryRun: true });
     expect(await sizeOf()).toBe(before);
     const report = await pruneDeduplicated({ storage: s.storage, keyRing: s.keyRing, forget: [`app/${ids[0]}`, `app/${ids[1]}`], now: later });
-    expect(report).toMatchObject({ forgotten: [`app/${ids[0]}`, `app/${ids[1]}`], removedPacks: dry.removedPacks, tooYoung: 0 });
+    expect(report.forgotten.sort()).toEqual([`app/${ids[0]}`, `app/${ids[1]}`].sort());
+    expect(report).toMatchObject({ removedPacks: dry.removedPacks, tooYoung: 0 });
     expect(report.removedPacks).toBeGreaterThan(0);
     const after = await sizeOf();
     expect(before - after).toBe(report.removedBytes);
