@@ -14,6 +14,7 @@ import { createSegmentCodec } from '../../core/codec/compression.js';
 import { KeyRing } from '../../core/crypto/keys.js';
 import { backupDeduplicated } from '../../core/dedup/backup.js';
 import { pruneDeduplicated } from '../../core/dedup/prune.js';
+import { repositoryStats } from '../../core/dedup/stats.js';
 import { restoreDeduplicated } from '../../core/dedup/restore.js';
 import { Storage } from '../../core/repository/storage.js';
 import { tree } from '../helpers/tree.js';
@@ -179,5 +180,24 @@ describe('prune of a deduplicating repository', () => {
     let packs = 0;
     for await (const _ of s.storage.list('packs/')) packs++;
     expect(packs).toBe(report.tooYoung);
+  });
+});
+
+describe('stats of a deduplicating repository', () => {
+  it('adds up what each backup added to the repository size, and gives the deduplication ratio, with no key', async () => {
+    const s = await setup();
+    const results = [];
+    for (let gen = 0; gen < 3; gen++) {
+      await writeFile(join(s.data, `gen-${gen}.txt`), bytes(40 * KB, `gen-${gen}`));
+      results.push(await backup(s));
+    }
+    const stats = await repositoryStats(s.storage);
+    expect(stats.snapshots.map((x) => x.id)).toEqual(results.map((r) => r.id));
+    expect(stats.snapshots.map((x) => x.addedBytes)).toEqual(results.map((r) => r.stats.storedBytes));
+    const config = (await s.storage.head('config'))!.size;
+    expect(stats.storedBytes).toBe(results.reduce((n, r) => n + r.stats.storedBytes, 0) + config);
+    expect(stats.logicalBytes).toBe(results.reduce((n, r) => n + r.stats.bytes, 0));
+    // Three generations of nearly the same data: stored about once.
+    expect(stats.ratio).toBeGreaterThan(2);
   });
 });
