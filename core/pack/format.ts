@@ -52,9 +52,13 @@ export function chunkContext(id: Uint8Array): string {
 const HEADER_CONTEXT = 'failsafe/v2/pack-header';
 
 /** The bytes that end a pack whose chunks (`entries`, in order) take its first `dataLength` bytes. */
+/** A pack's entries as its header (and an index object) stores them: `[id base64, kind, offset, length, plainLength]` rows. */
+export function entryRows(entries: PackEntry[]): unknown[][] {
+  return entries.map((e) => [e.id.toString('base64'), e.kind === 'tree' ? 1 : 0, e.offset, e.length, e.plainLength]);
+}
+
 export function encodePackTail(entries: PackEntry[], dataLength: number, cipher: SegmentCipher, slots: KeySlot[]): Buffer {
-  const body = Buffer.from(JSON.stringify(entries.map((e) => [e.id.toString('base64'), e.kind === 'tree' ? 1 : 0, e.offset, e.length, e.plainLength])));
-  const sealed = cipher.encrypt(body, HEADER_CONTEXT);
+  const sealed = cipher.encrypt(Buffer.from(JSON.stringify(entryRows(entries))), HEADER_CONTEXT);
   const trailer: PackTrailer = { format: 2, slots, header: { offset: dataLength, length: sealed.length } };
   const trailerBytes = Buffer.from(JSON.stringify(trailer));
   const length = Buffer.alloc(LENGTH_BYTES);
@@ -108,11 +112,16 @@ export function decodePackHeader(sealed: Buffer, trailer: PackTrailer, cipher: S
     if (err instanceof FailsafeError) throw new FailsafeError(err.code, `${what}: pack header: ${err.message}`, { cause: err });
     throw corrupt(what, 'its header is not JSON');
   }
+  return checkRows(rows, trailer.header.offset, what);
+}
+
+/** Checks untrusted entry rows: each well formed, in order, none overlapping another, all within the first `dataEnd` bytes. */
+export function checkRows(rows: unknown, dataEnd: number, what: string): PackEntry[] {
   if (!Array.isArray(rows) || rows.length > MAX_ENTRIES) throw corrupt(what, 'its header is not a list of chunks');
   let end = 0;
   return rows.map((row: unknown, i) => {
     const entry = checkEntry(row, what, i);
-    if (entry.offset < end || entry.offset + entry.length > trailer.header.offset) throw corrupt(what, `chunk ${i} lies outside the data or over another`);
+    if (entry.offset < end || entry.offset + entry.length > dataEnd) throw corrupt(what, `chunk ${i} lies outside the data or over another`);
     end = entry.offset + entry.length;
     return entry;
   });

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SegmentCipher } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
-import { decodePackHeader, encodePackTail, type PackEntry, type PackTrailer } from './format.js';
+import { checkRows, entryRows, type PackEntry } from './format.js';
 
 export const INDEX_PREFIX = 'index/';
 const CONTEXT = 'failsafe/v2/index';
@@ -23,9 +23,9 @@ export function newIndexKey(): string {
   return `${INDEX_PREFIX}${randomBytes(32).toString('hex')}`;
 }
 
-/** An index object: per pack its key and its header's entries, each entry list in the pack header's own encoding. */
+/** An index object: per pack its key and its entries, as the pack's own header lists them. */
 export function encodeIndex(packs: IndexedPack[], cipher: SegmentCipher): Buffer {
-  const body = packs.map((pack) => ({ key: pack.key, header: encodePackTail(pack.entries, 0, identityCipher, []).toString('base64') }));
+  const body = packs.map((pack) => ({ key: pack.key, entries: entryRows(pack.entries) }));
   return cipher.encrypt(Buffer.from(JSON.stringify(body)), CONTEXT);
 }
 
@@ -39,34 +39,9 @@ export function decodeIndex(sealed: Buffer, cipher: SegmentCipher, what: string)
   }
   if (!Array.isArray(body) || body.length > MAX_PACKS) throw new FailsafeError('E_CORRUPT', `${what}: not a valid index object`);
   return body.map((pack: unknown) => {
-    const { key, header } = (pack ?? {}) as { key?: unknown; header?: unknown };
-    if (typeof key !== 'string' || !/^packs\/[0-9a-f]{2}\/[0-9a-f]{64}$/.test(key) || typeof header !== 'string') {
-      throw new FailsafeError('E_CORRUPT', `${what}: not a valid index object`);
-    }
-    const tail = Buffer.from(header, 'base64');
-    // The entries in the pack header's encoding, "sealed" with the identity: the same checks as a pack's own header.
-    const trailer: PackTrailer = { format: 2, slots: [], header: { offset: Number.MAX_SAFE_INTEGER, length: 0 } };
-    const sealedLength = tail.length - tailOverhead(tail);
-    return { key, entries: decodePackHeader(tail.subarray(0, sealedLength), trailer, identityCipher, `${what}: ${key}`) };
+    const { key, entries } = (pack ?? {}) as { key?: unknown; entries?: unknown };
+    if (typeof key !== 'string' || !/^packs\/[0-9a-f]{2}\/[0-9a-f]{64}$/.test(key)) throw new FailsafeError('E_CORRUPT', `${what}: not a valid index object`);
+    // Where the pack's data ends is in the pack, not here: the rows are checked for form and order; a read checks them against the pack.
+    return { key, entries: checkRows(entries, Number.MAX_SAFE_INTEGER, `${what}: ${key}`) };
   });
 }
-
-/** The bytes after the (here unsealed) header in encodePackTail's output: trailer JSON, its length, the magic. */
-function tailOverhead(tail: Buffer): number {
-  if (tail.length < 12) throw new FailsafeError('E_CORRUPT', 'an index entry too short to hold a pack header');
-  return tail.readUInt32LE(tail.length - 12) + 12;
-}
-
-/** The index object is sealed as a whole; the pack headers inside it need no second layer. */
-const identityCipher: SegmentCipher = {
-  name: 'none',
-  authenticated: false,
-  sealedSize: (n) => n,
-  openedSize: (n) => n,
-  encrypt: (plain) => plain,
-  encryptInto: (plain, _context, out) => plain.copy(out),
-  headerOf: () => new Uint8Array(0),
-  resealInto: (plain, _context, out) => plain.copy(out),
-  decrypt: (sealed) => sealed,
-  decryptInto: (sealed, _context, out) => sealed.copy(out),
-};
