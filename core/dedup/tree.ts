@@ -8,22 +8,11 @@
  */
 import type { EntryType } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
+import type { ManifestEntry } from '../format/manifest.js';
 import { normalizeArchivePath } from '../fs/paths.js';
 
-export interface TreeEntry {
-  source: string;
-  path: string;
-  type: EntryType;
-  size: number;
-  mode: number;
-  /** ISO time, to the millisecond. */
-  mtime: string;
-  linkTarget?: string;
-  uid?: number;
-  gid?: number;
-  /** A file's chunks in order (ids, 32 bytes each). */
-  chunks?: Buffer[];
-}
+/** A manifest entry of format v1 without its place in a tar stream, and with a file's chunks in order (ids, 32 bytes each). */
+export type TreeEntry = Omit<ManifestEntry, 'sha256' | 'segment' | 'offset'> & { chunks?: Buffer[] };
 
 const TYPES: readonly EntryType[] = ['file', 'directory', 'symlink'];
 const MAX_LINE = 4 * 1024 * 1024;
