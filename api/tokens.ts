@@ -42,7 +42,8 @@ export const TOKENS = {
 /** Wraps a target's adapter: `target` is the target's name in the YAML. */
 export type StorageWrapper = (adapter: StorageAdapter, target: string) => StorageAdapter;
 
-export type NotifierFactory = (notify: JobNotify | undefined, warn: (message: string) => void) => Notifier;
+/** `warn` is the backup's own (a failed delivery is a warning there); without it deliveries fail quietly, as before the container. */
+export type NotifierFactory = (notify: JobNotify | undefined, warn?: (message: string) => void) => Notifier;
 
 export type Warn = (message: string) => void;
 

@@ -46,7 +46,7 @@ export async function backupJobs(deployment: Deployment, names: string[], option
 }
 
 async function backupJob(deployment: Deployment, job: JobConfig, options: BackupOptions, sink: BackupSink, outcome: BackupOutcome): Promise<void> {
-  const notifier = deployment.notifier(job.notify, options.warn ?? deployment.warn);
+  const notifier = deployment.notifier(job.notify, options.warn);
   const report = (event: NotifyEvent, snapshots: SnapshotSummary[], failures: BackupFailure[]): Promise<void> =>
     notifier.send({
       job: job.name,
