@@ -10,8 +10,7 @@ import { Readable } from 'node:stream';
 import { DEFAULT_CHUNK_SIZES, FastCdc, type ChunkSizes } from '../chunking/fastcdc.js';
 import { gearTable } from '../chunking/gear.js';
 import type { SegmentCodec, SourceEntry, SourcePlugin } from '../contracts.js';
-import type { KeyRing, KeySlot } from '../crypto/keys.js';
-import { FailsafeError } from '../errors.js';
+import type { KeyRing } from '../crypto/keys.js';
 import { SecretstreamCipher } from '../crypto/segment-cipher.js';
 import type { ManifestSource } from '../format/manifest.js';
 import { ChunkWriter } from '../pack/chunk-writer.js';
@@ -24,6 +23,7 @@ import { chunkStream } from './chunk-files.js';
 import { FilesCache } from './files-cache.js';
 import { encodeSnapshotV2, snapshotKeyV2, type SnapshotStatsV2 } from './snapshot.js';
 import { encodeTreeLine } from './tree.js';
+import { runSlots } from './run-slots.js';
 
 /** The tree's own chunks are smaller: a changed line costs 64 KiB, not a MiB. */
 const TREE_SIZES: ChunkSizes = { min: 16 * 1024, avg: 64 * 1024, max: 256 * 1024 };
@@ -106,14 +106,6 @@ export async function backupDeduplicated(input: DedupBackupInput): Promise<Dedup
   crashPoint('snapshot-written');
   await cache.save().catch((err: unknown) => input.warn?.(`the files cache could not be saved (the next backup reads every file): ${(err as Error).message}`));
   return { id, stats: { ...stats, storedBytes: stats.storedBytes + snapshot.length }, cache: { hits: cache.hits, misses: cache.misses } };
-}
-
-function runSlots(keyRing: KeyRing, runKey: Uint8Array, writeOnly: boolean): KeySlot[] {
-  const slots = keyRing.seal(runKey);
-  if (!writeOnly) return slots;
-  const recipients = slots.filter((slot) => slot.type === 'recipient');
-  if (recipients.length === 0) throw new FailsafeError('E_KEY_MISSING', 'a write-only host seals its backups for recipients, and none are configured');
-  return recipients;
 }
 
 interface CollectedTree {

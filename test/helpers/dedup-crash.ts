@@ -91,7 +91,7 @@ export function describeDedupCrashes(name: string, makeTarget: DedupTarget): voi
   });
 
   describe(`kill -9 of a deduplicating prune: ${name}`, () => {
-    for (const point of ['prune-index-written:1', 'prune-index-deleted:1', 'prune-pack-deleted:1']) {
+    for (const point of ['prune-repacked:1', 'prune-index-written:1', 'prune-index-deleted:1', 'prune-pack-deleted:1']) {
       it(`at ${point}: what is kept still restores, and the next prune finishes the work`, async () => {
         const s = await setup(makeTarget);
         const ids: string[] = [];
