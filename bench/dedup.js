@@ -77,7 +77,6 @@ await step('restore', async () => {
   await restoreDeduplicated({
     storage,
     keyRing,
-    codec,
     job: 'bench',
     id,
     plugins: new Map([['data', new DirectorySource({ path: data }, 'data')]]),

@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import type { NotifyEvent } from '../../core/automation/notify.js';
 import type { BackupRunOptions, BackupSettings, SnapshotSummary } from '../../core/backup/run-backup.js';
+import type { BackupJobResult } from '../../core/backup/types.js';
 import type { PipelineStages } from '../../core/codec/stages.js';
 import type { JobConfig } from '../../core/config/load.js';
 import { asFailsafeError } from '../../core/errors.js';
@@ -92,20 +93,26 @@ async function lockedRun(
   const targets = deployment.targetsOf(job);
   const checkpoints = checkpointStore(deployment, { job: job.name, warn });
   const lockTargets = targets.includes(checkpoints.storage) ? targets : [...targets, checkpoints.storage];
+  const record = (result: BackupJobResult): void => {
+    outcome.snapshots.push(...result.snapshots);
+    for (const snapshot of result.snapshots) sink.snapshot(snapshot);
+    for (const f of result.failedTargets) failed({ job: job.name, ...f });
+  };
   // Held across the hooks too: a second run must not dump a database while the first one reads it.
   let lock: HeldLock | undefined;
   try {
     lock = await acquireJobLock(lockTargets, job.name, { warn, ...(options.lockWaitMs === undefined ? {} : { waitMs: options.lockWaitMs }) });
     const hookContext = { job: job.name, cwd: deployment.loaded.dir, ...pickDefined({ signal: options.signal, warn: options.warn }) };
     await withHooks(job.hooks, hookContext, async () => {
+      if (deployment.config.repository.format === 2) {
+        const { backupDeduplicatedJob } = await import('./dedup-backup.js');
+        return record(await backupDeduplicatedJob(deployment, job, options));
+      }
       const journalSettings = { encryption: settings.encryption, segmentSize: settings.segmentSize, compression: stagesName(settings.stages) };
       const journal = await BackupJournal.open(checkpoints, job.name, targets, journalSettings, warn);
       if (journal.resumed) warn(`resuming the interrupted backup ${journal.id} of ${job.name}: ${journal.known.size} segments already stored`);
       const sources = deployment.sources(job);
-      const result = await runBackup({ name: job.name, sources, targets }, settings, { ...options, onProgress: sink.progress, journal });
-      outcome.snapshots.push(...result.snapshots);
-      for (const snapshot of result.snapshots) sink.snapshot(snapshot);
-      for (const f of result.failedTargets) failed({ job: job.name, ...f });
+      record(await runBackup({ name: job.name, sources, targets }, settings, { ...options, onProgress: sink.progress, journal }));
     });
   } finally {
     await lock?.release().catch(() => undefined);

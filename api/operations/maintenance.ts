@@ -6,6 +6,7 @@ import { pickDefined } from '../../core/util/defined.js';
 import type { Deployment } from '../container.js';
 import type { SelectOptions } from '../options.js';
 import { checkpointStore } from './checkpoints.js';
+import { dedupKeyRing, isWriteOnly } from './dedup-backup.js';
 
 export type PruneSelection = SelectOptions & Omit<PruneOptions, 'timeZone'>;
 
@@ -19,9 +20,15 @@ export async function prune(deployment: Deployment, options: PruneSelection): Pr
       tasks.push({ job: name, storage: deployment.storage(target), policy: job.retentionPerTarget[target] ?? job.retention });
     }
   }
-  const { timeZone } = deployment.config;
+  const { timeZone, repository } = deployment.config;
   const { prune: run } = await import('../../core/maintenance/prune.js');
-  return run(tasks, { ...options, ...(timeZone ? { timeZone } : {}) });
+  const packs = {
+    keyRing: () => dedupKeyRing(deployment, 'open'),
+    writeOnly: isWriteOnly(deployment),
+    jobs: deployment.jobNames(),
+    ...(repository.packSize === undefined ? {} : { packSize: repository.packSize }),
+  };
+  return run(tasks, { ...options, packs, ...(timeZone ? { timeZone } : {}) });
 }
 
 export async function status(deployment: Deployment, options: { job?: string; now?: Date }): Promise<StatusReport> {

@@ -50,6 +50,11 @@ function formatPrune(report: PruneReport): string {
   for (const o of report.orphans)
     lines.push(`${remove} leftover ${o.job}/${o.id} @ ${o.target}: ${o.objects} objects, ${formatBytes(o.bytes)} without a manifest`);
   for (const [target, count] of Object.entries(report.tempRemoved)) if (count > 0) lines.push(`removed ${count} temp files @ ${target}`);
+  for (const [target, p] of Object.entries(report.packs)) {
+    const repacked = p.repacked > 0 ? `, ${p.repacked} partly used repacked into ${p.repackedPacks}` : '';
+    const locked = p.notRepacked > 0 ? `, ${p.notRepacked} partly used left whole (this host cannot open them)` : '';
+    lines.push(`packs @ ${target}: ${remove} ${p.removedPacks} (${formatBytes(p.removedBytes)})${repacked}${locked}, ${p.keptPacks} kept`);
+  }
   const kept = report.snapshots.filter((s) => s.action === 'keep').length;
   lines.push(`${kept} kept, ${report.snapshots.length - kept} ${remove}${report.dryRun ? ' (dry run: nothing changed)' : ''}`);
   return `${lines.join('\n')}\n`;

@@ -98,6 +98,7 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
     encryption: encryptionOf(raw, dir, passphraseError),
     compression: { algorithm: raw.compression.algorithm, level },
     segmentSize: raw.segmentSize ?? DEFAULT_SEGMENT_SIZE,
+    repository: repositoryOf(raw, fail),
     ...(raw.parallelism === undefined ? {} : { parallelism: raw.parallelism }),
     ...(raw.checkpoints === undefined ? {} : { checkpoints: raw.checkpoints }),
     ...(raw.timeZone === undefined ? {} : { timeZone: raw.timeZone }),
@@ -150,6 +151,17 @@ function validateStructure(doc: Document, fail: Fail): RawConfig {
     fail('E_CONFIG', issuePath(issue), describeIssue(issue));
   }
   return parsed.data!;
+}
+
+/** A deduplicating repository is always encrypted and compressed with zstd, which a reader needs no record of. */
+function repositoryOf(raw: RawConfig, fail: Fail): FailsafeConfig['repository'] {
+  const format = raw.repository?.format ?? 1;
+  if (format === 2 && raw.encryption === 'none')
+    fail('E_CONFIG', ['repository', 'format'], 'a deduplicating repository is always encrypted: configure encryption');
+  if (format === 2 && raw.compression.algorithm !== 'zstd') {
+    fail('E_CONFIG', ['compression', 'algorithm'], 'a deduplicating repository (repository.format 2) compresses with zstd');
+  }
+  return { format, ...(raw.repository?.packSize === undefined ? {} : { packSize: raw.repository.packSize }) };
 }
 
 function compressionLevel(raw: RawConfig, fail: Fail): number {

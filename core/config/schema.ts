@@ -76,6 +76,14 @@ const job = z
   })
   .strict();
 
+// Packs from 1 MiB (many small objects) to 128 MiB (a lot to repack); docs/design/dedup.md measures the default.
+const repository = z
+  .object({
+    format: z.union([z.literal(1), z.literal(2)], 'expected 1 (a full archive per snapshot) or 2 (deduplicating)').default(1),
+    packSize: sizeOption(1024 * 1024, 128 * 1024 * 1024, 'expected a size from 1MiB to 128MiB, like 16MiB').optional(),
+  })
+  .strict();
+
 const checkpoints = z
   .object({
     target: name,
@@ -92,6 +100,7 @@ export const configSchema = z
     // zstd compresses ~4× and decompresses ~6× faster than brotli 4 at the same size (docs/performance.md).
     compression: compression.default({ algorithm: 'zstd' }),
     segmentSize: segmentSize.optional(),
+    repository: repository.optional(),
     parallelism: z.number().int().min(1).max(64).optional(),
     checkpoints: checkpoints.optional(),
     timeZone: timeZoneSchema.optional(),
@@ -141,6 +150,8 @@ export interface FailsafeConfig {
   encryption: EncryptionConfig;
   compression: CompressionConfig;
   segmentSize: number;
+  /** Format 2 deduplicates: content-defined chunks in packs, shared by every snapshot of a target (docs/design/dedup.md). */
+  repository: { format: 1 | 2; packSize?: number };
   parallelism?: number;
   /** Where checkpoints live; without it, a backup keeps its progress in the job's first target. */
   checkpoints?: { target: string; keep: number };
@@ -164,6 +175,7 @@ export function buildJsonSchema(registry: Registry): Record<string, unknown> {
     targets: z.record(name, union(targets, targetEntry)),
     jobs: z.record(name, job.extend({ sources: z.array(union(sources, sourceEntry)).min(1) })),
     segmentSize: z.union([z.number().int(), z.string()]).optional(),
+    repository: repository.extend({ packSize: z.union([z.number().int(), z.string()]).optional() }).optional(),
   });
   const json = z.toJSONSchema(editorSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   excludeKnownTypesFromFallback(json);

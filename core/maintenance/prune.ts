@@ -5,7 +5,9 @@
  * which the next prune clears. Never removed: the last snapshot of a job in
  * a target, and a snapshot whose manifest is under a retention lock.
  */
-import { asFailsafeError } from '../errors.js';
+import type { DedupPruneReport } from '../dedup/prune.js';
+import { asFailsafeError, FailsafeError } from '../errors.js';
+import { isDeduplicating, prunePacks, type PackPruneSettings } from './prune-packs.js';
 import { applyRetention, type RetentionPolicy } from './retention.js';
 import { Repository } from '../repository/repository.js';
 import type { SnapshotInfo } from '../repository/snapshots.js';
@@ -25,6 +27,8 @@ export interface PruneOptions {
   orphanGraceMs?: number;
   warn?: (message: string) => void;
   signal?: AbortSignal;
+  /** How deduplicating targets are swept after retention (keys, pack size); such targets are skipped with an error without it. */
+  packs?: PackPruneSettings;
 }
 
 export interface PruneDecision {
@@ -52,6 +56,8 @@ export interface PruneReport {
   orphans: PrunedOrphan[];
   /** Temp files or abandoned uploads removed, per target whose adapter can clean them (not counted in a dry run). */
   tempRemoved: Record<string, number>;
+  /** Per deduplicating target: the packs swept and repacked. */
+  packs: Record<string, DedupPruneReport>;
   errors: { target: string; job?: string; code: string; message: string }[];
 }
 
@@ -60,7 +66,7 @@ export const DEFAULT_ORPHAN_GRACE_MS = 24 * 60 * 60 * 1000;
 export async function prune(tasks: PruneTask[], options: PruneOptions = {}): Promise<PruneReport> {
   const now = options.now ?? new Date();
   const grace = options.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS;
-  const report: PruneReport = { dryRun: options.dryRun === true, snapshots: [], orphans: [], tempRemoved: {}, errors: [] };
+  const report: PruneReport = { dryRun: options.dryRun === true, snapshots: [], orphans: [], tempRemoved: {}, packs: {}, errors: [] };
   const fail = (target: string, job: string | undefined, err: unknown): void => {
     if (options.signal?.aborted) throw err;
     const e = asFailsafeError(err);
@@ -73,6 +79,16 @@ export async function prune(tasks: PruneTask[], options: PruneOptions = {}): Pro
       report.orphans.push(...(await pruneOrphans(new Repository(task.storage), task.job, now.getTime() - grace, options)));
     } catch (err) {
       fail(task.storage.targetName, task.job, err);
+    }
+  }
+  for (const storage of new Set(tasks.map((t) => t.storage))) {
+    try {
+      if (!(await isDeduplicating(storage, options.signal ? { signal: options.signal } : {}))) continue;
+      if (!options.packs)
+        throw new FailsafeError('E_USAGE', `target "${storage.targetName}" is a deduplicating repository: its packs are swept by failsafe prune`);
+      report.packs[storage.targetName] = await prunePacks(storage, options.packs, { ...options, now });
+    } catch (err) {
+      fail(storage.targetName, undefined, err);
     }
   }
   if (!options.dryRun) {

@@ -6,6 +6,7 @@
  * nothing of snapshots.
  *
  *   manifests/<job>/<snapshot id>          written last; its presence makes the snapshot exist
+ *   snapshots/<job>/<snapshot id>          a deduplicating (v2) snapshot; config, index/ and packs/ beside it (core/dedup/)
  *   data/<job>/<snapshot id>/<index:8>     segment objects
  *   locks/<job>/<owner>.json               one writer per job (./locks.ts)
  *   checkpoints/<operation>/<seq:12>.json  progress of long operations (core/checkpoints/store.ts)
@@ -18,6 +19,8 @@ import { DATA_PREFIX, MANIFESTS_PREFIX, manifestKey, newSnapshotId, parseManifes
 import { acquireJobLock, findLocks, removeLocks, type FoundLock, type HeldLock, type LockOptions } from './locks.js';
 import { listSnapshots, openSnapshot, resolveSnapshot, type OpenedSnapshot, type SnapshotInfo } from './snapshots.js';
 import type { Storage } from './storage.js';
+import { snapshotKeyV2 } from '../dedup/snapshot.js';
+import { FailsafeError } from '../errors.js';
 
 /** Options of a removal: `objects`, when given, limits it to those keys (as listed earlier) instead of listing again. */
 export interface RemoveUnfinishedOptions extends StorageOptions {
@@ -67,8 +70,11 @@ export class Repository {
   }
 
   /** Loads and authenticates a snapshot's manifest; `stages` names the job's registered codecs (core/codec/stages.ts). */
-  openSnapshot(job: string, id: string, encryption: Encryption, stages?: StageCatalog): Promise<OpenedSnapshot> {
-    return openSnapshot(this.storage, job, id, encryption, stages);
+  async openSnapshot(job: string, id: string, encryption: Encryption, stages?: StageCatalog): Promise<OpenedSnapshot> {
+    if (!(await this.storage.exists(snapshotKeyV2(job, id)))) return openSnapshot(this.storage, job, id, encryption, stages);
+    if (encryption.mode !== 'keys') throw new FailsafeError('E_KEY_MISSING', `${this.targetName}: a deduplicating snapshot opens with the repository's keys`);
+    const { openSnapshotV2 } = await import('../dedup/open.js');
+    return openSnapshotV2(this.storage, job, id, encryption.keyRing);
   }
 
   /** True once the snapshot's manifest is stored: from then on the snapshot exists. */
@@ -107,6 +113,8 @@ export class Repository {
    * only data without a manifest, which prune clears as unfinished.
    */
   async deleteSnapshot(job: string, id: string, options: StorageOptions = {}): Promise<void> {
+    // A v2 snapshot is one object; the packs only it used go with prune's sweep (core/maintenance/prune-packs.ts).
+    await this.storage.delete(snapshotKeyV2(job, id), options);
     await this.storage.delete(manifestKey(job, id), options);
     await this.#deleteData(job, id, undefined, options);
   }

@@ -4,14 +4,15 @@
  * load a full manifest, which authenticates it.
  */
 import { BUILTIN_STAGES, type StageCatalog, type StageModule } from '../codec/stages.js';
-import type { SegmentCipher } from '../contracts.js';
+import type { RestoreEntry, SegmentCipher } from '../contracts.js';
 import { openSnapshotKeys, type Encryption } from '../crypto/encryption.js';
 import { PlainCipher } from '../crypto/segment-cipher.js';
 import type { SegmentCodecSpec } from '../pipeline/segment-work.js';
 import { FailsafeError, isFailsafeError } from '../errors.js';
 import { MANIFESTS_PREFIX, manifestKey, parseManifestKey } from './layout.js';
-import { decodeManifest, decodeManifestHeader, headerLengthOf, type Manifest, type ManifestHeader } from '../format/manifest.js';
+import { decodeManifest, decodeManifestHeader, headerLengthOf, type Manifest, type ManifestEntry, type ManifestHeader } from '../format/manifest.js';
 import type { Storage } from './storage.js';
+import { listSnapshotsV2 } from '../dedup/list.js';
 
 /** What a snapshot is, as a backup reports it and `list` finds it. */
 export interface SnapshotBasics {
@@ -27,7 +28,10 @@ export interface SnapshotBasics {
 }
 
 export interface SnapshotInfo extends SnapshotBasics {
+  /** Segment objects (format 1), or chunks used (format 2). */
   segments: number;
+  /** 2 for a deduplicating snapshot (`snapshots/<job>/<id>`); absent for format 1. */
+  format?: 2;
 }
 
 const HEADER_PROBE = 64 * 1024;
@@ -63,6 +67,7 @@ export async function listSnapshots(storage: Storage, options: { job?: string; w
       options.warn?.(`skipping ${storage.targetName}:${object.key}: ${err.message}`);
     }
   }
+  found.push(...(await listSnapshotsV2(storage, options)));
   return found.sort((a, b) => (a.createdAt === b.createdAt ? b.id.localeCompare(a.id) : b.createdAt.localeCompare(a.createdAt)));
 }
 
@@ -97,6 +102,16 @@ export interface OpenedSnapshot {
   cipher: SegmentCipher;
   /** The codecs as plain data, for the worker threads that open segments (core/pipeline/segment-workers.ts). */
   codecs: SegmentCodecSpec;
+  /** A v2 snapshot's content, read from packs (core/dedup/open.ts); absent for format 1, whose content is its segments. */
+  chunked?: ChunkedContent;
+}
+
+/** Reading a v2 snapshot's content. */
+export interface ChunkedContent {
+  /** The entries of these sources, in tree order, files with their bytes checked chunk by chunk. */
+  entries(sources: Set<string>, signal?: AbortSignal): AsyncGenerator<RestoreEntry & { source: string; record: ManifestEntry }>;
+  /** Every chunk it uses is in the index and its pack exists; with `readData` every chunk is read and checked. Resolves with the chunks checked. */
+  check(readData: boolean, signal?: AbortSignal): Promise<number>;
 }
 
 /** Loads and authenticates a manifest. E_WRONG_KEY for a wrong key, E_CHECKSUM/E_CORRUPT for damage. */

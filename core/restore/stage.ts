@@ -47,24 +47,8 @@ export async function stageAll(
   warn: (m: string) => void,
   made: MadeFolders[],
 ): Promise<void> {
-  const { manifest } = snapshot;
   const wanted = new Set(plan.map((p) => p.source.name));
-  const first = manifest.entries.find((e) => wanted.has(e.source));
-  const what = `${snapshot.storage.targetName}:${manifest.job}/${manifest.id}`;
-  const iterator = first
-    ? archiveEntries(
-        segmentStream(snapshot, {
-          from: first.segment,
-          skip: first.offset,
-          ahead: options.parallelism ?? 2,
-          contentChecked: checksEveryFile(manifest.entries),
-          signal: options.signal,
-        }),
-        manifest.entries,
-        what,
-        { hashThread: true },
-      )
-    : undefined;
+  const iterator = entriesOf(snapshot, wanted, options);
   let pending: ArchiveEntry | undefined;
   const advance = async (): Promise<void> => {
     const next = iterator ? await iterator.next() : { done: true as const, value: undefined };
@@ -94,10 +78,27 @@ export async function stageAll(
         await advance();
       }
       if (count !== planned.source.entries) {
+        const what = `${snapshot.storage.targetName}:${snapshot.manifest.job}/${snapshot.manifest.id}`;
         throw new FailsafeError('E_CORRUPT', `${what}: source "${name}" has ${count} entries in the archive, the manifest lists ${planned.source.entries}`);
       }
     }
   } finally {
     await iterator?.return(undefined);
   }
+}
+
+/** The entries of the wanted sources: from the segments, from the first one that holds any (format 1), or from the packs (format 2). */
+function entriesOf(snapshot: OpenedSnapshot, wanted: Set<string>, options: StageOptions): AsyncGenerator<ArchiveEntry> | undefined {
+  if (snapshot.chunked) return snapshot.chunked.entries(wanted, options.signal);
+  const { manifest } = snapshot;
+  const first = manifest.entries.find((e) => wanted.has(e.source));
+  if (!first) return undefined;
+  const stream = segmentStream(snapshot, {
+    from: first.segment,
+    skip: first.offset,
+    ahead: options.parallelism ?? 2,
+    contentChecked: checksEveryFile(manifest.entries),
+    signal: options.signal,
+  });
+  return archiveEntries(stream, manifest.entries, `${snapshot.storage.targetName}:${manifest.job}/${manifest.id}`, { hashThread: true });
 }

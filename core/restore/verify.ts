@@ -38,7 +38,13 @@ export async function verifySnapshot(
     report.errors.push({ ...base, ...(object === undefined ? {} : { object }), code: e.code, message: e.message });
   };
 
-  if (!options.readData) {
+  if (snapshot.chunked) {
+    try {
+      report.checked += await snapshot.chunked.check(options.readData === true, options.signal);
+    } catch (err) {
+      fail(err, isFailsafeError(err) ? err.object : undefined);
+    }
+  } else if (!options.readData) {
     for (const record of manifest.segments) {
       report.checked++;
       try {

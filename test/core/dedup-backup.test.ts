@@ -73,7 +73,6 @@ async function restore(s: Awaited<ReturnType<typeof setup>>, id: string, to: str
   await restoreDeduplicated({
     storage: s.storage,
     keyRing: s.keyRing,
-    codec,
     job: 'app',
     id,
     plugins: new Map([['data', new DirectorySource({ path: s.data }, 'data')]]),

@@ -77,7 +77,6 @@ describe('files cache', () => {
     await restoreDeduplicated({
       storage: s.storage,
       keyRing: s.keyRing,
-      codec,
       job: 'app',
       id: third.id,
       plugins: new Map([['data', new DirectorySource({ path: s.data }, 'data')]]),

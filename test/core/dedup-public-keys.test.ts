@@ -30,7 +30,7 @@ const SIZES = { min: 4096, avg: 16_384, max: 65_536 };
 /** Snapshot `id` of job app restores, bit-identical to `data` as it is now. */
 async function expectRestores(storage: Storage, keyRing: KeyRing, id: string, data: string, to: string): Promise<void> {
   const plugins = new Map([['data', new DirectorySource({ path: data }, 'data')]]);
-  await restoreDeduplicated({ storage, keyRing, codec, job: 'app', id, plugins, destination: () => to });
+  await restoreDeduplicated({ storage, keyRing, job: 'app', id, plugins, destination: () => to });
   expect(await tree(to)).toEqual(await tree(data));
 }
 

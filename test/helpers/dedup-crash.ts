@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../api/builtins.js';
 import { DirectorySource } from '../../plugins/directory/directory.js';
-import { createSegmentCodec } from '../../core/codec/compression.js';
 import { KeyRing } from '../../core/crypto/keys.js';
 import { restoreDeduplicated } from '../../core/dedup/restore.js';
 import { Storage } from '../../core/repository/storage.js';
@@ -62,7 +61,7 @@ async function everySnapshotRestores(s: Setup): Promise<number> {
       const id = object.key.slice('snapshots/app/'.length);
       const to = join(s.root, `check-${randomBytes(4).toString('hex')}`);
       const plugins = new Map([['data', new DirectorySource({ path: s.data }, 'data')]]);
-      await restoreDeduplicated({ storage, keyRing, codec: createSegmentCodec('zstd', 1), job: 'app', id, plugins, destination: () => to });
+      await restoreDeduplicated({ storage, keyRing, job: 'app', id, plugins, destination: () => to });
       expect(await tree(to)).toEqual(expected);
       count++;
     }

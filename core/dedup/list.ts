@@ -1,0 +1,58 @@
+/**
+ * The v2 snapshots of a target as `list` shows them, from their public
+ * headers (no key needed). A snapshot object whose header names another job
+ * or id than its key is refused: a copy of one snapshot under another name
+ * would otherwise show twice and hide the one it replaced.
+ */
+import { isFailsafeError } from '../errors.js';
+import type { Storage } from '../repository/storage.js';
+import { decodeSnapshotHeaderV2, SNAPSHOTS_PREFIX } from './snapshot.js';
+
+/** A listed v2 snapshot: a `SnapshotInfo` (core/repository/snapshots.ts) with `format: 2`. */
+export interface ListedSnapshotV2 {
+  id: string;
+  job: string;
+  target: string;
+  createdAt: string;
+  files: number;
+  bytes: number;
+  storedBytes: number;
+  /** The chunks it uses. */
+  segments: number;
+  format: 2;
+  tags?: string[];
+}
+
+export async function listSnapshotsV2(storage: Storage, options: { job?: string; warn?: (message: string) => void } = {}): Promise<ListedSnapshotV2[]> {
+  const prefix = options.job === undefined ? SNAPSHOTS_PREFIX : `${SNAPSHOTS_PREFIX}${options.job}/`;
+  const found: ListedSnapshotV2[] = [];
+  for await (const object of storage.list(prefix)) {
+    const [job, id, extra] = object.key.slice(SNAPSHOTS_PREFIX.length).split('/');
+    if (job === undefined || id === undefined || extra !== undefined) continue;
+    const what = `${storage.targetName}:${object.key}`;
+    try {
+      const header = decodeSnapshotHeaderV2(await storage.getBuffer(object.key), what);
+      if (header.job !== job || header.id !== id) {
+        options.warn?.(`skipping ${what}: its header names ${header.job}/${header.id}`);
+        continue;
+      }
+      const { files, bytes, storedBytes, chunks } = header.stats;
+      found.push({
+        id,
+        job,
+        target: storage.targetName,
+        createdAt: header.createdAt,
+        files,
+        bytes,
+        storedBytes,
+        segments: chunks,
+        format: 2,
+        ...(header.tags?.length ? { tags: header.tags } : {}),
+      });
+    } catch (err) {
+      if (!isFailsafeError(err)) throw err;
+      options.warn?.(`skipping ${what}: ${err.message}`);
+    }
+  }
+  return found;
+}

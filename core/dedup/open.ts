@@ -1,0 +1,120 @@
+/**
+ * A v2 snapshot opened for the restore and verify engines: its tree turned
+ * into the manifest shape they plan with (sources and entries, without tar
+ * positions), and its entries streamed from the packs (`chunked`), each
+ * file's chunks checked against their keyed ids on the way. The safe restore
+ * around it — staging, checks, safety snapshot, journaled swap — is format 1's.
+ */
+import { Readable } from 'node:stream';
+import { createSegmentCodec } from '../codec/compression.js';
+import type { KeyRing, KeySlot } from '../crypto/keys.js';
+import { PlainCipher, SecretstreamCipher } from '../crypto/segment-cipher.js';
+import { FailsafeError } from '../errors.js';
+import type { Manifest, ManifestEntry } from '../format/manifest.js';
+import { ChunkReader } from '../pack/chunk-reader.js';
+import { loadIndex, PACKS_PREFIX } from '../pack/load-index.js';
+import { openRepositoryKeys } from '../pack/repository-config.js';
+import type { ArchiveEntry } from '../read/archive.js';
+import type { ChunkedContent, OpenedSnapshot } from '../repository/snapshots.js';
+import type { Storage } from '../repository/storage.js';
+import { decodeSnapshotBodyV2, snapshotKeyV2 } from './snapshot.js';
+import { decodeTree, type TreeEntry } from './tree.js';
+
+export async function openSnapshotV2(storage: Storage, job: string, id: string, keyRing: KeyRing): Promise<OpenedSnapshot> {
+  const what = `${storage.targetName}:${snapshotKeyV2(job, id)}`;
+  const open = (slots: KeySlot[]): SecretstreamCipher => new SecretstreamCipher(keyRing.open(slots));
+  const snapshot = decodeSnapshotBodyV2(await storage.getBuffer(snapshotKeyV2(job, id)), open, what);
+  if (snapshot.job !== job || snapshot.id !== id) throw new FailsafeError('E_CORRUPT', `${what}: its header names ${snapshot.job}/${snapshot.id}`);
+  const { keys } = await openRepositoryKeys(storage, keyRing);
+  const known = await loadIndex(storage, new SecretstreamCipher(keys.indexKey), { open });
+  // zstd frames carry what they need: a reader needs no record of the level (core/config/load.ts allows zstd alone).
+  const reader = new ChunkReader(storage, known, { idKey: keys.idKey, open }, createSegmentCodec('zstd', 1));
+  const treeText = Buffer.concat(await Promise.all(snapshot.tree.map((chunk) => reader.read(chunk)))).toString('utf8');
+  const tree = decodeTree(treeText, what);
+  const manifest: Manifest = {
+    format: 2,
+    id,
+    job,
+    createdAt: snapshot.createdAt,
+    tool: 'failsafe',
+    compression: { algorithm: 'zstd', level: 0 },
+    cipher: 'xchacha20poly1305-secretstream',
+    segmentSize: 0,
+    tarBytes: 0,
+    sources: snapshot.sources,
+    segments: [],
+    entries: tree.map(asManifestEntry),
+  };
+  const { stats } = snapshot;
+  const header = {
+    format: 2,
+    id,
+    job,
+    createdAt: snapshot.createdAt,
+    tool: 'failsafe',
+    stats: { files: stats.files, bytes: stats.bytes, storedBytes: stats.storedBytes, segments: stats.chunks },
+    ...(snapshot.tags ? { tags: snapshot.tags } : {}),
+    encryption: { cipher: 'none' as const, bodySha256: '' },
+  };
+  const codecs = { compression: { algorithm: 'zstd', level: 0 }, cipher: { name: 'none' } };
+  const chunked: ChunkedContent = {
+    entries: (sources, signal) => archiveEntriesV2(tree, sources, reader, what, signal),
+    check: (readData, signal) => checkChunks(storage, tree, snapshot.tree, reader, known, readData, signal),
+  };
+  return { storage, header, manifest, cipher: new PlainCipher(), codecs, chunked };
+}
+
+function asManifestEntry(entry: TreeEntry): ManifestEntry {
+  const { chunks: _chunks, ...rest } = entry;
+  return { ...rest, segment: 0, offset: 0 };
+}
+
+async function* archiveEntriesV2(
+  tree: TreeEntry[],
+  sources: Set<string>,
+  reader: ChunkReader,
+  what: string,
+  signal?: AbortSignal,
+): AsyncGenerator<ArchiveEntry> {
+  for (const entry of tree) {
+    if (!sources.has(entry.source)) continue;
+    signal?.throwIfAborted();
+    const record = asManifestEntry(entry);
+    const { chunks, source, mtime, ...rest } = entry;
+    const base = { ...rest, source, record, mtime: new Date(mtime) };
+    yield chunks ? { ...base, body: Readable.from(fileBytes(chunks, entry.size, reader, `${what}: ${source}/${entry.path}`, signal)) } : base;
+  }
+}
+
+async function* fileBytes(chunks: Buffer[], size: number, reader: ChunkReader, what: string, signal?: AbortSignal): AsyncIterable<Buffer> {
+  let total = 0;
+  for (const id of chunks) {
+    const chunk = await reader.read(id, signal ? { signal } : {});
+    total += chunk.length;
+    if (total > size) throw new FailsafeError('E_CORRUPT', `${what}: more bytes than the ${size} recorded`);
+    yield chunk;
+  }
+  if (total !== size) throw new FailsafeError('E_CORRUPT', `${what}: ${total} bytes where ${size} were recorded`);
+}
+
+async function checkChunks(
+  storage: Storage,
+  tree: TreeEntry[],
+  treeChunks: Buffer[],
+  reader: ChunkReader,
+  known: Awaited<ReturnType<typeof loadIndex>>,
+  readData: boolean,
+  signal?: AbortSignal,
+): Promise<number> {
+  const ids = [...treeChunks, ...tree.flatMap((e) => e.chunks ?? [])];
+  const packs = new Set<string>();
+  for await (const object of storage.list(PACKS_PREFIX, signal ? { signal } : {})) packs.add(object.key);
+  for (const id of ids) {
+    const at = known.index.get(id);
+    if (!at) throw new FailsafeError('E_CORRUPT', `${storage.targetName}: chunk ${id.toString('hex')} is in no pack of the index`);
+    const pack = known.packs[at.pack]!;
+    if (!packs.has(pack)) throw new FailsafeError('E_CORRUPT', `pack ${storage.targetName}:${pack} is missing`, { object: pack });
+    if (readData) await reader.read(id, signal ? { signal } : {});
+  }
+  return ids.length;
+}
