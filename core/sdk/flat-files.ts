@@ -6,6 +6,7 @@ import { FailsafeError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { restoreOwner } from '../fs/owner.js';
 import { normalizeArchivePath } from '../fs/paths.js';
+import { fileTime } from '../fs/file-time.js';
 
 /** Writes each entry as `destination/<name>`; anything nested or not a file is refused with E_UNSAFE_PATH (`what` says why). */
 export async function restoreFlatFiles(
@@ -22,7 +23,7 @@ export async function restoreFlatFiles(
     await writeFileAtomic(target, entry.body ?? Buffer.alloc(0), { mode: entry.mode & 0o7777, ...(options.signal ? { signal: options.signal } : {}) });
     await restoreOwner(target, entry);
     await chmod(target, entry.mode & 0o7777);
-    await utimes(target, entry.mtime, entry.mtime);
+    await utimes(target, fileTime(entry.mtime), fileTime(entry.mtime));
     count++;
   }
   return count;

@@ -18,6 +18,7 @@ import { writeAll, writeStreamTo } from '../../core/fs/atomic.js';
 import { BoundedTasks } from '../../core/pipeline/bounded-tasks.js';
 import { owner, restoreOwner, type Owned } from '../../core/fs/owner.js';
 import { assertNoSymlinkParents, safeJoin } from '../../core/fs/paths.js';
+import { fileTime } from '../../core/fs/file-time.js';
 
 /** Files up to this size are written in one go, without a stream. */
 const SMALL_FILE = 256 * 1024;
@@ -112,7 +113,7 @@ async function writeEntries(
     } else if (entry.type === 'symlink') {
       await replacing(target, made, () => symlink(entry.linkTarget ?? '', target));
       await restoreOwner(target, entry);
-      await lutimes(target, entry.mtime, entry.mtime).catch(() => undefined);
+      await lutimes(target, fileTime(entry.mtime), fileTime(entry.mtime)).catch(() => undefined);
     } else if (entry.size <= SMALL_FILE) {
       // `content` was checked before its entry came; a body is checked by reading it to its end. Either way, before anything is written.
       writeSmallFile(target, entry, entry.chunks ? await readAll(entry.chunks()) : (entry.content ?? (await readAll(entry.body))), context);
@@ -136,7 +137,7 @@ async function finishDirectories(directories: StagedDirectory[], context: WriteC
     try {
       if (context.asRoot && (dir.uid !== undefined || dir.gid !== undefined)) await handle.chown(dir.uid ?? -1, dir.gid ?? -1);
       await handle.chmod(dir.mode & 0o7777);
-      await handle.utimes(dir.mtime, dir.mtime);
+      await handle.utimes(fileTime(dir.mtime), fileTime(dir.mtime));
     } finally {
       await handle.close();
     }
@@ -184,7 +185,7 @@ function writeSmallFile(target: string, entry: RestoreEntry, content: Buffer, co
     for (let written = 0; written < content.length;) written += writeSync(fd, content, written, content.length - written);
     if (meta.chown) fchownSync(fd, ...meta.chown);
     if (meta.chmod) fchmodSync(fd, meta.mode);
-    futimesSync(fd, entry.mtime, entry.mtime);
+    futimesSync(fd, fileTime(entry.mtime), fileTime(entry.mtime));
   } finally {
     closeSync(fd);
   }
@@ -214,7 +215,7 @@ async function writeFile(target: string, entry: RestoreEntry, context: WriteCont
     await write(handle);
     if (meta.chown) await handle.chown(...meta.chown);
     if (meta.chmod) await handle.chmod(meta.mode);
-    await handle.utimes(entry.mtime, entry.mtime);
+    await handle.utimes(fileTime(entry.mtime), fileTime(entry.mtime));
     if (entry.size >= EARLY_FLUSH) {
       await context.flushes.add(async () => {
         try {
