@@ -106,7 +106,7 @@ async function lockedRun(
     await withHooks(job.hooks, hookContext, async () => {
       if (deployment.config.repository.format === 2) {
         const { backupDeduplicatedJob } = await import('./dedup-backup.js');
-        return record(await backupDeduplicatedJob(deployment, job, options));
+        return record(await backupDeduplicatedJob(deployment, job, options, sink.progress));
       }
       const journalSettings = { encryption: settings.encryption, segmentSize: settings.segmentSize, compression: stagesName(settings.stages) };
       const journal = await BackupJournal.open(checkpoints, job.name, targets, journalSettings, warn);

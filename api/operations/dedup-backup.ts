@@ -5,7 +5,8 @@
  * from their headers and not stored twice (docs/design/dedup.md).
  */
 import { join } from 'node:path';
-import type { SnapshotSummary, TargetFailure } from '../../core/backup/types.js';
+import type { BackupProgress, SnapshotSummary, TargetFailure } from '../../core/backup/types.js';
+import type { DedupProgress } from '../../core/dedup/backup.js';
 import { createSegmentCodec } from '../../core/codec/compression.js';
 import type { JobConfig } from '../../core/config/load.js';
 import type { KeyRing } from '../../core/crypto/keys.js';
@@ -39,6 +40,7 @@ export async function backupDeduplicatedJob(
   deployment: Deployment,
   job: JobConfig,
   options: BackupOptions,
+  onProgress?: (progress: BackupProgress) => void,
 ): Promise<{ snapshots: SnapshotSummary[]; failedTargets: TargetFailure[] }> {
   const { backupDeduplicated } = await import('../../core/dedup/backup.js');
   const keyRing = await dedupKeyRing(deployment, 'seal');
@@ -57,6 +59,7 @@ export async function backupDeduplicatedJob(
         cacheDir: filesCacheDir(deployment),
         ...(repository.packSize === undefined ? {} : { packSize: repository.packSize }),
         ...(options.tags?.length ? { tags: options.tags } : {}),
+        ...(onProgress ? { onProgress: (p: DedupProgress) => onProgress({ job: job.name, targets: [storage.targetName], segments: 0, ...p }) } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.warn ? { warn: options.warn } : {}),
       });

@@ -1,7 +1,7 @@
 /** `failsafe status`: per job the newest snapshot, its age, sizes, counts per target, and the health. */
 import { resolve } from 'node:path';
 import { ExitCode } from '../../core/errors.js';
-import type { StatusReport } from '../../core/status/status.js';
+import type { StatusReport, TargetStatus } from '../../core/status/status.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 import { formatBytes } from '../output.js';
 
@@ -38,7 +38,7 @@ function formatStatus(report: StatusReport, formatAge: (seconds: number) => stri
       lines.push(
         t.error
           ? `  ${t.target}: cannot be read: ${t.error.message}`
-          : `  ${t.target}: ${t.snapshots} snapshot${t.snapshots === 1 ? '' : 's'}, ${formatBytes(t.storedBytes)} stored`,
+          : `  ${t.target}: ${t.snapshots} snapshot${t.snapshots === 1 ? '' : 's'}, ${storedText(t)}`,
       );
     }
     for (const problem of job.problems) lines.push(`  ! ${problem}`);
@@ -46,4 +46,11 @@ function formatStatus(report: StatusReport, formatAge: (seconds: number) => stri
   for (const problem of report.problems) lines.push(`! ${problem}`);
   lines.push(`health: ${report.health}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** A deduplicating repository is shared by every job in the target: its size is the repository's, said so. */
+function storedText(t: TargetStatus): string {
+  if (t.repositoryBytes === undefined) return `${formatBytes(t.storedBytes)} stored`;
+  const v1 = t.storedBytes > 0 ? ` + ${formatBytes(t.storedBytes)} in format-1 snapshots` : '';
+  return `deduplicating repository of ${formatBytes(t.repositoryBytes)} (shared by every job in it)${v1}`;
 }

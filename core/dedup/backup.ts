@@ -48,8 +48,19 @@ export interface DedupBackupInput {
   cacheDir?: string;
   /** Read every file, trusting no cache. */
   forceReread?: boolean;
+  /** Called as data is read: per chunk, and per file the cache skips. */
+  onProgress?: (progress: DedupProgress) => void;
   signal?: AbortSignal;
   warn?: (message: string) => void;
+}
+
+export interface DedupProgress {
+  /** The entry being read, as `<source>/<path>`. */
+  file?: string;
+  files: number;
+  bytesRead: number;
+  /** Bytes added to the repository so far. */
+  storedBytes: number;
 }
 
 export interface DedupBackupResult {
@@ -74,19 +85,29 @@ export async function backupDeduplicated(input: DedupBackupInput): Promise<Dedup
   const writer = new ChunkWriter(storage, known, { idKey: keys.idKey, indexCipher, ...run }, options);
   const gear = gearTable(keys.gearKey);
   const references = new Map<string, Buffer>();
+  const progress: DedupProgress = { files: 0, bytesRead: 0, storedBytes: 0 };
+  const report = (bytes: number): void => {
+    progress.bytesRead += bytes;
+    progress.storedBytes = writer.stats.storedBytes;
+    input.onProgress?.({ ...progress });
+  };
   const store = async (chunk: Buffer, kind: 'data' | 'tree' = 'data'): Promise<Buffer> => {
     const id = await writer.add(chunk, kind);
     references.set(id.toString('hex'), id);
+    if (kind === 'data') report(chunk.length);
     return id;
   };
   const cacheFile = input.cacheDir ? join(input.cacheDir, keys.id, `${input.job}.files`) : undefined;
   const cache = await FilesCache.open(cacheFile, { forceReread: input.forceReread === true });
   const reuse = (ids: Buffer[]): void => ids.forEach((id) => references.set(id.toString('hex'), id));
   const chunkFile: FileChunker = async (entry, key) => {
+    progress.file = key;
+    progress.files++;
     const local = entry.localFile?.path;
     const cached = local && (await cache.lookup(key, local, entry.size, (id) => known.index.has(id)));
     if (cached) {
       reuse(cached);
+      report(entry.size);
       return cached;
     }
     const ids = entry.open ? (await chunkStream(entry.open(), new FastCdc(gear, input.sizes ?? DEFAULT_CHUNK_SIZES), store)).ids : [];

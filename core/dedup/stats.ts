@@ -28,9 +28,15 @@ export interface RepositoryStats {
 
 const PREFIXES = ['packs/', 'index/', SNAPSHOTS_PREFIX, 'config'];
 
-export async function repositoryStats(storage: Storage, options: { signal?: AbortSignal } = {}): Promise<RepositoryStats> {
+/** Every object of the repository added up, from a listing alone. */
+export async function repositoryBytes(storage: Storage, options: { signal?: AbortSignal } = {}): Promise<number> {
   let storedBytes = 0;
   for (const prefix of PREFIXES) for await (const object of storage.list(prefix, options)) storedBytes += object.size;
+  return storedBytes;
+}
+
+export async function repositoryStats(storage: Storage, options: { signal?: AbortSignal } = {}): Promise<RepositoryStats> {
+  const storedBytes = await repositoryBytes(storage, options);
   const snapshots: SnapshotAdded[] = [];
   for await (const object of storage.list(SNAPSHOTS_PREFIX, options)) {
     const header = decodeSnapshotHeaderV2(await storage.getBuffer(object.key, options), `${storage.targetName}:${object.key}`);

@@ -11,6 +11,7 @@
  */
 import { asFailsafeError } from '../errors.js';
 import { listSnapshots, PRE_RESTORE_TAG } from '../repository/snapshots.js';
+import { repositoryBytes } from '../dedup/stats.js';
 import type { Storage } from '../repository/storage.js';
 
 export type Health = 'ok' | 'warning' | 'critical';
@@ -18,8 +19,10 @@ export type Health = 'ok' | 'warning' | 'critical';
 export interface TargetStatus {
   target: string;
   snapshots: number;
-  /** Bytes stored by this job's snapshots on the target. */
+  /** Bytes stored by this job's format-1 snapshots on the target. */
   storedBytes: number;
+  /** The whole deduplicating repository in the target, shared by every job's v2 snapshots; absent when the job has none there. */
+  repositoryBytes?: number;
   newest?: string;
   /** Set when the target could not be read. */
   error?: { code: string; message: string };
@@ -91,7 +94,8 @@ async function jobStatus(job: StatusJob, now: Date): Promise<JobStatus> {
       status.targets.push({
         target: storage.targetName,
         snapshots: snapshots.length,
-        storedBytes: snapshots.reduce((sum, s) => sum + s.storedBytes, 0),
+        storedBytes: snapshots.filter((s) => s.format !== 2).reduce((sum, s) => sum + s.storedBytes, 0),
+        ...(snapshots.some((s) => s.format === 2) ? { repositoryBytes: await repositoryBytes(storage) } : {}),
         ...(first ? { newest: first.createdAt } : {}),
       });
       if (first && (!newest || first.createdAt > newest.createdAt)) newest = first;

@@ -1,0 +1,84 @@
+/**
+ * The CLI over a deduplicating repository (`repository: { format: 2 }`):
+ * every command a user runs day to day, as a v1 user runs it, and a v1
+ * snapshot already in the target still restoring beside the v2 ones.
+ */
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { makeDeployment, PASS, runCli } from '../helpers/cli.js';
+import { tree, treeHash } from '../helpers/tree.js';
+
+const V2 = 'repository: { format: 2 }';
+
+describe('the CLI over a deduplicating repository', () => {
+  it('backs up twice storing the data once, lists, drills, restores in place with a safety snapshot, prunes', async () => {
+    const d = await makeDeployment({ extraYaml: V2 });
+    const packs = async (): Promise<string[]> => (await readdir(join(d.target, 'packs'), { recursive: true })).sort();
+    const first = await runCli(['backup', '-c', d.config, '--json'], PASS);
+    expect(first.code, first.stderr).toBe(0);
+    const stored = await packs();
+    const second = await runCli(['backup', '-c', d.config, '--json'], PASS);
+    const [a, b] = [first, second].map((r) => r.json<{ snapshots: { id: string }[] }>().snapshots[0]!);
+    // Nothing changed: the second snapshot adds no pack.
+    expect(await packs()).toEqual(stored);
+    expect(await readdir(d.target)).toEqual(expect.arrayContaining(['config', 'index', 'packs', 'snapshots']));
+    expect(await readdir(d.target)).not.toContain('manifests');
+
+    const list = await runCli(['list', '-c', d.config, '--json'], PASS);
+    expect(list.json<{ id: string }[]>().map((s) => s.id)).toEqual([b!.id, a!.id]);
+
+    const scratch = join(d.root, 'scratch');
+    await mkdir(scratch);
+    const drill = await runCli(['drill', '--scratch', scratch, '-c', d.config, '--json'], PASS);
+    expect(drill.code, drill.stderr).toBe(0);
+    expect(drill.json()).toMatchObject({ ok: true, jobs: [{ id: b!.id, ok: true }] });
+
+    // In place: the live data changed, the restore brings the snapshot back and keeps a safety snapshot.
+    const before = await treeHash(d.data);
+    await writeFile(join(d.data, 'README.md'), 'changed\n');
+    await writeFile(d.appConfig, '{"name":"app","port":9090}');
+    const restore = await runCli(['restore', 'latest', '--yes', '-c', d.config, '--json'], PASS);
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(await treeHash(d.data)).toBe(before);
+    expect(JSON.parse(await readFile(d.appConfig, 'utf8'))).toEqual({ name: 'app', port: 8080 });
+    expect(restore.json<{ safetySnapshot?: string }>().safetySnapshot).toBeDefined();
+
+    const verify = await runCli(['verify', '--all', '--read-data', '-c', d.config, '--json'], PASS);
+    expect(verify.code, verify.stdout).toBe(0);
+
+    const status = await runCli(['status', '-c', d.config], PASS);
+    expect(status.stdout).toMatch(/deduplicating repository of .* \(shared by every job in it\)/);
+
+    const prune = await runCli(['prune', '-c', d.config, '--dry-run'], PASS);
+    expect(prune.code, prune.stderr).toBe(0);
+    expect(prune.stdout).toMatch(/^packs @ disk: would remove \d+ /m);
+  });
+
+  it('a target with format-1 snapshots takes format-2 ones beside them, and both restore', async () => {
+    const d = await makeDeployment();
+    const v1 = await runCli(['backup', '-c', d.config, '--json'], PASS);
+    expect(v1.code).toBe(0);
+    await writeFile(d.config, (await readFile(d.config, 'utf8')).replace('jobs:', `${V2}\njobs:`));
+    await writeFile(join(d.data, 'new.txt'), 'only in v2\n');
+    const v2 = await runCli(['backup', '-c', d.config, '--json'], PASS);
+    expect(v2.code, v2.stderr).toBe(0);
+    const ids = [v1, v2].map((r) => r.json<{ snapshots: { id: string }[] }>().snapshots[0]!.id);
+    const listed = (await runCli(['list', '-c', d.config, '--json'], PASS)).json<{ id: string }[]>().map((s) => s.id);
+    expect(listed.sort()).toEqual([...ids].sort());
+    for (const id of ids) {
+      const to = join(d.root, `restored-${id}`);
+      const r = await runCli(['restore', id, '--to', to, '-c', d.config], PASS);
+      expect(r.code, r.stderr).toBe(0);
+      const names = Object.keys(await tree(join(to, 'data')));
+      expect(names.includes('new.txt')).toBe(id === ids[1]);
+    }
+  });
+
+  it('refuses format 2 without encryption, naming the key (exit 2)', async () => {
+    const d = await makeDeployment({ encryption: 'encryption: none', extraYaml: V2 });
+    const r = await runCli(['backup', '-c', d.config], PASS);
+    expect(r.stderr).toMatch(/repository\.format: a deduplicating repository is always encrypted/);
+    expect(r.code).not.toBe(0);
+  });
+});
