@@ -31,6 +31,7 @@ import { checkpointStore, discard, recoverable, unlock } from './operations/chec
 import { list, rotateKeys, verify, type ListOptions, type RotateOptions, type VerifyOptions } from './operations/inspect.js';
 import { prune, status, type PruneSelection } from './operations/maintenance.js';
 import { describeRecovery, restoreSnapshot, settleRestores } from './operations/restore.js';
+import { stats, type StatsOptions, type TargetStats } from './operations/stats.js';
 import type {
   BackupFailure,
   BackupOptions,
@@ -92,6 +93,11 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
   /** Snapshots of every (or one) target, newest first. Needs no key. */
   list(options: ListOptions = {}): Promise<SnapshotInfo[]> {
     return list(this.#deployment, options);
+  }
+
+  /** Per target: stored and logical size, their ratio, and what each snapshot added (one snapshot's line with `id`). Needs no key. */
+  stats(options: StatsOptions = {}): Promise<TargetStats[]> {
+    return stats(this.#deployment, options);
   }
 
   /** Restores a snapshot. A restore a crash interrupted is settled first; the live data being replaced is backed up first unless `safetySnapshot: false`. */

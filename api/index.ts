@@ -39,6 +39,7 @@ export type { CompressionStage, ChecksumStage, CipherStage, PipelineStages, Stag
 export { createEncryption, type Encryption, type IdentitySource } from '../core/crypto/encryption.js';
 export { encodePublicKey, parsePublicKey, readIdentity, writeNewIdentity, type Identity } from '../core/crypto/identity.js';
 export { rotateKeys, type RotateReport } from '../core/maintenance/rotate.js';
+export type { SnapshotStatsLine, StatsOptions, TargetStats } from './operations/stats.js';
 export {
   CheckpointStore,
   CHECKPOINT_STATES,

@@ -22,6 +22,7 @@ import { registerList } from './commands/list.js';
 import { registerPrune } from './commands/prune.js';
 import { registerRecovery } from './commands/recovery.js';
 import { registerRestore } from './commands/restore.js';
+import { registerStats } from './commands/stats.js';
 import { registerStatus } from './commands/status.js';
 import { registerVerify } from './commands/verify.js';
 import type { CommandContext, CommonOptions } from './context.js';
@@ -32,6 +33,7 @@ import type { Io } from './output.js';
 const COMMANDS: ((context: CommandContext) => void)[] = [
   registerBackup,
   registerList,
+  registerStats,
   registerRestore,
   registerVerify,
   registerKeygen,

@@ -47,6 +47,17 @@ describe('the CLI over a deduplicating repository', () => {
     const verify = await runCli(['verify', '--all', '--read-data', '-c', d.config, '--json'], PASS);
     expect(verify.code, verify.stdout).toBe(0);
 
+    // No key needed; the unchanged second backup added only its snapshot object.
+    const stats = await runCli(['stats', '-c', d.config, '--json'], {});
+    expect(stats.code, stats.stderr).toBe(0);
+    const [disk] = stats.json<{ target: string; ratio: number; snapshots: { id: string; addedBytes: number; format: number }[] }[]>();
+    expect(disk!.snapshots.filter((s) => s.format === 2).map((s) => s.id)).toEqual([a!.id, b!.id]);
+    expect(disk!.snapshots.find((s) => s.id === b!.id)!.addedBytes).toBeLessThan(disk!.snapshots.find((s) => s.id === a!.id)!.addedBytes / 2);
+    expect(disk!.ratio).toBeGreaterThan(1);
+    const one = await runCli(['stats', b!.id, '-c', d.config], {});
+    expect(one.stdout).toMatch(new RegExp(`^  ${b!.id}  app  format 2 `, 'm'));
+    expect(one.stdout).not.toMatch(new RegExp(a!.id));
+
     const status = await runCli(['status', '-c', d.config], PASS);
     expect(status.stdout).toMatch(/deduplicating repository of .* \(shared by every job in it\)/);
 

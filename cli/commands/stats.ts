@@ -1,0 +1,31 @@
+/** `failsafe stats [id]`: stored and logical size per target, the ratio, and what each snapshot added. */
+import type { TargetStats } from '../../api/operations/stats.js';
+import type { CommandContext, CommonOptions } from '../context.js';
+import { formatBytes } from '../output.js';
+import { pick } from '../pick.js';
+
+export function registerStats({ command, open, print }: CommandContext): void {
+  command('stats [id]', 'repository size, deduplication ratio, and what each snapshot added (no key needed)')
+    .option('--target <target>', 'only this target')
+    .action(async (id: string | undefined, options: CommonOptions & { target?: string }) => {
+      const failsafe = await open(options);
+      try {
+        const stats = await failsafe.stats({ ...pick(options, 'target'), ...(id === undefined ? {} : { id }) });
+        print(stats, () => formatStats(stats));
+      } finally {
+        await failsafe.close();
+      }
+    });
+}
+
+function formatStats(targets: TargetStats[]): string {
+  const lines: string[] = [];
+  for (const t of targets) {
+    const ratio = t.ratio > 0 ? `, ratio ${t.ratio.toFixed(2)}` : '';
+    lines.push(`${t.target}: ${formatBytes(t.storedBytes)} stored for ${formatBytes(t.logicalBytes)} of snapshots${ratio}`);
+    for (const s of t.snapshots) {
+      lines.push(`  ${s.id}  ${s.job}  format ${s.format}  ${formatBytes(s.bytes)}, added ${formatBytes(s.addedBytes)}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
