@@ -17,6 +17,7 @@ import { openRepositoryKeys } from '../pack/repository-config.js';
 import type { ArchiveEntry } from '../read/archive.js';
 import type { ChunkedContent, OpenedSnapshot } from '../repository/snapshots.js';
 import type { Storage } from '../repository/storage.js';
+import { ChunkPrefetch } from './chunk-prefetch.js';
 import { decodeSnapshotBodyV2, snapshotKeyV2 } from './snapshot.js';
 import { decodeTree, type TreeEntry } from './tree.js';
 
@@ -76,20 +77,32 @@ async function* archiveEntriesV2(
   what: string,
   signal?: AbortSignal,
 ): AsyncGenerator<ArchiveEntry> {
-  for (const entry of tree) {
-    if (!sources.has(entry.source)) continue;
+  const selected = tree.filter((entry) => sources.has(entry.source));
+  const prefetch = new ChunkPrefetch(
+    selected.flatMap((entry) => entry.chunks ?? []),
+    (id) => reader.read(id, signal ? { signal } : {}),
+  );
+  let position = 0;
+  for (const entry of selected) {
     signal?.throwIfAborted();
     const record = asManifestEntry(entry);
     const { chunks, source, mtime, ...rest } = entry;
     const base = { ...rest, source, record, mtime: new Date(mtime) };
-    yield chunks ? { ...base, body: Readable.from(fileBytes(chunks, entry.size, reader, `${what}: ${source}/${entry.path}`, signal)) } : base;
+    if (!chunks) {
+      yield base;
+      continue;
+    }
+    const bytes = fileBytes(prefetch, position, chunks.length, entry.size, `${what}: ${source}/${entry.path}`);
+    position += chunks.length;
+    // One chunk buffered in the stream: the prefetch holds the rest, bounded.
+    yield { ...base, body: Readable.from(bytes, { highWaterMark: 1 }) };
   }
 }
 
-async function* fileBytes(chunks: Buffer[], size: number, reader: ChunkReader, what: string, signal?: AbortSignal): AsyncIterable<Buffer> {
+async function* fileBytes(prefetch: ChunkPrefetch, first: number, count: number, size: number, what: string): AsyncIterable<Buffer> {
   let total = 0;
-  for (const id of chunks) {
-    const chunk = await reader.read(id, signal ? { signal } : {});
+  for (let i = 0; i < count; i++) {
+    const chunk = await prefetch.get(first + i);
     total += chunk.length;
     if (total > size) throw new FailsafeError('E_CORRUPT', `${what}: more bytes than the ${size} recorded`);
     yield chunk;
