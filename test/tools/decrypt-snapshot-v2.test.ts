@@ -13,8 +13,10 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { LocalAdapter } from '../../adapters/local/local.js';
 import { createSegmentCodec } from '../../core/codec/compression.js';
-import type { SourcePlugin } from '../../core/contracts.js';
-import { KeyRing } from '../../core/crypto/keys.js';
+import type { SourceEntry, SourcePlugin } from '../../core/contracts.js';
+import { parsePublicKey, writeNewIdentity } from '../../core/crypto/identity.js';
+import { KeyRing, type KeySlot } from '../../core/crypto/keys.js';
+import { SecretstreamCipher } from '../../core/crypto/segment-cipher.js';
 import { backupDeduplicated } from '../../core/dedup/backup.js';
 import { Storage } from '../../core/repository/storage.js';
 import { DirectorySource } from '../../plugins/directory/directory.js';
@@ -25,7 +27,9 @@ const KB = 1024;
 /** Small chunks and packs, so a few MiB make many of each. */
 const SIZES = { min: 4 * KB, avg: 16 * KB, max: 64 * KB };
 
-async function setup(): Promise<{ root: string; data: string; target: string; storage: Storage; keyFile: string; keyRing: KeyRing }> {
+type Setup = { root: string; data: string; target: string; storage: Storage; keyFile: string; keyFileKey: Buffer; keyRing: KeyRing };
+
+async function setup(): Promise<Setup> {
   const root = await mkdtemp(join(tmpdir(), 'failsafe-decode-v2-'));
   const data = join(root, 'data');
   const deep = join(data, 'a'.repeat(60), 'b'.repeat(60));
@@ -45,14 +49,37 @@ async function setup(): Promise<{ root: string; data: string; target: string; st
   // As `failsafe keygen` writes it: base64 on one line.
   await writeFile(keyFile, `${keyFileKey.toString('base64')}\n`);
   const keyRing = await KeyRing.create({ passphrase: 'pw', keyFileKey });
-  return { root, data, target, storage: new Storage(new LocalAdapter({ path: target }), 'disk'), keyFile, keyRing };
+  return { root, data, target, storage: new Storage(new LocalAdapter({ path: target }), 'disk'), keyFile, keyFileKey, keyRing };
 }
 
-async function backup(s: Awaited<ReturnType<typeof setup>>, sources: SourcePlugin[] = [new DirectorySource({ path: s.data }, 'data')]): Promise<string> {
+async function backup(s: Setup, options: { sources?: SourcePlugin[]; keyRing?: KeyRing; writeOnly?: boolean } = {}): Promise<string> {
+  const { sources = [new DirectorySource({ path: s.data }, 'data')], keyRing = s.keyRing, writeOnly = false } = options;
   const codec = createSegmentCodec('zstd', 1);
-  const run = await backupDeduplicated({ job: 'app', sources, storage: s.storage, keyRing: s.keyRing, codec, sizes: SIZES, packSize: 256 * KB });
+  const run = await backupDeduplicated({ job: 'app', sources, storage: s.storage, keyRing, writeOnly, codec, sizes: SIZES, packSize: 256 * KB });
   return run.id;
 }
+
+/** A source that yields `entries` as given: what a tampered or hostile tree holds. */
+function sourceOf(entries: SourceEntry[]): SourcePlugin {
+  return {
+    type: 'test',
+    name: 'data',
+    liveLocations: () => [],
+    restore: () => Promise.reject(new Error('not used')),
+    async *entries() {
+      yield* entries;
+    },
+  };
+}
+
+const file = (path: string, content: string, size = content.length): SourceEntry => ({
+  path,
+  type: 'file',
+  size,
+  mode: 0o644,
+  mtime: new Date(),
+  open: () => Readable.from([Buffer.from(content)]),
+});
 
 async function packs(target: string): Promise<string[]> {
   const out: string[] = [];
@@ -108,23 +135,52 @@ describe('standalone decoder, format 2', () => {
     expect(result.stderr).toMatch(/^decrypt-snapshot: packs\/[0-9a-f]{2}\/[0-9a-f]{64}: chunk [0-9a-f]{64}: authentication failed\n$/);
   });
 
-  it('refuses a path that leaves the output folder, writing nothing outside it', async () => {
+  it('restores with an identity what a write-only host wrote, which its own key file cannot open', async () => {
     const s = await setup();
-    const evil: SourcePlugin = {
-      type: 'test',
-      name: 'data',
-      liveLocations: () => [],
-      restore: () => Promise.reject(new Error('not used')),
-      async *entries() {
-        yield { path: 'ok.txt', type: 'file', size: 2, mode: 0o644, mtime: new Date(), open: () => Readable.from([Buffer.from('ok')]) };
-        yield { path: '../../escaped.txt', type: 'file', size: 3, mode: 0o644, mtime: new Date(), open: () => Readable.from([Buffer.from('bad')]) };
-      },
-    };
-    await backup(s, [evil]);
+    const identity = join(s.root, 'ops.identity');
+    const publicKey = await writeNewIdentity(identity);
+    const keyRing = await KeyRing.create({ keyFileKey: s.keyFileKey, recipients: [parsePublicKey(publicKey)] });
+    const id = await backup(s, { keyRing, writeOnly: true });
+    const base = ['--target', s.target, '--job', 'app'];
+    const restored = await decode([...base, '--out', join(s.root, 'out'), '--identity', identity]);
+    expect(restored.stderr).toBe('');
+    expect(await tree(join(s.root, 'out', 'data'))).toEqual(await tree(s.data));
+    const keyFile = await decode([...base, '--out', join(s.root, 'o2'), '--key-file', s.keyFile]);
+    expect(keyFile.code).toBe(1);
+    expect(keyFile.stderr).toBe(`decrypt-snapshot: snapshots/app/${id}: no key slot opens with the given secret (slots: recipient)\n`);
+  });
+
+  it('checks every chunk against its keyed id', async () => {
+    const s = await setup();
+    await backup(s);
+    // Chunks that open and decompress, but under another id key than the one they were named with.
+    const path = join(s.target, 'config');
+    const config = JSON.parse(await readFile(path, 'utf8')) as { slots: KeySlot[]; keys: string };
+    const cipher = new SecretstreamCipher(s.keyRing.open(config.slots));
+    const keys = JSON.parse(cipher.decrypt(Buffer.from(config.keys, 'base64'), 'failsafe/v2/config').toString()) as Record<string, string>;
+    keys.idKey = randomBytes(32).toString('base64');
+    config.keys = cipher.encrypt(Buffer.from(JSON.stringify(keys)), 'failsafe/v2/config').toString('base64');
+    await writeFile(path, JSON.stringify(config));
+    const result = await decode(['--target', s.target, '--job', 'app', '--out', join(s.root, 'out'), '--key-file', s.keyFile]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^decrypt-snapshot: packs\/[0-9a-f]{2}\/[0-9a-f]{64}: chunk [0-9a-f]{64}: does not match its id\n$/);
+  });
+
+  it.each([
+    ['a path with ..', [file('../../escaped.txt', 'bad')], 'refusing unsafe path in archive: data/../../escaped.txt'],
+    [
+      'a file through a symlink',
+      [{ path: 'link', type: 'symlink', size: 0, mode: 0o777, mtime: new Date(), linkTarget: '../..' }, file('link/escaped.txt', 'bad')],
+      'refusing to write through symlink OUT/data/link',
+    ],
+    ['a file shorter than its size', [file('short.txt', 'abc', 5)], 'data/short.txt: 3 bytes where 5 were recorded'],
+  ] as [string, SourceEntry[], string][])('refuses %s, writing nothing outside the output folder', async (_, entries, message) => {
+    const s = await setup();
+    await backup(s, { sources: [sourceOf([file('ok.txt', 'ok'), ...entries])] });
     const out = join(s.root, 'out', 'inner');
     const result = await decode(['--target', s.target, '--job', 'app', '--out', out, '--passphrase-env', 'PASS'], { PASS: 'pw' });
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe('decrypt-snapshot: refusing unsafe path in archive: data/../../escaped.txt\n');
+    expect(result.stderr).toBe(`decrypt-snapshot: ${message.replace('OUT', out)}\n`);
     expect(await readdir(join(s.root, 'out'))).toEqual(['inner']);
     expect(await readdir(s.root)).not.toContain('escaped.txt');
   });
