@@ -64,7 +64,8 @@ export function restoreSnapshotV2({ target, job, id, out }, tools) {
 
   // 1. The repository's keys, sealed under the master key its `config` slots wrap.
   const config = json(readObject(target, 'config', fail).bytes, 'config');
-  if (config.format !== 2) fail(`config: repository format ${config.format} is not the version 2 this script reads`);
+  if (config?.format !== 2) fail(`config: repository format ${config?.format} is not the version 2 this script reads`);
+  if (!Array.isArray(config.slots) || typeof config.keys !== 'string') fail('config: no key slots or keys');
   const keys = json(unseal(Buffer.from(config.keys, 'base64'), openDataKey(config.slots, 'config'), 'failsafe/v2/config', 'config'), 'config keys');
   if (keys.id !== config.id) fail('config: the sealed id differs from the public one');
   const store = new ChunkStore(target, key32(keys.idKey, 'config: idKey'), key32(keys.indexKey, 'config: indexKey'), { ...tools, json });
@@ -72,7 +73,8 @@ export function restoreSnapshotV2({ target, job, id, out }, tools) {
   // 2. The snapshot's body, under its run key.
   const what = `snapshots/${job}/${id}`;
   const snapshot = json(readObject(target, what, fail).bytes, what);
-  if (snapshot.format !== 2) fail(`${what}: snapshot format ${snapshot.format} is not the version 2 this script reads`);
+  if (snapshot?.format !== 2) fail(`${what}: snapshot format ${snapshot?.format} is not the version 2 this script reads`);
+  if (!Array.isArray(snapshot.slots) || typeof snapshot.body !== 'string') fail(`${what}: no key slots or body`);
   if (snapshot.id !== id || snapshot.job !== job) fail(`${what}: its header names ${snapshot.job}/${snapshot.id}`);
   const body = json(unseal(Buffer.from(snapshot.body, 'base64'), openDataKey(snapshot.slots, what), 'failsafe/v2/snapshot', what), what);
   if (body.id !== id || !Array.isArray(body.tree)) fail(`${what}: its sealed body does not match its header`);
@@ -256,7 +258,9 @@ function unzstd(chunks, fail) {
       fail(`${chunk.where}: zstd: ${err.message}`);
     }
     const zstd = spawnSync('zstd', ['-d', '-q', '-c'], { input: chunk.compressed, maxBuffer: chunk.plainLength + 1 });
-    if (zstd.error) fail(`${chunk.where}: zstd chunks need Node 22.15+ or the zstd command (${zstd.error.message})`);
+    if (zstd.error?.code === 'ENOENT') fail(`${chunk.where}: zstd chunks need Node 22.15+ or the zstd command (${zstd.error.message})`);
+    // ENOBUFS: the frame holds more than the pack says (output is capped there).
+    if (zstd.error) fail(`${chunk.where}: zstd: ${zstd.error.code === 'ENOBUFS' ? `more than the ${chunk.plainLength} bytes recorded` : zstd.error.message}`);
     if (zstd.status !== 0) fail(`${chunk.where}: zstd: ${zstd.stderr.toString().trim()}`);
     return zstd.stdout;
   };

@@ -306,7 +306,13 @@ const id = args.snapshot === 'latest' ? ids.at(-1) : ids.find((name) => name ===
 if (!id) fail(`no snapshot "${args.snapshot}" for job ${args.job}`);
 if (existsSync(join(args.target, 'snapshots', args.job, id))) {
   const { restoreSnapshotV2 } = await import('./decrypt-snapshot-v2.mjs');
-  const count = restoreSnapshotV2({ target: args.target, job: args.job, id, out: args.out }, { fail, openDataKey, unseal, safePath });
+  let count;
+  try {
+    count = restoreSnapshotV2({ target: args.target, job: args.job, id, out: args.out }, { fail, openDataKey, unseal, safePath });
+  } catch (err) {
+    // Checks fail by name; anything else (a file already in the output folder, a full disk) is reported in one line too.
+    fail(err.message);
+  }
   process.stdout.write(`unpacked snapshot ${id} of ${args.job}: ${count} entries into ${args.out}\n`);
   process.exit(0);
 }

@@ -110,6 +110,10 @@ describe('standalone decoder, format 2', () => {
       expect(result.stdout).toBe(`unpacked snapshot ${second} of app: ${Object.keys(before).length} entries into ${out}\n`);
       expect(await tree(join(out, 'data'))).toEqual(await tree(s.data));
     }
+    // A file already there is never overwritten, and the failure is one line.
+    const again = await decode(['--target', s.target, '--job', 'app', '--out', join(s.root, 'out-key-file'), '--key-file', s.keyFile]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^decrypt-snapshot: EEXIST: file already exists, open '.*'\n$/);
     const old = await decode(['--target', s.target, '--job', 'app', '--snapshot', first, '--out', join(s.root, 'old'), '--key-file', s.keyFile]);
     expect(old.stderr).toBe('');
     expect(await tree(join(s.root, 'old', 'data'))).toEqual(before);
