@@ -2,19 +2,21 @@
 /**
  * Decrypts and unpacks one Failsafe snapshot from a local target, using only
  * libsodium (libsodium-wrappers-sumo) and Node's built-ins (and, for zstd
- * segments on Node before 22.15, the `zstd` command). It exists so that
- * backups stay readable if Failsafe disappears; it follows docs/format.md and
- * shares no code with Failsafe on purpose.
+ * on Node before 22.15, the `zstd` command). It exists so that backups stay
+ * readable if Failsafe disappears; it follows docs/format.md (format 1) and
+ * docs/format-v2.md (format 2, in decrypt-snapshot-v2.mjs) and shares no
+ * code with Failsafe on purpose. A snapshot is format 2 when
+ * `snapshots/<job>/<id>` exists, format 1 when `manifests/<job>/<id>` does.
  *
  *   node decrypt-snapshot.mjs --target DIR --job JOB [--snapshot ID|latest] --out DIR
  *        [--passphrase-env VAR | --key-file FILE | --identity FILE [--identity-passphrase-env VAR]]
  *
  * Memory stays bounded by one segment: segments are decrypted one at a time
- * and the tar stream is unpacked as it arrives.
+ * and the tar stream is unpacked as it arrives (format 2: by one batch of chunks).
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import zlib from 'node:zlib';
@@ -41,9 +43,13 @@ function fail(message) {
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 const unb64 = (text) => new Uint8Array(Buffer.from(text, 'base64'));
 
+// Format 2 has a slot per pack, and every pack of one run shares its salt: one Argon2id per run, not per pack.
+const derived = new Map();
 function pwhash(passphrase, kdf) {
   if (kdf.alg !== 'argon2id13' || kdf.memlimit > 1024 ** 3 || kdf.opslimit > 20) fail('refusing unreasonable Argon2id parameters');
-  return sodium.crypto_pwhash(32, passphrase, unb64(kdf.salt), kdf.opslimit, kdf.memlimit, sodium.crypto_pwhash_ALG_ARGON2ID13);
+  const id = `${passphrase}\0${kdf.salt}\0${kdf.opslimit}\0${kdf.memlimit}`;
+  if (!derived.has(id)) derived.set(id, sodium.crypto_pwhash(32, passphrase, unb64(kdf.salt), kdf.opslimit, kdf.memlimit, sodium.crypto_pwhash_ALG_ARGON2ID13));
+  return derived.get(id);
 }
 
 function loadIdentity(path) {
@@ -63,8 +69,11 @@ function loadIdentity(path) {
   return { publicKey, secretKey };
 }
 
-/** The data key from the first key slot our secret opens (docs/format.md, "Keys"). */
-function openDataKey(slots) {
+/**
+ * The data key from the first key slot our secret opens (docs/format.md, "Keys"); `what` names the object in the
+ * error. `optional`: undefined rather than failing (format 2 skips packs sealed for recipients it does not hold).
+ */
+function openDataKey(slots, what, optional = false) {
   const passphrase = args['passphrase-env'] ? process.env[args['passphrase-env']] : undefined;
   const keyFile = args['key-file'] ? readFileSync(args['key-file']) : undefined;
   const identity = args.identity ? loadIdentity(args.identity) : undefined;
@@ -79,7 +88,27 @@ function openDataKey(slots) {
       // Not this slot: try the next one.
     }
   }
-  fail(`no key slot opens with the given secret (slots: ${slots.map((s) => s.type).join(', ')})`);
+  if (optional) return undefined;
+  fail(`${what ? `${what}: ` : ''}no key slot opens with the given secret (slots: ${slots.map((s) => s.type).join(', ')})`);
+}
+
+/** Opens bytes sealed with `crypto_secretstream_xchacha20poly1305` under `context` (docs/format.md, "A segment object"). */
+function unseal(stored, key, context, what) {
+  const headerBytes = sodium.crypto_secretstream_xchacha20poly1305_HEADERBYTES;
+  const piece = 65536 + sodium.crypto_secretstream_xchacha20poly1305_ABYTES;
+  if (stored.length < headerBytes + sodium.crypto_secretstream_xchacha20poly1305_ABYTES) fail(`${what}: truncated`);
+  const state = sodium.crypto_secretstream_xchacha20poly1305_init_pull(stored.subarray(0, headerBytes), key);
+  const parts = [];
+  let final = false;
+  for (let at = headerBytes; at < stored.length; at += piece) {
+    if (final) fail(`${what}: data after the final chunk`);
+    const result = sodium.crypto_secretstream_xchacha20poly1305_pull(state, stored.subarray(at, at + piece), context);
+    if (!result) fail(`${what}: authentication failed`);
+    parts.push(result.message);
+    final = result.tag === sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL;
+  }
+  if (!final) fail(`${what}: truncated`);
+  return Buffer.concat(parts);
 }
 
 function readManifest(manifestPath) {
@@ -108,24 +137,7 @@ function readManifest(manifestPath) {
 /** One segment object → its plaintext slice of the tar stream (docs/format.md, "A segment object"). */
 function openSegment(stored, manifest, segmentKey, record) {
   if (sha256(stored) !== record.sha256) fail(`segment ${record.index}: stored checksum mismatch`);
-  let compressed = stored;
-  if (manifest.cipher !== 'none') {
-    const context = `failsafe/v1/${manifest.id}/${record.index}`;
-    const headerBytes = sodium.crypto_secretstream_xchacha20poly1305_HEADERBYTES;
-    const piece = 65536 + sodium.crypto_secretstream_xchacha20poly1305_ABYTES;
-    const state = sodium.crypto_secretstream_xchacha20poly1305_init_pull(stored.subarray(0, headerBytes), segmentKey);
-    const parts = [];
-    let final = false;
-    for (let at = headerBytes; at < stored.length; at += piece) {
-      if (final) fail(`segment ${record.index}: data after the final chunk`);
-      const result = sodium.crypto_secretstream_xchacha20poly1305_pull(state, stored.subarray(at, at + piece), context);
-      if (!result) fail(`segment ${record.index}: authentication failed`);
-      parts.push(result.message);
-      final = result.tag === sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL;
-    }
-    if (!final) fail(`segment ${record.index}: truncated`);
-    compressed = Buffer.concat(parts);
-  }
+  const compressed = manifest.cipher === 'none' ? stored : unseal(stored, segmentKey, `failsafe/v1/${manifest.id}/${record.index}`, `segment ${record.index}`);
   const plain = decompress(manifest.compression.algorithm, compressed, record.index);
   if (plain.length !== record.plainSize) fail(`segment ${record.index}: plaintext has ${plain.length} bytes, expected ${record.plainSize}`);
   // Earlier versions recorded the plaintext's SHA-256; every file's own is checked as it is unpacked.
@@ -222,7 +234,7 @@ class Untar {
     const { header, fd, pax } = this.entry;
     if (fd !== undefined) {
       closeSync(fd);
-      utimesSync(this.safePath(header.name), header.mtime, header.mtime);
+      utimesSync(safePath(this.root, header.name), header.mtime, header.mtime);
       const expected = this.checksums.get(header.name);
       if (expected !== undefined && this.entry.hash.digest('hex') !== expected) fail(`${header.name}: checksum mismatch`);
     }
@@ -243,24 +255,8 @@ class Untar {
     this.entry = undefined;
   }
 
-  /** Refuses absolute paths, `..`, and writing through a symlink (ours or anyone's). */
-  safePath(name) {
-    const parts = name.split('/').filter((p) => p !== '' && p !== '.');
-    if (isAbsolute(name) || parts.includes('..') || parts.length === 0) fail(`refusing unsafe path in archive: ${name}`);
-    let at = this.root;
-    for (const part of parts.slice(0, -1)) {
-      at = join(at, part);
-      try {
-        if (lstatSync(at).isSymbolicLink()) fail(`refusing to write through symlink ${at}`);
-      } catch (err) {
-        if (err.code !== 'ENOENT') throw err;
-      }
-    }
-    return join(this.root, ...parts);
-  }
-
   create(header) {
-    const path = this.safePath(header.name);
+    const path = safePath(this.root, header.name);
     const parent = path.slice(0, path.lastIndexOf('/'));
     mkdirSync(parent, { recursive: true });
     this.count++;
@@ -273,17 +269,55 @@ class Untar {
   }
 }
 
+/** `name` under `root`, refusing absolute paths, `..`, and writing through a symlink (ours or anyone's). */
+function safePath(root, name) {
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+  if (isAbsolute(name) || parts.includes('..') || parts.length === 0) fail(`refusing unsafe path in archive: ${name}`);
+  let at = root;
+  for (const part of parts.slice(0, -1)) {
+    at = join(at, part);
+    try {
+      if (lstatSync(at).isSymbolicLink()) fail(`refusing to write through symlink ${at}`);
+    } catch (err) {
+      if (err.code !== 'ENOENT') throw err;
+    }
+  }
+  return join(root, ...parts);
+}
+
+/** The snapshot's ids of both formats for `job`, oldest first (ids sort by time). */
+function snapshotIds(job) {
+  const ids = [];
+  for (const folder of ['manifests', 'snapshots']) {
+    try {
+      ids.push(...readdirSync(join(args.target, folder, job)).filter((name) => !name.startsWith('.')));
+    } catch (err) {
+      if (err.code !== 'ENOENT') throw err;
+    }
+  }
+  return [...new Set(ids)].sort();
+}
+
 await sodium.ready;
 if (!args.target || !args.job || !args.out)
   fail('usage: --target DIR --job JOB [--snapshot ID|latest] --out DIR [--passphrase-env VAR | --key-file FILE | --identity FILE]');
-const manifests = join(args.target, 'manifests', args.job);
-const ids = readdirSync(manifests)
-  .filter((name) => !name.startsWith('.'))
-  .sort();
+const ids = snapshotIds(args.job);
 const id = args.snapshot === 'latest' ? ids.at(-1) : ids.find((name) => name === args.snapshot || name.startsWith(args.snapshot));
 if (!id) fail(`no snapshot "${args.snapshot}" for job ${args.job}`);
+if (existsSync(join(args.target, 'snapshots', args.job, id))) {
+  const { restoreSnapshotV2 } = await import('./decrypt-snapshot-v2.mjs');
+  let count;
+  try {
+    count = restoreSnapshotV2({ target: args.target, job: args.job, id, out: args.out }, { fail, openDataKey, unseal, safePath });
+  } catch (err) {
+    // Checks fail by name; anything else (a file already in the output folder, a full disk) is reported in one line too.
+    fail(err.message);
+  }
+  process.stdout.write(`unpacked snapshot ${id} of ${args.job}: ${count} entries into ${args.out}\n`);
+  process.exit(0);
+}
 
-const { manifest, segmentKey } = readManifest(join(manifests, id));
+const { manifest, segmentKey } = readManifest(join(args.target, 'manifests', args.job, id));
 mkdirSync(args.out, { recursive: true });
 const checksums = new Map(manifest.entries.filter((e) => e.type === 'file' && e.sha256).map((e) => [`${e.source}/${e.path}`, e.sha256]));
 const untar = new Untar(args.out, checksums);

@@ -3,27 +3,14 @@
  * must unpack what the CLI backs up, byte for byte: the format is readable
  * without Failsafe.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { makeDeployment, runCli } from '../helpers/cli.js';
+import { decode } from '../helpers/decoder.js';
 import { tree } from '../helpers/tree.js';
 import { decodeManifest, encodeManifest } from '../../core/format/manifest.js';
-
-const SCRIPT = join(import.meta.dirname, '..', '..', 'tools', 'decrypt-snapshot.mjs');
-
-async function decode(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [SCRIPT, ...args], { env: { PATH: process.env.PATH, ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 describe('standalone decoder', () => {
   it('unpacks a multi-segment snapshot exactly, with an identity, the passphrase or the key file', async () => {
