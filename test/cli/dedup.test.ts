@@ -7,6 +7,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeDeployment, PASS, runCli } from '../helpers/cli.js';
+import { decode } from '../helpers/decoder.js';
 import { tree, treeHash } from '../helpers/tree.js';
 
 const V2 = 'repository: { format: 2 }';
@@ -84,6 +85,17 @@ describe('the CLI over a deduplicating repository', () => {
       const names = Object.keys(await tree(join(to, 'data')));
       expect(names.includes('new.txt')).toBe(id === ids[1]);
     }
+  });
+
+  it('what the CLI wrote decodes without Failsafe (tools/decrypt-snapshot.mjs, from docs/format-v2.md)', async () => {
+    const d = await makeDeployment({ extraYaml: V2 });
+    expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
+    const out = join(d.root, 'decoded');
+    const r = await decode(['--target', d.target, '--job', 'app', '--out', out, '--passphrase-env', 'FAILSAFE_PASSPHRASE'], PASS);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(await tree(join(out, 'data'))).toEqual(await tree(d.data));
+    expect(await readFile(join(out, 'config', 'config.json'), 'utf8')).toBe(await readFile(d.appConfig, 'utf8'));
   });
 
   it('refuses format 2 without encryption, naming the key (exit 2)', async () => {
