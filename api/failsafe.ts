@@ -32,6 +32,7 @@ import { list, rotateKeys, verify, type ListOptions, type RotateOptions, type Ve
 import { prune, status, type PruneSelection } from './operations/maintenance.js';
 import { describeRecovery, restoreSnapshot, settleRestores } from './operations/restore.js';
 import { stats, type StatsOptions, type TargetStats } from './operations/stats.js';
+import { diff, find, ls, type FoundEntry, type Listing, type SnapshotDiff } from './operations/browse.js';
 import type {
   BackupFailure,
   BackupOptions,
@@ -98,6 +99,21 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
   /** Per target: stored and logical size, their ratio, and what each snapshot added (one snapshot's line with `id`). Needs no key. */
   stats(options: StatsOptions = {}): Promise<TargetStats[]> {
     return stats(this.#deployment, options);
+  }
+
+  /** The entries of a snapshot under `path` (`<source>[/<folder>]`), from its manifest or tree; needs the key. */
+  ls(ref: string, path?: string, options: SelectOptions = {}): Promise<Listing> {
+    return ls(this.#deployment, ref, path, options);
+  }
+
+  /** Entries matching a glob (a bare name matches at any depth) in every snapshot of the selected targets. */
+  find(pattern: string, options: SelectOptions = {}): Promise<FoundEntry[]> {
+    return find(this.#deployment, pattern, options);
+  }
+
+  /** Added, removed and changed entries from snapshot `from` to snapshot `to`. */
+  diff(from: string, to: string, options: SelectOptions = {}): Promise<SnapshotDiff> {
+    return diff(this.#deployment, from, to, options);
   }
 
   /** Restores a snapshot. A restore a crash interrupted is settled first; the live data being replaced is backed up first unless `safetySnapshot: false`. */

@@ -40,6 +40,7 @@ export { createEncryption, type Encryption, type IdentitySource } from '../core/
 export { encodePublicKey, parsePublicKey, readIdentity, writeNewIdentity, type Identity } from '../core/crypto/identity.js';
 export { rotateKeys, type RotateReport } from '../core/maintenance/rotate.js';
 export type { SnapshotStatsLine, StatsOptions, TargetStats } from './operations/stats.js';
+export type { BrowsedEntry, ChangedEntry, FoundEntry, Listing, SnapshotDiff } from './operations/browse.js';
 export {
   CheckpointStore,
   CHECKPOINT_STATES,

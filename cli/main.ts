@@ -23,6 +23,7 @@ import { registerPrune } from './commands/prune.js';
 import { registerRecovery } from './commands/recovery.js';
 import { registerRestore } from './commands/restore.js';
 import { registerStats } from './commands/stats.js';
+import { registerBrowse } from './commands/browse.js';
 import { registerStatus } from './commands/status.js';
 import { registerVerify } from './commands/verify.js';
 import type { CommandContext, CommonOptions } from './context.js';
@@ -34,6 +35,7 @@ const COMMANDS: ((context: CommandContext) => void)[] = [
   registerBackup,
   registerList,
   registerStats,
+  registerBrowse,
   registerRestore,
   registerVerify,
   registerKeygen,
