@@ -36,7 +36,7 @@ export async function readManifestHeader(storage: Storage, job: string, id: stri
   const key = manifestKey(job, id);
   const what = `${storage.targetName}:${key}`;
   let bytes = await storage.getBuffer(key, { range: { start: 0, end: HEADER_PROBE - 1 } });
-  const needed = headerLengthOf(bytes);
+  const needed = headerLengthOf(bytes, what);
   if (needed !== undefined && needed > bytes.length) bytes = await storage.getBuffer(key, { range: { start: 0, end: needed - 1 } });
   return decodeManifestHeader(bytes, what).header;
 }
