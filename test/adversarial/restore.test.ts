@@ -6,6 +6,7 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { Header } from 'tar-stream';
 import { makeDeployment, runCli } from '../helpers/cli.js';
 import { treeHash } from '../helpers/tree.js';
 import { forgeSnapshot, outsideHash, type Forgery } from './forge.js';
@@ -109,4 +110,25 @@ describe('missing fields and huge sizes end in E_CORRUPT, not E_INTERNAL', () =>
       await refused(() => ({ entries: [{ path: 'a.txt' }], body }), restoreTo, 'E_CORRUPT');
     });
   }
+});
+
+describe('entry types Failsafe never writes, in the tar stream', () => {
+  // The manifest says `file`; the stream holds something else, with no body to check.
+  const kinds: [string, Partial<Header>][] = [
+    ['hard link', { type: 'link', linkname: 'data/a.txt' }],
+    ['character device', { type: 'character-device', devmajor: 1, devminor: 3 }],
+    ['FIFO', { type: 'fifo' }],
+  ];
+  const disguised = (tar: Partial<Header>): Forgery => ({ entries: [{ path: 'a.txt' }, { path: 'b', body: Buffer.alloc(0), tar: { size: 0, ...tar } }] });
+
+  it.each(kinds)('a %s is E_CORRUPT on restore, never an empty file', async (kind, tar) => {
+    await refused(() => disguised(tar), restoreTo, `is a ${kind}`);
+  });
+
+  it.each(kinds)('a %s fails verify --read-data with exit 3', async (kind, tar) => {
+    const f = await forged(() => disguised(tar));
+    const r = await runCli(['verify', '--read-data', '--json', '-c', f.config]);
+    expect(r.code).toBe(3);
+    expect(r.json().errors[0].message).toContain(`is a ${kind}`);
+  });
 });
