@@ -32,6 +32,8 @@ export type Json = any;
 
 export interface Forgery {
   entries: ForgedEntry[];
+  /** The snapshot id (default ID). */
+  id?: string;
   /** Source names, in order (default: every entry's source, `data` when none). */
   sources?: string[];
   /** Changes to the manifest JSON before it is written. */
@@ -60,6 +62,7 @@ async function tarEntry(headers: Header, body: Buffer): Promise<Buffer> {
 /** Writes the forged snapshot of job `app` into a local target folder; returns the manifest's storage key. */
 export async function forgeSnapshot(target: string, forgery: Forgery): Promise<string> {
   const mtime = new Date(Date.UTC(2026, 0, 1));
+  const id = forgery.id ?? ID;
   const parts: Buffer[] = [];
   const entries: Json[] = [];
   let offset = 0;
@@ -93,13 +96,13 @@ export async function forgeSnapshot(target: string, forgery: Forgery): Promise<s
     offset += bytes.length;
   }
   const plain = Buffer.concat([...parts, Buffer.alloc(1024)]);
-  const segment = `data/${JOB}/${ID}/00000000`;
-  await mkdir(join(target, 'data', JOB, ID), { recursive: true });
+  const segment = `data/${JOB}/${id}/00000000`;
+  await mkdir(join(target, 'data', JOB, id), { recursive: true });
   await writeFile(join(target, segment), plain);
   const names = forgery.sources ?? [...new Set(entries.map((e: Json) => e.source as string))];
   const manifest: Json = {
     format: 1,
-    id: ID,
+    id,
     job: JOB,
     createdAt: mtime.toISOString(),
     tool: 'forged',
@@ -120,7 +123,7 @@ export async function forgeSnapshot(target: string, forgery: Forgery): Promise<s
   const body = forgery.rawBody ?? gzipSync(Buffer.from(JSON.stringify(manifest)));
   const header: Json = {
     format: 1,
-    id: ID,
+    id,
     job: JOB,
     createdAt: manifest.createdAt,
     tool: 'forged',
@@ -128,7 +131,7 @@ export async function forgeSnapshot(target: string, forgery: Forgery): Promise<s
     encryption: { cipher: 'none', bodySha256: sha256(body) },
   };
   forgery.header?.(header);
-  const key = `manifests/${JOB}/${ID}`;
+  const key = `manifests/${JOB}/${id}`;
   await mkdir(join(target, 'manifests', JOB), { recursive: true });
   await writeFile(join(target, key), envelope(Buffer.from(JSON.stringify(header)), body));
   return key;
