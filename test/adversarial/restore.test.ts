@@ -5,6 +5,7 @@
  */
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { Header } from 'tar-stream';
 import { makeDeployment, runCli } from '../helpers/cli.js';
@@ -130,5 +131,13 @@ describe('entry types Failsafe never writes, in the tar stream', () => {
     const r = await runCli(['verify', '--read-data', '--json', '-c', f.config]);
     expect(r.code).toBe(3);
     expect(r.json().errors[0].message).toContain(`is a ${kind}`);
+  });
+});
+
+describe('a gzip bomb manifest', () => {
+  it('is refused by restore with E_CORRUPT before anything is written', async () => {
+    // 64 MiB of spaces gzip to about 64 KiB; the bound for one file is about 5 MiB.
+    const rawBody = gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x20), { level: 9 });
+    await refused(() => ({ entries: [{ path: 'a.txt' }], rawBody }), restoreTo, 'inflates past');
   });
 });
