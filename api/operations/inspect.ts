@@ -3,13 +3,13 @@ import type { EncryptionSettings } from '../../core/crypto/encryption.js';
 import { asFailsafeError } from '../../core/errors.js';
 import type { RotateReport } from '../../core/maintenance/rotate.js';
 import type { Repository } from '../../core/repository/repository.js';
-import type { SnapshotInfo } from '../../core/repository/snapshots.js';
+import type { SnapshotInfo, UnreadableManifest } from '../../core/repository/snapshots.js';
 import type { VerifyReport } from '../../core/restore/verify.js';
 import type { Deployment } from '../container.js';
 import type { SelectOptions } from '../options.js';
 import { selectRepositories } from './select.js';
 
-export type ListOptions = SelectOptions & { warn?: (message: string) => void; signal?: AbortSignal };
+export type ListOptions = SelectOptions & { warn?: (message: string) => void; unreadable?: (manifest: UnreadableManifest) => void; signal?: AbortSignal };
 export type VerifyOptions = SelectOptions & { all?: boolean; readData?: boolean; signal?: AbortSignal };
 export type RotateOptions = SelectOptions & { previous?: Omit<EncryptionSettings, 'mode' | 'recipients'>; dryRun?: boolean; signal?: AbortSignal };
 
@@ -17,14 +17,24 @@ export async function list(deployment: Deployment, options: ListOptions): Promis
   const all: SnapshotInfo[] = [];
   for (const repository of selectRepositories(deployment, options)) {
     options.signal?.throwIfAborted();
-    all.push(...(await repository.listSnapshots({ ...(options.job ? { job: options.job } : {}), ...(options.warn ? { warn: options.warn } : {}) })));
+    const { job, warn, unreadable } = options;
+    all.push(...(await repository.listSnapshots({ ...(job ? { job } : {}), ...(warn ? { warn } : {}), ...(unreadable ? { unreadable } : {}) })));
   }
   return all.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
 }
 
-/** `all`, one reference, or each selected job's latest snapshot in this target. */
-async function chooseSnapshots(deployment: Deployment, repository: Repository, ref: string | undefined, options: VerifyOptions): Promise<SnapshotInfo[]> {
-  if (options.all) return repository.listSnapshots(options.job ? { job: options.job } : {});
+/**
+ * `all`, one reference, or each selected job's latest snapshot in this target.
+ * With `all`, a manifest that cannot even be listed is a failure of its own (`unreadable`), not a snapshot passed over.
+ */
+async function chooseSnapshots(
+  deployment: Deployment,
+  repository: Repository,
+  ref: string | undefined,
+  options: VerifyOptions,
+  unreadable: (manifest: UnreadableManifest) => void,
+): Promise<SnapshotInfo[]> {
+  if (options.all) return repository.listSnapshots({ ...(options.job ? { job: options.job } : {}), unreadable });
   if (ref !== undefined && ref !== 'latest') return [await repository.resolveSnapshot(ref, options.job)];
   const chosen: SnapshotInfo[] = [];
   for (const job of options.job ? [options.job] : deployment.jobNames()) {
@@ -38,7 +48,9 @@ export async function verify(deployment: Deployment, ref: string | undefined, op
   const encryption = await deployment.encryption('open');
   const { verifySnapshot } = await import('../../core/restore/verify.js');
   for (const repository of selectRepositories(deployment, options)) {
-    for (const info of await chooseSnapshots(deployment, repository, ref, options)) {
+    const unreadable = ({ job, id, key, error }: UnreadableManifest): void =>
+      void report.errors.push({ id, job, target: repository.targetName, object: key, code: error.code, message: error.message });
+    for (const info of await chooseSnapshots(deployment, repository, ref, options, unreadable)) {
       try {
         const stages = deployment.config.jobs[info.job] ? deployment.catalog(info.job) : undefined;
         const snapshot = await repository.openSnapshot(info.job, info.id, encryption, stages);

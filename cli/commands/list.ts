@@ -1,16 +1,19 @@
 /** `failsafe list`: the snapshots, newest first. */
+import { ExitCode } from '../../core/errors.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 import { formatSnapshots, snapshotJson } from '../output.js';
 import { pick } from '../pick.js';
 
-export function registerList({ command, open, print, warn }: CommandContext): void {
+export function registerList({ command, open, print, warn, setExit }: CommandContext): void {
   command('list', 'list snapshots, newest first')
     .option('--job <job>', 'only this job')
     .option('--target <target>', 'only this target')
     .action(async (options: CommonOptions & { job?: string; target?: string }) => {
       const failsafe = await open(options);
       try {
-        const snapshots = await failsafe.list({ ...pick(options, 'job', 'target'), warn });
+        // A manifest that cannot be read is named (warn) and makes the exit 3: a snapshot never just vanishes from the list.
+        const unreadable = (): void => setExit(ExitCode.integrity);
+        const snapshots = await failsafe.list({ ...pick(options, 'job', 'target'), warn, unreadable });
         print(snapshots.map(snapshotJson), () => formatSnapshots(snapshots));
       } finally {
         await failsafe.close();

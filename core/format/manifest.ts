@@ -19,11 +19,12 @@ import type { KeySlot } from '../crypto/keys.js';
 import type { Sodium } from '../crypto/sodium.js';
 import { FailsafeError } from '../errors.js';
 import { FORMAT_VERSION } from '../repository/layout.js';
+import { checkConsistency, headerSchema, inflationBound, manifestSchema, MAX_HEADER_BYTES, parseOrCorrupt } from './manifest-schema.js';
 
 const MAGIC = Buffer.from('FSMANIF1', 'latin1');
 const PREFIX_BYTES = MAGIC.length + 4;
 const gzip = promisify(zlib.gzip);
-const gunzip = promisify(zlib.gunzip);
+const gunzip = promisify(zlib.gunzip) as (buffer: Buffer, options: zlib.ZlibOptions) => Promise<Buffer>;
 
 export interface SnapshotStats {
   files: number;
@@ -132,29 +133,36 @@ export async function encodeManifest(manifest: Manifest, stats: SnapshotStats, s
   return Buffer.concat([head, sealed]);
 }
 
-/** Parses the public header from the first bytes of a manifest object (at least `headerBytesNeeded`). */
+/** Parses and validates the public header from the first bytes of a manifest object (at least `headerBytesNeeded`). */
 export function decodeManifestHeader(bytes: Buffer, what: string): { header: ManifestHeader; headerEnd: number } {
   if (bytes.length < PREFIX_BYTES || !bytes.subarray(0, MAGIC.length).equals(MAGIC)) {
     throw new FailsafeError('E_CORRUPT', `${what} is not a Failsafe manifest`);
   }
-  const length = bytes.readUInt32BE(MAGIC.length);
-  const headerEnd = PREFIX_BYTES + length;
+  const headerEnd = headerLengthOf(bytes, what)!;
   if (bytes.length < headerEnd) throw new FailsafeError('E_CORRUPT', `${what}: manifest header is truncated`);
-  let header: ManifestHeader;
+  let json: unknown;
   try {
-    header = JSON.parse(bytes.subarray(PREFIX_BYTES, headerEnd).toString('utf8')) as ManifestHeader;
+    json = JSON.parse(bytes.subarray(PREFIX_BYTES, headerEnd).toString('utf8'));
   } catch (err) {
     throw new FailsafeError('E_CORRUPT', `${what}: manifest header is not valid JSON`, { cause: err });
   }
-  if (header.format !== FORMAT_VERSION) {
-    throw new FailsafeError('E_UNSUPPORTED_FORMAT', `${what}: format ${String(header.format)} is not supported (this Failsafe reads ${FORMAT_VERSION})`);
+  // The format first: a later format may change any other field, and says so with its own code.
+  const format = (json as { format?: unknown } | null)?.format;
+  if (typeof format === 'number' && format !== FORMAT_VERSION) {
+    throw new FailsafeError('E_UNSUPPORTED_FORMAT', `${what}: format ${String(format)} is not supported (this Failsafe reads ${FORMAT_VERSION})`);
   }
-  return { header, headerEnd };
+  return { header: parseOrCorrupt(headerSchema, json, what, 'manifest header') as ManifestHeader, headerEnd };
 }
 
-/** Bytes of the header prefix to fetch to learn H: callers read this much, then the rest if needed. */
-export function headerLengthOf(prefix: Buffer): number | undefined {
-  return prefix.length >= PREFIX_BYTES ? PREFIX_BYTES + prefix.readUInt32BE(MAGIC.length) : undefined;
+/**
+ * Bytes of the header prefix to fetch to learn H: callers read this much, then the rest if needed.
+ * A header longer than MAX_HEADER_BYTES is refused here, before anyone fetches it.
+ */
+export function headerLengthOf(prefix: Buffer, what: string): number | undefined {
+  if (prefix.length < PREFIX_BYTES) return undefined;
+  const length = prefix.readUInt32BE(MAGIC.length);
+  if (length > MAX_HEADER_BYTES) throw new FailsafeError('E_CORRUPT', `${what}: manifest header claims ${length} bytes (at most ${MAX_HEADER_BYTES})`);
+  return PREFIX_BYTES + length;
 }
 
 export type ManifestOpener = (header: ManifestHeader) => Promise<{ sodium: Sodium; manifestKey: Uint8Array }>;
@@ -174,12 +182,17 @@ export async function decodeManifest(bytes: Buffer, what: string, openKey: Manif
       throw new FailsafeError('E_WRONG_KEY', `wrong key or corrupted data: ${what} failed authentication`, { cause: err });
     }
   }
-  let manifest: Manifest;
+  // Inflated no further than its header's counts justify: a gzip bomb stops at the bound, not at the memory's end.
+  const limit = inflationBound(body.length, header.stats);
+  let json: unknown;
   try {
-    manifest = JSON.parse((await gunzip(body)).toString('utf8')) as Manifest;
+    json = JSON.parse((await gunzip(body, { maxOutputLength: limit })).toString('utf8'));
   } catch (err) {
-    throw new FailsafeError('E_CORRUPT', `${what}: manifest body is unreadable`, { cause: err });
+    const why = (err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE' ? `inflates past ${limit} bytes` : 'is unreadable';
+    throw new FailsafeError('E_CORRUPT', `${what}: manifest body ${why}`, { cause: err });
   }
+  const manifest = parseOrCorrupt(manifestSchema, json, what, 'manifest body') as Manifest;
+  checkConsistency(manifest, what);
   if (manifest.id !== header.id || manifest.job !== header.job) {
     throw new FailsafeError('E_CORRUPT', `${what}: manifest body does not match its header`);
   }

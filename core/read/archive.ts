@@ -15,7 +15,7 @@ import type { ManifestEntry } from '../format/manifest.js';
 import { normalizeArchivePath } from '../fs/paths.js';
 import { FileHasher } from './file-hasher.js';
 import type { PooledChunks } from './segments.js';
-import { padding, TarReader } from './tar-reader.js';
+import { KNOWN_TYPES, padding, TarReader } from './tar-reader.js';
 
 /** Bodies up to this size are read whole and checked before their entry is handed out. */
 export const WHOLE_BODY = 256 * 1024;
@@ -61,6 +61,10 @@ export async function* archiveEntries(
   try {
     for (let header = await reader.next(); header; header = await reader.next()) {
       const name = header.name.replace(/\/$/, '');
+      // A hard link, device or FIFO has no body to check: never let one pass as an empty file.
+      if (!KNOWN_TYPES.has(header.type)) {
+        throw new FailsafeError('E_CORRUPT', `${what}: archive entry "${name}" is a ${header.type}, which Failsafe never writes`);
+      }
       const record = index.get(name);
       if (!record || record.type !== header.type) {
         throw new FailsafeError('E_CORRUPT', `${what}: archive entry "${name}" does not match the manifest`);

@@ -12,10 +12,21 @@ const BLOCK = 512;
 const PAX = 0x78; // 'x'
 const PAX_GLOBAL = 0x67; // 'g'
 const TYPES: Record<number, string> = { 0: 'file', 0x30: 'file', 0x32: 'symlink', 0x35: 'directory' };
+/** What the other flags mean, for the error that refuses them: a reader must never take one for an empty file. */
+const OTHER_TYPES: Record<number, string> = {
+  0x31: 'hard link',
+  0x33: 'character device',
+  0x34: 'block device',
+  0x36: 'FIFO',
+  0x37: 'contiguous file',
+};
+
+/** The entry types Failsafe writes; anything else in a stream is an integrity error. */
+export const KNOWN_TYPES: ReadonlySet<string> = new Set(Object.values(TYPES));
 
 export interface TarHeader {
   name: string;
-  /** `file`, `symlink`, `directory`, or the raw type flag of anything else. */
+  /** `file`, `symlink`, `directory`, or what anything else is (`hard link`, `FIFO`, `type 65`, …). */
   type: string;
   size: number;
   linkname?: string;
@@ -64,7 +75,7 @@ export class TarReader {
       }
       let name = text(block, 0, 100);
       if (block[345] !== 0 && isUstar(block)) name = `${text(block, 345, 155)}/${name}`;
-      const header: TarHeader = { name: pax?.get('path') ?? name, type: TYPES[flag] ?? `type ${flag}`, size };
+      const header: TarHeader = { name: pax?.get('path') ?? name, type: TYPES[flag] ?? OTHER_TYPES[flag] ?? `type ${flag}`, size };
       const linkname = pax?.get('linkpath') ?? (block[157] === 0 ? undefined : text(block, 157, 100));
       if (linkname !== undefined) header.linkname = linkname;
       return header;

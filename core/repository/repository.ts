@@ -17,7 +17,7 @@ import type { StageCatalog } from '../codec/stages.js';
 import type { Encryption } from '../crypto/encryption.js';
 import { DATA_PREFIX, MANIFESTS_PREFIX, manifestKey, newSnapshotId, parseManifestKey, segmentKey, snapshotDataPrefix } from './layout.js';
 import { acquireJobLock, findLocks, removeLocks, type FoundLock, type HeldLock, type LockOptions } from './locks.js';
-import { listSnapshots, openSnapshot, resolveSnapshot, type OpenedSnapshot, type SnapshotInfo } from './snapshots.js';
+import { listSnapshots, openSnapshot, resolveSnapshot, type ListSnapshotsOptions, type OpenedSnapshot, type SnapshotInfo } from './snapshots.js';
 import type { Storage } from './storage.js';
 import { snapshotKeyV2 } from '../dedup/snapshot.js';
 import { FailsafeError } from '../errors.js';
@@ -60,7 +60,7 @@ export class Repository {
   // ------------------------------------------------------------ snapshots
 
   /** Snapshots in this target, newest first; unreadable manifests are reported through `warn` and skipped. */
-  listSnapshots(options: { job?: string; warn?: (message: string) => void } = {}): Promise<SnapshotInfo[]> {
+  listSnapshots(options: ListSnapshotsOptions = {}): Promise<SnapshotInfo[]> {
     return listSnapshots(this.storage, options);
   }
 

@@ -40,13 +40,40 @@ export async function readManifestHeader(storage: Storage, job: string, id: stri
   const key = manifestKey(job, id);
   const what = `${storage.targetName}:${key}`;
   let bytes = await storage.getBuffer(key, { range: { start: 0, end: HEADER_PROBE - 1 } });
-  const needed = headerLengthOf(bytes);
+  const needed = headerLengthOf(bytes, what);
   if (needed !== undefined && needed > bytes.length) bytes = await storage.getBuffer(key, { range: { start: 0, end: needed - 1 } });
-  return decodeManifestHeader(bytes, what).header;
+  return matchingKey(decodeManifestHeader(bytes, what).header, job, id, what);
 }
 
-/** Snapshots in a target, newest first. Unreadable manifests are reported through `warn` and skipped. */
-export async function listSnapshots(storage: Storage, options: { job?: string; warn?: (message: string) => void } = {}): Promise<SnapshotInfo[]> {
+/**
+ * A header must name the snapshot its object is stored as: one that names
+ * another (a manifest copied over a real one) would list that one twice and
+ * hide this one.
+ */
+function matchingKey<T extends { id: string; job: string }>(header: T, job: string, id: string, what: string): T {
+  if (header.id !== id || header.job !== job) {
+    throw new FailsafeError('E_CORRUPT', `${what}: manifest header names snapshot ${header.job}/${header.id}`, { object: manifestKey(job, id) });
+  }
+  return header;
+}
+
+/** A manifest `list` could not read: its object, and why. */
+export interface UnreadableManifest {
+  job: string;
+  id: string;
+  key: string;
+  error: FailsafeError;
+}
+
+export interface ListSnapshotsOptions {
+  job?: string;
+  warn?: (message: string) => void;
+  /** Told of every manifest skipped as unreadable, after `warn`: callers that must not pass over one (verify --all) count them. */
+  unreadable?: (manifest: UnreadableManifest) => void;
+}
+
+/** Snapshots in a target, newest first. Unreadable manifests are reported through `warn` and `unreadable`, and skipped. */
+export async function listSnapshots(storage: Storage, options: ListSnapshotsOptions = {}): Promise<SnapshotInfo[]> {
   const prefix = options.job === undefined ? MANIFESTS_PREFIX : `${MANIFESTS_PREFIX}${options.job}/`;
   const found: SnapshotInfo[] = [];
   for await (const object of storage.list(prefix)) {
@@ -65,6 +92,8 @@ export async function listSnapshots(storage: Storage, options: { job?: string; w
     } catch (err) {
       if (!isFailsafeError(err)) throw err;
       options.warn?.(`skipping ${storage.targetName}:${object.key}: ${err.message}`);
+      const error = new FailsafeError(err.code, err.message, { cause: err, object: object.key });
+      options.unreadable?.({ job: parsed.job, id: parsed.id, key: object.key, error });
     }
   }
   found.push(...(await listSnapshotsV2(storage, options)));
@@ -132,6 +161,7 @@ export async function openSnapshot(
     segmentKey = opened.segmentKey;
     return opened;
   });
+  matchingKey(header, job, id, what);
   return { storage, header, manifest, cipher, codecs: readingSpec(manifest, cipher.name, segmentKey, stages) };
 }
 

@@ -80,7 +80,7 @@ export async function planRestore(snapshot: OpenedSnapshot, plugins: RestorePlug
     const common = { source, ...counts, ...(selection ? { wanted: selection.wanted } : {}) };
     if (options.to !== undefined) {
       const root = resolve(options.to);
-      const final = join(root, source.name);
+      const final = sourceFolder(root, source.name, manifest.id);
       const staging = join(root, stagingName(source.name));
       const plugin = configured ?? plugins.fallback(source);
       plan.push({ ...common, plugin, staging, moves: [{ from: staging, to: final }], replaced: (await exists(final)) ? [final] : [], inPlace: false });
@@ -143,6 +143,17 @@ function select(entries: ManifestEntry[], match: (path: string) => boolean): { m
     for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) wanted.add(path.slice(0, i));
   }
   return { matched, wanted, roots };
+}
+
+/**
+ * `<to>/<source name>`, for a name that is one path segment only. The manifest
+ * gate refuses any other already; an OpenedSnapshot made some other way (the API) meets this.
+ */
+function sourceFolder(root: string, name: string, id: string): string {
+  const folder = join(root, name);
+  if (dirname(folder) !== root || basename(folder) !== name)
+    throw new FailsafeError('E_CORRUPT', `snapshot ${id}: source name "${name}" is not one path segment`);
+  return folder;
 }
 
 function stagingName(source: string): string {
