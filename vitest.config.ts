@@ -9,6 +9,7 @@ import { defineConfig } from 'vitest/config';
  */
 const integration = [
   'test/adapters/s3.test.ts', // s3rver and Swift
+  'test/adapters/s3-wire.test.ts', // s3rver and Swift behind a fault-injecting proxy
   'test/adapters/sftp.test.ts', // sshd
   'test/crash/**/*.test.ts', // kill -9 mid-backup, against local, sshd and s3rver
   'test/checkpoints/example.test.ts', // kill -9 of the checkpoint example
