@@ -38,7 +38,8 @@ for (const [name, server] of servers) {
     const setup = async (): Promise<{ proxy: FaultProxy; storage: Storage; direct: Storage; bucket: string }> => {
       const bucket = `failsafe-wire-${randomBytes(4).toString('hex')}`;
       await server.createBucket(bucket);
-      const options = server.options(bucket, { partSize: 5 * MiB, queueSize: 2, maxAttempts: 3 });
+      // A stalled request ends after a second of silence, and is sent again.
+      const options = server.options(bucket, { partSize: 5 * MiB, queueSize: 2, maxAttempts: 3, idleTimeoutMs: 1000 });
       const url = new URL(options.endpoint!);
       const proxy = await startFaultProxy({ host: url.hostname, port: Number(url.port) });
       proxies.push(proxy);
@@ -56,6 +57,18 @@ for (const [name, server] of servers) {
       expect(await storage.put('one', data, withHash ? { sha256: sha(data) } : {})).toEqual({ size: data.length });
       expect(proxy.fired).toBe(1);
       expect(sha(await direct.getBuffer('one'))).toBe(sha(data));
+    });
+
+    it.each([
+      ['dropped', 'drop'],
+      ['stalled', 'stall'],
+    ] as const)('a connection %s in the middle of a put: the put is sent again and stores the bytes given', async (_, kind) => {
+      const { proxy, storage, direct, bucket } = await setup();
+      const data = randomBytes(300_000);
+      proxy.inject({ kind, direction: 'upload', request: new RegExp(`^PUT /${bucket}/cut[ ?]`), offset: 150_000 });
+      expect(await storage.put('cut', data, { sha256: sha(data) })).toEqual({ size: data.length });
+      expect(proxy.fired).toBe(1);
+      expect(sha(await direct.getBuffer('cut'))).toBe(sha(data));
     });
 
     it('a byte flipped inside the second part of a multipart upload: that part is sent again', async () => {
