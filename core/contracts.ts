@@ -40,6 +40,15 @@ export interface StorageOptions {
   signal?: AbortSignal;
 }
 
+export interface PutOptions extends StorageOptions {
+  /**
+   * The SHA-256 (hex) of exactly the bytes of `body`, when the caller has computed it anyway: an adapter that sends a checksum for the store
+   * to verify may send this one rather than hashing the body again. Only a hint: an adapter may ignore it, and must not trust it in place
+   * of checking what it stored.
+   */
+  sha256?: string;
+}
+
 /**
  * A place where objects live: a folder, a bucket, a server. Keys are `/`-separated relative paths of `[A-Za-z0-9._-]` segments; the `Storage`
  * facade validates them (E_USAGE) before an adapter sees them. Besides the errors named below, any member may reject with what makes the whole
@@ -53,9 +62,12 @@ export interface StorageAdapter {
   /**
    * Stores the whole stream under `key`, replacing any object there; resolves with the bytes stored. Always atomic (a requirement, not a
    * capability): until it resolves nobody sees the new object, and when it rejects (the stream's error, E_ABORTED, a full disk as E_STORAGE)
-   * the previous object is untouched and nothing partial remains.
+   * the previous object is untouched and nothing partial remains. A put that resolves means the object is the bytes given, exactly: an
+   * adapter whose transport can damage bytes (a network without its own integrity check, such as plain HTTP) has the store verify a
+   * checksum of them, or checks what was stored, and rejects (or tries again) rather than resolving over damaged data. The manifest is
+   * written only after every put of the objects it names resolved, so a backup that succeeds is one that verifies.
    */
-  put(key: string, body: Readable | Buffer, options?: StorageOptions): Promise<{ size: number }>;
+  put(key: string, body: Readable | Buffer, options?: PutOptions): Promise<{ size: number }>;
   /**
    * The object's bytes, or `range` of them (asked only of a `rangeRead` adapter). Rejects with E_NOT_FOUND naming the
    * key when it does not exist; errors while reading surface on the stream.

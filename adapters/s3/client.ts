@@ -1,6 +1,7 @@
 /** The S3 client an `s3` target's options configure. */
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { checkUploads } from './integrity.js';
 import type { S3Settings } from './options.js';
 
 export function createClient(settings: S3Settings): S3Client {
@@ -14,8 +15,8 @@ export function createClient(settings: S3Settings): S3Client {
     ...(settings.credentials ? { credentials: { ...settings.credentials } } : {}),
     // Recent SDKs add flexible checksums (CRC32, aws-chunked encoding) to every upload. Several
     // S3-compatible servers mishandle the chunked framing — one stored the framing inside the
-    // object and reported success. Against a custom endpoint we send checksums only where the
-    // API requires them; our own SHA-256 of every object guards the data end to end.
+    // object and reported success. Against a custom endpoint the SDK sends its checksums only where
+    // the API requires them; every upload carries our SHA-256 as a header instead (integrity.ts).
     requestChecksumCalculation: settings.requestChecksumCalculation ?? (custom ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED'),
     responseChecksumValidation: settings.responseChecksumValidation ?? (custom ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED'),
     // The SDK's standard strategy: exponential backoff with full jitter on throttling, 5xx,
@@ -28,5 +29,7 @@ export function createClient(settings: S3Settings): S3Client {
       socketTimeout: settings.idleTimeoutMs,
     }),
   };
-  return new S3Client(config);
+  const client = new S3Client(config);
+  checkUploads(client);
+  return client;
 }

@@ -44,7 +44,8 @@ export async function uploadStream(context: MultipartContext, params: PutObjectC
     signal?.throwIfAborted();
     const upload = new Upload({
       client: context.client,
-      params: { ...params, Body: counted },
+      // Declared when the upload is created, as S3 requires of uploads whose parts carry checksums (integrity.ts adds them).
+      params: { ...params, ChecksumAlgorithm: 'SHA256', Body: counted },
       partSize: context.partSize,
       queueSize: context.queueSize,
       leavePartsOnError: false,

@@ -7,6 +7,7 @@
  */
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { DEFAULT_CHECKSUM } from '../codec/stages.js';
 import type { SegmentRecord } from '../format/manifest.js';
 import { collect, type Collected, type Collection } from '../pipeline/collect.js';
 import { ParallelMap } from '../pipeline/parallel-map.js';
@@ -88,7 +89,9 @@ function sealStage(
     }
     // The source changed here since the interrupted run: its record goes before the object is replaced.
     if (known) await journal!.forget(segment.index);
-    return { ...sealed, key: segmentKey(job.name, id, segment.index), out };
+    // The stored object's checksum is a SHA-256 unless the job chose another: then the store's checksum is the adapter's to compute.
+    const dataSha256 = state.settings.stages.checksum.name === DEFAULT_CHECKSUM.name ? { dataSha256: sealed.sha256 } : {};
+    return { ...sealed, key: segmentKey(job.name, id, segment.index), out, ...dataSha256 };
   });
 }
 

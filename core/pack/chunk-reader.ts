@@ -8,6 +8,7 @@ import { chunkId } from '../chunking/chunk-id.js';
 import type { SegmentCipher, SegmentCodec } from '../contracts.js';
 import type { KeySlot } from '../crypto/keys.js';
 import { FailsafeError } from '../errors.js';
+import { readAgain, READ_TRIES } from '../repository/read-again.js';
 import type { Storage } from '../repository/storage.js';
 import type { LoadedIndex } from './chunk-writer.js';
 import { chunkContext, type PackEntry } from './format.js';
@@ -38,11 +39,17 @@ export class ChunkReader {
     if (!entry || entry.offset !== at.offset || entry.length !== at.length) {
       throw new FailsafeError('E_CORRUPT', `${this.storage.targetName}:${packKey}: the index and the pack disagree on chunk ${id.toString('hex')}`);
     }
-    const sealed = await this.storage.getBuffer(packKey, { ...options, range: { start: at.offset, end: at.offset + at.length - 1 } });
-    const plain = this.codec.decompress(cipher.decrypt(sealed, chunkContext(id)), entry.plainLength);
-    if (!chunkId(this.keys.idKey, plain).equals(id))
-      throw new FailsafeError('E_CHECKSUM', `${this.storage.targetName}:${packKey}: chunk ${id.toString('hex')} does not match its id`);
-    return plain;
+    // Fetched again when the transfer breaks or the bytes fail their check (read-again.ts).
+    return readAgain(
+      async () => {
+        const sealed = await this.storage.getBuffer(packKey, { ...options, range: { start: at.offset, end: at.offset + at.length - 1 } });
+        const plain = this.codec.decompress(cipher.decrypt(sealed, chunkContext(id)), entry.plainLength);
+        if (!chunkId(this.keys.idKey, plain).equals(id))
+          throw new FailsafeError('E_CHECKSUM', `${this.storage.targetName}:${packKey}: chunk ${id.toString('hex')} does not match its id`);
+        return plain;
+      },
+      { signal: options.signal, tries: this.storage.localFiles ? 1 : READ_TRIES },
+    );
   }
 
   /** A pack's cipher and header, read once: its tail holds the key slots and the sealed list of its chunks. */

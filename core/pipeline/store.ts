@@ -14,6 +14,8 @@ export interface SealedSegment {
   index: number;
   key: string;
   data: Buffer;
+  /** SHA-256 (hex) of `data` when the pipeline computed it anyway: the targets may send it for the store to verify. */
+  dataSha256?: string;
 }
 
 export class StoreStage<T extends SealedSegment = SealedSegment> extends Writable {
@@ -47,7 +49,9 @@ export class StoreStage<T extends SealedSegment = SealedSegment> extends Writabl
   override _write(segment: T, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     if (this.#error) return callback(this.#error);
     const puts = [...this.#live].map(([target, controller]) =>
-      target.put(segment.key, segment.data, { signal: controller.signal }).catch((err: Error) => this.#drop(target, err)),
+      target
+        .put(segment.key, segment.data, { signal: controller.signal, ...(segment.dataSha256 ? { sha256: segment.dataSha256 } : {}) })
+        .catch((err: Error) => this.#drop(target, err)),
     );
     const task = Promise.all(puts)
       .then(() => {

@@ -7,7 +7,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
-import type { ByteRange, ObjectInfo, StorageAdapter, StorageCapabilities, StorageOptions } from '../contracts.js';
+import type { ByteRange, ObjectInfo, PutOptions, StorageAdapter, StorageCapabilities, StorageOptions } from '../contracts.js';
 import { defineAdapter, type AdapterContext, type AdapterFactory } from '../sdk/registry.js';
 import type { RetryPolicy } from './retry.js';
 
@@ -76,7 +76,7 @@ export class LazyAdapter implements StorageAdapter {
     return this.#real;
   }
 
-  async put(key: string, body: Readable | Buffer, options?: StorageOptions): Promise<{ size: number }> {
+  async put(key: string, body: Readable | Buffer, options?: PutOptions): Promise<{ size: number }> {
     return (await this.real()).put(key, body, options);
   }
 

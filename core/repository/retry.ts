@@ -12,7 +12,7 @@
  * `get` only while opening, since read errors surface on the stream later.
  */
 import type { Readable } from 'node:stream';
-import type { ByteRange, ObjectInfo, StorageAdapter, StorageOptions } from '../contracts.js';
+import type { ByteRange, ObjectInfo, PutOptions, StorageAdapter, StorageOptions } from '../contracts.js';
 import { errnoOf, FailsafeError, isAbortError, type ErrorCode } from '../errors.js';
 import { lazyDependency } from '../sdk/dependency.js';
 
@@ -81,7 +81,7 @@ class RetryingAdapter implements StorageAdapter {
     return this.#inner.capabilities;
   }
 
-  put(key: string, body: Readable | Buffer, options?: StorageOptions): Promise<{ size: number }> {
+  put(key: string, body: Readable | Buffer, options?: PutOptions): Promise<{ size: number }> {
     if (!Buffer.isBuffer(body)) return this.#inner.put(key, body, options);
     return this.#retry(options, () => this.#inner.put(key, body, options));
   }

@@ -9,6 +9,7 @@ import { openSnapshotKeys, type Encryption } from '../crypto/encryption.js';
 import { PlainCipher } from '../crypto/segment-cipher.js';
 import type { SegmentCodecSpec } from '../pipeline/segment-work.js';
 import { FailsafeError, isFailsafeError } from '../errors.js';
+import { readAgain, READ_TRIES } from './read-again.js';
 import { MANIFESTS_PREFIX, manifestKey, parseManifestKey } from './layout.js';
 import { decodeManifest, decodeManifestHeader, headerLengthOf, type Manifest, type ManifestEntry, type ManifestHeader } from '../format/manifest.js';
 import type { Storage } from './storage.js';
@@ -155,12 +156,17 @@ export async function openSnapshot(
   const what = `${storage.targetName}:${key}`;
   let cipher: SegmentCipher = new PlainCipher();
   let segmentKey: Uint8Array | undefined;
-  const { header, manifest } = await decodeManifest(await storage.getBuffer(key), what, async (h) => {
-    const opened = openSnapshotKeys(encryption, h);
-    cipher = opened.segments;
-    segmentKey = opened.segmentKey;
-    return opened;
-  });
+  // Fetched again when the transfer breaks or the bytes fail their check (read-again.ts); a wrong key fails at once.
+  const { header, manifest } = await readAgain(
+    async () =>
+      decodeManifest(await storage.getBuffer(key), what, async (h) => {
+        const opened = openSnapshotKeys(encryption, h);
+        cipher = opened.segments;
+        segmentKey = opened.segmentKey;
+        return opened;
+      }),
+    { tries: storage.localFiles ? 1 : READ_TRIES },
+  );
   matchingKey(header, job, id, what);
   return { storage, header, manifest, cipher, codecs: readingSpec(manifest, cipher.name, segmentKey, stages) };
 }

@@ -5,7 +5,7 @@
  * adapters that cannot do them.
  */
 import { Readable } from 'node:stream';
-import type { ByteRange, ObjectInfo, StorageAdapter, StorageCapabilities, StorageOptions } from '../contracts.js';
+import type { ByteRange, ObjectInfo, PutOptions, StorageAdapter, StorageCapabilities, StorageOptions } from '../contracts.js';
 import { FailsafeError, fromNodeError, isAbortError } from '../errors.js';
 
 const SEGMENT = /^[A-Za-z0-9._-]+$/;
@@ -34,7 +34,7 @@ export class Storage {
     return this.adapter.capabilities;
   }
 
-  async put(key: string, body: Readable | Buffer, options: StorageOptions = {}): Promise<{ size: number }> {
+  async put(key: string, body: Readable | Buffer, options: PutOptions = {}): Promise<{ size: number }> {
     validateKey(key);
     return this.#wrap('put', key, () => this.adapter.put(key, body, options));
   }

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { S3Adapter } from '../../adapters/s3/index.js';
 import { Storage } from '../../core/repository/storage.js';
 import { makeDeployment, PASS, runCli } from '../helpers/cli.js';
-import { S3RVER_CREDENTIALS, startS3rver } from '../helpers/s3-server.js';
+import { offsiteTargetYaml, S3RVER_CREDENTIALS, startS3rver } from '../helpers/s3-server.js';
 
 const server = await startS3rver();
 afterAll(() => server.stop());
@@ -16,13 +16,7 @@ const S3_ENV = { ...PASS, S3_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, S3_S
 async function s3Deployment(bucket: string, retention = '') {
   const endpoint = server.options(bucket).endpoint!;
   const d = await makeDeployment({
-    targets: `targets:
-  offsite:
-    type: s3
-    bucket: ${bucket}
-    prefix: planter
-    endpoint: ${endpoint}
-    credentials: { accessKeyId: "\${S3_ACCESS_KEY_ID}", secretAccessKey: "\${S3_SECRET_ACCESS_KEY}" }`,
+    targets: offsiteTargetYaml(bucket, endpoint),
     jobs: `jobs:
   app:
     sources:

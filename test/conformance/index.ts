@@ -6,6 +6,6 @@
  *   import { testStorageAdapter } from 'failsafe/test-suite';
  *   testStorageAdapter('mine', { create: async () => new MyAdapter(...) });
  */
-export { testStorageAdapter, type StorageSuiteOptions } from './storage.js';
+export { testStorageAdapter, expectPutsStoreTheBytesGiven, type StorageSuiteOptions } from './storage.js';
 export { describeSegmentCodecConformance, describeCipherConformance, describeChecksumConformance } from './codecs.js';
 export { testSourcePlugin, type SourceSuiteOptions } from './source.js';

@@ -29,6 +29,17 @@ export interface S3TestServer {
 
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
+/** The CLI's `targets:` YAML for an s3 target `offsite` under `planter/`, its credentials from S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY. */
+export function offsiteTargetYaml(bucket: string, endpoint: string, extraOptions: string[] = []): string {
+  return `targets:
+  offsite:
+    type: s3
+    bucket: ${bucket}
+    prefix: planter
+    endpoint: ${endpoint}
+${extraOptions.map((line) => `    ${line}\n`).join('')}    credentials: { accessKeyId: "\${S3_ACCESS_KEY_ID}", secretAccessKey: "\${S3_SECRET_ACCESS_KEY}" }`;
+}
+
 export async function createBucketOn(options: S3Options, objectLock = false): Promise<void> {
   const client = new S3Client({
     region: options.region ?? 'us-east-1',
