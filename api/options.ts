@@ -57,6 +57,8 @@ export interface BackupOutcome {
 export interface BackupOptions extends Omit<BackupRunOptions, 'journal'> {
   /** How long to keep trying while another backup of the job holds its lock (default about a second). */
   lockWaitMs?: number;
+  /** Read every file, trusting no files cache (deduplicating repositories; format 1 always reads everything). */
+  forceReread?: boolean;
 }
 
 /** An unfinished operation as `failsafe recover` lists it; `job` and `snapshotId` for interrupted backups. */

@@ -9,7 +9,9 @@ import type { BackupRunOptions, BackupSettings, SnapshotSummary } from '../../co
 import type { BackupJobResult } from '../../core/backup/types.js';
 import type { PipelineStages } from '../../core/codec/stages.js';
 import type { JobConfig } from '../../core/config/load.js';
-import { asFailsafeError } from '../../core/errors.js';
+import { NAME_PATTERN } from '../../core/config/schema.js';
+import { asFailsafeError, FailsafeError } from '../../core/errors.js';
+import { PRE_RESTORE_TAG } from '../../core/repository/snapshots.js';
 import { acquireJobLock, type HeldLock } from '../../core/repository/locks.js';
 import { pickDefined } from '../../core/util/defined.js';
 import type { Deployment } from '../container.js';
@@ -39,7 +41,16 @@ function stagesName({ compression, checksum }: PipelineStages): string {
   return `${compression.algorithm}-${compression.level}${checksum.name === 'sha256' ? '' : `/${checksum.name}`}`;
 }
 
+/** User tags: names as the YAML's, and never `pre-restore`, which marks a restore's safety snapshot (skipped by `latest`). */
+function checkTags(tags: string[] | undefined): void {
+  for (const tag of tags ?? []) {
+    if (!NAME_PATTERN.test(tag)) throw new FailsafeError('E_USAGE', `tag "${tag}": use letters, digits, ".", "_" and "-", starting with a letter or digit`);
+    if (tag === PRE_RESTORE_TAG) throw new FailsafeError('E_USAGE', `tag "${tag}" is reserved for the snapshots a restore takes of the data it replaces`);
+  }
+}
+
 export async function backupJobs(deployment: Deployment, names: string[], options: BackupOptions, sink: BackupSink): Promise<BackupOutcome> {
+  checkTags(options.tags);
   const selected = (names.length > 0 ? names : deployment.jobNames()).map((name) => deployment.job(name));
   const outcome: BackupOutcome = { snapshots: [], failures: [] };
   for (const job of selected) await backupJob(deployment, job, options, sink, outcome);

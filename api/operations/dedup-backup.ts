@@ -59,6 +59,7 @@ export async function backupDeduplicatedJob(
         cacheDir: filesCacheDir(deployment),
         ...(repository.packSize === undefined ? {} : { packSize: repository.packSize }),
         ...(options.tags?.length ? { tags: options.tags } : {}),
+        ...(options.forceReread ? { forceReread: true } : {}),
         ...(onProgress ? { onProgress: (p: DedupProgress) => onProgress({ job: job.name, targets: [storage.targetName], segments: 0, ...p }) } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.warn ? { warn: options.warn } : {}),

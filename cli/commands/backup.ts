@@ -6,15 +6,24 @@ import { formatBytes, snapshotJson } from '../output.js';
 import { createProgress } from '../progress.js';
 
 export function registerBackup({ command, backup }: CommandContext): void {
-  command('backup [jobs...]', 'back up the given jobs (all by default), resuming an interrupted backup of a job').action(backup);
+  command('backup [jobs...]', 'back up the given jobs (all by default), resuming an interrupted backup of a job')
+    .option('--tag <tag...>', 'labels for the snapshot, shown by list and kept by retention in their own group')
+    .option('--force-reread', 'read every file, trusting no files cache (repository format 2)')
+    .action(backup);
 }
 
-export async function runBackup(context: Omit<CommandContext, 'backup'>, jobs: string[], options: CommonOptions): Promise<void> {
+export interface BackupCommandOptions extends CommonOptions {
+  tag?: string[];
+  forceReread?: boolean;
+}
+
+export async function runBackup(context: Omit<CommandContext, 'backup'>, jobs: string[], options: BackupCommandOptions): Promise<void> {
   const { io, open, print, warn, setExit } = context;
   const failsafe = await open(options);
   try {
     const progress = await createProgress(io, options.json !== true);
-    const outcome = await failsafe.backup(jobs, { warn, onProgress: progress.update }).finally(progress.stop);
+    const chosen = { ...(options.tag?.length ? { tags: options.tag } : {}), ...(options.forceReread ? { forceReread: true } : {}) };
+    const outcome = await failsafe.backup(jobs, { warn, onProgress: progress.update, ...chosen }).finally(progress.stop);
     const snapshots = outcome.snapshots.map((s) => ({ ...snapshotJson(s), ...(s.resumed ? { resumed: s.resumed } : {}) }));
     const failures = outcome.failures.map((f) => ({ job: f.job, ...(f.target ? { target: f.target } : {}), code: f.error.code, message: f.error.message }));
     print(failures.length > 0 ? { snapshots, failures } : { snapshots }, () => formatBackup(outcome));

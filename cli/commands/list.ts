@@ -8,12 +8,14 @@ export function registerList({ command, open, print, warn, setExit }: CommandCon
   command('list', 'list snapshots, newest first')
     .option('--job <job>', 'only this job')
     .option('--target <target>', 'only this target')
-    .action(async (options: CommonOptions & { job?: string; target?: string }) => {
+    .option('--tag <tag>', 'only snapshots with this tag')
+    .action(async (options: CommonOptions & { job?: string; target?: string; tag?: string }) => {
       const failsafe = await open(options);
       try {
         // A manifest that cannot be read is named (warn) and makes the exit 3: a snapshot never just vanishes from the list.
         const unreadable = (): void => setExit(ExitCode.integrity);
-        const snapshots = await failsafe.list({ ...pick(options, 'job', 'target'), warn, unreadable });
+        const all = await failsafe.list({ ...pick(options, 'job', 'target'), warn, unreadable });
+        const snapshots = options.tag === undefined ? all : all.filter((s) => s.tags?.includes(options.tag!));
         print(snapshots.map(snapshotJson), () => formatSnapshots(snapshots));
       } finally {
         await failsafe.close();

@@ -4,7 +4,7 @@
  * or id than its key is refused: a copy of one snapshot under another name
  * would otherwise show twice and hide the one it replaced.
  */
-import { isFailsafeError } from '../errors.js';
+import { FailsafeError, isFailsafeError } from '../errors.js';
 import type { Storage } from '../repository/storage.js';
 import { decodeSnapshotHeaderV2, SNAPSHOTS_PREFIX } from './snapshot.js';
 
@@ -23,7 +23,14 @@ export interface ListedSnapshotV2 {
   tags?: string[];
 }
 
-export async function listSnapshotsV2(storage: Storage, options: { job?: string; warn?: (message: string) => void } = {}): Promise<ListedSnapshotV2[]> {
+export interface ListV2Options {
+  job?: string;
+  warn?: (message: string) => void;
+  /** Told of every snapshot object skipped as unreadable (as `listSnapshots` tells of manifests). */
+  unreadable?: (object: { job: string; id: string; key: string; error: FailsafeError }) => void;
+}
+
+export async function listSnapshotsV2(storage: Storage, options: ListV2Options = {}): Promise<ListedSnapshotV2[]> {
   const prefix = options.job === undefined ? SNAPSHOTS_PREFIX : `${SNAPSHOTS_PREFIX}${options.job}/`;
   const found: ListedSnapshotV2[] = [];
   for await (const object of storage.list(prefix)) {
@@ -32,10 +39,7 @@ export async function listSnapshotsV2(storage: Storage, options: { job?: string;
     const what = `${storage.targetName}:${object.key}`;
     try {
       const header = decodeSnapshotHeaderV2(await storage.getBuffer(object.key), what);
-      if (header.job !== job || header.id !== id) {
-        options.warn?.(`skipping ${what}: its header names ${header.job}/${header.id}`);
-        continue;
-      }
+      if (header.job !== job || header.id !== id) throw new FailsafeError('E_CORRUPT', `${what}: its header names ${header.job}/${header.id}`);
       const { files, bytes, storedBytes, chunks } = header.stats;
       found.push({
         id,
@@ -52,6 +56,7 @@ export async function listSnapshotsV2(storage: Storage, options: { job?: string;
     } catch (err) {
       if (!isFailsafeError(err)) throw err;
       options.warn?.(`skipping ${what}: ${err.message}`);
+      options.unreadable?.({ job, id, key: object.key, error: new FailsafeError(err.code, err.message, { cause: err, object: object.key }) });
     }
   }
   return found;

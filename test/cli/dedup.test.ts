@@ -98,6 +98,25 @@ describe('the CLI over a deduplicating repository', () => {
     expect(await readFile(join(out, 'config', 'config.json'), 'utf8')).toBe(await readFile(d.appConfig, 'utf8'));
   });
 
+  it('tags a backup, lists by tag, refuses the reserved tag; a damaged snapshot object is named and list exits 3', async () => {
+    const d = await makeDeployment({ extraYaml: V2 });
+    expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
+    const tagged = await runCli(['backup', '--tag', 'before-upgrade', '--force-reread', '-c', d.config, '--json'], PASS);
+    expect(tagged.code, tagged.stderr).toBe(0);
+    const id = tagged.json<{ snapshots: { id: string }[] }>().snapshots[0]!.id;
+    const byTag = await runCli(['list', '--tag', 'before-upgrade', '-c', d.config, '--json'], PASS);
+    expect(byTag.json<{ id: string; tags: string[] }[]>()).toEqual([expect.objectContaining({ id, tags: ['before-upgrade'] })]);
+    const reserved = await runCli(['backup', '--tag', 'pre-restore', '-c', d.config], PASS);
+    expect(reserved.code).toBe(2);
+    expect(reserved.stderr).toMatch(/reserved/);
+
+    await writeFile(join(d.target, 'snapshots', 'app', id), '{"format": 2, "id": "x"');
+    const list = await runCli(['list', '-c', d.config, '--json'], PASS);
+    expect(list.code).toBe(3);
+    expect(list.stderr).toContain(`snapshots/app/${id}`);
+    expect(list.json<unknown[]>()).toHaveLength(1);
+  });
+
   it('refuses format 2 without encryption, naming the key (exit 2)', async () => {
     const d = await makeDeployment({ encryption: 'encryption: none', extraYaml: V2 });
     const r = await runCli(['backup', '-c', d.config], PASS);
