@@ -38,6 +38,8 @@ export async function recoverable(deployment: Deployment, options: WarnOption = 
       const latest = await store.latest<Partial<BackupCheckpointData>>(op.operationId);
       const data = latest?.data;
       const backup = data?.kind === 'backup' && data.job !== undefined && deployment.jobNames().includes(data.job) ? data : undefined;
+      // Killed after its manifest landed: the snapshot exists and there is nothing to recover (the next backup clears the record).
+      if (backup?.snapshotId !== undefined && (await snapshotExists(deployment, backup.job!, backup.snapshotId))) continue;
       out.push({
         ...op,
         target: store.storage.targetName,
@@ -48,6 +50,19 @@ export async function recoverable(deployment: Deployment, options: WarnOption = 
     }
   }
   return out;
+}
+
+async function snapshotExists(deployment: Deployment, job: string, id: string): Promise<boolean> {
+  for (const target of deployment.job(job).targets) {
+    if (
+      await deployment
+        .repository(target)
+        .hasSnapshot(job, id)
+        .catch(() => false)
+    )
+      return true;
+  }
+  return false;
 }
 
 /** Forgets an unfinished operation; for a backup, also removes the segments its run stored, holding the job's lock. */

@@ -119,7 +119,9 @@ async function unlock({ open, print }: CommandContext, options: UnlockOptions): 
 
 function percent(op: RecoverableOperation): string {
   const stored = op.segments === undefined ? '' : `, ${op.segments} segments (${formatBytes(op.plainBytes ?? 0)}) stored`;
-  return `${op.state}, ${Math.round(op.progress * 100)}%${stored}`;
+  // Without an estimate of the whole (no earlier snapshot to go by) a percentage would read 0% however much was stored.
+  const share = op.progress > 0 || op.segments === undefined ? `, ${Math.round(op.progress * 100)}%` : '';
+  return `${op.state}${share}${stored}`;
 }
 
 function describe(op: RecoverableOperation): string {

@@ -17,6 +17,14 @@ async function interrupted() {
 }
 
 describe('recover, resume and unlock', () => {
+  it('a backup killed after its manifest was written is complete: recover lists nothing', { timeout: 30_000 }, async () => {
+    const d = await crashDeployment(async (root) => localCrashTarget(root));
+    const killed = await runCliProcess(['backup', '-c', d.config], { FAILSAFE_TEST_CRASH: 'manifest-written:1' });
+    expect(killed.signal).toBe('SIGKILL');
+    expect((await runCli(['list', '-c', d.config, '--json'])).json()).toHaveLength(1);
+    expect((await runCli(['recover', '--list', '-c', d.config])).stdout).toBe('nothing to recover\n');
+  });
+
   it('recover lists the interrupted backup, refuses to act without a terminal or --yes (exit 2), and resumes with --yes', { timeout: 30_000 }, async () => {
     const d = await interrupted();
     const listed = await runCli(['recover', '--list', '-c', d.config, '--json']);
@@ -25,7 +33,7 @@ describe('recover, resume and unlock', () => {
     expect(op).toMatchObject({ operationId: 'backup.app', job: 'app', state: 'running', target: 'store' });
     expect(op.segments).toBeGreaterThanOrEqual(2);
     expect((await runCli(['recover', '--list', '-c', d.config])).stdout).toMatch(
-      /^backup\.app: backup of app, snapshot \S+ — running, 0%, \d segments \([\d.]+ MiB\) stored/,
+      /^backup\.app: backup of app, snapshot \S+ — running, \d segments \([\d.]+ MiB\) stored/,
     );
 
     const refused = await runCli(['recover', '-c', d.config]);
