@@ -3,10 +3,12 @@
  * already has, or that this run already queued, costs nothing; a new one is
  * compressed, sealed under the run's key and appended to one of two open
  * packs, chosen at random so a pack's layout does not spell out a file's
- * chunk sizes (docs/design/dedup.md). A full pack is stored before the next
- * chunk is taken (backpressure: at most two packs in memory), and enters the
- * index only once stored, so the index never names a chunk the store lacks.
- * `finish` stores the open packs and then one index object listing them.
+ * chunk sizes (docs/design/dedup.md). A full pack is uploaded while the
+ * next chunks are cut and sealed, with at most `uploads` (2) in flight: when
+ * they are all busy the next full pack waits (backpressure: memory stays at
+ * two open packs and the uploads). A pack enters the index only once stored,
+ * so the index never names a chunk the store lacks. `finish` waits for every
+ * upload, stores the open packs, then one index object listing them.
  */
 import { randomInt } from 'node:crypto';
 import { chunkId } from '../chunking/chunk-id.js';
@@ -40,6 +42,8 @@ export interface ChunkWriterOptions {
   signal?: AbortSignal;
   /** 0 or 1: which open pack takes the next chunk (random by default; tests fix it). */
   choose?: () => number;
+  /** Packs uploaded at once while chunking goes on (2). */
+  uploads?: number;
 }
 
 export interface ChunkWriterStats {
@@ -56,6 +60,9 @@ export class ChunkWriter {
   /** Ids queued in the open packs (hex), not yet in the index. */
   readonly #pending = new Set<string>();
   readonly #written: IndexedPack[] = [];
+  readonly #uploads = new Set<Promise<void>>();
+  /** The first upload that failed: thrown by the next `add` or `finish`. */
+  #failed: unknown;
   readonly #choose: () => number;
 
   constructor(
@@ -80,13 +87,39 @@ export class ChunkWriter {
     builder.add(id, kind, sealed, plain.length);
     this.#pending.add(hex);
     this.stats.newChunks++;
-    if (builder.full) await this.#store(builder);
+    if (builder.full) await this.#upload(builder);
     return id;
+  }
+
+  /** Starts storing a full pack, once one of the `uploads` slots is free; its builder is empty again when this resolves. */
+  async #upload(builder: PackBuilder): Promise<void> {
+    while (this.#uploads.size >= (this.options.uploads ?? 2)) await Promise.race(this.#uploads);
+    this.#throwIfFailed();
+    const pack = builder.close(this.keys.cipher, this.keys.slots);
+    const upload: Promise<void> = this.#put(pack).then(
+      () => void this.#uploads.delete(upload),
+      (err: unknown) => {
+        this.#failed ??= err;
+        this.#uploads.delete(upload);
+      },
+    );
+    this.#uploads.add(upload);
+  }
+
+  /** Resolves once the packs being uploaded are stored (or throws the first failure); the open packs stay open. */
+  async uploaded(): Promise<void> {
+    await Promise.all(this.#uploads);
+    this.#throwIfFailed();
+  }
+
+  #throwIfFailed(): void {
+    if (this.#failed !== undefined) throw this.#failed;
   }
 
   /** Stores the open packs, then an index object for every pack this run stored. Resolves with the packs. */
   async finish(): Promise<IndexedPack[]> {
-    for (const builder of this.#open) if (builder.count > 0) await this.#store(builder);
+    for (const builder of this.#open) if (builder.count > 0) await this.#upload(builder);
+    await this.uploaded();
     if (this.#written.length > 0) {
       const index = encodeIndex(this.#written, this.keys.indexCipher);
       await this.storage.put(newIndexKey(), index, this.#storageOptions());
@@ -96,8 +129,7 @@ export class ChunkWriter {
     return [...this.#written];
   }
 
-  async #store(builder: PackBuilder): Promise<void> {
-    const pack = builder.close(this.keys.cipher, this.keys.slots);
+  async #put(pack: ReturnType<PackBuilder['close']>): Promise<void> {
     await this.storage.put(pack.key, pack.bytes, this.#storageOptions());
     this.stats.storedBytes += pack.bytes.length;
     this.stats.packs++;

@@ -9,7 +9,7 @@ import { MemoryAdapter } from '../../adapters/memory/memory.js';
 import { createSegmentCodec } from '../../core/codec/compression.js';
 import type { KeySlot } from '../../core/crypto/keys.js';
 import { SecretstreamCipher } from '../../core/crypto/segment-cipher.js';
-import { isFailsafeError } from '../../core/errors.js';
+import { FailsafeError, isFailsafeError } from '../../core/errors.js';
 import { ChunkReader } from '../../core/pack/chunk-reader.js';
 import { ChunkWriter } from '../../core/pack/chunk-writer.js';
 import { loadIndex } from '../../core/pack/load-index.js';
@@ -83,6 +83,7 @@ describe.each([
     const data = chunks(40);
     const crashed = await writer(storage, keys, 32 * 1024);
     for (const chunk of data) await crashed.add(chunk);
+    await crashed.uploaded();
     // No finish(): the packs it filled are stored, the two open ones and the index object are lost.
     const stored = crashed.stats.packs;
     expect(stored).toBeGreaterThan(2);
@@ -98,6 +99,26 @@ describe.each([
     const ids = [];
     for (const chunk of data) ids.push(await next.add(chunk));
     (await readAll(storage, keys, ids)).forEach((plain, i) => expect(plain.equals(data[i]!)).toBe(true));
+  });
+
+  it('a pack upload that fails while chunking goes on fails the run, and no index object names its chunks', async () => {
+    const storage = await makeStorage();
+    const keys = new Keys();
+    const w = await writer(storage, keys, 16 * 1024);
+    const put = storage.put.bind(storage);
+    let puts = 0;
+    storage.put = async (key, body, options) => {
+      if (key.startsWith('packs/') && ++puts === 2) throw new FailsafeError('E_STORAGE', 'the disk went away');
+      return put(key, body, options);
+    };
+    const run = async (): Promise<void> => {
+      for (const chunk of chunks(30)) await w.add(chunk);
+      await w.finish();
+    };
+    await expect(run()).rejects.toThrow('the disk went away');
+    const listed: string[] = [];
+    for await (const object of storage.list('index/')) listed.push(object.key);
+    expect(listed).toEqual([]);
   });
 
   it('the index rebuilt from the packs alone equals the index objects', async () => {
@@ -123,6 +144,7 @@ describe.each([
     const w = await writer(storage, keys, 16 * 1024);
     const ids = [];
     for (const chunk of chunks(10)) ids.push(await w.add(chunk));
+    await w.uploaded();
     // Stopped before finish: only its packs' own headers tell what they hold, and only to a holder of the key.
     const blind = await loadIndex(storage, INDEX, { open: new Keys().open });
     expect(blind.unindexed.length).toBe(w.stats.packs);
