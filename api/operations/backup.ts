@@ -82,16 +82,19 @@ async function lockedRun(
   outcome: BackupOutcome,
   failed: (failure: BackupFailure) => void,
 ): Promise<void> {
-  const [{ runBackup }, { BackupJournal }, { withHooks }] = await Promise.all([
+  const [{ runBackup }, { BackupJournal }, { withHooks }, { checkKeySet }] = await Promise.all([
     import('../../core/backup/run-backup.js'),
     import('../../core/backup/journal.js'),
     import('../../core/backup/hooks.js'),
+    import('../../core/backup/key-check.js'),
   ]);
   const settings = await backupSettings(deployment, job.name);
   const warn = options.warn ?? ((): void => undefined);
   const targets = deployment.targetsOf(job);
   const checkpoints = checkpointStore(deployment, { job: job.name, warn });
   const lockTargets = targets.includes(checkpoints.storage) ? targets : [...targets, checkpoints.storage];
+  // Before the lock and the hooks: a key set the targets do not accept writes nothing and stops no service.
+  await checkKeySet(targets, job.name, settings.encryption, pickDefined({ signal: options.signal }));
   // Held across the hooks too: a second run must not dump a database while the first one reads it.
   let lock: HeldLock | undefined;
   try {
