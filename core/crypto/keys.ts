@@ -106,6 +106,12 @@ export class KeyRing {
     }
   }
 
+  /** Whether this ring holds a secret that opens slots at all; with recipients only (a backup host) it does not. */
+  opensAny(): boolean {
+    const { passphrase, keyFileKey, identities } = this.#secrets;
+    return passphrase !== undefined || keyFileKey !== undefined || (identities?.length ?? 0) > 0;
+  }
+
   /** What this ring seals for, for messages: `passphrase, key file and recipients`. */
   describe(): string {
     const kinds = [

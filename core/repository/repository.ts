@@ -16,7 +16,8 @@ import type { StageCatalog } from '../codec/stages.js';
 import type { Encryption } from '../crypto/encryption.js';
 import { DATA_PREFIX, MANIFESTS_PREFIX, manifestKey, newSnapshotId, parseManifestKey, segmentKey, snapshotDataPrefix } from './layout.js';
 import { acquireJobLock, findLocks, removeLocks, type FoundLock, type HeldLock, type LockOptions } from './locks.js';
-import { listSnapshots, openSnapshot, resolveSnapshot, type OpenedSnapshot, type SnapshotInfo } from './snapshots.js';
+import type { ManifestHeader } from '../format/manifest.js';
+import { listSnapshots, openSnapshot, readManifestHeader, resolveSnapshot, type OpenedSnapshot, type SnapshotInfo } from './snapshots.js';
 import type { Storage } from './storage.js';
 
 /** Options of a removal: `objects`, when given, limits it to those keys (as listed earlier) instead of listing again. */
@@ -69,6 +70,11 @@ export class Repository {
   /** Loads and authenticates a snapshot's manifest; `stages` names the job's registered codecs (core/codec/stages.ts). */
   openSnapshot(job: string, id: string, encryption: Encryption, stages?: StageCatalog): Promise<OpenedSnapshot> {
     return openSnapshot(this.storage, job, id, encryption, stages);
+  }
+
+  /** A manifest's public header: readable without a key, and unauthenticated without one. */
+  readManifestHeader(job: string, id: string): Promise<ManifestHeader> {
+    return readManifestHeader(this.storage, job, id);
   }
 
   /** True once the snapshot's manifest is stored: from then on the snapshot exists. */
