@@ -1,10 +1,10 @@
 /** Reading a deployment's snapshots: list, verify, and re-wrapping their keys. */
 import type { Encryption, EncryptionSettings } from '../../core/crypto/encryption.js';
-import { asFailsafeError } from '../../core/errors.js';
+import { asFailsafeError, isFailsafeError } from '../../core/errors.js';
 import type { RotateReport } from '../../core/maintenance/rotate.js';
 import type { Repository } from '../../core/repository/repository.js';
 import type { SnapshotInfo } from '../../core/repository/snapshots.js';
-import type { VerifyReport } from '../../core/restore/verify.js';
+import type { VerifyProblem, VerifyReport } from '../../core/restore/verify.js';
 import { pickDefined } from '../../core/util/defined.js';
 import type { Deployment } from '../container.js';
 import type { SelectOptions } from '../options.js';
@@ -23,22 +23,39 @@ export async function list(deployment: Deployment, options: ListOptions): Promis
   return all.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
 }
 
-/** `all`, one reference, or each selected job's latest snapshot in this target. */
-async function chooseSnapshots(deployment: Deployment, repository: Repository, ref: string | undefined, options: VerifyOptions): Promise<SnapshotInfo[]> {
-  if (options.all) return repository.listSnapshots(options.job ? { job: options.job } : {});
-  if (ref !== undefined && ref !== 'latest') return [await repository.resolveSnapshot(ref, options.job)];
+/**
+ * `all`, one reference, or each selected job's latest snapshot in this target. A job without one is a problem of
+ * its own (`<job>/latest`): reported beside the others, which are verified all the same.
+ */
+async function chooseSnapshots(
+  deployment: Deployment,
+  repository: Repository,
+  ref: string | undefined,
+  options: VerifyOptions,
+): Promise<{ chosen: SnapshotInfo[]; missing: VerifyProblem[] }> {
+  if (options.all) return { chosen: await repository.listSnapshots(options.job ? { job: options.job } : {}), missing: [] };
+  if (ref !== undefined && ref !== 'latest') return { chosen: [await repository.resolveSnapshot(ref, options.job)], missing: [] };
   const chosen: SnapshotInfo[] = [];
+  const missing: VerifyProblem[] = [];
   for (const job of options.job ? [options.job] : deployment.jobNames()) {
-    if (deployment.job(job).targets.includes(repository.targetName)) chosen.push(await repository.resolveSnapshot('latest', job));
+    if (!deployment.job(job).targets.includes(repository.targetName)) continue;
+    try {
+      chosen.push(await repository.resolveSnapshot('latest', job));
+    } catch (err) {
+      if (!isFailsafeError(err, 'E_SNAPSHOT_NOT_FOUND')) throw err;
+      missing.push({ id: 'latest', job, target: repository.targetName, code: err.code, message: err.message });
+    }
   }
-  return chosen;
+  return { chosen, missing };
 }
 
 export async function verify(deployment: Deployment, ref: string | undefined, options: VerifyOptions): Promise<VerifyReport> {
   const report: VerifyReport = { ok: true, checked: 0, errors: [] };
   const encryption = await deployment.encryption('open');
   for (const repository of selectRepositories(deployment, options)) {
-    for (const info of await chooseSnapshots(deployment, repository, ref, options)) {
+    const { chosen, missing } = await chooseSnapshots(deployment, repository, ref, options);
+    report.errors.push(...missing);
+    for (const info of chosen) {
       try {
         const one = await verifyOne(deployment, repository, info, encryption, options);
         report.checked += one.checked;
