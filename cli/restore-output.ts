@@ -1,6 +1,7 @@
 /** The human side of `restore`: its options, the plan a dry run or a confirmation shows, the question, the outcome. */
 import { FailsafeError } from '../core/errors.js';
 import type { RestoreResult } from '../core/restore/run-restore.js';
+import { count } from '../core/util/count.js';
 import { askYesNo, formatBytes, type Io } from './output.js';
 
 export interface RestoreCliOptions {
@@ -26,13 +27,8 @@ export async function confirmRestore(io: Io, plan: RestoreResult): Promise<boole
 
 const SHOWN = 10;
 
-function entries(n: number): string {
-  return `${n} ${n === 1 ? 'entry' : 'entries'}`;
-}
-
-function files(n: number): string {
-  return `${n} ${n === 1 ? 'file' : 'files'}`;
-}
+const entries = (n: number): string => count(n, 'entry', 'entries');
+const files = (n: number): string => count(n, 'file');
 
 function some(verb: string, paths: string[]): string[] {
   if (paths.length === 0) return [];
