@@ -255,11 +255,10 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
     await this.#deployment.close();
   }
 
-  /** Throws problems that opening defers until they matter (a missing passphrase variable); returns the jobs. */
-  validate(): { file: string; jobs: string[] } {
-    const encryption = this.#deployment.config.encryption;
-    if (encryption.mode === 'keys' && encryption.passphraseError) throw encryption.passphraseError;
-    return { file: this.#deployment.loaded.file, jobs: this.jobNames() };
+  /** Rejects with what a run would trip on that opening does not check (api/operations/validate.ts); resolves with the jobs. */
+  async validate(): Promise<{ file: string; jobs: string[] }> {
+    const { validateDeployment } = await import('./operations/validate.js');
+    return validateDeployment(this.#deployment);
   }
 
   /** A failed automatic backup nobody listens for still shows, as a process warning. */

@@ -1,4 +1,5 @@
 /** Human output of the CLI. */
+import { createInterface } from 'node:readline/promises';
 import type { SnapshotBasics, SnapshotInfo } from '../core/repository/snapshots.js';
 
 export interface Io {
@@ -60,4 +61,17 @@ export function formatSnapshots(snapshots: SnapshotInfo[]): string {
           .trimEnd()}\n`,
     )
     .join('');
+}
+
+/**
+ * A yes/no question on the terminal, asked the same way by every command: on stderr, so that stdout stays one
+ * JSON document with --json; "y" or "yes" is a yes, anything else a no.
+ */
+export async function askYesNo(io: Io, question: string): Promise<boolean> {
+  const prompt = createInterface({ input: io.stdin!, output: io.stderr });
+  try {
+    return /^y(es)?$/i.test((await prompt.question(`${question} (yes/no) `)).trim());
+  } finally {
+    prompt.close();
+  }
 }

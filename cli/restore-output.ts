@@ -1,8 +1,8 @@
 /** The human side of `restore`: its options, the plan a dry run or a confirmation shows, the question, the outcome. */
-import { createInterface } from 'node:readline/promises';
 import { FailsafeError } from '../core/errors.js';
 import type { RestoreResult } from '../core/restore/run-restore.js';
-import { formatBytes, type Io } from './output.js';
+import { count } from '../core/util/count.js';
+import { askYesNo, formatBytes, type Io } from './output.js';
 
 export interface RestoreCliOptions {
   job?: string;
@@ -22,24 +22,13 @@ export async function confirmRestore(io: Io, plan: RestoreResult): Promise<boole
     throw new FailsafeError('E_USAGE', 'this restore replaces live data: confirm on a terminal, or pass --yes (see the plan with --dry-run)');
   }
   io.stderr.write(formatPlan(plan));
-  const prompt = createInterface({ input: io.stdin, output: io.stderr });
-  try {
-    const answer = await prompt.question('Replace the live data listed above? (yes/no) ');
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    prompt.close();
-  }
+  return askYesNo(io, 'Replace the live data listed above?');
 }
 
 const SHOWN = 10;
 
-function entries(n: number): string {
-  return `${n} ${n === 1 ? 'entry' : 'entries'}`;
-}
-
-function files(n: number): string {
-  return `${n} ${n === 1 ? 'file' : 'files'}`;
-}
+const entries = (n: number): string => count(n, 'entry', 'entries');
+const files = (n: number): string => count(n, 'file');
 
 function some(verb: string, paths: string[]): string[] {
   if (paths.length === 0) return [];

@@ -94,10 +94,11 @@ async function lockedRun(
   outcome: BackupOutcome,
   failed: (failure: BackupFailure) => void,
 ): Promise<void> {
-  const [{ runBackup }, { BackupJournal }, { withHooks }] = await Promise.all([
+  const [{ runBackup }, { BackupJournal }, { withHooks }, { checkKeySet }] = await Promise.all([
     import('../../core/backup/run-backup.js'),
     import('../../core/backup/journal.js'),
     import('../../core/backup/hooks.js'),
+    import('../../core/backup/key-check.js'),
   ]);
   const settings = await backupSettings(deployment, job.name);
   const warn = options.warn ?? ((): void => undefined);
@@ -109,6 +110,8 @@ async function lockedRun(
     for (const snapshot of result.snapshots) sink.snapshot(snapshot);
     for (const f of result.failedTargets) failed({ job: job.name, ...f });
   };
+  // Before the lock and the hooks: a key set the targets do not accept writes nothing and stops no service.
+  await checkKeySet(targets, job.name, settings.encryption, pickDefined({ signal: options.signal }));
   // Held across the hooks too: a second run must not dump a database while the first one reads it.
   let lock: HeldLock | undefined;
   try {

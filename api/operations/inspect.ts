@@ -1,10 +1,11 @@
 /** Reading a deployment's snapshots: list, verify, and re-wrapping their keys. */
-import type { EncryptionSettings } from '../../core/crypto/encryption.js';
-import { asFailsafeError } from '../../core/errors.js';
+import type { Encryption, EncryptionSettings } from '../../core/crypto/encryption.js';
+import { asFailsafeError, isFailsafeError } from '../../core/errors.js';
 import type { RotateReport } from '../../core/maintenance/rotate.js';
 import type { Repository } from '../../core/repository/repository.js';
 import type { SnapshotInfo, UnreadableManifest } from '../../core/repository/snapshots.js';
-import type { VerifyReport } from '../../core/restore/verify.js';
+import type { VerifyProblem, VerifyReport } from '../../core/restore/verify.js';
+import { pickDefined } from '../../core/util/defined.js';
 import type { Deployment } from '../container.js';
 import type { SelectOptions } from '../options.js';
 import { selectRepositories } from './select.js';
@@ -24,8 +25,9 @@ export async function list(deployment: Deployment, options: ListOptions): Promis
 }
 
 /**
- * `all`, one reference, or each selected job's latest snapshot in this target.
- * With `all`, a manifest that cannot even be listed is a failure of its own (`unreadable`), not a snapshot passed over.
+ * `all`, one reference, or each selected job's latest snapshot in this target. A job without one is a problem of
+ * its own (`<job>/latest`): reported beside the others, which are verified all the same. With `all`, a manifest that
+ * cannot even be listed is a failure of its own (`unreadable`), not a snapshot passed over.
  */
 async function chooseSnapshots(
   deployment: Deployment,
@@ -33,30 +35,37 @@ async function chooseSnapshots(
   ref: string | undefined,
   options: VerifyOptions,
   unreadable: (manifest: UnreadableManifest) => void,
-): Promise<SnapshotInfo[]> {
-  if (options.all) return repository.listSnapshots({ ...(options.job ? { job: options.job } : {}), unreadable });
-  if (ref !== undefined && ref !== 'latest') return [await repository.resolveSnapshot(ref, options.job)];
+): Promise<{ chosen: SnapshotInfo[]; missing: VerifyProblem[] }> {
+  if (options.all) return { chosen: await repository.listSnapshots({ ...(options.job ? { job: options.job } : {}), unreadable }), missing: [] };
+  if (ref !== undefined && ref !== 'latest') return { chosen: [await repository.resolveSnapshot(ref, options.job)], missing: [] };
   const chosen: SnapshotInfo[] = [];
+  const missing: VerifyProblem[] = [];
   for (const job of options.job ? [options.job] : deployment.jobNames()) {
-    if (deployment.job(job).targets.includes(repository.targetName)) chosen.push(await repository.resolveSnapshot('latest', job));
+    if (!deployment.job(job).targets.includes(repository.targetName)) continue;
+    try {
+      chosen.push(await repository.resolveSnapshot('latest', job));
+    } catch (err) {
+      if (!isFailsafeError(err, 'E_SNAPSHOT_NOT_FOUND')) throw err;
+      missing.push({ id: 'latest', job, target: repository.targetName, code: err.code, message: err.message });
+    }
   }
-  return chosen;
+  return { chosen, missing };
 }
 
 export async function verify(deployment: Deployment, ref: string | undefined, options: VerifyOptions): Promise<VerifyReport> {
   const report: VerifyReport = { ok: true, checked: 0, errors: [] };
   const encryption = await deployment.encryption('open');
-  const { verifySnapshot } = await import('../../core/restore/verify.js');
   for (const repository of selectRepositories(deployment, options)) {
     const unreadable = ({ job, id, key, error }: UnreadableManifest): void =>
       void report.errors.push({ id, job, target: repository.targetName, object: key, code: error.code, message: error.message });
-    for (const info of await chooseSnapshots(deployment, repository, ref, options, unreadable)) {
+    const { chosen, missing } = await chooseSnapshots(deployment, repository, ref, options, unreadable);
+    report.errors.push(...missing);
+    for (const info of chosen) {
       try {
-        const stages = deployment.config.jobs[info.job] ? deployment.catalog(info.job) : undefined;
-        const snapshot = await repository.openSnapshot(info.job, info.id, encryption, stages);
-        const one = await verifySnapshot(snapshot, { ...options, parallelism: deployment.config.parallelism ?? 2 });
+        const one = await verifyOne(deployment, repository, info, encryption, options);
         report.checked += one.checked;
         report.errors.push(...one.errors);
+        if (one.headerOnly) report.headerOnly = (report.headerOnly ?? 0) + one.headerOnly;
       } catch (err) {
         const e = asFailsafeError(err);
         report.errors.push({ id: info.id, job: info.job, target: repository.targetName, code: e.code, message: e.message });
@@ -65,6 +74,24 @@ export async function verify(deployment: Deployment, ref: string | undefined, op
   }
   report.ok = report.errors.length === 0;
   return report;
+}
+
+/** Docs promise that only reading the data needs the private key: without one, plain verify checks what the public header promises. */
+async function verifyOne(
+  deployment: Deployment,
+  repository: Repository,
+  info: SnapshotInfo,
+  encryption: Encryption,
+  options: VerifyOptions,
+): Promise<VerifyReport> {
+  const { verifySnapshot, verifyByHeader } = await import('../../core/restore/verify.js');
+  if (!options.readData && encryption.mode === 'keys' && !encryption.keyRing.opensAny()) {
+    const header = await repository.readManifestHeader(info.job, info.id);
+    if (header.encryption.cipher !== 'none') return verifyByHeader(repository, header, pickDefined({ signal: options.signal }));
+  }
+  const stages = deployment.config.jobs[info.job] ? deployment.catalog(info.job) : undefined;
+  const snapshot = await repository.openSnapshot(info.job, info.id, encryption, stages);
+  return verifySnapshot(snapshot, { ...options, parallelism: deployment.config.parallelism ?? 2 });
 }
 
 export async function rotateKeys(deployment: Deployment, options: RotateOptions): Promise<RotateReport> {

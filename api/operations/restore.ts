@@ -5,6 +5,7 @@
  */
 import { join, resolve } from 'node:path';
 import type { SourcePlugin } from '../../core/contracts.js';
+import { FailsafeError } from '../../core/errors.js';
 import type { ManifestSource } from '../../core/format/manifest.js';
 import { PRE_RESTORE_TAG } from '../../core/repository/snapshots.js';
 import type { RestoreResult } from '../../core/restore/run-restore.js';
@@ -41,6 +42,9 @@ export async function restoreSnapshot(deployment: Deployment, ref: string, optio
 
 async function run(deployment: Deployment, engine: Engine, ref: string, options: RestoreOptions): Promise<RestoreResult> {
   const { safetySnapshot = true, ...rest } = options;
+  // An unset variable in a script (`--to "$DIR"`) must not turn a restore into another folder into an in-place one.
+  if (options.to?.trim() === '')
+    throw new FailsafeError('E_USAGE', 'the destination --to is empty or blank (an unset variable?): name a folder, or leave --to out to restore in place');
   const parallelism = deployment.config.parallelism ?? 2;
   if (!options.dryRun) for (const r of await settleRestores(deployment)) options.warn?.(describeRecovery(r));
   const { repository, info } = await findSnapshot(deployment, ref, options);

@@ -2,6 +2,7 @@
 import { ExitCode } from '../../core/errors.js';
 import type { BackupOutcome } from '../../api/failsafe.js';
 import type { CommandContext, CommonOptions } from '../context.js';
+import { count } from '../../core/util/count.js';
 import { formatBytes, snapshotJson } from '../output.js';
 import { createProgress } from '../progress.js';
 
@@ -43,7 +44,7 @@ function formatBackup(outcome: BackupOutcome): string {
   return outcome.snapshots
     .map((s) => {
       const resumed = s.resumed ? `; resumed: ${s.resumed.reusedSegments} segments reused, ${s.resumed.uploadedSegments} sent` : '';
-      return `snapshot ${s.id} of ${s.job} stored in ${s.target}: ${s.files} files, ${formatBytes(s.bytes)} (${formatBytes(s.storedBytes)} stored${resumed})\n`;
+      return `snapshot ${s.id} of ${s.job} stored in ${s.target}: ${count(s.files, 'file')}, ${formatBytes(s.bytes)} (${formatBytes(s.storedBytes)} stored${resumed})\n`;
     })
     .join('');
 }

@@ -3,11 +3,11 @@ import type { CommandContext, CommonOptions } from '../context.js';
 
 export function registerConfig({ program, command, open, print }: CommandContext): void {
   const config = program.command('config').description('configuration tools');
-  command('validate', 'check the configuration file and report the first problem with its line', config).action(async (options: CommonOptions) => {
+  command('validate', 'check the configuration, its key file and its sources; report the first problem', config).action(async (options: CommonOptions) => {
     const failsafe = await open(options);
     let valid: { file: string; jobs: string[] };
     try {
-      valid = failsafe.validate();
+      valid = await failsafe.validate();
     } finally {
       await failsafe.close();
     }

@@ -2,6 +2,7 @@
 import { ERROR_CODES, ExitCode, type ErrorCode } from '../../core/errors.js';
 import type { DrillReport } from '../../core/restore/drill.js';
 import type { CommandContext, CommonOptions } from '../context.js';
+import { count } from '../../core/util/count.js';
 import { withIdentityOptions, type IdentityOptions } from '../identity.js';
 import { formatBytes } from '../output.js';
 
@@ -34,7 +35,7 @@ function formatDrill(report: DrillReport): string {
     .filter((j) => j.ok)
     .map((j) => {
       const rate = j.seconds! > 0 ? `, ${formatBytes(j.bytes! / j.seconds!)}/s` : '';
-      return `drill ${j.job}: restored ${j.id} from ${j.target} in ${j.seconds!.toFixed(2)} s (${j.entries} entries, ${formatBytes(j.bytes!)}${rate}); checks passed, scratch removed\n`;
+      return `drill ${j.job}: restored ${j.id} from ${j.target} in ${j.seconds!.toFixed(2)} s (${count(j.entries!, 'entry', 'entries')}, ${formatBytes(j.bytes!)}${rate}); checks passed, scratch removed\n`;
     })
     .join('');
 }

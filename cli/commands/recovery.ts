@@ -1,14 +1,13 @@
 /**
  * Start-up recovery: `failsafe recover` lists unfinished operations and
- * resumes (or with --discard forgets) them, asking y/n on a terminal;
+ * resumes (or with --discard forgets) them, asking yes/no on a terminal as restore does;
  * `failsafe resume` continues interrupted backups; `failsafe unlock` removes
  * stale job locks (or all of them).
  */
-import { createInterface } from 'node:readline/promises';
 import { FailsafeError } from '../../core/errors.js';
 import type { RecoverableOperation } from '../../api/failsafe.js';
 import type { CommandContext, CommonOptions } from '../context.js';
-import { formatBytes, type Io } from '../output.js';
+import { askYesNo, formatBytes } from '../output.js';
 
 interface RecoverOptions extends CommonOptions {
   yes?: boolean;
@@ -78,7 +77,7 @@ async function choose({ io, warn }: CommandContext, ops: RecoverableOperation[],
       warn(`${op.operationId} is an operation of your application: resume it there (CheckpointStore.resume), or discard it with --discard`);
       continue;
     }
-    if (options.yes || (await ask(io, `${verb} ${op.operationName} (${percent(op)})? [y/n] `))) chosen.push(op);
+    if (options.yes || (await askYesNo(io, `${verb} ${op.operationName} (${percent(op)})?`))) chosen.push(op);
   }
   return chosen;
 }
@@ -127,13 +126,4 @@ function percent(op: RecoverableOperation): string {
 function describe(op: RecoverableOperation): string {
   const what = op.job === undefined ? op.operationName : `backup of ${op.job}, snapshot ${op.snapshotId}`;
   return `${op.operationId}: ${what} — ${percent(op)}, last checkpoint ${op.timestamp} in ${op.target}\n`;
-}
-
-async function ask(io: Io, question: string): Promise<boolean> {
-  const rl = createInterface({ input: io.stdin!, output: io.stdout });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } finally {
-    rl.close();
-  }
 }

@@ -30,7 +30,8 @@ async function restore({ io, open, print, warn }: CommandContext, ref: string, o
       ...pick(options, 'job', 'target'),
       ...(options.source ? { sources: options.source } : {}),
       ...(options.path ? { paths: options.path } : {}),
-      ...(options.to ? { to: resolve(options.to) } : {}),
+      // resolve('') is the working directory: a blank --to goes on as it is, for the restore to refuse.
+      ...(options.to === undefined ? {} : { to: options.to.trim() === '' ? options.to : resolve(options.to) }),
       dryRun: options.dryRun === true,
       keepPrevious: options.keepPrevious,
       safetySnapshot: options.safetySnapshot,

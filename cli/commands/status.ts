@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { ExitCode } from '../../core/errors.js';
 import type { StatusReport, TargetStatus } from '../../core/status/status.js';
+import { count } from '../../core/util/count.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 import { formatBytes } from '../output.js';
 
@@ -31,7 +32,7 @@ function formatStatus(report: StatusReport, formatAge: (seconds: number) => stri
   const lines: string[] = [];
   for (const job of report.jobs) {
     const last = job.lastSuccess
-      ? `last success ${job.lastSuccess.replace(/\.\d+Z$/, 'Z')} (${formatAge(job.ageSeconds ?? 0)} ago), ${job.lastSize!.files} files, ${formatBytes(job.lastSize!.bytes)}`
+      ? `last success ${job.lastSuccess.replace(/\.\d+Z$/, 'Z')} (${formatAge(job.ageSeconds ?? 0)} ago), ${count(job.lastSize!.files, 'file')}, ${formatBytes(job.lastSize!.bytes)}`
       : 'no successful backup';
     lines.push(`${job.job}: ${job.health}, ${last}`);
     for (const t of job.targets) {

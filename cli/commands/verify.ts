@@ -31,7 +31,9 @@ export function registerVerify({ command, open, print, setExit }: CommandContext
 }
 
 function formatVerify(report: VerifyReport): string {
+  const n = report.headerOnly ?? 0;
+  const headerOnly = n > 0 ? ` (${n} snapshot${n === 1 ? '' : 's'} by ${n === 1 ? 'its' : 'their'} public header only: no private key here)` : '';
   return report.ok
-    ? `ok: ${report.checked} objects checked\n`
+    ? `ok: ${report.checked} objects checked${headerOnly}\n`
     : report.errors.map((e) => `FAILED ${e.job}/${e.id} in ${e.target}${e.object ? ` (${e.object})` : ''}: ${e.message}\n`).join('');
 }

@@ -8,6 +8,7 @@
  */
 import type { SnapshotSummary } from '../backup/run-backup.js';
 import { lazyDependency } from '../sdk/dependency.js';
+import { count } from '../util/count.js';
 
 const pRetry = lazyDependency('p-retry', 'notifications', async () => (await import('p-retry')).default);
 
@@ -75,7 +76,7 @@ function redact(url: string): string {
 
 function summarize(report: JobReport): string {
   const lines = [`failsafe: ${report.job}: ${report.event} at ${report.at}`];
-  for (const s of report.snapshots) lines.push(`snapshot ${s.id} stored in ${s.target}: ${s.files} files, ${s.bytes} bytes`);
+  for (const s of report.snapshots) lines.push(`snapshot ${s.id} stored in ${s.target}: ${count(s.files, 'file')}, ${count(s.bytes, 'byte')}`);
   for (const f of report.failures) lines.push(`${f.target ? `target ${f.target}: ` : ''}${f.message} [${f.code}]`);
   return `${lines.join('\n')}\n`;
 }

@@ -51,20 +51,27 @@ const publicKey = z.string().superRefine((text, ctx) => {
   }
 });
 
-const encryption = z.union([
-  z.literal('none'),
-  z
-    .object({
-      passphrase: z.string().min(1, 'the passphrase is empty').optional(),
-      keyFile: z.string().min(1).optional(),
-      recipients: z.array(publicKey).min(1, 'list at least one public key (from failsafe keygen --asymmetric)').optional(),
-    })
-    .strict()
-    .refine(
-      (e) => e.passphrase !== undefined || e.keyFile !== undefined || e.recipients !== undefined,
-      'give a passphrase, a keyFile, recipients, or several (or write encryption: none)',
-    ),
-]);
+const MISSING_ENCRYPTION =
+  'missing: say how snapshots are protected, e.g. encryption: { keyFile: ./failsafe.key }, { passphrase: "${FAILSAFE_PASSPHRASE}" }, { recipients: [...] }, or encryption: none';
+
+const encryption = z.union(
+  [
+    z.literal('none'),
+    z
+      .object({
+        passphrase: z.string().min(1, 'the passphrase is empty').optional(),
+        keyFile: z.string().min(1).optional(),
+        recipients: z.array(publicKey).min(1, 'list at least one public key (from failsafe keygen --asymmetric)').optional(),
+      })
+      .strict()
+      .refine(
+        (e) => e.passphrase !== undefined || e.keyFile !== undefined || e.recipients !== undefined,
+        'give a passphrase, a keyFile, recipients, or several (or write encryption: none)',
+      ),
+  ],
+  // Without it a missing key reads as zod's bare "Invalid input".
+  { error: (issue) => (issue.input === undefined ? MISSING_ENCRYPTION : undefined) },
+);
 
 const compression = z.object({ algorithm: z.enum(['zstd', 'gzip', 'brotli', 'none']).default('zstd'), level: z.number().int().optional() }).strict();
 

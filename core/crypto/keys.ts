@@ -87,8 +87,47 @@ export class KeyRing {
     return slots;
   }
 
+  /**
+   * Whether what this ring seals opens as `slots` do: one of our recipients has a slot there (compared by key
+   * id, since a host with public keys only can open nothing), or a secret of ours opens one.
+   */
+  accepts(slots: KeySlot[]): boolean {
+    const ours = new Set((this.#secrets.recipients ?? []).map((recipient) => recipientKeyId(this.#sodium, recipient)));
+    if (slots.some((slot) => slot.type === 'recipient' && ours.has(slot.keyId))) return true;
+    try {
+      const { slot } = this.#openSlot(slots);
+      // Sealing with the salt just derived spares a second Argon2id run; each data key still gets its own nonce.
+      if (slot.type === 'passphrase' && slot.kdf.opslimit === DEFAULT_KDF.opslimit && slot.kdf.memlimit === DEFAULT_KDF.memlimit)
+        this.#sealSalt ??= unb64(slot.kdf.salt);
+      return true;
+    } catch (err) {
+      if (err instanceof FailsafeError && err.code === 'E_WRONG_KEY') return false;
+      throw err;
+    }
+  }
+
+  /** Whether this ring holds a secret that opens slots at all; with recipients only (a backup host) it does not. */
+  opensAny(): boolean {
+    const { passphrase, keyFileKey, identities } = this.#secrets;
+    return passphrase !== undefined || keyFileKey !== undefined || (identities?.length ?? 0) > 0;
+  }
+
+  /** What this ring seals for, for messages: `passphrase, key file and recipients`. */
+  describe(): string {
+    const kinds = [
+      ...(this.#secrets.passphrase === undefined ? [] : ['passphrase']),
+      ...(this.#secrets.keyFileKey === undefined ? [] : ['key file']),
+      ...(this.#secrets.recipients?.length ? ['recipients'] : []),
+    ];
+    return kinds.length > 1 ? `${kinds.slice(0, -1).join(', ')} and ${kinds.at(-1)}` : (kinds[0] ?? 'keys');
+  }
+
   /** Unwraps the data key from the first slot a secret of ours opens; E_WRONG_KEY when none does. */
   open(slots: KeySlot[]): Uint8Array {
+    return this.#openSlot(slots).key;
+  }
+
+  #openSlot(slots: KeySlot[]): { key: Uint8Array; slot: KeySlot } {
     const tried: string[] = [];
     for (const slot of slots) {
       if (slot.type === 'recipient') {
@@ -96,7 +135,7 @@ export class KeyRing {
         if (identities.length > 0) tried.push('identity');
         for (const identity of identities) {
           const key = this.#unseal(slot, identity);
-          if (key !== undefined) return key;
+          if (key !== undefined) return { key, slot };
         }
         continue;
       }
@@ -106,7 +145,7 @@ export class KeyRing {
       if (kek === undefined) continue;
       tried.push(slot.type);
       const key = this.#unwrap(slot, kek);
-      if (key !== undefined) return key;
+      if (key !== undefined) return { key, slot };
     }
     if (tried.length === 0) {
       const needs = [...new Set(slots.map((slot) => SLOT_NEEDS[slot.type] ?? slot.type))].join(' or ');

@@ -17,7 +17,16 @@ import type { StageCatalog } from '../codec/stages.js';
 import type { Encryption } from '../crypto/encryption.js';
 import { DATA_PREFIX, MANIFESTS_PREFIX, manifestKey, newSnapshotId, parseManifestKey, segmentKey, snapshotDataPrefix } from './layout.js';
 import { acquireJobLock, findLocks, removeLocks, type FoundLock, type HeldLock, type LockOptions } from './locks.js';
-import { listSnapshots, openSnapshot, resolveSnapshot, type ListSnapshotsOptions, type OpenedSnapshot, type SnapshotInfo } from './snapshots.js';
+import type { ManifestHeader } from '../format/manifest.js';
+import {
+  listSnapshots,
+  openSnapshot,
+  readManifestHeader,
+  resolveSnapshot,
+  type ListSnapshotsOptions,
+  type OpenedSnapshot,
+  type SnapshotInfo,
+} from './snapshots.js';
 import type { Storage } from './storage.js';
 import { snapshotKeyV2 } from '../dedup/snapshot.js';
 import { FailsafeError } from '../errors.js';
@@ -75,6 +84,11 @@ export class Repository {
     if (encryption.mode !== 'keys') throw new FailsafeError('E_KEY_MISSING', `${this.targetName}: a deduplicating snapshot opens with the repository's keys`);
     const { openSnapshotV2 } = await import('../dedup/open.js');
     return openSnapshotV2(this.storage, job, id, encryption.keyRing);
+  }
+
+  /** A manifest's public header: readable without a key, and unauthenticated without one. */
+  readManifestHeader(job: string, id: string): Promise<ManifestHeader> {
+    return readManifestHeader(this.storage, job, id);
   }
 
   /** True once the snapshot's manifest is stored: from then on the snapshot exists. */

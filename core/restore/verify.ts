@@ -7,6 +7,8 @@
 import { FailsafeError, isFailsafeError } from '../errors.js';
 import { archiveEntries, checksEveryFile } from '../read/archive.js';
 import { segmentStream } from '../read/segments.js';
+import type { ManifestHeader } from '../format/manifest.js';
+import { Repository } from '../repository/repository.js';
 import type { OpenedSnapshot } from '../repository/snapshots.js';
 
 export interface VerifyProblem {
@@ -24,6 +26,8 @@ export interface VerifyReport {
   /** Objects (or, with readData, objects and files) checked. */
   checked: number;
   errors: VerifyProblem[];
+  /** Snapshots checked by their public header only, for want of a key that opens them; absent when none. */
+  headerOnly?: number;
 }
 
 export async function verifySnapshot(
@@ -78,4 +82,29 @@ export async function verifySnapshot(
   }
   report.ok = report.errors.length === 0;
   return report;
+}
+
+/**
+ * Without a key that opens the manifest (a host with public keys only), what its public header promises: the
+ * snapshot's segment objects are all there, named by their index, and add up to its stored bytes. The header
+ * itself cannot be authenticated without a key: this finds lost and truncated objects, not forged ones.
+ */
+export async function verifyByHeader(repository: Repository, header: ManifestHeader, options: { signal?: AbortSignal } = {}): Promise<VerifyReport> {
+  const { id, job, stats } = header;
+  const { storage } = repository;
+  const sizes = new Map<string, number>();
+  for await (const object of repository.snapshotData(job, id, options)) sizes.set(object.key, object.size);
+  const errors: VerifyProblem[] = [];
+  const problem = (code: string, message: string, object?: string): number =>
+    errors.push({ id, job, target: storage.targetName, ...(object === undefined ? {} : { object }), code, message });
+  let total = 0;
+  for (let index = 0; index < stats.segments; index++) {
+    const key = Repository.segmentKey(job, id, index);
+    const size = sizes.get(key);
+    if (size === undefined) problem('E_CORRUPT', `segment object ${storage.targetName}:${key} is missing`, key);
+    else total += size;
+  }
+  if (errors.length === 0 && total !== stats.storedBytes)
+    problem('E_CHECKSUM', `the segments of ${storage.targetName}:${job}/${id} hold ${total} bytes, its header says ${stats.storedBytes}`);
+  return { ok: errors.length === 0, checked: 1 + stats.segments, errors, headerOnly: 1 };
 }

@@ -5,10 +5,9 @@
  * imported on the first call: it is about 11 MB of memory every other run
  * would carry for nothing.
  */
-import { dirname } from 'node:path';
-import { mkdir } from 'node:fs/promises';
 import type { Gauge } from 'prom-client';
 import { lazyDependency } from '../sdk/dependency.js';
+import { fromCreateError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 import type { Health, StatusReport } from './status.js';
 
@@ -48,8 +47,13 @@ export async function prometheusText(report: StatusReport): Promise<string> {
   return registry.metrics();
 }
 
-/** Written atomically: the collector never reads half a file. */
+/**
+ * Written atomically: the collector never reads half a file. Its folder must exist (the collector's): one
+ * created for a mistyped path would be written to where nobody reads it.
+ */
 export async function writePrometheusFile(file: string, report: StatusReport): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  await writeFileAtomic(file, Buffer.from(await prometheusText(report)));
+  const text = Buffer.from(await prometheusText(report));
+  await writeFileAtomic(file, text).catch((err: unknown) => {
+    throw fromCreateError(err, file, 'the metrics file');
+  });
 }

@@ -40,6 +40,13 @@ describe('recover, resume and unlock', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/recover needs a terminal to ask; pass --yes .*\[E_USAGE\]/);
 
+    // Asked as restore asks, on stderr (stdout stays for --json); "no" leaves the operation as it was.
+    const declined = await runCli(['recover', '-c', d.config], {}, 'no\n');
+    expect(declined.code).toBe(0);
+    expect(declined.stderr).toMatch(/^Resume backup of app \(running, 0%, .*\)\? \(yes\/no\) /);
+    expect(declined.stdout).not.toMatch(/\?/);
+    expect((await runCli(['recover', '--list', '-c', d.config, '--json'])).json()).toEqual(listed.json());
+
     const resumed = await runCli(['recover', '--yes', '-c', d.config, '--json']);
     expect(resumed.code, resumed.stderr).toBe(0);
     const [snapshot] = resumed.json().snapshots;

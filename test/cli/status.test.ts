@@ -1,5 +1,5 @@
 /** `failsafe status` end to end: human and JSON output, exit 1 when critical, the Prometheus file. */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { appJob, makeDeployment, PASS, runCli } from '../helpers/cli.js';
@@ -14,6 +14,12 @@ describe('failsafe status', () => {
     expect(before.json()).toMatchObject({ health: 'critical', jobs: [{ job: 'app', problems: ['no snapshot yet'], alertAfterSeconds: 93600 }] });
 
     expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
+    // The collector's folder exists already; status never creates one (a typo would silently write where nobody reads).
+    const missing = await runCli(['status', '-c', d.config, '--prometheus', join(d.root, 'metrics', 'failsafe.prom')]);
+    expect(missing.stderr).toMatch(/^error: cannot create .*failsafe\.prom: its folder does not exist \[E_USAGE\]\n$/);
+    expect(missing.code).toBe(2);
+    await expect(stat(join(d.root, 'metrics'))).rejects.toThrow(/ENOENT/);
+    await mkdir(join(d.root, 'metrics'));
     const prom = join(d.root, 'metrics', 'failsafe.prom');
     const after = await runCli(['status', '-c', d.config, '--prometheus', prom]);
     expect(after.code).toBe(0);

@@ -50,6 +50,26 @@ describe('key slots', () => {
   });
 });
 
+describe('which key sets a ring accepts', () => {
+  it('a secret that opens a slot, or a recipient with a slot; sealing then reuses the opened salt', async () => {
+    const { getSodium } = await import('../../core/crypto/sodium.js');
+    const sodium = await getSodium();
+    const pair = (): Uint8Array => sodium.crypto_box_keypair().publicKey;
+    const [alice, bob] = [pair(), pair()];
+    const old = (await KeyRing.create({ passphrase: 'pw', recipients: [alice] })).seal(new Uint8Array(32));
+
+    const same = await KeyRing.create({ passphrase: 'pw' });
+    expect(same.accepts(old)).toBe(true);
+    const salt = (slots: ReturnType<KeyRing['seal']>): unknown => slots.find((s) => s.type === 'passphrase')!;
+    expect(salt(same.seal(same.newDataKey()))).toMatchObject({ kdf: { salt: (salt(old) as { kdf: { salt: string } }).kdf.salt } });
+
+    expect((await KeyRing.create({ passphrase: 'typo' })).accepts(old)).toBe(false);
+    expect((await KeyRing.create({ recipients: [bob, alice] })).accepts(old)).toBe(true);
+    expect((await KeyRing.create({ recipients: [bob] })).accepts(old)).toBe(false);
+    expect((await KeyRing.create({ keyFileKey: key(3) })).accepts(old)).toBe(false);
+  });
+});
+
 describe('key files', () => {
   it('keygen writes 32 random bytes (base64) with mode 0600 and never overwrites', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'failsafe-key-'));

@@ -1,0 +1,19 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { makeDeployment, PASS, runCli } from '../helpers/cli.js';
+
+describe('restore --to', () => {
+  it('an empty or blank --to (an unset $DIR in a script) is a usage error, never an in-place restore', async () => {
+    const d = await makeDeployment();
+    expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
+    const live = join(d.data, 'changed-after-backup.txt');
+    await writeFile(live, 'live data');
+    for (const to of ['', '   ']) {
+      const result = await runCli(['restore', 'latest', '--to', to, '--yes', '--no-safety-snapshot', '-c', d.config], PASS);
+      expect(result.stderr).toMatch(/^error: the destination --to is empty.*\[E_USAGE\]\n$/);
+      expect(result.code).toBe(2);
+      expect(await readFile(live, 'utf8')).toBe('live data');
+    }
+  });
+});
