@@ -15,6 +15,7 @@ import type { Stats } from 'ssh2';
 import type { ByteRange, ObjectInfo, StorageAdapter, StorageOptions } from '../../core/contracts.js';
 import { FailsafeError } from '../../core/errors.js';
 import { isTempName, TEMP_PREFIX } from '../../core/fs/atomic.js';
+import { InFlight } from '../../core/util/in-flight.js';
 import type { AdapterContext } from '../../core/sdk/registry.js';
 import { ConnectionPool, openConnection, type Connection } from './connection.js';
 import { RemoteFolders } from './folders.js';
@@ -24,6 +25,8 @@ import { sftpOptionsSchema, type SftpOptions, type SftpOptionsInput } from './op
 import { resumable, type OpenedRead } from './resume.js';
 import { downloadFrom, sftpOps as ops, uploadTo } from './transfer.js';
 
+const CLOSE_WAIT_MS = 15_000; // how long close() waits for puts still clearing up their temp files
+
 export class SftpAdapter implements StorageAdapter {
   readonly type = 'sftp';
   readonly capabilities = { rangeRead: true, persistent: true } as const;
@@ -32,8 +35,9 @@ export class SftpAdapter implements StorageAdapter {
   readonly #target: string;
   readonly #pool: ConnectionPool;
   readonly #folders: RemoteFolders;
-  /** Temp files a dropped connection kept us from removing; removed after the next successful put. */
+  /** Temp files a dropped connection kept us from removing; removed after the next successful put or at close. */
   readonly #orphans = new Set<string>();
+  readonly #puts = new InFlight(); // put attempts, clean-up included
   #retried = 0;
 
   constructor(options: SftpOptionsInput, targetName = 'sftp', context?: AdapterContext) {
@@ -55,29 +59,34 @@ export class SftpAdapter implements StorageAdapter {
       `put ${key}`,
       signal,
       () => Buffer.isBuffer(body) || !consumed,
-      async (connection) => {
-        const temp = posix.join(posix.dirname(path), `${TEMP_PREFIX}${posix.basename(path)}-${randomBytes(6).toString('hex')}`);
-        let handle: Buffer | undefined;
-        try {
-          handle = await this.#folders.openForWrite(connection, temp);
-          consumed = true;
-          const written = await uploadTo(connection, handle, body, signal);
-          await ops.fsync(connection, handle).catch((err: unknown) => {
-            if ((err as { code?: unknown }).code !== STATUS.OP_UNSUPPORTED && !/not supported/i.test(String(err))) throw err;
-          });
-          await ops.close(connection, handle);
-          handle = undefined;
-          signal?.throwIfAborted();
-          await ops.rename(connection, temp, path);
-          return written;
-        } catch (err) {
-          if (handle) await ops.close(connection, handle).catch(() => undefined);
-          await ops.unlink(connection, temp).catch(() => {
-            if (!connection.alive || isConnectionLoss(err, connection)) this.#orphans.add(temp);
-          });
-          throw err;
-        }
-      },
+      // Tracked until its temp file is renamed or removed: an abort settles the retry at once, but close() waits
+      // for the attempt itself, so a failing backup's aborted puts finish clearing up before the connections go.
+      (connection) =>
+        this.#puts.track(
+          (async (): Promise<number> => {
+            const temp = posix.join(posix.dirname(path), `${TEMP_PREFIX}${posix.basename(path)}-${randomBytes(6).toString('hex')}`);
+            let handle: Buffer | undefined;
+            try {
+              handle = await this.#folders.openForWrite(connection, temp);
+              consumed = true;
+              const written = await uploadTo(connection, handle, body, signal);
+              await ops.fsync(connection, handle).catch((err: unknown) => {
+                if ((err as { code?: unknown }).code !== STATUS.OP_UNSUPPORTED && !/not supported/i.test(String(err))) throw err;
+              });
+              await ops.close(connection, handle);
+              handle = undefined;
+              signal?.throwIfAborted();
+              await ops.rename(connection, temp, path);
+              return written;
+            } catch (err) {
+              if (handle) await ops.close(connection, handle).catch(() => undefined);
+              await ops.unlink(connection, temp).catch(() => {
+                if (!connection.alive || isConnectionLoss(err, connection)) this.#orphans.add(temp);
+              });
+              throw err;
+            }
+          })(),
+        ),
     );
     await this.#removeOrphans();
     return { size };
@@ -190,6 +199,9 @@ export class SftpAdapter implements StorageAdapter {
   }
 
   async close(): Promise<void> {
+    // A put stalled on a dead link must not hold the process: its temp file is left to cleanupTemp (prune).
+    await this.#puts.settled(CLOSE_WAIT_MS);
+    await this.#removeOrphans();
     await this.#pool.close();
   }
 
