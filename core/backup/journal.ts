@@ -16,6 +16,8 @@ import { asFailsafeError, FailsafeError } from '../errors.js';
 import type { SegmentRecord } from '../format/manifest.js';
 import { Repository } from '../repository/repository.js';
 import type { Storage } from '../repository/storage.js';
+import { MANIFESTS_PREFIX, parseManifestKey } from '../repository/layout.js';
+import { readManifestHeader } from '../repository/snapshots.js';
 
 /**
  * [index, storedSize, sha256, plainSize, plainSha256, header]: compact, since the list is rewritten as it grows.
@@ -102,7 +104,7 @@ export class BackupJournal {
   ): Promise<BackupJournal> {
     const latest = await store.latest<BackupCheckpointData>(backupOperationId(job));
     const previous = latest?.data.kind === 'backup' ? latest.data : undefined;
-    const estimate = previous?.estimate;
+    const estimate = previous?.estimate ?? (targets[0] ? await newestSize(targets[0], job) : undefined);
     // Killed after its manifest landed: that snapshot exists, there is nothing to resume.
     let finished = false;
     for (const target of previous && latest?.state !== 'completed' ? targets : []) {
@@ -260,5 +262,23 @@ export class BackupJournal {
     if (this.#warned) return;
     this.#warned = true;
     this.#warn(`could not save the backup's checkpoint: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/**
+ * The size of the job's newest snapshot in `target`, the estimate a run's
+ * progress is measured against: one listing and one header read. Without
+ * it (a first backup, an unreadable header) progress has no percentage.
+ */
+async function newestSize(target: Storage, job: string): Promise<number | undefined> {
+  try {
+    let newest: string | undefined;
+    for await (const object of target.list(`${MANIFESTS_PREFIX}${job}/`)) {
+      const parsed = parseManifestKey(object.key);
+      if (parsed && parsed.job === job && (newest === undefined || parsed.id > newest)) newest = parsed.id;
+    }
+    return newest === undefined ? undefined : (await readManifestHeader(target, job, newest)).stats.bytes || undefined;
+  } catch {
+    return undefined;
   }
 }

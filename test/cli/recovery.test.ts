@@ -17,6 +17,17 @@ async function interrupted() {
 }
 
 describe('recover, resume and unlock', () => {
+  it("an interrupted backup after an earlier one shows its progress against that snapshot's size", { timeout: 60_000 }, async () => {
+    const d = await crashDeployment(async (root) => localCrashTarget(root));
+    expect((await runCli(['backup', '-c', d.config])).code).toBe(0);
+    const killed = await runCliProcess(['backup', '-c', d.config], { FAILSAFE_TEST_CRASH: 'stored:7' });
+    expect(killed.signal).toBe('SIGKILL');
+    const [op] = (await runCli(['recover', '--list', '-c', d.config, '--json'])).json();
+    expect(op.progress).toBeGreaterThan(0);
+    expect(op.progress).toBeLessThan(1);
+    expect((await runCli(['recover', '--list', '-c', d.config])).stdout).toMatch(/ — running, \d+%, \d+ segments /);
+  });
+
   it('a backup killed after its manifest was written is complete: recover lists nothing', { timeout: 30_000 }, async () => {
     const d = await crashDeployment(async (root) => localCrashTarget(root));
     const killed = await runCliProcess(['backup', '-c', d.config], { FAILSAFE_TEST_CRASH: 'manifest-written:1' });
@@ -43,7 +54,7 @@ describe('recover, resume and unlock', () => {
     // Asked as restore asks, on stderr (stdout stays for --json); "no" leaves the operation as it was.
     const declined = await runCli(['recover', '-c', d.config], {}, 'no\n');
     expect(declined.code).toBe(0);
-    expect(declined.stderr).toMatch(/^Resume backup of app \(running, 0%, .*\)\? \(yes\/no\) /);
+    expect(declined.stderr).toMatch(/^Resume backup of app \(running, .*\)\? \(yes\/no\) /);
     expect(declined.stdout).not.toMatch(/\?/);
     expect((await runCli(['recover', '--list', '-c', d.config, '--json'])).json()).toEqual(listed.json());
 
