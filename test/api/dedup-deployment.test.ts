@@ -91,7 +91,7 @@ describe('a deduplicating deployment (repository.format 2)', () => {
     }
   });
 
-  it('verify --read-data names a damaged pack; plain verify does not read chunks', async () => {
+  it('verify --read-data finds a damaged pack', async () => {
     const { root, failsafe } = await deployment();
     try {
       await failsafe.backup();
@@ -101,7 +101,6 @@ describe('a deduplicating deployment (repository.format 2)', () => {
       const content = await readFile(file);
       content[100] = content[100]! ^ 0xff;
       await writeFile(file, content);
-      expect(await failsafe.verify('latest')).toMatchObject({ ok: true });
       const report = await failsafe.verify('latest', { readData: true });
       expect(report.ok).toBe(false);
       expect(report.errors[0]!.code).toMatch(/E_CHECKSUM|E_CORRUPT|E_WRONG_KEY/);
