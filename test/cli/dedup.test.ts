@@ -51,10 +51,18 @@ describe('the CLI over a deduplicating repository', () => {
     // No key needed; the unchanged second backup added only its snapshot object.
     const stats = await runCli(['stats', '-c', d.config, '--json'], {});
     expect(stats.code, stats.stderr).toBe(0);
-    const [disk] = stats.json<{ target: string; ratio: number; snapshots: { id: string; addedBytes: number; format: number }[] }[]>();
+    type Stats = {
+      target: string;
+      ratio: number;
+      storedBytes: number;
+      logicalBytes: number;
+      snapshots: { id: string; bytes: number; addedBytes: number; format: number }[];
+    };
+    const [disk] = stats.json<Stats[]>();
     expect(disk!.snapshots.filter((s) => s.format === 2).map((s) => s.id)).toEqual([a!.id, b!.id]);
     expect(disk!.snapshots.find((s) => s.id === b!.id)!.addedBytes).toBeLessThan(disk!.snapshots.find((s) => s.id === a!.id)!.addedBytes / 2);
-    expect(disk!.ratio).toBeGreaterThan(1);
+    expect(disk!.logicalBytes).toBe(disk!.snapshots.reduce((n, s) => n + s.bytes, 0));
+    expect(disk!.ratio).toBeCloseTo(disk!.logicalBytes / disk!.storedBytes, 6);
     const one = await runCli(['stats', b!.id, '-c', d.config], {});
     expect(one.stdout).toMatch(new RegExp(`^  ${b!.id}  app  format 2 `, 'm'));
     expect(one.stdout).not.toMatch(new RegExp(a!.id));
