@@ -298,11 +298,27 @@ function snapshotIds(job) {
   return [...new Set(ids)].sort();
 }
 
+/** The newest snapshot: ids sort by their second only, so within the newest second the headers' times decide. */
+function newest(job, ids) {
+  const second = (name) => name.split('-')[0];
+  const last = ids.filter((name) => second(name) === second(ids.at(-1) ?? ''));
+  const createdAt = (name) => {
+    const v2 = join(args.target, 'snapshots', job, name);
+    if (existsSync(v2)) return JSON.parse(readFileSync(v2, 'utf8')).createdAt ?? '';
+    const bytes = readFileSync(join(args.target, 'manifests', job, name));
+    return JSON.parse(bytes.subarray(12, 12 + bytes.readUInt32BE(8)).toString('utf8')).createdAt ?? '';
+  };
+  return last
+    .map((name) => [createdAt(name), name])
+    .sort(([a, x], [b, y]) => a.localeCompare(b) || x.localeCompare(y))
+    .at(-1)?.[1];
+}
+
 await sodium.ready;
 if (!args.target || !args.job || !args.out)
   fail('usage: --target DIR --job JOB [--snapshot ID|latest] --out DIR [--passphrase-env VAR | --key-file FILE | --identity FILE]');
 const ids = snapshotIds(args.job);
-const id = args.snapshot === 'latest' ? ids.at(-1) : ids.find((name) => name === args.snapshot || name.startsWith(args.snapshot));
+const id = args.snapshot === 'latest' ? newest(args.job, ids) : ids.find((name) => name === args.snapshot || name.startsWith(args.snapshot));
 if (!id) fail(`no snapshot "${args.snapshot}" for job ${args.job}`);
 if (existsSync(join(args.target, 'snapshots', args.job, id))) {
   const { restoreSnapshotV2 } = await import('./decrypt-snapshot-v2.mjs');
