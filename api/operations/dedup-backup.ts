@@ -55,6 +55,7 @@ export async function backupDeduplicatedJob(
         storage,
         keyRing,
         codec,
+        level: compression.level,
         writeOnly: isWriteOnly(deployment),
         cacheDir: filesCacheDir(deployment),
         ...(repository.packSize === undefined ? {} : { packSize: repository.packSize }),

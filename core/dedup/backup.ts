@@ -1,15 +1,16 @@
 /**
- * A backup into a deduplicating (v2) repository, end to end and on the main
- * thread: each source's files cut into chunks, each new chunk stored once in
- * packs, the tree, the index object, then the snapshot object, written last.
- * docs/design/dedup.md says what comes next (the segment workers, the files
- * cache, the CLI); this is the engine those build on.
+ * A backup into a deduplicating (v2) repository, end to end: each source's
+ * files cut into chunks on the main thread, each chunk's keyed id and — when
+ * new — its compression and sealing in the segment workers, each new chunk
+ * stored once in packs, then the tree, the index object and the snapshot
+ * object, written last (docs/design/dedup.md).
  */
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { DEFAULT_CHUNK_SIZES, FastCdc, type ChunkSizes } from '../chunking/fastcdc.js';
 import { gearTable } from '../chunking/gear.js';
-import type { SegmentCodec, SourceEntry, SourcePlugin } from '../contracts.js';
+import type { SegmentCodec, SourcePlugin } from '../contracts.js';
 import type { KeyRing } from '../crypto/keys.js';
 import { SecretstreamCipher } from '../crypto/segment-cipher.js';
 import type { ManifestSource } from '../format/manifest.js';
@@ -20,6 +21,7 @@ import { newSnapshotId } from '../repository/layout.js';
 import type { Storage } from '../repository/storage.js';
 import { crashPoint } from '../testing/crash.js';
 import { chunkStream } from './chunk-files.js';
+import { startFileChunker, type FileChunker } from './file-chunker.js';
 import { FilesCache } from './files-cache.js';
 import { encodeSnapshotV2, snapshotKeyV2, type SnapshotStatsV2 } from './snapshot.js';
 import { encodeTreeLine } from './tree.js';
@@ -35,6 +37,10 @@ export interface DedupBackupInput {
   keyRing: KeyRing;
   codec: SegmentCodec;
   sizes?: ChunkSizes;
+  /** The zstd level of the worker threads' codec (`codec` compresses the tree on the main thread). */
+  level?: number;
+  /** Worker threads that hash and seal chunks (the machine's parallelism). */
+  parallelism?: number;
   packSize?: number;
   tags?: string[];
   /**
@@ -70,9 +76,6 @@ export interface DedupBackupResult {
   cache: { hits: number; misses: number };
 }
 
-/** A file's chunk ids: from the files cache, or read and chunked. `key` names it in the cache. */
-type FileChunker = (entry: SourceEntry, key: string) => Promise<Buffer[]>;
-
 export async function backupDeduplicated(input: DedupBackupInput): Promise<DedupBackupResult> {
   const { storage, keyRing, signal } = input;
   const { keys } = await openRepositoryKeys(storage, keyRing, signal ? { signal } : {});
@@ -99,22 +102,21 @@ export async function backupDeduplicated(input: DedupBackupInput): Promise<Dedup
   };
   const cacheFile = input.cacheDir ? join(input.cacheDir, keys.id, `${input.job}.files`) : undefined;
   const cache = await FilesCache.open(cacheFile, { forceReread: input.forceReread === true });
-  const reuse = (ids: Buffer[]): void => ids.forEach((id) => references.set(id.toString('hex'), id));
-  const chunkFile: FileChunker = async (entry, key) => {
-    progress.file = key;
-    progress.files++;
-    const local = entry.localFile?.path;
-    const cached = local && (await cache.lookup(key, local, entry.size, (id) => known.index.has(id)));
-    if (cached) {
-      reuse(cached);
-      report(entry.size);
-      return cached;
-    }
-    const ids = entry.open ? (await chunkStream(entry.open(), new FastCdc(gear, input.sizes ?? DEFAULT_CHUNK_SIZES), store)).ids : [];
-    if (local) await cache.record(key, local, ids);
-    return ids;
-  };
-  const { lines, sources, files, bytes } = await collectTree(input, chunkFile);
+  const chunker = startFileChunker({
+    cache,
+    writer,
+    gear,
+    idKey: keys.idKey,
+    runKey,
+    sizes: input.sizes ?? DEFAULT_CHUNK_SIZES,
+    level: input.level ?? 3,
+    parallelism: input.parallelism ?? availableParallelism(),
+    progress,
+    references,
+    report,
+  });
+  const collected = await collectTree(input, chunker.chunkFile).finally(() => chunker.close());
+  const { lines, sources, files, bytes } = collected;
   const tree = (await chunkStream(streamOf(lines), new FastCdc(gear, TREE_SIZES), (chunk) => store(chunk, 'tree'))).ids;
   await writer.finish();
   const id = newSnapshotId();
@@ -139,20 +141,26 @@ interface CollectedTree {
 async function collectTree(input: DedupBackupInput, chunkFile: FileChunker): Promise<CollectedTree> {
   const context = { signal: input.signal, warn: input.warn ?? ((): void => undefined) };
   const out: CollectedTree = { lines: [], sources: [], files: 0, bytes: 0 };
+  // Each file's line, once its last chunks are back from the workers; the lines stay in tree order.
+  const lines: Promise<string>[] = [];
   for (const source of input.sources) {
     await source.prepare?.(context);
     try {
       const summary: ManifestSource = { name: source.name, type: source.type, entries: 0, bytes: 0, ...(source.describe ? { meta: source.describe() } : {}) };
       for await (const entry of source.entries(context)) {
         const { open: _open, localFile: _local, mtime, ...rest } = entry;
-        const chunks = entry.type === 'file' ? await chunkFile(entry, `${source.name}/${entry.path}`) : undefined;
-        out.lines.push(encodeTreeLine({ ...rest, source: source.name, mtime: mtime.toISOString(), ...(chunks ? { chunks } : {}) }));
+        const chunks = entry.type === 'file' ? (await chunkFile(entry, `${source.name}/${entry.path}`)).ids : Promise.resolve(undefined);
+        const line = chunks.then((ids) => encodeTreeLine({ ...rest, source: source.name, mtime: mtime.toISOString(), ...(ids ? { chunks: ids } : {}) }));
+        line.catch(() => undefined);
+        lines.push(line);
         summary.entries++;
         summary.bytes += entry.size;
         if (entry.type === 'file') out.files++;
       }
       out.bytes += summary.bytes;
       out.sources.push(summary);
+      // A source's files are all read before its cleanup (a database snapshot's copy may be removed then).
+      out.lines.push(...(await Promise.all(lines.splice(0))));
     } finally {
       await source.cleanup?.().catch(() => undefined);
     }

@@ -14,7 +14,7 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.js';
 
-interface Stamp {
+export interface Stamp {
   size: number;
   mtimeNs: string;
   ctimeNs: string;
@@ -63,9 +63,13 @@ export class FilesCache {
   }
 
   /** Records a file read in this backup, if its times are old enough to be trusted next time. */
-  async record(key: string, path: string, chunks: Buffer[]): Promise<void> {
-    const stamp = await stampOf(path);
-    if (!stamp) return;
+  /** What `record` needs of a file, taken before it is read. */
+  stamp(path: string): Promise<Stamp | undefined> {
+    return stampOf(path);
+  }
+
+  /** Remembers a file's chunk ids under its stamp from before the read (a file changed meanwhile differs next time). */
+  record(key: string, stamp: Stamp, chunks: Buffer[]): void {
     if (this.startedNs - BigInt(stamp.mtimeNs) <= RECENT_NS || this.startedNs - BigInt(stamp.ctimeNs) <= RECENT_NS) return;
     this.#next.set(key, { ...stamp, chunks: chunks.map((c) => c.toString('base64')) });
   }

@@ -12,6 +12,8 @@ import { PlainCipher, SecretstreamCipher } from '../crypto/segment-cipher.js';
 import { FailsafeError } from '../errors.js';
 import type { Manifest, ManifestEntry } from '../format/manifest.js';
 import { ChunkReader } from '../pack/chunk-reader.js';
+import { SegmentWorkers } from '../pipeline/segment-workers.js';
+import { availableParallelism } from 'node:os';
 import { loadIndex, PACKS_PREFIX } from '../pack/load-index.js';
 import { openRepositoryKeys } from '../pack/repository-config.js';
 import type { ArchiveEntry } from '../read/archive.js';
@@ -23,13 +25,14 @@ import { decodeTree, type TreeEntry } from './tree.js';
 
 export async function openSnapshotV2(storage: Storage, job: string, id: string, keyRing: KeyRing): Promise<OpenedSnapshot> {
   const what = `${storage.targetName}:${snapshotKeyV2(job, id)}`;
-  const open = (slots: KeySlot[]): SecretstreamCipher => new SecretstreamCipher(keyRing.open(slots));
+  const openKey = (slots: KeySlot[]): Uint8Array => keyRing.open(slots);
+  const open = (slots: KeySlot[]): SecretstreamCipher => new SecretstreamCipher(openKey(slots));
   const snapshot = decodeSnapshotBodyV2(await storage.getBuffer(snapshotKeyV2(job, id)), open, what);
   if (snapshot.job !== job || snapshot.id !== id) throw new FailsafeError('E_CORRUPT', `${what}: its header names ${snapshot.job}/${snapshot.id}`);
   const { keys } = await openRepositoryKeys(storage, keyRing);
   const known = await loadIndex(storage, new SecretstreamCipher(keys.indexKey), { open });
   // zstd frames carry what they need: a reader needs no record of the level (core/config/load.ts allows zstd alone).
-  const reader = new ChunkReader(storage, known, { idKey: keys.idKey, open }, createSegmentCodec('zstd', 1));
+  const reader = new ChunkReader(storage, known, { idKey: keys.idKey, open, openKey }, createSegmentCodec('zstd', 1));
   const treeText = Buffer.concat(await Promise.all(snapshot.tree.map((chunk) => reader.read(chunk)))).toString('utf8');
   const tree = decodeTree(treeText, what);
   const manifest: Manifest = {
@@ -78,10 +81,20 @@ async function* archiveEntriesV2(
   signal?: AbortSignal,
 ): AsyncGenerator<ArchiveEntry> {
   const selected = tree.filter((entry) => sources.has(entry.source));
-  const prefetch = new ChunkPrefetch(
-    selected.flatMap((entry) => entry.chunks ?? []),
-    (id) => reader.read(id, signal ? { signal } : {}),
-  );
+  const ids = selected.flatMap((entry) => entry.chunks ?? []);
+  const workers = new SegmentWorkers(OPENING_SPEC, Math.min(availableParallelism(), Math.max(1, ids.length)));
+  const prefetch = new ChunkPrefetch(ids, (id) => reader.read(id, { workers, ...(signal ? { signal } : {}) }));
+  try {
+    yield* entriesOf(selected, prefetch, what, signal);
+  } finally {
+    await workers.close();
+  }
+}
+
+/** Worker threads that open chunks: each request brings its pack's key, so the pool's own cipher is none. */
+const OPENING_SPEC = { compression: { algorithm: 'zstd', level: 1 }, cipher: { name: 'none' } };
+
+async function* entriesOf(selected: TreeEntry[], prefetch: ChunkPrefetch, what: string, signal?: AbortSignal): AsyncGenerator<ArchiveEntry> {
   let position = 0;
   for (const entry of selected) {
     signal?.throwIfAborted();

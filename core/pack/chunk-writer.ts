@@ -79,22 +79,39 @@ export class ChunkWriter {
   /** The chunk's id; stores its bytes unless the repository (or this run) has them already. */
   async add(plain: Buffer, kind: ChunkKind = 'data'): Promise<Buffer> {
     const id = chunkId(this.keys.idKey, plain);
-    this.stats.chunks++;
-    const hex = id.toString('hex');
-    if (this.known.index.has(id) || this.#pending.has(hex)) return id;
-    const sealed = this.keys.cipher.encrypt(this.options.codec.compress(plain), chunkContext(id));
-    const builder = this.#open[this.#choose()]!;
-    builder.add(id, kind, sealed, plain.length);
-    this.#pending.add(hex);
-    this.stats.newChunks++;
-    if (builder.full) await this.#upload(builder);
+    if (!this.reserve(id)) return id;
+    await this.addSealed(id, kind, this.keys.cipher.encrypt(this.options.codec.compress(plain), chunkContext(id)), plain.length);
     return id;
   }
 
+  /**
+   * Counts a chunk and says whether it is new: neither in the index nor
+   * reserved by this run. A new one is reserved, so a chunk sealed elsewhere
+   * (a worker thread) is stored once however many times it comes up meanwhile;
+   * the caller must then `addSealed` it or let the run fail.
+   */
+  reserve(id: Buffer): boolean {
+    this.stats.chunks++;
+    const hex = id.toString('hex');
+    if (this.known.index.has(id) || this.#pending.has(hex)) return false;
+    this.#pending.add(hex);
+    this.stats.newChunks++;
+    return true;
+  }
+
+  /** Appends a reserved chunk, sealed under `keys.cipher` with its chunk context, to an open pack. */
+  async addSealed(id: Buffer, kind: ChunkKind, sealed: Buffer, plainLength: number): Promise<void> {
+    const builder = this.#open[this.#choose()]!;
+    builder.add(id, kind, sealed, plainLength);
+    if (builder.full) await this.#upload(builder);
+  }
+
   /** Starts storing a full pack, once one of the `uploads` slots is free; its builder is empty again when this resolves. */
-  async #upload(builder: PackBuilder): Promise<void> {
+  async #upload(builder: PackBuilder, last = false): Promise<void> {
     while (this.#uploads.size >= (this.options.uploads ?? 2)) await Promise.race(this.#uploads);
     this.#throwIfFailed();
+    // Chunks sealed in worker threads arrive concurrently: another caller may have sent this pack while we waited.
+    if (last ? builder.count === 0 : !builder.full) return;
     const pack = builder.close(this.keys.cipher, this.keys.slots);
     const upload: Promise<void> = this.#put(pack).then(
       () => void this.#uploads.delete(upload),
@@ -118,7 +135,7 @@ export class ChunkWriter {
 
   /** Stores the open packs, then an index object for every pack this run stored. Resolves with the packs. */
   async finish(): Promise<IndexedPack[]> {
-    for (const builder of this.#open) if (builder.count > 0) await this.#upload(builder);
+    for (const builder of this.#open) await this.#upload(builder, true);
     await this.uploaded();
     if (this.#written.length > 0) {
       const index = encodeIndex(this.#written, this.keys.indexCipher);

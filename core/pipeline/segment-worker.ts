@@ -20,10 +20,15 @@ import {
 } from './segment-work.js';
 import { buildSegmentTools } from './stage-tools.js';
 import { collectYoungGarbage } from '../threads/minor-gc.js';
+import { hashOrSealChunk, openChunk, type ChunkHashRequest, type ChunkingSetup, type ChunkOpenRequest } from './chunk-work.js';
 
-export type WorkerRequest = { id: number; op: 'seal'; request: SealRequest } | { id: number; op: 'open'; request: OpenJob };
+export type WorkerRequest =
+  | { id: number; op: 'seal'; request: SealRequest }
+  | { id: number; op: 'open'; request: OpenJob }
+  | { id: number; op: 'chunk'; request: ChunkHashRequest }
+  | { id: number; op: 'open-chunk'; request: ChunkOpenRequest };
 /** The first message a segment worker gets. */
-export type WorkerSetup = { op: 'setup'; spec: SegmentCodecSpec };
+export type WorkerSetup = { op: 'setup'; spec: SegmentCodecSpec } | { op: 'chunking'; setup: ChunkingSetup };
 export type WorkerReply = { id: number; result: unknown } | { id: number; error: { message: string; code?: string } };
 
 /** A view the receiving thread can own: shared memory travels as is, anything else is moved, never copied twice. */
@@ -36,9 +41,14 @@ function movable(data: Buffer): { data: Uint8Array; transfer: ArrayBuffer[] } {
 }
 
 const port = parentPort!;
+let chunking: ChunkingSetup | undefined;
 let ready: Promise<SegmentTools> = Promise.reject(new Error('no codecs were given'));
 ready.catch(() => undefined);
 port.on('message', (message: WorkerRequest | WorkerSetup) => {
+  if (message.op === 'chunking') {
+    chunking = message.setup;
+    return;
+  }
   if (message.op === 'setup') {
     ready = buildSegmentTools(message.spec);
     // Building the codecs may fail before the first request arrives; each request then answers with the failure.
@@ -56,7 +66,13 @@ const codeOf = (err: Error): { code?: string } => (err instanceof FailsafeError 
 
 function handle(t: SegmentTools, message: WorkerRequest): void {
   try {
-    if (message.op === 'seal') {
+    if (message.op === 'chunk') {
+      const { id, sealed } = hashOrSealChunk(t, chunking, message.request);
+      port.postMessage({ id: message.id, result: { id: new Uint8Array(id), ...(sealed ? { sealed } : {}) } }, sealed ? [sealed.buffer as ArrayBuffer] : []);
+    } else if (message.op === 'open-chunk') {
+      const { data, transfer } = movable(openChunk(t, message.request));
+      port.postMessage({ id: message.id, result: data }, transfer);
+    } else if (message.op === 'seal') {
       const { plain, out } = message.request;
       const result = sealSegment(t, { ...message.request, plain: asBuffer(plain), ...(out ? { out: asBuffer(out) } : {}) });
       if (!('data' in result)) return port.postMessage({ id: message.id, result });

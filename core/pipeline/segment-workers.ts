@@ -16,6 +16,7 @@ import { FailsafeError, isErrorCode } from '../errors.js';
 import { workerFile } from '../threads/worker-file.js';
 import { asBuffer, ownsWholeBuffer, type OpenJob, type SealRequest, type SealResult, type SegmentCodecSpec } from './segment-work.js';
 import type { WorkerReply, WorkerRequest, WorkerSetup } from './segment-worker.js';
+import type { ChunkHashRequest, ChunkHashResult, ChunkingSetup, ChunkOpenRequest } from './chunk-work.js';
 import { startSpares, takeSpare } from '../threads/spare-threads.js';
 
 const WORKER_FILE = workerFile('./segment-worker.js', import.meta.url);
@@ -70,6 +71,26 @@ export class SegmentWorkers {
     const { stored } = request;
     const transfer = stored && ownsWholeBuffer(stored) ? [stored.buffer as ArrayBuffer] : [];
     return (this.#run({ id: 0, op: 'open', request }, transfer) as Promise<Uint8Array>).then(asBuffer);
+  }
+
+  /** Gives every thread the slots chunks are cut into and the id key, once, before the first `chunk`. */
+  shareChunking(setup: ChunkingSetup): void {
+    for (const worker of this.#all) worker.postMessage({ op: 'chunking', setup } satisfies WorkerSetup);
+  }
+
+  /** A chunk's keyed id; with `sealAs` (its id) its compressed and sealed bytes too, under the pool's cipher. */
+  chunk(request: ChunkHashRequest): Promise<{ id: Buffer; sealed?: Buffer }> {
+    return (this.#run({ id: 0, op: 'chunk', request }, []) as Promise<ChunkHashResult>).then(({ id, sealed }) => ({
+      id: asBuffer(id),
+      ...(sealed ? { sealed: asBuffer(sealed) } : {}),
+    }));
+  }
+
+  /** A stored chunk decrypted, decompressed and checked against its id (E_CHECKSUM when it does not match). */
+  openChunk(request: ChunkOpenRequest): Promise<Buffer> {
+    const { sealed } = request;
+    const transfer = ownsWholeBuffer(sealed) ? [sealed.buffer as ArrayBuffer] : [];
+    return (this.#run({ id: 0, op: 'open-chunk', request }, transfer) as Promise<Uint8Array>).then(asBuffer);
   }
 
   async close(): Promise<void> {

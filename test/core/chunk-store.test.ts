@@ -77,6 +77,24 @@ describe.each([
     back.forEach((plain, i) => expect(plain.equals([...first, ...added][i]!)).toBe(true));
   });
 
+  it('chunks added concurrently (as the worker threads deliver them) land once each, in no empty or tiny pack', async () => {
+    const storage = await makeStorage();
+    const keys = new Keys();
+    const data = chunks(60);
+    const run = await writer(storage, keys);
+    // Every chunk twice and all at once: full packs are reached by several callers while uploads are busy.
+    const ids = await Promise.all([...data, ...data].map((chunk) => run.add(chunk)));
+    const packs = await run.finish();
+    expect(run.stats).toMatchObject({ chunks: 120, newChunks: 60 });
+    expect(packs.flatMap((p) => p.entries).length).toBe(60);
+    expect(packs.every((p) => p.entries.length > 0)).toBe(true);
+    // Only the two packs open at the end may fall short of the target size.
+    const small = packs.filter((p) => p.entries.reduce((n, e) => n + e.length, 0) < 64 * 1024);
+    expect(small.length).toBeLessThanOrEqual(2);
+    const back = await readAll(storage, keys, ids.slice(0, 60));
+    back.forEach((plain, i) => expect(plain.equals(data[i]!)).toBe(true));
+  });
+
   it('chunks of a run stopped before its index are found in its packs and not stored again', async () => {
     const storage = await makeStorage();
     const keys = new Keys();

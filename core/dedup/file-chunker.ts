@@ -1,0 +1,98 @@
+/**
+ * How a v2 backup turns each file into chunk ids: from the files cache when
+ * the file is unchanged, else read and cut on the main thread into shared
+ * slots (core/dedup/chunk-slots.ts) while the segment workers hash each
+ * chunk and — only when the repository and this run lack it — compress and
+ * seal it for the pack writer.
+ */
+import { FastCdc, type ChunkSizes } from '../chunking/fastcdc.js';
+import type { SourceEntry } from '../contracts.js';
+import type { ChunkWriter } from '../pack/chunk-writer.js';
+import { SegmentWorkers } from '../pipeline/segment-workers.js';
+import { ChunkSlots, chunkIntoSlots, type ChunkTaker } from './chunk-slots.js';
+import type { FilesCache } from './files-cache.js';
+
+/**
+ * A file's chunk ids: from the files cache, or read and chunked. Resolves once
+ * the file is read; its ids may come later (its last chunks still in the workers).
+ */
+export type FileChunker = (entry: SourceEntry, key: string) => Promise<{ ids: Promise<Buffer[]> }>;
+
+/** Chunks in flight at once: enough to keep every worker busy while the main thread reads and cuts the next. */
+const SLOTS_PER_WORKER = 3;
+
+export interface FileChunkerInput {
+  cache: FilesCache;
+  writer: ChunkWriter;
+  gear: Uint32Array;
+  idKey: Uint8Array;
+  /** This run's data key: the workers seal new chunks with it. */
+  runKey: Uint8Array;
+  sizes: ChunkSizes;
+  level: number;
+  parallelism: number;
+  /** The run's progress record: the current file and the files count are kept here. */
+  progress: { file?: string; files: number };
+  /** Every chunk the snapshot references, by hex id. */
+  references: Map<string, Buffer>;
+  /** Bytes read (or skipped by the cache) so far. */
+  report(bytes: number): void;
+}
+
+export function startFileChunker(input: FileChunkerInput): { chunkFile: FileChunker; close(): Promise<void> } {
+  const { cache, writer, references, progress } = input;
+  const workers = new SegmentWorkers(
+    { compression: { algorithm: 'zstd', level: input.level }, cipher: { name: 'xchacha20poly1305-secretstream', key: input.runKey } },
+    input.parallelism,
+  );
+  const slots = new ChunkSlots(input.sizes.max, input.parallelism * SLOTS_PER_WORKER);
+  workers.shareChunking({ slots: slots.shared, idKey: Uint8Array.from(input.idKey) });
+  const take = sealInWorkers(workers, writer, (id, length) => {
+    references.set(id.toString('hex'), id);
+    input.report(length);
+  });
+  const chunkFile: FileChunker = async (entry, key) => {
+    progress.file = key;
+    progress.files++;
+    const local = entry.localFile?.path;
+    const cached = local && (await cache.lookup(key, local, entry.size, (id) => writer.known.index.has(id)));
+    if (cached) {
+      cached.forEach((id) => references.set(id.toString('hex'), id));
+      input.report(entry.size);
+      return { ids: Promise.resolve(cached) };
+    }
+    if (!entry.open) return { ids: Promise.resolve([]) };
+    // Stamped before reading: a file changed while it is read is read again next time.
+    const stamp = local ? await cache.stamp(local) : undefined;
+    const { ids } = await chunkIntoSlots(entry.open(), new FastCdc(input.gear, input.sizes), slots, take);
+    return {
+      ids: ids.then((list) => {
+        if (stamp) cache.record(key, stamp, list);
+        return list;
+      }),
+    };
+  };
+  return { chunkFile, close: () => workers.close() };
+}
+
+/**
+ * Each chunk's keyed id from a worker; when the repository and this run lack
+ * it, a second request has a worker compress and seal it where it lies, and
+ * the sealed bytes go into a pack. `stored` is told of every chunk, new or
+ * not, once it is accounted for.
+ */
+function sealInWorkers(workers: SegmentWorkers, writer: ChunkWriter, stored: (id: Buffer, length: number) => void): ChunkTaker {
+  return async (slot, length) => {
+    try {
+      const { id } = await workers.chunk({ slot: slot.index, length });
+      if (writer.reserve(id)) {
+        const { sealed } = await workers.chunk({ slot: slot.index, length, sealAs: id });
+        await writer.addSealed(id, 'data', sealed!, length);
+      }
+      stored(id, length);
+      return id;
+    } finally {
+      slot.release();
+    }
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * The CPU work on one chunk of a deduplicating (v2) repository, as plain
+ * synchronous functions the segment workers run (core/pipeline/segment-worker.ts):
+ * its keyed id, then — only when the main thread found the id new — its
+ * compression and sealing; and the reverse for a restore, checked against
+ * the id. On a 2-core machine the main thread otherwise does all of it while
+ * the second core idles (docs/performance.md).
+ */
+import { chunkId } from '../chunking/chunk-id.js';
+import type { SegmentCipher } from '../contracts.js';
+import { SecretstreamCipher } from '../crypto/segment-cipher.js';
+import { FailsafeError } from '../errors.js';
+import { chunkContext } from '../pack/format.js';
+import { asBuffer, type SegmentTools } from './segment-work.js';
+
+/**
+ * What a backup's workers keep for every chunk request: the shared buffers
+ * chunks are cut into (sent once: posting shared memory costs far more per
+ * message than two numbers) and the repository's id key.
+ */
+export interface ChunkingSetup {
+  slots: SharedArrayBuffer[];
+  idKey: Uint8Array;
+}
+
+export interface ChunkHashRequest {
+  /** The chunk is the first `length` bytes of this slot, which the main thread reuses once the reply is in. */
+  slot: number;
+  length: number;
+  /** Compress and seal it under the worker's run key too, with this id (from an earlier hash request). */
+  sealAs?: Uint8Array;
+}
+
+export type ChunkHashResult = { id: Uint8Array; sealed?: Uint8Array };
+
+export function hashOrSealChunk(t: SegmentTools, setup: ChunkingSetup | undefined, request: ChunkHashRequest): { id: Buffer; sealed?: Buffer } {
+  const slot = setup?.slots[request.slot];
+  if (!slot) throw new FailsafeError('E_INTERNAL', `chunk slot ${request.slot} was never shared with this worker`);
+  const plain = Buffer.from(slot, 0, request.length);
+  if (!request.sealAs) return { id: chunkId(setup.idKey, plain) };
+  const id = asBuffer(request.sealAs);
+  const compressed = t.compressScratch(plain);
+  const sealed = Buffer.allocUnsafeSlow(t.cipher.sealedSize(compressed.length));
+  t.cipher.encryptInto(compressed, chunkContext(id), sealed);
+  return { id, sealed };
+}
+
+export interface ChunkOpenRequest {
+  sealed: Uint8Array;
+  /** The run key of the chunk's pack (from its trailer's key slots). */
+  key: Uint8Array;
+  id: Uint8Array;
+  idKey: Uint8Array;
+  plainLength: number;
+  /** `<target>:<pack key>`, for messages. */
+  what: string;
+}
+
+/** The run keys a worker has seen: a restore reads few packs' keys many times, so their ciphers are kept. */
+const ciphers = new Map<string, SegmentCipher>();
+
+function cipherFor(key: Uint8Array): SegmentCipher {
+  const name = Buffer.from(key).toString('hex');
+  let cipher = ciphers.get(name);
+  if (!cipher) {
+    if (ciphers.size >= 256) ciphers.clear();
+    cipher = new SecretstreamCipher(key);
+    ciphers.set(name, cipher);
+  }
+  return cipher;
+}
+
+export function openChunk(t: SegmentTools, request: ChunkOpenRequest): Buffer {
+  const id = asBuffer(request.id);
+  const plain = t.decompress(cipherFor(request.key).decrypt(asBuffer(request.sealed), chunkContext(id)), request.plainLength);
+  if (!chunkId(request.idKey, plain).equals(id)) throw new FailsafeError('E_CHECKSUM', `${request.what}: chunk ${id.toString('hex')} does not match its id`);
+  return plain;
+}
