@@ -37,11 +37,11 @@ const failsafe = {
   restoredData: ({ to }) => join(to, 'data'),
   prune({ dir, forget }) {
     const run = timed('failsafe prune', cli, ['prune', '-c', join(dir, 'failsafe.yaml'), '--json']);
-    const removed = JSON.parse(run.stdout)
-      .snapshots.filter((s) => s.action === 'remove')
-      .map((s) => s.id);
+    const report = JSON.parse(run.stdout);
+    const removed = report.snapshots.filter((s) => s.action === 'remove').map((s) => s.id);
     if (removed.sort().join() !== [...forget].sort().join()) throw new Error(`failsafe prune removed ${removed.join(', ')}, not ${forget.join(', ')}`);
-    return run;
+    // What the sweep did (packs removed, repacked, kept, too young) goes into the JSON, to explain what it freed.
+    return { ...run, packs: report.packs.disk };
   },
 };
 

@@ -59,6 +59,8 @@ async function step(tool, name, run) {
   try {
     const before = existsSync(tool.repo(dir)) ? await treeBytes(tool.repo(dir)) : 0;
     const { seconds, cpu, rss, ...extra } = await run(dir);
+    // A command's own output stays out of the JSON: the figures taken from it are in `extra`.
+    delete extra.stdout;
     const repoBytes = await treeBytes(tool.repo(dir));
     const row = { step: name, seconds: round(seconds, 2), cpuSeconds: round(cpu, 2), peakRssBytes: rss, repoBytes, addedBytes: repoBytes - before, ...extra };
     result.steps.push(row);
@@ -115,7 +117,7 @@ async function pruneAll() {
     if (results.get(tool.name).error) continue;
     // Failsafe never sweeps a pack younger than an hour (a backup may be about to name it); here every pack is minutes old.
     await age(tool.repo(join(root, tool.name)));
-    await step(tool, `prune (forget generations ${forgotten[0]}–${forgotten.at(-1)})`, async (dir) => {
+    await step(tool, `prune (forget ${forgotten.length > 1 ? `generations ${forgotten[0]}–${forgotten.at(-1)}` : 'generation 1'})`, async (dir) => {
       const forget = forgotten.map((g) => results.get(tool.name).ids[g]);
       return tool.prune({ dir, forget });
     });
