@@ -4,9 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ensurePeers, peers } from './peers.js';
-import { benchRoot, machine, option, round, sizeOption, timed, treeBytes, treeDigest } from './util.js';
+import { benchRoot, machine, option, round, settleDisk, sizeOption, timed, treeBytes, treeDigest } from './util.js';
 import { DATASET_VERSION, generateDataset } from './dataset.js';
 
 const size = sizeOption('1GiB');
@@ -57,7 +56,7 @@ async function step(peer, stepName, fn) {
   if (stepName === 'restore') {
     // Every tool restores into a folder that does not exist yet (an earlier, interrupted run may have left one).
     await rm(context.restored, { recursive: true, force: true });
-    await settleDisk();
+    await settleDisk(settle);
   }
   const { seconds, rss, cpu } = await fn({ ...context, dir });
   const row = {
@@ -90,15 +89,6 @@ for (let pass = 0; pass < rounds; pass++) {
   for (const peer of pass % 2 === 0 ? chosen : [...chosen].reverse()) await step(peer, 'restore', peer.restore);
 }
 for (const peer of chosen) await step(peer, 'second backup', peer.backup);
-
-/**
- * Each restore starts with nothing of the last one in the dirty page cache, and after ext4 (without a journal)
- * stops skipping the inodes deleted in the last ~30 s, which it otherwise walks past on every file it creates.
- */
-async function settleDisk() {
-  spawnSync('sync');
-  if (settle > 0) await sleep(settle * 1000);
-}
 
 const about = { ...machine(), load: loadBefore, dataBytes, dataset: dataName };
 console.log(

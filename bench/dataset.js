@@ -8,13 +8,14 @@ import Database from 'better-sqlite3';
 export const DATASET_VERSION = 2;
 
 /** Deterministic incompressible bytes: AES-256-CTR keystream from a seed, so runs are comparable. */
-function randomBytesFrom(seed, size) {
+export function randomBytesFrom(seed, size) {
   const key = Buffer.alloc(32);
   key.write(seed);
   return createCipheriv('aes-256-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(size));
 }
 
-function logText(bytes, seed) {
+/** Log lines of about `bytes` (exactly, cut at the end), different for each seed. */
+export function logText(bytes, seed) {
   const lines = [];
   let size = 0;
   for (let i = 0; size < bytes; i++) {

@@ -6,14 +6,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { timed } from './util.js';
 
-const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'failsafe.js');
+export const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'failsafe.js');
 const PASSWORD = 'bench-password';
 
-function resticEnv(dir) {
+export function resticEnv(dir) {
   return { RESTIC_PASSWORD: PASSWORD, RESTIC_REPOSITORY: join(dir, 'repo'), RESTIC_CACHE_DIR: join(dir, 'cache') };
 }
 
-function borgEnv(dir) {
+export function borgEnv(dir) {
   return { BORG_PASSPHRASE: PASSWORD, BORG_BASE_DIR: join(dir, 'home'), BORG_RELOCATED_REPO_ACCESS_IS_OK: 'yes' };
 }
 
@@ -87,7 +87,7 @@ jobs:
   },
 ];
 
-function installed(command) {
+export function installed(command) {
   return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
 }
 

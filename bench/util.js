@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync, rmSync } from 'node:fs';
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const UNITS = { KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
 
@@ -42,18 +43,30 @@ export async function treeBytes(dir) {
  * What the regular files under `dir` hold, wherever they lie in it: the
  * SHA-256 of their sorted SHA-256s. Each tool lays out a restore its own way
  * (restic under the whole original path, Failsafe under the source's name),
- * so paths are left out; a byte restored wrong changes it.
+ * so paths are left out; a byte restored wrong changes it. With `paths`,
+ * each file's path relative to `dir` counts too (a caller that knows where
+ * each tool put the data): a file restored under the wrong name changes it.
  */
-export async function treeDigest(dir) {
+export async function treeDigest(dir, { paths = false } = {}) {
   const hashes = [];
   for (const name of await readdir(dir, { recursive: true })) {
     const path = join(dir, name);
     if (!(await stat(path)).isFile()) continue;
     const hash = createHash('sha256');
     for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk);
-    hashes.push(hash.digest('hex'));
+    hashes.push(paths ? `${name.split(sep).join('/')}\0${hash.digest('hex')}` : hash.digest('hex'));
   }
   return createHash('sha256').update(hashes.sort().join('\n')).digest('hex');
+}
+
+/**
+ * Before a timed restore: nothing of the last one left in the dirty page cache, and `seconds` for ext4 (without
+ * a journal) to stop skipping the inodes deleted in the last ~30 s, which it otherwise walks past on every file it
+ * creates (docs/performance.md, Reproduce).
+ */
+export async function settleDisk(seconds) {
+  spawnSync('sync');
+  if (seconds > 0) await sleep(seconds * 1000);
 }
 
 /**
@@ -115,10 +128,16 @@ export function rounded(row) {
   return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'number' ? round(v) : v]));
 }
 
-/** Writes `<work>/bench.key` and `<work>/failsafe.yaml` (a local target `./target`, key-file encryption) with these jobs; returns the YAML's path. */
-export async function benchConfig(work, jobsYaml) {
+/**
+ * Writes `<work>/bench.key` and `<work>/failsafe.yaml` (a local target `./target`, key-file encryption, then the
+ * top-level keys in `settingsYaml`, such as `repository: { format: 2 }`) with these jobs; returns the YAML's path.
+ */
+export async function benchConfig(work, jobsYaml, settingsYaml = '') {
   await writeFile(join(work, 'bench.key'), Buffer.alloc(32, 7).toString('base64'));
   const config = join(work, 'failsafe.yaml');
-  await writeFile(config, `version: 1\ntargets: { disk: { type: local, path: ./target } }\nencryption: { keyFile: ./bench.key }\njobs:\n${jobsYaml}`);
+  await writeFile(
+    config,
+    `version: 1\ntargets: { disk: { type: local, path: ./target } }\nencryption: { keyFile: ./bench.key }\n${settingsYaml}jobs:\n${jobsYaml}`,
+  );
   return config;
 }
