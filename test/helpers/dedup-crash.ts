@@ -93,11 +93,13 @@ export function describeDedupCrashes(name: string, makeTarget: DedupTarget): voi
     for (const point of ['prune-repacked:1', 'prune-index-written:1', 'prune-index-deleted:1', 'prune-pack-deleted:1']) {
       it(`at ${point}: what is kept still restores, and the next prune finishes the work`, async () => {
         const s = await setup(makeTarget);
-        // Small files are one chunk each, dealt at random between two open packs: with only five kept beside f0,
-        // f0's pack held nothing kept 1 time in 32 and was swept whole, so no repack reached prune-repacked.
+        // Forgotten and kept small files side by side (one chunk each): every pack of the first backup holds both,
+        // so prune must repack. With f0 alone changing, its chunks could fill whole packs of their own, which are
+        // swept whole, and the rest of the unused bytes sat under the 5% repack threshold: no prune-repacked.
         for (let i = 0; i < 24; i++) await writeFile(join(s.data, 'sub', `kept-${i}.bin`), randomBytes(8_000));
         const ids: string[] = [];
         for (let gen = 0; gen < 3; gen++) {
+          for (let i = 0; i < 24; i++) await writeFile(join(s.data, 'sub', `kept-${i}-changing.bin`), randomBytes(8_000));
           await writeFile(join(s.data, 'f0.bin'), randomBytes(200_000));
           ids.push((JSON.parse((await run(['backup', s.spec, s.data, s.cache])).stdout) as { id: string }).id);
         }
