@@ -196,7 +196,7 @@ function badSegment(path: string): string | undefined {
 }
 
 /** `target:key` → `key`: the object verify reports name. */
-function objectOf(what: string): string {
+export function objectOf(what: string): string {
   const colon = what.indexOf(':');
   return colon === -1 ? what : what.slice(colon + 1);
 }

@@ -19,7 +19,7 @@ import type { KeySlot } from '../crypto/keys.js';
 import type { Sodium } from '../crypto/sodium.js';
 import { FailsafeError } from '../errors.js';
 import { FORMAT_VERSION } from '../repository/layout.js';
-import { checkConsistency, headerSchema, inflationBound, manifestSchema, MAX_HEADER_BYTES, parseOrCorrupt } from './manifest-schema.js';
+import { checkConsistency, headerSchema, inflationBound, manifestSchema, MAX_HEADER_BYTES, objectOf, parseOrCorrupt } from './manifest-schema.js';
 
 const MAGIC = Buffer.from('FSMANIF1', 'latin1');
 const PREFIX_BYTES = MAGIC.length + 4;
@@ -193,10 +193,29 @@ export async function decodeManifest(bytes: Buffer, what: string, openKey: Manif
   }
   const manifest = parseOrCorrupt(manifestSchema, json, what, 'manifest body') as Manifest;
   checkConsistency(manifest, what);
-  if (manifest.id !== header.id || manifest.job !== header.job) {
-    throw new FailsafeError('E_CORRUPT', `${what}: manifest body does not match its header`);
-  }
+  matchHeader(header, manifest, what);
   return { header, manifest };
+}
+
+/**
+ * The public header against the body it describes. Encrypted, the header is
+ * authenticated with the body anyway; with `encryption: none` its checksum
+ * covers the body alone, so a header whose date, counts or snapshot were
+ * changed (to make an old snapshot `latest`, say) is caught here. Tags and
+ * storedBytes are in the header only: nothing can check them (docs/security.md).
+ */
+function matchHeader(header: ManifestHeader, manifest: Manifest, what: string): void {
+  const files = manifest.entries.filter((e) => e.type === 'file').length;
+  const bytes = manifest.sources.reduce((sum, s) => sum + s.bytes, 0);
+  const differs =
+    manifest.id !== header.id || manifest.job !== header.job
+      ? 'snapshot'
+      : Date.parse(manifest.createdAt) !== Date.parse(header.createdAt)
+        ? 'date'
+        : header.stats.files !== files || header.stats.bytes !== bytes || header.stats.segments !== manifest.segments.length
+          ? 'counts'
+          : undefined;
+  if (differs) throw new FailsafeError('E_CORRUPT', `${what}: manifest body does not match its header (${differs})`, { object: objectOf(what) });
 }
 
 /**

@@ -10,10 +10,11 @@ import { PlainCipher } from '../crypto/segment-cipher.js';
 import type { SegmentCodecSpec } from '../pipeline/segment-work.js';
 import { FailsafeError, isFailsafeError } from '../errors.js';
 import { readAgain, READ_TRIES } from './read-again.js';
-import { MANIFESTS_PREFIX, manifestKey, parseManifestKey } from './layout.js';
+import { isFuture, MANIFESTS_PREFIX, manifestKey, parseManifestKey } from './layout.js';
 import { decodeManifest, decodeManifestHeader, headerLengthOf, type Manifest, type ManifestEntry, type ManifestHeader } from '../format/manifest.js';
 import type { Storage } from './storage.js';
 import { listSnapshotsV2 } from '../dedup/list.js';
+import { snapshotKeyV2 } from '../dedup/snapshot.js';
 
 /** What a snapshot is, as a backup reports it and `list` finds it. */
 export interface SnapshotBasics {
@@ -98,31 +99,58 @@ export async function listSnapshots(storage: Storage, options: ListSnapshotsOpti
     }
   }
   found.push(...(await listSnapshotsV2(storage, options)));
-  return found.sort((a, b) => (a.createdAt === b.createdAt ? b.id.localeCompare(a.id) : b.createdAt.localeCompare(a.createdAt)));
+  return withoutCollisions(storage, found, options).sort((a, b) =>
+    a.createdAt === b.createdAt ? b.id.localeCompare(a.id) : b.createdAt.localeCompare(a.createdAt),
+  );
+}
+
+/**
+ * One id stored in both formats (`manifests/` and `snapshots/`): one of them
+ * is a copy placed there, and either could be the real one. Both are reported
+ * unreadable, as a damaged header is, rather than listed twice or one hidden.
+ */
+function withoutCollisions(storage: Storage, found: SnapshotInfo[], options: ListSnapshotsOptions): SnapshotInfo[] {
+  const seen = new Map<string, number>();
+  for (const s of found) seen.set(`${s.job}/${s.id}`, (seen.get(`${s.job}/${s.id}`) ?? 0) + 1);
+  return found.filter((s) => {
+    if (seen.get(`${s.job}/${s.id}`) === 1) return true;
+    const key = s.format === 2 ? snapshotKeyV2(s.job, s.id) : manifestKey(s.job, s.id);
+    const error = new FailsafeError('E_CORRUPT', `${storage.targetName}:${key}: snapshot ${s.job}/${s.id} is stored in both formats`, { object: key });
+    options.warn?.(`skipping ${storage.targetName}:${key}: ${error.message}`);
+    options.unreadable?.({ job: s.job, id: s.id, key, error });
+    return false;
+  });
 }
 
 /** The tag of a snapshot of live data taken just before a restore replaced it. */
 export const PRE_RESTORE_TAG = 'pre-restore';
 
-/** `latest` (the newest that is not a pre-restore safety snapshot), a full id or a unique id prefix → the snapshot. E_SNAPSHOT_NOT_FOUND otherwise. */
-export async function resolveSnapshot(storage: Storage, ref: string, job?: string): Promise<SnapshotInfo> {
+/**
+ * `latest` (the newest that is neither a pre-restore safety snapshot nor dated
+ * in the future), a full id or a unique id prefix → the snapshot.
+ * E_SNAPSHOT_NOT_FOUND otherwise.
+ */
+export async function resolveSnapshot(storage: Storage, ref: string, job?: string, now: Date = new Date()): Promise<SnapshotInfo> {
   const all = await listSnapshots(storage, job === undefined ? {} : { job });
   const where = `in target "${storage.targetName}"${job === undefined ? '' : ` for job "${job}"`}`;
-  if (ref === 'latest') {
-    // A restore's safety snapshot holds the data that was being replaced: `latest` means the newest backup, not that.
-    const latest = all.find((s) => !s.tags?.includes(PRE_RESTORE_TAG));
-    if (!latest) {
-      const safety = all.length > 0 ? ` (only ${all.length} pre-restore safety snapshot${all.length === 1 ? '' : 's'}: restore one by its id)` : '';
-      throw new FailsafeError('E_SNAPSHOT_NOT_FOUND', `no snapshots ${where}${safety}`);
-    }
-    return latest;
-  }
+  if (ref === 'latest') return latestOf(all, where, now);
   const matches = all.filter((s) => s.id === ref || s.id.startsWith(ref));
   const exact = matches.filter((s) => s.id === ref);
   if (exact.length === 1) return exact[0]!;
   if (matches.length === 1) return matches[0]!;
   if (matches.length > 1) throw new FailsafeError('E_USAGE', `snapshot "${ref}" is ambiguous ${where} (${matches.length} match)`);
   throw new FailsafeError('E_SNAPSHOT_NOT_FOUND', `snapshot "${ref}" not found ${where}`);
+}
+
+function latestOf(all: SnapshotInfo[], where: string, now: Date): SnapshotInfo {
+  // A restore's safety snapshot holds the data that was being replaced: `latest` means the newest backup, not that.
+  const backups = all.filter((s) => !s.tags?.includes(PRE_RESTORE_TAG));
+  const latest = backups.find((s) => !isFuture(s, now));
+  if (latest) return latest;
+  const future = backups.length > 0 ? ` (only ${backups.length} dated in the future, past this host's clock: restore one by its id if it is genuine)` : '';
+  const safety =
+    all.length > 0 && backups.length === 0 ? ` (only ${all.length} pre-restore safety snapshot${all.length === 1 ? '' : 's'}: restore one by its id)` : '';
+  throw new FailsafeError('E_SNAPSHOT_NOT_FOUND', `no snapshots ${where}${future}${safety}`);
 }
 
 export interface OpenedSnapshot {
