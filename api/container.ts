@@ -26,12 +26,22 @@ export type Configure = (container: DependencyContainer, scope: { job?: string }
 export interface DeploymentOptions {
   warn?: Warn;
   identity?: IdentitySource | undefined;
+  trust?: ReadingTrust | undefined;
   configure?: Configure | undefined;
 }
 
-/** The private identity, when the caller gave one (a container holds no undefined values). */
+/** What a reader was told on its command line of whose signatures to accept. */
+export interface ReadingTrust {
+  /** Public signing keys (`failsafe-sig1-…`), added to the YAML's `signing.trust`. */
+  keys?: string[];
+  /** Read unsigned and untrusted snapshots too. */
+  allowUnsigned?: boolean;
+}
+
+/** The private identity and reading trust, when the caller gave them (a container holds no undefined values). */
 export interface KeyHolder {
   identity?: IdentitySource;
+  trust?: ReadingTrust;
 }
 
 /** Warnings go to stderr unless the caller (the CLI) shows them its own way. */
@@ -43,7 +53,10 @@ export function createDeploymentContainer(loaded: LoadedConfig, registry: Regist
   c.registerInstance(TOKENS.Registry, registry);
   c.registerInstance<Warn>(TOKENS.Warn, options.warn ?? stderrWarn);
   c.registerInstance<Clock>(TOKENS.Clock, systemClock);
-  c.registerInstance<KeyHolder>(TOKENS.Identity, options.identity ? { identity: options.identity } : {});
+  c.registerInstance<KeyHolder>(TOKENS.Identity, {
+    ...(options.identity ? { identity: options.identity } : {}),
+    ...(options.trust ? { trust: options.trust } : {}),
+  });
   c.registerInstance(TOKENS.Compression, { algorithm: loaded.config.compression.algorithm, level: loaded.config.compression.level });
   c.registerInstance(TOKENS.Checksum, DEFAULT_CHECKSUM);
   c.registerInstance(TOKENS.Cipher, {});
@@ -153,7 +166,13 @@ export class Deployment {
     if (config.mode === 'keys' && config.passphraseError && identity === undefined) return Promise.reject(config.passphraseError);
     let encryption = this.#encryption.get(purpose);
     if (encryption === undefined) {
-      encryption = import('../core/crypto/encryption.js').then(({ createEncryption }) => createEncryption(config, identity));
+      const { keyFile, trust = [] } = this.loaded.config.signing;
+      // A backup signs; a reader checks. Each gets only its half, so a reader never needs the signing key's file.
+      const signing =
+        purpose === 'seal'
+          ? { ...(keyFile ? { keyFile } : {}) }
+          : { trust: [...trust, ...(this.keys.trust?.keys ?? [])], allowUnsigned: this.keys.trust?.allowUnsigned === true };
+      encryption = import('../core/crypto/encryption.js').then(({ createEncryption }) => createEncryption(config, identity, signing));
       this.#encryption.set(purpose, encryption);
     }
     return encryption;

@@ -7,6 +7,7 @@ import { BUILTIN_STAGES, type StageCatalog, type StageModule } from '../codec/st
 import type { RestoreEntry, SegmentCipher } from '../contracts.js';
 import { openSnapshotKeys, type Encryption } from '../crypto/encryption.js';
 import { PlainCipher } from '../crypto/segment-cipher.js';
+import { encodeSigningKey, type TrustPolicy } from '../crypto/signing.js';
 import type { SegmentCodecSpec } from '../pipeline/segment-work.js';
 import { FailsafeError, isFailsafeError } from '../errors.js';
 import { readAgain, READ_TRIES } from './read-again.js';
@@ -185,7 +186,7 @@ export async function openSnapshot(
   let cipher: SegmentCipher = new PlainCipher();
   let segmentKey: Uint8Array | undefined;
   // Fetched again when the transfer breaks or the bytes fail their check (read-again.ts); a wrong key fails at once.
-  const { header, manifest } = await readAgain(
+  const { header, manifest, signedBy } = await readAgain(
     async () =>
       decodeManifest(await storage.getBuffer(key), what, async (h) => {
         const opened = openSnapshotKeys(encryption, h);
@@ -196,7 +197,29 @@ export async function openSnapshot(
     { tries: storage.localFiles ? 1 : READ_TRIES },
   );
   matchingKey(header, job, id, what);
+  checkTrust(encryption.trust, signedBy, what);
   return { storage, header, manifest, cipher, codecs: readingSpec(manifest, cipher.name, segmentKey, stages) };
+}
+
+/**
+ * Whether a snapshot may be read: with no trusted keys configured, any (as
+ * before signing existed); with some, only one signed by one of them, unless
+ * `--allow-unsigned`. Its signature itself was checked when it was decoded.
+ */
+export function checkTrust(trust: TrustPolicy | undefined, signedBy: Uint8Array | undefined, what: string): void {
+  if (!trust || trust.allowUnsigned) return;
+  const object = what.slice(what.indexOf(':') + 1);
+  if (!signedBy)
+    throw new FailsafeError('E_UNSIGNED', `${what} is not signed, and this deployment trusts only signed snapshots (--allow-unsigned reads it)`, { object });
+  if (!trust.keys.some((key) => Buffer.from(key).equals(Buffer.from(signedBy)))) {
+    throw new FailsafeError(
+      'E_UNTRUSTED',
+      `${what} is signed by ${encodeSigningKey(signedBy)}, a key this deployment does not trust (--allow-unsigned reads it)`,
+      {
+        object,
+      },
+    );
+  }
 }
 
 /** The stages that read a snapshot: the built-in ones, or those its job registered under the names the manifest records. */
