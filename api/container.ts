@@ -12,6 +12,7 @@ import { createNotifier } from '../core/automation/notify.js';
 import { catalogOf, DEFAULT_CHECKSUM, type PipelineStages, type StageCatalog } from '../core/codec/stages.js';
 import type { SourcePlugin } from '../core/contracts.js';
 import type { Encryption, IdentitySource } from '../core/crypto/encryption.js';
+import type { TrustPolicy } from '../core/crypto/signing.js';
 import type { JobConfig, LoadedConfig } from '../core/config/load.js';
 import { FailsafeError } from '../core/errors.js';
 import type { Registry } from '../core/sdk/registry.js';
@@ -166,16 +167,25 @@ export class Deployment {
     if (config.mode === 'keys' && config.passphraseError && identity === undefined) return Promise.reject(config.passphraseError);
     let encryption = this.#encryption.get(purpose);
     if (encryption === undefined) {
-      const { keyFile, trust = [] } = this.loaded.config.signing;
       // A backup signs; a reader checks. Each gets only its half, so a reader never needs the signing key's file.
-      const signing =
-        purpose === 'seal'
-          ? { ...(keyFile ? { keyFile } : {}) }
-          : { trust: [...trust, ...(this.keys.trust?.keys ?? [])], allowUnsigned: this.keys.trust?.allowUnsigned === true };
+      const { keyFile } = this.loaded.config.signing;
+      const signing = purpose === 'seal' ? { ...(keyFile ? { keyFile } : {}) } : this.#readingTrust();
       encryption = import('../core/crypto/encryption.js').then(({ createEncryption }) => createEncryption(config, identity, signing));
       this.#encryption.set(purpose, encryption);
     }
     return encryption;
+  }
+
+  /** The signing keys a reader trusts (the YAML's and the caller's), and whether it reads what none of them signed. */
+  #readingTrust(): { trust: string[]; allowUnsigned: boolean } {
+    return { trust: [...(this.loaded.config.signing.trust ?? []), ...(this.keys.trust?.keys ?? [])], allowUnsigned: this.keys.trust?.allowUnsigned === true };
+  }
+
+  /** What `latest` must be signed by; undefined when nothing is required. */
+  async trustPolicy(): Promise<TrustPolicy | undefined> {
+    const { trustPolicy } = await import('../core/crypto/signing.js');
+    const { trust, allowUnsigned } = this.#readingTrust();
+    return trustPolicy(trust, allowUnsigned);
   }
 
   async close(): Promise<void> {

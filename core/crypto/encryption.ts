@@ -9,7 +9,7 @@ import { deriveSnapshotKeys, type ManifestHeader, type ManifestSealing } from '.
 import { parsePublicKey, readIdentity } from './identity.js';
 import { KeyRing, readKeyFile, type KeySecrets, type KeySlot } from './keys.js';
 import { PlainCipher, SecretstreamCipher } from './segment-cipher.js';
-import { parseSigningKey, readSigningKey, type Signer, type TrustPolicy } from './signing.js';
+import { readSigningKey, trustPolicy, type Signer, type TrustPolicy } from './signing.js';
 import { getSodium, type Sodium } from './sodium.js';
 
 /**
@@ -52,8 +52,8 @@ export async function createEncryption(settings: EncryptionSettings, identity?: 
 
 async function signatureKeys(signing: SigningSettings): Promise<{ signer?: Signer; trust?: TrustPolicy }> {
   const signer = signing.keyFile === undefined ? undefined : await readSigningKey(signing.keyFile);
-  const keys = (signing.trust ?? []).map(parseSigningKey);
-  return { ...(signer ? { signer } : {}), ...(keys.length > 0 ? { trust: { keys, allowUnsigned: signing.allowUnsigned === true } } : {}) };
+  const trust = trustPolicy(signing.trust ?? [], signing.allowUnsigned === true);
+  return { ...(signer ? { signer } : {}), ...(trust ? { trust } : {}) };
 }
 
 export interface SnapshotCiphers {

@@ -32,6 +32,12 @@ export interface TrustPolicy {
   allowUnsigned: boolean;
 }
 
+/** The policy of a reader given these public keys; none (nothing required) when it trusts no key. */
+export function trustPolicy(trust: string[], allowUnsigned: boolean): TrustPolicy | undefined {
+  const keys = trust.map(parseSigningKey);
+  return keys.length > 0 ? { keys, allowUnsigned } : undefined;
+}
+
 export const encodeSigningKey = (key: Uint8Array): string => encodePublicKey(key, SIGNING_KEY_PREFIX);
 export const parseSigningKey = (text: string): Uint8Array => parsePublicKey(text, SIGNING_KEY_PREFIX);
 

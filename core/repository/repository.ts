@@ -25,6 +25,7 @@ import {
   readManifestHeader,
   resolveSnapshot,
   type ListSnapshotsOptions,
+  type ResolveOptions,
   type OpenedSnapshot,
   type SnapshotInfo,
 } from './snapshots.js';
@@ -75,8 +76,8 @@ export class Repository {
   }
 
   /** `latest`, a full id or a unique id prefix → the snapshot; E_SNAPSHOT_NOT_FOUND otherwise. */
-  resolveSnapshot(ref: string, job?: string): Promise<SnapshotInfo> {
-    return resolveSnapshot(this.storage, ref, job);
+  resolveSnapshot(ref: string, job?: string, options: ResolveOptions = {}): Promise<SnapshotInfo> {
+    return resolveSnapshot(this.storage, ref, job, options);
   }
 
   /** Loads and authenticates a snapshot's manifest; `stages` names the job's registered codecs (core/codec/stages.ts). */

@@ -12,6 +12,7 @@ import type { SegmentCodecSpec } from '../pipeline/segment-work.js';
 import { FailsafeError, isFailsafeError } from '../errors.js';
 import { readAgain, READ_TRIES } from './read-again.js';
 import { isFuture, MANIFESTS_PREFIX, manifestKey, parseManifestKey } from './layout.js';
+import { checkSignature } from '../format/manifest-signature.js';
 import { decodeManifest, decodeManifestHeader, headerLengthOf, type Manifest, type ManifestEntry, type ManifestHeader } from '../format/manifest.js';
 import type { Storage } from './storage.js';
 import { listSnapshotsV2 } from '../dedup/list.js';
@@ -131,10 +132,10 @@ export const PRE_RESTORE_TAG = 'pre-restore';
  * in the future), a full id or a unique id prefix → the snapshot.
  * E_SNAPSHOT_NOT_FOUND otherwise.
  */
-export async function resolveSnapshot(storage: Storage, ref: string, job?: string, now: Date = new Date()): Promise<SnapshotInfo> {
+export async function resolveSnapshot(storage: Storage, ref: string, job?: string, options: ResolveOptions = {}): Promise<SnapshotInfo> {
   const all = await listSnapshots(storage, job === undefined ? {} : { job });
   const where = `in target "${storage.targetName}"${job === undefined ? '' : ` for job "${job}"`}`;
-  if (ref === 'latest') return latestOf(all, where, now);
+  if (ref === 'latest') return latestOf(storage, all, where, options);
   const matches = all.filter((s) => s.id === ref || s.id.startsWith(ref));
   const exact = matches.filter((s) => s.id === ref);
   if (exact.length === 1) return exact[0]!;
@@ -143,15 +144,48 @@ export async function resolveSnapshot(storage: Storage, ref: string, job?: strin
   throw new FailsafeError('E_SNAPSHOT_NOT_FOUND', `snapshot "${ref}" not found ${where}`);
 }
 
-function latestOf(all: SnapshotInfo[], where: string, now: Date): SnapshotInfo {
+export interface ResolveOptions {
+  /** This host's clock (for snapshots dated in the future). */
+  now?: Date;
+  /** When signatures are required, `latest` is the newest snapshot one of these keys signed. */
+  trust?: TrustPolicy;
+}
+
+async function latestOf(storage: Storage, all: SnapshotInfo[], where: string, options: ResolveOptions): Promise<SnapshotInfo> {
+  const now = options.now ?? new Date();
   // A restore's safety snapshot holds the data that was being replaced: `latest` means the newest backup, not that.
   const backups = all.filter((s) => !s.tags?.includes(PRE_RESTORE_TAG));
-  const latest = backups.find((s) => !isFuture(s, now));
-  if (latest) return latest;
+  const current = backups.filter((s) => !isFuture(s, now));
+  const { trust } = options;
+  if (trust && !trust.allowUnsigned && current.length > 0) {
+    // A forged snapshot newer than the real ones must not block `restore latest`: the newest one a trusted key signed is it.
+    for (const s of current) if (await signedByTrusted(storage, s, trust.keys)) return s;
+    throw new FailsafeError(
+      'E_SNAPSHOT_NOT_FOUND',
+      `no snapshot signed by a trusted key ${where} (${current.length} unsigned or untrusted: restore one by its id with --allow-unsigned)`,
+    );
+  }
+  if (current[0]) return current[0];
   const future = backups.length > 0 ? ` (only ${backups.length} dated in the future, past this host's clock: restore one by its id if it is genuine)` : '';
   const safety =
     all.length > 0 && backups.length === 0 ? ` (only ${all.length} pre-restore safety snapshot${all.length === 1 ? '' : 's'}: restore one by its id)` : '';
   throw new FailsafeError('E_SNAPSHOT_NOT_FOUND', `no snapshots ${where}${future}${safety}`);
+}
+
+/** Whether the snapshot's manifest carries a valid signature by one of `keys` (format 2 is not signed yet). */
+async function signedByTrusted(storage: Storage, snapshot: SnapshotInfo, keys: Uint8Array[]): Promise<boolean> {
+  if (snapshot.format === 2) return false;
+  const key = manifestKey(snapshot.job, snapshot.id);
+  try {
+    const bytes = await storage.getBuffer(key);
+    const { header, headerEnd } = decodeManifestHeader(bytes, `${storage.targetName}:${key}`);
+    const { signedBy } = await checkSignature(bytes, header, headerEnd, `${storage.targetName}:${key}`);
+    return signedBy !== undefined && keys.some((k) => Buffer.from(k).equals(Buffer.from(signedBy)));
+  } catch (err) {
+    // A damaged one is not trusted; restoring it by id reports why.
+    if (isFailsafeError(err)) return false;
+    throw err;
+  }
 }
 
 export interface OpenedSnapshot {

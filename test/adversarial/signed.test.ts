@@ -81,6 +81,32 @@ describe('signed snapshots', () => {
     expect((await restore(d, id, ['--trust', theirs.publicKey])).code).toBe(0);
   });
 
+  it('latest is the newest snapshot a trusted key signed: a newer forged one is passed over by restore, drill and verify', async () => {
+    const key = await signingKey();
+    const d = await signedDeployment(key.file, [key.publicKey]);
+    const id = await backup(d.config);
+    // Newer than the real backup, dated now: without signatures it would be latest.
+    const forgedId = `${new Date()
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d{3}/, '')}-f0f0f0`;
+    const now = (json: Record<string, unknown>): void => void (json.createdAt = new Date(Date.now() + 60_000).toISOString());
+    await forgeSnapshot(d.target, { id: forgedId, entries: [{ path: 'file.txt', body: Buffer.from('forged') }], body: now, header: now });
+    const list = await runCli(['list', '--json', '-c', d.config]);
+    expect(list.json()[0].id).toBe(forgedId);
+    const r = await restore(d, 'latest');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.restored.sort()).toEqual(['config', 'data']);
+    expect(await readdir(join(r.dest, 'data'))).not.toContain('file.txt');
+    const scratch = await mkdtemp(join(d.root, 'scratch-'));
+    const drill = await runCli(['drill', '--json', '--scratch', scratch, '-c', d.config]);
+    expect(drill.code, drill.stderr).toBe(0);
+    expect(drill.json()).toMatchObject({ jobs: [{ id }] });
+    // The forged one would fail with E_UNSIGNED: exit 0 says verify took the signed one.
+    expect((await runCli(['verify', 'latest', '-c', d.config])).code).toBe(0);
+    expect(await runCli(['verify', '--all', '-c', d.config]).then((v) => v.code)).toBe(3);
+  });
+
   it('without trust configured nothing changes: unsigned snapshots restore as before', async () => {
     const d = await makeDeployment({ encryption: 'encryption: none' });
     await forgeSnapshot(d.target, { entries: [{ path: 'file.txt' }] });
