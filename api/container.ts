@@ -12,6 +12,7 @@ import { createNotifier } from '../core/automation/notify.js';
 import { catalogOf, DEFAULT_CHECKSUM, type PipelineStages, type StageCatalog } from '../core/codec/stages.js';
 import type { SourcePlugin } from '../core/contracts.js';
 import type { Encryption, IdentitySource } from '../core/crypto/encryption.js';
+import type { TrustPolicy } from '../core/crypto/signing.js';
 import type { JobConfig, LoadedConfig } from '../core/config/load.js';
 import { FailsafeError } from '../core/errors.js';
 import type { Registry } from '../core/sdk/registry.js';
@@ -26,12 +27,22 @@ export type Configure = (container: DependencyContainer, scope: { job?: string }
 export interface DeploymentOptions {
   warn?: Warn;
   identity?: IdentitySource | undefined;
+  trust?: ReadingTrust | undefined;
   configure?: Configure | undefined;
 }
 
-/** The private identity, when the caller gave one (a container holds no undefined values). */
+/** What a reader was told on its command line of whose signatures to accept. */
+export interface ReadingTrust {
+  /** Public signing keys (`failsafe-sig1-…`), added to the YAML's `signing.trust`. */
+  keys?: string[];
+  /** Read unsigned and untrusted snapshots too. */
+  allowUnsigned?: boolean;
+}
+
+/** The private identity and reading trust, when the caller gave them (a container holds no undefined values). */
 export interface KeyHolder {
   identity?: IdentitySource;
+  trust?: ReadingTrust;
 }
 
 /** Warnings go to stderr unless the caller (the CLI) shows them its own way. */
@@ -43,7 +54,10 @@ export function createDeploymentContainer(loaded: LoadedConfig, registry: Regist
   c.registerInstance(TOKENS.Registry, registry);
   c.registerInstance<Warn>(TOKENS.Warn, options.warn ?? stderrWarn);
   c.registerInstance<Clock>(TOKENS.Clock, systemClock);
-  c.registerInstance<KeyHolder>(TOKENS.Identity, options.identity ? { identity: options.identity } : {});
+  c.registerInstance<KeyHolder>(TOKENS.Identity, {
+    ...(options.identity ? { identity: options.identity } : {}),
+    ...(options.trust ? { trust: options.trust } : {}),
+  });
   c.registerInstance(TOKENS.Compression, { algorithm: loaded.config.compression.algorithm, level: loaded.config.compression.level });
   c.registerInstance(TOKENS.Checksum, DEFAULT_CHECKSUM);
   c.registerInstance(TOKENS.Cipher, {});
@@ -153,10 +167,25 @@ export class Deployment {
     if (config.mode === 'keys' && config.passphraseError && identity === undefined) return Promise.reject(config.passphraseError);
     let encryption = this.#encryption.get(purpose);
     if (encryption === undefined) {
-      encryption = import('../core/crypto/encryption.js').then(({ createEncryption }) => createEncryption(config, identity));
+      // A backup signs; a reader checks. Each gets only its half, so a reader never needs the signing key's file.
+      const { keyFile } = this.loaded.config.signing;
+      const signing = purpose === 'seal' ? { ...(keyFile ? { keyFile } : {}) } : this.#readingTrust();
+      encryption = import('../core/crypto/encryption.js').then(({ createEncryption }) => createEncryption(config, identity, signing));
       this.#encryption.set(purpose, encryption);
     }
     return encryption;
+  }
+
+  /** The signing keys a reader trusts (the YAML's and the caller's), and whether it reads what none of them signed. */
+  #readingTrust(): { trust: string[]; allowUnsigned: boolean } {
+    return { trust: [...(this.loaded.config.signing.trust ?? []), ...(this.keys.trust?.keys ?? [])], allowUnsigned: this.keys.trust?.allowUnsigned === true };
+  }
+
+  /** What `latest` must be signed by; undefined when nothing is required. */
+  async trustPolicy(): Promise<TrustPolicy | undefined> {
+    const { trustPolicy } = await import('../core/crypto/signing.js');
+    const { trust, allowUnsigned } = this.#readingTrust();
+    return trustPolicy(trust, allowUnsigned);
   }
 
   async close(): Promise<void> {

@@ -12,7 +12,12 @@ import { createDeploymentContainer, Deployment } from './container.js';
 import type { ConfigObject, FromConfigOptions, OpenOptions } from './options.js';
 
 function build(loaded: LoadedConfig, registry: Registry, options: OpenOptions): Deployment {
-  const container = createDeploymentContainer(loaded, registry, { warn: options.warn, identity: options.identity, configure: options.configure });
+  const container = createDeploymentContainer(loaded, registry, {
+    warn: options.warn,
+    identity: options.identity,
+    trust: options.trust,
+    configure: options.configure,
+  });
   return container.resolve(Deployment);
 }
 

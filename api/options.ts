@@ -5,7 +5,7 @@ import type { IdentitySource } from '../core/crypto/encryption.js';
 import type { FailsafeError } from '../core/errors.js';
 import type { RestoreRunOptions } from '../core/restore/run-restore.js';
 import type { PluginFactory, Registry } from '../core/sdk/registry.js';
-import type { Configure } from './container.js';
+import type { Configure, ReadingTrust } from './container.js';
 
 export interface OpenOptions {
   env?: NodeJS.ProcessEnv;
@@ -13,6 +13,8 @@ export interface OpenOptions {
   registry?: Registry;
   /** A private identity that opens snapshots sealed for recipients (restore, verify, keys rotate). */
   identity?: IdentitySource;
+  /** Signing keys a reader trusts on top of the YAML's `signing.trust` (`--trust`), and `--allow-unsigned`. */
+  trust?: ReadingTrust;
   /** Where targets' warnings go (an unchecked host key, say); stderr by default. */
   warn?: (message: string) => void;
   /**

@@ -27,7 +27,7 @@ import { registerBrowse } from './commands/browse.js';
 import { registerStatus } from './commands/status.js';
 import { registerVerify } from './commands/verify.js';
 import type { CommandContext, CommonOptions } from './context.js';
-import { identityFrom } from './identity.js';
+import { identityFrom, trustFrom } from './identity.js';
 import type { Io } from './output.js';
 
 /** In this order in `failsafe --help`. */
@@ -99,8 +99,9 @@ function createContext(program: Command, io: Io, state: RunState): CommandContex
         }),
     open: async (options) => {
       const identity = identityFrom(options, io.env);
+      const trust = trustFrom(options);
       const { Failsafe } = await import('../api/failsafe.js');
-      return Failsafe.open(options.config, { env: io.env, warn, ...(identity ? { identity } : {}) });
+      return Failsafe.open(options.config, { env: io.env, warn, ...(identity ? { identity } : {}), ...(trust ? { trust } : {}) });
     },
     print: (value, human) => void io.stdout.write(state.json ? `${JSON.stringify(value)}\n` : human()),
     setExit: (code) => void (state.exit = code),

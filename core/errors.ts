@@ -55,6 +55,8 @@ export const ERROR_CODES = {
   E_WRONG_KEY: ExitCode.integrity,
   E_CORRUPT: ExitCode.integrity,
   E_UNSAFE_PATH: ExitCode.integrity,
+  E_UNSIGNED: ExitCode.integrity,
+  E_UNTRUSTED: ExitCode.integrity,
   E_UNSUPPORTED_FORMAT: ExitCode.integrity,
   E_HOST_KEY: ExitCode.integrity,
   // some targets failed, others succeeded (exit 4)

@@ -10,6 +10,10 @@
  *
  *   node decrypt-snapshot.mjs --target DIR --job JOB [--snapshot ID|latest] --out DIR
  *        [--passphrase-env VAR | --key-file FILE | --identity FILE [--identity-passphrase-env VAR]]
+ *        [--trust failsafe-sig1-… ...]
+ *
+ * A signed manifest's signature is always checked; with --trust the snapshot
+ * must be signed by one of those keys (format 1; format 2 is not signed yet).
  *
  * Memory stays bounded by one segment: segments are decrypted one at a time
  * and the tar stream is unpacked as it arrives (format 2: by one batch of chunks).
@@ -32,6 +36,7 @@ const { values: args } = parseArgs({
     'key-file': { type: 'string' },
     identity: { type: 'string' },
     'identity-passphrase-env': { type: 'string', default: 'FAILSAFE_IDENTITY_PASSPHRASE' },
+    trust: { type: 'string', multiple: true, default: [] },
   },
 });
 
@@ -111,13 +116,36 @@ function unseal(stored, key, context, what) {
   return Buffer.concat(parts);
 }
 
+/**
+ * docs/format.md, "Signed manifests": the last 64 bytes are an Ed25519 signature over "failsafe/v1/manifest", a NUL
+ * and every byte before them, by the key the header names. Returns where the signed bytes end.
+ */
+function checkSignature(bytes, header) {
+  if (!header.signature) {
+    if (args.trust.length > 0) fail('the manifest is not signed, and --trust asks for a signature');
+    return bytes.length;
+  }
+  const name = header.signature.publicKey;
+  const raw = Buffer.from(name.slice('failsafe-sig1-'.length), 'base64url');
+  const check = createHash('sha256').update('failsafe-sig1').update(raw.subarray(0, 32)).digest().subarray(0, 4);
+  if (header.signature.alg !== 'ed25519' || !name.startsWith('failsafe-sig1-') || raw.length !== 36 || !check.equals(raw.subarray(32))) {
+    fail('the manifest names a malformed signing key');
+  }
+  const end = bytes.length - 64;
+  const message = Buffer.concat([Buffer.from('failsafe/v1/manifest\0'), bytes.subarray(0, end)]);
+  if (!sodium.crypto_sign_verify_detached(bytes.subarray(end), message, raw.subarray(0, 32))) fail('the manifest signature does not verify');
+  if (args.trust.length > 0 && !args.trust.includes(name)) fail(`the manifest is signed by ${name}, which --trust does not name`);
+  return end;
+}
+
 function readManifest(manifestPath) {
   const bytes = readFileSync(manifestPath);
   if (bytes.subarray(0, 8).toString('latin1') !== 'FSMANIF1') fail(`${manifestPath} is not a Failsafe manifest`);
   const headerEnd = 12 + bytes.readUInt32BE(8);
   const header = JSON.parse(bytes.subarray(12, headerEnd).toString('utf8'));
   if (header.format !== 1) fail(`format ${header.format} is not the version 1 this script reads`);
-  let body = bytes.subarray(headerEnd);
+  const end = checkSignature(bytes, header);
+  let body = bytes.subarray(headerEnd, end);
   let segmentKey;
   if (header.encryption.cipher === 'none') {
     if (sha256(body) !== header.encryption.bodySha256) fail('manifest checksum mismatch');

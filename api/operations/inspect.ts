@@ -40,10 +40,11 @@ async function chooseSnapshots(
   if (ref !== undefined && ref !== 'latest') return { chosen: [await repository.resolveSnapshot(ref, options.job)], missing: [] };
   const chosen: SnapshotInfo[] = [];
   const missing: VerifyProblem[] = [];
+  const trust = await deployment.trustPolicy();
   for (const job of options.job ? [options.job] : deployment.jobNames()) {
     if (!deployment.job(job).targets.includes(repository.targetName)) continue;
     try {
-      chosen.push(await repository.resolveSnapshot('latest', job));
+      chosen.push(await repository.resolveSnapshot('latest', job, trust ? { trust } : {}));
     } catch (err) {
       if (!isFailsafeError(err, 'E_SNAPSHOT_NOT_FOUND')) throw err;
       missing.push({ id: 'latest', job, target: repository.targetName, code: err.code, message: err.message });

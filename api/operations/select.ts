@@ -21,9 +21,10 @@ export async function findSnapshot(deployment: Deployment, ref: string, options:
     job = names[0];
   }
   let lastError: unknown;
+  const trust = ref === 'latest' ? await deployment.trustPolicy() : undefined;
   for (const repository of selectRepositories(deployment, { ...options, ...(job ? { job } : {}) })) {
     try {
-      return { repository, info: await repository.resolveSnapshot(ref, job) };
+      return { repository, info: await repository.resolveSnapshot(ref, job, trust ? { trust } : {}) };
     } catch (err) {
       if (!isFailsafeError(err, 'E_SNAPSHOT_NOT_FOUND')) throw err;
       lastError = err;

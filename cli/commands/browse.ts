@@ -2,12 +2,13 @@
 import type { BrowsedEntry, FoundEntry, Listing, SnapshotDiff } from '../../api/operations/browse.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 import { formatBytes } from '../output.js';
+import { withTrustOptions, type IdentityOptions } from '../identity.js';
 import { pick } from '../pick.js';
 
-type Select = CommonOptions & { job?: string; target?: string };
+type Select = CommonOptions & IdentityOptions & { job?: string; target?: string };
 
 export function registerBrowse({ command, open, print }: CommandContext): void {
-  command('ls <id> [path]', 'list the files of a snapshot (`latest`, an id or a prefix), under <source>[/folder]')
+  withTrustOptions(command('ls <id> [path]', 'list the files of a snapshot (`latest`, an id or a prefix), under <source>[/folder]'))
     .option('--job <job>', 'the job (for latest)')
     .option('--target <target>', 'only this target')
     .option('-l, --long', 'type, mode, size and time of each entry')
@@ -20,7 +21,7 @@ export function registerBrowse({ command, open, print }: CommandContext): void {
         await failsafe.close();
       }
     });
-  command('find <pattern>', 'find files by glob (a bare name matches at any depth) in every snapshot')
+  withTrustOptions(command('find <pattern>', 'find files by glob (a bare name matches at any depth) in every snapshot'))
     .option('--job <job>', 'only this job')
     .option('--target <target>', 'only this target')
     .action(async (pattern: string, options: Select) => {
@@ -32,7 +33,7 @@ export function registerBrowse({ command, open, print }: CommandContext): void {
         await failsafe.close();
       }
     });
-  command('diff <from> <to>', 'what was added, removed and changed between two snapshots')
+  withTrustOptions(command('diff <from> <to>', 'what was added, removed and changed between two snapshots'))
     .option('--job <job>', 'the job (for latest)')
     .option('--target <target>', 'only this target')
     .action(async (from: string, to: string, options: Select) => {

@@ -1,4 +1,4 @@
-/** `failsafe keygen`: a new random key file, or with --asymmetric a private identity and its public key. */
+/** `failsafe keygen`: a new random key file, with --asymmetric a private identity, with --signing a signing key; the public halves printed. */
 import { resolve } from 'node:path';
 import { FailsafeError } from '../../core/errors.js';
 import type { CommandContext, CommonOptions } from '../context.js';
@@ -7,6 +7,7 @@ interface KeygenOptions extends CommonOptions {
   out?: string;
   ifMissing?: boolean;
   asymmetric?: boolean;
+  signing?: boolean;
   passphraseEnv?: string;
 }
 
@@ -16,13 +17,15 @@ export function registerKeygen(context: CommandContext): void {
     .option('--out <file>', 'where to write the key (default failsafe.key, or failsafe.identity with --asymmetric)')
     .option('--if-missing', 'do nothing when the file already exists')
     .option('--asymmetric', 'write a private identity and print its public key, for `encryption: { recipients }`')
+    .option('--signing', 'write a signing key (for signing.keyFile) and print its public key (for signing.trust)')
     .option('--passphrase-env <var>', 'with --asymmetric: protect the identity with the passphrase in this variable')
     .action((options: KeygenOptions) => keygen(context, options));
 }
 
 async function keygen(context: CommandContext, options: KeygenOptions): Promise<void> {
   const { print } = context;
-  const path = resolve(options.out ?? (options.asymmetric ? 'failsafe.identity' : 'failsafe.key'));
+  if (options.signing && (options.asymmetric || options.passphraseEnv !== undefined)) throw new FailsafeError('E_USAGE', '--signing goes alone');
+  const path = resolve(options.out ?? (options.asymmetric ? 'failsafe.identity' : options.signing ? 'failsafe.signing-key' : 'failsafe.key'));
   const { exists } = await import('../../core/restore/swap.js');
   if (options.ifMissing && (await exists(path))) {
     print({ keyFile: path, created: false }, () => `${path} exists; kept it\n`);
@@ -30,6 +33,7 @@ async function keygen(context: CommandContext, options: KeygenOptions): Promise<
   }
   if (options.passphraseEnv !== undefined && !options.asymmetric) throw new FailsafeError('E_USAGE', '--passphrase-env goes with --asymmetric');
   if (options.asymmetric) return writeIdentity(context, path, options.passphraseEnv);
+  if (options.signing) return writeSigningKey(context, path);
   const { writeNewKeyFile } = await import('../../core/crypto/keys.js');
   await writeNewKeyFile(path);
   print({ keyFile: path, created: true }, () => `wrote a new key to ${path}; keep a copy somewhere safe: without it the backups cannot be read\n`);
@@ -44,5 +48,14 @@ async function writeIdentity({ io, print }: CommandContext, path: string, passph
     { identity: path, publicKey, protected: passphrase !== undefined, created: true },
     () =>
       `wrote a new identity to ${path}; keep it off the backup host and keep a copy somewhere safe\npublic key (for encryption.recipients):\n${publicKey}\n`,
+  );
+}
+
+async function writeSigningKey({ print }: CommandContext, path: string): Promise<void> {
+  const { writeNewSigningKey } = await import('../../core/crypto/signing.js');
+  const publicKey = await writeNewSigningKey(path);
+  print(
+    { signingKey: path, publicKey, created: true },
+    () => `wrote a new signing key to ${path}; only the hosts that back up need it\npublic key (for signing.trust on the hosts that restore):\n${publicKey}\n`,
   );
 }

@@ -96,6 +96,7 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
     plugins: raw.plugins.map((p) => resolvePluginSpec(p, dir)),
     targets,
     encryption: encryptionOf(raw, dir, passphraseError),
+    signing: { ...pickDefined({ trust: raw.signing?.trust }), ...(raw.signing?.keyFile ? { keyFile: resolvePath(raw.signing.keyFile, dir) } : {}) },
     compression: { algorithm: raw.compression.algorithm, level },
     segmentSize: raw.segmentSize ?? DEFAULT_SEGMENT_SIZE,
     repository: repositoryOf(raw, fail),

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { parsePublicKey } from '../crypto/identity.js';
+import { parseSigningKey } from '../crypto/signing.js';
 import type { FailsafeError } from '../errors.js';
 import type { Registry } from '../sdk/registry.js';
 import { daemonKeys, jobAutomationKeys, timeZoneSchema, type JobAutomation } from './automation.js';
@@ -43,13 +44,23 @@ const segmentSize = sizeOption(MIN_SEGMENT, MAX_SEGMENT, 'expected a size from 1
 const sourceEntry = z.looseObject({ type: z.string().min(1), name: name.optional() });
 const targetEntry = z.looseObject({ type: z.string().min(1) });
 
-const publicKey = z.string().superRefine((text, ctx) => {
-  try {
-    parsePublicKey(text);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-  }
-});
+const keyText = (parse: (text: string) => unknown) =>
+  z.string().superRefine((text, ctx) => {
+    try {
+      parse(text);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  });
+const publicKey = keyText((text) => parsePublicKey(text));
+
+/** Who signs what this host writes, and whose signatures it trusts when it reads (docs/encryption.md, "Signed snapshots"). */
+const signing = z
+  .object({
+    keyFile: z.string().min(1).optional(),
+    trust: z.array(keyText(parseSigningKey)).min(1, 'list at least one public signing key (from failsafe keygen --signing)').optional(),
+  })
+  .strict();
 
 const MISSING_ENCRYPTION =
   'missing: say how snapshots are protected, e.g. encryption: { keyFile: ./failsafe.key }, { passphrase: "${FAILSAFE_PASSPHRASE}" }, { recipients: [...] }, or encryption: none';
@@ -104,6 +115,7 @@ export const configSchema = z
     plugins: z.array(z.string().min(1)).default([]),
     targets: z.record(name, targetEntry),
     encryption,
+    signing: signing.optional(),
     // zstd compresses ~4× and decompresses ~6× faster than brotli 4 at the same size (docs/performance.md).
     compression: compression.default({ algorithm: 'zstd' }),
     segmentSize: segmentSize.optional(),
@@ -155,6 +167,8 @@ export interface FailsafeConfig {
   plugins: string[];
   targets: Record<string, TargetConfig>;
   encryption: EncryptionConfig;
+  /** The key new snapshots are signed with (absolute), and the public signing keys a reader trusts. */
+  signing: { keyFile?: string; trust?: string[] };
   compression: CompressionConfig;
   segmentSize: number;
   /** Format 2 deduplicates: content-defined chunks in packs, shared by every snapshot of a target (docs/design/dedup.md). */

@@ -9,9 +9,14 @@ import { deriveSnapshotKeys, type ManifestHeader, type ManifestSealing } from '.
 import { parsePublicKey, readIdentity } from './identity.js';
 import { KeyRing, readKeyFile, type KeySecrets, type KeySlot } from './keys.js';
 import { PlainCipher, SecretstreamCipher } from './segment-cipher.js';
+import { readSigningKey, trustPolicy, type Signer, type TrustPolicy } from './signing.js';
 import { getSodium, type Sodium } from './sodium.js';
 
-export type Encryption = { mode: 'none' } | { mode: 'keys'; sodium: Sodium; keyRing: KeyRing };
+/**
+ * The deployment's keys: for encryption, and for signatures — `signer` signs
+ * what a backup writes, `trust` says whose signatures a reader accepts.
+ */
+export type Encryption = ({ mode: 'none' } | { mode: 'keys'; sodium: Sodium; keyRing: KeyRing }) & { signer?: Signer; trust?: TrustPolicy };
 
 export interface EncryptionSettings {
   mode: 'none' | 'keys';
@@ -21,20 +26,34 @@ export interface EncryptionSettings {
   recipients?: string[];
 }
 
+/** The signature settings: the key a backup signs with, the public keys a reader trusts (the YAML's and `--trust`'s). */
+export interface SigningSettings {
+  keyFile?: string;
+  trust?: string[];
+  allowUnsigned?: boolean;
+}
+
 /** A private identity file that opens recipient slots, and the passphrase protecting it if any. */
 export interface IdentitySource {
   file: string;
   passphrase?: string;
 }
 
-export async function createEncryption(settings: EncryptionSettings, identity?: IdentitySource): Promise<Encryption> {
-  if (settings.mode === 'none') return { mode: 'none' };
+export async function createEncryption(settings: EncryptionSettings, identity?: IdentitySource, signing: SigningSettings = {}): Promise<Encryption> {
+  const signatures = await signatureKeys(signing);
+  if (settings.mode === 'none') return { mode: 'none', ...signatures };
   const secrets: KeySecrets = {};
   if (settings.passphrase !== undefined) secrets.passphrase = settings.passphrase;
   if (settings.keyFile !== undefined) secrets.keyFileKey = await readKeyFile(settings.keyFile);
-  if (settings.recipients?.length) secrets.recipients = settings.recipients.map(parsePublicKey);
+  if (settings.recipients?.length) secrets.recipients = settings.recipients.map((key) => parsePublicKey(key));
   if (identity !== undefined) secrets.identities = [await readIdentity(identity.file, identity.passphrase)];
-  return { mode: 'keys', sodium: await getSodium(), keyRing: await KeyRing.create(secrets) };
+  return { mode: 'keys', sodium: await getSodium(), keyRing: await KeyRing.create(secrets), ...signatures };
+}
+
+async function signatureKeys(signing: SigningSettings): Promise<{ signer?: Signer; trust?: TrustPolicy }> {
+  const signer = signing.keyFile === undefined ? undefined : await readSigningKey(signing.keyFile);
+  const trust = trustPolicy(signing.trust ?? [], signing.allowUnsigned === true);
+  return { ...(signer ? { signer } : {}), ...(trust ? { trust } : {}) };
 }
 
 export interface SnapshotCiphers {
@@ -46,13 +65,14 @@ export interface SnapshotCiphers {
 
 /** Ciphers for a snapshot being written: a new random data key, wrapped for every secret. */
 export function newSnapshotCiphers(encryption: Encryption): SnapshotCiphers {
-  if (encryption.mode === 'none') return { segments: new PlainCipher(), sealing: { cipher: 'none' } };
+  const signer = encryption.signer ? { signer: encryption.signer } : {};
+  if (encryption.mode === 'none') return { segments: new PlainCipher(), sealing: { cipher: 'none', ...signer } };
   const { sodium, keyRing } = encryption;
   const dataKey = keyRing.newDataKey();
   const { segmentKey, manifestKey } = deriveSnapshotKeys(sodium, dataKey);
   return {
     segments: new SecretstreamCipher(segmentKey),
-    sealing: { cipher: 'xchacha20poly1305-ietf', sodium, manifestKey, slots: keyRing.seal(dataKey) },
+    sealing: { cipher: 'xchacha20poly1305-ietf', sodium, manifestKey, slots: keyRing.seal(dataKey), ...signer },
     segmentKey,
   };
 }
@@ -73,7 +93,7 @@ export function resumeSnapshotCiphers(encryption: Encryption, slots: KeySlot[] |
   const { segmentKey, manifestKey } = deriveSnapshotKeys(sodium, dataKey);
   return {
     segments: new SecretstreamCipher(segmentKey),
-    sealing: { cipher: 'xchacha20poly1305-ietf', sodium, manifestKey, slots },
+    sealing: { cipher: 'xchacha20poly1305-ietf', sodium, manifestKey, slots, ...(encryption.signer ? { signer: encryption.signer } : {}) },
     segmentKey,
   };
 }

@@ -35,30 +35,29 @@ export type IdentityFile = {
   publicKey: string;
 } & ({ secretKey: string } | { kdf: { alg: 'argon2id13'; salt: string; opslimit: number; memlimit: number }; nonce: string; wrappedSecretKey: string });
 
-function checksum(key: Uint8Array): Buffer {
-  return createHash('sha256').update('failsafe-pk1').update(key).digest().subarray(0, CHECK_BYTES);
+/** The check bytes of a key written with `prefix` (the prefix without its dash is hashed first: a key of one kind never parses as the other). */
+function checksum(key: Uint8Array, prefix: string): Buffer {
+  return createHash('sha256').update(prefix.slice(0, -1)).update(key).digest().subarray(0, CHECK_BYTES);
 }
 
-export function encodePublicKey(key: Uint8Array): string {
-  return `${PUBLIC_KEY_PREFIX}${Buffer.concat([key, checksum(key)]).toString('base64url')}`;
+/** `failsafe-pk1-…` for an encryption public key; signing keys use the same shape with their own prefix (./signing.ts). */
+export function encodePublicKey(key: Uint8Array, prefix = PUBLIC_KEY_PREFIX): string {
+  return `${prefix}${Buffer.concat([key, checksum(key, prefix)]).toString('base64url')}`;
 }
 
 /** Parses a public key; the message says what is wrong (prefix, length, checksum). */
-export function parsePublicKey(text: string): Uint8Array {
+export function parsePublicKey(text: string, prefix = PUBLIC_KEY_PREFIX): Uint8Array {
   const trimmed = text.trim();
-  if (!trimmed.startsWith(PUBLIC_KEY_PREFIX)) {
-    throw new FailsafeError('E_INVALID_KEY', `a public key starts with "${PUBLIC_KEY_PREFIX}" (got "${trimmed.slice(0, 16)}…")`);
+  if (!trimmed.startsWith(prefix)) {
+    throw new FailsafeError('E_INVALID_KEY', `a public key starts with "${prefix}" (got "${trimmed.slice(0, 16)}…")`);
   }
-  const body = trimmed.slice(PUBLIC_KEY_PREFIX.length);
+  const body = trimmed.slice(prefix.length);
   const raw = Buffer.from(body, 'base64url');
   if (!/^[A-Za-z0-9_-]+$/.test(body) || raw.length !== KEY_BYTES + CHECK_BYTES) {
-    throw new FailsafeError(
-      'E_INVALID_KEY',
-      `public key ${trimmed.slice(0, 20)}… is truncated or mangled (expected ${PUBLIC_KEY_PREFIX} and 48 base64url characters)`,
-    );
+    throw new FailsafeError('E_INVALID_KEY', `public key ${trimmed.slice(0, 20)}… is truncated or mangled (expected ${prefix} and 48 base64url characters)`);
   }
   const key = new Uint8Array(raw.subarray(0, KEY_BYTES));
-  if (!checksum(key).equals(raw.subarray(KEY_BYTES))) {
+  if (!checksum(key, prefix).equals(raw.subarray(KEY_BYTES))) {
     throw new FailsafeError('E_INVALID_KEY', `public key ${trimmed.slice(0, 20)}… has a typo (its checksum does not match)`);
   }
   return key;

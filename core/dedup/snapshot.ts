@@ -56,7 +56,9 @@ export function encodeSnapshotV2(
   run: { cipher: SegmentCipher; slots: KeySlot[] },
   indexCipher: SegmentCipher,
 ): Buffer {
-  const sealedBody = run.cipher.encrypt(Buffer.from(JSON.stringify({ sources: body.sources, tree: b64(body.tree), id: header.id })), BODY);
+  // The public fields go in sealed too: a reader with the key checks them (a re-dated or re-tagged header is refused).
+  const sealed = { sources: body.sources, tree: b64(body.tree), id: header.id, public: publicFields(header) };
+  const sealedBody = run.cipher.encrypt(Buffer.from(JSON.stringify(sealed)), BODY);
   const sealedRefs = indexCipher.encrypt(Buffer.from(JSON.stringify(b64(references))), REFERENCES);
   const stored: Stored = { ...header, slots: run.slots, body: sealedBody.toString('base64'), references: sealedRefs.toString('base64') };
   return Buffer.from(JSON.stringify(stored));
@@ -94,8 +96,12 @@ export function decodeSnapshotBodyV2(bytes: Buffer, open: (slots: KeySlot[]) => 
     sources?: unknown;
     tree?: unknown;
     id?: unknown;
+    public?: unknown;
   };
   if (opened.id !== stored.id) throw corrupt(what, 'its sealed id differs from its public one');
+  // Snapshots written before the public fields were sealed have none: only their id is checked.
+  if (opened.public !== undefined && JSON.stringify(opened.public) !== JSON.stringify(publicFields(stored)))
+    throw corrupt(what, 'its public header differs from the sealed copy');
   if (!Array.isArray(opened.sources) || !Array.isArray(opened.tree)) throw corrupt(what, 'its body');
   const { slots: _s, body: _b, references: _r, ...header } = stored;
   return { ...header, sources: opened.sources as ManifestSource[], tree: ids(opened.tree, what) };
@@ -105,6 +111,12 @@ export function decodeSnapshotBodyV2(bytes: Buffer, open: (slots: KeySlot[]) => 
 export function decodeSnapshotReferences(bytes: Buffer, indexCipher: SegmentCipher, what: string): Buffer[] {
   const stored = parse(bytes, what);
   return ids(JSON.parse(indexCipher.decrypt(Buffer.from(stored.references, 'base64'), REFERENCES).toString('utf8')) as unknown, what);
+}
+
+/** The header as sealed: the fields a reader compares, in a fixed order. */
+function publicFields(header: SnapshotHeaderV2): unknown {
+  const { files, bytes, chunks, newChunks, storedBytes } = header.stats;
+  return { job: header.job, createdAt: header.createdAt, tags: header.tags ?? [], stats: { files, bytes, chunks, newChunks, storedBytes } };
 }
 
 function ids(value: unknown, what: string): Buffer[] {

@@ -74,6 +74,7 @@ export const headerSchema = z.looseObject({
   tool: short,
   stats,
   tags: z.array(short).max(MAX_TAGS).optional(),
+  signature: z.object({ alg: z.literal('ed25519'), publicKey: short }).optional(),
   encryption: z.discriminatedUnion('cipher', [
     z.object({ cipher: z.literal('none'), bodySha256: hex64 }),
     z.object({ cipher: z.literal('xchacha20poly1305-ietf'), nonce: base64, slots: z.array(slot).max(MAX_KEY_SLOTS) }),
@@ -196,7 +197,7 @@ function badSegment(path: string): string | undefined {
 }
 
 /** `target:key` → `key`: the object verify reports name. */
-function objectOf(what: string): string {
+export function objectOf(what: string): string {
   const colon = what.indexOf(':');
   return colon === -1 ? what : what.slice(colon + 1);
 }

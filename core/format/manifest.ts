@@ -9,17 +9,21 @@
  *               encryption is none, in which case the header holds its SHA-256.
  *
  * The public header lets `list` work without any key; the body holds file
- * names and must not leak.
+ * names and must not leak. A signed manifest's header says so (`signature`)
+ * and the object ends with 64 more bytes: the writer's Ed25519 signature over
+ * everything before them (../crypto/signing.ts).
  */
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { EntryType } from '../contracts.js';
 import type { KeySlot } from '../crypto/keys.js';
+import { SIGNATURE_BYTES, type Signer } from '../crypto/signing.js';
 import type { Sodium } from '../crypto/sodium.js';
+import { checkSignature, signatureField, signed } from './manifest-signature.js';
 import { FailsafeError } from '../errors.js';
 import { FORMAT_VERSION } from '../repository/layout.js';
-import { checkConsistency, headerSchema, inflationBound, manifestSchema, MAX_HEADER_BYTES, parseOrCorrupt } from './manifest-schema.js';
+import { checkConsistency, headerSchema, inflationBound, manifestSchema, MAX_HEADER_BYTES, objectOf, parseOrCorrupt } from './manifest-schema.js';
 
 const MAGIC = Buffer.from('FSMANIF1', 'latin1');
 const PREFIX_BYTES = MAGIC.length + 4;
@@ -44,6 +48,8 @@ export interface ManifestHeader {
   stats: SnapshotStats;
   /** Labels such as `pre-restore` (a safety snapshot taken by a restore); absent when none. */
   tags?: string[];
+  /** Present when the object ends with the writer's signature: by whom (`failsafe-sig1-…`). */
+  signature?: { alg: 'ed25519'; publicKey: string };
   encryption: { cipher: 'none'; bodySha256: string } | { cipher: 'xchacha20poly1305-ietf'; nonce: string; slots: KeySlot[] };
 }
 
@@ -113,14 +119,21 @@ export function deriveSnapshotKeys(sodium: Sodium, dataKey: Uint8Array): { segme
   };
 }
 
-export type ManifestSealing = { cipher: 'none' } | { cipher: 'xchacha20poly1305-ietf'; sodium: Sodium; manifestKey: Uint8Array; slots: KeySlot[] };
+/** How a manifest is sealed, and by whom it is signed when the deployment has a signing key. */
+export type ManifestSealing = ({ cipher: 'none' } | { cipher: 'xchacha20poly1305-ietf'; sodium: Sodium; manifestKey: Uint8Array; slots: KeySlot[] }) & {
+  signer?: Signer;
+};
 
 export async function encodeManifest(manifest: Manifest, stats: SnapshotStats, sealing: ManifestSealing, labels: { tags?: string[] } = {}): Promise<Buffer> {
   const body = await gzip(Buffer.from(JSON.stringify(manifest), 'utf8'));
-  const base = { format: FORMAT_VERSION, id: manifest.id, job: manifest.job, createdAt: manifest.createdAt, tool: manifest.tool, stats, ...labels };
+  const base = {
+    format: FORMAT_VERSION,
+    ...{ id: manifest.id, job: manifest.job, createdAt: manifest.createdAt, tool: manifest.tool, stats, ...labels },
+    ...signatureField(sealing.signer),
+  };
   if (sealing.cipher === 'none') {
     const header: ManifestHeader = { ...base, encryption: { cipher: 'none', bodySha256: sha256(body) } };
-    return Buffer.concat([prefixed(header), body]);
+    return signed(Buffer.concat([prefixed(header), body]), sealing.signer);
   }
   const { sodium } = sealing;
   const nonce = sodium.randombytes_buf(sodium.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
@@ -130,7 +143,7 @@ export async function encodeManifest(manifest: Manifest, stats: SnapshotStats, s
   };
   const head = prefixed(header);
   const sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(body, head, null, nonce, sealing.manifestKey);
-  return Buffer.concat([head, sealed]);
+  return signed(Buffer.concat([head, sealed]), sealing.signer);
 }
 
 /** Parses and validates the public header from the first bytes of a manifest object (at least `headerBytesNeeded`). */
@@ -167,9 +180,17 @@ export function headerLengthOf(prefix: Buffer, what: string): number | undefined
 
 export type ManifestOpener = (header: ManifestHeader) => Promise<{ sodium: Sodium; manifestKey: Uint8Array }>;
 
+export interface DecodedManifest {
+  header: ManifestHeader;
+  manifest: Manifest;
+  /** The public key whose valid signature the object carries; absent when unsigned. */
+  signedBy?: Uint8Array;
+}
+
 /** Decodes and authenticates a whole manifest object. Wrong key → E_WRONG_KEY; altered bytes → E_CHECKSUM / E_WRONG_KEY. */
-export async function decodeManifest(bytes: Buffer, what: string, openKey: ManifestOpener): Promise<{ header: ManifestHeader; manifest: Manifest }> {
-  const { header, headerEnd } = decodeManifestHeader(bytes, what);
+export async function decodeManifest(object: Buffer, what: string, openKey: ManifestOpener): Promise<DecodedManifest> {
+  const { header, headerEnd } = decodeManifestHeader(object, what);
+  const { unsigned: bytes, signedBy } = await checkSignature(object, header, headerEnd, what);
   let body = bytes.subarray(headerEnd);
   if (header.encryption.cipher === 'none') {
     if (sha256(body) !== header.encryption.bodySha256) throw new FailsafeError('E_CHECKSUM', `${what}: manifest checksum mismatch`);
@@ -193,10 +214,29 @@ export async function decodeManifest(bytes: Buffer, what: string, openKey: Manif
   }
   const manifest = parseOrCorrupt(manifestSchema, json, what, 'manifest body') as Manifest;
   checkConsistency(manifest, what);
-  if (manifest.id !== header.id || manifest.job !== header.job) {
-    throw new FailsafeError('E_CORRUPT', `${what}: manifest body does not match its header`);
-  }
-  return { header, manifest };
+  matchHeader(header, manifest, what);
+  return { header, manifest, ...(signedBy ? { signedBy } : {}) };
+}
+
+/**
+ * The public header against the body it describes. Encrypted, the header is
+ * authenticated with the body anyway; with `encryption: none` its checksum
+ * covers the body alone, so a header whose date, counts or snapshot were
+ * changed (to make an old snapshot `latest`, say) is caught here. Tags and
+ * storedBytes are in the header only: nothing can check them (docs/security.md).
+ */
+function matchHeader(header: ManifestHeader, manifest: Manifest, what: string): void {
+  const files = manifest.entries.filter((e) => e.type === 'file').length;
+  const bytes = manifest.sources.reduce((sum, s) => sum + s.bytes, 0);
+  const differs =
+    manifest.id !== header.id || manifest.job !== header.job
+      ? 'snapshot'
+      : Date.parse(manifest.createdAt) !== Date.parse(header.createdAt)
+        ? 'date'
+        : header.stats.files !== files || header.stats.bytes !== bytes || header.stats.segments !== manifest.segments.length
+          ? 'counts'
+          : undefined;
+  if (differs) throw new FailsafeError('E_CORRUPT', `${what}: manifest body does not match its header (${differs})`, { object: objectOf(what) });
 }
 
 /**
@@ -204,9 +244,13 @@ export async function decodeManifest(bytes: Buffer, what: string, openKey: Manif
  * (unchanged bytes) is sealed again under the same manifest key with a fresh
  * nonce. The caller has authenticated `bytes` with `manifestKey` already.
  */
-export function resealManifest(bytes: Buffer, what: string, sodium: Sodium, manifestKey: Uint8Array, slots: KeySlot[]): Buffer {
-  const { header, headerEnd } = decodeManifestHeader(bytes, what);
+export function resealManifest(object: Buffer, what: string, sodium: Sodium, manifestKey: Uint8Array, slots: KeySlot[], signer?: Signer): Buffer {
+  const { header, headerEnd } = decodeManifestHeader(object, what);
   if (header.encryption.cipher === 'none') throw new FailsafeError('E_USAGE', `${what} is not encrypted; there are no keys to rotate`);
+  // A signed snapshot stays signed, by this deployment's key; an unsigned one is not signed here, which would vouch for whatever it holds.
+  if (header.signature && !signer) throw new FailsafeError('E_KEY_MISSING', `${what} is signed: re-wrapping it needs a signing key (signing.keyFile)`);
+  const bytes = header.signature ? object.subarray(0, object.length - SIGNATURE_BYTES) : object;
+  const resigned = header.signature ? signatureField(signer) : {};
   let body: Uint8Array;
   try {
     body = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
@@ -220,8 +264,9 @@ export function resealManifest(bytes: Buffer, what: string, sodium: Sodium, mani
     throw new FailsafeError('E_WRONG_KEY', `wrong key or corrupted data: ${what} failed authentication`, { cause: err });
   }
   const nonce = sodium.randombytes_buf(sodium.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-  const head = prefixed({ ...header, encryption: { cipher: header.encryption.cipher, nonce: Buffer.from(nonce).toString('base64'), slots } });
-  return Buffer.concat([head, sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(body, head, null, nonce, manifestKey)]);
+  const head = prefixed({ ...header, ...resigned, encryption: { cipher: header.encryption.cipher, nonce: Buffer.from(nonce).toString('base64'), slots } });
+  const sealed = Buffer.concat([head, sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(body, head, null, nonce, manifestKey)]);
+  return header.signature ? signed(sealed, signer) : sealed;
 }
 
 function prefixed(header: ManifestHeader): Buffer {

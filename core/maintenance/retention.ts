@@ -6,6 +6,7 @@
  * an hour bucket carries its UTC offset, so the repeated hour of a DST
  * fall-back is two hours, as it is on the clock of the world.
  */
+import { isFuture } from '../repository/layout.js';
 
 export interface RetentionPolicy {
   keepLast?: number;
@@ -57,15 +58,18 @@ export function isEmptyPolicy(policy: RetentionPolicy): boolean {
  */
 export function applyRetention<T extends Dated>(snapshots: T[], policy: RetentionPolicy, options: RetentionOptions): RetentionDecision<T>[] {
   const sorted = [...snapshots].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt) || b.id.localeCompare(a.id));
-  const decisions = sorted.map((snapshot) => ({ snapshot, keep: false, reasons: [] as string[] }));
+  const all = sorted.map((snapshot) => ({ snapshot, keep: false, reasons: [] as string[] }));
   const keep = (d: RetentionDecision<T>, reason: string): void => {
     d.keep = true;
     d.reasons.push(reason);
   };
   if (isEmptyPolicy(policy)) {
-    for (const d of decisions) keep(d, 'no retention policy');
-    return decisions;
+    for (const d of all) keep(d, 'no retention policy');
+    return all;
   }
+  // A snapshot dated past the clock is kept and counts for nothing: forged ones must not push real ones out of keepLast or keepWithin.
+  const decisions = all.filter((d) => !isFuture(d.snapshot, options.now));
+  for (const d of all) if (isFuture(d.snapshot, options.now)) keep(d, 'dated in the future');
   const calendar = new Calendar(options.timeZone);
 
   if (policy.keepLast !== undefined) decisions.slice(0, policy.keepLast).forEach((d, i) => keep(d, `last ${i + 1}/${policy.keepLast}`));
@@ -91,7 +95,7 @@ export function applyRetention<T extends Dated>(snapshots: T[], policy: Retentio
     const cutoff = options.now.getTime() - policy.keepDays * 86_400_000;
     for (const d of decisions) if (Date.parse(d.snapshot.createdAt) >= cutoff) keep(d, `younger than ${policy.keepDays} days`);
   }
-  return decisions;
+  return all;
 }
 
 export interface Duration {

@@ -45,7 +45,7 @@ export async function rotateKeys(
       });
       if (dataKey === undefined) throw new FailsafeError('E_USAGE', `${what} is not encrypted; there are no keys to rotate`);
       const { manifestKey: sealKey } = deriveSnapshotKeys(sealWith.sodium, dataKey);
-      const resealed = resealManifest(bytes, what, sealWith.sodium, sealKey, sealWith.keyRing.seal(dataKey));
+      const resealed = resealManifest(bytes, what, sealWith.sodium, sealKey, sealWith.keyRing.seal(dataKey), sealWith.signer);
       // Proves the new object opens before it replaces the old one.
       await decodeManifest(resealed, what, async () => ({ sodium: sealWith.sodium, manifestKey: sealKey }));
       if (!options.dryRun) await repository.writeManifest(info.job, info.id, resealed, options.signal ? { signal: options.signal } : {});

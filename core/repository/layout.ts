@@ -33,6 +33,18 @@ export function newSnapshotId(now = new Date()): string {
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
+/**
+ * How far ahead of this host's clock a snapshot may be dated and still count
+ * as the newest: room for clocks that drift, not for a snapshot forged in the
+ * future, which would otherwise stay `latest` past every real backup.
+ */
+export const FUTURE_TOLERANCE_MS = 10 * 60 * 1000;
+
+/** Dated past this host's clock and its tolerance: never `latest`, never counted by retention. */
+export function isFuture(snapshot: { createdAt: string }, now: Date): boolean {
+  return Date.parse(snapshot.createdAt) > now.getTime() + FUTURE_TOLERANCE_MS;
+}
+
 /** Parses `manifests/<job>/<id>` back into its parts; undefined for anything else. */
 export function parseManifestKey(key: string): { job: string; id: string } | undefined {
   const match = /^manifests\/([^/]+)\/([^/]+)$/.exec(key);

@@ -19,11 +19,13 @@ import { DATA_PREFIX, MANIFESTS_PREFIX, manifestKey, newSnapshotId, parseManifes
 import { acquireJobLock, findLocks, removeLocks, type FoundLock, type HeldLock, type LockOptions } from './locks.js';
 import type { ManifestHeader } from '../format/manifest.js';
 import {
+  checkTrust,
   listSnapshots,
   openSnapshot,
   readManifestHeader,
   resolveSnapshot,
   type ListSnapshotsOptions,
+  type ResolveOptions,
   type OpenedSnapshot,
   type SnapshotInfo,
 } from './snapshots.js';
@@ -74,14 +76,16 @@ export class Repository {
   }
 
   /** `latest`, a full id or a unique id prefix → the snapshot; E_SNAPSHOT_NOT_FOUND otherwise. */
-  resolveSnapshot(ref: string, job?: string): Promise<SnapshotInfo> {
-    return resolveSnapshot(this.storage, ref, job);
+  resolveSnapshot(ref: string, job?: string, options: ResolveOptions = {}): Promise<SnapshotInfo> {
+    return resolveSnapshot(this.storage, ref, job, options);
   }
 
   /** Loads and authenticates a snapshot's manifest; `stages` names the job's registered codecs (core/codec/stages.ts). */
   async openSnapshot(job: string, id: string, encryption: Encryption, stages?: StageCatalog): Promise<OpenedSnapshot> {
     if (!(await this.storage.exists(snapshotKeyV2(job, id)))) return openSnapshot(this.storage, job, id, encryption, stages);
     if (encryption.mode !== 'keys') throw new FailsafeError('E_KEY_MISSING', `${this.targetName}: a deduplicating snapshot opens with the repository's keys`);
+    // Format 2 snapshots are not signed yet: where signatures are required they are read only with --allow-unsigned.
+    checkTrust(encryption.trust, undefined, `${this.targetName}:${snapshotKeyV2(job, id)}`);
     const { openSnapshotV2 } = await import('../dedup/open.js');
     return openSnapshotV2(this.storage, job, id, encryption.keyRing);
   }

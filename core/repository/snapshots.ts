@@ -7,13 +7,16 @@ import { BUILTIN_STAGES, type StageCatalog, type StageModule } from '../codec/st
 import type { RestoreEntry, SegmentCipher } from '../contracts.js';
 import { openSnapshotKeys, type Encryption } from '../crypto/encryption.js';
 import { PlainCipher } from '../crypto/segment-cipher.js';
+import { encodeSigningKey, type TrustPolicy } from '../crypto/signing.js';
 import type { SegmentCodecSpec } from '../pipeline/segment-work.js';
 import { FailsafeError, isFailsafeError } from '../errors.js';
 import { readAgain, READ_TRIES } from './read-again.js';
-import { MANIFESTS_PREFIX, manifestKey, parseManifestKey } from './layout.js';
+import { isFuture, MANIFESTS_PREFIX, manifestKey, parseManifestKey } from './layout.js';
+import { checkSignature } from '../format/manifest-signature.js';
 import { decodeManifest, decodeManifestHeader, headerLengthOf, type Manifest, type ManifestEntry, type ManifestHeader } from '../format/manifest.js';
 import type { Storage } from './storage.js';
 import { listSnapshotsV2 } from '../dedup/list.js';
+import { snapshotKeyV2 } from '../dedup/snapshot.js';
 
 /** What a snapshot is, as a backup reports it and `list` finds it. */
 export interface SnapshotBasics {
@@ -98,31 +101,91 @@ export async function listSnapshots(storage: Storage, options: ListSnapshotsOpti
     }
   }
   found.push(...(await listSnapshotsV2(storage, options)));
-  return found.sort((a, b) => (a.createdAt === b.createdAt ? b.id.localeCompare(a.id) : b.createdAt.localeCompare(a.createdAt)));
+  return withoutCollisions(storage, found, options).sort((a, b) =>
+    a.createdAt === b.createdAt ? b.id.localeCompare(a.id) : b.createdAt.localeCompare(a.createdAt),
+  );
+}
+
+/**
+ * One id stored in both formats (`manifests/` and `snapshots/`): one of them
+ * is a copy placed there, and either could be the real one. Both are reported
+ * unreadable, as a damaged header is, rather than listed twice or one hidden.
+ */
+function withoutCollisions(storage: Storage, found: SnapshotInfo[], options: ListSnapshotsOptions): SnapshotInfo[] {
+  const seen = new Map<string, number>();
+  for (const s of found) seen.set(`${s.job}/${s.id}`, (seen.get(`${s.job}/${s.id}`) ?? 0) + 1);
+  return found.filter((s) => {
+    if (seen.get(`${s.job}/${s.id}`) === 1) return true;
+    const key = s.format === 2 ? snapshotKeyV2(s.job, s.id) : manifestKey(s.job, s.id);
+    const error = new FailsafeError('E_CORRUPT', `${storage.targetName}:${key}: snapshot ${s.job}/${s.id} is stored in both formats`, { object: key });
+    options.warn?.(`skipping ${storage.targetName}:${key}: ${error.message}`);
+    options.unreadable?.({ job: s.job, id: s.id, key, error });
+    return false;
+  });
 }
 
 /** The tag of a snapshot of live data taken just before a restore replaced it. */
 export const PRE_RESTORE_TAG = 'pre-restore';
 
-/** `latest` (the newest that is not a pre-restore safety snapshot), a full id or a unique id prefix → the snapshot. E_SNAPSHOT_NOT_FOUND otherwise. */
-export async function resolveSnapshot(storage: Storage, ref: string, job?: string): Promise<SnapshotInfo> {
+/**
+ * `latest` (the newest that is neither a pre-restore safety snapshot nor dated
+ * in the future), a full id or a unique id prefix → the snapshot.
+ * E_SNAPSHOT_NOT_FOUND otherwise.
+ */
+export async function resolveSnapshot(storage: Storage, ref: string, job?: string, options: ResolveOptions = {}): Promise<SnapshotInfo> {
   const all = await listSnapshots(storage, job === undefined ? {} : { job });
   const where = `in target "${storage.targetName}"${job === undefined ? '' : ` for job "${job}"`}`;
-  if (ref === 'latest') {
-    // A restore's safety snapshot holds the data that was being replaced: `latest` means the newest backup, not that.
-    const latest = all.find((s) => !s.tags?.includes(PRE_RESTORE_TAG));
-    if (!latest) {
-      const safety = all.length > 0 ? ` (only ${all.length} pre-restore safety snapshot${all.length === 1 ? '' : 's'}: restore one by its id)` : '';
-      throw new FailsafeError('E_SNAPSHOT_NOT_FOUND', `no snapshots ${where}${safety}`);
-    }
-    return latest;
-  }
+  if (ref === 'latest') return latestOf(storage, all, where, options);
   const matches = all.filter((s) => s.id === ref || s.id.startsWith(ref));
   const exact = matches.filter((s) => s.id === ref);
   if (exact.length === 1) return exact[0]!;
   if (matches.length === 1) return matches[0]!;
   if (matches.length > 1) throw new FailsafeError('E_USAGE', `snapshot "${ref}" is ambiguous ${where} (${matches.length} match)`);
   throw new FailsafeError('E_SNAPSHOT_NOT_FOUND', `snapshot "${ref}" not found ${where}`);
+}
+
+export interface ResolveOptions {
+  /** This host's clock (for snapshots dated in the future). */
+  now?: Date;
+  /** When signatures are required, `latest` is the newest snapshot one of these keys signed. */
+  trust?: TrustPolicy;
+}
+
+async function latestOf(storage: Storage, all: SnapshotInfo[], where: string, options: ResolveOptions): Promise<SnapshotInfo> {
+  const now = options.now ?? new Date();
+  // A restore's safety snapshot holds the data that was being replaced: `latest` means the newest backup, not that.
+  const backups = all.filter((s) => !s.tags?.includes(PRE_RESTORE_TAG));
+  const current = backups.filter((s) => !isFuture(s, now));
+  const { trust } = options;
+  if (trust && !trust.allowUnsigned && current.length > 0) {
+    // A forged snapshot newer than the real ones must not block `restore latest`: the newest one a trusted key signed is it.
+    for (const s of current) if (await signedByTrusted(storage, s, trust.keys)) return s;
+    throw new FailsafeError(
+      'E_SNAPSHOT_NOT_FOUND',
+      `no snapshot signed by a trusted key ${where} (${current.length} unsigned or untrusted: restore one by its id with --allow-unsigned)`,
+    );
+  }
+  if (current[0]) return current[0];
+  const future = backups.length > 0 ? ` (only ${backups.length} dated in the future, past this host's clock: restore one by its id if it is genuine)` : '';
+  const safety =
+    all.length > 0 && backups.length === 0 ? ` (only ${all.length} pre-restore safety snapshot${all.length === 1 ? '' : 's'}: restore one by its id)` : '';
+  throw new FailsafeError('E_SNAPSHOT_NOT_FOUND', `no snapshots ${where}${future}${safety}`);
+}
+
+/** Whether the snapshot's manifest carries a valid signature by one of `keys` (format 2 is not signed yet). */
+async function signedByTrusted(storage: Storage, snapshot: SnapshotInfo, keys: Uint8Array[]): Promise<boolean> {
+  if (snapshot.format === 2) return false;
+  const key = manifestKey(snapshot.job, snapshot.id);
+  try {
+    const bytes = await storage.getBuffer(key);
+    const { header, headerEnd } = decodeManifestHeader(bytes, `${storage.targetName}:${key}`);
+    const { signedBy } = await checkSignature(bytes, header, headerEnd, `${storage.targetName}:${key}`);
+    return signedBy !== undefined && keys.some((k) => Buffer.from(k).equals(Buffer.from(signedBy)));
+  } catch (err) {
+    // A damaged one is not trusted; restoring it by id reports why.
+    if (isFailsafeError(err)) return false;
+    throw err;
+  }
 }
 
 export interface OpenedSnapshot {
@@ -157,7 +220,7 @@ export async function openSnapshot(
   let cipher: SegmentCipher = new PlainCipher();
   let segmentKey: Uint8Array | undefined;
   // Fetched again when the transfer breaks or the bytes fail their check (read-again.ts); a wrong key fails at once.
-  const { header, manifest } = await readAgain(
+  const { header, manifest, signedBy } = await readAgain(
     async () =>
       decodeManifest(await storage.getBuffer(key), what, async (h) => {
         const opened = openSnapshotKeys(encryption, h);
@@ -168,7 +231,29 @@ export async function openSnapshot(
     { tries: storage.localFiles ? 1 : READ_TRIES },
   );
   matchingKey(header, job, id, what);
+  checkTrust(encryption.trust, signedBy, what);
   return { storage, header, manifest, cipher, codecs: readingSpec(manifest, cipher.name, segmentKey, stages) };
+}
+
+/**
+ * Whether a snapshot may be read: with no trusted keys configured, any (as
+ * before signing existed); with some, only one signed by one of them, unless
+ * `--allow-unsigned`. Its signature itself was checked when it was decoded.
+ */
+export function checkTrust(trust: TrustPolicy | undefined, signedBy: Uint8Array | undefined, what: string): void {
+  if (!trust || trust.allowUnsigned) return;
+  const object = what.slice(what.indexOf(':') + 1);
+  if (!signedBy)
+    throw new FailsafeError('E_UNSIGNED', `${what} is not signed, and this deployment trusts only signed snapshots (--allow-unsigned reads it)`, { object });
+  if (!trust.keys.some((key) => Buffer.from(key).equals(Buffer.from(signedBy)))) {
+    throw new FailsafeError(
+      'E_UNTRUSTED',
+      `${what} is signed by ${encodeSigningKey(signedBy)}, a key this deployment does not trust (--allow-unsigned reads it)`,
+      {
+        object,
+      },
+    );
+  }
 }
 
 /** The stages that read a snapshot: the built-in ones, or those its job registered under the names the manifest records. */

@@ -11,6 +11,7 @@
  */
 import { asFailsafeError } from '../errors.js';
 import { listSnapshots, PRE_RESTORE_TAG } from '../repository/snapshots.js';
+import { isFuture } from '../repository/layout.js';
 import { repositoryBytes } from '../dedup/stats.js';
 import type { Storage } from '../repository/storage.js';
 
@@ -90,7 +91,10 @@ async function jobStatus(job: StatusJob, now: Date): Promise<JobStatus> {
     try {
       const snapshots = await listSnapshots(storage, { job: job.name });
       // A restore's safety snapshot is not a backup run: the job's health follows its own backups.
-      const first = snapshots.find((s) => !s.tags?.includes(PRE_RESTORE_TAG));
+      // One dated past the clock (forged, or a writer's clock far off) would make the job look fresh for ever.
+      const first = snapshots.find((s) => !s.tags?.includes(PRE_RESTORE_TAG) && !isFuture(s, now));
+      const future = snapshots.find((s) => isFuture(s, now));
+      if (future) flag('warning', `target ${storage.targetName}: snapshot ${future.id} is dated in the future (${future.createdAt})`);
       status.targets.push({
         target: storage.targetName,
         snapshots: snapshots.length,

@@ -18,6 +18,17 @@ describe('applyRetention', () => {
     expect(Object.values(r)).toEqual([['no retention policy'], ['no retention policy']]);
   });
 
+  it('a snapshot dated in the future is kept and counts for nothing: forged ones cannot push real ones out', () => {
+    const future = ['2099-01-01T00:00:00Z', '2099-01-02T00:00:00Z'];
+    const r = kept([...future, '2026-05-01T00:00:00Z', '2026-05-02T00:00:00Z'], { keepLast: 2, keepWithin: '2d' });
+    expect(r).toEqual({
+      '2099-01-02T00:00:00Z': ['dated in the future'],
+      '2099-01-01T00:00:00Z': ['dated in the future'],
+      '2026-05-02T00:00:00Z': ['last 1/2', 'within 2d of the newest'],
+      '2026-05-01T00:00:00Z': ['last 2/2', 'within 2d of the newest'],
+    });
+  });
+
   it('keepLast keeps the newest n, whatever their order in the input', () => {
     const r = kept(['2026-05-01T00:00:00Z', '2026-05-03T00:00:00Z', '2026-05-02T00:00:00Z'], { keepLast: 2 });
     expect(r).toEqual({ '2026-05-03T00:00:00Z': ['last 1/2'], '2026-05-02T00:00:00Z': ['last 2/2'] });
@@ -113,7 +124,8 @@ describe('applyRetention', () => {
     expect(Object.keys(kept(instants, { keepWithin: '2w' }))).toEqual(['2026-03-31T00:00:00Z']);
     expect(kept(instants, { keepDays: 30 })).toEqual({});
     expect(kept(instants, { keepDays: 2 }, 'UTC', new Date('2026-03-01T12:00:00Z'))).toEqual({
-      '2026-03-31T00:00:00Z': ['younger than 2 days'],
+      // Past this `now`: kept, but not as a member of the policy.
+      '2026-03-31T00:00:00Z': ['dated in the future'],
       '2026-02-28T00:00:00Z': ['younger than 2 days'],
     });
   });

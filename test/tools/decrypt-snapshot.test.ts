@@ -4,7 +4,8 @@
  * without Failsafe.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeDeployment, runCli } from '../helpers/cli.js';
@@ -103,5 +104,31 @@ describe('standalone decoder', () => {
     const wrong = await decode([...base, '--out', join(d.root, 'o2')]);
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain(`${file.source}/${file.path}: checksum mismatch`);
+  });
+});
+
+describe('standalone decoder, signed manifests', () => {
+  it('checks the signature; with --trust it needs that signer', async () => {
+    const keys = await mkdtemp(join(tmpdir(), 'failsafe-signing-'));
+    const made = await runCli(['keygen', '--signing', '--out', join(keys, 'k'), '--json']);
+    const publicKey = made.json().publicKey as string;
+    const d = await makeDeployment({ encryption: 'encryption: none', extraYaml: `signing: { keyFile: ${join(keys, 'k')} }` });
+    expect((await runCli(['backup', '-c', d.config])).code).toBe(0);
+    const base = ['--target', d.target, '--job', 'app'];
+    const trusted = await decode([...base, '--out', join(d.root, 'o1'), '--trust', publicKey]);
+    expect(trusted.code, trusted.stderr).toBe(0);
+    expect(await tree(join(d.root, 'o1', 'data'))).toEqual(await tree(d.data));
+    const other = publicKey.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+    const refused = await decode([...base, '--out', join(d.root, 'o2'), '--trust', other]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('which --trust does not name');
+    const [id] = await readdir(join(d.target, 'manifests', 'app'));
+    const path = join(d.target, 'manifests', 'app', id!);
+    const bytes = await readFile(path);
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 1, bytes.length - 1);
+    await writeFile(path, bytes);
+    const flipped = await decode([...base, '--out', join(d.root, 'o3')]);
+    expect(flipped.code).toBe(1);
+    expect(flipped.stderr).toContain('signature does not verify');
   });
 });
