@@ -47,7 +47,7 @@ async function runDaemon({ open, io }: CommandContext, options: CommonOptions): 
 }
 
 /** The first SIGTERM or SIGINT aborts `stopping` (so a start-up recovery stops too) and settles `stopped` with its name. */
-function untilSignal(): { stopping: AbortController; stopped: Promise<string> } {
+export function untilSignal(): { stopping: AbortController; stopped: Promise<string> } {
   const stopping = new AbortController();
   const stopped = new Promise<string>((done) => {
     const stop = (signal: string) => (): void => {
