@@ -54,6 +54,8 @@ export function registerRoutes(app: Hono, failsafe: Failsafe): void {
     const d = await failsafe.diff(required(c, 'from'), required(c, 'to'), selection(c));
     return c.json({ from: d.from.id, to: d.to.id, added: d.added, removed: d.removed, changed: d.changed });
   });
+  // `failsafe prune --dry-run`: what retention would remove, and why each kept snapshot stays; nothing is changed.
+  app.get('/api/prune-preview', async (c) => c.json(await failsafe.prune({ ...selection(c), dryRun: true })));
   app.get('/api/stats', async (c) => c.json(await failsafe.stats(pickDefined({ target: c.req.query('target') || undefined }))));
 }
 

@@ -9,6 +9,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TreeNode } from '../../ui/routes.js';
+import { appJob } from '../helpers/cli.js';
 import { readEvents, startDashboard, type Dashboard } from '../helpers/ui-client.js';
 
 let dashboard: Dashboard | undefined;
@@ -138,6 +139,23 @@ describe('the dashboard', () => {
     expect(Buffer.from(await download.arrayBuffer())).toEqual(original);
     const folder = await c.request('GET', `/api/download?id=${id}&path=data/photos`);
     expect(folder.status).toBe(400);
+  });
+
+  it('previews a prune as `prune --dry-run` does, and removes nothing', async () => {
+    dashboard = await startDashboard({ jobs: appJob('retention: { keepLast: 1 }') });
+    const c = dashboard.client();
+    await c.login();
+    const older = (await dashboard.failsafe.backup()).snapshots[0]!.id;
+    const newer = (await dashboard.failsafe.backup()).snapshots[0]!.id;
+    const report = await c.json<{ dryRun: boolean; snapshots: { id: string; action: string }[] }>('GET', '/api/prune-preview');
+    expect(report.dryRun).toBe(true);
+    expect(report.snapshots.map((d) => [d.id, d.action])).toEqual(
+      expect.arrayContaining([
+        [older, 'remove'],
+        [newer, 'keep'],
+      ]),
+    );
+    expect((await dashboard.failsafe.list()).map((s) => s.id).sort()).toEqual([older, newer].sort());
   });
 
   it('serves its page and the modules it imports, under a strict content security policy', async () => {

@@ -3,7 +3,7 @@ import { h, render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import htm from 'htm';
 import { login, resume } from './api.js';
-import { BackupNow, Overview, Snapshots } from './views.js';
+import { BackupNow, Overview, PrunePreview, Snapshots } from './views.js';
 
 const html = htm.bind(h);
 
@@ -28,7 +28,7 @@ function Login({ onDone, error }) {
   </form>`;
 }
 
-const VIEWS = { overview: Overview, snapshots: Snapshots, backup: BackupNow };
+const VIEWS = { overview: Overview, snapshots: Snapshots, backup: BackupNow, prune: PrunePreview };
 
 function App() {
   const [state, setState] = useState({ phase: 'starting' });
@@ -52,7 +52,10 @@ function App() {
       <strong>Failsafe</strong>
       <nav>
         ${Object.keys(VIEWS).map(
-          (name) => html`<button class=${name === view ? 'active' : ''} onClick=${() => setView(name)}>${name === 'backup' ? 'backup now' : name}</button>`,
+          (name) =>
+            html`<button class=${name === view ? 'active' : ''} onClick=${() => setView(name)}>
+              ${name === 'backup' ? 'backup now' : name === 'prune' ? 'prune preview' : name}
+            </button>`,
         )}
       </nav>
     </header>

@@ -171,3 +171,44 @@ function RunView({ run }) {
     ${done?.result?.jobs?.map((j) => html`<p>drill ${j.job}: ${j.ok ? 'restored and checked' : 'failed'}</p>`)}
   </div>`;
 }
+
+export function PrunePreview() {
+  const [report, error] = useApi('/api/prune-preview');
+  if (!report)
+    return html`<${Problem} error=${error} />
+      <p>Loading…</p>`;
+  const removed = report.snapshots.filter((d) => d.action === 'remove');
+  return html`<section>
+    <h2>Prune preview</h2>
+    <p>
+      ${removed.length} snapshot(s) would be removed, ${report.snapshots.length - removed.length} kept, ${report.orphans.length} leftover(s) of interrupted
+      backups cleared. Nothing has been changed: <code>failsafe prune</code> does it.
+    </p>
+    ${report.errors.map((e) => html`<${Problem} error=${`${e.target}${e.job ? ` (${e.job})` : ''}: ${e.message} [${e.code}]`} />`)}
+    <table class="prune">
+      <thead>
+        <tr>
+          <th>snapshot</th>
+          <th>job</th>
+          <th>target</th>
+          <th>created</th>
+          <th>would be</th>
+          <th>why kept</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${report.snapshots.map(
+          (d) =>
+            html`<tr data-id=${d.id} class=${d.action}>
+              <td>${d.id}</td>
+              <td>${d.job}</td>
+              <td>${d.target}</td>
+              <td>${time(d.createdAt)}</td>
+              <td>${d.action === 'remove' ? 'removed' : 'kept'}</td>
+              <td>${d.reasons.join(', ')}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+  </section>`;
+}
