@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeDeployment, PASS, runCli } from '../helpers/cli.js';
+import { appJob, makeDeployment, PASS, runCli } from '../helpers/cli.js';
 
 const bin = join(import.meta.dirname, '..', '..', 'bin', 'failsafe.js');
 
@@ -31,6 +31,30 @@ describe('failsafe ui', () => {
     expect(overview.jobs.map((j) => j.job)).toEqual(['app']);
     child.kill('SIGTERM');
     expect(await exited, stderr).toBe(0);
+  });
+
+  it("is served by the daemon too when the YAML has ui:, with its address in the daemon's log", async () => {
+    const d = await makeDeployment({ extraYaml: 'ui: { listen: "127.0.0.1:0" }', jobs: appJob('schedule: "0 3 * * *"') });
+    const child = spawn(process.execPath, [bin, 'daemon', '-c', d.config], { env: { PATH: process.env.PATH, ...PASS } });
+    let stderr = '';
+    const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
+    const address = await new Promise<string | undefined>((done) => {
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+        const found = /dashboard: (\S+)/.exec(stderr);
+        if (found) done(found[1]);
+      });
+      void exited.then(() => done(undefined));
+    });
+    expect(address, stderr).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/#token=/);
+    const [url, token] = address!.split('#token=') as [string, string];
+    const login = await fetch(`${url}api/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token }) });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const overview = (await (await fetch(`${url}api/overview`, { headers: { Cookie: cookie } })).json()) as { jobs: { schedule: string }[] };
+    expect(overview.jobs.map((j) => j.schedule)).toEqual(['0 3 * * *']);
+    child.kill('SIGTERM');
+    expect(await exited, stderr).toBe(0);
+    expect(stderr).toMatch(/daemon stopped/);
   });
 
   it('refuses an address beyond loopback without --insecure-listen (exit 2), and a malformed one', async () => {
