@@ -20,7 +20,7 @@ export default tseslint.config(
   },
   {
     // The source a reader must hold in their head: small files, short functions (docs/architecture.md).
-    files: ['api/**/*.ts', 'core/**/*.ts', 'adapters/**/*.ts', 'plugins/**/*.ts', 'cli/**/*.ts'],
+    files: ['api/**/*.ts', 'core/**/*.ts', 'adapters/**/*.ts', 'plugins/**/*.ts', 'cli/**/*.ts', 'ui/**/*.ts'],
     rules: {
       'max-lines': ['error', { max: 300, skipBlankLines: false, skipComments: false }],
       'max-lines-per-function': ['error', { max: 60, skipBlankLines: true, skipComments: true, IIFEs: true }],
@@ -49,6 +49,26 @@ export default tseslint.config(
         queueMicrotask: 'readonly',
         structuredClone: 'readonly',
         setImmediate: 'readonly',
+      },
+    },
+  },
+  {
+    // The dashboard's front-end runs in the browser (ui/public, served as ES modules).
+    files: ['ui/public/**/*.js'],
+    languageOptions: {
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        location: 'readonly',
+        history: 'readonly',
+        fetch: 'readonly',
+        EventSource: 'readonly',
+        URLSearchParams: 'readonly',
+        URL: 'readonly',
+        console: 'readonly',
+        prompt: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
       },
     },
   },

@@ -27,6 +27,7 @@ const integration = [
   'test/plugins/sqlite.test.ts', // kill -9 of a writer process
   'test/examples/**/*.test.ts', // the examples, against the built package
   'test/tools/**/*.test.ts', // the tools, as scripts in child processes
+  'test/ui/**/*.test.ts', // the dashboard's HTTP server over real backups: tens of seconds
 ];
 
 const shared = {

@@ -25,6 +25,7 @@ import { registerRestore } from './commands/restore.js';
 import { registerStats } from './commands/stats.js';
 import { registerBrowse } from './commands/browse.js';
 import { registerStatus } from './commands/status.js';
+import { registerUi } from './commands/ui.js';
 import { registerVerify } from './commands/verify.js';
 import type { CommandContext, CommonOptions } from './context.js';
 import { identityFrom, trustFrom } from './identity.js';
@@ -44,6 +45,7 @@ const COMMANDS: ((context: CommandContext) => void)[] = [
   registerDrill,
   registerStatus,
   registerDaemon,
+  registerUi,
   registerKeys,
   registerInit,
   registerRecovery,

@@ -50,6 +50,10 @@ export const ERROR_CODES = {
   E_LOCKED: ExitCode.failed,
   E_INTERNAL: ExitCode.failed,
   E_DEPENDENCY: ExitCode.failed,
+  // refused by the web dashboard (HTTP 401, 403, 429; docs/ui.md)
+  E_UI_LOGIN: ExitCode.failed,
+  E_UI_CSRF: ExitCode.failed,
+  E_UI_RATE_LIMIT: ExitCode.failed,
   // integrity (exit 3)
   E_CHECKSUM: ExitCode.integrity,
   E_WRONG_KEY: ExitCode.integrity,

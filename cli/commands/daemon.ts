@@ -5,7 +5,12 @@ import type { Failsafe } from '../../api/failsafe.js';
 import type { SchedulerEvent } from '../../core/automation/scheduler.js';
 import type { TimerSpec } from '../../core/automation/systemd.js';
 import type { FailsafeConfig } from '../../core/config/schema.js';
+import type { UiServer } from '../../ui/server.js';
 import type { CommandContext, CommonOptions } from '../context.js';
+
+interface DaemonOptions extends CommonOptions {
+  insecureListen?: boolean;
+}
 
 interface ScheduleOptions extends CommonOptions {
   systemd?: boolean;
@@ -17,7 +22,8 @@ const NOTHING_TO_SCHEDULE = 'nothing to schedule: give a job a schedule (or set 
 export function registerDaemon(context: CommandContext): void {
   context
     .command('daemon', "run every job's backup on its schedule, and prune and drill on theirs, until SIGTERM or SIGINT")
-    .action((options: CommonOptions) => runDaemon(context, options));
+    .option('--insecure-listen', "let the dashboard of the YAML's ui: listen on an address other than loopback, over plain HTTP")
+    .action((options: DaemonOptions) => runDaemon(context, options));
 
   context
     .command('schedule', 'print the schedules as systemd service and timer units')
@@ -26,28 +32,44 @@ export function registerDaemon(context: CommandContext): void {
     .action((options: ScheduleOptions) => printSchedule(context, options));
 }
 
-async function runDaemon({ open, io }: CommandContext, options: CommonOptions): Promise<void> {
+async function runDaemon({ open, io }: CommandContext, options: DaemonOptions): Promise<void> {
   const failsafe = await open(options);
   const log = (line: string): void => void io.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  let ui: UiServer | undefined;
   try {
     // The deployment's scheduler runs on the clock its container chose (api/container.ts).
     const scheduler = await failsafe.scheduler({ warn: (message) => log(`warning: ${message}`), onEvent: (event) => log(describe(event)) });
     if (scheduler.tasks.length === 0) throw new FailsafeError('E_USAGE', NOTHING_TO_SCHEDULE);
+    // Before anything runs: an address in use or refused stops the daemon at once.
+    ui = await serveDashboard(failsafe, options, log);
     const { stopping, stopped } = untilSignal();
     await recoverAtStart(failsafe, log, stopping.signal);
     if (!stopping.signal.aborted) await scheduler.start();
     log(`daemon started: ${scheduler.tasks.join(', ')}`);
     const signal = await stopped;
     log(`${signal}: stopping${scheduler.running.length > 0 ? `, cancelling ${scheduler.running.join(', ')}` : ''}`);
+    await ui?.close();
+    ui = undefined;
     await scheduler.stop();
     log('daemon stopped');
   } finally {
+    await ui?.close();
     await failsafe.close();
   }
 }
 
+/** With `ui:` in the YAML the daemon serves the dashboard too; its address and token go to the daemon's log, read by whoever may run it. */
+async function serveDashboard(failsafe: Failsafe, options: DaemonOptions, log: (line: string) => void): Promise<UiServer | undefined> {
+  const listen = failsafe.config.config.ui?.listen;
+  if (listen === undefined) return undefined;
+  const { startUi } = await import('../../ui/server.js');
+  const ui = await startUi(failsafe, { listen, insecureListen: options.insecureListen === true, warn: (message) => log(`warning: ${message}`) });
+  log(`dashboard: ${ui.url}#token=${ui.token}`);
+  return ui;
+}
+
 /** The first SIGTERM or SIGINT aborts `stopping` (so a start-up recovery stops too) and settles `stopped` with its name. */
-function untilSignal(): { stopping: AbortController; stopped: Promise<string> } {
+export function untilSignal(): { stopping: AbortController; stopped: Promise<string> } {
   const stopping = new AbortController();
   const stopped = new Promise<string>((done) => {
     const stop = (signal: string) => (): void => {

@@ -105,6 +105,7 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
     ...(raw.timeZone === undefined ? {} : { timeZone: raw.timeZone }),
     schedules: pickDefined({ prune: raw.schedules?.prune, drill: raw.schedules?.drill }),
     stateFile: resolvePath(raw.stateFile ?? '.failsafe-state.json', dir),
+    ...(raw.ui === undefined ? {} : { ui: raw.ui }),
     jobs,
   };
   return { file: options.label ?? path, dir, config };

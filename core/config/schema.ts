@@ -109,6 +109,10 @@ const checkpoints = z
   })
   .strict();
 
+/** `host:port` or `[v6]:port` the web dashboard listens on (docs/ui.md); which hosts it may be is `failsafe ui`'s check. */
+export const LISTEN_PATTERN = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+const ui = z.object({ listen: z.string().regex(LISTEN_PATTERN, 'expected host:port, like 127.0.0.1:8740').default('127.0.0.1:8740') }).strict();
+
 export const configSchema = z
   .object({
     version: z.literal(1, 'this Failsafe reads version: 1'),
@@ -124,6 +128,7 @@ export const configSchema = z
     checkpoints: checkpoints.optional(),
     timeZone: timeZoneSchema.optional(),
     ...daemonKeys,
+    ui: ui.optional(),
     jobs: z.record(name, job),
   })
   .strict();
@@ -182,6 +187,8 @@ export interface FailsafeConfig {
   schedules: { prune?: string; drill?: string };
   /** The daemon's record of last runs (absolute). */
   stateFile: string;
+  /** The web dashboard's address (`failsafe ui`); absent when the YAML has no `ui:`. */
+  ui?: { listen: string };
   jobs: Record<string, JobConfig>;
 }
 

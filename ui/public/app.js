@@ -1,0 +1,65 @@
+// The dashboard's page: a login, then three views (overview, snapshots, backup now).
+import { h, render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import htm from 'htm';
+import { login, resume } from './api.js';
+import { BackupNow, Overview, PrunePreview, Snapshots } from './views.js';
+
+const html = htm.bind(h);
+
+function Login({ onDone, error }) {
+  const [token, setToken] = useState('');
+  const [problem, setProblem] = useState(error);
+  const submit = async (e) => {
+    e.preventDefault();
+    try {
+      await login(token.trim());
+      onDone();
+    } catch (err) {
+      setProblem(err.message);
+    }
+  };
+  return html`<form class="login" onSubmit=${submit}>
+    <h1>Failsafe</h1>
+    <p>Paste the token <code>failsafe ui</code> printed (or open the address it printed).</p>
+    <input type="password" autocomplete="off" placeholder="token" value=${token} onInput=${(e) => setToken(e.target.value)} />
+    <button type="submit">Log in</button>
+    ${problem && html`<p class="error">${problem}</p>`}
+  </form>`;
+}
+
+const VIEWS = { overview: Overview, snapshots: Snapshots, backup: BackupNow, prune: PrunePreview };
+
+function App() {
+  const [state, setState] = useState({ phase: 'starting' });
+  const [view, setView] = useState('overview');
+  useEffect(() => {
+    const token = new URLSearchParams(location.hash.slice(1)).get('token');
+    // The token leaves the address bar (and the history) at once.
+    if (token) history.replaceState(null, '', location.pathname);
+    const start = token
+      ? login(token).then(
+          () => true,
+          () => false,
+        )
+      : resume();
+    start.then((ok) => setState({ phase: ok ? 'in' : 'out', error: token && !ok ? 'that token was refused' : undefined }));
+  }, []);
+  if (state.phase === 'starting') return html`<p>Loading…</p>`;
+  if (state.phase === 'out') return html`<${Login} error=${state.error} onDone=${() => setState({ phase: 'in' })} />`;
+  const View = VIEWS[view];
+  return html`<header>
+      <strong>Failsafe</strong>
+      <nav>
+        ${Object.keys(VIEWS).map(
+          (name) =>
+            html`<button class=${name === view ? 'active' : ''} onClick=${() => setView(name)}>
+              ${name === 'backup' ? 'backup now' : name === 'prune' ? 'prune preview' : name}
+            </button>`,
+        )}
+      </nav>
+    </header>
+    <${View} />`;
+}
+
+render(html`<${App} />`, document.getElementById('app'));

@@ -1,0 +1,214 @@
+// The dashboard's views; each reads one API route, the one the matching CLI command calls.
+import { h } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import htm from 'htm';
+import { age, api, bytes, follow, query, time } from './api.js';
+import { Tree } from './tree.js';
+
+const html = htm.bind(h);
+
+/** Loads `path` (again when `deps` change): [data, error, reload]. */
+function useApi(path, deps = []) {
+  const [state, setState] = useState({});
+  const load = () =>
+    api(path).then(
+      (data) => setState({ data }),
+      (error) => setState({ error: error.message }),
+    );
+  useEffect(() => void load(), deps);
+  return [state.data, state.error, load];
+}
+
+const Problem = ({ error }) => error && html`<p class="error">${error}</p>`;
+
+export function Overview() {
+  const [report, error] = useApi('/api/overview');
+  if (!report)
+    return html`<${Problem} error=${error} />
+      <p>Loading…</p>`;
+  const drill = report.drill ? `${report.drill.ok ? 'passed' : `failed: ${report.drill.error ?? ''}`} at ${time(report.drill.at)}` : 'never';
+  return html`<section>
+    <h2>Overview <span class=${`health ${report.health}`}>${report.health}</span></h2>
+    <table class="jobs">
+      <thead>
+        <tr>
+          <th>job</th>
+          <th>health</th>
+          <th>last success</th>
+          <th>age</th>
+          <th>size</th>
+          <th>stored</th>
+          <th>targets</th>
+          <th>next run</th>
+          <th>last drill</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${report.jobs.map(
+          (j) =>
+            html`<tr data-job=${j.job}>
+              <td>${j.job}</td>
+              <td><span class=${`health ${j.health}`}>${j.health}</span>${j.problems.map((p) => html`<div class="reason">${p}</div>`)}</td>
+              <td>${time(j.lastSuccess) || 'never'}</td>
+              <td>${age(j.ageSeconds)}</td>
+              <td>${j.lastSize ? `${bytes(j.lastSize.bytes)}, ${j.lastSize.files} files` : ''}</td>
+              <td>${j.lastSize ? bytes(j.lastSize.storedBytes) : ''}</td>
+              <td>${j.targets.map((t) => html`<div>${t.target}: ${t.error ? t.error.message : `${t.snapshots} snapshots`}</div>`)}</td>
+              <td>${j.nextRun ? time(j.nextRun) : j.schedule ? '' : 'no schedule'}</td>
+              <td>${drill}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+    ${report.problems.map((p) => html`<p class="reason">${p}</p>`)}
+    <p class="note">checked ${time(report.checkedAt)}</p>
+  </section>`;
+}
+
+export function Snapshots() {
+  const [filter, setFilter] = useState({ job: '', target: '', tag: '' });
+  const [snapshots, error] = useApi(`/api/snapshots?${query(filter)}`, [filter.job, filter.target, filter.tag]);
+  const [open, setOpen] = useState(undefined);
+  const [picked, setPicked] = useState([]);
+  const [diff, setDiff] = useState(undefined);
+  const set = (key) => (e) => setFilter({ ...filter, [key]: e.target.value.trim() });
+  const pick = (s) => setPicked(picked.includes(s) ? picked.filter((p) => p !== s) : [...picked.slice(-1), s]);
+  const compare = async () => {
+    const [a, b] = [...picked].sort((x, y) => x.createdAt.localeCompare(y.createdAt));
+    setDiff(await api(`/api/diff?${query({ from: a.id, to: b.id, job: a.job, target: a.target })}`).catch((e) => ({ error: e.message })));
+  };
+  return html`<section>
+    <h2>Snapshots</h2>
+    <form class="filters" onSubmit=${(e) => e.preventDefault()}>
+      <input placeholder="job" value=${filter.job} onChange=${set('job')} />
+      <input placeholder="target" value=${filter.target} onChange=${set('target')} />
+      <input placeholder="tag" value=${filter.tag} onChange=${set('tag')} />
+      <button type="button" disabled=${picked.length !== 2} onClick=${compare}>diff the two ticked</button>
+    </form>
+    <${Problem} error=${error} />
+    ${diff && html`<${Diff} diff=${diff} />`}
+    <table class="snapshots">
+      <thead>
+        <tr>
+          <th></th>
+          <th>id</th>
+          <th>job</th>
+          <th>target</th>
+          <th>created</th>
+          <th>size</th>
+          <th>files</th>
+          <th>tags</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${(snapshots ?? []).map(
+          (s) =>
+            html`<tr data-id=${s.id}>
+              <td><input type="checkbox" checked=${picked.includes(s)} onChange=${() => pick(s)} /></td>
+              <td><a href="#" onClick=${(e) => (e.preventDefault(), setOpen(s))}>${s.id}</a></td>
+              <td>${s.job}</td>
+              <td>${s.target}</td>
+              <td>${time(s.createdAt)}</td>
+              <td>${bytes(s.bytes)}</td>
+              <td>${s.files}</td>
+              <td>${s.tags.join(', ')}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+    ${open && html`<${Tree} snapshot=${open} key=${`${open.target}/${open.id}`} />`}
+  </section>`;
+}
+
+function Diff({ diff }) {
+  if (diff.error) return html`<${Problem} error=${diff.error} />`;
+  const line = (sign, e) =>
+    html`<li class=${`diff-${sign === '+' ? 'added' : sign === '-' ? 'removed' : 'changed'}`}>${sign} ${e.source}/${e.path} (${bytes(e.size)})</li>`;
+  return html`<div class="diff">
+    <h3>${diff.from} → ${diff.to}: ${diff.added.length} added, ${diff.removed.length} removed, ${diff.changed.length} changed</h3>
+    <ul>
+      ${diff.added.map((e) => line('+', e))}${diff.removed.map((e) => line('-', e))}${diff.changed.map((c) => line('M', c.after))}
+    </ul>
+  </div>`;
+}
+
+export function BackupNow() {
+  const [overview] = useApi('/api/overview');
+  const [run, setRun] = useState(undefined);
+  const start = async (kind, jobs) => {
+    try {
+      const { run: id } = await api(`/api/${kind}`, { method: 'POST', body: { jobs } });
+      setRun({ kind, id });
+      follow(id, (event, data) => setRun((r) => ({ ...r, [event]: data })));
+    } catch (err) {
+      setRun({ kind, error: err.message });
+    }
+  };
+  const busy = run && run.id && !run.done;
+  return html`<section>
+    <h2>Back up now</h2>
+    ${(overview?.jobs ?? []).map(
+      (j) =>
+        html`<p>
+          <button disabled=${busy} onClick=${() => start('backup', [j.job])}>back up ${j.job}</button>
+          <button disabled=${busy} onClick=${() => start('drill', [j.job])}>drill ${j.job}</button>
+        </p>`,
+    )}
+    ${run && html`<${RunView} run=${run} />`}
+  </section>`;
+}
+
+function RunView({ run }) {
+  if (run.error) return html`<${Problem} error=${run.error} />`;
+  const p = run.progress;
+  const done = run.done;
+  return html`<div class="run">
+    <p>${run.kind} ${done ? (done.ok && !(done.result?.failures?.length > 0) ? 'finished' : 'failed') : 'running…'}</p>
+    ${p && html`<p class="progress">${p.job}: ${p.files} files, ${bytes(p.bytesRead)} read, ${bytes(p.storedBytes)} stored ${p.file ? html`<br /><small>${p.file}</small>` : ''}</p>`}
+    ${done && !done.ok && html`<${Problem} error=${`${done.error.message} [${done.error.code}]`} />`}
+    ${done?.result?.snapshots?.map((s) => html`<p class="snapshot">snapshot ${s.id} in ${s.target}: ${bytes(s.bytes)}, ${s.files} files</p>`)}
+    ${done?.result?.failures?.map((f) => html`<${Problem} error=${`${f.job}${f.target ? ` to ${f.target}` : ''}: ${f.message} [${f.code}]`} />`)}
+    ${done?.result?.jobs?.map((j) => html`<p>drill ${j.job}: ${j.ok ? 'restored and checked' : 'failed'}</p>`)}
+  </div>`;
+}
+
+export function PrunePreview() {
+  const [report, error] = useApi('/api/prune-preview');
+  if (!report)
+    return html`<${Problem} error=${error} />
+      <p>Loading…</p>`;
+  const removed = report.snapshots.filter((d) => d.action === 'remove');
+  return html`<section>
+    <h2>Prune preview</h2>
+    <p>
+      ${removed.length} snapshot(s) would be removed, ${report.snapshots.length - removed.length} kept, ${report.orphans.length} leftover(s) of interrupted
+      backups cleared. Nothing has been changed: <code>failsafe prune</code> does it.
+    </p>
+    ${report.errors.map((e) => html`<${Problem} error=${`${e.target}${e.job ? ` (${e.job})` : ''}: ${e.message} [${e.code}]`} />`)}
+    <table class="prune">
+      <thead>
+        <tr>
+          <th>snapshot</th>
+          <th>job</th>
+          <th>target</th>
+          <th>created</th>
+          <th>would be</th>
+          <th>why kept</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${report.snapshots.map(
+          (d) =>
+            html`<tr data-id=${d.id} class=${d.action}>
+              <td>${d.id}</td>
+              <td>${d.job}</td>
+              <td>${d.target}</td>
+              <td>${time(d.createdAt)}</td>
+              <td>${d.action === 'remove' ? 'removed' : 'kept'}</td>
+              <td>${d.reasons.join(', ')}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+  </section>`;
+}
