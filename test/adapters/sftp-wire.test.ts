@@ -38,8 +38,8 @@ afterAll(async () => {
 async function setup(): Promise<{ adapter: SftpAdapter; storage: Storage; direct: Storage; close: () => Promise<void> }> {
   const path = join(sshd.dir, `wire-${++stores}`);
   const base = { host: sshd.host, username: sshd.username, path, hostKey: sshd.fingerprint, privateKey: sshd.clientKey };
-  // A stall ends after two unanswered keepalives, half a second apart.
-  const adapter = new SftpAdapter({ ...base, port: proxy.port, connections: 1, keepaliveIntervalMs: 500, keepaliveCountMax: 2 }, 'nas');
+  // A stall ends after five unanswered keepalives, a second apart: generous, as a busy machine answers late.
+  const adapter = new SftpAdapter({ ...base, port: proxy.port, connections: 1, keepaliveIntervalMs: 1000, keepaliveCountMax: 5 }, 'nas');
   const storage = new Storage(adapter, 'nas');
   const direct = new Storage(new SftpAdapter({ ...base, port: sshd.port }, 'direct'), 'direct');
   // Connected and logged in before the fault is armed: it then falls in the transfer, not the handshake.

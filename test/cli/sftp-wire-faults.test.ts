@@ -26,7 +26,7 @@ afterAll(async () => {
   await sshd?.stop();
 });
 
-/** A job storing on an sftp target reached through the proxy, on one connection; a stall ends after two missed keepalives. */
+/** A job storing on an sftp target reached through the proxy, on one connection; a stall ends after five missed keepalives (generous: a busy machine answers late). */
 async function deployment(): Promise<Deployment> {
   const d = await makeDeployment({
     targets: `targets:
@@ -39,8 +39,8 @@ async function deployment(): Promise<Deployment> {
     hostKey: "${sshd.fingerprint}"
     privateKey: ${sshd.clientKey}
     connections: 1
-    keepaliveIntervalMs: 500
-    keepaliveCountMax: 2`,
+    keepaliveIntervalMs: 1000
+    keepaliveCountMax: 5`,
     jobs: `jobs:
   app:
     sources:

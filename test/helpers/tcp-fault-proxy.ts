@@ -64,8 +64,11 @@ export async function startTcpFaultProxy(target: { host: string; port: number })
         to.write(out);
         return;
       }
-      if (fault.kind === 'stall') stalled = true;
-      to.write(data.subarray(0, at), fault.kind === 'drop' ? drop : undefined);
+      // Nothing more passes either way; for a drop, bytes arriving before the sockets close would land out of place.
+      stalled = true;
+      // A write of nothing may never call back: then the drop is at once.
+      if (at > 0) to.write(data.subarray(0, at), fault.kind === 'drop' ? drop : undefined);
+      else if (fault.kind === 'drop') drop();
     };
     client.on('data', (data: Buffer) => forward(data, upstream, 'upload'));
     upstream.on('data', (data: Buffer) => forward(data, client, 'download'));
