@@ -11,11 +11,13 @@ const integration = [
   'test/adapters/s3.test.ts', // s3rver and Swift
   'test/adapters/s3-wire.test.ts', // s3rver and Swift behind a fault-injecting proxy
   'test/adapters/sftp.test.ts', // sshd
+  'test/adapters/sftp-wire.test.ts', // sshd behind a fault-injecting proxy
   'test/crash/**/*.test.ts', // kill -9 mid-backup, against local, sshd and s3rver
   'test/checkpoints/example.test.ts', // kill -9 of the checkpoint example
   'test/cli/s3.test.ts', // s3rver
   'test/cli/wire-faults.test.ts', // s3rver behind a fault-injecting proxy
   'test/cli/sftp-target.test.ts', // sshd
+  'test/cli/sftp-wire-faults.test.ts', // sshd behind a fault-injecting proxy
   'test/cli/daemon.test.ts', // spawns the daemon and stops it
   'test/cli/launcher.test.ts', // spawns bin/failsafe.js
   'test/cli/startup.test.ts', // spawns the built CLI to see what it loads

@@ -16,6 +16,7 @@ import type { TrustPolicy } from '../core/crypto/signing.js';
 import type { JobConfig, LoadedConfig } from '../core/config/load.js';
 import { FailsafeError } from '../core/errors.js';
 import type { Registry } from '../core/sdk/registry.js';
+import { DEFAULT_VERIFY_UPLOADS, withReadBack } from '../core/repository/read-back.js';
 import { withRetry } from '../core/repository/retry.js';
 import { Repository } from '../core/repository/repository.js';
 import { Storage } from '../core/repository/storage.js';
@@ -141,7 +142,9 @@ export class Deployment {
       // Registered wrappers sit between the adapter and the retry (core/repository/retry.ts): a fault one injects is
       // met as a real adapter's would be.
       const wrapped = this.wrappers.reduce((inner, wrap) => wrap(inner, target), adapter);
-      storage = new Storage(withRetry(wrapped, factory.retry), target);
+      // The read-back sits outside the retry, whose transient retries its reads share.
+      const onMismatch = (key: string, problem: string) => this.warn(`target "${target}": put ${key}: read back, ${problem}; putting it again`);
+      storage = new Storage(withReadBack(withRetry(wrapped, factory.retry), config.verifyUploads ?? DEFAULT_VERIFY_UPLOADS, { onMismatch }), target);
       this.#storages.set(target, storage);
     }
     return storage;

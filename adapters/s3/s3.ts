@@ -15,6 +15,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import type { ByteRange, ObjectInfo, PutOptions, StorageAdapter, StorageOptions } from '../../core/contracts.js';
+import { isBrokenTransfer } from '../../core/repository/read-again.js';
+import { resumable, type OpenedRead } from '../../core/repository/resume.js';
 import { sliceStream } from '../../core/repository/storage.js';
 import { s3Error, type ErrorContext } from './errors.js';
 import { abortStale, uploadStream, type MultipartContext } from './multipart.js';
@@ -33,6 +35,7 @@ export class S3Adapter implements StorageAdapter {
   readonly #errors: ErrorContext;
   readonly #multipart: MultipartContext;
   #bucketSeen = false;
+  #resumed = 0;
 
   constructor(options: S3Options, targetName = 's3') {
     this.settings = s3OptionsSchema.parse(options);
@@ -59,14 +62,35 @@ export class S3Adapter implements StorageAdapter {
     });
   }
 
+  /**
+   * A body whose connection drops or stalls is read on from the byte reached
+   * (a ranged GET of the same ETag), up to `maxAttempts - 1` times: the SDK
+   * retries requests, not bodies, and starting over would fetch again what
+   * arrived.
+   */
   async get(key: string, options: StorageOptions & { range?: ByteRange } = {}): Promise<Readable> {
+    const start = options.range?.start ?? 0;
+    const end = options.range?.end;
+    const open = (position: number): Promise<OpenedRead> =>
+      this.#openRead(key, position === start ? options.range : { start: position, ...(end === undefined ? {} : { end }) }, options);
+    const first = await open(start);
+    const retries = this.settings.maxAttempts - 1;
+    return retries === 0 ? first.stream : resumable(first, start, retries, open, () => void this.#resumed++);
+  }
+
+  /** Reads that went on from the byte reached after their connection broke. */
+  get resumed(): number {
+    return this.#resumed;
+  }
+
+  async #openRead(key: string, range: ByteRange | undefined, options: StorageOptions): Promise<OpenedRead> {
     return this.#call(`get ${key}`, async () => {
-      const { range } = options;
       // A Range on an empty object is unsatisfiable (416), so the whole-object range sends none.
       const wanted = range && (range.start > 0 || range.end !== undefined) ? `bytes=${range.start}-${range.end ?? ''}` : undefined;
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: this.#key(key), Range: wanted }), this.#send(options));
       this.#bucketSeen = true;
-      return wanted ? exactRange(out.Body as Readable, range!, out.ContentRange) : (out.Body as Readable);
+      const stream = wanted ? exactRange(out.Body as Readable, range!, out.ContentRange) : (out.Body as Readable);
+      return { stream, version: `${out.ETag ?? ''} ${out.LastModified?.toISOString() ?? ''}`, lost: isBrokenTransfer };
     });
   }
 

@@ -22,7 +22,7 @@ import { RemoteFolders } from './folders.js';
 import { isConnectionLoss, isMissing, remoteError, STATUS } from './errors.js';
 import { warnIfInsecure } from './host-key.js';
 import { sftpOptionsSchema, type SftpOptions, type SftpOptionsInput } from './options.js';
-import { resumable, type OpenedRead } from './resume.js';
+import { resumable, type OpenedRead } from '../../core/repository/resume.js';
 import { downloadFrom, sftpOps as ops, uploadTo } from './transfer.js';
 
 const CLOSE_WAIT_MS = 15_000; // how long close() waits for puts still clearing up their temp files

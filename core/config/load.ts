@@ -176,11 +176,11 @@ function compressionLevel(raw: RawConfig, fail: Fail): number {
 function buildTargets(raw: RawConfig, dir: string, registry: Registry, fail: Fail): Record<string, TargetConfig> {
   const targets: Record<string, TargetConfig> = {};
   for (const [name, target] of Object.entries(raw.targets)) {
-    const { type, ...rest } = target;
+    const { type, verifyUploads, ...rest } = target;
     const factory = registry.adapters.get(type);
     if (!factory) fail('E_UNKNOWN_TYPE', ['targets', name, 'type'], `unknown target type "${type}" (known: ${[...registry.adapters.keys()].join(', ')})`);
     const opts = validateOptions(factory!.optionsSchema, resolvePaths(rest, dir, factory!.pathOptions), ['targets', name], fail);
-    targets[name] = { type, options: opts };
+    targets[name] = { type, options: opts, ...(verifyUploads ? { verifyUploads } : {}) };
   }
   return targets;
 }

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { parsePublicKey } from '../crypto/identity.js';
 import { parseSigningKey } from '../crypto/signing.js';
 import type { FailsafeError } from '../errors.js';
+import { VERIFY_UPLOADS, type VerifyUploads } from '../repository/read-back.js';
 import type { Registry } from '../sdk/registry.js';
 import { daemonKeys, jobAutomationKeys, timeZoneSchema, type JobAutomation } from './automation.js';
 
@@ -42,7 +43,9 @@ export function sizeOption(min: number, max: number, hint: string) {
 const segmentSize = sizeOption(MIN_SEGMENT, MAX_SEGMENT, 'expected a size from 1MiB to 256MiB, like 8MiB');
 
 const sourceEntry = z.looseObject({ type: z.string().min(1), name: name.optional() });
-const targetEntry = z.looseObject({ type: z.string().min(1) });
+// Common to every type, taken out before the type's own schema checks the rest (core/config/load.ts).
+const verifyUploads = z.enum(VERIFY_UPLOADS, 'expected sample, all or off').optional();
+const targetEntry = z.looseObject({ type: z.string().min(1), verifyUploads });
 
 const keyText = (parse: (text: string) => unknown) =>
   z.string().superRefine((text, ctx) => {
@@ -161,6 +164,8 @@ export interface SourceConfig {
 export interface TargetConfig {
   type: string;
   options: Record<string, unknown>;
+  /** Whether puts are read back before they count as stored (core/repository/read-back.ts); `sample` when absent. */
+  verifyUploads?: VerifyUploads;
 }
 export interface JobConfig extends JobAutomation {
   name: string;
@@ -197,7 +202,7 @@ export function buildJsonSchema(registry: Registry): Record<string, unknown> {
   const typed = (type: string, options: z.ZodType, extra: Record<string, z.ZodType>): z.ZodType =>
     options instanceof z.ZodObject ? options.extend({ type: z.literal(type), ...extra }) : z.looseObject({ type: z.literal(type), ...extra });
   const sources = [...registry.sources.values()].map((f) => typed(f.type, f.optionsSchema, { name: name.optional() }));
-  const targets = [...registry.adapters.values()].map((f) => typed(f.type, f.optionsSchema, {}));
+  const targets = [...registry.adapters.values()].map((f) => typed(f.type, f.optionsSchema, { verifyUploads }));
   const union = (items: z.ZodType[], fallback: z.ZodType): z.ZodType => z.union([fallback, ...items] as unknown as [z.ZodType, z.ZodType, ...z.ZodType[]]);
   const editorSchema = configSchema.extend({
     targets: z.record(name, union(targets, targetEntry)),

@@ -25,8 +25,8 @@ export interface ReadAgainOptions {
   onRetry?: (err: unknown, attempt: number) => void;
 }
 
-/** A transfer that broke: the facade reports it as E_STORAGE with the network error as its cause. */
-function brokenTransfer(err: unknown): boolean {
+/** A transfer that broke (a reset, an idle timeout), itself or as the cause of the facade's E_STORAGE. */
+export function isBrokenTransfer(err: unknown): boolean {
   for (let e: unknown = err; e instanceof Error; e = e.cause) {
     if (isTransient(e) || e.name === 'TimeoutError') return true;
   }
@@ -36,7 +36,7 @@ function brokenTransfer(err: unknown): boolean {
 /** True for a read failure that another fetch may not repeat. */
 export function isWorthReadingAgain(err: unknown): boolean {
   if (isAbortError(err) || isFailsafeError(err, 'E_ABORTED')) return false;
-  return isFailsafeError(err, 'E_CHECKSUM') || brokenTransfer(err);
+  return isFailsafeError(err, 'E_CHECKSUM') || isBrokenTransfer(err);
 }
 
 /** `read()` (a fetch and its check), tried again while it fails in a way another fetch may not repeat. */

@@ -81,6 +81,24 @@ for (const [name, server] of servers) {
       expect(sha(await direct.getBuffer('multi'))).toBe(sha(data));
     });
 
+    it.each([
+      ['dropped', 'drop', undefined],
+      ['stalled', 'stall', undefined],
+      ['dropped in a ranged read', 'drop', { start: 1000, end: 6 * MiB }],
+    ] as const)('a connection %s in the middle of a download: read on from the byte reached, not from the start', async (_, kind, range) => {
+      const { proxy, storage, direct, bucket } = await setup();
+      const data = randomBytes(8 * MiB);
+      await direct.put('down', data);
+      const wanted = range ? data.subarray(range.start, range.end + 1) : data;
+      const before = proxy.downloaded;
+      proxy.inject({ kind, direction: 'download', request: new RegExp(`^GET /${bucket}/down[ ?]`), offset: 3 * MiB });
+      const got = Buffer.concat(await (await storage.get('down', range ? { range } : {})).toArray());
+      expect(proxy.fired).toBe(1);
+      expect(sha(got)).toBe(sha(wanted));
+      // Starting over would cost the 3 MiB already read once more.
+      expect(proxy.downloaded - before).toBeLessThan(wanted.length + MiB);
+    });
+
     it('a byte flipped on every attempt: the put fails clearly', async () => {
       const { proxy, storage, direct, bucket } = await setup();
       const data = randomBytes(200_000);

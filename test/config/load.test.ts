@@ -74,6 +74,14 @@ describe('loading a deployment', () => {
     expect(config.encryption).toMatchObject({ passphrase: 'a${NOT_A_VAR}b' });
   });
 
+  it("takes verifyUploads out of a target's options, for any type", () => {
+    const { config } = load(VALID.replace('requireMount: true', 'requireMount: true, verifyUploads: all'), { FAILSAFE_PASSPHRASE: 'pw' });
+    expect(config.targets.usb).toEqual({ type: 'local', options: { path: '/srv/backup', requireMount: true }, verifyUploads: 'all' });
+    expect(failure(VALID.replace('requireMount: true', 'verifyUploads: always'), { FAILSAFE_PASSPHRASE: 'pw' }).message).toMatch(
+      /failsafe\.yaml:3:\d+: targets\.usb\.verifyUploads: expected sample, all or off/,
+    );
+  });
+
   it('parses sizes', () => {
     expect(parseSize('8MiB')).toBe(8 * 1024 * 1024);
     expect(parseSize('1.5 GB')).toBe(1.5e9);

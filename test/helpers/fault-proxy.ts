@@ -33,6 +33,8 @@ export interface FaultProxy {
   inject(fault: Fault): void;
   /** How many times an armed fault fired since the proxy started. */
   readonly fired: number;
+  /** Bytes passed from the server to the client since the proxy started: what downloads cost. */
+  readonly downloaded: number;
   stop(): Promise<void>;
 }
 
@@ -52,6 +54,7 @@ export async function startFaultProxy(target: { host: string; port: number }): P
   const armed: Armed[] = [];
   const sockets = new Set<Socket>();
   let fired = 0;
+  let downloaded = 0;
 
   const take = (direction: Fault['direction'], head: string): Armed | undefined => {
     const index = armed.findIndex((f) => f.direction === direction && f.request.test(head));
@@ -102,7 +105,9 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     /** Writes `out` to `to`, then drops or stalls the connection as the fault says. */
     const send = (to: Socket, out: Buffer[], end?: 'drop' | 'stall'): void => {
       const bytes = Buffer.concat(out);
-      if (end === 'stall') stalled = true;
+      // Nothing more passes, either way: for a drop, bytes that arrive before the socket is destroyed would reach the
+      // client out of place, as TCP never delivers them.
+      if (end) stalled = true;
       const drop = (): void => {
         client.destroy();
         upstream.destroy();
@@ -152,6 +157,7 @@ export async function startFaultProxy(target: { host: string; port: number }): P
 
     upstream.on('data', (data: Buffer) => {
       if (stalled) return;
+      downloaded += data.length;
       if (!nextDownload && !download) return void client.write(data);
       let chunk = data;
       if (!download) {
@@ -185,6 +191,9 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     inject: (fault) => void armed.push({ ...fault, left: fault.times ?? 1 }),
     get fired() {
       return fired;
+    },
+    get downloaded() {
+      return downloaded;
     },
     stop: async () => {
       for (const socket of sockets) socket.destroy();

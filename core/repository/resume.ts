@@ -1,12 +1,15 @@
 /**
  * A download that survives its connection dropping: the bytes already
  * delivered are kept, the object is opened again on a fresh connection at the
- * next byte, and the stream goes on, as long as the object is still the same
- * (size and modification time) and retries remain.
+ * next byte (a ranged read), and the stream goes on, as long as the object is
+ * still the same (its version: size and modification time, or an ETag) and
+ * retries remain. For the adapters with ranged reads that see their
+ * connections (sftp, s3); a read that starts over (core/repository/read-again.ts)
+ * stays for damaged bytes, which only the reader's check finds.
  */
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FailsafeError } from '../../core/errors.js';
+import { FailsafeError } from '../errors.js';
 
 export interface OpenedRead {
   stream: Readable;
