@@ -10,9 +10,9 @@ export interface Paused {
 }
 
 /** Resolves once the process announced `point`; rejects if it ended before. */
-export async function pauseAt(point: string, args: string[]): Promise<Paused> {
+export async function pauseAt(point: string, args: string[], env: NodeJS.ProcessEnv = PASS): Promise<Paused> {
   const bin = join(import.meta.dirname, '..', '..', 'bin', 'failsafe.js');
-  const child = spawn(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH, ...PASS, FAILSAFE_TEST_PAUSE_AT: point } });
+  const child = spawn(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH, ...env, FAILSAFE_TEST_PAUSE_AT: point } });
   let stderr = '';
   const ended = new Promise<{ code: number | null; stderr: string }>((resolve) => child.once('close', (code) => resolve({ code, stderr })));
   await new Promise<void>((resolve, reject) => {
@@ -26,8 +26,8 @@ export async function pauseAt(point: string, args: string[]): Promise<Paused> {
 }
 
 /** Runs the built CLI until `point`, then kills it with SIGKILL from outside: a crash, nothing runs after it. */
-export async function killAt(point: string, args: string[]): Promise<void> {
-  const { child, ended } = await pauseAt(point, args);
+export async function killAt(point: string, args: string[], env: NodeJS.ProcessEnv = PASS): Promise<void> {
+  const { child, ended } = await pauseAt(point, args, env);
   child.kill('SIGKILL');
   await ended;
 }
