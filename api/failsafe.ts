@@ -20,7 +20,7 @@ import type { FoundLock } from '../core/repository/locks.js';
 import type { SnapshotInfo } from '../core/repository/snapshots.js';
 import type { DrillOptions, DrillReport } from '../core/restore/drill.js';
 import type { RestoreResult } from '../core/restore/run-restore.js';
-import type { RecoveredRestore } from '../core/restore/swap.js';
+import type { RecoveredRestore, UnsettledRestore } from '../core/restore/swap.js';
 import type { VerifyReport } from '../core/restore/verify.js';
 import type { StatusReport } from '../core/status/status.js';
 import { latestOf } from '../core/util/events.js';
@@ -30,7 +30,8 @@ import { backupJobs } from './operations/backup.js';
 import { checkpointStore, discard, recoverable, unlock } from './operations/checkpoints.js';
 import { list, rotateKeys, verify, type ListOptions, type RotateOptions, type VerifyOptions } from './operations/inspect.js';
 import { prune, status, type PruneSelection } from './operations/maintenance.js';
-import { describeRecovery, restoreSnapshot, settleRestores } from './operations/restore.js';
+import { restoreSnapshot } from './operations/restore.js';
+import { describeRecovery, settleRestores, unsettledRestores } from './operations/settle.js';
 import { stats, type StatsOptions, type TargetStats } from './operations/stats.js';
 import { diff, find, ls, type FoundEntry, type Listing, type SnapshotDiff } from './operations/browse.js';
 import type {
@@ -136,6 +137,11 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
    */
   recoverRestores(): Promise<RecoveredRestore[]> {
     return settleRestores(this.#deployment);
+  }
+
+  /** Restores a crash left unsettled, and those running now, with what settling each does; changes nothing. */
+  unsettledRestores(): Promise<UnsettledRestore[]> {
+    return unsettledRestores(this.#deployment);
   }
 
   /** Verifies one snapshot (`latest` by default) per selected job and target, or all of them with `all`. */

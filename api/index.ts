@@ -27,7 +27,7 @@ export {
   type TargetFailure,
 } from '../core/backup/run-backup.js';
 export { runRestore, type PlannedChanges, type RestorePlugins, type RestoreResult, type RestoredSource } from '../core/restore/run-restore.js';
-export { recoverRestores, type RecoveredRestore } from '../core/restore/swap.js';
+export { recoverRestores, type RecoveredRestore, type UnsettledRestore } from '../core/restore/swap.js';
 export type { DrillJobReport, DrillOptions, DrillReport } from '../core/restore/drill.js';
 export { verifySnapshot, type VerifyReport, type VerifyProblem } from '../core/restore/verify.js';
 export { listSnapshots, openSnapshot, resolveSnapshot, type SnapshotInfo } from '../core/repository/snapshots.js';

@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   E_BUCKET_NOT_FOUND: ExitCode.failed,
   E_UNREACHABLE: ExitCode.failed,
   E_RESTORE: ExitCode.failed,
+  E_RESTORE_UNSETTLED: ExitCode.failed,
   E_NO_SPACE: ExitCode.failed,
   E_CHECK_FAILED: ExitCode.failed,
   E_ABORTED: ExitCode.failed,

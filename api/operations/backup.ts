@@ -17,6 +17,7 @@ import { pickDefined } from '../../core/util/defined.js';
 import type { Deployment } from '../container.js';
 import type { BackupFailure, BackupOptions, BackupOutcome } from '../options.js';
 import { checkpointStore } from './checkpoints.js';
+import { settleForBackup } from './settle.js';
 
 /** Where a backup's progress, snapshots and failures go (the facade's events). */
 export interface BackupSink {
@@ -53,7 +54,15 @@ export async function backupJobs(deployment: Deployment, names: string[], option
   checkTags(options.tags);
   const selected = (names.length > 0 ? names : deployment.jobNames()).map((name) => deployment.job(name));
   const outcome: BackupOutcome = { snapshots: [], failures: [] };
-  for (const job of selected) await backupJob(deployment, job, options, sink, outcome);
+  // Live data a crashed restore left part old, part new must not become the newest snapshot: settled first, or refused.
+  const refused = await settleForBackup(deployment, selected, options.warn);
+  for (const job of selected) {
+    const error = refused.get(job.name);
+    if (error) {
+      outcome.failures.push({ job: job.name, error });
+      sink.failure({ job: job.name, error });
+    } else await backupJob(deployment, job, options, sink, outcome);
+  }
   return outcome;
 }
 

@@ -7,11 +7,15 @@ import type { Deployment } from '../container.js';
 import type { SelectOptions } from '../options.js';
 import { checkpointStore } from './checkpoints.js';
 import { dedupKeyRing, isWriteOnly } from './dedup-backup.js';
+import { describeRecovery, describeUnsettled, settleRestores, unsettledRestores } from './settle.js';
 
 export type PruneSelection = SelectOptions & Omit<PruneOptions, 'timeZone'>;
 
 export async function prune(deployment: Deployment, options: PruneSelection): Promise<PruneReport> {
   if (options.target) deployment.storage(options.target);
+  // Leftovers of a dead restore (staging folders, replaced copies it had committed to drop) go with the other leftovers.
+  if (options.dryRun) for (const r of await unsettledRestores(deployment)) options.warn?.(describeUnsettled(r));
+  else for (const r of await settleRestores(deployment)) options.warn?.(describeRecovery(r));
   const tasks: PruneTask[] = [];
   for (const name of options.job ? [options.job] : deployment.jobNames()) {
     const job = deployment.job(name);
@@ -46,6 +50,12 @@ export async function status(deployment: Deployment, options: { job?: string; no
   } catch {
     // an unreachable checkpoint target is already reported as its job's target problem
   }
-  const { collectStatus } = await import('../../core/status/status.js');
-  return collectStatus(jobs, { now: options.now ?? deployment.clock.now(), unfinished });
+  const { collectStatus, worst } = await import('../../core/status/status.js');
+  const report = await collectStatus(jobs, { now: options.now ?? deployment.clock.now(), unfinished });
+  // Read, not settled: status changes nothing. Live data that may be part old, part new is critical; leftovers only warn.
+  for (const r of await unsettledRestores(deployment)) {
+    report.problems.push(describeUnsettled(r));
+    report.health = worst(report.health, r.unreadable !== undefined || (!r.running && r.state === 'swapping') ? 'critical' : 'warning');
+  }
+  return report;
 }

@@ -3,33 +3,19 @@
  * find and open the snapshot with its job's stages, and run the restore
  * engine (core/restore/run-restore.ts) with a safety snapshot of the live data.
  */
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { SourcePlugin } from '../../core/contracts.js';
 import { FailsafeError } from '../../core/errors.js';
 import type { ManifestSource } from '../../core/format/manifest.js';
 import { PRE_RESTORE_TAG } from '../../core/repository/snapshots.js';
 import type { RestoreResult } from '../../core/restore/run-restore.js';
-import { recoverRestores, type RecoveredRestore } from '../../core/restore/swap.js';
 import type { Deployment } from '../container.js';
 import type { RestoreOptions } from '../options.js';
 import { backupSettings } from './backup.js';
 import { findSnapshot } from './select.js';
+import { describeRecovery, journalDir, settleRestores } from './settle.js';
 
 type Engine = typeof import('../../core/restore/run-restore.js');
-
-/** Restore journals live beside the configuration file, which every later run of this deployment reads. */
-export function journalDir(deployment: Deployment): string {
-  return join(deployment.loaded.dir, '.failsafe', 'restore-journal');
-}
-
-export function settleRestores(deployment: Deployment): Promise<RecoveredRestore[]> {
-  return recoverRestores(journalDir(deployment));
-}
-
-export function describeRecovery(r: RecoveredRestore): string {
-  const what = r.outcome === 'rolled-back' ? 'was rolled back: the previous data is back in place at' : 'had completed; finished it for';
-  return `an interrupted restore of ${r.snapshot} (started ${r.startedAt}) ${what} ${r.paths.join(', ')}`;
-}
 
 export async function restoreSnapshot(deployment: Deployment, ref: string, options: RestoreOptions): Promise<RestoreResult> {
   const engine = await import('../../core/restore/run-restore.js');

@@ -4,7 +4,10 @@
  * `failsafe resume` continues interrupted backups; `failsafe unlock` removes
  * stale job locks (or all of them).
  */
+import { basename } from 'node:path';
+import { describeRecovery, describeUnsettled } from '../../api/operations/settle.js';
 import { FailsafeError } from '../../core/errors.js';
+import { count } from '../../core/util/count.js';
 import type { RecoverableOperation } from '../../api/failsafe.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 import { askYesNo, formatBytes } from '../output.js';
@@ -40,15 +43,27 @@ export function registerRecovery(context: CommandContext): void {
     .action((options: UnlockOptions) => unlock(context, options));
 }
 
-/** Lists, then discards or resumes (by backing the jobs up again once the deployment is closed) what the user chose. */
+/**
+ * Lists; settles interrupted restores (without asking: every other command would settle them too); then
+ * discards or resumes (by backing the jobs up again once the deployment is closed) what the user chose.
+ */
 async function recover(context: CommandContext, options: RecoverOptions): Promise<void> {
   const { open, print, warn, io, backup } = context;
   const failsafe = await open(options);
   let chosen: RecoverableOperation[] = [];
   try {
+    const restores = await failsafe.unsettledRestores();
     const ops = await failsafe.recoverable({ warn });
-    if (options.list || ops.length === 0) {
-      print(ops, () => (ops.length === 0 ? 'nothing to recover\n' : ops.map(describe).join('')));
+    if (options.list || (ops.length === 0 && restores.every((r) => r.running))) {
+      const listed = [...restores.map((r) => ({ kind: 'restore', ...r })), ...ops];
+      const text = [...restores.map((r) => `${basename(r.journal, '.json')}: ${describeUnsettled(r)}\n`), ...ops.map(describe)].join('');
+      print(listed, () => text || 'nothing to recover\n');
+      return;
+    }
+    const settled = await failsafe.recoverRestores();
+    for (const r of settled) warn(describeRecovery(r));
+    if (ops.length === 0) {
+      print({ restores: settled }, () => `settled ${count(settled.length, 'interrupted restore')}\n`);
       return;
     }
     if (!options.yes && !io.stdin?.isTTY) {

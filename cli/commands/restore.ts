@@ -1,6 +1,7 @@
 /** `failsafe restore`: a snapshot, or part of it, back where it came from or into another folder. */
 import { Option } from 'commander';
 import { resolve } from 'node:path';
+import { FailsafeError } from '../../core/errors.js';
 import type { RestoreResult } from '../../core/restore/run-restore.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 import { withIdentityOptions, type IdentityOptions } from '../identity.js';
@@ -25,6 +26,23 @@ export function registerRestore(context: CommandContext): void {
 
 async function restore({ io, open, print, warn }: CommandContext, ref: string, options: RestoreOptions): Promise<void> {
   const failsafe = await open(options);
+  // Ctrl-C or SIGTERM cancels the restore instead of killing it, so that it removes its staging folders;
+  // a second one kills it, and the journal lets the next command settle what it left.
+  const cancel = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => (): void => cancel.abort(new FailsafeError('E_ABORTED', `restore cancelled by ${name}`));
+  const handlers = { SIGINT: onSignal('SIGINT'), SIGTERM: onSignal('SIGTERM') };
+  const attach = (): void => void Object.entries(handlers).forEach(([name, handler]) => process.once(name, handler));
+  const detach = (): void => void Object.entries(handlers).forEach(([name, handler]) => process.off(name, handler));
+  // At the question nothing is written yet: a signal there ends the process as it always did.
+  const ask = async (plan: RestoreResult): Promise<boolean> => {
+    detach();
+    try {
+      return await confirmRestore(io, plan);
+    } finally {
+      attach();
+    }
+  };
+  attach();
   try {
     const result = await failsafe.restore(ref, {
       ...pick(options, 'job', 'target'),
@@ -35,11 +53,13 @@ async function restore({ io, open, print, warn }: CommandContext, ref: string, o
       dryRun: options.dryRun === true,
       keepPrevious: options.keepPrevious,
       safetySnapshot: options.safetySnapshot,
-      ...(options.yes ? {} : { confirm: (plan: RestoreResult) => confirmRestore(io, plan) }),
+      ...(options.yes ? {} : { confirm: ask }),
+      signal: cancel.signal,
       warn,
     });
     print(result, () => formatRestored(result));
   } finally {
+    detach();
     await failsafe.close();
   }
 }

@@ -11,6 +11,7 @@ import { decodeManifest, deriveSnapshotKeys, resealManifest } from '../format/ma
 import { Repository } from '../repository/repository.js';
 import type { SnapshotInfo } from '../repository/snapshots.js';
 import type { Storage } from '../repository/storage.js';
+import { pauseForTest } from '../testing/test-hooks.js';
 
 export interface RotateReport {
   rotated: { id: string; job: string; target: string }[];
@@ -48,7 +49,11 @@ export async function rotateKeys(
       const resealed = resealManifest(bytes, what, sealWith.sodium, sealKey, sealWith.keyRing.seal(dataKey), sealWith.signer);
       // Proves the new object opens before it replaces the old one.
       await decodeManifest(resealed, what, async () => ({ sodium: sealWith.sodium, manifestKey: sealKey }));
-      if (!options.dryRun) await repository.writeManifest(info.job, info.id, resealed, options.signal ? { signal: options.signal } : {});
+      if (!options.dryRun) {
+        await pauseForTest(`rotate:${report.rotated.length + 1}`);
+        await repository.writeManifest(info.job, info.id, resealed, options.signal ? { signal: options.signal } : {});
+        await pauseForTest(`rotate-written:${report.rotated.length + 1}`);
+      }
       report.rotated.push(where);
     } catch (err) {
       if (options.signal?.aborted) throw err;

@@ -6,7 +6,7 @@
  * live result and roll back if that fails. A failure before the swap leaves
  * the live data untouched; after it, the live data is the old data again.
  */
-import { rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { SourcePlugin } from '../contracts.js';
 import { FailsafeError, fromStagingError, isAbortError } from '../errors.js';
 import { flushTree } from '../fs/durable.js';
@@ -16,7 +16,9 @@ import { SegmentWorkers } from '../pipeline/segment-workers.js';
 import { plannedChanges, plannedEntries, planRestore, type PlannedChanges, type PlannedSource, type RestorePlugins } from './plan.js';
 import type { OpenedSnapshot } from '../repository/snapshots.js';
 import { removeEmptyFolders, stageAll, type MadeFolders } from './stage.js';
+import { RestoreJournal } from './journal.js';
 import { Swap } from './swap.js';
+import { pauseForTest } from '../testing/test-hooks.js';
 
 export type { PlannedChanges, RestorePlugins } from './plan.js';
 export { dropSpares } from '../threads/spare-threads.js';
@@ -95,14 +97,26 @@ export async function runRestore(snapshot: OpenedSnapshot, plugins: RestorePlugi
 
   const warn = options.warn ?? (() => undefined);
   await assertRoomFor(plan.map((planned) => spaceNeeded(snapshot, planned)));
+  // Before the first folder is made: a restore killed from here on is found, and settled, by the next command.
+  const journal = await RestoreJournal.open(options.journalDir, {
+    snapshot: `${snapshot.manifest.job}/${snapshot.manifest.id}`,
+    staging: plan.map((p) => p.staging),
+    keepPrevious: options.keepPrevious ?? true,
+  });
   const made: MadeFolders[] = [];
   let restored = false;
   try {
     await stageChecked(snapshot, plan, options, warn, made);
+    await pauseForTest('staged', options.signal);
     for (const planned of plan) await planned.plugin.beforeSwap?.(planned.moves.map((m) => m.to));
     const live = plan.filter((p) => p.inPlace && (p.replaced.length > 0 || p.applies));
-    if (live.length > 0 && options.safetySnapshot) result.safetySnapshot = await options.safetySnapshot(live.map((p) => p.plugin));
-    const swap = await swapIntoPlace(snapshot, plan, options.journalDir, options, warn);
+    if (live.length > 0 && options.safetySnapshot) {
+      result.safetySnapshot = await options.safetySnapshot(live.map((p) => p.plugin));
+      journal.record.safetySnapshot = result.safetySnapshot;
+      await journal.write('staging', 'safety');
+    }
+    options.signal?.throwIfAborted();
+    const swap = await swapIntoPlace(plan, journal, options, warn);
     for (const source of result.sources) source.previous = swap.previousOf(source.destinations);
     restored = true;
     return result;
@@ -110,7 +124,8 @@ export async function runRestore(snapshot: OpenedSnapshot, plugins: RestorePlugi
     if (isAbortError(err) && !(err instanceof FailsafeError)) throw new FailsafeError('E_ABORTED', 'restore was cancelled', { cause: err });
     throw err;
   } finally {
-    for (const planned of plan) await rm(planned.staging, { recursive: true, force: true });
+    // Rolled back or committed, the journal settles the same way: staging removed, the journal last.
+    await journal.settle();
     // A failed restore leaves no trace: not even the folders made to hold its staging (a new --to folder).
     if (!restored) for (const folders of made) await removeEmptyFolders(folders);
   }
@@ -158,22 +173,11 @@ async function stageChecked(
  * Swaps the staged data into place under a journal, checks it live and hands
  * it to the plugins that apply their own; any failure rolls the swap back.
  */
-async function swapIntoPlace(
-  snapshot: OpenedSnapshot,
-  plan: PlannedSource[],
-  journalDir: string,
-  options: RestoreRunOptions,
-  warn: (m: string) => void,
-): Promise<Swap> {
-  const { manifest } = snapshot;
+async function swapIntoPlace(plan: PlannedSource[], journal: RestoreJournal, options: RestoreRunOptions, warn: (m: string) => void): Promise<Swap> {
+  const { record } = journal;
   const swap = await Swap.begin(
     plan.flatMap((p) => p.moves),
-    {
-      journalDir,
-      snapshot: `${manifest.job}/${manifest.id}`,
-      staging: plan.map((p) => p.staging),
-      keepPrevious: options.keepPrevious ?? true,
-    },
+    { journalDir: dirname(journal.file), snapshot: record.snapshot, staging: record.staging, keepPrevious: record.keepPrevious, journal },
   );
   try {
     for (const planned of plan) await checkLive(planned);

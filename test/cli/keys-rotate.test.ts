@@ -1,21 +1,8 @@
-import { createHash } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeDeployment, runCli } from '../helpers/cli.js';
-
-async function hashes(dir: string, base = ''): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const entry of await readdir(join(dir, base), { withFileTypes: true })) {
-    const rel = base ? `${base}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) Object.assign(out, await hashes(dir, rel));
-    else
-      out[rel] = createHash('sha256')
-        .update(await readFile(join(dir, rel)))
-        .digest('hex');
-  }
-  return out;
-}
+import { hashes, JOBS } from '../helpers/keys.js';
 
 async function identity(dir: string, name: string): Promise<{ file: string; publicKey: string }> {
   const file = join(dir, name);
@@ -23,14 +10,6 @@ async function identity(dir: string, name: string): Promise<{ file: string; publ
   expect(result.code).toBe(0);
   return { file, publicKey: result.json().publicKey };
 }
-
-const JOBS = `jobs:
-  app:
-    sources: [{ type: directory, path: ./app/data }]
-    targets: [disk]
-  cfg:
-    sources: [{ type: config-file, path: ./app/config.json, name: config }]
-    targets: [disk]`;
 
 describe('failsafe keys rotate', () => {
   it('re-wraps only the selected snapshots for the new key set; data objects keep their bytes', async () => {

@@ -3,7 +3,6 @@
  * rolls every source back, and a restore killed with SIGKILL in the middle of
  * its swap is rolled back (or, once committed, finished) by the next run.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,6 +12,7 @@ import { Failsafe } from '../../api/failsafe.js';
 import { defineSource } from '../../core/sdk/registry.js';
 import { DirectorySource, directoryOptions } from '../../plugins/directory/directory.js';
 import { makeDeployment, PASS, runCli, type Deployment } from '../helpers/cli.js';
+import { killAt } from '../helpers/pause.js';
 import { treeHash } from '../helpers/tree.js';
 
 /** A directory source whose data passes in staging but fails its check once live (say, the app rejects it). */
@@ -69,22 +69,6 @@ describe('post-swap check', () => {
     }
   });
 });
-
-/** Runs the built CLI until it reports the pause point, then kills it with SIGKILL. */
-async function killAt(point: string, args: string[]): Promise<void> {
-  const bin = join(import.meta.dirname, '..', '..', 'bin', 'failsafe.js');
-  const child = spawn(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH, ...PASS, FAILSAFE_TEST_PAUSE_AT: point } });
-  let stderr = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (stderr.includes(`paused at ${point}`)) resolve();
-    });
-    child.once('close', (code) => reject(new Error(`exited (${code}) before ${point}: ${stderr}`)));
-  });
-  child.kill('SIGKILL');
-  await new Promise((resolve) => child.once('close', resolve));
-}
 
 describe('kill -9 in the middle of a restore', () => {
   it('after the first of two swaps the live data is mixed; the next restore rolls it back, then restores', async () => {
