@@ -15,6 +15,7 @@ import { FileHasher } from '../read/file-hasher.js';
 import { SegmentWorkers } from '../pipeline/segment-workers.js';
 import { plannedChanges, plannedEntries, planRestore, type PlannedChanges, type PlannedSource, type RestorePlugins } from './plan.js';
 import type { OpenedSnapshot } from '../repository/snapshots.js';
+import { carryLeftOut } from './left-out.js';
 import { removeEmptyFolders, stageAll, type MadeFolders } from './stage.js';
 import { Swap } from './swap.js';
 
@@ -99,6 +100,7 @@ export async function runRestore(snapshot: OpenedSnapshot, plugins: RestorePlugi
   let restored = false;
   try {
     await stageChecked(snapshot, plan, options, warn, made);
+    await carryLeftOut(plan);
     for (const planned of plan) await planned.plugin.beforeSwap?.(planned.moves.map((m) => m.to));
     const live = plan.filter((p) => p.inPlace && (p.replaced.length > 0 || p.applies));
     if (live.length > 0 && options.safetySnapshot) result.safetySnapshot = await options.safetySnapshot(live.map((p) => p.plugin));
