@@ -38,7 +38,7 @@ export interface DrillReport {
 
 type RestoreFn = (
   ref: string,
-  options: { job: string; to: string; safetySnapshot: false } & Pick<RestoreRunOptions, 'signal' | 'warn'>,
+  options: { job: string; to: string; safetySnapshot: false; strictChecks: true } & Pick<RestoreRunOptions, 'signal' | 'warn'>,
 ) => Promise<RestoreResult>;
 
 export async function runDrill(jobs: string[], restore: RestoreFn, options: DrillOptions = {}): Promise<DrillReport> {
@@ -51,6 +51,8 @@ export async function runDrill(jobs: string[], restore: RestoreFn, options: Dril
         job,
         to: scratch,
         safetySnapshot: false,
+        // A drill proves the backup restores usable data: a failing check fails it, as it would an in-place restore.
+        strictChecks: true,
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.warn ? { warn: options.warn } : {}),
       });

@@ -8,7 +8,7 @@
  */
 import { rm } from 'node:fs/promises';
 import type { SourcePlugin } from '../contracts.js';
-import { FailsafeError, fromStagingError, isAbortError } from '../errors.js';
+import { FailsafeError, fromStagingError, isAbortError, isFailsafeError } from '../errors.js';
 import { flushTree } from '../fs/durable.js';
 import { assertRoomFor, type SpaceNeed } from '../fs/free-space.js';
 import { FileHasher } from '../read/file-hasher.js';
@@ -49,6 +49,8 @@ export interface RestoreRunOptions {
   confirm?: (plan: RestoreResult) => Promise<boolean>;
   /** Backs up the live data of these sources before the swap; resolves with the snapshot id. */
   safetySnapshot?: (plugins: SourcePlugin[]) => Promise<string>;
+  /** A failing plugin check of a `--to` restore stops it, as for an in-place one (a drill), instead of a warning. */
+  strictChecks?: boolean;
   /** Folder for the journal of a swap in progress (required unless dryRun). */
   journalDir?: string;
   parallelism?: number;
@@ -153,7 +155,20 @@ async function stageChecked(
   } catch (err) {
     throw fromStagingError(err, plan.map(destinationOf).join(', '));
   }
-  for (const planned of plan) await planned.plugin.check?.(planned.staging);
+  for (const planned of plan) await advisory(planned, options, warn, () => planned.plugin.check?.(planned.staging));
+}
+
+/**
+ * A plugin's check blocks what replaces live data, and a drill (its proof), but not a restore `--to` a folder: that
+ * is how one gets at the data whatever it holds (a config file Failsafe cannot parse), so a failed check is a warning.
+ */
+async function advisory(planned: PlannedSource, options: RestoreRunOptions, warn: (m: string) => void, check: () => Promise<void> | undefined): Promise<void> {
+  try {
+    await check();
+  } catch (err) {
+    if (planned.inPlace || options.strictChecks || !isFailsafeError(err, 'E_CHECK_FAILED')) throw err;
+    warn(`${err.message}; restored anyway, as a restore --to a folder does not block on checks`);
+  }
 }
 
 /**
@@ -178,7 +193,7 @@ async function swapIntoPlace(
     },
   );
   try {
-    for (const planned of plan) await checkLive(planned);
+    for (const planned of plan) await advisory(planned, options, warn, () => checkLive(planned));
     // Handing data to a plugin cannot be undone: it goes last, and a failure still rolls the swapped paths back.
     for (const planned of plan.filter((p) => p.applies)) {
       await planned.plugin.applyRestore!(planned.staging, { ...(options.signal ? { signal: options.signal } : {}), warn });
