@@ -5,11 +5,12 @@ import type { CommandContext, CommonOptions } from '../context.js';
 import { count } from '../../core/util/count.js';
 import { formatBytes, snapshotJson } from '../output.js';
 import { createProgress } from '../progress.js';
+import { repeatable } from '../repeat.js';
 import { cancelOnSignals } from '../signals.js';
 
 export function registerBackup({ command, backup }: CommandContext): void {
   command('backup [jobs...]', 'back up the given jobs (all by default), resuming an interrupted backup of a job')
-    .option('--tag <tag...>', 'labels for the snapshot, shown by list and kept by retention in their own group')
+    .option('--tag <tag>', 'a label for the snapshot, shown by list and kept by retention in its own group (repeat for more)', repeatable)
     .option('--force-reread', 'read every file, trusting no files cache (repository format 2)')
     .action(backup);
 }

@@ -16,4 +16,13 @@ describe('restore --to', () => {
       expect(await readFile(live, 'utf8')).toBe('live data');
     }
   });
+
+  it('--source and --path take one value each, so the snapshot id after them is the snapshot', async () => {
+    const d = await makeDeployment();
+    expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
+    const to = join(d.root, 'restored');
+    const r = await runCli(['restore', '--source', 'config', '--path', 'config.json', 'latest', '--to', to, '-c', d.config], PASS);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(await readFile(join(to, 'config', 'config.json'), 'utf8'))).toEqual({ name: 'app', port: 8080 });
+  });
 });
