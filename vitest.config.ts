@@ -22,6 +22,7 @@ const integration = [
   'test/cli/launcher.test.ts', // spawns bin/failsafe.js
   'test/cli/startup.test.ts', // spawns the built CLI to see what it loads
   'test/cli/recovery.test.ts', // kill -9 of a backup
+  'test/cli/signals.test.ts', // spawns the built CLI and signals it mid-backup
   'test/cli/restore-rollback.test.ts', // kill -9 of a restore
   'test/cli/restore-settle.test.ts', // kill -9 of a restore, then the next command
   'test/cli/safe-restore.test.ts', // spawns the built CLI as an unprivileged user

@@ -63,12 +63,34 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const program = createProgram(io);
   const context = createContext(program, io, state);
   for (const register of COMMANDS) register(context);
+  const args = commonOptionsLast(argv);
+  // Known before parsing, so that a usage error found by the parser is a JSON document too.
+  state.json = args.includes('--json');
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(args, { from: 'user' });
     return state.exit;
   } catch (err) {
     return reportError(err, io, state);
   }
+}
+
+/**
+ * `failsafe --json -c app.yaml list` as `failsafe list --json -c app.yaml`: the common options belong to every
+ * command (context.command), so given before it they are moved after it, where the command takes them.
+ */
+function commonOptionsLast(argv: string[]): string[] {
+  const moved: string[] = [];
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--json' || arg === '--debug' || arg.startsWith('--config=')) moved.push(arg);
+    else if ((arg === '-c' || arg === '--config') && i + 1 < argv.length) moved.push(arg, argv[++i]!);
+    else break;
+  }
+  if (moved.length === 0 || i === argv.length) return argv;
+  const rest = argv.slice(i);
+  const end = rest.indexOf('--');
+  return end < 0 ? [...rest, ...moved] : [...rest.slice(0, end), ...moved, ...rest.slice(end)];
 }
 
 function createProgram(io: Io): Command {
@@ -115,7 +137,10 @@ function createContext(program: Command, io: Io, state: RunState): CommandContex
 /** One line on stderr (and the stack with --debug, the error document with --json); the exit status of its code. */
 function reportError(err: unknown, io: Io, { json, debug }: RunState): number {
   if (err instanceof CommanderError) {
-    return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    if (err.exitCode === 0) return ExitCode.ok;
+    // Commander printed the line on stderr; --json promises one document on stdout, failures included.
+    if (json) io.stdout.write(`${JSON.stringify({ error: { code: 'E_USAGE', message: err.message.replace(/^error: /, '') } })}\n`);
+    return ExitCode.usage;
   }
   const code = exitCodeOf(err);
   const failsafeCode = asFailsafeError(err).code;

@@ -208,6 +208,8 @@ export interface SourcePlugin {
   describe?(): Record<string, unknown>;
   /** Where this source's data lives, for an in-place restore; empty when it is not a path here. Must not throw. */
   liveLocations(): LiveLocation[];
+  /** Optional: its options leave `path` (inside the source) out of snapshots (`exclude`): an in-place restore leaves it be. */
+  leavesOut?(path: string): boolean;
   /**
    * Writes the entries under `destination` (a directory, created if needed), keeping modes and mtimes; resolves with the number written.
    * Rejects with E_UNSAFE_PATH, without writing it, for an entry that would land outside `destination`; a failed write with its errno's code
@@ -233,11 +235,9 @@ export interface SourcePlugin {
 // ---------------------------------------------------------------- codecs
 
 /**
- * The compression role: one segment compressed or decompressed on the calling
- * thread, in the pipeline's worker threads. core/codec/compression.ts makes the
- * built-in ones; a job may register its own (core/codec/stages.ts: a module
- * exporting `(level: number) => SegmentCodec`). Checked by the published
- * `describeSegmentCodecConformance` suite.
+ * The compression role: one segment compressed or decompressed on the calling thread, in the pipeline's worker
+ * threads. core/codec/compression.ts makes the built-in ones; a job may register its own (core/codec/stages.ts: a
+ * module exporting `(level: number) => SegmentCodec`). Checked by the published `describeSegmentCodecConformance` suite.
  */
 export interface SegmentCodec {
   /** The name recorded in each snapshot; a snapshot is read with the codec registered under it. */

@@ -31,6 +31,8 @@ async function run(deployment: Deployment, engine: Engine, ref: string, options:
   // An unset variable in a script (`--to "$DIR"`) must not turn a restore into another folder into an in-place one.
   if (options.to?.trim() === '')
     throw new FailsafeError('E_USAGE', 'the destination --to is empty or blank (an unset variable?): name a folder, or leave --to out to restore in place');
+  if (options.paths?.some((p) => p.trim() === ''))
+    throw new FailsafeError('E_USAGE', 'a --path is empty or blank (an unset variable?): give a glob such as "photos/**"');
   const parallelism = deployment.config.parallelism ?? 2;
   if (!options.dryRun) for (const r of await settleRestores(deployment)) options.warn?.(describeRecovery(r));
   const { repository, info } = await findSnapshot(deployment, ref, options);

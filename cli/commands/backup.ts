@@ -1,14 +1,16 @@
 /** `failsafe backup`, whose action `recover` and `resume` share through CommandContext.backup. */
-import { ExitCode } from '../../core/errors.js';
-import type { BackupOutcome } from '../../api/failsafe.js';
+import { ExitCode, FailsafeError } from '../../core/errors.js';
+import type { BackupOutcome, Failsafe } from '../../api/failsafe.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 import { count } from '../../core/util/count.js';
 import { formatBytes, snapshotJson } from '../output.js';
 import { createProgress } from '../progress.js';
+import { repeatable } from '../repeat.js';
+import { cancelOnSignals } from '../signals.js';
 
 export function registerBackup({ command, backup }: CommandContext): void {
   command('backup [jobs...]', 'back up the given jobs (all by default), resuming an interrupted backup of a job')
-    .option('--tag <tag...>', 'labels for the snapshot, shown by list and kept by retention in their own group')
+    .option('--tag <tag>', 'a label for the snapshot, shown by list and kept by retention in its own group (repeat for more)', repeatable)
     .option('--force-reread', 'read every file, trusting no files cache (repository format 2)')
     .action(backup);
 }
@@ -21,10 +23,14 @@ export interface BackupCommandOptions extends CommonOptions {
 export async function runBackup(context: Omit<CommandContext, 'backup'>, jobs: string[], options: BackupCommandOptions): Promise<void> {
   const { io, open, print, warn, setExit } = context;
   const failsafe = await open(options);
+  const cancel = cancelOnSignals(io, 'backup');
   try {
     const progress = await createProgress(io, options.json !== true);
     const chosen = { ...(options.tag?.length ? { tags: options.tag } : {}), ...(options.forceReread ? { forceReread: true } : {}) };
-    const outcome = await failsafe.backup(jobs, { warn, onProgress: progress.update, ...chosen }).finally(progress.stop);
+    const run = failsafe.backup(jobs, { warn, onProgress: progress.update, signal: cancel.signal, ...chosen }).finally(progress.stop);
+    const outcome = await run.catch(async (err: unknown) => {
+      throw cancel.received() ? await cancelled(failsafe, cancel.received()!, warn) : err;
+    });
     const snapshots = outcome.snapshots.map((s) => ({ ...snapshotJson(s), ...(s.resumed ? { resumed: s.resumed } : {}) }));
     const failures = outcome.failures.map((f) => ({ job: f.job, ...(f.target ? { target: f.target } : {}), code: f.error.code, message: f.error.message }));
     print(failures.length > 0 ? { snapshots, failures } : { snapshots }, () => formatBackup(outcome));
@@ -36,8 +42,17 @@ export async function runBackup(context: Omit<CommandContext, 'backup'>, jobs: s
       setExit(outcome.snapshots.length > 0 ? ExitCode.partial : outcome.failures[0]!.error.exitCode);
     }
   } finally {
+    cancel.dispose();
     await failsafe.close();
   }
+}
+
+/** E_ABORTED saying what a resumed backup would continue from: the journal's stored segments, if any. */
+async function cancelled(failsafe: Failsafe, signal: string, warn: (message: string) => void): Promise<FailsafeError> {
+  const backups = (await failsafe.recoverable({ warn }).catch(() => [])).filter((op) => op.job !== undefined);
+  const where = backups.map((op) => `${op.job}: ${count(op.segments ?? 0, 'segment')} of snapshot ${op.snapshotId} stored`);
+  const resume = where.length > 0 ? `; \`failsafe resume\` continues (${where.join(', ')})` : '; nothing was stored';
+  return new FailsafeError('E_ABORTED', `backup cancelled by ${signal}: hooks ran, locks released${resume}`);
 }
 
 function formatBackup(outcome: BackupOutcome): string {

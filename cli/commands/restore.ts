@@ -6,6 +6,7 @@ import type { RestoreResult } from '../../core/restore/run-restore.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 import { withIdentityOptions, type IdentityOptions } from '../identity.js';
 import { pick } from '../pick.js';
+import { repeatable } from '../repeat.js';
 import { confirmRestore, formatRestored, type RestoreCliOptions } from '../restore-output.js';
 
 type RestoreOptions = CommonOptions & IdentityOptions & RestoreCliOptions;
@@ -14,8 +15,8 @@ export function registerRestore(context: CommandContext): void {
   withIdentityOptions(context.command('restore <snapshot>', 'restore a snapshot (an id, a unique prefix of one, or "latest")'))
     .option('--job <job>', 'the job the snapshot belongs to')
     .option('--target <target>', 'read from this target')
-    .option('--source <name...>', 'only these sources')
-    .option('--path <glob...>', 'only entries matching these globs (paths inside a source; a directory brings its subtree)')
+    .option('--source <name>', 'only this source (repeat for more)', repeatable)
+    .option('--path <glob>', 'only entries matching this glob (a path inside a source; a directory brings its subtree; repeat for more)', repeatable)
     .option('--to <dir>', 'restore each source into <dir>/<source name>/ instead of where it came from')
     .option('--dry-run', 'show what would be created, replaced and deleted; change nothing')
     .option('-y, --yes', 'replace live data without asking (for scripts)')

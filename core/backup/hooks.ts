@@ -25,11 +25,15 @@ export interface HookContext {
 const KILL_GRACE_MS = 5_000;
 const TAIL = 2_000;
 
-/** Runs `body` between the job's hooks. Without hooks it is just `body()`. */
-export async function withHooks<T>(hooks: JobHooks | undefined, context: HookContext, body: () => Promise<T>): Promise<T> {
+/**
+ * Runs `body` between the job's hooks. Without hooks it is just `body()`. A cancellation stops `before` and the
+ * body, never `after` or `onError`: they are what starts a stopped service again (each still has its timeout).
+ */
+export async function withHooks<T>(hooks: JobHooks | undefined, hookContext: HookContext, body: () => Promise<T>): Promise<T> {
   if (!hooks) return body();
+  const { signal: _uncancellable, ...context } = hookContext;
   try {
-    if (hooks.before) await runHook('before', hooks.before, hooks.timeoutMs, context, {});
+    if (hooks.before) await runHook('before', hooks.before, hooks.timeoutMs, hookContext, {});
   } catch (err) {
     await onError(hooks, context, err);
     throw err;

@@ -31,6 +31,10 @@ export interface InitResult {
   /** Paths relative to the folder. */
   databases: string[];
   configFiles: string[];
+  /** Top-level folders backed up as directory sources. */
+  folders: string[];
+  /** Top-level folders that are not, and why. */
+  leftOut: { path: string; reason: string }[];
   nextSteps: string[];
 }
 
@@ -54,12 +58,26 @@ export async function initDeployment(options: InitOptions = {}): Promise<InitRes
     'failsafe config validate && failsafe backup',
     'failsafe list, then failsafe verify --read-data now and then',
   ];
-  return { config, keyFile, keyCreated, ...found, nextSteps };
+  const { databases, configFiles, folders, leftOut } = found;
+  return { config, keyFile, keyCreated, databases, configFiles, folders, leftOut, nextSteps };
 }
 
-async function scan(root: string, ignore: Set<string>): Promise<{ databases: string[]; configFiles: string[] }> {
+interface Found {
+  databases: string[];
+  configFiles: string[];
+  /** Top-level folders holding other files than those (a folder too deep to walk counts as holding some). */
+  folders: string[];
+  /** Per such folder, the databases and config files in it, backed up by their own sources: relative to it. */
+  covered: Map<string, string[]>;
+  leftOut: { path: string; reason: string }[];
+}
+
+async function scan(root: string, ignore: Set<string>): Promise<Found> {
   const databases: string[] = [];
   const configFiles: string[] = [];
+  const plain = new Map<string, number>();
+  const covered = new Map<string, string[]>();
+  const leftOut: Found['leftOut'] = [];
   let seen = 0;
   const walk = async (dir: string, depth: number): Promise<void> => {
     const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
@@ -67,18 +85,44 @@ async function scan(root: string, ignore: Set<string>): Promise<{ databases: str
     for (const entry of entries) {
       if (++seen > MAX_FILES) return;
       const path = join(dir, entry.name);
+      const rel = relative(root, path).split(sep).join('/');
+      const top = depth === 0 ? undefined : rel.split('/')[0]!;
       if (entry.isDirectory()) {
-        if (depth < MAX_DEPTH && !SKIPPED_DIRS.has(entry.name) && !(entry.name.startsWith('.') && entry.name !== '.config')) await walk(path, depth + 1);
+        const why = skippedBecause(entry.name);
+        if (depth === 0 && why) leftOut.push({ path: `${rel}/`, reason: why });
+        if (depth === 0 && !why) plain.set(rel, 0);
+        if (why) continue;
+        if (depth < MAX_DEPTH) await walk(path, depth + 1);
+        else plain.set(top!, plain.get(top!)! + 1);
         continue;
       }
       if (!entry.isFile() || ignore.has(path)) continue;
-      const rel = relative(root, path).split(sep).join('/');
-      if (await isSqlite(path)) databases.push(rel);
-      else if (depth < MAX_CONFIG_DEPTH && CONFIG_NAMES.test(entry.name) && !/\.example$|\.sample$/.test(entry.name)) configFiles.push(rel);
+      const cover = (): void => void (top && covered.set(top, [...(covered.get(top) ?? []), rel.slice(top.length + 1)]));
+      if (await isSqlite(path)) {
+        databases.push(rel);
+        cover();
+      } else if (depth < MAX_CONFIG_DEPTH && CONFIG_NAMES.test(entry.name) && !/\.example$|\.sample$/.test(entry.name)) {
+        configFiles.push(rel);
+        cover();
+      } else if (top) plain.set(top, plain.get(top)! + 1);
     }
   };
   await walk(root, 0);
-  return { databases: databases.sort(), configFiles: configFiles.sort() };
+  const folders = [...plain].filter(([, n]) => n > 0).map(([folder]) => folder);
+  for (const [folder, n] of plain) {
+    if (n === 0) leftOut.push({ path: `${folder}/`, reason: covered.has(folder) ? 'holds only the databases and config files above' : 'empty' });
+  }
+  return { databases: databases.sort(), configFiles: configFiles.sort(), folders, covered, leftOut };
+}
+
+/** Why a top-level folder is not a source, or undefined when it may be. */
+function skippedBecause(name: string): string | undefined {
+  if (name === 'node_modules' || name === '.venv' || name === 'venv') return 'dependencies: reinstalled, not restored';
+  if (name === '.git' || name === '.hg' || name === '.svn') return 'version control: its remote is its backup';
+  if (name === 'backups') return 'where this configuration puts the backups';
+  if (SKIPPED_DIRS.has(name)) return 'build output or cache: made again';
+  if (name.startsWith('.') && name !== '.config') return 'hidden: add it if it holds data';
+  return undefined;
 }
 
 async function isSqlite(path: string): Promise<boolean> {
@@ -105,7 +149,22 @@ function nameFor(path: string, taken: Set<string>): string {
 
 const q = (path: string): string => JSON.stringify(`./${path}`);
 
-function renderConfig(folder: string, found: { databases: string[]; configFiles: string[] }, keyFile: string): string {
+/** A directory source per top-level folder of files; the databases and config files in it have their own sources. */
+function folderSources(found: Found, taken: Set<string>): string[] {
+  const lines = found.folders.length > 0 ? ['      # Folders of files (uploads, photos); `exclude: ["*.tmp"]` leaves files out'] : [];
+  for (const folder of found.folders) {
+    // A database copied as a plain file while the app writes could be torn: its own source snapshots it.
+    const own = (found.covered.get(folder) ?? []).flatMap((f) =>
+      found.databases.includes(`${folder}/${f}`) ? [f, `${f}-wal`, `${f}-shm`, `${f}-journal`] : [f],
+    );
+    const exclude = own.length > 0 ? `, exclude: [${own.map((f) => JSON.stringify(f)).join(', ')}]` : '';
+    lines.push(`      - { type: directory, name: ${nameFor(folder, taken)}, path: ${q(folder)}${exclude} }`);
+  }
+  for (const { path, reason } of found.leftOut) lines.push(`      # left out: ${path} (${reason})`);
+  return lines;
+}
+
+function renderConfig(folder: string, found: Found, keyFile: string): string {
   const taken = new Set<string>();
   const sources: string[] = [];
   if (found.databases.length > 0) {
@@ -124,6 +183,7 @@ function renderConfig(folder: string, found: { databases: string[]; configFiles:
     for (const group of groups)
       sources.push(`      - { type: config-file, name: ${nameFor(groups.length === 1 ? 'config' : group[0]!, taken)}, paths: [${group.map(q).join(', ')}] }`);
   }
+  sources.push(...folderSources(found, taken));
   const nothing = sources.length === 0;
   if (nothing)
     sources.push(
@@ -131,8 +191,6 @@ function renderConfig(folder: string, found: { databases: string[]; configFiles:
       `      - { type: directory, name: ${nameFor(folder, taken)}, path: ., exclude: [backups, node_modules, .git, ${JSON.stringify(basename(keyFile))}] }`,
     );
   sources.push(
-    '      # Folders of files (uploads, photos):',
-    '      # - { type: directory, path: ./uploads, exclude: ["*.tmp"] }',
     '      # A database server through its dump tool:',
     '      # - { type: command, name: postgres, command: [pg_dump, -Fc, app], restoreCommand: [pg_restore, --clean, -d, app] }',
   );

@@ -4,10 +4,10 @@
  * runs (checksums, decryption, the plugins' checks on the restored data),
  * timed, measured and thrown away. Nothing live is touched.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { asFailsafeError } from '../errors.js';
+import { asFailsafeError, FailsafeError } from '../errors.js';
 import type { RestoreResult, RestoreRunOptions } from './run-restore.js';
 
 export interface DrillOptions {
@@ -38,11 +38,15 @@ export interface DrillReport {
 
 type RestoreFn = (
   ref: string,
-  options: { job: string; to: string; safetySnapshot: false } & Pick<RestoreRunOptions, 'signal' | 'warn'>,
+  options: { job: string; to: string; safetySnapshot: false; strictChecks: true } & Pick<RestoreRunOptions, 'signal' | 'warn'>,
 ) => Promise<RestoreResult>;
 
 export async function runDrill(jobs: string[], restore: RestoreFn, options: DrillOptions = {}): Promise<DrillReport> {
   const reports: DrillJobReport[] = [];
+  if (options.scratchDir !== undefined && !(await stat(options.scratchDir).catch(() => undefined))?.isDirectory()) {
+    // Not made for the user: a mistyped path would put a full restore where nobody expects it.
+    throw new FailsafeError('E_USAGE', `--scratch ${options.scratchDir} is not a folder: make it, or leave --scratch out for the system's temporary folder`);
+  }
   for (const job of jobs) {
     const scratch = await mkdtemp(join(options.scratchDir ?? tmpdir(), `failsafe-drill-${job}-`));
     const started = process.hrtime.bigint();
@@ -51,6 +55,8 @@ export async function runDrill(jobs: string[], restore: RestoreFn, options: Dril
         job,
         to: scratch,
         safetySnapshot: false,
+        // A drill proves the backup restores usable data: a failing check fails it, as it would an in-place restore.
+        strictChecks: true,
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.warn ? { warn: options.warn } : {}),
       });

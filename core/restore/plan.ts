@@ -232,6 +232,7 @@ export async function plannedChanges(snapshot: OpenedSnapshot, planned: PlannedS
     const seen = new Set<string>();
     await walk(move.to, '', async (rel, info) => {
       seen.add(rel);
+      if (planned.plugin.leavesOut?.(archivePathOf(prefix, rel))) return false; // left as it is (core/restore/left-out.ts)
       const isDir = info.isDirectory();
       if (!isDir) count(changes, info.size);
       if (!incoming.has(rel)) {
@@ -251,8 +252,13 @@ function count(changes: PlannedChanges, size: number): void {
   changes.liveBytes += size;
 }
 
+/** The archive path of `rel`, a path under a move's target whose `from` stands for archive path `prefix`. */
+export function archivePathOf(prefix: string, rel: string): string {
+  return prefix === '' ? rel : `${prefix}/${rel}`;
+}
+
 /** The archive path a move's `from` stands for: '' for a whole staged source, else the path under staging. */
-function relativeArchivePath(planned: PlannedSource, move: Move): string {
+export function relativeArchivePath(planned: PlannedSource, move: Move): string {
   if (move.from === planned.staging) return '';
   return move.from
     .slice(planned.staging.length + 1)
@@ -261,7 +267,7 @@ function relativeArchivePath(planned: PlannedSource, move: Move): string {
 }
 
 /** Depth first; `visit` returns true to descend into a directory. */
-async function walk(root: string, rel: string, visit: (rel: string, info: Stats) => Promise<boolean>): Promise<void> {
+export async function walk(root: string, rel: string, visit: (rel: string, info: Stats) => Promise<boolean>): Promise<void> {
   const names = (await readdir(rel === '' ? root : join(root, rel)).catch(() => [] as string[])).sort();
   for (const name of names) {
     const child = rel === '' ? name : `${rel}/${name}`;

@@ -8,13 +8,14 @@
  */
 import { dirname } from 'node:path';
 import type { SourcePlugin } from '../contracts.js';
-import { FailsafeError, fromStagingError, isAbortError } from '../errors.js';
+import { FailsafeError, fromStagingError, isAbortError, isFailsafeError } from '../errors.js';
 import { flushTree } from '../fs/durable.js';
 import { assertRoomFor, type SpaceNeed } from '../fs/free-space.js';
 import { FileHasher } from '../read/file-hasher.js';
 import { SegmentWorkers } from '../pipeline/segment-workers.js';
 import { plannedChanges, plannedEntries, planRestore, type PlannedChanges, type PlannedSource, type RestorePlugins } from './plan.js';
 import type { OpenedSnapshot } from '../repository/snapshots.js';
+import { carryLeftOut } from './left-out.js';
 import { removeEmptyFolders, stageAll, type MadeFolders } from './stage.js';
 import { RestoreJournal } from './journal.js';
 import { Swap } from './swap.js';
@@ -50,6 +51,8 @@ export interface RestoreRunOptions {
   confirm?: (plan: RestoreResult) => Promise<boolean>;
   /** Backs up the live data of these sources before the swap; resolves with the snapshot id. */
   safetySnapshot?: (plugins: SourcePlugin[]) => Promise<string>;
+  /** A failing plugin check of a `--to` restore stops it, as for an in-place one (a drill), instead of a warning. */
+  strictChecks?: boolean;
   /** Folder for the journal of a swap in progress (required unless dryRun). */
   journalDir?: string;
   parallelism?: number;
@@ -107,6 +110,7 @@ export async function runRestore(snapshot: OpenedSnapshot, plugins: RestorePlugi
   let restored = false;
   try {
     await stageChecked(snapshot, plan, options, warn, made);
+    await carryLeftOut(plan);
     await pauseForTest('staged', options.signal);
     for (const planned of plan) await planned.plugin.beforeSwap?.(planned.moves.map((m) => m.to));
     const live = plan.filter((p) => p.inPlace && (p.replaced.length > 0 || p.applies));
@@ -166,7 +170,20 @@ async function stageChecked(
   } catch (err) {
     throw fromStagingError(err, plan.map(destinationOf).join(', '));
   }
-  for (const planned of plan) await planned.plugin.check?.(planned.staging);
+  for (const planned of plan) await advisory(planned, options, warn, () => planned.plugin.check?.(planned.staging));
+}
+
+/**
+ * A plugin's check blocks what replaces live data, and a drill (its proof), but not a restore `--to` a folder: that
+ * is how one gets at the data whatever it holds (a config file Failsafe cannot parse), so a failed check is a warning.
+ */
+async function advisory(planned: PlannedSource, options: RestoreRunOptions, warn: (m: string) => void, check: () => Promise<void> | undefined): Promise<void> {
+  try {
+    await check();
+  } catch (err) {
+    if (planned.inPlace || options.strictChecks || !isFailsafeError(err, 'E_CHECK_FAILED')) throw err;
+    warn(`${err.message}; restored anyway, as a restore --to a folder does not block on checks`);
+  }
 }
 
 /**
@@ -180,7 +197,7 @@ async function swapIntoPlace(plan: PlannedSource[], journal: RestoreJournal, opt
     { journalDir: dirname(journal.file), snapshot: record.snapshot, staging: record.staging, keepPrevious: record.keepPrevious, journal },
   );
   try {
-    for (const planned of plan) await checkLive(planned);
+    for (const planned of plan) await advisory(planned, options, warn, () => checkLive(planned));
     // Handing data to a plugin cannot be undone: it goes last, and a failure still rolls the swapped paths back.
     for (const planned of plan.filter((p) => p.applies)) {
       await planned.plugin.applyRestore!(planned.staging, { ...(options.signal ? { signal: options.signal } : {}), warn });

@@ -11,7 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { LiveLocation, RestoreEntry, SourceRestoreOptions, SourceContext, SourceEntry, SourcePlugin } from '../../core/contracts.js';
 import { mtimeOf } from '../../core/fs/mtime.js';
-import { errnoOf, FailsafeError } from '../../core/errors.js';
+import { errnoOf, FailsafeError, isFailsafeError } from '../../core/errors.js';
 import { defineSource } from '../../core/sdk/registry.js';
 import { restoreFlatFiles } from '../../core/sdk/flat-files.js';
 
@@ -40,7 +40,8 @@ export async function parseCheck(file: string, mode: CheckMode): Promise<void> {
   } catch (err) {
     throw new FailsafeError(
       'E_CHECK_FAILED',
-      `config file ${basename(file)} does not parse as ${kind.toUpperCase()}: ${(err as Error).message.split('\n')[0]}`,
+      `config file ${basename(file)} does not parse as ${kind.toUpperCase()}: ${(err as Error).message.split('\n')[0]}` +
+        ` (if the application reads it anyway, e.g. JSON with comments, set \`check: none\` on the source)`,
       { cause: err },
     );
   }
@@ -65,13 +66,14 @@ export class ConfigFileSource implements SourcePlugin {
     return this.files.map((file) => ({ archivePath: basename(file), livePath: file, kind: 'file' as const }));
   }
 
-  async *entries(_context: SourceContext): AsyncIterable<SourceEntry> {
+  async *entries(context: SourceContext): AsyncIterable<SourceEntry> {
     for (const file of this.files) {
       // stat, not lstat: config files are often symlinks into a secrets folder; we store the content.
       const info = await stat(file).catch(() => undefined);
       if (!info?.isFile()) {
         throw new FailsafeError('E_SOURCE_MISSING', `source "${this.name}": ${file} ${info ? 'is not a regular file' : 'does not exist'}`);
       }
+      await this.#checkParses(file, context);
       yield {
         path: basename(file),
         type: 'file',
@@ -84,6 +86,17 @@ export class ConfigFileSource implements SourcePlugin {
         localFile: { path: file, changed: (what) => (what === 'changed' ? undefined : torn(file, this.name)) },
       };
     }
+  }
+
+  /**
+   * A file its own check rejects backs up anyway (it is what the application has), with a warning now rather than a
+   * surprise at restore; the collect stage records a source's warnings in the manifest.
+   */
+  async #checkParses(file: string, context: SourceContext): Promise<void> {
+    await parseCheck(file, this.#check).catch((err: unknown) => {
+      if (!isFailsafeError(err, 'E_CHECK_FAILED')) return; // unreadable: the read below reports it
+      context.warn(`source "${this.name}": ${err.message}; backed up as it is, but an in-place restore and a drill will refuse it`);
+    });
   }
 
   async restore(entries: AsyncIterable<RestoreEntry>, destination: string, options: SourceRestoreOptions): Promise<number> {

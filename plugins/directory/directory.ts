@@ -62,6 +62,11 @@ export class DirectorySource implements SourcePlugin {
     return [{ archivePath: '', livePath: this.root, kind: 'directory' }];
   }
 
+  /** What `exclude` leaves out, as the walk below skips it: an in-place restore leaves it as it is. */
+  leavesOut(path: string): boolean {
+    return this.#exclude?.(path) ?? false;
+  }
+
   async *entries(context: SourceContext): AsyncIterable<SourceEntry> {
     const info = await lstat(this.root).catch(() => undefined);
     if (!info || !info.isDirectory()) {

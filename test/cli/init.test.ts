@@ -51,7 +51,31 @@ describe('failsafe init', () => {
     const backup = await runCli(['backup', '-c', config, '--json']);
     expect(backup.stderr).toBe('');
     expect(backup.code).toBe(0);
-    expect(backup.json().snapshots[0]).toMatchObject({ target: 'local', files: 6 });
+    // The six found, and fake.db through the data folder's own source (its databases excluded there).
+    expect(backup.json().snapshots[0]).toMatchObject({ target: 'local', files: 7 });
+  });
+
+  it('backs up every folder of files, its databases through their own source, and says what it left out and why', async () => {
+    const root = await folder();
+    await mkdir(join(root, 'uploads', '2026', '05'), { recursive: true });
+    for (let i = 0; i < 43; i++) await writeFile(join(root, 'uploads', '2026', '05', `u${i}.jpg`), `photo ${i}`);
+    await mkdir(join(root, 'empty'));
+    const config = join(root, 'failsafe.yaml');
+    const init = await runCli(['init', '-c', config]);
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.stdout).toContain('found 2 folders of files: data, uploads\n');
+    expect(init.stdout).toContain('left out config/: holds only the databases and config files above\n');
+    expect(init.stdout).toContain('left out empty/: empty\n');
+    expect(init.stdout).toContain('left out node_modules/: dependencies: reinstalled, not restored\n');
+    const yaml = await readFile(config, 'utf8');
+    expect(yaml).toContain('- { type: directory, name: uploads, path: "./uploads" }');
+    expect(yaml).toContain(
+      '- { type: directory, name: data, path: "./data", exclude: ["app.db", "app.db-wal", "app.db-shm", "app.db-journal", "cache", "cache-wal", "cache-shm", "cache-journal"] }',
+    );
+    const backup = await runCli(['backup', '-c', config, '--json']);
+    expect(backup.code, backup.stderr).toBe(0);
+    const listed = await runCli(['find', 'u42.jpg', '-c', config, '--json']);
+    expect(listed.stdout).toContain('u42.jpg');
   });
 
   it('refuses to overwrite an existing failsafe.yaml (exit 2) and keeps an existing key', async () => {

@@ -36,7 +36,7 @@ describe('restore --path', () => {
     const d = await makeDeployment();
     expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
     const to = join(d.root, 'some');
-    const r = await runCli(['restore', 'latest', '--path', '*.csv', 'config.json', '--to', to, '-c', d.config], PASS);
+    const r = await runCli(['restore', 'latest', '--path', '*.csv', '--path', 'config.json', '--to', to, '-c', d.config], PASS);
     expect(r.code).toBe(0);
     expect((await readdir(join(to, 'data'))).sort()).toEqual(['latest.csv', 'readings.csv']); // latest.csv is a symlink
     expect(await readdir(join(to, 'config'))).toEqual(['config.json']);

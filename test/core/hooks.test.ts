@@ -1,5 +1,5 @@
 /** Job hooks through a real shell: order, environment, a failing before, timeouts that end the whole group. */
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -65,5 +65,18 @@ describe('withHooks', () => {
     // Gone, or a zombie waiting for its reaper: either way no longer running.
     const state = (await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => 'gone')).replace(/^.*\) /, '').slice(0, 1);
     expect(['g', 'Z', 'X']).toContain(state);
+  });
+
+  it('a cancellation while after runs lets it finish: it is what starts the stopped service again', async () => {
+    const { cwd, log } = await scratch();
+    // after waits for the test's go, given only once the cancellation happened: no timing decides the outcome.
+    const hooks = { after: `touch started; while [ ! -e go ]; do sleep 0.05; done; ${append('after $FAILSAFE_STATUS')}`, timeoutMs: 30_000 };
+    const cancel = new AbortController();
+    const run = withHooks(hooks, { job: 'app', cwd, signal: cancel.signal }, async () => 'stored');
+    while (!(await stat(join(cwd, 'started')).catch(() => undefined))) await new Promise((r) => setTimeout(r, 20));
+    cancel.abort();
+    await writeFile(join(cwd, 'go'), '');
+    await expect(run).resolves.toBe('stored');
+    expect(await log()).toEqual(['after success']);
   });
 });
