@@ -140,7 +140,18 @@ async function checkChunks(
     if (!at) throw new FailsafeError('E_CORRUPT', `${storage.targetName}: chunk ${id.toString('hex')} is in no pack of the index`);
     const pack = known.packs[at.pack]!;
     if (!packs.has(pack)) throw new FailsafeError('E_CORRUPT', `pack ${storage.targetName}:${pack} is missing`, { object: pack });
-    if (readData) await reader.read(id, signal ? { signal } : {});
   }
+  if (readData) await readEvery(ids, reader, signal);
   return ids.length;
+}
+
+/** Reads and checks every chunk, opened in worker threads and read ahead as a restore reads them. */
+async function readEvery(ids: Buffer[], reader: ChunkReader, signal?: AbortSignal): Promise<void> {
+  const workers = new SegmentWorkers(OPENING_SPEC, Math.min(availableParallelism(), Math.max(1, ids.length)));
+  const prefetch = new ChunkPrefetch(ids, (id) => reader.read(id, { workers, ...(signal ? { signal } : {}) }));
+  try {
+    for (let i = 0; i < ids.length; i++) await prefetch.get(i);
+  } finally {
+    await workers.close();
+  }
 }
