@@ -82,8 +82,7 @@ async function* archiveEntriesV2(
 ): AsyncGenerator<ArchiveEntry> {
   const selected = tree.filter((entry) => sources.has(entry.source));
   const ids = selected.flatMap((entry) => entry.chunks ?? []);
-  const workers = new SegmentWorkers(OPENING_SPEC, Math.min(availableParallelism(), Math.max(1, ids.length)));
-  const prefetch = new ChunkPrefetch(ids, (id) => reader.read(id, { workers, ...(signal ? { signal } : {}) }));
+  const { workers, prefetch } = readAhead(ids, reader, signal);
   try {
     yield* entriesOf(selected, prefetch, what, signal);
   } finally {
@@ -93,6 +92,12 @@ async function* archiveEntriesV2(
 
 /** Worker threads that open chunks: each request brings its pack's key, so the pool's own cipher is none. */
 const OPENING_SPEC = { compression: { algorithm: 'zstd', level: 1 }, cipher: { name: 'none' } };
+
+/** `ids` read ahead in order and opened in worker threads (no more threads than chunks); the caller closes the workers. */
+function readAhead(ids: Buffer[], reader: ChunkReader, signal?: AbortSignal): { workers: SegmentWorkers; prefetch: ChunkPrefetch } {
+  const workers = new SegmentWorkers(OPENING_SPEC, Math.min(availableParallelism(), Math.max(1, ids.length)));
+  return { workers, prefetch: new ChunkPrefetch(ids, (id) => reader.read(id, { workers, ...(signal ? { signal } : {}) })) };
+}
 
 async function* entriesOf(selected: TreeEntry[], prefetch: ChunkPrefetch, what: string, signal?: AbortSignal): AsyncGenerator<ArchiveEntry> {
   let position = 0;
@@ -147,8 +152,7 @@ async function checkChunks(
 
 /** Reads and checks every chunk, opened in worker threads and read ahead as a restore reads them. */
 async function readEvery(ids: Buffer[], reader: ChunkReader, signal?: AbortSignal): Promise<void> {
-  const workers = new SegmentWorkers(OPENING_SPEC, Math.min(availableParallelism(), Math.max(1, ids.length)));
-  const prefetch = new ChunkPrefetch(ids, (id) => reader.read(id, { workers, ...(signal ? { signal } : {}) }));
+  const { workers, prefetch } = readAhead(ids, reader, signal);
   try {
     for (let i = 0; i < ids.length; i++) await prefetch.get(i);
   } finally {
