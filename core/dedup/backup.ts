@@ -149,7 +149,7 @@ async function collectTree(input: DedupBackupInput, chunkFile: FileChunker): Pro
       const summary: ManifestSource = { name: source.name, type: source.type, entries: 0, bytes: 0, ...(source.describe ? { meta: source.describe() } : {}) };
       for await (const entry of source.entries(context)) {
         const { open: _open, localFile: _local, mtime, ...rest } = entry;
-        const chunks = entry.type === 'file' ? (await chunkFile(entry, `${source.name}/${entry.path}`)).ids : Promise.resolve(undefined);
+        const chunks = entry.type === 'file' ? (await chunkFile(entry, source.name)).ids : Promise.resolve(undefined);
         const line = chunks.then((ids) => encodeTreeLine({ ...rest, source: source.name, mtime: mtime.toISOString(), ...(ids ? { chunks: ids } : {}) }));
         line.catch(() => undefined);
         lines.push(line);

@@ -1,25 +1,30 @@
 /**
  * How a v2 backup turns each file into chunk ids: from the files cache when
- * the file is unchanged, else read and cut on the main thread into shared
- * slots (core/dedup/chunk-slots.ts) while the segment workers hash each
- * chunk and — only when the repository and this run lack it — compress and
- * seal it for the pack writer.
+ * the file is unchanged; a local file (SourceEntry.localFile) read and cut
+ * whole in a segment worker, several files at once (core/dedup/file-jobs.ts);
+ * any other stream read and cut on the main thread into shared slots
+ * (core/dedup/chunk-slots.ts) while the workers hash each chunk. Either way a
+ * chunk is compressed and sealed only when the repository and this run lack it.
  */
 import { FastCdc, type ChunkSizes } from '../chunking/fastcdc.js';
 import type { SourceEntry } from '../contracts.js';
 import type { ChunkWriter } from '../pack/chunk-writer.js';
 import { SegmentWorkers } from '../pipeline/segment-workers.js';
+import { BoundedTasks } from '../pipeline/bounded-tasks.js';
 import { ChunkSlots, chunkIntoSlots, type ChunkTaker } from './chunk-slots.js';
+import { chunkFileInWorker } from './file-jobs.js';
 import type { FilesCache } from './files-cache.js';
 
 /**
  * A file's chunk ids: from the files cache, or read and chunked. Resolves once
  * the file is read; its ids may come later (its last chunks still in the workers).
  */
-export type FileChunker = (entry: SourceEntry, key: string) => Promise<{ ids: Promise<Buffer[]> }>;
+export type FileChunker = (entry: SourceEntry, source: string) => Promise<{ ids: Promise<Buffer[]> }>;
 
 /** Chunks in flight at once: enough to keep every worker busy while the main thread reads and cuts the next. */
 const SLOTS_PER_WORKER = 3;
+/** Local files queued or being cut at once: one waiting per worker, so none idles between files. */
+const FILES_PER_WORKER = 2;
 
 export interface FileChunkerInput {
   cache: FilesCache;
@@ -46,12 +51,16 @@ export function startFileChunker(input: FileChunkerInput): { chunkFile: FileChun
     input.parallelism,
   );
   const slots = new ChunkSlots(input.sizes.max, input.parallelism * SLOTS_PER_WORKER);
-  workers.shareChunking({ slots: slots.shared, idKey: Uint8Array.from(input.idKey) });
-  const take = sealInWorkers(workers, writer, (id, length) => {
+  const idKey = Uint8Array.from(input.idKey);
+  workers.shareChunking({ slots: slots.shared, idKey }, { idKey, gear: input.gear, sizes: input.sizes, known: writer.known.index.shareIds() });
+  const stored = (id: Buffer, length: number): void => {
     references.set(id.toString('hex'), id);
     input.report(length);
-  });
-  const chunkFile: FileChunker = async (entry, key) => {
+  };
+  const take = sealInWorkers(workers, writer, stored);
+  const files = new BoundedTasks(input.parallelism * FILES_PER_WORKER);
+  const chunkFile: FileChunker = async (entry, source) => {
+    const key = `${source}/${entry.path}`;
     progress.file = key;
     progress.files++;
     const local = entry.localFile?.path;
@@ -61,10 +70,12 @@ export function startFileChunker(input: FileChunkerInput): { chunkFile: FileChun
       input.report(entry.size);
       return { ids: Promise.resolve(cached) };
     }
-    if (!entry.open) return { ids: Promise.resolve([]) };
+    if (!entry.open && !entry.localFile) return { ids: Promise.resolve([]) };
     // Stamped before reading: a file changed while it is read is read again next time.
     const stamp = local ? await cache.stamp(local) : undefined;
-    const { ids } = await chunkIntoSlots(entry.open(), new FastCdc(input.gear, input.sizes), slots, take);
+    const { ids } = entry.localFile
+      ? await inWorker(files, () => chunkFileInWorker(workers, writer, stored, { ...entry, localFile: entry.localFile! }, source))
+      : await chunkIntoSlots(entry.open!(), new FastCdc(input.gear, input.sizes), slots, take);
     return {
       ids: ids.then((list) => {
         if (stamp) cache.record(key, stamp, list);
@@ -72,7 +83,18 @@ export function startFileChunker(input: FileChunkerInput): { chunkFile: FileChun
       }),
     };
   };
-  return { chunkFile, close: () => workers.close() };
+  // Stopping the workers first ends any file job still out (a failed run), which `settle` then waits for.
+  return { chunkFile, close: () => workers.close().finally(() => files.settle()) };
+}
+
+/** Queues a file job once fewer than the limit are out; resolves then, with its ids to come. */
+async function inWorker(files: BoundedTasks, job: () => Promise<Buffer[]>): Promise<{ ids: Promise<Buffer[]> }> {
+  let ids!: Promise<Buffer[]>;
+  await files.add(() => {
+    ids = job();
+    return ids.then(() => undefined);
+  });
+  return { ids };
 }
 
 /**

@@ -11,6 +11,8 @@ import type { SegmentCipher } from '../contracts.js';
 import { SecretstreamCipher } from '../crypto/segment-cipher.js';
 import { FailsafeError } from '../errors.js';
 import { chunkContext } from '../pack/format.js';
+import type { ChunkSizes } from '../chunking/fastcdc.js';
+import type { IdTable } from '../repository/id-table.js';
 import { asBuffer, type SegmentTools } from './segment-work.js';
 
 /**
@@ -21,6 +23,19 @@ import { asBuffer, type SegmentTools } from './segment-work.js';
 export interface ChunkingSetup {
   slots: SharedArrayBuffer[];
   idKey: Uint8Array;
+  /** For whole local files cut in the workers (core/pipeline/file-chunk-work.ts). */
+  files?: FileChunkingSetup;
+}
+
+/** What a worker keeps for a backup's file jobs, sent once with the chunking setup. */
+export interface FileChunkingSetup {
+  idKey: Uint8Array;
+  gear: Uint32Array;
+  sizes: ChunkSizes;
+  /** The repository's index as the run began. */
+  known: IdTable;
+  /** Cell 0: the run stopped. Cell `lane + 1`: that worker's credits for sealed chunks in flight. */
+  credits: Int32Array;
 }
 
 export interface ChunkHashRequest {
@@ -39,10 +54,15 @@ export function hashOrSealChunk(t: SegmentTools, setup: ChunkingSetup | undefine
   const plain = Buffer.from(slot, 0, request.length);
   if (!request.sealAs) return { id: chunkId(setup.idKey, plain) };
   const id = asBuffer(request.sealAs);
+  return { id, sealed: sealChunk(t, id, plain) };
+}
+
+/** A chunk compressed and sealed under the worker's run key, in a buffer of its own (to be moved to the main thread). */
+export function sealChunk(t: SegmentTools, id: Buffer, plain: Buffer): Buffer {
   const compressed = t.compressScratch(plain);
   const sealed = Buffer.allocUnsafeSlow(t.cipher.sealedSize(compressed.length));
   t.cipher.encryptInto(compressed, chunkContext(id), sealed);
-  return { id, sealed };
+  return sealed;
 }
 
 export interface ChunkOpenRequest {

@@ -80,7 +80,8 @@ export async function padHashed(out: Segmenter, count: number, hash: Hash): Prom
   }
 }
 
-function changeOf(read: LocalRead, length: number, after: { size: number; mtimeMs: number }): LocalFileChange | undefined {
+/** How the file moved away from its entry, once `length` bytes of it were read and it was stat'ed again as `after`. */
+export function changeOf(read: Pick<LocalRead, 'size' | 'mtime'>, length: number, after: { size: number; mtimeMs: number }): LocalFileChange | undefined {
   if (length < read.size) return 'shrank';
   if (after.size !== read.size) return 'grew';
   if (mtimeMoved(after, read.mtime)) return 'changed';

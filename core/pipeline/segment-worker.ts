@@ -20,16 +20,22 @@ import {
 } from './segment-work.js';
 import { buildSegmentTools } from './stage-tools.js';
 import { collectYoungGarbage } from '../threads/minor-gc.js';
+import { chunkLocalFile, startFileChunking, type FileChunkMessage, type FileChunkRequest } from './file-chunk-work.js';
 import { hashOrSealChunk, openChunk, type ChunkHashRequest, type ChunkingSetup, type ChunkOpenRequest } from './chunk-work.js';
 
 export type WorkerRequest =
   | { id: number; op: 'seal'; request: SealRequest }
   | { id: number; op: 'open'; request: OpenJob }
   | { id: number; op: 'chunk'; request: ChunkHashRequest }
-  | { id: number; op: 'open-chunk'; request: ChunkOpenRequest };
+  | { id: number; op: 'open-chunk'; request: ChunkOpenRequest }
+  | { id: number; op: 'chunk-file'; request: FileChunkRequest };
 /** The first message a segment worker gets. */
 export type WorkerSetup = { op: 'setup'; spec: SegmentCodecSpec } | { op: 'chunking'; setup: ChunkingSetup };
-export type WorkerReply = { id: number; result: unknown } | { id: number; error: { message: string; code?: string } };
+export type WorkerReply =
+  | { id: number; result: unknown }
+  | { id: number; error: { message: string; code?: string } }
+  /** One of several messages before a file job's result. */
+  | { id: number; chunk: FileChunkMessage };
 
 /** A view the receiving thread can own: shared memory travels as is, anything else is moved, never copied twice. */
 function movable(data: Buffer): { data: Uint8Array; transfer: ArrayBuffer[] } {
@@ -47,6 +53,7 @@ ready.catch(() => undefined);
 port.on('message', (message: WorkerRequest | WorkerSetup) => {
   if (message.op === 'chunking') {
     chunking = message.setup;
+    startFileChunking();
     return;
   }
   if (message.op === 'setup') {
@@ -66,7 +73,12 @@ const codeOf = (err: Error): { code?: string } => (err instanceof FailsafeError 
 
 function handle(t: SegmentTools, message: WorkerRequest): void {
   try {
-    if (message.op === 'chunk') {
+    if (message.op === 'chunk-file') {
+      const files = chunking?.files;
+      if (!files) throw new FailsafeError('E_INTERNAL', 'a file job came before the file chunking setup');
+      const result = chunkLocalFile(t, files, message.request, (chunk, transfer) => port.postMessage({ id: message.id, chunk }, transfer));
+      port.postMessage({ id: message.id, result });
+    } else if (message.op === 'chunk') {
       const { id, sealed } = hashOrSealChunk(t, chunking, message.request);
       port.postMessage({ id: message.id, result: { id: new Uint8Array(id), ...(sealed ? { sealed } : {}) } }, sealed ? [sealed.buffer as ArrayBuffer] : []);
     } else if (message.op === 'open-chunk') {
@@ -94,7 +106,8 @@ function handle(t: SegmentTools, message: WorkerRequest): void {
   } finally {
     // After the reply, so the main thread is not kept waiting: node:crypto's 64 KiB chunk buffers otherwise pile up.
     // A chunk's hash allocates nothing worth it, and a forced collection per chunk costs more than the work.
-    if (message.op !== 'chunk' || message.request.sealAs) collectYoungGarbage();
+    // A file job's sealed chunks left with their messages; its small garbage is left to V8's own pace.
+    if (message.op !== 'chunk-file' && (message.op !== 'chunk' || message.request.sealAs)) collectYoungGarbage();
   }
 }
 

@@ -16,13 +16,15 @@ import { FailsafeError, isErrorCode } from '../errors.js';
 import { workerFile } from '../threads/worker-file.js';
 import { asBuffer, ownsWholeBuffer, type OpenJob, type SealRequest, type SealResult, type SegmentCodecSpec } from './segment-work.js';
 import type { WorkerReply, WorkerRequest, WorkerSetup } from './segment-worker.js';
-import type { ChunkHashRequest, ChunkHashResult, ChunkingSetup, ChunkOpenRequest } from './chunk-work.js';
+import type { ChunkHashRequest, ChunkHashResult, ChunkingSetup, ChunkOpenRequest, FileChunkingSetup } from './chunk-work.js';
+import type { FileChunkMessage, FileChunkRequest, FileChunkResult } from './file-chunk-work.js';
 import { startSpares, takeSpare } from '../threads/spare-threads.js';
 
 const WORKER_FILE = workerFile('./segment-worker.js', import.meta.url);
 
-type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void };
-type Job = { message: WorkerRequest; pending: Pending; transfer: ArrayBuffer[] };
+type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void; onChunk?: (chunk: FileChunkMessage, lane: number) => void };
+/** `credits`: what a file job's worker starts with (chunkFile). */
+type Job = { message: WorkerRequest; pending: Pending; transfer: ArrayBuffer[]; credits?: number };
 
 export class SegmentWorkers {
   readonly size: number;
@@ -30,6 +32,8 @@ export class SegmentWorkers {
   readonly #busy = new Map<Worker, Pending>();
   readonly #queue: Job[] = [];
   readonly #all: Worker[] = [];
+  /** Cell 0: stop; cell `lane + 1`: a file job's credits for sealed chunks in flight (core/pipeline/file-chunk-work.ts). */
+  readonly #credits: Int32Array;
   #nextId = 0;
   #failure: Error | undefined;
   #closing = false;
@@ -41,6 +45,7 @@ export class SegmentWorkers {
 
   constructor(spec: SegmentCodecSpec, size = availableParallelism()) {
     this.size = Math.max(1, size);
+    this.#credits = new Int32Array(new SharedArrayBuffer(4 * (this.size + 1)));
     for (let i = 0; i < this.size; i++) {
       const worker = takeSpare(WORKER_FILE) ?? new Worker(WORKER_FILE);
       // The key crosses as a copy.
@@ -74,8 +79,24 @@ export class SegmentWorkers {
   }
 
   /** Gives every thread the slots chunks are cut into and the id key, once, before the first `chunk`. */
-  shareChunking(setup: ChunkingSetup): void {
-    for (const worker of this.#all) worker.postMessage({ op: 'chunking', setup } satisfies WorkerSetup);
+  shareChunking(setup: ChunkingSetup, files?: Omit<FileChunkingSetup, 'credits'>): void {
+    const full: ChunkingSetup = { ...setup, ...(files ? { files: { ...files, credits: this.#credits } } : {}) };
+    for (const worker of this.#all) worker.postMessage({ op: 'chunking', setup: full } satisfies WorkerSetup);
+  }
+
+  /**
+   * Cuts a whole local file in a worker (needs `shareChunking` with `files`):
+   * `onChunk` hears of every chunk in file order, before the result; each
+   * chunk that carries sealed bytes holds one of its worker's `credits` until
+   * `credit(lane)` gives it back.
+   */
+  chunkFile(request: Omit<FileChunkRequest, 'lane'>, credits: number, onChunk: (chunk: FileChunkMessage, lane: number) => void): Promise<FileChunkResult> {
+    return this.#run({ id: 0, op: 'chunk-file', request: { ...request, lane: -1 } }, [], { onChunk, credits }) as Promise<FileChunkResult>;
+  }
+
+  credit(lane: number): void {
+    Atomics.add(this.#credits, lane + 1, 1);
+    Atomics.notify(this.#credits, lane + 1);
   }
 
   /** A chunk's keyed id; with `sealAs` (its id) its compressed and sealed bytes too, under the pool's cipher. */
@@ -95,14 +116,18 @@ export class SegmentWorkers {
 
   async close(): Promise<void> {
     this.#closing = true;
+    // A worker waiting for credits wakes and stops.
+    Atomics.store(this.#credits, 0, 1);
+    for (let cell = 1; cell < this.#credits.length; cell++) Atomics.notify(this.#credits, cell);
     this.#fail(new FailsafeError('E_ABORTED', 'the segment workers were stopped'));
     await Promise.all(this.#all.map((w) => w.terminate()));
   }
 
-  #run(message: WorkerRequest, transfer: ArrayBuffer[]): Promise<unknown> {
+  #run(message: WorkerRequest, transfer: ArrayBuffer[], file?: { onChunk: Pending['onChunk']; credits: number }): Promise<unknown> {
     if (this.#failure) return Promise.reject(this.#failure);
     return new Promise((resolve, reject) => {
-      this.#queue.push({ message: { ...message, id: this.#nextId++ }, pending: { resolve, reject }, transfer });
+      const pending: Pending = { resolve, reject, ...(file ? { onChunk: file.onChunk } : {}) };
+      this.#queue.push({ message: { ...message, id: this.#nextId++ }, pending, transfer, ...(file ? { credits: file.credits } : {}) });
       this.#dispatch();
     });
   }
@@ -112,12 +137,21 @@ export class SegmentWorkers {
       const worker = this.#idle.pop()!;
       const job = this.#queue.shift()!;
       this.#busy.set(worker, job.pending);
+      if (job.message.op === 'chunk-file') {
+        const lane = this.#all.indexOf(worker);
+        Atomics.store(this.#credits, lane + 1, job.credits ?? 1);
+        job.message.request.lane = lane;
+      }
       worker.postMessage(job.message, job.transfer);
     }
   }
 
   #settle(worker: Worker, reply: WorkerReply): void {
     const pending = this.#busy.get(worker);
+    if ('chunk' in reply) {
+      pending?.onChunk?.(reply.chunk, this.#all.indexOf(worker));
+      return;
+    }
     this.#busy.delete(worker);
     this.#idle.push(worker);
     if (pending) {

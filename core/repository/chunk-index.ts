@@ -7,11 +7,9 @@
  * and Kopia's users meet the difference as out-of-memory kills on large
  * repositories). 150 MB holds about 3 million chunks: 3 TB of unique data
  * at the default 1 MiB average chunk size (docs/design/dedup.md).
- *
- * Ids are HMAC outputs, uniformly random, so their first four bytes are the
- * table's hash as they are.
  */
 import { CHUNK_ID_BYTES } from '../chunking/chunk-id.js';
+import { findEntry, idHash, sharedIdTable, type IdTable } from './id-table.js';
 
 export interface ChunkLocation {
   /** The pack's number in the repository's pack list (the index's own numbering). */
@@ -75,6 +73,11 @@ export class ChunkIndex {
     return true;
   }
 
+  /** A copy of the lookup arrays in shared memory, for worker threads to ask `has` of (core/repository/id-table.ts). */
+  shareIds(): IdTable {
+    return sharedIdTable(this.#ids, this.#slots, this.#size);
+  }
+
   /** Every entry, in the order added. */
   *entries(): IterableIterator<[Uint8Array, ChunkLocation]> {
     for (let entry = 0; entry < this.#size; entry++) {
@@ -84,24 +87,13 @@ export class ChunkIndex {
   }
 
   #find(id: Uint8Array): number {
-    const mask = this.#slots.length - 1;
-    for (let slot = hashOf(id) & mask; ; slot = (slot + 1) & mask) {
-      const value = this.#slots[slot]!;
-      if (value === EMPTY) return -1;
-      if (this.#idEquals(value - 1, id)) return value - 1;
-    }
-  }
-
-  #idEquals(entry: number, id: Uint8Array): boolean {
-    const base = entry * CHUNK_ID_BYTES;
-    for (let i = 0; i < CHUNK_ID_BYTES; i++) if (this.#ids[base + i] !== id[i]) return false;
-    return true;
+    return findEntry(this.#ids, this.#slots, id);
   }
 
   #place(entry: number): void {
     const mask = this.#slots.length - 1;
     const id = this.#ids.subarray(entry * CHUNK_ID_BYTES, (entry + 1) * CHUNK_ID_BYTES);
-    let slot = hashOf(id) & mask;
+    let slot = idHash(id) & mask;
     while (this.#slots[slot] !== EMPTY) slot = (slot + 1) & mask;
     this.#slots[slot] = entry + 1;
   }
@@ -123,10 +115,6 @@ export class ChunkIndex {
 /** A power of two with room for `entries` at most 3/4 full. */
 function slotsFor(entries: number): number {
   return 2 ** Math.ceil(Math.log2(entries / MAX_LOAD));
-}
-
-function hashOf(id: Uint8Array): number {
-  return (id[0]! | (id[1]! << 8) | (id[2]! << 16) | (id[3]! << 24)) >>> 0;
 }
 
 function grown<T extends Uint8Array | Uint32Array>(array: T, length: number): T {

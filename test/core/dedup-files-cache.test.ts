@@ -8,7 +8,6 @@ import { describe, expect, it } from 'vitest';
 import { LocalAdapter } from '../../adapters/local/local.js';
 import { DirectorySource } from '../../plugins/directory/directory.js';
 import { createSegmentCodec } from '../../core/codec/compression.js';
-import type { SourceEntry, SourcePlugin } from '../../core/contracts.js';
 import { KeyRing } from '../../core/crypto/keys.js';
 import { backupDeduplicated } from '../../core/dedup/backup.js';
 import { restoreDeduplicated } from '../../core/dedup/restore.js';
@@ -18,23 +17,11 @@ import { tree } from '../helpers/tree.js';
 const codec = createSegmentCodec('zstd', 1);
 const SIZES = { min: 4096, avg: 16_384, max: 65_536 };
 
-/** The directory source, counting which files it was asked to read. */
-function counting(path: string, opened: string[]): SourcePlugin {
-  const inner = new DirectorySource({ path }, 'data');
-  return Object.assign(Object.create(inner) as SourcePlugin, {
-    async *entries(context: Parameters<SourcePlugin['entries']>[0]): AsyncIterable<SourceEntry> {
-      for await (const entry of inner.entries(context)) {
-        const open = entry.open;
-        yield open ? { ...entry, open: () => (opened.push(entry.path), open.call(entry)) } : entry;
-      }
-    },
-  });
-}
-
 async function setup(): Promise<{
   root: string;
   data: string;
-  run: (options?: { forceReread?: boolean }) => Promise<{ id: string; opened: string[] }>;
+  /** `read`: the files read, not taken from the cache (they are read in the worker threads, out of a test's sight). */
+  run: (options?: { forceReread?: boolean }) => Promise<{ id: string; read: number }>;
   storage: Storage;
   keyRing: KeyRing;
 }> {
@@ -51,10 +38,10 @@ async function setup(): Promise<{
   const storage = new Storage(new LocalAdapter({ path: join(root, 'target') }), 'disk');
   const keyRing = await KeyRing.create({ keyFileKey: Buffer.alloc(32, 4) });
   const cacheDir = join(root, 'cache');
-  const run = async (options: { forceReread?: boolean } = {}): Promise<{ id: string; opened: string[] }> => {
-    const opened: string[] = [];
-    const { id } = await backupDeduplicated({ job: 'app', sources: [counting(data, opened)], storage, keyRing, codec, sizes: SIZES, cacheDir, ...options });
-    return { id, opened: opened.sort() };
+  const run = async (options: { forceReread?: boolean } = {}): Promise<{ id: string; read: number }> => {
+    const source = new DirectorySource({ path: data }, 'data');
+    const { id, cache } = await backupDeduplicated({ job: 'app', sources: [source], storage, keyRing, codec, sizes: SIZES, cacheDir, ...options });
+    return { id, read: cache.misses };
   };
   return { root, data, run, storage, keyRing };
 }
@@ -62,16 +49,16 @@ async function setup(): Promise<{
 describe('files cache', () => {
   it('reads an unchanged file once; a touched or rewritten file again; --force-reread everything', async () => {
     const s = await setup();
-    expect((await s.run()).opened).toEqual(['a.bin', 'b.bin', 'sub/c.bin']);
-    expect((await s.run()).opened).toEqual([]);
+    expect((await s.run()).read).toBe(3);
+    expect((await s.run()).read).toBe(0);
     const later = new Date(Date.now() - 30_000);
     await utimes(join(s.data, 'a.bin'), later, later);
     await writeFile(join(s.data, 'sub', 'c.bin'), randomBytes(50_000));
     await utimes(join(s.data, 'sub', 'c.bin'), later, later);
     await sleep(1100);
     const third = await s.run();
-    expect(third.opened).toEqual(['a.bin', 'sub/c.bin']);
-    expect((await s.run({ forceReread: true })).opened).toEqual(['a.bin', 'b.bin', 'sub/c.bin']);
+    expect(third.read).toBe(2);
+    expect((await s.run({ forceReread: true })).read).toBe(3);
     // Whatever came from the cache, the snapshot holds the files as they are.
     const to = join(s.root, 'restored');
     await restoreDeduplicated({
@@ -94,11 +81,11 @@ describe('files cache', () => {
     await utimes(join(s.data, 'fresh.bin'), ahead, ahead);
     await s.run();
     // Too recent to be trusted: read again next time.
-    expect((await s.run()).opened).toEqual(['fresh.bin']);
+    expect((await s.run()).read).toBe(1);
     const [repository] = await readdir(join(s.root, 'cache'));
     await writeFile(join(s.root, 'cache', repository!, 'app.files'), '{"format":"failsafe-files-cache/1"}\n["data/a.bin",{"size":"x"}]\n{broken');
-    expect((await s.run()).opened).toEqual(['a.bin', 'b.bin', 'fresh.bin', 'sub/c.bin']);
+    expect((await s.run()).read).toBe(4);
     await writeFile(join(s.root, 'cache', repository!, 'app.files'), '');
-    expect((await s.run()).opened).toEqual(['a.bin', 'b.bin', 'fresh.bin', 'sub/c.bin']);
+    expect((await s.run()).read).toBe(4);
   });
 });
