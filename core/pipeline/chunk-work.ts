@@ -66,7 +66,8 @@ export function sealChunk(t: SegmentTools, id: Buffer, plain: Buffer): Buffer {
 }
 
 export interface ChunkOpenRequest {
-  sealed: Uint8Array;
+  /** The sealed bytes, or where they lie in a local pack file, for the worker to read itself (no trip through the main thread). */
+  sealed: Uint8Array | { file: string; offset: number; length: number };
   /** The run key of the chunk's pack (from its trailer's key slots). */
   key: Uint8Array;
   id: Uint8Array;
@@ -90,9 +91,11 @@ function cipherFor(key: Uint8Array): SegmentCipher {
   return cipher;
 }
 
-export function openChunk(t: SegmentTools, request: ChunkOpenRequest): Buffer {
+export function openChunk(t: SegmentTools, request: ChunkOpenRequest, read: (file: string, offset: number, length: number) => Buffer): Buffer {
   const id = asBuffer(request.id);
-  const plain = t.decompress(cipherFor(request.key).decrypt(asBuffer(request.sealed), chunkContext(id)), request.plainLength);
+  const { sealed: from } = request;
+  const sealed = from instanceof Uint8Array ? asBuffer(from) : read(from.file, from.offset, from.length);
+  const plain = t.decompress(cipherFor(request.key).decrypt(sealed, chunkContext(id)), request.plainLength);
   if (!chunkId(request.idKey, plain).equals(id)) throw new FailsafeError('E_CHECKSUM', `${request.what}: chunk ${id.toString('hex')} does not match its id`);
   return plain;
 }

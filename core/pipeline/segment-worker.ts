@@ -82,7 +82,7 @@ function handle(t: SegmentTools, message: WorkerRequest): void {
       const { id, sealed } = hashOrSealChunk(t, chunking, message.request);
       port.postMessage({ id: message.id, result: { id: new Uint8Array(id), ...(sealed ? { sealed } : {}) } }, sealed ? [sealed.buffer as ArrayBuffer] : []);
     } else if (message.op === 'open-chunk') {
-      const { data, transfer } = movable(openChunk(t, message.request));
+      const { data, transfer } = movable(openChunk(t, message.request, (file, offset, length) => readStored(file, length, message.request.what, offset)));
       port.postMessage({ id: message.id, result: data }, transfer);
     } else if (message.op === 'seal') {
       const { plain, out } = message.request;
@@ -117,9 +117,11 @@ let readBuffer: Buffer | undefined;
  * A stored segment read whole into this thread's reused buffer (valid until
  * the next read): no allocation, and no round trip through the main thread.
  * A file of another size than recorded comes back whole up to `size + 1`
- * bytes, so openSegment refuses it as altered.
+ * bytes, so openSegment refuses it as altered. From `offset`: the `size`
+ * bytes of a chunk in a pack, fewer when the pack is shorter (its check
+ * then fails).
  */
-function readStored(file: string, size: number, what: string): Buffer {
+function readStored(file: string, size: number, what: string, offset?: number): Buffer {
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -128,11 +130,11 @@ function readStored(file: string, size: number, what: string): Buffer {
   }
   try {
     const actual = fstatSync(fd).size;
-    const want = actual === size ? size : Math.min(actual, size + 1);
+    const want = offset !== undefined ? size : actual === size ? size : Math.min(actual, size + 1);
     if (!readBuffer || readBuffer.length < want) readBuffer = Buffer.allocUnsafeSlow(Math.max(want, 4 << 20));
     let filled = 0;
     while (filled < want) {
-      const n = readSync(fd, readBuffer, filled, want - filled, filled);
+      const n = readSync(fd, readBuffer, filled, want - filled, (offset ?? 0) + filled);
       if (n === 0) break;
       filled += n;
     }

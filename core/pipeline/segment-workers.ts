@@ -110,7 +110,7 @@ export class SegmentWorkers {
   /** A stored chunk decrypted, decompressed and checked against its id (E_CHECKSUM when it does not match). */
   openChunk(request: ChunkOpenRequest): Promise<Buffer> {
     const { sealed } = request;
-    const transfer = ownsWholeBuffer(sealed) ? [sealed.buffer as ArrayBuffer] : [];
+    const transfer = sealed instanceof Uint8Array && ownsWholeBuffer(sealed) ? [sealed.buffer as ArrayBuffer] : [];
     return (this.#run({ id: 0, op: 'open-chunk', request }, transfer) as Promise<Uint8Array>).then(asBuffer);
   }
 

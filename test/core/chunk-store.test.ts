@@ -13,6 +13,7 @@ import { FailsafeError, isFailsafeError } from '../../core/errors.js';
 import { ChunkReader } from '../../core/pack/chunk-reader.js';
 import { ChunkWriter } from '../../core/pack/chunk-writer.js';
 import { loadIndex } from '../../core/pack/load-index.js';
+import { SegmentWorkers } from '../../core/pipeline/segment-workers.js';
 import { Storage } from '../../core/repository/storage.js';
 
 const codec = createSegmentCodec('zstd', 1);
@@ -22,12 +23,21 @@ const INDEX = new SecretstreamCipher(randomBytes(32));
 /** A run's key, wrapped in a slot only the test's "key ring" opens: each run gets its own, as backups do. */
 class Keys {
   readonly #runs = new Map<string, SecretstreamCipher>();
+  readonly #keys = new Map<string, Buffer>();
   run(): { cipher: SecretstreamCipher; slots: KeySlot[] } {
     const keyId = randomBytes(8).toString('hex');
-    const cipher = new SecretstreamCipher(randomBytes(32));
+    const key = randomBytes(32);
+    const cipher = new SecretstreamCipher(key);
     this.#runs.set(keyId, cipher);
+    this.#keys.set(keyId, key);
     return { cipher, slots: [{ type: 'keyfile', keyId, nonce: '', wrapped: '' }] };
   }
+  openKey = (slots: KeySlot[]): Buffer => {
+    const slot = slots[0];
+    const key = slot?.type === 'keyfile' ? this.#keys.get(slot.keyId) : undefined;
+    if (!key) throw new Error('no key for this pack');
+    return key;
+  };
   open = (slots: KeySlot[]): SecretstreamCipher => {
     const slot = slots[0];
     const cipher = slot?.type === 'keyfile' ? this.#runs.get(slot.keyId) : undefined;
@@ -53,6 +63,34 @@ describe.each([
   ['memory', async () => new Storage(new MemoryAdapter(), 'memory')],
   ['local', async () => new Storage(new LocalAdapter({ path: await mkdtemp(join(tmpdir(), 'failsafe-packs-')) }), 'local')],
 ])('chunks in packs (%s)', (_name, makeStorage) => {
+  it('chunks opened in worker threads (a local pack read there) come back whole; a flipped byte is E_CHECKSUM', async () => {
+    const storage = await makeStorage();
+    const keys = new Keys();
+    const data = chunks(12);
+    const w = await writer(storage, keys);
+    const ids = [];
+    for (const chunk of data) ids.push(await w.add(chunk));
+    await w.finish();
+    const known = await loadIndex(storage, INDEX, { open: keys.open });
+    const workers = new SegmentWorkers({ compression: { algorithm: 'zstd', level: 1 }, cipher: { name: 'none' } }, 2);
+    try {
+      const reader = new ChunkReader(storage, known, { idKey: ID_KEY, open: keys.open, openKey: keys.openKey }, codec);
+      const back = await Promise.all(ids.map((id) => reader.read(id, { workers })));
+      expect(back.map((b, i) => b.equals(data[i]!))).toEqual(data.map(() => true));
+      const at = known.index.get(ids[4]!)!;
+      const pack = known.packs[at.pack]!;
+      const bytes = Buffer.from(await storage.getBuffer(pack));
+      bytes[at.offset + (at.length >> 1)]! ^= 0x20;
+      await storage.put(pack, bytes);
+      const fresh = new ChunkReader(storage, known, { idKey: ID_KEY, open: keys.open, openKey: keys.openKey }, codec);
+      const error = await fresh.read(ids[4]!, { workers }).catch((err: unknown) => err);
+      expect(error).toMatchObject({ code: 'E_CHECKSUM' });
+      expect((await fresh.read(ids[5]!, { workers })).equals(data[5]!)).toBe(true);
+    } finally {
+      await workers.close();
+    }
+  });
+
   it('a second run of the same data stores only what changed, and everything reads back', async () => {
     const storage = await makeStorage();
     const keys = new Keys();
