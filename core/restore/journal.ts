@@ -92,7 +92,7 @@ export class RestoreJournal {
   }
 
   /** Records a new state, or the safety snapshot, durably (an atomic rename, then the folder's fsync). */
-  async write(state: JournalState, point: string = state): Promise<void> {
+  async write(state: JournalState, point: 'safety' | JournalState = state): Promise<void> {
     this.record.state = state;
     await writeFileAtomic(this.file, Buffer.from(JSON.stringify(this.record)));
     await pauseForTest(`journal:${point}`);
@@ -128,11 +128,11 @@ async function undo(record: JournalRecord): Promise<void> {
   for (const move of [...record.moves].reverse()) {
     if (!(await exists(move.from)) && (await exists(move.to))) {
       await rename(move.to, move.from);
-      await pauseForTest(`undo:${++step}`);
+      await pauseForTest('undo', { count: ++step });
     }
     if (move.hadLive && !(await exists(move.to)) && (await exists(move.aside))) {
       await rename(move.aside, move.to);
-      await pauseForTest(`undo:${++step}`);
+      await pauseForTest('undo', { count: ++step });
     }
     for (const companion of [...move.companions].reverse()) {
       if (!(await exists(companion.path)) && (await exists(companion.aside))) await rename(companion.aside, companion.path);

@@ -82,7 +82,6 @@ export class Swap {
 
   async commit(): Promise<void> {
     await this.#journal.write('committed');
-    await pauseForTest('committed');
     await this.#journal.settle();
   }
 }
@@ -94,9 +93,9 @@ async function moveIn(move: JournalMove, index: number): Promise<void> {
   }
   if (move.hadLive) {
     await rename(move.to, move.aside);
-    await pauseForTest(`aside:${index}`);
+    await pauseForTest('aside', { count: index });
   }
   await mkdir(dirname(move.to), { recursive: true });
   await rename(move.from, move.to);
-  await pauseForTest(`swap:${index}`);
+  await pauseForTest('swap', { count: index });
 }

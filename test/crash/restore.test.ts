@@ -24,7 +24,7 @@ const RESTORE_POINTS: { point: string; ends: 'old' | 'new' }[] = [
   { point: 'swap:1', ends: 'old' }, // its staged copy renamed in: the live data is mixed
   { point: 'aside:2', ends: 'old' },
   { point: 'swap:2', ends: 'old' }, // every source swapped, the live checks not run
-  { point: 'committed', ends: 'new' }, // the journal says committed
+  { point: 'journal:committed', ends: 'new' }, // the journal says committed
   { point: 'settle:cleaned', ends: 'new' }, // replaced copies and staging removed, the journal not yet
 ];
 

@@ -1,7 +1,11 @@
 /** Runs the built CLI until it reaches a FAILSAFE_TEST_PAUSE_AT point (core/testing/test-hooks.ts), for a test to kill or signal it there. */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PASS } from './cli.js';
+import { expect } from 'vitest';
+import { CRASH_POINTS, type CrashCommand, type CrashPointName } from '../../core/testing/crash-points.js';
+import { PASS, runBuiltCli } from './cli.js';
 
 export interface Paused {
   child: ChildProcessWithoutNullStreams;
@@ -30,4 +34,26 @@ export async function killAt(point: string, args: string[], env: NodeJS.ProcessE
   const { child, ended } = await pauseAt(point, args, env);
   child.kill('SIGKILL');
   await ended;
+}
+
+/** Runs the built CLI to its end with FAILSAFE_TEST_TRACE set: the crash points it passed, in order, each as often as reached. */
+export async function tracePoints(args: string[], env: NodeJS.ProcessEnv = PASS): Promise<{ code: number; stderr: string; points: string[] }> {
+  const dir = await mkdtemp(join(tmpdir(), 'failsafe-trace-'));
+  const file = join(dir, 'points');
+  await writeFile(file, '');
+  const { code, stderr } = await runBuiltCli([], args, { env: { PATH: process.env.PATH, ...env, FAILSAFE_TEST_TRACE: file } });
+  const points = (await readFile(file, 'utf8')).split('\n').filter(Boolean);
+  await rm(dir, { recursive: true, force: true });
+  return { code, stderr, points };
+}
+
+/** How often the traced run reached `point`: the last `<point>:<n>` a sweep can arm. */
+export function timesReached(points: string[], point: CrashPointName): number {
+  return points.filter((p) => p === point).length;
+}
+
+/** Every point listed for `command` is in `points` (a traced run): a point renamed in the code cannot silently drop out of its sweep. */
+export function expectEveryPoint(command: CrashCommand, points: Iterable<string>): void {
+  const reached = new Set(points);
+  expect(CRASH_POINTS[command].filter((p) => !reached.has(p))).toEqual([]);
 }
