@@ -184,10 +184,9 @@ export class Repository {
       for (const key of objects.filter((k) => k.startsWith(prefix))) await this.storage.delete(key, options);
       return;
     }
-    let deleted = 0;
     for await (const object of this.snapshotData(job, id, options)) {
       await this.storage.delete(object.key, options);
-      await pauseForTest('prune-segment-deleted', { count: ++deleted });
+      await pauseForTest('prune-segment-deleted');
     }
   }
 

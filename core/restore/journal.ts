@@ -124,15 +124,14 @@ async function settleRecord(file: string, record: JournalRecord): Promise<void> 
 
 /** Undoes each move as far as the filesystem shows it was made, last first. */
 async function undo(record: JournalRecord): Promise<void> {
-  let step = 0;
   for (const move of [...record.moves].reverse()) {
     if (!(await exists(move.from)) && (await exists(move.to))) {
       await rename(move.to, move.from);
-      await pauseForTest('undo', { count: ++step });
+      await pauseForTest('undo');
     }
     if (move.hadLive && !(await exists(move.to)) && (await exists(move.aside))) {
       await rename(move.aside, move.to);
-      await pauseForTest('undo', { count: ++step });
+      await pauseForTest('undo');
     }
     for (const companion of [...move.companions].reverse()) {
       if (!(await exists(companion.path)) && (await exists(companion.aside))) await rename(companion.aside, companion.path);
@@ -152,6 +151,8 @@ export interface UnsettledRestore {
   running: boolean;
   /** Set when the journal cannot be read: it must be settled by hand. */
   unreadable?: string;
+  /** A staging folder no journal names (core/restore/orphan-staging.ts): `journal` is the folder itself. */
+  withoutJournal?: true;
   snapshot?: string;
   startedAt?: string;
   state?: JournalState;
@@ -190,8 +191,9 @@ export async function findRestores(journalDir: string): Promise<UnsettledRestore
 }
 
 export interface RecoveredRestore {
-  snapshot: string;
-  startedAt: string;
+  /** Unknown for a staging folder no journal named (`withoutJournal`). */
+  snapshot?: string;
+  startedAt?: string;
   /**
    * `rolled-back`: the live data is the old data again; `completed`: the restore had committed and now stands;
    * `cleaned-up`: it died before touching live data, and its staging folders were removed.
@@ -200,6 +202,8 @@ export interface RecoveredRestore {
   paths: string[];
   /** The safety snapshot it had taken: kept, as it holds the live data as it was. */
   safetySnapshot?: string;
+  /** A staging folder no journal named, removed: its path. */
+  withoutJournal?: string;
 }
 
 const OUTCOME: Record<JournalState, RecoveredRestore['outcome']> = { staging: 'cleaned-up', swapping: 'rolled-back', committed: 'completed' };

@@ -111,7 +111,7 @@ export async function runRestore(snapshot: OpenedSnapshot, plugins: RestorePlugi
   try {
     await stageChecked(snapshot, plan, options, warn, made);
     await carryLeftOut(plan);
-    await pauseForTest('staged', options.signal ? { signal: options.signal } : {});
+    await pauseForTest('staged', options.signal);
     for (const planned of plan) await planned.plugin.beforeSwap?.(planned.moves.map((m) => m.to));
     const live = plan.filter((p) => p.inPlace && (p.replaced.length > 0 || p.applies));
     if (live.length > 0 && options.safetySnapshot) {

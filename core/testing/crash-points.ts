@@ -28,8 +28,8 @@ export const CRASH_POINTS = {
   'settling a restore': ['undo', 'settle:cleaned'],
   /** Each manifest about to be rewritten under the new key, and rewritten. */
   'keys rotate': ['rotate', 'rotate-written'],
-  /** The new record stored, each record beyond `keep` deleted. */
-  'checkpoint save': ['checkpoint-written', 'checkpoint-old-deleted'],
+  /** On a local store: the new record's temp file written (not yet renamed); the record stored; each record beyond `keep` deleted. */
+  'checkpoint save': ['file-temp-written', 'checkpoint-written', 'checkpoint-old-deleted'],
   /** The new holder's lock object written, the stale lock removed, no other holder found. */
   'lock take-over': ['lock-written', 'lock-stale-removed', 'lock-taken'],
 } as const satisfies Record<string, readonly string[]>;

@@ -1,20 +1,24 @@
 /**
  * Crash tests need a command stopped at an exact point: with
- * FAILSAFE_TEST_PAUSE_AT=<point> (or `<point>:<n>` for the n-th time a
- * counted point is reached) the process announces the point on stderr and
- * then waits, for the test to kill it with SIGKILL from outside (or to send a
- * signal that cancels the operation through `signal`). Unset (always,
+ * FAILSAFE_TEST_PAUSE_AT=<point> (its first time) or `<point>:<n>` (the n-th
+ * time this process reaches it) the process announces the point on stderr
+ * and then waits, for the test to kill it with SIGKILL from outside (or to
+ * send a signal that cancels the operation through `signal`). Unset (always,
  * outside tests) this costs one environment lookup. The points are listed
  * per command in core/testing/crash-points.ts.
  */
-import { armedName, tracePoint, type CrashPointName } from './crash-points.js';
+import { tracePoint, type CrashPointName } from './crash-points.js';
 
-export async function pauseForTest(point: CrashPointName, options: { count?: number; signal?: AbortSignal } = {}): Promise<void> {
+const reached = new Map<CrashPointName, number>();
+
+export async function pauseForTest(point: CrashPointName, signal?: AbortSignal): Promise<void> {
+  const armed = process.env.FAILSAFE_TEST_PAUSE_AT;
+  if (armed === undefined && process.env.FAILSAFE_TEST_TRACE === undefined) return;
   tracePoint(point);
-  const name = armedName(point, options.count);
-  if (process.env.FAILSAFE_TEST_PAUSE_AT !== name) return;
-  process.stderr.write(`failsafe-test: paused at ${name}\n`);
-  const { signal } = options;
+  const times = (reached.get(point) ?? 0) + 1;
+  reached.set(point, times);
+  if (armed === undefined || (armed !== `${point}:${times}` && !(armed === point && times === 1))) return;
+  process.stderr.write(`failsafe-test: paused at ${armed}\n`);
   await new Promise<void>((_resolve, reject) => {
     const timer = setInterval(() => undefined, 60_000);
     signal?.addEventListener('abort', () => {
