@@ -40,6 +40,8 @@ export interface JournalRecord {
   moves: JournalMove[];
   /** The pre-restore snapshot of the live data, once taken: kept whatever the outcome, as it holds the data as it was. */
   safetySnapshot?: string;
+  /** Set (with the state back to `staging`) once settling has rolled the swap back, before the staging goes. */
+  rolledBack?: true;
 }
 
 export function restoreStamp(now = new Date()): string {
@@ -110,7 +112,12 @@ export class RestoreJournal {
 }
 
 async function settleRecord(file: string, record: JournalRecord): Promise<void> {
-  if (record.state === 'swapping') await undo(record);
+  if (record.state === 'swapping') {
+    await undo(record);
+    // Recorded before the staging goes: settled again, the staged copies' absence must not read as renames still to undo.
+    Object.assign(record, { state: 'staging', rolledBack: true });
+    await writeFileAtomic(file, Buffer.from(JSON.stringify(record)));
+  }
   if (record.state === 'committed' && !record.keepPrevious) {
     for (const move of record.moves) {
       if (move.hadLive) await rm(move.aside, { recursive: true, force: true });
@@ -219,11 +226,12 @@ export async function recoverRestores(journalDir: string): Promise<RecoveredRest
   for (const { journal, running } of found.filter((f) => f.unreadable === undefined)) {
     if (running) continue;
     const record = await readRecord(journal);
+    const outcome = record.rolledBack ? 'rolled-back' : OUTCOME[record.state];
     await settleRecord(journal, record);
     recovered.push({
       snapshot: record.snapshot,
       startedAt: record.startedAt,
-      outcome: OUTCOME[record.state],
+      outcome,
       paths: record.moves.map((m) => m.to),
       ...(record.safetySnapshot ? { safetySnapshot: record.safetySnapshot } : {}),
     });

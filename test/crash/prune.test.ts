@@ -7,22 +7,26 @@
  * the removed one is left (the mark makes the next prune finish at once,
  * not after the orphans' grace of a day), and `recover --list` is empty.
  */
+import { randomBytes } from 'node:crypto';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { makeDeployment, PASS, runCli, type Deployment } from '../helpers/cli.js';
+import { makeDeployment, runCli, type Deployment } from '../helpers/cli.js';
 import { hashes } from '../helpers/keys.js';
 import { expectEveryPoint, killAt, timesReached, tracePoints } from '../helpers/pause.js';
 
 /** Two snapshots of one job, of which retention keeps the newest. */
 async function twoSnapshots(): Promise<{ d: Deployment; kept: string }> {
+  // A key file rather than a passphrase: no key derivation in each of the many runs.
   const d = await makeDeployment({
+    encryption: 'encryption: { keyFile: ./failsafe.key }',
     jobs: 'jobs:\n  app:\n    sources: [{ type: directory, path: ./app/data }]\n    targets: [disk]\n    retention: { keepLast: 1 }',
   });
-  expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
+  await writeFile(join(d.root, 'failsafe.key'), randomBytes(32).toString('base64'));
+  expect((await runCli(['backup', '-c', d.config])).code).toBe(0);
   await writeFile(join(d.data, 'readings.csv'), 'changed between the backups');
-  expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
-  const listed = (await runCli(['list', '-c', d.config, '--json'], PASS)).json<{ id: string; createdAt: string }[]>();
+  expect((await runCli(['backup', '-c', d.config])).code).toBe(0);
+  const listed = (await runCli(['list', '-c', d.config, '--json'])).json<{ id: string; createdAt: string }[]>();
   const kept = listed.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0]!.id;
   return { d, kept };
 }
@@ -39,7 +43,7 @@ const POINTS = ['prune-marked', 'prune-manifest-deleted', ...Array.from({ length
 describe('format-1 prune killed at every crash point', () => {
   beforeAll(async () => {
     const { d, kept } = await twoSnapshots();
-    const traced = await tracePoints(['prune', '-c', d.config]);
+    const traced = await tracePoints(['prune', '-c', d.config], {});
     expect(traced.code).toBe(0);
     expectEveryPoint('prune (format 1)', traced.points);
     expect(timesReached(traced.points, 'prune-segment-deleted')).toBe(OBJECTS);
@@ -49,12 +53,12 @@ describe('format-1 prune killed at every crash point', () => {
   it.each(POINTS.map((p) => [p]))('killed at %s, the next prune finishes: only the kept snapshot, whole', { timeout: 120_000 }, async (point) => {
     const { d, kept } = await twoSnapshots();
     const before = await stored(d, kept);
-    await killAt(point, ['prune', '-c', d.config]);
-    const next = await runCli(['prune', '-c', d.config, '--json'], PASS);
+    await killAt(point, ['prune', '-c', d.config], {});
+    const next = await runCli(['prune', '-c', d.config, '--json']);
     expect(next.code).toBe(0);
-    expect((await runCli(['list', '-c', d.config, '--json'], PASS)).json<{ id: string }[]>().map((s) => s.id)).toEqual([kept]);
+    expect((await runCli(['list', '-c', d.config, '--json'])).json<{ id: string }[]>().map((s) => s.id)).toEqual([kept]);
     expect(await stored(d, kept)).toEqual({ keptObjects: before.keptObjects, folders: [kept] });
-    expect((await runCli(['recover', '--list', '-c', d.config], PASS)).stdout).toBe('nothing to recover\n');
-    expect((await runCli(['verify', '--all', '--read-data', '-c', d.config], PASS)).code).toBe(0);
+    expect((await runCli(['recover', '--list', '-c', d.config])).stdout).toBe('nothing to recover\n');
+    expect((await runCli(['verify', '--all', '--read-data', '-c', d.config])).code).toBe(0);
   });
 });
