@@ -8,6 +8,7 @@ import { join, sep } from 'node:path';
 import type { JobConfig } from '../../core/config/load.js';
 import type { SourcePlugin } from '../../core/contracts.js';
 import { FailsafeError } from '../../core/errors.js';
+import { findOrphanStaging, removeOrphanStaging, type StagedSource } from '../../core/restore/orphan-staging.js';
 import { findRestores, recoverRestores, type RecoveredRestore, type UnsettledRestore } from '../../core/restore/swap.js';
 import type { Deployment } from '../container.js';
 
@@ -16,16 +17,43 @@ export function journalDir(deployment: Deployment): string {
   return join(deployment.loaded.dir, '.failsafe', 'restore-journal');
 }
 
-export function settleRestores(deployment: Deployment): Promise<RecoveredRestore[]> {
-  return recoverRestores(journalDir(deployment));
+/** Every configured source with a live path, where a restore of it stages. */
+function stagedSources(deployment: Deployment): StagedSource[] {
+  return deployment.jobNames().flatMap((name) =>
+    deployment.sources(deployment.job(name)).flatMap((s) => {
+      const first = s.liveLocations()[0];
+      return first ? [{ name: s.name, livePath: first.livePath }] : [];
+    }),
+  );
 }
 
-/** Restores a crash left unsettled (and those running now), read-only: what `status` and `recover --list` show. */
-export function unsettledRestores(deployment: Deployment): Promise<UnsettledRestore[]> {
-  return findRestores(journalDir(deployment));
+/** Settles dead restores by their journals, then removes the staging folders no journal names (by the rule of state `staging`). */
+export async function settleRestores(deployment: Deployment): Promise<RecoveredRestore[]> {
+  const settled = await recoverRestores(journalDir(deployment));
+  const orphans = await removeOrphanStaging(journalDir(deployment), stagedSources(deployment));
+  return [...settled, ...orphans.map((path): RecoveredRestore => ({ outcome: 'cleaned-up', paths: [], withoutJournal: path }))];
 }
+
+/** Restores a crash left unsettled (and those running now), and staging folders no journal names, read-only: what `status` and `recover --list` show. */
+export async function unsettledRestores(deployment: Deployment): Promise<UnsettledRestore[]> {
+  const journals = await findRestores(journalDir(deployment));
+  const orphans = await findOrphanStaging(journalDir(deployment), stagedSources(deployment));
+  const orphan = (path: string): UnsettledRestore => ({
+    journal: path,
+    running: false,
+    state: 'staging',
+    action: 'remove-staging',
+    paths: [],
+    staging: [path],
+    withoutJournal: true,
+  });
+  return [...journals, ...orphans.map(orphan)];
+}
+
+const WITHOUT_JOURNAL = 'by a restore that died before it changed live data, or by a version before the restore journal';
 
 export function describeRecovery(r: RecoveredRestore): string {
+  if (r.withoutJournal !== undefined) return `removed the staging folder ${r.withoutJournal}, which no restore journal named (left ${WITHOUT_JOURNAL})`;
   const what = {
     'rolled-back': 'was rolled back: the previous data is back in place at',
     completed: 'had completed; finished it for',
@@ -39,6 +67,7 @@ export function describeRecovery(r: RecoveredRestore): string {
 /** One line on an unsettled restore: what it left and what settling it (any command but status and `recover --list`) does. */
 export function describeUnsettled(r: UnsettledRestore): string {
   if (r.unreadable !== undefined) return r.unreadable;
+  if (r.withoutJournal) return `a staging folder no restore journal names, ${r.journal} (left ${WITHOUT_JOURNAL}): the next command removes it`;
   const what = `a restore of ${r.snapshot} (started ${r.startedAt})`;
   const safety = r.safetySnapshot ? `; its safety snapshot ${r.safetySnapshot} is kept` : '';
   const staging = r.staging.length > 0 ? ` ${r.staging.join(', ')}` : '';

@@ -8,6 +8,7 @@
 import type { StorageAdapter } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
 import { Storage } from '../repository/storage.js';
+import { pauseForTest } from '../testing/test-hooks.js';
 import {
   CHECKPOINT_STATES,
   CHECKPOINTS_PREFIX,
@@ -64,10 +65,14 @@ export class CheckpointStore {
     const checkpoint = newCheckpoint(input, sequence);
     const key = recordKey(input.operationId, sequence);
     await this.storage.put(key, Buffer.from(JSON.stringify(checkpoint)));
+    await pauseForTest('checkpoint-written');
     this.#sequences.set(input.operationId, sequence);
     keys.push(key);
     // Older records go only once the new one is durable.
-    for (const old of keys.splice(0, Math.max(0, keys.length - this.keep))) await this.storage.delete(old);
+    for (const old of keys.splice(0, Math.max(0, keys.length - this.keep))) {
+      await this.storage.delete(old);
+      await pauseForTest('checkpoint-old-deleted');
+    }
     return checkpoint;
   }
 

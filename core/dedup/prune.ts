@@ -134,7 +134,12 @@ async function splitSnapshots(storage: Storage, forget: Set<string>, options: { 
   return { kept, forgotten };
 }
 
-async function deleteAll(storage: Storage, keys: string[], point: string, options: { signal?: AbortSignal }): Promise<void> {
+async function deleteAll(
+  storage: Storage,
+  keys: string[],
+  point: 'prune-index-deleted' | 'prune-pack-deleted',
+  options: { signal?: AbortSignal },
+): Promise<void> {
   for (const [n, key] of keys.entries()) {
     await storage.delete(key, options);
     crashPoint(point, n + 1);

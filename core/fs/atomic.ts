@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
+import { pauseForTest } from '../testing/test-hooks.js';
 
 export const TEMP_PREFIX = '.failsafe-tmp-';
 
@@ -52,6 +53,7 @@ export async function writeFileAtomic(target: string, body: Readable | Buffer, o
     } finally {
       await handle.close();
     }
+    await pauseForTest('file-temp-written');
     await rename(temp, target);
     await fsyncDir(dirname(target));
     return size;

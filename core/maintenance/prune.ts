@@ -146,8 +146,9 @@ async function pruneOrphans(repository: Repository, job: string, cutoff: number,
   const opts = options.signal ? { signal: options.signal } : {};
   const removed: PrunedOrphan[] = [];
   for (const [id, objects] of await repository.unfinished(job, opts)) {
-    // An object of unknown age may belong to a backup in progress.
-    if (objects.some((o) => o.modified === undefined || o.modified.getTime() > cutoff)) continue;
+    // An object of unknown age may belong to a backup in progress; a removal prune began is finished at once.
+    const young = objects.some((o) => o.modified === undefined || o.modified.getTime() > cutoff);
+    if (young && !repository.isForgotten(job, id, objects)) continue;
     // Only the objects listed: a manifest that appeared since the listing means a backup finished, and nothing goes.
     if (!options.dryRun && !(await repository.removeUnfinished(job, id, { ...opts, objects: objects.map((o) => o.key) }))) continue;
     removed.push({ target: repository.targetName, job, id, objects: objects.length, bytes: objects.reduce((sum, o) => sum + o.size, 0) });

@@ -50,9 +50,9 @@ export async function rotateKeys(
       // Proves the new object opens before it replaces the old one.
       await decodeManifest(resealed, what, async () => ({ sodium: sealWith.sodium, manifestKey: sealKey }));
       if (!options.dryRun) {
-        await pauseForTest(`rotate:${report.rotated.length + 1}`);
+        await pauseForTest('rotate');
         await repository.writeManifest(info.job, info.id, resealed, options.signal ? { signal: options.signal } : {});
-        await pauseForTest(`rotate-written:${report.rotated.length + 1}`);
+        await pauseForTest('rotate-written');
       }
       report.rotated.push(where);
     } catch (err) {

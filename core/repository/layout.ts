@@ -5,6 +5,7 @@
  *
  *   manifests/<job>/<snapshot id>          written last; its presence makes the snapshot exist
  *   data/<job>/<snapshot id>/<index:8>     segment objects
+ *   data/<job>/<snapshot id>/forgotten     written by prune before the manifest goes, removed last
  */
 import { randomBytes } from 'node:crypto';
 
@@ -18,6 +19,16 @@ export function manifestKey(job: string, id: string): string {
 
 export function segmentKey(job: string, id: string, index: number): string {
   return `${snapshotDataPrefix(job, id)}${String(index).padStart(8, '0')}`;
+}
+
+/**
+ * Prune's mark on a snapshot it removes, put before the manifest is deleted:
+ * data beside it is a removal to finish, never a backup in progress, so the
+ * next prune clears it at once rather than after the orphans' grace period.
+ * Sorts after every segment, so a removal deletes it last.
+ */
+export function forgottenKey(job: string, id: string): string {
+  return `${snapshotDataPrefix(job, id)}forgotten`;
 }
 
 export function snapshotDataPrefix(job: string, id: string): string {

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errnoOf, FailsafeError } from '../errors.js';
+import { pauseForTest } from '../testing/test-hooks.js';
 import type { Storage } from './storage.js';
 
 export const LOCKS_PREFIX = 'locks/';
@@ -70,6 +71,7 @@ export async function acquireJobLock(targets: Storage[], job: string, options: L
 
   for (;;) {
     const locked = await write();
+    await pauseForTest('lock-written');
     let holder: FoundLock | undefined;
     for (const target of locked) {
       for (const found of await findLocks(target, job)) {
@@ -77,10 +79,14 @@ export async function acquireJobLock(targets: Storage[], job: string, options: L
         if (found.stale) {
           options.warn?.(`took over a stale lock of job ${job} in ${found.target}: ${found.reason}`);
           await target.delete(found.key);
+          await pauseForTest('lock-stale-removed');
         } else holder ??= found;
       }
     }
-    if (!holder) break;
+    if (!holder) {
+      await pauseForTest('lock-taken');
+      break;
+    }
     await withdraw();
     if (Date.now() >= deadline) {
       throw new FailsafeError(

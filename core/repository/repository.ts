@@ -15,7 +15,7 @@ import { CheckpointStore, type CheckpointStoreOptions } from '../checkpoints/sto
 import type { ObjectInfo, StorageOptions } from '../contracts.js';
 import type { StageCatalog } from '../codec/stages.js';
 import type { Encryption } from '../crypto/encryption.js';
-import { DATA_PREFIX, MANIFESTS_PREFIX, manifestKey, newSnapshotId, parseManifestKey, segmentKey, snapshotDataPrefix } from './layout.js';
+import { DATA_PREFIX, forgottenKey, MANIFESTS_PREFIX, manifestKey, newSnapshotId, parseManifestKey, segmentKey, snapshotDataPrefix } from './layout.js';
 import { acquireJobLock, findLocks, removeLocks, type FoundLock, type HeldLock, type LockOptions } from './locks.js';
 import type { ManifestHeader } from '../format/manifest.js';
 import {
@@ -32,6 +32,7 @@ import {
 import type { Storage } from './storage.js';
 import { snapshotKeyV2 } from '../dedup/snapshot.js';
 import { FailsafeError } from '../errors.js';
+import { pauseForTest } from '../testing/test-hooks.js';
 
 /** Options of a removal: `objects`, when given, limits it to those keys (as listed earlier) instead of listing again. */
 export interface RemoveUnfinishedOptions extends StorageOptions {
@@ -126,15 +127,25 @@ export class Repository {
   }
 
   /**
-   * Removes a snapshot: the manifest first, so that from then on the snapshot
-   * does not exist whatever happens to its segments; a crash mid-way leaves
-   * only data without a manifest, which prune clears as unfinished.
+   * Removes a snapshot: marked forgotten, then the manifest, so that from then
+   * on the snapshot does not exist whatever happens to its segments; a crash
+   * mid-way leaves only data without a manifest and with the mark, which the
+   * next prune clears (`forgottenKey`).
    */
   async deleteSnapshot(job: string, id: string, options: StorageOptions = {}): Promise<void> {
     // A v2 snapshot is one object; the packs only it used go with prune's sweep (core/maintenance/prune-packs.ts).
     await this.storage.delete(snapshotKeyV2(job, id), options);
+    if (!(await this.hasSnapshot(job, id, options))) return;
+    await this.storage.put(forgottenKey(job, id), Buffer.from(new Date().toISOString()), options);
+    await pauseForTest('prune-marked');
     await this.storage.delete(manifestKey(job, id), options);
+    await pauseForTest('prune-manifest-deleted');
     await this.#deleteData(job, id, undefined, options);
+  }
+
+  /** Whether data without a manifest is a removal prune began (and the next one finishes at once). */
+  isForgotten(job: string, id: string, objects: ObjectInfo[]): boolean {
+    return objects.some((o) => o.key === forgottenKey(job, id));
   }
 
   // ------------------------------------------------------------ unfinished snapshots
@@ -173,7 +184,10 @@ export class Repository {
       for (const key of objects.filter((k) => k.startsWith(prefix))) await this.storage.delete(key, options);
       return;
     }
-    for await (const object of this.snapshotData(job, id, options)) await this.storage.delete(object.key, options);
+    for await (const object of this.snapshotData(job, id, options)) {
+      await this.storage.delete(object.key, options);
+      await pauseForTest('prune-segment-deleted');
+    }
   }
 
   // ------------------------------------------------------------ locks and checkpoints

@@ -40,6 +40,8 @@ export interface JournalRecord {
   moves: JournalMove[];
   /** The pre-restore snapshot of the live data, once taken: kept whatever the outcome, as it holds the data as it was. */
   safetySnapshot?: string;
+  /** Set (with the state back to `staging`) once settling has rolled the swap back, before the staging goes. */
+  rolledBack?: true;
 }
 
 export function restoreStamp(now = new Date()): string {
@@ -92,7 +94,7 @@ export class RestoreJournal {
   }
 
   /** Records a new state, or the safety snapshot, durably (an atomic rename, then the folder's fsync). */
-  async write(state: JournalState, point: string = state): Promise<void> {
+  async write(state: JournalState, point: 'safety' | JournalState = state): Promise<void> {
     this.record.state = state;
     await writeFileAtomic(this.file, Buffer.from(JSON.stringify(this.record)));
     await pauseForTest(`journal:${point}`);
@@ -110,7 +112,12 @@ export class RestoreJournal {
 }
 
 async function settleRecord(file: string, record: JournalRecord): Promise<void> {
-  if (record.state === 'swapping') await undo(record);
+  if (record.state === 'swapping') {
+    await undo(record);
+    // Recorded before the staging goes: settled again, the staged copies' absence must not read as renames still to undo.
+    Object.assign(record, { state: 'staging', rolledBack: true });
+    await writeFileAtomic(file, Buffer.from(JSON.stringify(record)));
+  }
   if (record.state === 'committed' && !record.keepPrevious) {
     for (const move of record.moves) {
       if (move.hadLive) await rm(move.aside, { recursive: true, force: true });
@@ -124,15 +131,14 @@ async function settleRecord(file: string, record: JournalRecord): Promise<void> 
 
 /** Undoes each move as far as the filesystem shows it was made, last first. */
 async function undo(record: JournalRecord): Promise<void> {
-  let step = 0;
   for (const move of [...record.moves].reverse()) {
     if (!(await exists(move.from)) && (await exists(move.to))) {
       await rename(move.to, move.from);
-      await pauseForTest(`undo:${++step}`);
+      await pauseForTest('undo');
     }
     if (move.hadLive && !(await exists(move.to)) && (await exists(move.aside))) {
       await rename(move.aside, move.to);
-      await pauseForTest(`undo:${++step}`);
+      await pauseForTest('undo');
     }
     for (const companion of [...move.companions].reverse()) {
       if (!(await exists(companion.path)) && (await exists(companion.aside))) await rename(companion.aside, companion.path);
@@ -152,6 +158,8 @@ export interface UnsettledRestore {
   running: boolean;
   /** Set when the journal cannot be read: it must be settled by hand. */
   unreadable?: string;
+  /** A staging folder no journal names (core/restore/orphan-staging.ts): `journal` is the folder itself. */
+  withoutJournal?: true;
   snapshot?: string;
   startedAt?: string;
   state?: JournalState;
@@ -190,8 +198,9 @@ export async function findRestores(journalDir: string): Promise<UnsettledRestore
 }
 
 export interface RecoveredRestore {
-  snapshot: string;
-  startedAt: string;
+  /** Unknown for a staging folder no journal named (`withoutJournal`). */
+  snapshot?: string;
+  startedAt?: string;
   /**
    * `rolled-back`: the live data is the old data again; `completed`: the restore had committed and now stands;
    * `cleaned-up`: it died before touching live data, and its staging folders were removed.
@@ -200,6 +209,8 @@ export interface RecoveredRestore {
   paths: string[];
   /** The safety snapshot it had taken: kept, as it holds the live data as it was. */
   safetySnapshot?: string;
+  /** A staging folder no journal named, removed: its path. */
+  withoutJournal?: string;
 }
 
 const OUTCOME: Record<JournalState, RecoveredRestore['outcome']> = { staging: 'cleaned-up', swapping: 'rolled-back', committed: 'completed' };
@@ -215,11 +226,12 @@ export async function recoverRestores(journalDir: string): Promise<RecoveredRest
   for (const { journal, running } of found.filter((f) => f.unreadable === undefined)) {
     if (running) continue;
     const record = await readRecord(journal);
+    const outcome = record.rolledBack ? 'rolled-back' : OUTCOME[record.state];
     await settleRecord(journal, record);
     recovered.push({
       snapshot: record.snapshot,
       startedAt: record.startedAt,
-      outcome: OUTCOME[record.state],
+      outcome,
       paths: record.moves.map((m) => m.to),
       ...(record.safetySnapshot ? { safetySnapshot: record.safetySnapshot } : {}),
     });

@@ -59,7 +59,7 @@ export class Swap {
     const swap = new Swap(journal);
     try {
       await journal.write('swapping');
-      for (const [index, move] of record.moves.entries()) await moveIn(move, index + 1);
+      for (const move of record.moves) await moveIn(move);
     } catch (err) {
       await swap.rollback();
       throw err;
@@ -82,21 +82,20 @@ export class Swap {
 
   async commit(): Promise<void> {
     await this.#journal.write('committed');
-    await pauseForTest('committed');
     await this.#journal.settle();
   }
 }
 
 /** One move: the live path (and its companions) aside, then the staged path in; each rename a point a crash may stop at. */
-async function moveIn(move: JournalMove, index: number): Promise<void> {
+async function moveIn(move: JournalMove): Promise<void> {
   for (const companion of move.companions) {
     if (await exists(companion.path)) await rename(companion.path, companion.aside);
   }
   if (move.hadLive) {
     await rename(move.to, move.aside);
-    await pauseForTest(`aside:${index}`);
+    await pauseForTest('aside');
   }
   await mkdir(dirname(move.to), { recursive: true });
   await rename(move.from, move.to);
-  await pauseForTest(`swap:${index}`);
+  await pauseForTest('swap');
 }

@@ -102,7 +102,7 @@ describe('kill -9 in the middle of a restore', () => {
   it('once committed, the next run finishes the restore instead', async () => {
     const { d, live } = await prepared();
     const old = await live();
-    await killAt('committed', ['restore', 'latest', '--yes', '--no-safety-snapshot', '--no-keep-previous', '-c', d.config]);
+    await killAt('journal:committed', ['restore', 'latest', '--yes', '--no-safety-snapshot', '--no-keep-previous', '-c', d.config]);
     const r = await runCli(['restore', 'latest', '--dry-run', '-c', d.config], PASS);
     expect(r.code).toBe(0);
     const failsafe = await Failsafe.open(d.config, { env: PASS });

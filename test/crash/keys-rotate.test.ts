@@ -7,12 +7,21 @@
 import { describe, expect, it } from 'vitest';
 import { makeDeployment, runCli } from '../helpers/cli.js';
 import { hashes, JOBS } from '../helpers/keys.js';
-import { killAt } from '../helpers/pause.js';
+import { expectEveryPoint, killAt, tracePoints } from '../helpers/pause.js';
 
 const OLD = { FAILSAFE_PASSPHRASE: 'old passphrase' };
 const NEW = { FAILSAFE_PASSPHRASE: 'new passphrase', OLD_PASSPHRASE: 'old passphrase' };
 
 describe('keys rotate killed at every crash point', () => {
+  it('an uninterrupted rotation passes every point listed for it, once per snapshot', { timeout: 120_000 }, async () => {
+    const d = await makeDeployment({ jobs: JOBS });
+    expect((await runCli(['backup', '-c', d.config], OLD)).code).toBe(0);
+    const traced = await tracePoints(['keys', 'rotate', '--old-passphrase-env', 'OLD_PASSPHRASE', '-c', d.config], NEW);
+    expect(traced.code).toBe(0);
+    expectEveryPoint('keys rotate', traced.points);
+    expect(traced.points.filter((p) => p.startsWith('rotate'))).toEqual(['rotate', 'rotate-written', 'rotate', 'rotate-written']);
+  });
+
   for (const point of ['rotate:1', 'rotate-written:1', 'rotate:2', 'rotate-written:2']) {
     it(`killed at ${point}, the next rotate completes and every snapshot verifies under the new key`, { timeout: 120_000 }, async () => {
       const d = await makeDeployment({ jobs: JOBS });

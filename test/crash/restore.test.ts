@@ -11,7 +11,8 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeDeployment, PASS, runCli, type Deployment } from '../helpers/cli.js';
-import { killAt } from '../helpers/pause.js';
+import { CRASH_POINTS } from '../../core/testing/crash-points.js';
+import { expectEveryPoint, killAt, timesReached, tracePoints } from '../helpers/pause.js';
 import { treeHash } from '../helpers/tree.js';
 
 /** Every pause point an in-place restore of two existing sources passes, in order, and the data a kill there leaves once settled. */
@@ -24,7 +25,7 @@ const RESTORE_POINTS: { point: string; ends: 'old' | 'new' }[] = [
   { point: 'swap:1', ends: 'old' }, // its staged copy renamed in: the live data is mixed
   { point: 'aside:2', ends: 'old' },
   { point: 'swap:2', ends: 'old' }, // every source swapped, the live checks not run
-  { point: 'committed', ends: 'new' }, // the journal says committed
+  { point: 'journal:committed', ends: 'new' }, // the journal says committed
   { point: 'settle:cleaned', ends: 'new' }, // replaced copies and staging removed, the journal not yet
 ];
 
@@ -35,6 +36,22 @@ async function leftovers(d: Deployment): Promise<string[]> {
 }
 
 describe('restore killed at every crash point', () => {
+  it('an uninterrupted restore passes every point listed for it, each as often as swept', { timeout: 120_000 }, async () => {
+    const d = await makeDeployment();
+    expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
+    await writeFile(d.appConfig, '{"name":"app","port":9090}');
+    const traced = await tracePoints(['restore', 'latest', '--yes', '--no-keep-previous', '-c', d.config]);
+    expect(traced.code).toBe(0);
+    expectEveryPoint('restore in place', traced.points);
+    const swept = new Set(RESTORE_POINTS.map(({ point }) => point));
+    // Each time a point is reached is swept: once by its name, more often as <point>:<n>.
+    for (const point of CRASH_POINTS['restore in place']) {
+      const times = timesReached(traced.points, point);
+      const armed = times === 1 ? [point] : Array.from({ length: times }, (_, i) => `${point}:${i + 1}`);
+      expect(armed.filter((a) => !swept.has(a))).toEqual([]);
+    }
+  });
+
   for (const { point, ends } of RESTORE_POINTS) {
     it(`killed at ${point}, the next backup finds the live data ${ends} and whole`, { timeout: 120_000 }, async () => {
       const d = await makeDeployment();
