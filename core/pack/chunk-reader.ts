@@ -8,7 +8,6 @@ import { chunkId } from '../chunking/chunk-id.js';
 import type { SegmentCipher, SegmentCodec } from '../contracts.js';
 import type { KeySlot } from '../crypto/keys.js';
 import { FailsafeError } from '../errors.js';
-import { readAgain, READ_TRIES } from '../repository/read-again.js';
 import type { Storage } from '../repository/storage.js';
 import type { LoadedIndex } from './chunk-writer.js';
 import { chunkContext, type PackEntry } from './format.js';
@@ -56,7 +55,7 @@ export class ChunkReader {
       throw new FailsafeError('E_CORRUPT', `${this.storage.targetName}:${packKey}: the index and the pack disagree on chunk ${id.toString('hex')}`);
     }
     // Fetched again when the transfer breaks or the bytes fail their check (read-again.ts).
-    return readAgain(
+    return this.storage.readAgain(
       async () => {
         const range = { start: at.offset, end: at.offset + at.length - 1 };
         const sealed = await this.storage.getBuffer(packKey, { ...(options.signal ? { signal: options.signal } : {}), range });
@@ -69,7 +68,7 @@ export class ChunkReader {
           throw new FailsafeError('E_CHECKSUM', `${this.storage.targetName}:${packKey}: chunk ${id.toString('hex')} does not match its id`);
         return plain;
       },
-      { signal: options.signal, tries: this.storage.localFiles ? 1 : READ_TRIES },
+      { signal: options.signal },
     );
   }
 
