@@ -16,8 +16,10 @@ import type { TrustPolicy } from '../core/crypto/signing.js';
 import type { JobConfig, LoadedConfig } from '../core/config/load.js';
 import { FailsafeError } from '../core/errors.js';
 import type { Registry } from '../core/sdk/registry.js';
-import { DEFAULT_VERIFY_UPLOADS, withReadBack } from '../core/repository/read-back.js';
+import { verifyUploadsFor, withReadBack } from '../core/repository/read-back.js';
 import { withRetry } from '../core/repository/retry.js';
+import { RetryCounter } from '../core/repository/retry-counts.js';
+import type { Timeouts } from '../core/repository/timeouts.js';
 import { Repository } from '../core/repository/repository.js';
 import { Storage } from '../core/repository/storage.js';
 import { TOKENS, type NotifierFactory, type StorageWrapper, type Warn } from './tokens.js';
@@ -30,6 +32,8 @@ export interface DeploymentOptions {
   identity?: IdentitySource | undefined;
   trust?: ReadingTrust | undefined;
   configure?: Configure | undefined;
+  /** Over every remote target's own (`--timeout`). */
+  timeouts?: Timeouts | undefined;
 }
 
 /** What a reader was told on its command line of whose signatures to accept. */
@@ -64,6 +68,8 @@ export function createDeploymentContainer(loaded: LoadedConfig, registry: Regist
   c.registerInstance(TOKENS.Cipher, {});
   c.registerInstance<StorageWrapper[]>(TOKENS.StorageWrappers, []);
   c.registerInstance<NotifierFactory>(TOKENS.Notifier, createNotifier);
+  c.registerInstance(TOKENS.RetryCounter, new RetryCounter());
+  c.registerInstance<Timeouts>(TOKENS.Timeouts, options.timeouts ?? {});
   c.registerInstance<Configure>(TOKENS.ConfigureJob, options.configure ?? ((): void => undefined));
   c.registerInstance(TOKENS.Container, c);
   c.registerSingleton(Deployment);
@@ -87,6 +93,8 @@ export class Deployment {
     @inject(TOKENS.StorageWrappers) readonly wrappers: StorageWrapper[],
     @inject(TOKENS.Notifier) readonly notifier: NotifierFactory,
     @inject(TOKENS.ConfigureJob) readonly configure: Configure,
+    @inject(TOKENS.RetryCounter) readonly retries: RetryCounter,
+    @inject(TOKENS.Timeouts) readonly timeouts: Timeouts,
     @inject(TOKENS.Container) readonly container: DependencyContainer,
   ) {}
 
@@ -138,13 +146,17 @@ export class Deployment {
       const config = this.loaded.config.targets[target];
       if (!config) throw new FailsafeError('E_UNKNOWN_TARGET', `no target "${target}" in ${this.loaded.file}`);
       const factory = this.registry.adapter(config.type);
-      const adapter = factory.create(config.options, target, { warn: this.warn });
+      // Every layer that tries a transfer again counts it in the one counter: the adapter's own retries, the wrapper's,
+      // the read-back's and (through the Storage facade) the reader's fetches again.
+      const counted = this.retries.count;
+      const adapter = factory.create(config.options, target, { warn: this.warn, retried: counted, timeouts: this.timeouts });
       // Registered wrappers sit between the adapter and the retry (core/repository/retry.ts): a fault one injects is
       // met as a real adapter's would be.
       const wrapped = this.wrappers.reduce((inner, wrap) => wrap(inner, target), adapter);
       // The read-back sits outside the retry, whose transient retries its reads share.
       const onMismatch = (key: string, problem: string) => this.warn(`target "${target}": put ${key}: read back, ${problem}; putting it again`);
-      storage = new Storage(withReadBack(withRetry(wrapped, factory.retry), config.verifyUploads ?? DEFAULT_VERIFY_UPLOADS, { onMismatch }), target);
+      const verifyUploads = config.verifyUploads ?? verifyUploadsFor(wrapped.capabilities);
+      storage = new Storage(withReadBack(withRetry(wrapped, factory.retry, counted), verifyUploads, { onMismatch, counted }), target, this.retries);
       this.#storages.set(target, storage);
     }
     return storage;

@@ -9,17 +9,17 @@ import type { PruneReport } from '../core/maintenance/prune.js';
 import type { SnapshotInfo } from '../core/repository/snapshots.js';
 import type { DrillOptions, DrillReport } from '../core/restore/drill.js';
 import type { PruneSelection } from './operations/maintenance.js';
-import type { BackupOptions, BackupOutcome } from './options.js';
-import type { ScheduledTask } from '../core/automation/scheduler.js';
+import type { BackupOptions, BackupOutcome, Counted } from './options.js';
+import type { RunDetails, ScheduledTask } from '../core/automation/scheduler.js';
 import { backupTaskName } from '../core/automation/run-state.js';
 
 /** What the daemon's tasks call: the Failsafe facade, named here by its shape so that the facade can load this module. */
 export interface Schedulable {
   readonly config: LoadedConfig;
-  backup(jobs: string[], options: BackupOptions): Promise<BackupOutcome>;
+  backup(jobs: string[], options: BackupOptions): Promise<BackupOutcome & Counted>;
   list(options: { job?: string }): Promise<SnapshotInfo[]>;
   prune(options: PruneSelection): Promise<PruneReport>;
-  drill(jobs: string[], options: DrillOptions): Promise<DrillReport>;
+  drill(jobs: string[], options: DrillOptions): Promise<DrillReport & Counted>;
 }
 
 export function daemonTasks(failsafe: Schedulable, warn?: (message: string) => void): ScheduledTask[] {
@@ -36,7 +36,9 @@ export function daemonTasks(failsafe: Schedulable, warn?: (message: string) => v
       run: async (signal) => {
         const outcome = await failsafe.backup([job.name], { signal, ...extra });
         const failure = outcome.failures[0];
-        if (failure) throw new FailsafeError(failure.error.code, `${failure.target ? `target ${failure.target}: ` : ''}${failure.error.message}`);
+        const details = { retries: outcome.retries };
+        if (failure) throw failed(failure.error.code, `${failure.target ? `target ${failure.target}: ` : ''}${failure.error.message}`, details);
+        return details;
       },
       // Without a record, the newest snapshot tells when the job last ran.
       lastRunHint: async () => {
@@ -62,16 +64,17 @@ export function daemonTasks(failsafe: Schedulable, warn?: (message: string) => v
       cron: config.schedules.drill,
       run: async (signal) => {
         const report = await failsafe.drill([], { signal, ...extra });
-        if (!report.ok)
-          throw new FailsafeError(
-            'E_RESTORE',
-            `restore drill failed for ${report.jobs
-              .filter((j) => !j.ok)
-              .map((j) => j.job)
-              .join(', ')}`,
-          );
+        const details = { retries: report.retries };
+        const failedJobs = report.jobs.filter((j) => !j.ok).map((j) => j.job);
+        if (!report.ok) throw failed('E_RESTORE', `restore drill failed for ${failedJobs.join(', ')}`, details);
+        return details;
       },
     });
   }
   return tasks;
+}
+
+/** A failed run's error, carrying what the state records besides it (core/automation/scheduler.ts, RunDetails). */
+function failed(code: FailsafeError['code'], message: string, details: RunDetails): FailsafeError {
+  return Object.assign(new FailsafeError(code, message), { details });
 }

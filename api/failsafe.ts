@@ -39,6 +39,7 @@ import type {
   BackupOptions,
   BackupOutcome,
   ConfigObject,
+  Counted,
   FailsafeEvents,
   FromConfigOptions,
   OpenOptions,
@@ -56,6 +57,7 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
   private constructor(deployment: Deployment) {
     super();
     this.#deployment = deployment;
+    deployment.retries.listen((event) => this.emit('retry', event));
   }
 
   /** Opens a deployment from its YAML file; loads its `plugins` first so their types validate. */
@@ -77,8 +79,16 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
   }
 
   /** Backs up the given jobs (all by default), one after the other; a failed job does not stop the others. Emits `progress`, `snapshot` and `failure`. */
-  backup(jobs: string[] = [], options: BackupOptions = {}): Promise<BackupOutcome> {
-    return this.#backup(jobs, options, false);
+  backup(jobs: string[] = [], options: BackupOptions = {}): Promise<BackupOutcome & Counted> {
+    return this.#counted(() => this.#backup(jobs, options, false));
+  }
+
+  /** What `work` resolves with, and the retries counted while it ran. */
+  async #counted<T extends object>(work: () => Promise<T>): Promise<T & Counted> {
+    const counter = this.#deployment.retries;
+    const before = counter.snapshot();
+    const result = await work();
+    return { ...result, retries: counter.since(before) };
   }
 
   #backup(jobs: string[], options: BackupOptions, auto: boolean): Promise<BackupOutcome> {
@@ -118,16 +128,16 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
   }
 
   /** Restores a snapshot. A restore a crash interrupted is settled first; the live data being replaced is backed up first unless `safetySnapshot: false`. */
-  restore(ref: string, options: RestoreOptions = {}): Promise<RestoreResult> {
-    return restoreSnapshot(this.#deployment, ref, options);
+  restore(ref: string, options: RestoreOptions = {}): Promise<RestoreResult & Counted> {
+    return this.#counted(() => restoreSnapshot(this.#deployment, ref, options));
   }
 
   /** A restore drill per job (all by default): the latest snapshot restored into a scratch folder with every check, timed, then removed. */
-  async drill(jobs: string[] = [], options: DrillOptions = {}): Promise<DrillReport> {
+  async drill(jobs: string[] = [], options: DrillOptions = {}): Promise<DrillReport & Counted> {
     const names = jobs.length > 0 ? jobs : this.jobNames();
     for (const name of names) this.#deployment.job(name);
     const { runDrill } = await import('../core/restore/drill.js');
-    return runDrill(names, (ref, o) => this.restore(ref, o), options);
+    return this.#counted(() => runDrill(names, (ref, o) => this.restore(ref, o), options));
   }
 
   /**
@@ -145,8 +155,8 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
   }
 
   /** Verifies one snapshot (`latest` by default) per selected job and target, or all of them with `all`. */
-  verify(ref: string | undefined, options: VerifyOptions = {}): Promise<VerifyReport> {
-    return verify(this.#deployment, ref, options);
+  verify(ref: string | undefined, options: VerifyOptions = {}): Promise<VerifyReport & Counted> {
+    return this.#counted(() => verify(this.#deployment, ref, options));
   }
 
   /** Re-wraps the data keys of every selected snapshot for the configuration's current key set (docs/encryption.md). Data objects are not rewritten. */

@@ -17,6 +17,7 @@ function build(loaded: LoadedConfig, registry: Registry, options: OpenOptions): 
     identity: options.identity,
     trust: options.trust,
     configure: options.configure,
+    timeouts: options.timeouts,
   });
   return container.resolve(Deployment);
 }

@@ -4,6 +4,8 @@ import type { OperationSummary } from '../core/checkpoints/store.js';
 import type { IdentitySource } from '../core/crypto/encryption.js';
 import type { FailsafeError } from '../core/errors.js';
 import type { RestoreRunOptions } from '../core/restore/run-restore.js';
+import type { RetryCounts, RetryEvent } from '../core/repository/retry-counts.js';
+import type { Timeouts } from '../core/repository/timeouts.js';
 import type { PluginFactory, Registry } from '../core/sdk/registry.js';
 import type { Configure, ReadingTrust } from './container.js';
 
@@ -17,6 +19,8 @@ export interface OpenOptions {
   trust?: ReadingTrust;
   /** Where targets' warnings go (an unchecked host key, say); stderr by default. */
   warn?: (message: string) => void;
+  /** Time-outs for every remote target over those of the YAML (`--timeout`; docs/reliability.md, Time-outs). */
+  timeouts?: Timeouts;
   /**
    * Replaces stages and collaborators by registering tokens (api/tokens.ts):
    * called on the deployment's container, then on each job's child container
@@ -33,6 +37,17 @@ export interface FromConfigOptions extends OpenOptions {
 /** A configuration object: the YAML's shape, where `plugins` may also hold factories made with defineSource/defineAdapter. */
 export type ConfigObject = Record<string, unknown> & { plugins?: (string | PluginFactory)[] };
 
+/**
+ * Added to what backup, restore, verify and drill resolve with: the transfers tried again while the operation ran
+ * (core/repository/retry-counts.ts), all zero on a sound link. Counted per deployment: operations of one instance
+ * that run at once share their counts.
+ */
+export interface Counted {
+  retries: RetryCounts;
+}
+
+export type { RetryCounts, RetryEvent, Timeouts };
+
 export interface BackupFailure {
   job: string;
   target?: string;
@@ -47,6 +62,8 @@ export interface FailsafeEvents {
   snapshot: [SnapshotSummary];
   /** A job (or one of its targets) failed; `auto` when the run was an automatic backup. */
   failure: [BackupFailure & { auto: boolean }];
+  /** A transfer is tried again (a stall, a dropped connection, a damaged byte): for a "waiting for the target" line. */
+  retry: [RetryEvent];
 }
 
 export interface BackupOutcome {

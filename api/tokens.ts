@@ -35,6 +35,10 @@ export const TOKENS = {
   Job: Symbol.for('failsafe.Job'),
   /** The `configure` callback, called again on each job's child container. */
   ConfigureJob: Symbol.for('failsafe.ConfigureJob'),
+  /** RetryCounter: counts every retry of the deployment's transfers (core/repository/retry-counts.ts). */
+  RetryCounter: Symbol.for('failsafe.RetryCounter'),
+  /** Timeouts: the run's `--timeout` overrides, handed to every adapter (core/repository/timeouts.ts). */
+  Timeouts: Symbol.for('failsafe.Timeouts'),
   /** The container itself, so the deployment makes its jobs' child containers from it. */
   Container: Symbol.for('failsafe.Container'),
 } as const;

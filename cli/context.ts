@@ -3,11 +3,14 @@ import type { Command } from 'commander';
 import type { Failsafe } from '../api/failsafe.js';
 import type { IdentityOptions } from './identity.js';
 import type { Io } from './output.js';
+import type { Timeouts } from '../core/repository/timeouts.js';
 
 export interface CommonOptions {
   config: string;
   json?: boolean;
   debug?: boolean;
+  /** `--timeout`, parsed (core/repository/timeouts.ts). */
+  timeout?: Timeouts;
 }
 
 export interface CommandContext {

@@ -8,9 +8,10 @@
  * it loads, the key tools) are imported when a command runs, and only types
  * are imported statically; test/cli/startup.test.ts keeps it that way.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ExitCode, asFailsafeError, exitCodeOf } from '../core/errors.js';
 import { VERSION } from '../core/version.js';
+import { parseTimeouts, type Timeouts } from '../core/repository/timeouts.js';
 import { registerBackup, runBackup } from './commands/backup.js';
 import { registerConfig } from './commands/config.js';
 import { registerDaemon } from './commands/daemon.js';
@@ -83,8 +84,8 @@ function commonOptionsLast(argv: string[]): string[] {
   let i = 0;
   for (; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === '--json' || arg === '--debug' || arg.startsWith('--config=')) moved.push(arg);
-    else if ((arg === '-c' || arg === '--config') && i + 1 < argv.length) moved.push(arg, argv[++i]!);
+    if (arg === '--json' || arg === '--debug' || arg.startsWith('--config=') || arg.startsWith('--timeout=')) moved.push(arg);
+    else if ((arg === '-c' || arg === '--config' || arg === '--timeout') && i + 1 < argv.length) moved.push(arg, argv[++i]!);
     else break;
   }
   if (moved.length === 0 || i === argv.length) return argv;
@@ -117,6 +118,7 @@ function createContext(program: Command, io: Io, state: RunState): CommandContex
         .option('-c, --config <file>', 'deployment configuration', 'failsafe.yaml')
         .option('--json', 'print one JSON document on stdout')
         .option('--debug', 'print stack traces')
+        .option('--timeout <limits>', 'time-outs for remote targets, e.g. connect=10s,idle=30s,operation=2h (docs/reliability.md)', timeoutOption)
         .hook('preAction', (cmd) => {
           state.json = cmd.opts<CommonOptions>().json === true;
           state.debug = cmd.opts<CommonOptions>().debug === true;
@@ -125,7 +127,8 @@ function createContext(program: Command, io: Io, state: RunState): CommandContex
       const identity = identityFrom(options, io.env);
       const trust = trustFrom(options);
       const { Failsafe } = await import('../api/failsafe.js');
-      return Failsafe.open(options.config, { env: io.env, warn, ...(identity ? { identity } : {}), ...(trust ? { trust } : {}) });
+      const timeouts = options.timeout ? { timeouts: options.timeout } : {};
+      return Failsafe.open(options.config, { env: io.env, warn, ...(identity ? { identity } : {}), ...(trust ? { trust } : {}), ...timeouts });
     },
     print: (value, human) => void io.stdout.write(state.json ? `${JSON.stringify(value)}\n` : human()),
     setExit: (code) => void (state.exit = code),
@@ -149,4 +152,13 @@ function reportError(err: unknown, io: Io, { json, debug }: RunState): number {
   if (debug && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
   if (json) io.stdout.write(`${JSON.stringify({ error: { code: failsafeCode, message } })}\n`);
   return code;
+}
+
+/** `--timeout connect=10s,idle=30s,operation=2h`, read once for every command; a bad one is a usage error (exit 2). */
+function timeoutOption(value: string): Timeouts {
+  try {
+    return parseTimeouts(value);
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof Error ? err.message.replace(/^--timeout: /, '') : String(err));
+  }
 }

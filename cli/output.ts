@@ -1,5 +1,6 @@
 /** Human output of the CLI. */
 import { createInterface } from 'node:readline/promises';
+import { describeRetries, type RetryCounts } from '../core/repository/retry-counts.js';
 import type { SnapshotBasics, SnapshotInfo } from '../core/repository/snapshots.js';
 
 export interface Io {
@@ -21,6 +22,12 @@ export function snapshotJson({
   tags,
 }: SnapshotBasics): Pick<SnapshotBasics, 'id' | 'job' | 'target' | 'createdAt' | 'bytes' | 'files' | 'tags'> {
   return { id, job, target, createdAt, bytes, files, ...(tags ? { tags } : {}) };
+}
+
+/** `transfers retried: 2 uploads sent again` as a line of a command's human output, or '' when nothing was retried. */
+export function retriesLine(retries: RetryCounts | undefined): string {
+  const described = retries ? describeRetries(retries) : '';
+  return described === '' ? '' : `transfers retried: ${described}\n`;
 }
 
 export function formatBytes(bytes: number): string {

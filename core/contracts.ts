@@ -12,13 +12,12 @@ import type { Readable } from 'node:stream';
  * `close`) declare themselves by being there. The core and the storage suite (test/conformance/storage.ts) branch on both.
  */
 export interface StorageCapabilities {
-  /**
-   * `get(key, { range })` reads only the bytes asked for. Read by the `Storage` facade (core/repository/storage.ts), which otherwise reads the
-   * whole object and slices it, and by the suite, which checks whichever of the two applies.
-   */
+  /** `get(key, { range })` reads only the bytes asked for; else the `Storage` facade reads the whole object and slices it. */
   rangeRead: boolean;
   /** Objects outlive the instance and the process (false for `memory`). Read by the suite: a second instance (`reopen`) must see them. */
   persistent: boolean;
+  /** Optional: the store checks every put against a checksum of the bytes sent (AWS S3); `verifyUploads` then defaults to `off`. */
+  verifiesChecksums?: boolean;
 }
 
 export interface ObjectInfo {

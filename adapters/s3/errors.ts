@@ -4,6 +4,7 @@
  * the SDK by the time they arrive here.
  */
 import { FailsafeError, isAbortError, type ErrorCode } from '../../core/errors.js';
+import { describeGivingUp } from '../../core/repository/timeouts.js';
 
 interface SdkError {
   name?: string;
@@ -11,7 +12,7 @@ interface SdkError {
   message?: string;
   Code?: string;
   Endpoint?: string;
-  $metadata?: { httpStatusCode?: number };
+  $metadata?: { httpStatusCode?: number; attempts?: number };
   $response?: { headers?: Record<string, string | undefined> };
 }
 
@@ -23,6 +24,9 @@ export interface ErrorContext {
   /** `target "offsite" (bucket "b" at https://…)` */
   where: string;
   region: string | undefined;
+  /** The time-outs in force, for the message when every attempt timed out. */
+  connectMs?: number;
+  idleMs?: number;
 }
 
 function oneLine(text: string): string {
@@ -53,9 +57,25 @@ export function s3Error(err: unknown, context: ErrorContext, what: string): Fail
   }
   if (name === 'AccessDenied' || status === 403) return fail('E_PERMISSION', `access denied (${name || status}): ${detail}`);
   const errno = e.code ?? '';
-  if (UNREACHABLE.has(errno) || name === 'TimeoutError' || name === 'RequestTimeout') {
+  if (name === 'TimeoutError') return fail('E_UNREACHABLE', timedOut(e, detail, context));
+  if (UNREACHABLE.has(errno) || name === 'RequestTimeout') {
     return fail('E_UNREACHABLE', `endpoint not reachable (${errno || name}): ${detail}`);
   }
   if (/region is missing/i.test(detail)) return fail('E_CONFIG', 'no region: set `region` in the YAML or AWS_REGION');
   return fail('E_STORAGE', `${name && !detail.includes(name) ? `${name}: ` : ''}${detail}${status ? ` (HTTP ${status})` : ''}`);
+}
+
+/** `gave up after 4 tries: the connection stalled 4 times, 30 s each without a byte (…)`: what every attempt met, counted. */
+function timedOut(e: SdkError, detail: string, context: ErrorContext): string {
+  const tries = e.$metadata?.attempts ?? 1;
+  const connecting = /establish a connection/i.test(detail);
+  const silent = /inactivity/i.test(detail);
+  const counted = describeGivingUp({
+    tries,
+    stalls: silent ? tries : 0,
+    idleMs: context.idleMs ?? 0,
+    connects: connecting ? tries : 0,
+    connectMs: context.connectMs ?? 0,
+  });
+  return `endpoint not reachable: ${counted ?? `gave up after ${tries === 1 ? '1 try' : `${tries} tries`}`} (TimeoutError: ${detail})`;
 }

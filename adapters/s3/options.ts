@@ -4,6 +4,8 @@
  */
 import { z } from 'zod';
 import { sizeOption } from '../../core/config/schema.js';
+import type { StorageCapabilities } from '../../core/contracts.js';
+import type { Timeouts } from '../../core/repository/timeouts.js';
 
 /** S3's limits on multipart parts: 5 MiB minimum (but for the last part), 5 GiB maximum. */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -48,7 +50,13 @@ export const s3OptionsSchema = z
     maxAttempts: z.number().int().min(1).max(20).default(4),
     connectTimeoutMs: z.number().int().min(100).default(5000),
     /** A request whose connection stays silent this long fails (and is retried). */
-    idleTimeoutMs: z.number().int().min(100).default(60_000),
+    idleTimeoutMs: z.number().int().min(100).default(30_000),
+    /** One attempt of one request, its body included, that is not done after this long fails (and is retried). */
+    operationTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(2 * 3_600_000),
   })
   .strict()
   .refine((o) => o.kmsKeyId === undefined || o.serverSideEncryption?.startsWith('aws:kms'), {
@@ -58,6 +66,25 @@ export const s3OptionsSchema = z
 
 export type S3Options = z.input<typeof s3OptionsSchema>;
 export type S3Settings = z.output<typeof s3OptionsSchema>;
+
+/**
+ * AWS S3 itself checks the `x-amz-checksum-sha256` every put carries (integrity.ts) and refuses a mismatch, so a put
+ * that resolves is known good there: `verifiesChecksums`, and the read-back defaults to off. A custom endpoint may
+ * ignore the header (s3rver and Swift do: docs/storage-s3.md, Checksums), so it is not declared for one.
+ */
+export function s3Capabilities(settings: Pick<S3Settings, 'endpoint'>): StorageCapabilities {
+  return { rangeRead: true, persistent: true, verifiesChecksums: settings.endpoint === undefined };
+}
+
+/** The options with a run's `--timeout` overrides (core/repository/timeouts.ts) over the YAML's. */
+export function withTimeouts(settings: S3Settings, timeouts: Timeouts | undefined): S3Settings {
+  return {
+    ...settings,
+    connectTimeoutMs: timeouts?.connectMs ?? settings.connectTimeoutMs,
+    idleTimeoutMs: timeouts?.idleMs ?? settings.idleTimeoutMs,
+    operationTimeoutMs: timeouts?.operationMs ?? settings.operationTimeoutMs,
+  };
+}
 
 /** `backups/host1` → `backups/host1/`; '' stays ''. */
 export function normalizePrefix(prefix: string): string {

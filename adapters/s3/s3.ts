@@ -14,20 +14,21 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
-import type { ByteRange, ObjectInfo, PutOptions, StorageAdapter, StorageOptions } from '../../core/contracts.js';
+import type { ByteRange, ObjectInfo, PutOptions, StorageAdapter, StorageCapabilities, StorageOptions } from '../../core/contracts.js';
 import { isBrokenTransfer } from '../../core/repository/read-again.js';
 import { resumable, type OpenedRead } from '../../core/repository/resume.js';
 import { sliceStream } from '../../core/repository/storage.js';
+import type { AdapterContext } from '../../core/sdk/registry.js';
 import { s3Error, type ErrorContext } from './errors.js';
 import { abortStale, uploadStream, type MultipartContext } from './multipart.js';
 import { createClient } from './client.js';
-import { describeEndpoint, normalizePrefix, s3OptionsSchema, type S3Options, type S3Settings } from './options.js';
+import { describeEndpoint, normalizePrefix, s3Capabilities, s3OptionsSchema, withTimeouts, type S3Options, type S3Settings } from './options.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 
 export class S3Adapter implements StorageAdapter {
   readonly type = 's3';
-  readonly capabilities = { rangeRead: true, persistent: true } as const;
+  readonly capabilities: StorageCapabilities;
   readonly settings: S3Settings;
   readonly client: S3Client;
   /** Key prefix inside the bucket: '' or ending in '/'. */
@@ -36,14 +37,19 @@ export class S3Adapter implements StorageAdapter {
   readonly #multipart: MultipartContext;
   #bucketSeen = false;
   #resumed = 0;
+  readonly #context: AdapterContext | undefined;
 
-  constructor(options: S3Options, targetName = 's3') {
-    this.settings = s3OptionsSchema.parse(options);
-    this.client = createClient(this.settings);
+  constructor(options: S3Options, targetName = 's3', context?: AdapterContext) {
+    this.settings = withTimeouts(s3OptionsSchema.parse(options), context?.timeouts);
+    this.#context = context;
+    this.capabilities = s3Capabilities(this.settings);
+    this.client = createClient(this.settings, context?.retried);
     this.prefix = normalizePrefix(this.settings.prefix);
     this.#errors = {
       where: `target "${targetName}" (bucket "${this.settings.bucket}" at ${describeEndpoint(this.settings)})`,
       region: this.settings.region,
+      connectMs: this.settings.connectTimeoutMs,
+      idleMs: this.settings.idleTimeoutMs,
     };
     this.#multipart = { client: this.client, bucket: this.settings.bucket, partSize: this.settings.partSize, queueSize: this.settings.queueSize };
   }
@@ -75,7 +81,11 @@ export class S3Adapter implements StorageAdapter {
       this.#openRead(key, position === start ? options.range : { start: position, ...(end === undefined ? {} : { end }) }, options);
     const first = await open(start);
     const retries = this.settings.maxAttempts - 1;
-    return retries === 0 ? first.stream : resumable(first, start, retries, open, () => void this.#resumed++);
+    const counted = (err: unknown): void => {
+      this.#resumed++;
+      this.#context?.retried?.('resumed', err);
+    };
+    return retries === 0 ? first.stream : resumable(first, start, retries, open, counted);
   }
 
   /** Reads that went on from the byte reached after their connection broke. */
@@ -89,7 +99,8 @@ export class S3Adapter implements StorageAdapter {
       const wanted = range && (range.start > 0 || range.end !== undefined) ? `bytes=${range.start}-${range.end ?? ''}` : undefined;
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: this.#key(key), Range: wanted }), this.#send(options));
       this.#bucketSeen = true;
-      const stream = wanted ? exactRange(out.Body as Readable, range!, out.ContentRange) : (out.Body as Readable);
+      const body = bounded(out.Body as Readable, this.settings.operationTimeoutMs);
+      const stream = wanted ? exactRange(body, range!, out.ContentRange) : body;
       return { stream, version: `${out.ETag ?? ''} ${out.LastModified?.toISOString() ?? ''}`, lost: isBrokenTransfer };
     });
   }
@@ -207,6 +218,17 @@ export class S3Adapter implements StorageAdapter {
       throw s3Error(err, this.#errors, what);
     }
   }
+}
+
+/** A download's body destroyed, as a stall is, when it is not done `ms` after its head arrived (the operation time-out). */
+function bounded(body: Readable, ms: number): Readable {
+  const timer = setTimeout(
+    () => body.destroy(Object.assign(new Error(`the download was not done after ${ms} ms (operation time-out)`), { name: 'TimeoutError' })),
+    ms,
+  );
+  timer.unref();
+  body.once('close', () => clearTimeout(timer));
+  return body;
 }
 
 /**

@@ -24,8 +24,8 @@ export interface Connection {
   lost: Promise<never>;
   /** Calls `listener` when the connection dies; returns the unsubscribe. */
   onLost(listener: (err: Error) => void): () => void;
-  /** Marks the connection dead, failing whatever waits on it. */
-  kill(): void;
+  /** Marks the connection dead, failing whatever waits on it; `cause` says why (a keepalive time-out, a reset). */
+  kill(cause?: unknown): void;
   /** Operations using it now. */
   active: number;
 }
@@ -54,16 +54,16 @@ export async function openConnection(options: SftpOptions, target: string): Prom
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    kill(): void {
+    kill(cause?: unknown): void {
       if (!connection.alive) return;
       connection.alive = false;
-      const err = new Error(`sftp: connection lost to ${options.host}:${options.port}`);
+      const err = new Error(`sftp: connection lost to ${options.host}:${options.port}`, cause instanceof Error ? { cause } : {});
       reject(err);
       for (const listener of listeners) listener(err);
       listeners.clear();
     },
   };
-  const dead = (): void => connection.kill();
+  const dead = (cause?: unknown): void => connection.kill(cause);
   const client = new SftpClient(`failsafe:${target}`, { error: dead, end: dead, close: dead });
   let sftp: SFTPWrapper;
   try {

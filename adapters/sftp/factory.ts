@@ -27,6 +27,6 @@ export const sftpAdapter = defineLazyAdapter({
       if (context) context.warn(message);
       else process.emitWarning(message, { code: 'FAILSAFE_INSECURE_HOST_KEY' });
     };
-    return new SftpAdapter(options, target, { warn });
+    return new SftpAdapter(options, target, { ...context, warn });
   },
 });

@@ -1,5 +1,6 @@
 /** The `sftp` target's YAML options, validated with zod like every adapter's. */
 import { z } from 'zod';
+import type { Timeouts } from '../../core/repository/timeouts.js';
 
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 
@@ -29,6 +30,14 @@ export const sftpOptionsSchema = z
     connectTimeoutMs: z.number().int().min(100).default(20_000),
     keepaliveIntervalMs: z.number().int().min(0).default(10_000),
     keepaliveCountMax: z.number().int().min(1).default(3),
+    /** A connection silent this long is dead: sets the keepalive interval to this over keepaliveCountMax. Default 30 s (10 s × 3). */
+    idleTimeoutMs: z.number().int().min(100).optional(),
+    /** One attempt of one request, a transfer's body included, that is not done after this long drops its connection (and is retried). */
+    operationTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(2 * 3_600_000),
     retries: z.number().int().min(0).max(10).default(3),
   })
   .strict()
@@ -46,3 +55,19 @@ export const sftpOptionsSchema = z
 
 export type SftpOptions = z.output<typeof sftpOptionsSchema>;
 export type SftpOptionsInput = z.input<typeof sftpOptionsSchema>;
+
+/** The options with a run's `--timeout` overrides over the YAML's; an idle time-out sets the keepalive interval. */
+export function withTimeouts(options: SftpOptions, timeouts: Timeouts | undefined): SftpOptions {
+  const idle = timeouts?.idleMs ?? options.idleTimeoutMs;
+  return {
+    ...options,
+    connectTimeoutMs: timeouts?.connectMs ?? options.connectTimeoutMs,
+    operationTimeoutMs: timeouts?.operationMs ?? options.operationTimeoutMs,
+    ...(idle === undefined ? {} : { idleTimeoutMs: idle, keepaliveIntervalMs: Math.max(1, Math.ceil(idle / options.keepaliveCountMax)) }),
+  };
+}
+
+/** How long a silent connection lives: its keepalives, unanswered. */
+export function idleOf(options: SftpOptions): number {
+  return options.keepaliveIntervalMs * options.keepaliveCountMax;
+}

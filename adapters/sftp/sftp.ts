@@ -10,19 +10,19 @@
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
-import pRetry, { AbortError } from 'p-retry';
 import type { Stats } from 'ssh2';
 import type { ByteRange, ObjectInfo, StorageAdapter, StorageOptions } from '../../core/contracts.js';
-import { FailsafeError } from '../../core/errors.js';
 import { isTempName, TEMP_PREFIX } from '../../core/fs/atomic.js';
 import { InFlight } from '../../core/util/in-flight.js';
 import type { AdapterContext } from '../../core/sdk/registry.js';
 import { ConnectionPool, openConnection, type Connection } from './connection.js';
 import { RemoteFolders } from './folders.js';
-import { isConnectionLoss, isMissing, remoteError, STATUS } from './errors.js';
+import { isConnectionLoss, isMissing, STATUS } from './errors.js';
+import { onFreshConnection, operationTimeout } from './retry.js';
 import { warnIfInsecure } from './host-key.js';
-import { sftpOptionsSchema, type SftpOptions, type SftpOptionsInput } from './options.js';
+import { sftpOptionsSchema, withTimeouts, type SftpOptions, type SftpOptionsInput } from './options.js';
 import { resumable, type OpenedRead } from '../../core/repository/resume.js';
+import type { Attempt, RetryKind } from '../../core/repository/retry-counts.js';
 import { downloadFrom, sftpOps as ops, uploadTo } from './transfer.js';
 
 const CLOSE_WAIT_MS = 15_000; // how long close() waits for puts still clearing up their temp files
@@ -39,9 +39,11 @@ export class SftpAdapter implements StorageAdapter {
   readonly #orphans = new Set<string>();
   readonly #puts = new InFlight(); // put attempts, clean-up included
   #retried = 0;
+  readonly #context: AdapterContext | undefined;
 
   constructor(options: SftpOptionsInput, targetName = 'sftp', context?: AdapterContext) {
-    this.options = sftpOptionsSchema.parse(options);
+    this.options = withTimeouts(sftpOptionsSchema.parse(options), context?.timeouts);
+    this.#context = context;
     warnIfInsecure(this.options, targetName, context);
     this.root = this.options.path.replace(/(.)\/+$/, '$1');
     this.#folders = new RemoteFolders(this.root);
@@ -96,7 +98,8 @@ export class SftpAdapter implements StorageAdapter {
     const start = options.range?.start ?? 0;
     const open = (position: number): Promise<OpenedRead> => this.#openRead(key, position, options.range?.end, options.signal);
     const first = await open(start);
-    const stream = this.options.retries === 0 ? first.stream : resumable(first, start, this.options.retries, open, () => void this.#retried++);
+    const resumed = (err: unknown): void => this.#failed('resumed', err);
+    const stream = this.options.retries === 0 ? first.stream : resumable(first, start, this.options.retries, open, resumed);
     if (options.signal) addAbortSignal(options.signal, stream);
     return stream;
   }
@@ -127,7 +130,12 @@ export class SftpAdapter implements StorageAdapter {
           this.#pool.release(connection);
         };
         const stream = downloadFrom(connection, handle, position, Math.min(end ?? stats.size - 1, stats.size - 1), release);
-        stream.once('close', () => void release());
+        // The operation time-out bounds the body too: past it the connection is dropped, and the read goes on from where it was.
+        const timer = setTimeout(() => connection.kill(operationTimeout(this.options.operationTimeoutMs)), this.options.operationTimeoutMs);
+        stream.once('close', () => {
+          clearTimeout(timer);
+          void release();
+        });
         return { stream, version: `${stats.size} bytes, mtime ${stats.mtime}`, lost: (err) => isConnectionLoss(err, connection) };
       },
     );
@@ -245,51 +253,15 @@ export class SftpAdapter implements StorageAdapter {
     }
   }
 
-  /**
-   * Runs `work` on a pooled connection. When the connection drops (server
-   * restarted, network gone) the connection is thrown away and the work
-   * retried on a fresh one, with exponential backoff, `retries` times;
-   * any other error is final. Not left to the retry wrapper
-   * (core/repository/retry.ts), which sees only error codes and whole calls:
-   * a lost connection is E_STORAGE, like failures that must not be retried;
-   * a stream upload may go again while none of it was sent; a listing is
-   * retried folder by folder; a download resumes mid-stream (./resume.ts).
-   */
   #retry<T>(what: string, signal: AbortSignal | undefined, replayable: () => boolean, work: (connection: Connection) => Promise<T>): Promise<T> {
-    return pRetry(
-      async () => {
-        signal?.throwIfAborted();
-        let connection: Connection;
-        try {
-          connection = await this.#pool.acquire();
-        } catch (err) {
-          // Refused credentials or host keys do not get better by retrying; an unreachable server may.
-          if (err instanceof FailsafeError && err.code !== 'E_UNREACHABLE' && err.code !== 'E_STORAGE') throw new AbortError(err);
-          throw err;
-        }
-        try {
-          return await work(connection);
-        } catch (err) {
-          if (signal?.aborted) throw new AbortError(new FailsafeError('E_ABORTED', `target "${this.#target}": ${what}: aborted`, { cause: err }));
-          const lost = isConnectionLoss(err, connection);
-          if (lost) this.#pool.discard(connection);
-          const failure = remoteError(err, `target "${this.#target}": ${what}`, lost);
-          if (!lost || !replayable()) throw new AbortError(failure);
-          throw failure;
-        } finally {
-          this.#pool.release(connection);
-        }
-      },
-      {
-        onFailedAttempt: () => void this.#retried++,
-        retries: this.options.retries,
-        minTimeout: 250,
-        maxTimeout: 4000,
-        factor: 2,
-        randomize: true,
-        ...(signal ? { signal } : {}),
-      },
-    );
+    const scope = { target: this.#target, pool: this.#pool, options: this.options, failed: this.#failed.bind(this) };
+    return onFreshConnection(scope, what, signal, replayable, work);
+  }
+
+  /** A failed attempt; one that will be made again (`kind`) is counted for the deployment too (core/repository/retry-counts.ts). */
+  #failed(kind: RetryKind | undefined, err: unknown, attempt?: Attempt): void {
+    this.#retried++;
+    if (kind) this.#context?.retried?.(kind, err, attempt);
   }
 
   #path(key: string): string {

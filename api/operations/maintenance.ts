@@ -40,7 +40,7 @@ export async function status(deployment: Deployment, options: { job?: string; no
   const jobs = (options.job ? [options.job] : deployment.jobNames()).map((name) => {
     const job = deployment.job(name);
     const run = runs.get(backupTaskName(name));
-    const lastRun = run && { at: run.lastRun, ok: run.ok, ...pickDefined({ error: run.error }) };
+    const lastRun = run && { at: run.lastRun, ok: run.ok, ...pickDefined({ error: run.error, retries: run.retries }) };
     return { name, targets: deployment.targetsOf(job), ...pickDefined({ alertAfterMs: job.alertAfterMs, lastRun }) };
   });
   let unfinished: StatusReport['unfinishedOperations'] = [];

@@ -3,7 +3,9 @@ import { ExitCode, FailsafeError } from '../../core/errors.js';
 import type { BackupOutcome, Failsafe } from '../../api/failsafe.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 import { count } from '../../core/util/count.js';
-import { formatBytes, snapshotJson } from '../output.js';
+import { waitingText } from '../../core/repository/retry-counts.js';
+import { formatLimit } from '../../core/repository/timeouts.js';
+import { formatBytes, retriesLine, snapshotJson } from '../output.js';
 import { createProgress } from '../progress.js';
 import { repeatable } from '../repeat.js';
 import { cancelOnSignals } from '../signals.js';
@@ -26,6 +28,7 @@ export async function runBackup(context: Omit<CommandContext, 'backup'>, jobs: s
   const cancel = cancelOnSignals(io, 'backup');
   try {
     const progress = await createProgress(io, options.json !== true);
+    failsafe.on('retry', (event) => progress.waiting(waitingText(event, formatLimit)));
     const chosen = { ...(options.tag?.length ? { tags: options.tag } : {}), ...(options.forceReread ? { forceReread: true } : {}) };
     const run = failsafe.backup(jobs, { warn, onProgress: progress.update, signal: cancel.signal, ...chosen }).finally(progress.stop);
     const outcome = await run.catch(async (err: unknown) => {
@@ -33,7 +36,7 @@ export async function runBackup(context: Omit<CommandContext, 'backup'>, jobs: s
     });
     const snapshots = outcome.snapshots.map((s) => ({ ...snapshotJson(s), ...(s.resumed ? { resumed: s.resumed } : {}) }));
     const failures = outcome.failures.map((f) => ({ job: f.job, ...(f.target ? { target: f.target } : {}), code: f.error.code, message: f.error.message }));
-    print(failures.length > 0 ? { snapshots, failures } : { snapshots }, () => formatBackup(outcome));
+    print({ snapshots, ...(failures.length > 0 ? { failures } : {}), retries: outcome.retries }, () => formatBackup(outcome) + retriesLine(outcome.retries));
     for (const failure of outcome.failures) {
       const where = failure.target ? `job ${failure.job}, target ${failure.target}` : `job ${failure.job}`;
       io.stderr.write(`error: ${where}: ${failure.error.message.split('\n')[0]} [${failure.error.code}]\n`);

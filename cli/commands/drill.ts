@@ -4,7 +4,7 @@ import type { DrillReport } from '../../core/restore/drill.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 import { count } from '../../core/util/count.js';
 import { withIdentityOptions, type IdentityOptions } from '../identity.js';
-import { formatBytes } from '../output.js';
+import { formatBytes, retriesLine } from '../output.js';
 
 interface DrillCliOptions extends CommonOptions, IdentityOptions {
   scratch?: string;
@@ -19,7 +19,7 @@ export function registerDrill({ command, open, print, warn, io, setExit }: Comma
       const failsafe = await open(options);
       try {
         const report = await failsafe.drill(jobs, { ...(options.scratch ? { scratchDir: options.scratch } : {}), warn });
-        print(report, () => formatDrill(report));
+        print(report, () => formatDrill(report) + retriesLine(report.retries));
         for (const j of report.jobs) if (j.error) io.stderr.write(`error: drill of ${j.job}: ${j.error.message.split('\n')[0]} [${j.error.code}]\n`);
         const failed = report.jobs.filter((j) => !j.ok);
         if (failed.length === 0) return;

@@ -5,6 +5,7 @@ import { FailsafeError } from '../../core/errors.js';
 import type { RestoreResult } from '../../core/restore/run-restore.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 import { withIdentityOptions, type IdentityOptions } from '../identity.js';
+import { retriesLine } from '../output.js';
 import { pick } from '../pick.js';
 import { repeatable } from '../repeat.js';
 import { confirmRestore, formatRestored, type RestoreCliOptions } from '../restore-output.js';
@@ -58,7 +59,7 @@ async function restore({ io, open, print, warn }: CommandContext, ref: string, o
       signal: cancel.signal,
       warn,
     });
-    print(result, () => formatRestored(result));
+    print(result, () => formatRestored(result) + retriesLine(result.retries));
   } finally {
     detach();
     await failsafe.close();

@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { ExitCode } from '../../core/errors.js';
 import type { StatusReport, TargetStatus } from '../../core/status/status.js';
+import { describeRetries } from '../../core/repository/retry-counts.js';
 import { count } from '../../core/util/count.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 import { formatBytes } from '../output.js';
@@ -42,6 +43,8 @@ function formatStatus(report: StatusReport, formatAge: (seconds: number) => stri
           : `  ${t.target}: ${t.snapshots} snapshot${t.snapshots === 1 ? '' : 's'}, ${storedText(t)}`,
       );
     }
+    const retried = job.lastRun?.retries ? describeRetries(job.lastRun.retries) : '';
+    if (retried !== '') lines.push(`  the daemon's last run (${job.lastRun!.at}) retried transfers: ${retried}`);
     for (const problem of job.problems) lines.push(`  ! ${problem}`);
   }
   for (const problem of report.problems) lines.push(`! ${problem}`);

@@ -3,6 +3,7 @@ import { ERROR_CODES, ExitCode, type ErrorCode } from '../../core/errors.js';
 import type { VerifyReport } from '../../core/restore/verify.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 import { withIdentityOptions, type IdentityOptions } from '../identity.js';
+import { retriesLine } from '../output.js';
 import { pick } from '../pick.js';
 
 interface VerifyOptions extends CommonOptions, IdentityOptions {
@@ -22,7 +23,7 @@ export function registerVerify({ command, open, print, setExit }: CommandContext
       const failsafe = await open(options);
       try {
         const report = await failsafe.verify(ref, { ...pick(options, 'job', 'target'), all: options.all === true, readData: options.readData === true });
-        print(report, () => formatVerify(report));
+        print(report, () => formatVerify(report) + retriesLine(report.retries));
         if (!report.ok) setExit(Math.max(...report.errors.map((e) => ERROR_CODES[e.code as ErrorCode] ?? ExitCode.failed)));
       } finally {
         await failsafe.close();

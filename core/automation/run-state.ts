@@ -6,12 +6,15 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.js';
-import type { RunState } from './scheduler.js';
+import type { RetryCounts } from '../repository/retry-counts.js';
+import type { RunRecord, RunState } from './scheduler.js';
 
 interface Record {
   lastRun: string;
   ok: boolean;
   error?: string;
+  /** The transfers the run tried again (a flaky link shows here before it fails a run). */
+  retries?: RetryCounts;
 }
 
 export class FileRunState implements RunState {
@@ -32,13 +35,18 @@ export class FileRunState implements RunState {
     return new Map(await this.#load());
   }
 
-  recordRun(task: string, run: { at: Date; ok: boolean; error?: string }): Promise<void> {
+  recordRun(task: string, run: RunRecord): Promise<void> {
     // Writes are serialized: two tasks finishing together never lose each other's record.
     this.#writing = this.#writing
       .catch(() => undefined)
       .then(async () => {
         const records = await this.#load();
-        records.set(task, { lastRun: run.at.toISOString(), ok: run.ok, ...(run.error ? { error: run.error } : {}) });
+        records.set(task, {
+          lastRun: run.at.toISOString(),
+          ok: run.ok,
+          ...(run.error ? { error: run.error } : {}),
+          ...(run.retries ? { retries: run.retries } : {}),
+        });
         await mkdir(dirname(this.path), { recursive: true });
         await writeFileAtomic(this.path, Buffer.from(`${JSON.stringify(Object.fromEntries(records), null, 2)}\n`));
       });

@@ -16,6 +16,7 @@
 import { createRequire } from 'node:module';
 import type { Cron } from 'croner';
 import { dependencyError } from '../sdk/dependency.js';
+import type { RetryCounts } from '../repository/retry-counts.js';
 
 let croner: typeof import('croner') | undefined;
 
@@ -40,6 +41,21 @@ export const systemClock: Clock = {
   clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
+/**
+ * What a run tells the state besides how it ended: the transfers it tried again. A run resolves with it, or rejects
+ * with an error carrying it as `details`, so that a run that failed after many retries still shows them.
+ */
+export interface RunDetails {
+  retries?: RetryCounts;
+}
+
+export interface RunRecord {
+  at: Date;
+  ok: boolean;
+  error?: string;
+  retries?: RetryCounts;
+}
+
 export interface ScheduledTask {
   /** `backup app`, `prune`, `drill`: unique; the key of its last run in the state. */
   name: string;
@@ -47,7 +63,7 @@ export interface ScheduledTask {
   catchUp?: boolean;
   /** Each run starts up to this much later than scheduled, at random (spreads load across machines). */
   jitterMs?: number;
-  run(signal: AbortSignal): Promise<void>;
+  run(signal: AbortSignal): Promise<RunDetails | void>;
   /** When the state has no record: the last run derived otherwise (a job's newest snapshot). */
   lastRunHint?(): Promise<Date | undefined>;
 }
@@ -55,7 +71,7 @@ export interface ScheduledTask {
 /** Where last runs are kept between processes. */
 export interface RunState {
   lastRun(task: string): Promise<Date | undefined>;
-  recordRun(task: string, run: { at: Date; ok: boolean; error?: string }): Promise<void>;
+  recordRun(task: string, run: RunRecord): Promise<void>;
 }
 
 export type SchedulerEvent =
@@ -163,12 +179,15 @@ export class Scheduler {
     this.#options.onEvent?.({ type: 'start', task: task.name, catchUp });
     const promise = (async () => {
       let error: string | undefined;
+      let details: RunDetails | void;
       try {
-        await task.run(controller.signal);
+        details = await task.run(controller.signal);
       } catch (err) {
         error = err instanceof Error ? err.message : String(err);
+        details = (err as { details?: RunDetails } | undefined)?.details;
       }
-      await this.#options.state.recordRun(task.name, { at: startedAt, ok: error === undefined, ...(error ? { error } : {}) }).catch(() => undefined);
+      const record = { at: startedAt, ok: error === undefined, ...(error ? { error } : {}), ...(details?.retries ? { retries: details.retries } : {}) };
+      await this.#options.state.recordRun(task.name, record).catch(() => undefined);
       this.#options.onEvent?.({ type: 'done', task: task.name, ok: error === undefined, ...(error ? { error } : {}) });
     })().finally(() => this.#running.delete(task.name));
     this.#running.set(task.name, { promise, controller });

@@ -8,7 +8,6 @@ import { chunkId } from '../chunking/chunk-id.js';
 import type { SegmentCipher, SegmentCodec } from '../contracts.js';
 import type { KeySlot } from '../crypto/keys.js';
 import { FailsafeError, isFailsafeError } from '../errors.js';
-import { readAgain, READ_TRIES } from '../repository/read-again.js';
 import type { Storage } from '../repository/storage.js';
 import type { LoadedIndex } from './chunk-writer.js';
 import { chunkContext, type PackEntry } from './format.js';
@@ -70,10 +69,7 @@ export class ChunkReader {
     const what = `${this.storage.targetName}:${packKey}`;
     const read = { id, packKey, what, pack, range: { start: at.offset, end: at.offset + at.length - 1 }, plainLength: entry.plainLength };
     // Fetched again when the transfer breaks or the bytes fail their check (read-again.ts).
-    return readAgain(() => damaged(() => this.#readOnce(read, options), `${what}: chunk ${id.toString('hex')}`), {
-      signal: options.signal,
-      tries: this.storage.localFiles ? 1 : READ_TRIES,
-    });
+    return this.storage.readAgain(() => damaged(() => this.#readOnce(read, options), `${what}: chunk ${id.toString('hex')}`), { signal: options.signal });
   }
 
   async #readOnce(read: OneRead, options: ChunkReadOptions): Promise<Buffer> {

@@ -7,7 +7,6 @@
 import { Readable } from 'node:stream';
 import { FailsafeError, isFailsafeError } from '../errors.js';
 import { segmentContext } from '../repository/layout.js';
-import { readAgain, READ_TRIES } from '../repository/read-again.js';
 import type { SegmentRecord } from '../format/manifest.js';
 import { ParallelMap } from '../pipeline/parallel-map.js';
 import { SegmentWorkers } from '../pipeline/segment-workers.js';
@@ -36,10 +35,9 @@ async function readSegment(
     // A local file is read by the worker itself; anything else is fetched here and moved to it.
     const file = await storage.filePath(record.key);
     // A fetched segment that broke or fails its check on the way is fetched again; a local file's bytes did not travel.
-    await readAgain(
-      async () => workers.open(file === undefined ? { ...request, stored: await storage.getBuffer(record.key, { signal }) } : { ...request, file }),
-      { signal, tries: file === undefined ? READ_TRIES : 1 },
-    );
+    const fetch = async (): Promise<unknown> =>
+      workers.open(file === undefined ? { ...request, stored: await storage.getBuffer(record.key, { signal }) } : { ...request, file });
+    await (file === undefined ? storage.readAgain(fetch, { signal }) : fetch());
     // The worker checked the size and wrote the plaintext into `out`; this thread's own view of it is what the pool knows.
     return out.subarray(0, record.plainSize);
   } catch (err) {

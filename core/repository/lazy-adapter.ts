@@ -20,8 +20,8 @@ export interface LazyAdapterSpec<Options> {
   pathOptions?: readonly string[];
   /** As AdapterFactory's `retry`. */
   retry?: RetryPolicy | false;
-  /** Static, as the storage facade and the backup engine read them before any I/O. */
-  capabilities: StorageCapabilities;
+  /** Fixed before any I/O, as the storage facade and the backup engine read them then: the same for every target, or from its options. */
+  capabilities: StorageCapabilities | ((options: Options) => StorageCapabilities);
   optional: readonly OptionalMember[];
   /** Called at create time, with the validated options: for checks and warnings that must not wait for first use. */
   check?(options: Options, targetName: string, context: AdapterContext | undefined): void;
@@ -39,7 +39,8 @@ export function defineLazyAdapter<Options>(spec: LazyAdapterSpec<Options>): Adap
       // Invalid options still fail when the target is created, not on its first use.
       const parsed = spec.optionsSchema.parse(options);
       spec.check?.(parsed, targetName, context);
-      return new LazyAdapter(spec, () => spec.load(parsed, targetName, context));
+      const capabilities = typeof spec.capabilities === 'function' ? spec.capabilities(parsed) : spec.capabilities;
+      return new LazyAdapter({ ...spec, capabilities }, () => spec.load(parsed, targetName, context));
     },
   });
 }
@@ -53,7 +54,7 @@ export class LazyAdapter implements StorageAdapter {
   readonly #load: () => Promise<StorageAdapter>;
   #real: Promise<StorageAdapter> | undefined;
 
-  constructor(spec: Pick<LazyAdapterSpec<unknown>, 'type' | 'capabilities' | 'optional'>, load: () => Promise<StorageAdapter>) {
+  constructor(spec: Pick<LazyAdapterSpec<unknown>, 'type' | 'optional'> & { capabilities: StorageCapabilities }, load: () => Promise<StorageAdapter>) {
     this.type = spec.type;
     this.capabilities = spec.capabilities;
     this.#load = load;

@@ -35,7 +35,8 @@ export function isBrokenTransfer(err: unknown): boolean {
 
 /** True for a read failure that another fetch may not repeat. */
 export function isWorthReadingAgain(err: unknown): boolean {
-  if (isAbortError(err) || isFailsafeError(err, 'E_ABORTED')) return false;
+  // E_UNREACHABLE: the adapter already tried as often as it is told to (every attempt stalled, say); more would multiply them.
+  if (isAbortError(err) || isFailsafeError(err, 'E_ABORTED') || isFailsafeError(err, 'E_UNREACHABLE')) return false;
   return isFailsafeError(err, 'E_CHECKSUM') || isBrokenTransfer(err);
 }
 

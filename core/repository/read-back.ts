@@ -16,15 +16,24 @@
  */
 import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
-import type { ByteRange, PutOptions, StorageAdapter } from '../contracts.js';
+import type { ByteRange, PutOptions, StorageAdapter, StorageCapabilities } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
 import { READ_TRIES, readAgain } from './read-again.js';
+import type { RetryListener } from './retry-counts.js';
 import { sliceStream } from './storage.js';
 
 export const VERIFY_UPLOADS = ['sample', 'all', 'off'] as const;
 export type VerifyUploads = (typeof VERIFY_UPLOADS)[number];
 /** docs/configuration.md justifies it: one HEAD and one 64 KiB read per object, 1.6 % of a 4 MiB segment. */
 export const DEFAULT_VERIFY_UPLOADS: VerifyUploads = 'sample';
+
+/**
+ * A target's `verifyUploads` when its YAML does not say: `off` where the store itself checks a checksum of every
+ * put's bytes (the `verifiesChecksums` capability), which a read-back would only confirm; else the default.
+ */
+export function verifyUploadsFor(capabilities: StorageCapabilities): VerifyUploads {
+  return capabilities.verifiesChecksums === true ? 'off' : DEFAULT_VERIFY_UPLOADS;
+}
 /** The window `sample` reads back; an object this size or smaller is read whole. */
 export const SAMPLE_BYTES = 64 * 1024;
 
@@ -33,6 +42,8 @@ export interface ReadBackOptions {
   tries?: number;
   /** Told of each read-back that did not match, before the object is put again. */
   onMismatch?: (key: string, problem: string, attempt: number) => void;
+  /** Hears of each object put again (`readBacks`) and each read-back fetched again (`refetched`). */
+  counted?: RetryListener;
   /** A start in [0, max] for the sampled window (default: uniform random). */
   pick?: (max: number) => number;
 }
@@ -69,6 +80,7 @@ class ReadBack {
       if (problem === undefined) return result;
       if (attempt >= tries) throw mismatch(key, problem, tries);
       this.options.onMismatch?.(key, problem, attempt);
+      this.options.counted?.('readBacks');
     }
   }
 
@@ -93,15 +105,18 @@ class ReadBack {
   /** The object or a range of it; a read that breaks (a reset, a stall) is read again, not put again. */
   #read(key: string, range: ByteRange | undefined, options: PutOptions): Promise<Buffer> {
     const signal = options.signal ? { signal: options.signal } : {};
-    return readAgain(async () => {
-      if (range === undefined && this.inner.getBuffer) return this.inner.getBuffer(key, signal);
-      const ranged = range !== undefined && this.inner.capabilities.rangeRead;
-      let stream = await this.inner.get(key, ranged ? { ...signal, range } : signal);
-      if (range !== undefined && !ranged) stream = sliceStream(stream, range);
-      const chunks: Buffer[] = [];
-      for await (const chunk of stream) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks);
-    }, signal);
+    return readAgain(
+      async () => {
+        if (range === undefined && this.inner.getBuffer) return this.inner.getBuffer(key, signal);
+        const ranged = range !== undefined && this.inner.capabilities.rangeRead;
+        let stream = await this.inner.get(key, ranged ? { ...signal, range } : signal);
+        if (range !== undefined && !ranged) stream = sliceStream(stream, range);
+        const chunks: Buffer[] = [];
+        for await (const chunk of stream) chunks.push(chunk as Buffer);
+        return Buffer.concat(chunks);
+      },
+      { ...signal, onRetry: (err) => this.options.counted?.('refetched', err) },
+    );
   }
 
   async #putStream(key: string, body: Readable, options: PutOptions): Promise<{ size: number }> {

@@ -19,7 +19,13 @@ export interface OpenedRead {
   lost(err: unknown): boolean;
 }
 
-export function resumable(first: OpenedRead, start: number, retries: number, reopen: (position: number) => Promise<OpenedRead>, onRetry: () => void): Readable {
+export function resumable(
+  first: OpenedRead,
+  start: number,
+  retries: number,
+  reopen: (position: number) => Promise<OpenedRead>,
+  onRetry: (err: unknown) => void,
+): Readable {
   async function* chunks(): AsyncGenerator<Buffer> {
     let current = first;
     let position = start;
@@ -34,7 +40,7 @@ export function resumable(first: OpenedRead, start: number, retries: number, reo
           return;
         } catch (err) {
           if (!current.lost(err) || attempt >= retries) throw err;
-          onRetry();
+          onRetry(err);
           await sleep(250 * 2 ** attempt++);
           const next = await reopen(position);
           if (next.version !== first.version) {

@@ -15,6 +15,7 @@ import type { Readable } from 'node:stream';
 import type { ByteRange, ObjectInfo, PutOptions, StorageAdapter, StorageOptions } from '../contracts.js';
 import { errnoOf, FailsafeError, isAbortError, type ErrorCode } from '../errors.js';
 import { lazyDependency } from '../sdk/dependency.js';
+import type { RetryKind, RetryListener } from './retry-counts.js';
 
 // Loaded at the first failure worth retrying: a run whose calls all succeed never loads it (test/cli/startup.test.ts).
 const loadPRetry = lazyDependency('p-retry', 'retrying a storage call', () => import('p-retry'));
@@ -48,10 +49,13 @@ export function isTransient(err: unknown): boolean {
   return errno !== undefined && TRANSIENT_ERRNOS.has(errno);
 }
 
-/** The adapter with every repeatable call retried by `policy`; the adapter itself when `policy` is false or allows no retry. */
-export function withRetry(adapter: StorageAdapter, policy: RetryPolicy | false = {}): StorageAdapter {
+/**
+ * The adapter with every repeatable call retried by `policy`; the adapter itself when `policy` is false or allows no retry.
+ * `counted` hears of each retry, by kind (./retry-counts.ts).
+ */
+export function withRetry(adapter: StorageAdapter, policy: RetryPolicy | false = {}, counted?: RetryListener): StorageAdapter {
   if (policy === false || policy.retries === 0) return adapter;
-  return new RetryingAdapter(adapter, policy);
+  return new RetryingAdapter(adapter, policy, counted);
 }
 
 class RetryingAdapter implements StorageAdapter {
@@ -63,14 +67,16 @@ class RetryingAdapter implements StorageAdapter {
   close?: () => Promise<void>;
   readonly #inner: StorageAdapter;
   readonly #policy: RetryPolicy;
+  readonly #counted: RetryListener | undefined;
 
-  constructor(inner: StorageAdapter, policy: RetryPolicy) {
+  constructor(inner: StorageAdapter, policy: RetryPolicy, counted?: RetryListener) {
     this.type = inner.type;
     this.#inner = inner;
     this.#policy = policy;
+    this.#counted = counted;
     // Optional members exist here exactly when they exist on the adapter: callers test for them.
     const { getBuffer, filePath, cleanupTemp, lockedUntil, close } = inner;
-    if (getBuffer) this.getBuffer = (key, options) => this.#retry(options, () => getBuffer.call(inner, key, options));
+    if (getBuffer) this.getBuffer = (key, options) => this.#retry(options, () => getBuffer.call(inner, key, options), 'refetched');
     if (filePath) this.filePath = (key) => filePath.call(inner, key);
     if (cleanupTemp) this.cleanupTemp = (olderThanMs) => this.#retry(undefined, () => cleanupTemp.call(inner, olderThanMs));
     if (lockedUntil) this.lockedUntil = (key, options) => this.#retry(options, () => lockedUntil.call(inner, key, options));
@@ -83,11 +89,11 @@ class RetryingAdapter implements StorageAdapter {
 
   put(key: string, body: Readable | Buffer, options?: PutOptions): Promise<{ size: number }> {
     if (!Buffer.isBuffer(body)) return this.#inner.put(key, body, options);
-    return this.#retry(options, () => this.#inner.put(key, body, options));
+    return this.#retry(options, () => this.#inner.put(key, body, options), 'uploads');
   }
 
   get(key: string, options?: StorageOptions & { range?: ByteRange }): Promise<Readable> {
-    return this.#retry(options, () => this.#inner.get(key, options));
+    return this.#retry(options, () => this.#inner.get(key, options), 'refetched');
   }
 
   head(key: string, options?: StorageOptions): Promise<ObjectInfo | undefined> {
@@ -124,7 +130,7 @@ class RetryingAdapter implements StorageAdapter {
     }
   }
 
-  async #retry<T>(options: StorageOptions | undefined, call: () => Promise<T>): Promise<T> {
+  async #retry<T>(options: StorageOptions | undefined, call: () => Promise<T>, kind: RetryKind = 'other'): Promise<T> {
     const signal = options?.signal;
     const transient = this.#policy.transient ?? isTransient;
     let first: unknown;
@@ -148,7 +154,10 @@ class RetryingAdapter implements StorageAdapter {
         } catch (err) {
           last = asError(err);
           if (signal?.aborted || !transient(err)) throw new AbortError(last);
-          if (attempt <= this.retries) this.#policy.onRetry?.(err, attempt);
+          if (attempt <= this.retries) {
+            this.#policy.onRetry?.(err, attempt);
+            this.#counted?.(kind, err);
+          }
           throw last;
         }
       },

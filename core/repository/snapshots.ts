@@ -10,7 +10,6 @@ import { PlainCipher } from '../crypto/segment-cipher.js';
 import { encodeSigningKey, type TrustPolicy } from '../crypto/signing.js';
 import type { SegmentCodecSpec } from '../pipeline/segment-work.js';
 import { FailsafeError, isFailsafeError } from '../errors.js';
-import { readAgain, READ_TRIES } from './read-again.js';
 import { isFuture, MANIFESTS_PREFIX, manifestKey, parseManifestKey } from './layout.js';
 import { checkSignature } from '../format/manifest-signature.js';
 import { decodeManifest, decodeManifestHeader, headerLengthOf, type Manifest, type ManifestEntry, type ManifestHeader } from '../format/manifest.js';
@@ -220,15 +219,13 @@ export async function openSnapshot(
   let cipher: SegmentCipher = new PlainCipher();
   let segmentKey: Uint8Array | undefined;
   // Fetched again when the transfer breaks or the bytes fail their check (read-again.ts); a wrong key fails at once.
-  const { header, manifest, signedBy } = await readAgain(
-    async () =>
-      decodeManifest(await storage.getBuffer(key), what, async (h) => {
-        const opened = openSnapshotKeys(encryption, h);
-        cipher = opened.segments;
-        segmentKey = opened.segmentKey;
-        return opened;
-      }),
-    { tries: storage.localFiles ? 1 : READ_TRIES },
+  const { header, manifest, signedBy } = await storage.readAgain(async () =>
+    decodeManifest(await storage.getBuffer(key), what, async (h) => {
+      const opened = openSnapshotKeys(encryption, h);
+      cipher = opened.segments;
+      segmentKey = opened.segmentKey;
+      return opened;
+    }),
   );
   matchingKey(header, job, id, what);
   checkTrust(encryption.trust, signedBy, what);

@@ -7,6 +7,8 @@
 import { Readable } from 'node:stream';
 import type { ByteRange, ObjectInfo, PutOptions, StorageAdapter, StorageCapabilities, StorageOptions } from '../contracts.js';
 import { FailsafeError, fromNodeError, isAbortError } from '../errors.js';
+import { readAgain, READ_TRIES } from './read-again.js';
+import { RetryCounter } from './retry-counts.js';
 
 const SEGMENT = /^[A-Za-z0-9._-]+$/;
 
@@ -24,10 +26,21 @@ function validatePrefix(prefix: string): void {
 export class Storage {
   readonly adapter: StorageAdapter;
   readonly targetName: string;
+  /** Where this target's retries are counted: the deployment's counter (api/container.ts), or one of its own. */
+  readonly retries: RetryCounter;
 
-  constructor(adapter: StorageAdapter, targetName: string) {
+  constructor(adapter: StorageAdapter, targetName: string, retries: RetryCounter = new RetryCounter()) {
     this.adapter = adapter;
     this.targetName = targetName;
+    this.retries = retries;
+  }
+
+  /**
+   * `read()` — a fetch from this target and the check of its bytes — tried again while it breaks or fails its check
+   * (./read-again.ts), each retry counted; once for local files, whose bytes did not travel.
+   */
+  readAgain<T>(read: () => Promise<T>, options: { signal?: AbortSignal | undefined } = {}): Promise<T> {
+    return readAgain(read, { signal: options.signal, tries: this.localFiles ? 1 : READ_TRIES, onRetry: (err) => this.retries.count('refetched', err) });
   }
 
   get capabilities(): StorageCapabilities {

@@ -8,11 +8,20 @@ import type { z } from 'zod';
 import type { SourcePlugin, StorageAdapter } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
 import type { RetryPolicy } from '../repository/retry.js';
+import type { RetryListener } from '../repository/retry-counts.js';
+import type { Timeouts } from '../repository/timeouts.js';
 
 /** What the core hands an adapter besides its options. */
 export interface AdapterContext {
   /** Non-fatal problems (an unchecked host key, say), shown to the user on every run. */
   warn(message: string): void;
+  /**
+   * An adapter that retries inside (`retry: false`) tells of each attempt it makes again, with its kind and its
+   * failure, so that the retry counts of `--json` and the state file include it (core/repository/retry-counts.ts).
+   */
+  retried?: RetryListener;
+  /** A run's time-out overrides (`--timeout`), which an adapter with time-outs of its own applies over its options. */
+  timeouts?: Timeouts;
 }
 
 /** Options naming files on this machine, resolved against the YAML's folder, unless a factory lists its own. */

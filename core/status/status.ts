@@ -14,6 +14,7 @@ import { listSnapshots, PRE_RESTORE_TAG } from '../repository/snapshots.js';
 import { isFuture } from '../repository/layout.js';
 import { repositoryBytes } from '../dedup/stats.js';
 import type { Storage } from '../repository/storage.js';
+import type { RetryCounts } from '../repository/retry-counts.js';
 
 export type Health = 'ok' | 'warning' | 'critical';
 
@@ -37,8 +38,8 @@ export interface JobStatus {
   lastSuccess?: string;
   ageSeconds?: number;
   alertAfterSeconds?: number;
-  /** The daemon's last run of the job's backup, from its state file. */
-  lastRun?: { at: string; ok: boolean; error?: string };
+  /** The daemon's last run of the job's backup, from its state file, with the transfers it tried again. */
+  lastRun?: LastRun;
   /** The newest snapshot's size: source bytes, files, bytes stored. */
   lastSize?: { bytes: number; files: number; storedBytes: number };
   targets: TargetStatus[];
@@ -57,7 +58,14 @@ export interface StatusJob {
   name: string;
   targets: Storage[];
   alertAfterMs?: number;
-  lastRun?: { at: string; ok: boolean; error?: string };
+  lastRun?: LastRun;
+}
+
+export interface LastRun {
+  at: string;
+  ok: boolean;
+  error?: string;
+  retries?: RetryCounts;
 }
 
 const RANK: Record<Health, number> = { ok: 0, warning: 1, critical: 2 };

@@ -89,6 +89,7 @@ describe('s3: endpoints that do not answer', () => {
     server.close();
     expect(err.code).toBe('E_UNREACHABLE');
     expect(sockets.length).toBe(3); // maxAttempts, then it gave up
+    expect(err.message).toContain('gave up after 3 tries: the connection stalled 3 times, 500 ms each without a byte');
   });
 });
 

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Failsafe, type ConfigObject } from '../../api/index.js';
 import { TOKENS, type StorageWrapper } from '../../api/tokens.js';
+import { noRetries } from '../../core/repository/retry-counts.js';
 
 /** Incompressible bytes, so segments and packs are as large as the data. */
 function bytes(length: number, seed: string): Buffer {
@@ -37,12 +38,27 @@ function flip(body: Buffer): Buffer {
   return copy;
 }
 
-/** Damages the bodies of segments (`data/`) and packs (`packs/`) as `damage` says; everything else passes. */
-function damaging(damage: Damage, damaged: string[]): StorageWrapper {
+/**
+ * Damages the bodies of segments (`data/`) and packs (`packs/`) as `damage` says; everything else passes. With
+ * `verifies`, it declares the store checks checksums (the `verifiesChecksums` capability), wrongly, as a test of
+ * what the capability makes the read-back skip; `reads` counts the reads of those objects.
+ */
+function damaging(damage: Damage, damaged: string[], verifies = false, reads = { count: 0 }): StorageWrapper {
   const puts = new Map<string, number>();
   return (adapter) =>
     new Proxy(adapter, {
       get(target, property) {
+        if (property === 'capabilities') return { ...target.capabilities, verifiesChecksums: verifies };
+        if (property === 'get' || property === 'head' || property === 'getBuffer') {
+          const call = Reflect.get(target, property, target) as ((key: string, ...rest: unknown[]) => unknown) | undefined;
+          return (
+            call &&
+            ((key: string, ...rest: unknown[]) => {
+              if (/^(data|packs)\//.test(key)) reads.count++;
+              return call.call(target, key, ...rest);
+            })
+          );
+        }
         if (property !== 'put') {
           const value: unknown = Reflect.get(target, property, target);
           return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
@@ -59,7 +75,7 @@ function damaging(damage: Damage, damaged: string[]): StorageWrapper {
     });
 }
 
-async function open(format: 1 | 2, verifyUploads: string, damage: Damage) {
+async function open(format: 1 | 2, verifyUploads: string | undefined, damage: Damage, verifies = false) {
   const root = await mkdtemp(join(tmpdir(), 'failsafe-read-back-'));
   await mkdir(join(root, 'data'), { recursive: true });
   await writeFile(join(root, 'data', 'big.bin'), bytes(2_500_000, `big-${format}`));
@@ -68,19 +84,20 @@ async function open(format: 1 | 2, verifyUploads: string, damage: Damage) {
   await writeFile(join(root, 'failsafe.key'), randomBytes(32).toString('base64'));
   const config: ConfigObject = {
     version: 1,
-    targets: { disk: { type: 'local', path: './backups', verifyUploads } },
+    targets: { disk: { type: 'local', path: './backups', ...(verifyUploads ? { verifyUploads } : {}) } },
     encryption: { keyFile: './failsafe.key' },
     repository: { format, packSize: '1MiB' },
     jobs: { app: { sources: [{ type: 'directory', path: './data' }], targets: ['disk'] } },
   };
   const damaged: string[] = [];
   const warnings: string[] = [];
+  const reads = { count: 0 };
   const failsafe = await Failsafe.fromConfig(config, {
     baseDir: root,
     warn: (message) => void warnings.push(message),
-    configure: (c) => c.registerInstance(TOKENS.StorageWrappers, [damaging(damage, damaged)]),
+    configure: (c) => c.registerInstance(TOKENS.StorageWrappers, [damaging(damage, damaged, verifies, reads)]),
   });
-  return { failsafe, damaged, warnings };
+  return { failsafe, damaged, warnings, reads };
 }
 
 describe.each([1, 2] as const)('verifyUploads, repository format %i', (format) => {
@@ -93,11 +110,44 @@ describe.each([1, 2] as const)('verifyUploads, repository format %i', (format) =
       const outcome = await failsafe.backup();
       expect(outcome.failures).toEqual([]);
       expect(damaged.length).toBeGreaterThan(0);
-      // One warning for each damaged object, naming it.
+      // One warning for each damaged object, naming it, and each counted.
       expect(warnings.filter((w) => w.includes('read back'))).toHaveLength(damaged.length);
+      expect(outcome.retries.readBacks).toBe(damaged.length);
       expect((await failsafe.verify('latest', { job: 'app', readData: true })).ok).toBe(true);
     } finally {
       await failsafe.close();
+    }
+  });
+
+  it('a sound store: every object read back, none put again, nothing counted', async () => {
+    const { failsafe, reads } = await open(format, undefined, (body) => body);
+    try {
+      const outcome = await failsafe.backup();
+      expect(outcome.failures).toEqual([]);
+      expect(reads.count).toBeGreaterThan(0);
+      expect(outcome.retries).toEqual(noRetries());
+    } finally {
+      await failsafe.close();
+    }
+  });
+
+  it('a store that verifies checksums (the capability): no read-back by default; an explicit `sample` still reads back', async () => {
+    const skipped = await open(format, undefined, flipOnce, true);
+    try {
+      expect((await skipped.failsafe.backup()).failures).toEqual([]);
+      expect(skipped.damaged.length).toBeGreaterThan(0);
+      // Nothing read back: the store is trusted to have refused a damaged put (this one lies, so verify finds it).
+      expect(skipped.reads.count).toBe(0);
+      expect((await skipped.failsafe.verify('latest', { job: 'app', readData: true })).ok).toBe(false);
+    } finally {
+      await skipped.failsafe.close();
+    }
+    const explicit = await open(format, 'sample', flipOnce, true);
+    try {
+      expect((await explicit.failsafe.backup()).failures).toEqual([]);
+      expect(explicit.reads.count).toBeGreaterThan(0);
+    } finally {
+      await explicit.failsafe.close();
     }
   });
 

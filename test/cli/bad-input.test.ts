@@ -32,6 +32,15 @@ describe('configuration errors exit 2 with one line', () => {
     expect(r.stderr).toMatch(/failsafe\.yaml:\d+/);
   });
 
+  it('a --timeout that is not one: exit 2, one line saying what is expected', async () => {
+    const d = await makeDeployment();
+    for (const bad of ['idle=30', 'idle=fast', 'wait=30s', 'idle=0s']) {
+      const r = await runCli(['backup', '-c', d.config, '--timeout', bad], PASS);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`"${bad}" is not a time-out`);
+    }
+  });
+
   it('a missing config file', async () => {
     const r = await runCli(['list', '-c', '/nonexistent/failsafe.yaml']);
     expect(r.code).toBe(2);

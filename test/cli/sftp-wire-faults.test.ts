@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeDeployment, PASS, runCli, type Deployment } from '../helpers/cli.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
 import { startTcpFaultProxy, type TcpFault, type TcpFaultProxy } from '../helpers/tcp-fault-proxy.js';
+import { noRetries, type RetryCounts } from '../../core/repository/retry-counts.js';
 
 let sshd: Sshd;
 let proxy: TcpFaultProxy;
@@ -51,13 +52,17 @@ async function deployment(): Promise<Deployment> {
   return d;
 }
 
-async function restoreIntact(d: Deployment, name: string): Promise<void> {
+/** Restores bit-identical; the retries its --json counted. */
+async function restoreIntact(d: Deployment, name: string): Promise<RetryCounts> {
   const to = join(d.root, name);
-  const restore = await runCli(['restore', 'latest', '--to', to, '-c', d.config], PASS);
+  const restore = await runCli(['restore', 'latest', '--to', to, '-c', d.config, '--json'], PASS);
   expect(restore.stderr).toBe('');
   expect(restore.code).toBe(0);
   expect((await readFile(join(to, 'data', 'big.bin'))).equals(await readFile(join(d.data, 'big.bin')))).toBe(true);
+  return retriesOf(restore.stdout);
 }
+
+const retriesOf = (stdout: string): RetryCounts => (JSON.parse(stdout) as { retries: RetryCounts }).retries;
 
 const CASES: [TcpFault['kind'], number][] = [
   ['flip', 200_000],
@@ -71,27 +76,53 @@ describe('CLI with an sftp target behind a faulty link', () => {
     const d = await deployment();
     const before = proxy.fired;
     proxy.inject({ kind, direction: 'upload', offset });
-    const backup = await runCli(['backup', '-c', d.config], PASS);
+    const backup = await runCli(['backup', '-c', d.config, '--json'], PASS);
     expect(proxy.fired).toBe(before + 1);
-    // Segments are buffers, which the adapter sends again on a new connection: the backup succeeds.
+    // Segments are buffers, which the adapter sends again on a new connection: the backup succeeds, and counts it.
     expect(backup.stderr).toBe('');
     expect(backup.code).toBe(0);
+    expect(retriesOf(backup.stdout).uploads).toBeGreaterThan(0);
+    if (kind === 'stall') expect(retriesOf(backup.stdout).stalls).toBeGreaterThan(0);
     expect((await runCli(['verify', 'latest', '--read-data', '-c', d.config], PASS)).code).toBe(0);
     await restoreIntact(d, 'restored');
+  });
+
+  it('a link that dies mid-upload and stays dead: E_UNREACHABLE, exit 1, the stall and the connects counted; nothing listed', async () => {
+    const d = await deployment();
+    const before = proxy.fired;
+    proxy.inject({ kind: 'black-hole', direction: 'upload', offset: 1_500_000 });
+    try {
+      const backup = await runCli(['backup', '-c', d.config, '--timeout', 'idle=1s,connect=1s'], PASS);
+      expect(proxy.fired).toBe(before + 1);
+      expect(backup.code).toBe(1);
+      expect(backup.stderr).toContain('[E_UNREACHABLE]');
+      // retries: 3 by default, so 4 tries: the transfer stalled, then no new connection got through.
+      expect(backup.stderr).toMatch(/gave up after 4 tries: the connection stalled once, 1 s without a byte, and connecting timed out 3 times \(1 s each\)/);
+    } finally {
+      proxy.heal();
+    }
+    const list = await runCli(['list', '-c', d.config, '--json'], PASS);
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout)).toEqual([]);
   });
 
   describe('downloads', () => {
     let d: Deployment;
     beforeAll(async () => {
       d = await deployment();
-      expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
+      const backup = await runCli(['backup', '-c', d.config, '--json'], PASS);
+      expect(backup.code).toBe(0);
+      expect(retriesOf(backup.stdout)).toEqual(noRetries());
+      expect(await restoreIntact(d, 'restored-clean')).toEqual(noRetries());
     });
 
     it.each(CASES)('%s at byte %i while restoring: read again, and the restore is bit-identical', async (kind, offset) => {
       const before = proxy.fired;
       proxy.inject({ kind, direction: 'download', offset });
-      await restoreIntact(d, `restored-${kind}-${offset}`);
+      const retries = await restoreIntact(d, `restored-${kind}-${offset}`);
       expect(proxy.fired).toBe(before + 1);
+      // Read on from the next byte on a new connection, or (a fault before the stream began) opened again.
+      expect(retries.resumed + retries.refetched).toBeGreaterThan(0);
     });
   });
 });

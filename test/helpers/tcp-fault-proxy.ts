@@ -12,7 +12,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { FaultKind } from './fault-proxy.js';
 
 export interface TcpFault {
-  kind: FaultKind;
+  /** `black-hole`: a stall that also swallows every connection made after it, until `heal()`: a link that died. */
+  kind: FaultKind | 'black-hole';
   /** `upload`: bytes from the client to the server; `download`: the other way. */
   direction: 'upload' | 'download';
   /** Bytes in that direction, counted from when the fault is armed, before it acts. */
@@ -25,15 +26,26 @@ export interface TcpFaultProxy {
   inject(fault: TcpFault): void;
   /** How many faults acted since the proxy started. */
   readonly fired: number;
+  /** Ends a black hole: connections made from now on pass again. */
+  heal(): void;
   stop(): Promise<void>;
 }
 
 export async function startTcpFaultProxy(target: { host: string; port: number }): Promise<TcpFaultProxy> {
   let armed: (TcpFault & { remaining: number }) | undefined;
   let fired = 0;
+  let holed = false;
   const sockets = new Set<Socket>();
 
   const server: Server = createServer((client) => {
+    sockets.add(client);
+    client.once('close', () => sockets.delete(client));
+    if (holed) {
+      // Accepted, and then nothing: no byte reaches the server or comes back.
+      client.on('error', () => undefined);
+      client.on('data', () => undefined);
+      return;
+    }
     const upstream = connect(target.port, target.host);
     let stalled = false;
     const drop = (): void => {
@@ -66,6 +78,7 @@ export async function startTcpFaultProxy(target: { host: string; port: number })
       }
       // Nothing more passes either way; for a drop, bytes arriving before the sockets close would land out of place.
       stalled = true;
+      if (fault.kind === 'black-hole') holed = true;
       // A write of nothing may never call back: then the drop is at once.
       if (at > 0) to.write(data.subarray(0, at), fault.kind === 'drop' ? drop : undefined);
       else if (fault.kind === 'drop') drop();
@@ -81,6 +94,7 @@ export async function startTcpFaultProxy(target: { host: string; port: number })
     get fired() {
       return fired;
     },
+    heal: () => void (holed = false),
     stop: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => server.close(resolve));
