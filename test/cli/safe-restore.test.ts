@@ -115,7 +115,7 @@ describe('safety snapshot', () => {
     expect(safety).toMatch(/^\d{8}T\d{6}Z-/);
     const list = await runCli(['list', '-c', d.config, '--json'], PASS);
     expect(list.json()).toHaveLength(2);
-    expect(list.json().find((s: { id: string }) => s.id === safety).tags).toEqual(['pre-restore']);
+    expect(list.json().find((s: { id: string }) => s.id === safety).tags).toEqual(['pre-restore', 'pre-restore:data', 'pre-restore:config']);
     expect((await runCli(['list', '-c', d.config], PASS)).stdout).toMatch(new RegExp(`${safety}.*pre-restore`));
     expect(await treeHash(d.data, 1000)).not.toBe(damaged);
 
