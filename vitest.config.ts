@@ -23,6 +23,7 @@ const integration = [
   'test/cli/startup.test.ts', // spawns the built CLI to see what it loads
   'test/cli/recovery.test.ts', // kill -9 of a backup
   'test/cli/signals.test.ts', // spawns the built CLI and signals it mid-backup
+  'test/cli/terminal.test.ts', // spawns the built CLI on a pseudo-terminal
   'test/cli/restore-rollback.test.ts', // kill -9 of a restore
   'test/cli/restore-settle.test.ts', // kill -9 of a restore, then the next command
   'test/api/storage-faults.test.ts', // a faulty target under every command, both formats: many backups and restores

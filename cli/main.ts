@@ -13,6 +13,7 @@ import { ExitCode, asFailsafeError, exitCodeOf } from '../core/errors.js';
 import { VERSION } from '../core/version.js';
 import { parseTimeouts, type Timeouts } from '../core/repository/timeouts.js';
 import { registerBackup, runBackup } from './commands/backup.js';
+import { registerCompletion } from './commands/completion.js';
 import { registerConfig } from './commands/config.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerDrill } from './commands/drill.js';
@@ -50,10 +51,11 @@ const COMMANDS: ((context: CommandContext) => void)[] = [
   registerKeys,
   registerInit,
   registerRecovery,
+  registerCompletion,
 ];
 
 /** What the command that ran leaves for the exit: its status, and how an error is to be reported. */
-interface RunState {
+export interface RunState {
   exit: number;
   json: boolean;
   debug: boolean;
@@ -61,9 +63,7 @@ interface RunState {
 
 export async function main(argv: string[], io: Io): Promise<number> {
   const state: RunState = { exit: ExitCode.ok, json: false, debug: false };
-  const program = createProgram(io);
-  const context = createContext(program, io, state);
-  for (const register of COMMANDS) register(context);
+  const program = defineProgram(io, state);
   const args = commonOptionsLast(argv);
   // Known before parsing, so that a usage error found by the parser is a JSON document too.
   state.json = args.includes('--json');
@@ -73,6 +73,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
   } catch (err) {
     return reportError(err, io, state);
   }
+}
+
+/** Every command, defined: what parses the command line, and what the man page and completion scripts are written from. */
+export function defineProgram(io: Io, state: RunState = { exit: ExitCode.ok, json: false, debug: false }): Command {
+  const program = createProgram(io);
+  const context = createContext(program, io, state);
+  for (const register of COMMANDS) register(context);
+  return program;
 }
 
 /**

@@ -1,43 +1,90 @@
 /**
- * A progress bar on stderr when it is a terminal (cli-progress); nothing
- * otherwise. cli-progress is imported only when a bar is shown: cron, CI and
- * --json runs never load it.
+ * Progress of a long command, on stderr: a bar (cli-progress) when stderr is a terminal, nothing when piped, in CI
+ * or with --json, and with `--progress json` one JSON object per line for scripts. cli-progress is imported only
+ * when a bar is shown: cron, CI and --json runs never load it.
  */
+import { Option, type Command } from 'commander';
 import type { BackupProgress } from '../core/backup/run-backup.js';
+import type { RestoreProgress } from '../core/restore/run-restore.js';
 import { lazyDependency } from '../core/sdk/dependency.js';
+import { count } from '../core/util/count.js';
 import { formatBytes, type Io } from './output.js';
 
-export interface Progress {
-  update: (progress: BackupProgress) => void;
-  /** Shows `text` (waiting for the target…) in place of the file until bytes are stored again. */
+export interface Progress<T> {
+  update: (progress: T) => void;
+  /** Shows `text` (waiting for the target…) in place of the file until more bytes are stored. */
   waiting: (text: string) => void;
   stop: () => void;
 }
 
-const cliProgress = lazyDependency('cli-progress', 'the progress bar', () => import('cli-progress'));
+export type ProgressMode = 'auto' | 'json' | 'none';
 
-export async function createProgress(io: Io, enabled: boolean): Promise<Progress> {
-  if (!enabled || !io.stderr.isTTY || io.env.CI) return { update: () => undefined, waiting: () => undefined, stop: () => undefined };
+const cliProgress = lazyDependency('cli-progress', 'the progress bar', () => import('cli-progress'));
+const JSON_INTERVAL_MS = 200;
+
+export function withProgressOption(command: Command): Command {
+  return command.addOption(
+    new Option('--progress <mode>', 'auto: a bar on a terminal, nothing otherwise; json: one JSON object per line on stderr; none')
+      .choices(['auto', 'json', 'none'])
+      .default('auto'),
+  );
+}
+
+/** What a run shows: `auto` is a bar only on a terminal that is not CI, and never with --json (stdout is one document then). */
+function shown(io: Io, mode: ProgressMode | undefined, json: boolean | undefined): 'bar' | 'json' | undefined {
+  if (mode === 'json') return 'json';
+  if (mode === 'none' || json || !io.stderr.isTTY || io.env.CI) return undefined;
+  return 'bar';
+}
+
+/** `{"progress":"restore",…}` lines, at most every 200 ms (and the last one). */
+function jsonLines<T extends object>(io: Io, operation: string, isLast: (p: T) => boolean): Progress<T> {
+  let last = 0;
+  return {
+    update: (p) => {
+      const now = Date.now();
+      if (now - last < JSON_INTERVAL_MS && !isLast(p)) return;
+      last = now;
+      io.stderr.write(`${JSON.stringify({ progress: operation, ...p })}\n`);
+    },
+    waiting: (text) => void io.stderr.write(`${JSON.stringify({ progress: operation, waiting: text })}\n`),
+    stop: () => undefined,
+  };
+}
+
+const perSecond = (bytes: number, since: number): string => formatBytes(Math.round(bytes / Math.max(0.001, (Date.now() - since) / 1000)));
+
+/** One line on stderr, redrawn at most 5 times a second, gone when done. */
+async function newBar(io: Io, format: string): Promise<InstanceType<Awaited<ReturnType<typeof cliProgress>>['SingleBar']>> {
   const { SingleBar } = await cliProgress();
-  const bar = new SingleBar({
-    stream: io.stderr,
-    format: '{job} | {files} files | {read} read | {stored} stored | {file}',
-    hideCursor: true,
-    clearOnComplete: true,
-    fps: 5,
-  });
-  let started = false;
+  return new SingleBar({ stream: io.stderr, format, hideCursor: true, clearOnComplete: true, fps: 5 });
+}
+
+const silent = { update: () => undefined, waiting: () => undefined, stop: () => undefined };
+
+export async function backupProgress(io: Io, options: { progress?: ProgressMode; json?: boolean }): Promise<Progress<BackupProgress>> {
+  const how = shown(io, options.progress, options.json);
+  if (how === 'json') return jsonLines<BackupProgress>(io, 'backup', () => false);
+  if (!how) return silent;
+  const bar = await newBar(io, '{job} | {files} | {read} read | {stored} stored | {rate}/s | {file}');
+  const started = Date.now();
+  let running = false;
   let last: BackupProgress | undefined;
   /** The waiting text, until more than `storedBytes` are stored. */
   let waiting: { text: string; storedBytes: number } | undefined;
   const show = (p: BackupProgress): void => {
     if (waiting && p.storedBytes > waiting.storedBytes) waiting = undefined;
-    const file = waiting?.text ?? (p.file ?? '').slice(-40);
-    const payload = { job: p.job, files: p.files, read: formatBytes(p.bytesRead), stored: formatBytes(p.storedBytes), file };
-    if (!started) {
-      bar.start(1, 0, payload);
-      started = true;
-    } else bar.update(0, payload);
+    const payload = {
+      job: p.job,
+      files: count(p.files, 'file'),
+      read: formatBytes(p.bytesRead),
+      stored: formatBytes(p.storedBytes),
+      rate: perSecond(p.bytesRead, started),
+      file: waiting?.text ?? (p.file ?? '').slice(-40),
+    };
+    if (!running) bar.start(1, 0, payload);
+    else bar.update(0, payload);
+    running = true;
   };
   return {
     update: (p) => {
@@ -48,8 +95,30 @@ export async function createProgress(io: Io, enabled: boolean): Promise<Progress
       waiting = { text, storedBytes: last?.storedBytes ?? 0 };
       if (last) show(last);
     },
-    stop: () => {
-      if (started) bar.stop();
+    stop: () => void (running && bar.stop()),
+  };
+}
+
+/** A restore's (or a drill's) staging: percentage of the bytes, rate and ETA on a terminal. */
+export async function restoreProgress(io: Io, options: { progress?: ProgressMode; json?: boolean }): Promise<Progress<RestoreProgress>> {
+  const how = shown(io, options.progress, options.json);
+  if (how === 'json') return jsonLines<RestoreProgress>(io, 'restore', (p) => p.entries === p.totalEntries);
+  if (!how) return silent;
+  const bar = await newBar(io, '{job} {bar} {percentage}% | {done} of {all} | {rate}/s | ETA {eta_formatted} | {file}');
+  let started: { at: number; id: string } | undefined;
+  return {
+    update: (p) => {
+      // A drill restores one job after another: each gets a bar of its own.
+      const fresh = started?.id !== p.id;
+      if (fresh && started) bar.stop();
+      if (fresh) started = { at: Date.now(), id: p.id };
+      const rate = perSecond(p.bytes, started!.at);
+      const payload = { job: p.job, done: formatBytes(p.bytes), all: formatBytes(p.totalBytes), rate, file: (p.file ?? '').slice(-40) };
+      if (fresh) bar.start(Math.max(1, p.totalBytes), p.bytes, payload);
+      else bar.update(p.bytes, payload);
     },
+    // A restore's reads are retried below the bar; its bytes show the stall.
+    waiting: () => undefined,
+    stop: () => void (started && bar.stop()),
   };
 }

@@ -30,9 +30,9 @@ const SHOWN = 10;
 const entries = (n: number): string => count(n, 'entry', 'entries');
 const files = (n: number): string => count(n, 'file');
 
-function some(verb: string, paths: string[]): string[] {
+function some(verb: string, paths: string[], kind = ''): string[] {
   if (paths.length === 0) return [];
-  const lines = [`  ${verb} ${files(paths.length)}:`, ...paths.slice(0, SHOWN).map((p) => `    ${p}`)];
+  const lines = [`  ${verb} ${count(paths.length, `${kind}file`)}:`, ...paths.slice(0, SHOWN).map((p) => `    ${p}`)];
   if (paths.length > SHOWN) lines.push(`    … and ${paths.length - SHOWN} more`);
   return lines;
 }
@@ -44,7 +44,8 @@ export function formatPlan(result: RestoreResult): string {
     lines.push(`${s.name}: ${entries(s.entries)}, ${formatBytes(s.bytes)} → ${s.destinations.join(', ')}`);
     const c = s.changes;
     if (!c) continue;
-    lines.push(...some('creates', c.created), ...some('replaces', c.replaced), ...some('deletes', c.deleted));
+    lines.push(...some('creates', c.created), ...some('replaces', c.replaced, 'changed '), ...some('deletes', c.deleted));
+    if (c.unchanged.length > 0) lines.push(`  ${files(c.unchanged.length)} unchanged (same size and modification time)`);
     if (c.liveFiles > 0) lines.push(`  live data replaced or deleted: ${files(c.liveFiles)}, ${formatBytes(c.liveBytes)}`);
   }
   return `${lines.join('\n')}\n`;

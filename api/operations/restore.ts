@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import type { SourcePlugin } from '../../core/contracts.js';
 import { FailsafeError } from '../../core/errors.js';
 import type { ManifestSource } from '../../core/format/manifest.js';
+import { MAX_TAGS } from '../../core/format/manifest-schema.js';
 import { PRE_RESTORE_TAG } from '../../core/repository/snapshots.js';
 import type { RestoreResult } from '../../core/restore/run-restore.js';
 import type { Deployment } from '../container.js';
@@ -49,7 +50,7 @@ async function run(deployment: Deployment, engine: Engine, ref: string, options:
     const { runBackup } = await import('../../core/backup/run-backup.js');
     const settings = await backupSettings(deployment, info.job);
     const { snapshots } = await runBackup({ name: info.job, sources, targets: [target] }, settings, {
-      tags: [PRE_RESTORE_TAG],
+      tags: safetyTags(sources),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.warn ? { warn: options.warn } : {}),
     });
@@ -60,6 +61,15 @@ async function run(deployment: Deployment, engine: Engine, ref: string, options:
     { byName, fallback },
     { ...rest, ...(safetySnapshot && job ? { safetySnapshot: takeSafety } : {}), journalDir: journalDir(deployment), parallelism },
   );
+}
+
+/**
+ * `pre-restore`, and one `pre-restore:<source>` per source it holds: prune keeps each set of tags as a group of its
+ * own, so the safety snapshot of a settings restore is not pushed out by a later restore of the photos. User tags
+ * cannot hold ":", so these never mix with them.
+ */
+function safetyTags(sources: SourcePlugin[]): string[] {
+  return [PRE_RESTORE_TAG, ...sources.slice(0, MAX_TAGS - 1).map((s) => `${PRE_RESTORE_TAG}:${s.name}`)];
 }
 
 /** A source the configuration no longer has (with --to only): restored by its own type if known, else as a plain tree. */

@@ -6,12 +6,12 @@ import { count } from '../../core/util/count.js';
 import { waitingText } from '../../core/repository/retry-counts.js';
 import { formatLimit } from '../../core/repository/timeouts.js';
 import { formatBytes, retriesLine, snapshotJson } from '../output.js';
-import { createProgress } from '../progress.js';
+import { backupProgress, withProgressOption, type ProgressMode } from '../progress.js';
 import { repeatable } from '../repeat.js';
 import { cancelOnSignals } from '../signals.js';
 
 export function registerBackup({ command, backup }: CommandContext): void {
-  command('backup [jobs...]', 'back up the given jobs (all by default), resuming an interrupted backup of a job')
+  withProgressOption(command('backup [jobs...]', 'back up the given jobs (all by default), resuming an interrupted backup of a job'))
     .option('--tag <tag>', 'a label for the snapshot, shown by list and kept by retention in its own group (repeat for more)', repeatable)
     .option('--force-reread', 'read every file, trusting no files cache (repository format 2)')
     .action(backup);
@@ -20,6 +20,7 @@ export function registerBackup({ command, backup }: CommandContext): void {
 export interface BackupCommandOptions extends CommonOptions {
   tag?: string[];
   forceReread?: boolean;
+  progress?: ProgressMode;
 }
 
 export async function runBackup(context: Omit<CommandContext, 'backup'>, jobs: string[], options: BackupCommandOptions): Promise<void> {
@@ -27,7 +28,7 @@ export async function runBackup(context: Omit<CommandContext, 'backup'>, jobs: s
   const failsafe = await open(options);
   const cancel = cancelOnSignals(io, 'backup');
   try {
-    const progress = await createProgress(io, options.json !== true);
+    const progress = await backupProgress(io, options);
     failsafe.on('retry', (event) => progress.waiting(waitingText(event, formatLimit)));
     const chosen = { ...(options.tag?.length ? { tags: options.tag } : {}), ...(options.forceReread ? { forceReread: true } : {}) };
     const run = failsafe.backup(jobs, { warn, onProgress: progress.update, signal: cancel.signal, ...chosen }).finally(progress.stop);

@@ -7,13 +7,14 @@ import type { CommandContext, CommonOptions } from '../context.js';
 import { withIdentityOptions, type IdentityOptions } from '../identity.js';
 import { retriesLine } from '../output.js';
 import { pick } from '../pick.js';
+import { restoreProgress, withProgressOption, type ProgressMode } from '../progress.js';
 import { repeatable } from '../repeat.js';
 import { confirmRestore, formatRestored, type RestoreCliOptions } from '../restore-output.js';
 
-type RestoreOptions = CommonOptions & IdentityOptions & RestoreCliOptions;
+type RestoreOptions = CommonOptions & IdentityOptions & RestoreCliOptions & { progress?: ProgressMode };
 
 export function registerRestore(context: CommandContext): void {
-  withIdentityOptions(context.command('restore <snapshot>', 'restore a snapshot (an id, a unique prefix of one, or "latest")'))
+  withProgressOption(withIdentityOptions(context.command('restore <snapshot>', 'restore a snapshot (an id, a unique prefix of one, or "latest")')))
     .option('--job <job>', 'the job the snapshot belongs to')
     .option('--target <target>', 'read from this target')
     .option('--source <name>', 'only this source (repeat for more)', repeatable)
@@ -45,20 +46,24 @@ async function restore({ io, open, print, warn }: CommandContext, ref: string, o
     }
   };
   attach();
+  const progress = await restoreProgress(io, options);
   try {
-    const result = await failsafe.restore(ref, {
-      ...pick(options, 'job', 'target'),
-      ...(options.source ? { sources: options.source } : {}),
-      ...(options.path ? { paths: options.path } : {}),
-      // resolve('') is the working directory: a blank --to goes on as it is, for the restore to refuse.
-      ...(options.to === undefined ? {} : { to: options.to.trim() === '' ? options.to : resolve(options.to) }),
-      dryRun: options.dryRun === true,
-      keepPrevious: options.keepPrevious,
-      safetySnapshot: options.safetySnapshot,
-      ...(options.yes ? {} : { confirm: ask }),
-      signal: cancel.signal,
-      warn,
-    });
+    const result = await failsafe
+      .restore(ref, {
+        ...pick(options, 'job', 'target'),
+        ...(options.source ? { sources: options.source } : {}),
+        ...(options.path ? { paths: options.path } : {}),
+        // resolve('') is the working directory: a blank --to goes on as it is, for the restore to refuse.
+        ...(options.to === undefined ? {} : { to: options.to.trim() === '' ? options.to : resolve(options.to) }),
+        dryRun: options.dryRun === true,
+        keepPrevious: options.keepPrevious,
+        safetySnapshot: options.safetySnapshot,
+        ...(options.yes ? {} : { confirm: ask }),
+        signal: cancel.signal,
+        warn,
+        onProgress: progress.update,
+      })
+      .finally(progress.stop);
     print(result, () => formatRestored(result) + retriesLine(result.retries));
   } finally {
     detach();

@@ -50,7 +50,9 @@ export async function commitSnapshot(state: BackupState, data: StoredData): Prom
   const manifest = manifestOf(state, data);
   const stats = statsOf(state, manifest);
   const tags = options.tags && options.tags.length > 0 ? { tags: options.tags } : {};
-  const encoded = await encodeManifest(manifest, stats, state.ciphers.sealing, tags);
+  // Counted in the public header, so that `status` (no key) can turn the job's health to warning.
+  const warned = manifest.sources.reduce((sum, s) => sum + (s.warnings?.length ?? 0), 0);
+  const encoded = await encodeManifest(manifest, stats, state.ciphers.sealing, { ...tags, ...(warned > 0 ? { warnings: warned } : {}) });
   // Objects of the interrupted run past the new end would be orphans of this snapshot.
   for (const key of journal?.leftovers(manifest.segments.length) ?? []) await Promise.allSettled(job.targets.map((t) => t.delete(key)));
   await journal?.flush();

@@ -116,12 +116,13 @@ export async function backupDeduplicated(input: DedupBackupInput): Promise<Dedup
     report,
   });
   const collected = await collectTree(input, chunker.chunkFile).finally(() => chunker.close());
-  const { lines, sources, files, bytes } = collected;
+  const { lines, sources, files, bytes, warnings } = collected;
   const tree = (await chunkStream(streamOf(lines), new FastCdc(gear, TREE_SIZES), (chunk) => store(chunk, 'tree'))).ids;
   await writer.finish();
   const id = newSnapshotId();
   const stats: SnapshotStatsV2 = { files, bytes, chunks: references.size, newChunks: writer.stats.newChunks, storedBytes: writer.stats.storedBytes };
-  const header = { format: 2 as const, id, job: input.job, createdAt: new Date().toISOString(), ...(input.tags?.length ? { tags: input.tags } : {}), stats };
+  const labels = { ...(input.tags?.length ? { tags: input.tags } : {}), ...(warnings > 0 ? { warnings } : {}) };
+  const header = { format: 2 as const, id, job: input.job, createdAt: new Date().toISOString(), ...labels, stats };
   const snapshot = encodeSnapshotV2(header, { sources, tree }, [...references.values()], run, indexCipher);
   // The snapshot goes last: its presence is what makes it exist, and everything it names is stored by now.
   crashPoint('snapshot');
@@ -136,14 +137,21 @@ interface CollectedTree {
   sources: ManifestSource[];
   files: number;
   bytes: number;
+  warnings: number;
 }
 
 async function collectTree(input: DedupBackupInput, chunkFile: FileChunker): Promise<CollectedTree> {
-  const context = { signal: input.signal, warn: input.warn ?? ((): void => undefined) };
-  const out: CollectedTree = { lines: [], sources: [], files: 0, bytes: 0 };
+  const out: CollectedTree = { lines: [], sources: [], files: 0, bytes: 0, warnings: 0 };
   // Each file's line, once its last chunks are back from the workers; the lines stay in tree order.
   const lines: Promise<string>[] = [];
   for (const source of input.sources) {
+    // A source's warnings are recorded with it, as format 1's collect stage does, and counted in the public header.
+    const warnings: string[] = [];
+    const warn = (message: string): void => {
+      warnings.push(message);
+      input.warn?.(message);
+    };
+    const context = { signal: input.signal, warn };
     await source.prepare?.(context);
     try {
       const summary: ManifestSource = { name: source.name, type: source.type, entries: 0, bytes: 0, ...(source.describe ? { meta: source.describe() } : {}) };
@@ -158,6 +166,8 @@ async function collectTree(input: DedupBackupInput, chunkFile: FileChunker): Pro
         if (entry.type === 'file') out.files++;
       }
       out.bytes += summary.bytes;
+      if (warnings.length > 0) summary.warnings = warnings;
+      out.warnings += warnings.length;
       out.sources.push(summary);
       // A source's files are all read before its cleanup (a database snapshot's copy may be removed then).
       out.lines.push(...(await Promise.all(lines.splice(0))));

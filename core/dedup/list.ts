@@ -21,6 +21,7 @@ export interface ListedSnapshotV2 {
   segments: number;
   format: 2;
   tags?: string[];
+  warnings?: number;
 }
 
 export interface ListV2Options {
@@ -52,6 +53,7 @@ export async function listSnapshotsV2(storage: Storage, options: ListV2Options =
         segments: chunks,
         format: 2,
         ...(header.tags?.length ? { tags: header.tags } : {}),
+        ...(header.warnings ? { warnings: header.warnings } : {}),
       });
     } catch (err) {
       if (!isFailsafeError(err)) throw err;

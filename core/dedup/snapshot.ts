@@ -30,6 +30,8 @@ export interface SnapshotHeaderV2 {
   job: string;
   createdAt: string;
   tags?: string[];
+  /** How many warnings its sources gave at backup; absent when none. */
+  warnings?: number;
   stats: SnapshotStatsV2;
 }
 
@@ -78,6 +80,7 @@ function parse(bytes: Buffer, what: string): Stored {
   const { id, job, createdAt, stats, slots, body, references } = raw;
   if (typeof id !== 'string' || typeof job !== 'string' || typeof createdAt !== 'string' || Number.isNaN(Date.parse(createdAt)))
     throw corrupt(what, 'its id, job or time');
+  if (raw.warnings !== undefined && !(Number.isSafeInteger(raw.warnings) && raw.warnings >= 0)) throw corrupt(what, 'its warnings');
   if (!Array.isArray(slots) || typeof body !== 'string' || typeof references !== 'string' || typeof stats !== 'object' || stats === null)
     throw corrupt(what, 'its fields');
   return raw as Stored;
@@ -116,7 +119,9 @@ export function decodeSnapshotReferences(bytes: Buffer, indexCipher: SegmentCiph
 /** The header as sealed: the fields a reader compares, in a fixed order. */
 function publicFields(header: SnapshotHeaderV2): unknown {
   const { files, bytes, chunks, newChunks, storedBytes } = header.stats;
-  return { job: header.job, createdAt: header.createdAt, tags: header.tags ?? [], stats: { files, bytes, chunks, newChunks, storedBytes } };
+  // Absent when none: snapshots written before warnings were counted compare as they were sealed.
+  const warnings = header.warnings ? { warnings: header.warnings } : {};
+  return { job: header.job, createdAt: header.createdAt, tags: header.tags ?? [], ...warnings, stats: { files, bytes, chunks, newChunks, storedBytes } };
 }
 
 function ids(value: unknown, what: string): Buffer[] {

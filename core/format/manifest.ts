@@ -48,6 +48,8 @@ export interface ManifestHeader {
   stats: SnapshotStats;
   /** Labels such as `pre-restore` (a safety snapshot taken by a restore); absent when none. */
   tags?: string[];
+  /** How many warnings the sources gave at backup (a config file that does not parse): absent when none. `status` warns of it. */
+  warnings?: number;
   /** Present when the object ends with the writer's signature: by whom (`failsafe-sig1-…`). */
   signature?: { alg: 'ed25519'; publicKey: string };
   encryption: { cipher: 'none'; bodySha256: string } | { cipher: 'xchacha20poly1305-ietf'; nonce: string; slots: KeySlot[] };
@@ -124,7 +126,12 @@ export type ManifestSealing = ({ cipher: 'none' } | { cipher: 'xchacha20poly1305
   signer?: Signer;
 };
 
-export async function encodeManifest(manifest: Manifest, stats: SnapshotStats, sealing: ManifestSealing, labels: { tags?: string[] } = {}): Promise<Buffer> {
+export async function encodeManifest(
+  manifest: Manifest,
+  stats: SnapshotStats,
+  sealing: ManifestSealing,
+  labels: { tags?: string[]; warnings?: number } = {},
+): Promise<Buffer> {
   const body = await gzip(Buffer.from(JSON.stringify(manifest), 'utf8'));
   const base = {
     format: FORMAT_VERSION,
@@ -235,7 +242,9 @@ function matchHeader(header: ManifestHeader, manifest: Manifest, what: string): 
         ? 'date'
         : header.stats.files !== files || header.stats.bytes !== bytes || header.stats.segments !== manifest.segments.length
           ? 'counts'
-          : undefined;
+          : header.warnings !== undefined && header.warnings !== manifest.sources.reduce((sum, s) => sum + (s.warnings?.length ?? 0), 0)
+            ? 'warnings'
+            : undefined;
   if (differs) throw new FailsafeError('E_CORRUPT', `${what}: manifest body does not match its header (${differs})`, { object: objectOf(what) });
 }
 

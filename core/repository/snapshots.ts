@@ -35,6 +35,8 @@ export interface SnapshotInfo extends SnapshotBasics {
   segments: number;
   /** 2 for a deduplicating snapshot (`snapshots/<job>/<id>`); absent for format 1. */
   format?: 2;
+  /** How many warnings its sources gave at backup, from the public header; absent when none. */
+  warnings?: number;
 }
 
 const HEADER_PROBE = 64 * 1024;
@@ -91,6 +93,7 @@ export async function listSnapshots(storage: Storage, options: ListSnapshotsOpti
         createdAt: header.createdAt,
         ...header.stats,
         ...(header.tags && header.tags.length > 0 ? { tags: header.tags } : {}),
+        ...(header.warnings ? { warnings: header.warnings } : {}),
       });
     } catch (err) {
       if (!isFailsafeError(err)) throw err;

@@ -15,6 +15,8 @@ export interface DrillOptions {
   scratchDir?: string;
   signal?: AbortSignal;
   warn?: (message: string) => void;
+  /** Each job's restore progress, as `restore` reports it. */
+  onProgress?: RestoreRunOptions['onProgress'];
 }
 
 export interface DrillJobReport {
@@ -38,7 +40,7 @@ export interface DrillReport {
 
 type RestoreFn = (
   ref: string,
-  options: { job: string; to: string; safetySnapshot: false; strictChecks: true } & Pick<RestoreRunOptions, 'signal' | 'warn'>,
+  options: { job: string; to: string; safetySnapshot: false; strictChecks: true } & Pick<RestoreRunOptions, 'signal' | 'warn' | 'onProgress'>,
 ) => Promise<RestoreResult>;
 
 export async function runDrill(jobs: string[], restore: RestoreFn, options: DrillOptions = {}): Promise<DrillReport> {
@@ -59,6 +61,7 @@ export async function runDrill(jobs: string[], restore: RestoreFn, options: Dril
         strictChecks: true,
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.warn ? { warn: options.warn } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       });
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const sources = result.sources.map((s) => ({ name: s.name, entries: s.entries, bytes: s.bytes }));

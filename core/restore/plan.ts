@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
+import { lstat, readdir, readlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import picomatch from 'picomatch';
@@ -52,7 +52,10 @@ export interface PlannedSource {
 /** What a restore changes in the live data, file by file (absolute paths). */
 export interface PlannedChanges {
   created: string[];
+  /** Live files that differ from the snapshot's (by size or modification time). */
   replaced: string[];
+  /** Live files of the same size and modification time as the snapshot's: rewritten with, presumably, the same bytes. */
+  unchanged: string[];
   deleted: string[];
   /** Files and bytes of the live data being replaced or deleted. */
   liveFiles: number;
@@ -208,7 +211,7 @@ export function plannedEntries(manifest: Manifest, planned: PlannedSource): Mani
 
 /** The live files each move creates, replaces or deletes, found by walking the live data. */
 export async function plannedChanges(snapshot: OpenedSnapshot, planned: PlannedSource): Promise<PlannedChanges> {
-  const changes: PlannedChanges = { created: [], replaced: [], deleted: [], liveFiles: 0, liveBytes: 0 };
+  const changes: PlannedChanges = { created: [], replaced: [], unchanged: [], deleted: [], liveFiles: 0, liveBytes: 0 };
   const entries = plannedEntries(snapshot.manifest, planned);
   for (const move of planned.moves) {
     // The archive paths that land under this move's target, relative to it.
@@ -239,12 +242,18 @@ export async function plannedChanges(snapshot: OpenedSnapshot, planned: PlannedS
         changes.deleted.push(join(move.to, rel));
         return false;
       }
-      if (!isDir) changes.replaced.push(join(move.to, rel));
+      if (!isDir) ((await sameEntry(join(move.to, rel), info, incoming.get(rel)!)) ? changes.unchanged : changes.replaced).push(join(move.to, rel));
       return isDir;
     });
     for (const [rel, e] of incoming) if (rel !== '' && !seen.has(rel) && e.type !== 'directory') changes.created.push(join(move.to, rel));
   }
   return changes;
+}
+
+/** A file of the same size and modification time (to the second: what a files cache calls unchanged), or a link to the same target. */
+async function sameEntry(path: string, live: Stats, entry: ManifestEntry): Promise<boolean> {
+  if (live.isSymbolicLink()) return entry.type === 'symlink' && (await readlink(path).catch(() => undefined)) === entry.linkTarget;
+  return live.isFile() && entry.type === 'file' && live.size === entry.size && Math.floor(live.mtimeMs / 1000) === Math.floor(Date.parse(entry.mtime) / 1000);
 }
 
 function count(changes: PlannedChanges, size: number): void {

@@ -16,7 +16,7 @@ import { SegmentWorkers } from '../pipeline/segment-workers.js';
 import { plannedChanges, plannedEntries, planRestore, type PlannedChanges, type PlannedSource, type RestorePlugins } from './plan.js';
 import type { OpenedSnapshot } from '../repository/snapshots.js';
 import { carryLeftOut } from './left-out.js';
-import { removeEmptyFolders, stageAll, type MadeFolders } from './stage.js';
+import { removeEmptyFolders, stageAll, type MadeFolders, type StageOptions } from './stage.js';
 import { RestoreJournal } from './journal.js';
 import { Swap } from './swap.js';
 import { pauseForTest } from '../testing/test-hooks.js';
@@ -58,6 +58,20 @@ export interface RestoreRunOptions {
   parallelism?: number;
   signal?: AbortSignal;
   warn?: (message: string) => void;
+  /** Called as entries are written into staging, the bulk of a restore's time (at most every 100 ms, and at the end). */
+  onProgress?: (progress: RestoreProgress) => void;
+}
+
+/** How far a restore's staging has come: entries and file bytes written, of those planned. */
+export interface RestoreProgress {
+  job: string;
+  id: string;
+  entries: number;
+  totalEntries: number;
+  bytes: number;
+  totalBytes: number;
+  /** The entry last written, as `<source>/<path>`. */
+  file?: string;
 }
 
 export interface RestoredSource {
@@ -164,13 +178,36 @@ async function stageChecked(
   made: MadeFolders[],
 ): Promise<void> {
   try {
-    await stageAll(snapshot, plan, options, warn, made);
+    await stageAll(snapshot, plan, { ...options, ...stagedProgress(snapshot, plan, options.onProgress) }, warn, made);
     // Plugins write without an fsync per file; the staged data is on disk before anything points at it.
     for (const planned of plan) if (planned.moves.length > 0) await flushTree(planned.staging);
   } catch (err) {
     throw fromStagingError(err, plan.map(destinationOf).join(', '));
   }
   for (const planned of plan) await advisory(planned, options, warn, () => planned.plugin.check?.(planned.staging));
+}
+
+/** RestoreProgress from each staged entry: reported at most every 100 ms, and always for the last one. */
+function stagedProgress(snapshot: OpenedSnapshot, plan: PlannedSource[], report: RestoreRunOptions['onProgress']): Pick<StageOptions, 'onStaged'> {
+  if (!report) return {};
+  const { job, id } = snapshot.manifest;
+  const progress: RestoreProgress = { job, id, entries: 0, totalEntries: 0, bytes: 0, totalBytes: 0 };
+  for (const p of plan) {
+    progress.totalEntries += p.entries;
+    progress.totalBytes += p.bytes;
+  }
+  let last = 0;
+  return {
+    onStaged: (entry) => {
+      progress.entries++;
+      if (entry.type === 'file') progress.bytes += entry.size;
+      progress.file = `${entry.source}/${entry.path}`;
+      const now = Date.now();
+      if (now - last < 100 && progress.entries < progress.totalEntries) return;
+      last = now;
+      report({ ...progress });
+    },
+  };
 }
 
 /**

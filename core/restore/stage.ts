@@ -17,6 +17,8 @@ import type { PlannedSource } from './plan.js';
 export interface StageOptions {
   parallelism?: number;
   signal?: AbortSignal;
+  /** Told of each entry once its plugin has taken it (asked for the next, or finished the source). */
+  onStaged?: (entry: ArchiveEntry) => void;
 }
 
 /** Folders a restore made: `top` (the first that did not exist) down to `bottom`. */
@@ -65,7 +67,11 @@ export async function stageAll(
         while (pending && pending.source === name) {
           count++;
           // Entries outside --path still stream past (and are checked), unwritten.
-          if (!planned.wanted || planned.wanted.has(pending.path)) yield pending;
+          if (!planned.wanted || planned.wanted.has(pending.path)) {
+            const entry = pending;
+            yield entry;
+            options.onStaged?.(entry);
+          }
           await advance();
         }
       }

@@ -7,10 +7,12 @@
  *   snapshot is older than its `alertAfter`.
  * - warning: a target of a job that is unreachable, empty, or older than
  *   `alertAfter` while another target is fresh; the daemon's last run of the
- *   job failed; operations interrupted and waiting to be resumed.
+ *   job failed; its newest snapshot recorded warnings at backup; operations
+ *   interrupted and waiting to be resumed.
  */
 import { asFailsafeError } from '../errors.js';
-import { listSnapshots, PRE_RESTORE_TAG } from '../repository/snapshots.js';
+import { listSnapshots, PRE_RESTORE_TAG, type SnapshotInfo } from '../repository/snapshots.js';
+import { count } from '../util/count.js';
 import { isFuture } from '../repository/layout.js';
 import { repositoryBytes } from '../dedup/stats.js';
 import type { Storage } from '../repository/storage.js';
@@ -42,6 +44,8 @@ export interface JobStatus {
   lastRun?: LastRun;
   /** The newest snapshot's size: source bytes, files, bytes stored. */
   lastSize?: { bytes: number; files: number; storedBytes: number };
+  /** Warnings the newest snapshot's sources gave at backup; absent when none. */
+  lastWarnings?: number;
   targets: TargetStatus[];
 }
 
@@ -94,7 +98,7 @@ async function jobStatus(job: StatusJob, now: Date): Promise<JobStatus> {
     status.health = worst(status.health, health);
     status.problems.push(problem);
   };
-  let newest: { createdAt: string; bytes: number; files: number; storedBytes: number } | undefined;
+  let newest: SnapshotInfo | undefined;
   for (const storage of job.targets) {
     try {
       const snapshots = await listSnapshots(storage, { job: job.name });
@@ -124,6 +128,14 @@ async function jobStatus(job: StatusJob, now: Date): Promise<JobStatus> {
     status.lastSize = { bytes: newest.bytes, files: newest.files, storedBytes: newest.storedBytes };
     if (job.alertAfterMs !== undefined && status.ageSeconds * 1000 > job.alertAfterMs) {
       flag('critical', `no successful backup for ${formatAge(status.ageSeconds)} (alertAfter ${formatAge(job.alertAfterMs / 1000)})`);
+    }
+    if (newest.warnings) {
+      status.lastWarnings = newest.warnings;
+      flag(
+        'warning',
+        `the newest snapshot ${newest.id} recorded ${count(newest.warnings, 'warning')} at backup (a config file that does not parse, say): ` +
+          'a drill or an in-place restore may refuse it; the backup printed them',
+      );
     }
   }
   if (newest) {

@@ -31,4 +31,30 @@ describe('a config file that does not parse', () => {
     expect(drill.code).toBe(1);
     expect(drill.stdout + drill.stderr).toMatch(/does not parse as JSON.*set `check: none` on the source/);
   });
+
+  // The warning is counted in the public header, so status needs no key; a later clean backup is ok again.
+  for (const format of [1, 2]) {
+    it(`turns the job's health to warning in status until a clean backup (format ${format})`, async () => {
+      const d = await makeDeployment({ extraYaml: format === 2 ? 'repository: { format: 2 }' : '' });
+      await writeFile(d.appConfig, COMMENTED);
+      expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
+
+      const status = await runCli(['status', '-c', d.config, '--json']);
+      expect(status.code, status.stderr).toBe(0);
+      const job = status.json().jobs[0];
+      expect(status.json().health).toBe('warning');
+      expect(job).toMatchObject({ health: 'warning', lastWarnings: 1 });
+      expect(job.problems.join('\n')).toMatch(/newest snapshot \S+ recorded 1 warning at backup/);
+      const human = await runCli(['status', '-c', d.config]);
+      expect(human.stdout).toMatch(/^app: warning, /m);
+
+      await writeFile(d.appConfig, '{ "port": 8080 }\n');
+      expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
+      const clean = await runCli(['status', '-c', d.config, '--json']);
+      expect(clean.json().jobs[0]).toMatchObject({ health: 'ok', problems: [] });
+      expect(clean.json().jobs[0].lastWarnings).toBeUndefined();
+      // The header's count is checked against the body when the snapshot is read.
+      expect((await runCli(['verify', '--all', '-c', d.config], PASS)).code).toBe(0);
+    });
+  }
 });

@@ -1,6 +1,6 @@
 /** `failsafe prune` end to end: retention from the YAML, dry run, per-target override, bad policies. */
 import { describe, expect, it } from 'vitest';
-import { appJob, makeDeployment, PASS, runCli } from '../helpers/cli.js';
+import { APP_JOBS, appJob, makeDeployment, PASS, runCli } from '../helpers/cli.js';
 
 const twoTargets = `targets:
   disk: { type: local, path: ./target }
@@ -38,6 +38,23 @@ describe('failsafe prune', () => {
     expect(human.stdout).toMatch(/^3 kept, 3 removed$/m);
     const left = (await runCli(['list', '-c', d.config, '--json'])).json();
     expect(left.map((s: { target: string }) => s.target).sort()).toEqual(['disk', 'nas', 'nas']);
+  });
+
+  // "Undo the settings restore" must outlive a later restore of the photos: safety snapshots group by what they hold.
+  it('keeps the safety snapshots of different sources apart: each source set is its own group', async () => {
+    const d = await makeDeployment({ jobs: `${APP_JOBS}\n    retention: { keepLast: 1 }` });
+    expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
+    for (const source of ['config', 'data']) {
+      const r = await runCli(['restore', 'latest', '--source', source, '--yes', '-c', d.config], PASS);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const safety = (await runCli(['list', '-c', d.config, '--json'])).json().filter((s: { tags?: string[] }) => s.tags?.includes('pre-restore'));
+    expect(safety.map((s: { tags: string[] }) => s.tags.filter((t) => t !== 'pre-restore'))).toEqual([['pre-restore:data'], ['pre-restore:config']]);
+
+    const pruned = await runCli(['prune', '-c', d.config, '--json']);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    expect(pruned.json().snapshots.map((s: { action: string }) => s.action)).toEqual(['keep', 'keep', 'keep']);
+    expect((await runCli(['list', '-c', d.config, '--json'])).json()).toHaveLength(3);
   });
 
   it('a policy naming a target the job does not use, or an unreadable duration, is a config error with its line', async () => {

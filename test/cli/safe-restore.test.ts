@@ -57,9 +57,14 @@ describe('restore --dry-run', () => {
     const data = dry.json().sources.find((s: { name: string }) => s.name === 'data');
     expect(data.changes.created).toEqual([join(d.data, 'photos', '2026', 'photo-2.jpg.b64')]);
     expect(data.changes.deleted).toEqual([join(d.data, 'stray.txt')]);
-    expect(data.changes.replaced).toContain(join(d.data, 'readings.csv'));
+    expect(data.changes.replaced).toEqual([join(d.data, 'readings.csv')]);
+    // Files the backup left as they were (same size and modification time) are told apart from changed ones.
+    expect(data.changes.unchanged).toContain(join(d.data, 'README.txt'));
+    expect(data.changes.unchanged).not.toContain(join(d.data, 'readings.csv'));
     const human = await runCli(['restore', 'latest', '--dry-run', '-c', d.config], PASS);
     expect(human.stdout).toMatch(/creates 1 file:\n\s+.*photo-2\.jpg\.b64/);
+    expect(human.stdout).toMatch(/replaces 1 changed file:\n\s+.*readings\.csv\n/);
+    expect(human.stdout).toMatch(/^ {2}\d+ files? unchanged \(same size and modification time\)$/m);
     expect(human.stdout).toMatch(/deletes 1 file:\n\s+.*stray\.txt/);
     expect(human.stdout).toContain('dry run: nothing was changed');
     expect(await treeHash(d.root)).toBe(before);
@@ -83,7 +88,7 @@ describe('confirmation', () => {
 
     const accepted = await runCli(['restore', 'latest', '-c', d.config], PASS, 'yes\n');
     expect(accepted.code).toBe(0);
-    expect(accepted.stderr).toMatch(/replaces \d+ files/);
+    expect(accepted.stderr).toMatch(/replaces \d+ changed files?/);
     expect(await readFile(join(d.data, 'readings.csv'), 'utf8')).not.toBe('overwritten by mistake');
   });
 
@@ -110,7 +115,7 @@ describe('safety snapshot', () => {
     expect(safety).toMatch(/^\d{8}T\d{6}Z-/);
     const list = await runCli(['list', '-c', d.config, '--json'], PASS);
     expect(list.json()).toHaveLength(2);
-    expect(list.json().find((s: { id: string }) => s.id === safety).tags).toEqual(['pre-restore']);
+    expect(list.json().find((s: { id: string }) => s.id === safety).tags).toEqual(['pre-restore', 'pre-restore:data', 'pre-restore:config']);
     expect((await runCli(['list', '-c', d.config], PASS)).stdout).toMatch(new RegExp(`${safety}.*pre-restore`));
     expect(await treeHash(d.data, 1000)).not.toBe(damaged);
 

@@ -49,6 +49,14 @@ export interface Deployment {
   target: string;
 }
 
+/** makeDeployment's default `jobs:` block: job `app` with the data folder and the config file, to `disk`; job keys may follow (indented 4). */
+export const APP_JOBS = `jobs:
+  app:
+    sources:
+      - { type: directory, path: ./app/data }
+      - { type: config-file, path: ./app/config.json, name: config }
+    targets: [disk]`;
+
 /** A deployment like the quick start's, in a temp dir, with a passphrase or key file. */
 /** `compression` is a YAML line; without it the default (zstd) applies. */
 export async function makeDeployment(
@@ -62,14 +70,7 @@ export async function makeDeployment(
   await writeFile(appConfig, JSON.stringify({ name: 'app', port: 8080 }));
   const config = join(root, 'failsafe.yaml');
   const encryption = options.encryption ?? 'encryption: { passphrase: "${FAILSAFE_PASSPHRASE}" }';
-  const jobs =
-    options.jobs ??
-    `jobs:
-  app:
-    sources:
-      - { type: directory, path: ./app/data }
-      - { type: config-file, path: ./app/config.json, name: config }
-    targets: [disk]`;
+  const jobs = options.jobs ?? APP_JOBS;
   await writeFile(
     config,
     `version: 1

@@ -136,7 +136,7 @@ jobs:
       expect(outcome.failures[0]!.error.code).toBe('E_SOURCE_READ');
       expect(outcome.failures[0]!.error.message).toMatch(/^source "pg": command cat exited with code 1: cat: .*db\.sql: No such file or directory$/);
       // The first backup and the restore's safety snapshot of the live database; the failed dump added none.
-      expect((await failsafe.list()).map((s) => s.tags ?? [])).toEqual([['pre-restore'], []]);
+      expect((await failsafe.list()).map((s) => s.tags ?? [])).toEqual([['pre-restore', 'pre-restore:pg'], []]);
     } finally {
       await failsafe.close();
     }

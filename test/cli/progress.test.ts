@@ -1,0 +1,76 @@
+/**
+ * Progress of backup, restore and drill: the API's restore events count up to the planned totals; the CLI shows
+ * nothing when stderr is not a terminal, and with `--progress json` writes one JSON object per line on stderr.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Failsafe } from '../../api/index.js';
+import type { RestoreProgress } from '../../core/restore/run-restore.js';
+import { makeDeployment, PASS, runCli } from '../helpers/cli.js';
+
+const jsonLines = (stderr: string): Record<string, unknown>[] =>
+  stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('restore progress', () => {
+  it('the API reports staged entries and bytes up to the planned totals, for restore and drill', async () => {
+    const d = await makeDeployment();
+    const failsafe = await Failsafe.open(d.config, { env: PASS });
+    try {
+      await failsafe.backup();
+      const events: RestoreProgress[] = [];
+      const to = await mkdtemp(join(tmpdir(), 'failsafe-progress-'));
+      const result = await failsafe.restore('latest', { to, onProgress: (p) => events.push(p) });
+      expect(events.length).toBeGreaterThan(0);
+      const last = events.at(-1)!;
+      const planned = result.sources.reduce((sum, s) => sum + s.bytes, 0);
+      expect(last).toMatchObject({ job: 'app', id: result.id, totalBytes: planned, bytes: planned });
+      expect(last.entries).toBe(last.totalEntries);
+      for (const [i, e] of events.entries()) if (i > 0) expect(e.bytes).toBeGreaterThanOrEqual(events[i - 1]!.bytes);
+
+      const drilled: RestoreProgress[] = [];
+      expect((await failsafe.drill([], { onProgress: (p) => drilled.push(p) })).ok).toBe(true);
+      expect(drilled.at(-1)).toMatchObject({ id: result.id, bytes: planned, totalBytes: planned });
+    } finally {
+      await failsafe.close();
+    }
+  });
+});
+
+describe('the CLI', () => {
+  it('shows no progress when stderr is not a terminal, and JSON lines with --progress json', async () => {
+    const d = await makeDeployment();
+    const quiet = await runCli(['backup', '-c', d.config], PASS);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).toBe('');
+
+    const backup = await runCli(['backup', '-c', d.config, '--progress', 'json', '--json'], PASS);
+    expect(backup.code, backup.stderr).toBe(0);
+    expect(backup.json().snapshots).toHaveLength(1); // stdout is still one document
+    const backupEvents = jsonLines(backup.stderr);
+    expect(backupEvents[0]).toMatchObject({ progress: 'backup', job: 'app' });
+
+    const to = await mkdtemp(join(tmpdir(), 'failsafe-progress-'));
+    const plain = await runCli(['restore', 'latest', '--to', to, '-c', d.config], PASS);
+    expect(plain.code).toBe(0);
+    expect(plain.stderr).toBe('');
+
+    const restored = await runCli(['restore', 'latest', '--to', join(to, 'again'), '-c', d.config, '--progress', 'json'], PASS);
+    expect(restored.code, restored.stderr).toBe(0);
+    const events = jsonLines(restored.stderr);
+    expect(events.length).toBeGreaterThan(0);
+    expect(events.at(-1)).toMatchObject({ progress: 'restore', job: 'app' });
+    expect(events.at(-1)!.entries).toBe(events.at(-1)!.totalEntries);
+
+    const drill = await runCli(['drill', '-c', d.config, '--progress', 'json'], PASS);
+    expect(drill.code, drill.stderr).toBe(0);
+    expect(jsonLines(drill.stderr).at(-1)).toMatchObject({ progress: 'restore', job: 'app' });
+
+    const bad = await runCli(['restore', 'latest', '--to', to, '-c', d.config, '--progress', 'loud'], PASS);
+    expect(bad.code).toBe(2);
+  });
+});
