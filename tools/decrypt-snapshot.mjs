@@ -51,7 +51,10 @@ const unb64 = (text) => new Uint8Array(Buffer.from(text, 'base64'));
 // Format 2 has a slot per pack, and every pack of one run shares its salt: one Argon2id per run, not per pack.
 const derived = new Map();
 function pwhash(passphrase, kdf) {
-  if (kdf.alg !== 'argon2id13' || kdf.memlimit > 1024 ** 3 || kdf.opslimit > 20) fail('refusing unreasonable Argon2id parameters');
+  // docs/format.md, "Keys": no fewer than 2 passes over 64 MiB, no more than 1 GiB, nor than 4 passes' worth of 1 GiB.
+  const { memlimit: m, opslimit: o } = kdf;
+  const MiB = 1024 * 1024;
+  if (kdf.alg !== 'argon2id13' || !(m >= 64 * MiB && o >= 2 && m <= 1024 * MiB && o * m <= 4096 * MiB)) fail('refusing unreasonable Argon2id parameters');
   const id = `${passphrase}\0${kdf.salt}\0${kdf.opslimit}\0${kdf.memlimit}`;
   if (!derived.has(id)) derived.set(id, sodium.crypto_pwhash(32, passphrase, unb64(kdf.salt), kdf.opslimit, kdf.memlimit, sodium.crypto_pwhash_ALG_ARGON2ID13));
   return derived.get(id);
