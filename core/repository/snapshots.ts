@@ -133,7 +133,8 @@ export const PRE_RESTORE_TAG = 'pre-restore';
  * E_SNAPSHOT_NOT_FOUND otherwise.
  */
 export async function resolveSnapshot(storage: Storage, ref: string, job?: string, options: ResolveOptions = {}): Promise<SnapshotInfo> {
-  const all = await listSnapshots(storage, job === undefined ? {} : { job });
+  const damaged: UnreadableManifest[] = [];
+  const all = await listSnapshots(storage, { ...(job === undefined ? {} : { job }), unreadable: (m) => void damaged.push(m) });
   const where = `in target "${storage.targetName}"${job === undefined ? '' : ` for job "${job}"`}`;
   if (ref === 'latest') return latestOf(storage, all, where, options);
   const matches = all.filter((s) => s.id === ref || s.id.startsWith(ref));
@@ -141,6 +142,9 @@ export async function resolveSnapshot(storage: Storage, ref: string, job?: strin
   if (exact.length === 1) return exact[0]!;
   if (matches.length === 1) return matches[0]!;
   if (matches.length > 1) throw new FailsafeError('E_USAGE', `snapshot "${ref}" is ambiguous ${where} (${matches.length} match)`);
+  // A snapshot whose object is there but unreadable is not "not found": its damage is the answer (exit 3, the object named).
+  const unreadable = damaged.find((m) => m.id === ref) ?? (damaged.length === 1 && damaged[0]!.id.startsWith(ref) ? damaged[0] : undefined);
+  if (unreadable) throw unreadable.error;
   throw new FailsafeError('E_SNAPSHOT_NOT_FOUND', `snapshot "${ref}" not found ${where}`);
 }
 
