@@ -72,7 +72,10 @@ export function restoreSnapshotV2({ target, job, id, out }, tools) {
 
   // 2. The snapshot's body, under its run key.
   const what = `snapshots/${job}/${id}`;
-  const snapshot = json(readObject(target, what, fail).bytes, what);
+  const stored = readObject(target, what, fail).bytes;
+  const snapshot = tools.snapshotJson(stored, what);
+  // Signed or not as the object says; with --trust it must be signed by a trusted key.
+  tools.checkSignature(stored, snapshot, 'failsafe/v2/snapshot-object');
   if (snapshot?.format !== 2) fail(`${what}: snapshot format ${snapshot?.format} is not the version 2 this script reads`);
   if (!Array.isArray(snapshot.slots) || typeof snapshot.body !== 'string') fail(`${what}: no key slots or body`);
   if (snapshot.id !== id || snapshot.job !== job) fail(`${what}: its header names ${snapshot.job}/${snapshot.id}`);

@@ -12,8 +12,8 @@
  *        [--passphrase-env VAR | --key-file FILE | --identity FILE [--identity-passphrase-env VAR]]
  *        [--trust failsafe-sig1-… ...]
  *
- * A signed manifest's signature is always checked; with --trust the snapshot
- * must be signed by one of those keys (format 1; format 2 is not signed yet).
+ * A signed snapshot's signature is always checked; with --trust the snapshot
+ * must be signed by one of those keys (format 1 and format 2 alike).
  *
  * Memory stays bounded by one segment: segments are decrypted one at a time
  * and the tar stream is unpacked as it arrives (format 2: by one batch of chunks).
@@ -51,7 +51,10 @@ const unb64 = (text) => new Uint8Array(Buffer.from(text, 'base64'));
 // Format 2 has a slot per pack, and every pack of one run shares its salt: one Argon2id per run, not per pack.
 const derived = new Map();
 function pwhash(passphrase, kdf) {
-  if (kdf.alg !== 'argon2id13' || kdf.memlimit > 1024 ** 3 || kdf.opslimit > 20) fail('refusing unreasonable Argon2id parameters');
+  // docs/format.md, "Keys": no fewer than 2 passes over 64 MiB, no more than 1 GiB, nor than 4 passes' worth of 1 GiB.
+  const { memlimit: m, opslimit: o } = kdf;
+  const MiB = 1024 * 1024;
+  if (kdf.alg !== 'argon2id13' || !(m >= 64 * MiB && o >= 2 && m <= 1024 * MiB && o * m <= 4096 * MiB)) fail('refusing unreasonable Argon2id parameters');
   const id = `${passphrase}\0${kdf.salt}\0${kdf.opslimit}\0${kdf.memlimit}`;
   if (!derived.has(id)) derived.set(id, sodium.crypto_pwhash(32, passphrase, unb64(kdf.salt), kdf.opslimit, kdf.memlimit, sodium.crypto_pwhash_ALG_ARGON2ID13));
   return derived.get(id);
@@ -118,11 +121,12 @@ function unseal(stored, key, context, what) {
 
 /**
  * docs/format.md, "Signed manifests": the last 64 bytes are an Ed25519 signature over "failsafe/v1/manifest", a NUL
- * and every byte before them, by the key the header names. Returns where the signed bytes end.
+ * and every byte before them, by the key the header names. Returns where the signed bytes end. A format 2 snapshot
+ * object is signed the same way under "failsafe/v2/snapshot-object" (docs/format-v2.md, "A snapshot object").
  */
-function checkSignature(bytes, header) {
+function checkSignature(bytes, header, purpose = 'failsafe/v1/manifest') {
   if (!header.signature) {
-    if (args.trust.length > 0) fail('the manifest is not signed, and --trust asks for a signature');
+    if (args.trust.length > 0) fail('the snapshot is not signed, and --trust asks for a signature');
     return bytes.length;
   }
   const name = header.signature.publicKey;
@@ -132,7 +136,7 @@ function checkSignature(bytes, header) {
     fail('the manifest names a malformed signing key');
   }
   const end = bytes.length - 64;
-  const message = Buffer.concat([Buffer.from('failsafe/v1/manifest\0'), bytes.subarray(0, end)]);
+  const message = Buffer.concat([Buffer.from(`${purpose}\0`), bytes.subarray(0, end)]);
   if (!sodium.crypto_sign_verify_detached(bytes.subarray(end), message, raw.subarray(0, 32))) fail('the manifest signature does not verify');
   if (args.trust.length > 0 && !args.trust.includes(name)) fail(`the manifest is signed by ${name}, which --trust does not name`);
   return end;
@@ -326,13 +330,34 @@ function snapshotIds(job) {
   return [...new Set(ids)].sort();
 }
 
+/**
+ * A format 2 snapshot object's JSON: the whole object, or, signed, all but its last 64 bytes (only whitespace may
+ * follow a JSON value, so a signature never parses with it). A `signature` member must match which of the two it is.
+ */
+function snapshotJson(bytes, what) {
+  for (const [end, signed] of [
+    [bytes.length, false],
+    [bytes.length - 64, true],
+  ]) {
+    let value;
+    try {
+      value = JSON.parse(bytes.subarray(0, Math.max(0, end)).toString('utf8'));
+    } catch {
+      continue;
+    }
+    if ((value?.signature !== undefined) !== signed) fail(`${what}: ${signed ? 'no signature member' : 'the signature it announces is missing'}`);
+    return value;
+  }
+  return fail(`${what}: not JSON`);
+}
+
 /** The newest snapshot: ids sort by their second only, so within the newest second the headers' times decide. */
 function newest(job, ids) {
   const second = (name) => name.split('-')[0];
   const last = ids.filter((name) => second(name) === second(ids.at(-1) ?? ''));
   const createdAt = (name) => {
     const v2 = join(args.target, 'snapshots', job, name);
-    if (existsSync(v2)) return JSON.parse(readFileSync(v2, 'utf8')).createdAt ?? '';
+    if (existsSync(v2)) return snapshotJson(readFileSync(v2), v2).createdAt ?? '';
     const bytes = readFileSync(join(args.target, 'manifests', job, name));
     return JSON.parse(bytes.subarray(12, 12 + bytes.readUInt32BE(8)).toString('utf8')).createdAt ?? '';
   };
@@ -352,7 +377,7 @@ if (existsSync(join(args.target, 'snapshots', args.job, id))) {
   const { restoreSnapshotV2 } = await import('./decrypt-snapshot-v2.mjs');
   let count;
   try {
-    count = restoreSnapshotV2({ target: args.target, job: args.job, id, out: args.out }, { fail, openDataKey, unseal, safePath });
+    count = restoreSnapshotV2({ target: args.target, job: args.job, id, out: args.out }, { fail, openDataKey, unseal, safePath, snapshotJson, checkSignature });
   } catch (err) {
     // Checks fail by name; anything else (a file already in the output folder, a full disk) is reported in one line too.
     fail(err.message);

@@ -10,15 +10,21 @@ import type { DedupProgress } from '../../core/dedup/backup.js';
 import { createSegmentCodec } from '../../core/codec/compression.js';
 import type { JobConfig } from '../../core/config/load.js';
 import type { KeyRing } from '../../core/crypto/keys.js';
+import type { Signer } from '../../core/crypto/signing.js';
 import { asFailsafeError, FailsafeError } from '../../core/errors.js';
 import type { Deployment } from '../container.js';
 import type { BackupOptions } from '../options.js';
 
 /** The deployment's key ring: a deduplicating repository is always encrypted (core/config/load.ts refuses `none`). */
 export async function dedupKeyRing(deployment: Deployment, purpose: 'seal' | 'open'): Promise<KeyRing> {
+  return (await dedupKeys(deployment, purpose)).keyRing;
+}
+
+/** The key ring, and the signing key when sealing with one. */
+async function dedupKeys(deployment: Deployment, purpose: 'seal' | 'open'): Promise<{ keyRing: KeyRing; signer?: Signer }> {
   const encryption = await deployment.encryption(purpose);
   if (encryption.mode !== 'keys') throw new FailsafeError('E_CONFIG', 'a deduplicating repository needs encryption keys');
-  return encryption.keyRing;
+  return { keyRing: encryption.keyRing, ...(encryption.signer ? { signer: encryption.signer } : {}) };
 }
 
 /**
@@ -43,7 +49,7 @@ export async function backupDeduplicatedJob(
   onProgress?: (progress: BackupProgress) => void,
 ): Promise<{ snapshots: SnapshotSummary[]; failedTargets: TargetFailure[] }> {
   const { backupDeduplicated } = await import('../../core/dedup/backup.js');
-  const keyRing = await dedupKeyRing(deployment, 'seal');
+  const { keyRing, signer } = await dedupKeys(deployment, 'seal');
   const { compression, repository } = deployment.config;
   const codec = createSegmentCodec('zstd', compression.level);
   const result = { snapshots: [] as SnapshotSummary[], failedTargets: [] as TargetFailure[] };
@@ -54,6 +60,7 @@ export async function backupDeduplicatedJob(
         sources: deployment.sources(job),
         storage,
         keyRing,
+        ...(signer ? { signer } : {}),
         codec,
         level: compression.level,
         writeOnly: isWriteOnly(deployment),

@@ -226,6 +226,7 @@ function encryptionOf(raw: RawConfig, dir: string, passphraseError: FailsafeErro
     ...(passphraseError ? { passphraseError } : {}),
     ...(raw.encryption.keyFile === undefined ? {} : { keyFile: resolvePath(raw.encryption.keyFile, dir) }),
     ...(raw.encryption.recipients === undefined ? {} : { recipients: raw.encryption.recipients }),
+    ...(raw.encryption.kdf === undefined ? {} : { kdf: raw.encryption.kdf }),
   };
 }
 

@@ -76,6 +76,7 @@ const encryption = z.union(
         passphrase: z.string().min(1, 'the passphrase is empty').optional(),
         keyFile: z.string().min(1).optional(),
         recipients: z.array(publicKey).min(1, 'list at least one public key (from failsafe keygen --asymmetric)').optional(),
+        kdf: z.enum(['moderate', 'interactive']).optional(),
       })
       .strict()
       .refine(
@@ -145,6 +146,8 @@ export type EncryptionConfig =
       passphrase?: string;
       keyFile?: string;
       recipients?: string[];
+      /** Argon2id limits of new passphrase slots: `moderate` (default, 256 MiB) or `interactive` (64 MiB, small devices). */
+      kdf?: 'moderate' | 'interactive';
       /**
        * Set when the passphrase's variable is missing: raised only when a key
        * is needed, so `list` and `config validate --no-env`-like reads work

@@ -9,6 +9,7 @@ import { deriveSnapshotKeys, type ManifestHeader, type ManifestSealing } from '.
 import { parsePublicKey, readIdentity } from './identity.js';
 import { KeyRing, readKeyFile, type KeySecrets, type KeySlot } from './keys.js';
 import { PlainCipher, SecretstreamCipher } from './segment-cipher.js';
+import type { KdfStrength } from './kdf.js';
 import { readSigningKey, trustPolicy, type Signer, type TrustPolicy } from './signing.js';
 import { getSodium, type Sodium } from './sodium.js';
 
@@ -24,6 +25,8 @@ export interface EncryptionSettings {
   keyFile?: string;
   /** Public keys (`failsafe-pk1-…`) new snapshots are sealed for. */
   recipients?: string[];
+  /** Argon2id limits of new passphrase slots (core/crypto/kdf.ts). */
+  kdf?: KdfStrength;
 }
 
 /** The signature settings: the key a backup signs with, the public keys a reader trusts (the YAML's and `--trust`'s). */
@@ -44,6 +47,7 @@ export async function createEncryption(settings: EncryptionSettings, identity?: 
   if (settings.mode === 'none') return { mode: 'none', ...signatures };
   const secrets: KeySecrets = {};
   if (settings.passphrase !== undefined) secrets.passphrase = settings.passphrase;
+  if (settings.kdf !== undefined) secrets.kdf = settings.kdf;
   if (settings.keyFile !== undefined) secrets.keyFileKey = await readKeyFile(settings.keyFile);
   if (settings.recipients?.length) secrets.recipients = settings.recipients.map((key) => parsePublicKey(key));
   if (identity !== undefined) secrets.identities = [await readIdentity(identity.file, identity.passphrase)];

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { errnoOf, FailsafeError, fromCreateError } from '../errors.js';
 import { argon2id } from './argon2.js';
-import { b64, DEFAULT_KDF, unb64 } from './kdf.js';
+import { b64, DEFAULT_KDF, kdfLimitsProblem, unb64 } from './kdf.js';
 import { getSodium, type Sodium } from './sodium.js';
 
 export const PUBLIC_KEY_PREFIX = 'failsafe-pk1-';
@@ -135,7 +135,8 @@ export async function readIdentity(path: string, passphrase?: string): Promise<I
       );
     }
     const { kdf } = file;
-    if (kdf.memlimit > 1024 ** 3 || kdf.opslimit > 20) throw new FailsafeError('E_INVALID_KEY', `identity ${path} asks for unreasonable Argon2id limits`);
+    const problem = kdfLimitsProblem(kdf);
+    if (problem) throw new FailsafeError('E_INVALID_KEY', `identity ${path} asks for ${problem}`);
     const kek = argon2id(KEY_BYTES, passphrase, unb64(kdf.salt), kdf.opslimit, kdf.memlimit);
     try {
       secretKey = s.crypto_aead_xchacha20poly1305_ietf_decrypt(null, unb64(file.wrappedSecretKey), `${IDENTITY_AD}/${file.publicKey}`, unb64(file.nonce), kek);

@@ -8,7 +8,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { errnoOf, FailsafeError, fromCreateError } from '../errors.js';
 import { argon2id } from './argon2.js';
-import { b64, DEFAULT_KDF, unb64 } from './kdf.js';
+import { b64, KDF_LIMITS, kdfLimitsProblem, unb64, type KdfStrength } from './kdf.js';
 import { recipientKeyId, type Identity } from './identity.js';
 import { getSodium, type Sodium } from './sodium.js';
 
@@ -30,6 +30,8 @@ export interface KeySecrets {
   recipients?: Uint8Array[];
   /** Private keys that open recipient slots (never needed to write a backup). */
   identities?: Identity[];
+  /** The Argon2id limits of new passphrase slots (`moderate` by default; `interactive` for small devices). */
+  kdf?: KdfStrength;
 }
 
 const SLOT_NEEDS: Record<KeySlot['type'], string> = {
@@ -70,7 +72,7 @@ export class KeyRing {
     const slots: KeySlot[] = [];
     if (this.#secrets.passphrase !== undefined) {
       this.#sealSalt ??= s.randombytes_buf(s.crypto_pwhash_SALTBYTES);
-      const kdf = { alg: 'argon2id13' as const, salt: b64(this.#sealSalt), ...DEFAULT_KDF };
+      const kdf = { alg: 'argon2id13' as const, salt: b64(this.#sealSalt), ...this.#sealLimits() };
       slots.push({ type: 'passphrase', kdf, ...this.#wrap(dataKey, this.#passphraseKey(kdf)) });
     }
     if (this.#secrets.keyFileKey !== undefined) {
@@ -97,8 +99,8 @@ export class KeyRing {
     try {
       const { slot } = this.#openSlot(slots);
       // Sealing with the salt just derived spares a second Argon2id run; each data key still gets its own nonce.
-      if (slot.type === 'passphrase' && slot.kdf.opslimit === DEFAULT_KDF.opslimit && slot.kdf.memlimit === DEFAULT_KDF.memlimit)
-        this.#sealSalt ??= unb64(slot.kdf.salt);
+      const limits = this.#sealLimits();
+      if (slot.type === 'passphrase' && slot.kdf.opslimit === limits.opslimit && slot.kdf.memlimit === limits.memlimit) this.#sealSalt ??= unb64(slot.kdf.salt);
       return true;
     } catch (err) {
       if (err instanceof FailsafeError && err.code === 'E_WRONG_KEY') return false;
@@ -154,12 +156,17 @@ export class KeyRing {
     throw new FailsafeError('E_WRONG_KEY', `wrong key or corrupted data (tried the ${[...new Set(tried)].join(' and ')})`);
   }
 
+  #sealLimits(): { opslimit: number; memlimit: number } {
+    return KDF_LIMITS[this.#secrets.kdf ?? 'moderate'];
+  }
+
   #passphraseKey(kdf: { salt: string; opslimit: number; memlimit: number }): Uint8Array {
     const id = `${kdf.salt}:${kdf.opslimit}:${kdf.memlimit}`;
     let key = this.#derived.get(id);
     if (key === undefined) {
-      // Bound what a forged header can make us spend.
-      if (kdf.memlimit > 1024 ** 3 || kdf.opslimit > 20) throw new FailsafeError('E_CORRUPT', 'key slot asks for unreasonable Argon2id limits');
+      // Bound what a forged header can make us spend, before anything is allocated.
+      const problem = kdfLimitsProblem(kdf);
+      if (problem) throw new FailsafeError('E_CORRUPT', `key slot asks for ${problem}`);
       key = argon2id(KEY_BYTES, this.#secrets.passphrase ?? '', unb64(kdf.salt), kdf.opslimit, kdf.memlimit);
       this.#derived.set(id, key);
     }

@@ -12,6 +12,7 @@ import { DEFAULT_CHUNK_SIZES, FastCdc, type ChunkSizes } from '../chunking/fastc
 import { gearTable } from '../chunking/gear.js';
 import type { SegmentCodec, SourcePlugin } from '../contracts.js';
 import type { KeyRing } from '../crypto/keys.js';
+import type { Signer } from '../crypto/signing.js';
 import { SecretstreamCipher } from '../crypto/segment-cipher.js';
 import type { ManifestSource } from '../format/manifest.js';
 import { ChunkWriter } from '../pack/chunk-writer.js';
@@ -35,6 +36,8 @@ export interface DedupBackupInput {
   sources: SourcePlugin[];
   storage: Storage;
   keyRing: KeyRing;
+  /** Signs the snapshot object (`signing.keyFile`): readers that trust its public key tell it from a forgery. */
+  signer?: Signer;
   codec: SegmentCodec;
   sizes?: ChunkSizes;
   /** The zstd level of the worker threads' codec (`codec` compresses the tree on the main thread). */
@@ -123,7 +126,7 @@ export async function backupDeduplicated(input: DedupBackupInput): Promise<Dedup
   const stats: SnapshotStatsV2 = { files, bytes, chunks: references.size, newChunks: writer.stats.newChunks, storedBytes: writer.stats.storedBytes };
   const labels = { ...(input.tags?.length ? { tags: input.tags } : {}), ...(warnings > 0 ? { warnings } : {}) };
   const header = { format: 2 as const, id, job: input.job, createdAt: new Date().toISOString(), ...labels, stats };
-  const snapshot = encodeSnapshotV2(header, { sources, tree }, [...references.values()], run, indexCipher);
+  const snapshot = encodeSnapshotV2(header, { sources, tree }, [...references.values()], run, indexCipher, input.signer);
   // The snapshot goes last: its presence is what makes it exist, and everything it names is stored by now.
   crashPoint('snapshot');
   await storage.put(snapshotKeyV2(input.job, id), snapshot, signal ? { signal } : {});

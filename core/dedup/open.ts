@@ -8,6 +8,7 @@
 import { Readable } from 'node:stream';
 import { createSegmentCodec } from '../codec/compression.js';
 import type { KeyRing, KeySlot } from '../crypto/keys.js';
+import type { TrustPolicy } from '../crypto/signing.js';
 import { PlainCipher, SecretstreamCipher } from '../crypto/segment-cipher.js';
 import { FailsafeError } from '../errors.js';
 import type { Manifest, ManifestEntry } from '../format/manifest.js';
@@ -17,17 +18,21 @@ import { availableParallelism } from 'node:os';
 import { loadIndex, PACKS_PREFIX } from '../pack/load-index.js';
 import { openRepositoryKeys } from '../pack/repository-config.js';
 import type { ArchiveEntry } from '../read/archive.js';
-import type { ChunkedContent, OpenedSnapshot } from '../repository/snapshots.js';
+import { checkTrust, type ChunkedContent, type OpenedSnapshot } from '../repository/snapshots.js';
 import type { Storage } from '../repository/storage.js';
 import { ChunkPrefetch } from './chunk-prefetch.js';
-import { decodeSnapshotBodyV2, snapshotKeyV2 } from './snapshot.js';
+import { decodeSnapshotBodyV2, snapshotKeyV2, snapshotSignerV2 } from './snapshot.js';
 import { decodeTree, type TreeEntry } from './tree.js';
 
-export async function openSnapshotV2(storage: Storage, job: string, id: string, keyRing: KeyRing): Promise<OpenedSnapshot> {
+/** Opens a v2 snapshot; with `trust`, only one signed by a trusted key (or any with `allowUnsigned`), as format 1. */
+export async function openSnapshotV2(storage: Storage, job: string, id: string, keyRing: KeyRing, trust?: TrustPolicy): Promise<OpenedSnapshot> {
   const what = `${storage.targetName}:${snapshotKeyV2(job, id)}`;
   const openKey = (slots: KeySlot[]): Uint8Array => keyRing.open(slots);
   const open = (slots: KeySlot[]): SecretstreamCipher => new SecretstreamCipher(openKey(slots));
-  const snapshot = decodeSnapshotBodyV2(await storage.getBuffer(snapshotKeyV2(job, id)), open, what);
+  const bytes = await storage.getBuffer(snapshotKeyV2(job, id));
+  // The signature first, whatever the policy: an altered signed object is E_CHECKSUM even with --allow-unsigned.
+  checkTrust(trust, await snapshotSignerV2(bytes, what), what);
+  const snapshot = decodeSnapshotBodyV2(bytes, open, what);
   if (snapshot.job !== job || snapshot.id !== id) throw new FailsafeError('E_CORRUPT', `${what}: its header names ${snapshot.job}/${snapshot.id}`);
   const { keys } = await openRepositoryKeys(storage, keyRing);
   const known = await loadIndex(storage, new SecretstreamCipher(keys.indexKey), { open });

@@ -8,8 +8,11 @@
  */
 import type { SegmentCipher } from '../contracts.js';
 import type { KeySlot } from '../crypto/keys.js';
+import { parseSigningKey, sign, SIGNATURE_BYTES, verifySignature, type Signer } from '../crypto/signing.js';
+import { getSodium } from '../crypto/sodium.js';
 import { FailsafeError } from '../errors.js';
 import type { ManifestSource } from '../format/manifest.js';
+import { signatureField } from '../format/manifest-signature.js';
 
 export const SNAPSHOTS_PREFIX = 'snapshots/';
 const MAX_SNAPSHOT = 64 * 1024 * 1024;
@@ -41,6 +44,8 @@ export interface SnapshotBodyV2 {
 }
 
 interface Stored extends SnapshotHeaderV2 {
+  /** Present when the object ends with the writer's 64-byte Ed25519 signature over every byte before it: by whom. */
+  signature?: { alg: 'ed25519'; publicKey: string };
   slots: KeySlot[];
   body: string;
   references: string;
@@ -49,6 +54,8 @@ interface Stored extends SnapshotHeaderV2 {
 export const snapshotKeyV2 = (job: string, id: string): string => `${SNAPSHOTS_PREFIX}${job}/${id}`;
 const BODY = 'failsafe/v2/snapshot';
 const REFERENCES = 'failsafe/v2/references';
+/** What a signature covers is named: it never verifies for a format 1 manifest or anything else. */
+const SIGNED_AS = 'failsafe/v2/snapshot-object';
 const b64 = (ids: Buffer[]): string[] => ids.map((id) => id.toString('base64'));
 
 export function encodeSnapshotV2(
@@ -57,38 +64,94 @@ export function encodeSnapshotV2(
   references: Buffer[],
   run: { cipher: SegmentCipher; slots: KeySlot[] },
   indexCipher: SegmentCipher,
+  signer?: Signer,
 ): Buffer {
   // The public fields go in sealed too: a reader with the key checks them (a re-dated or re-tagged header is refused).
   const sealed = { sources: body.sources, tree: b64(body.tree), id: header.id, public: publicFields(header) };
   const sealedBody = run.cipher.encrypt(Buffer.from(JSON.stringify(sealed)), BODY);
   const sealedRefs = indexCipher.encrypt(Buffer.from(JSON.stringify(b64(references))), REFERENCES);
-  const stored: Stored = { ...header, slots: run.slots, body: sealedBody.toString('base64'), references: sealedRefs.toString('base64') };
-  return Buffer.from(JSON.stringify(stored));
+  const stored: Stored = {
+    ...header,
+    ...signatureField(signer),
+    slots: run.slots,
+    body: sealedBody.toString('base64'),
+    references: sealedRefs.toString('base64'),
+  };
+  const bytes = Buffer.from(JSON.stringify(stored));
+  return signer ? Buffer.concat([bytes, sign(signer, SIGNED_AS, bytes)]) : bytes;
 }
 
 const corrupt = (what: string, problem: string): FailsafeError => new FailsafeError('E_CORRUPT', `${what}: not a valid snapshot (${problem})`);
 
-function parse(bytes: Buffer, what: string): Stored {
-  if (bytes.length > MAX_SNAPSHOT) throw corrupt(what, `${bytes.length} bytes`);
-  let raw: Partial<Stored>;
+/** The JSON of an object, and the signature after it when its JSON says it is signed. */
+interface Split {
+  raw: Partial<Stored> | null;
+  unsigned: Buffer;
+  signature?: Buffer;
+}
+
+const jsonOf = (bytes: Buffer): Partial<Stored> | null | undefined => {
   try {
-    raw = JSON.parse(bytes.toString('utf8')) as Partial<Stored>;
+    return JSON.parse(bytes.toString('utf8')) as Partial<Stored> | null;
   } catch {
-    throw corrupt(what, 'not JSON');
+    return undefined;
   }
+};
+
+/**
+ * A signed object is its JSON and 64 bytes of signature, which never parse as
+ * JSON with it (only whitespace may follow a JSON value). An object whose JSON
+ * announces a signature that is not there is refused, not read as unsigned.
+ */
+function split(bytes: Buffer, what: string): Split {
+  const whole = jsonOf(bytes);
+  if (whole !== undefined) {
+    if (whole?.signature !== undefined) throw corrupt(what, 'the signature its header announces is missing');
+    return { raw: whole, unsigned: bytes };
+  }
+  const unsigned = bytes.subarray(0, Math.max(0, bytes.length - SIGNATURE_BYTES));
+  const raw = bytes.length > SIGNATURE_BYTES ? jsonOf(unsigned) : undefined;
+  if (raw === undefined || raw?.signature === undefined) throw corrupt(what, 'not JSON');
+  return { raw, unsigned, signature: bytes.subarray(unsigned.length) };
+}
+
+function parse(bytes: Buffer, what: string): Stored & { split: Split } {
+  if (bytes.length > MAX_SNAPSHOT) throw corrupt(what, `${bytes.length} bytes`);
+  const parts = split(bytes, what);
+  const { raw } = parts;
   if (raw?.format !== 2) throw new FailsafeError('E_UNSUPPORTED_FORMAT', `${what}: snapshot format ${String(raw?.format)} is not known to this version`);
-  const { id, job, createdAt, stats, slots, body, references } = raw;
+  const { id, job, createdAt, stats, slots, body, references, signature } = raw;
   if (typeof id !== 'string' || typeof job !== 'string' || typeof createdAt !== 'string' || Number.isNaN(Date.parse(createdAt)))
     throw corrupt(what, 'its id, job or time');
   if (raw.warnings !== undefined && !(Number.isSafeInteger(raw.warnings) && raw.warnings >= 0)) throw corrupt(what, 'its warnings');
   if (!Array.isArray(slots) || typeof body !== 'string' || typeof references !== 'string' || typeof stats !== 'object' || stats === null)
     throw corrupt(what, 'its fields');
-  return raw as Stored;
+  if (signature !== undefined && (signature?.alg !== 'ed25519' || typeof signature.publicKey !== 'string')) throw corrupt(what, 'its signature field');
+  return { ...(raw as Stored), split: parts };
+}
+
+/**
+ * The key whose valid signature the object carries, or undefined when it is
+ * unsigned. A signature that does not verify is E_CHECKSUM whatever the
+ * reader trusts: the object was altered after it was signed.
+ */
+export async function snapshotSignerV2(bytes: Buffer, what: string): Promise<Uint8Array | undefined> {
+  const { split: parts, signature } = parse(bytes, what);
+  if (!signature || !parts.signature) return undefined;
+  let publicKey: Uint8Array;
+  try {
+    publicKey = parseSigningKey(signature.publicKey);
+  } catch (err) {
+    throw new FailsafeError('E_CORRUPT', `${what}: the signing key its header names is malformed`, { cause: err });
+  }
+  if (!verifySignature(await getSodium(), SIGNED_AS, parts.unsigned, parts.signature, publicKey))
+    throw new FailsafeError('E_CHECKSUM', `${what}: its signature does not verify (altered after it was signed)`);
+  return publicKey;
 }
 
 /** The public header: needs no key. */
 export function decodeSnapshotHeaderV2(bytes: Buffer, what: string): SnapshotHeaderV2 {
-  const { slots: _s, body: _b, references: _r, ...header } = parse(bytes, what);
+  const { slots: _s, body: _b, references: _r, split: _p, signature: _g, ...header } = parse(bytes, what);
   return header;
 }
 
@@ -106,7 +169,7 @@ export function decodeSnapshotBodyV2(bytes: Buffer, open: (slots: KeySlot[]) => 
   if (opened.public !== undefined && JSON.stringify(opened.public) !== JSON.stringify(publicFields(stored)))
     throw corrupt(what, 'its public header differs from the sealed copy');
   if (!Array.isArray(opened.sources) || !Array.isArray(opened.tree)) throw corrupt(what, 'its body');
-  const { slots: _s, body: _b, references: _r, ...header } = stored;
+  const { slots: _s, body: _b, references: _r, split: _p, signature: _g, ...header } = stored;
   return { ...header, sources: opened.sources as ManifestSource[], tree: ids(opened.tree, what) };
 }
 

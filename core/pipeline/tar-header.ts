@@ -7,8 +7,11 @@
  * named `PaxHeader`. Sizes past 8 GiB use the base-256 size field.
  * tar-stream's quirks are kept on purpose: directory names have no trailing
  * slash, mode 0 is written as 0644 (0755 for directories), ids past
- * 0o777777 as 777777 and dates outside 1901-2038 wrap; the manifest keeps the
- * exact mode and ids, and restores take them from there.
+ * 0o777777 as 777777; the manifest keeps the exact mode and ids, and
+ * restores take them from there. One departure: tar-stream wraps times
+ * before 1970 or from 2038-01-19 on into headers other tars refuse or
+ * misread, so those go in a PAX `mtime` record (to the millisecond), the
+ * ustar field holding the nearest second it can.
  */
 
 export type TarEntryType = 'file' | 'directory' | 'symlink';
@@ -45,10 +48,16 @@ export function encodeHeader(header: TarHeader): Buffer {
     uid: header.uid || 0,
     gid: header.gid || 0,
   };
-  const plain = encodeUstar(normalized, normalized.type);
+  const paxTime = outsideUstar(normalized.mtime) ? paxSeconds(normalized.mtime) : undefined;
+  const plain = paxTime === undefined ? encodeUstar(normalized, normalized.type) : null;
   if (plain) return plain;
-  const records = encodePax(normalized.name, normalized.linkname);
-  const replacement = { ...normalized, name: 'PaxHeader', ...(normalized.linkname ? { linkname: 'PaxHeader' } : {}) };
+  const records = encodePax(normalized.name, normalized.linkname, paxTime);
+  const replacement = {
+    ...normalized,
+    ...(paxTime === undefined ? {} : { mtime: new Date(clampSeconds(normalized.mtime) * 1000) }),
+    name: 'PaxHeader',
+    ...(normalized.linkname ? { linkname: 'PaxHeader' } : {}),
+  };
   const paxHeader = encodeUstar({ ...replacement, size: records.length }, 'pax-header')!;
   const ustar = encodeUstar(replacement, normalized.type)!;
   return Buffer.concat([paxHeader, records, Buffer.alloc(paddingOf(records.length)), ustar]);
@@ -76,7 +85,7 @@ function encodeUstar(header: Required<Omit<TarHeader, 'linkname'>> & { linkname?
   block.write(octal(header.gid, 6), 116);
   if (header.size.toString(8).length > 11) writeBase256(header.size, block, 124);
   else block.write(octal(header.size, 11), 124);
-  block.write(octal((header.mtime.getTime() / 1000) | 0, 11), 136);
+  block.write(octal(Math.floor(header.mtime.getTime() / 1000), 11), 136);
   block[156] = 0x30 + TYPEFLAG[type];
   if (header.linkname) block.write(header.linkname, 157);
   block.write('ustar\0', 257, 'latin1');
@@ -88,10 +97,29 @@ function encodeUstar(header: Required<Omit<TarHeader, 'linkname'>> & { linkname?
   return block;
 }
 
-function encodePax(name: string, linkname: string | undefined): Buffer {
+function encodePax(name: string, linkname: string | undefined, mtime: string | undefined): Buffer {
   let records = withLength(` path=${name}\n`);
   if (linkname) records += withLength(` linkpath=${linkname}\n`);
+  if (mtime !== undefined) records += withLength(` mtime=${mtime}\n`);
   return Buffer.from(records);
+}
+
+/** ustar's time field holds whole seconds from 1970; 2^31 and past (2038-01-19) wraps or is refused in many readers. */
+const USTAR_TIME_END = 2 ** 31;
+
+function outsideUstar(mtime: Date): boolean {
+  const seconds = Math.floor(mtime.getTime() / 1000);
+  return seconds < 0 || seconds >= USTAR_TIME_END;
+}
+
+/** A PAX `mtime`: decimal seconds, to the millisecond, negative before 1970. */
+function paxSeconds(mtime: Date): string {
+  return (mtime.getTime() / 1000).toFixed(3).replace(/\.?0+$/, '');
+}
+
+/** What the ustar field of an entry with a PAX time holds: the nearest whole second it can, never a wrapped one. */
+function clampSeconds(mtime: Date): number {
+  return Math.min(Math.max(Math.floor(mtime.getTime() / 1000), 0), 8 ** 11 - 1);
 }
 
 /** A PAX record's leading decimal length counts its own digits. */

@@ -19,7 +19,6 @@ import { DATA_PREFIX, forgottenKey, MANIFESTS_PREFIX, manifestKey, newSnapshotId
 import { acquireJobLock, findLocks, removeLocks, type FoundLock, type HeldLock, type LockOptions } from './locks.js';
 import type { ManifestHeader } from '../format/manifest.js';
 import {
-  checkTrust,
   listSnapshots,
   openSnapshot,
   readManifestHeader,
@@ -85,10 +84,8 @@ export class Repository {
   async openSnapshot(job: string, id: string, encryption: Encryption, stages?: StageCatalog): Promise<OpenedSnapshot> {
     if (!(await this.storage.exists(snapshotKeyV2(job, id)))) return openSnapshot(this.storage, job, id, encryption, stages);
     if (encryption.mode !== 'keys') throw new FailsafeError('E_KEY_MISSING', `${this.targetName}: a deduplicating snapshot opens with the repository's keys`);
-    // Format 2 snapshots are not signed yet: where signatures are required they are read only with --allow-unsigned.
-    checkTrust(encryption.trust, undefined, `${this.targetName}:${snapshotKeyV2(job, id)}`);
     const { openSnapshotV2 } = await import('../dedup/open.js');
-    return openSnapshotV2(this.storage, job, id, encryption.keyRing);
+    return openSnapshotV2(this.storage, job, id, encryption.keyRing, encryption.trust);
   }
 
   /** A manifest's public header: readable without a key, and unauthenticated without one. */

@@ -15,7 +15,7 @@ import { checkSignature } from '../format/manifest-signature.js';
 import { decodeManifest, decodeManifestHeader, headerLengthOf, type Manifest, type ManifestEntry, type ManifestHeader } from '../format/manifest.js';
 import type { Storage } from './storage.js';
 import { listSnapshotsV2 } from '../dedup/list.js';
-import { snapshotKeyV2 } from '../dedup/snapshot.js';
+import { snapshotKeyV2, snapshotSignerV2 } from '../dedup/snapshot.js';
 
 /** What a snapshot is, as a backup reports it and `list` finds it. */
 export interface SnapshotBasics {
@@ -135,7 +135,8 @@ export const PRE_RESTORE_TAG = 'pre-restore';
  * E_SNAPSHOT_NOT_FOUND otherwise.
  */
 export async function resolveSnapshot(storage: Storage, ref: string, job?: string, options: ResolveOptions = {}): Promise<SnapshotInfo> {
-  const all = await listSnapshots(storage, job === undefined ? {} : { job });
+  const damaged: UnreadableManifest[] = [];
+  const all = await listSnapshots(storage, { ...(job === undefined ? {} : { job }), unreadable: (m) => void damaged.push(m) });
   const where = `in target "${storage.targetName}"${job === undefined ? '' : ` for job "${job}"`}`;
   if (ref === 'latest') return latestOf(storage, all, where, options);
   const matches = all.filter((s) => s.id === ref || s.id.startsWith(ref));
@@ -143,6 +144,9 @@ export async function resolveSnapshot(storage: Storage, ref: string, job?: strin
   if (exact.length === 1) return exact[0]!;
   if (matches.length === 1) return matches[0]!;
   if (matches.length > 1) throw new FailsafeError('E_USAGE', `snapshot "${ref}" is ambiguous ${where} (${matches.length} match)`);
+  // A snapshot whose object is there but unreadable is not "not found": its damage is the answer (exit 3, the object named).
+  const unreadable = damaged.find((m) => m.id === ref) ?? (damaged.length === 1 && damaged[0]!.id.startsWith(ref) ? damaged[0] : undefined);
+  if (unreadable) throw unreadable.error;
   throw new FailsafeError('E_SNAPSHOT_NOT_FOUND', `snapshot "${ref}" not found ${where}`);
 }
 
@@ -174,20 +178,24 @@ async function latestOf(storage: Storage, all: SnapshotInfo[], where: string, op
   throw new FailsafeError('E_SNAPSHOT_NOT_FOUND', `no snapshots ${where}${future}${safety}`);
 }
 
-/** Whether the snapshot's manifest carries a valid signature by one of `keys` (format 2 is not signed yet). */
+/** Whether the snapshot's manifest (or v2 snapshot object) carries a valid signature by one of `keys`. */
 async function signedByTrusted(storage: Storage, snapshot: SnapshotInfo, keys: Uint8Array[]): Promise<boolean> {
-  if (snapshot.format === 2) return false;
-  const key = manifestKey(snapshot.job, snapshot.id);
+  const key = snapshot.format === 2 ? snapshotKeyV2(snapshot.job, snapshot.id) : manifestKey(snapshot.job, snapshot.id);
+  const what = `${storage.targetName}:${key}`;
   try {
     const bytes = await storage.getBuffer(key);
-    const { header, headerEnd } = decodeManifestHeader(bytes, `${storage.targetName}:${key}`);
-    const { signedBy } = await checkSignature(bytes, header, headerEnd, `${storage.targetName}:${key}`);
+    const signedBy = snapshot.format === 2 ? await snapshotSignerV2(bytes, what) : await manifestSigner(bytes, what);
     return signedBy !== undefined && keys.some((k) => Buffer.from(k).equals(Buffer.from(signedBy)));
   } catch (err) {
     // A damaged one is not trusted; restoring it by id reports why.
     if (isFailsafeError(err)) return false;
     throw err;
   }
+}
+
+async function manifestSigner(bytes: Buffer, what: string): Promise<Uint8Array | undefined> {
+  const { header, headerEnd } = decodeManifestHeader(bytes, what);
+  return (await checkSignature(bytes, header, headerEnd, what)).signedBy;
 }
 
 export interface OpenedSnapshot {

@@ -5,38 +5,17 @@
  * exit 3 and nothing restored, unless --allow-unsigned; a signed manifest
  * altered after signing fails its signature whatever the flags.
  */
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeDeployment, PASS, runCli } from '../helpers/cli.js';
+import { backup, flipByte, restore, signingKey } from './signing.js';
 import { forgeSnapshot, ID, JOB } from './forge.js';
-
-/** A new signing key in a folder of its own: its file and its public key. */
-async function signingKey(): Promise<{ file: string; publicKey: string }> {
-  const file = join(await mkdtemp(join(tmpdir(), 'failsafe-signing-')), 'signing-key');
-  const r = await runCli(['keygen', '--signing', '--out', file, '--json']);
-  expect(r.code, r.stderr).toBe(0);
-  return { file, publicKey: r.json().publicKey as string };
-}
 
 /** A deployment that signs with `signer` and trusts `trusted`; `encryption` as makeDeployment takes it. */
 async function signedDeployment(signer: string | undefined, trusted: string[], encryption = 'encryption: none') {
   const lines = [...(signer ? [`keyFile: ${signer}`] : []), `trust: [${trusted.join(', ')}]`];
   return makeDeployment({ encryption, extraYaml: `signing: { ${lines.join(', ')} }` });
-}
-
-async function backup(config: string): Promise<string> {
-  const r = await runCli(['backup', '--json', '-c', config], PASS);
-  expect(r.code, r.stderr).toBe(0);
-  return r.json().snapshots[0].id as string;
-}
-
-/** Restores `id` into a fresh folder: the result, and what the folder holds afterwards. */
-async function restore(d: { root: string; config: string }, id: string, extra: string[] = []) {
-  const dest = await mkdtemp(join(d.root, 'dest-'));
-  const r = await runCli(['restore', id, '--to', dest, '--yes', '-c', d.config, ...extra], PASS);
-  return { ...r, dest, restored: await readdir(dest) };
 }
 
 describe('signed snapshots', () => {
@@ -123,11 +102,7 @@ describe('signed snapshots', () => {
     const key = await signingKey();
     const d = await signedDeployment(key.file, [key.publicKey]);
     const id = await backup(d.config);
-    const path = join(d.target, 'manifests', JOB, id);
-    const bytes = await readFile(path);
-    const i = at(bytes);
-    bytes[i] = bytes[i]! ^ 0x01;
-    await writeFile(path, bytes);
+    await flipByte(join(d.target, 'manifests', JOB, id), at);
     const r = await restore(d, id, ['--allow-unsigned']);
     expect(r.stderr).toMatch(/E_CHECKSUM|E_CORRUPT/);
     expect(r.code).toBe(3);

@@ -36,6 +36,14 @@ jobs:
 `;
 
 describe('loading a deployment', () => {
+  it('takes the Argon2id limits of new passphrase slots: moderate unless kdf says interactive; nothing else', () => {
+    const env = { FAILSAFE_PASSPHRASE: 'pw' };
+    expect(load(VALID, env).config.encryption).not.toHaveProperty('kdf');
+    const small = load(VALID.replace('keyFile: ./failsafe.key', 'keyFile: ./failsafe.key, kdf: interactive'), env);
+    expect(small.config.encryption).toMatchObject({ kdf: 'interactive' });
+    expect(failure(VALID.replace('keyFile: ./failsafe.key', 'keyFile: ./failsafe.key, kdf: weak')).message).toMatch(/encryption/);
+  });
+
   it('reads the checkpoints block, keep defaulting to 10', () => {
     const { config } = load(VALID.replace('segmentSize: 8MiB', 'segmentSize: 8MiB\ncheckpoints: { target: usb }'), { FAILSAFE_PASSPHRASE: 'pw' });
     expect(config.checkpoints).toEqual({ target: 'usb', keep: 10 });

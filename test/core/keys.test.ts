@@ -38,10 +38,28 @@ describe('key slots', () => {
   });
 
   it('refuses absurd Argon2id limits from a forged slot', async () => {
-    const ring = await KeyRing.create({ passphrase: 'pw' });
+    const ring = await KeyRing.create({ passphrase: 'pw', kdf: 'interactive' });
     const slots = ring.seal(key(5));
-    const forged = slots.map((s) => (s.type === 'passphrase' ? { ...s, kdf: { ...s.kdf, memlimit: 8 * 1024 ** 3 } } : s));
-    expect(() => ring.open(forged)).toThrow(/unreasonable/);
+    const forged = (kdf: Partial<{ opslimit: number; memlimit: number }>) =>
+      slots.map((s) => (s.type === 'passphrase' ? { ...s, kdf: { ...s.kdf, ...kdf } } : s));
+    // 4 GiB of memory, 1 GiB for 16 passes, and below the floor: refused before anything is derived.
+    for (const limits of [{ memlimit: 4 * 1024 ** 3 }, { memlimit: 1024 ** 3, opslimit: 16 }, { memlimit: 8 * 1024 ** 2 }, { opslimit: 1 }]) {
+      expect(() => ring.open(forged(limits)), JSON.stringify(limits)).toThrow(/Argon2id limits/);
+    }
+  });
+
+  it('new passphrase slots use libsodium moderate limits (256 MiB, 3 passes), interactive when configured; old slots still open', async () => {
+    const kdfOf = (slots: ReturnType<KeyRing['seal']>) => (slots[0] as { kdf: { opslimit: number; memlimit: number } }).kdf;
+    const strong = await KeyRing.create({ passphrase: 'pw' });
+    const dataKey = strong.newDataKey();
+    const slots = strong.seal(dataKey);
+    expect(kdfOf(slots)).toMatchObject({ opslimit: 3, memlimit: 256 * 1024 ** 2 });
+    const small = await KeyRing.create({ passphrase: 'pw', kdf: 'interactive' });
+    const old = small.seal(dataKey);
+    expect(kdfOf(old)).toMatchObject({ opslimit: 2, memlimit: 64 * 1024 ** 2 });
+    // A slot records its limits: one written with the old (interactive) limits opens in a ring that seals with moderate ones, and back.
+    expect(Buffer.from(strong.open(old))).toEqual(Buffer.from(dataKey));
+    expect(Buffer.from(small.open(slots))).toEqual(Buffer.from(dataKey));
   });
 
   it('needs at least one secret', async () => {
@@ -60,6 +78,7 @@ describe('which key sets a ring accepts', () => {
 
     const same = await KeyRing.create({ passphrase: 'pw' });
     expect(same.accepts(old)).toBe(true);
+    // Limits as the ring's own: the salt derived to open the slot is reused for sealing.
     const salt = (slots: ReturnType<KeyRing['seal']>): unknown => slots.find((s) => s.type === 'passphrase')!;
     expect(salt(same.seal(same.newDataKey()))).toMatchObject({ kdf: { salt: (salt(old) as { kdf: { salt: string } }).kdf.salt } });
 

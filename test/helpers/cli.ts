@@ -69,7 +69,8 @@ export async function makeDeployment(
   const appConfig = join(root, 'app', 'config.json');
   await writeFile(appConfig, JSON.stringify({ name: 'app', port: 8080 }));
   const config = join(root, 'failsafe.yaml');
-  const encryption = options.encryption ?? 'encryption: { passphrase: "${FAILSAFE_PASSPHRASE}" }';
+  // The small-device limits (64 MiB): the suite runs many CLI processes at once. Tests that give their own passphrase get the default's 256 MiB.
+  const encryption = options.encryption ?? 'encryption: { passphrase: "${FAILSAFE_PASSPHRASE}", kdf: interactive }';
   const jobs = options.jobs ?? APP_JOBS;
   await writeFile(
     config,

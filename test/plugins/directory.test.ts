@@ -62,6 +62,22 @@ describe('directory source', () => {
     expect(included.map((e) => e.path)).toEqual(['photos', 'photos/2024', 'photos/2024/a.jpg', 'photos/b.jpg']);
   });
 
+  it('never skips a name that is not valid UTF-8 in silence: a warning names its bytes', async () => {
+    const tree = await sampleTree();
+    // Latin-1 "café" and a folder "d\xff": names a Linux file system takes, and Node cannot read back as text.
+    const { writeFileSync, mkdirSync } = await import('node:fs');
+    writeFileSync(Buffer.concat([Buffer.from(`${tree}/caf`), Buffer.from([0xe9])]), 'latin-1');
+    mkdirSync(Buffer.concat([Buffer.from(`${tree}/d`), Buffer.from([0xff])]));
+    writeFileSync(Buffer.concat([Buffer.from(`${tree}/d`), Buffer.from([0xff]), Buffer.from('/inner.txt')]), 'inner');
+    const ctx = context();
+    const entries = await collectEntries(new DirectorySource({ path: tree }), ctx);
+    expect(entries.map((e) => e.path).filter((p) => p.startsWith('caf') || p.startsWith('d'))).toEqual([]);
+    expect(ctx.warnings).toEqual([
+      expect.stringContaining('skipped caf\\xe9 (and anything in it): its name is not valid UTF-8'),
+      expect.stringContaining('skipped d\\xff (and anything in it)'),
+    ]);
+  });
+
   it('skips sockets and FIFOs with a warning', async () => {
     const tree = await sampleTree();
     execFileSync('mkfifo', [join(tree, 'pipe')]);
