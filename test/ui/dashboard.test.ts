@@ -8,7 +8,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { TreeNode } from '../../ui/routes.js';
+import type { TreeNode } from '../../ui/listings.js';
 import { appJob } from '../helpers/cli.js';
 import { readEvents, startDashboard, type Dashboard } from '../helpers/ui-client.js';
 
@@ -137,8 +137,8 @@ describe('the dashboard', () => {
     expect(download.status).toBe(200);
     expect(download.headers.get('content-disposition')).toContain('photo-2.jpg.b64');
     expect(Buffer.from(await download.arrayBuffer())).toEqual(original);
-    const folder = await c.request('GET', `/api/download?id=${id}&path=data/photos`);
-    expect(folder.status).toBe(400);
+    const nothing = await c.request('GET', `/api/download?id=${id}&path=data/nothing`);
+    expect(nothing.status).toBe(400);
   });
 
   it('previews a prune as `prune --dry-run` does, and removes nothing', async () => {

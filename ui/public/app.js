@@ -53,7 +53,7 @@ function App() {
       <nav>
         ${Object.keys(VIEWS).map(
           (name) =>
-            html`<button class=${name === view ? 'active' : ''} onClick=${() => setView(name)}>
+            html`<button data-view=${name} class=${name === view ? 'active' : ''} onClick=${() => setView(name)}>
               ${name === 'backup' ? 'backup now' : name === 'prune' ? 'prune preview' : name}
             </button>`,
         )}

@@ -19,6 +19,8 @@ function useApi(path, deps = []) {
   return [state.data, state.error, load];
 }
 
+const PAGE = 100;
+
 const Problem = ({ error }) => error && html`<p class="error">${error}</p>`;
 
 export function Overview() {
@@ -71,7 +73,9 @@ export function Snapshots() {
   const [open, setOpen] = useState(undefined);
   const [picked, setPicked] = useState([]);
   const [diff, setDiff] = useState(undefined);
-  const set = (key) => (e) => setFilter({ ...filter, [key]: e.target.value.trim() });
+  // A long history is drawn a page at a time: a thousand rows would slow the first paint for nothing.
+  const [shown, setShown] = useState(PAGE);
+  const set = (key) => (e) => (setFilter({ ...filter, [key]: e.target.value.trim() }), setShown(PAGE));
   const pick = (s) => setPicked(picked.includes(s) ? picked.filter((p) => p !== s) : [...picked.slice(-1), s]);
   const compare = async () => {
     const [a, b] = [...picked].sort((x, y) => x.createdAt.localeCompare(y.createdAt));
@@ -86,7 +90,7 @@ export function Snapshots() {
       <button type="button" disabled=${picked.length !== 2} onClick=${compare}>diff the two ticked</button>
     </form>
     <${Problem} error=${error} />
-    ${diff && html`<${Diff} diff=${diff} />`}
+    ${diff && html`<${Diff} diff=${diff} />`} ${open && html`<${Tree} snapshot=${open} key=${`${open.target}/${open.id}`} />`}
     <table class="snapshots">
       <thead>
         <tr>
@@ -101,7 +105,7 @@ export function Snapshots() {
         </tr>
       </thead>
       <tbody>
-        ${(snapshots ?? []).map(
+        ${(snapshots ?? []).slice(0, shown).map(
           (s) =>
             html`<tr data-id=${s.id}>
               <td><input type="checkbox" checked=${picked.includes(s)} onChange=${() => pick(s)} /></td>
@@ -116,7 +120,13 @@ export function Snapshots() {
         )}
       </tbody>
     </table>
-    ${open && html`<${Tree} snapshot=${open} key=${`${open.target}/${open.id}`} />`}
+    ${
+      snapshots?.length > shown &&
+      html`<p>
+        ${shown} of ${snapshots.length} shown
+        <button type="button" class="more" onClick=${() => setShown(shown + PAGE)}>show ${Math.min(PAGE, snapshots.length - shown)} more</button>
+      </p>`
+    }
   </section>`;
 }
 
