@@ -34,6 +34,7 @@ const FILES: Record<string, { file: () => string; type: string }> = {
   '/tree.js': { file: () => join(PUBLIC, 'tree.js'), type: JS },
   '/api.js': { file: () => join(PUBLIC, 'api.js'), type: JS },
   '/restore.js': { file: () => join(PUBLIC, 'restore.js'), type: JS },
+  '/run.js': { file: () => join(PUBLIC, 'run.js'), type: JS },
   '/style.css': { file: () => join(PUBLIC, 'style.css'), type: 'text/css; charset=utf-8' },
   '/vendor/preact.mjs': { file: () => join(packageDir('preact'), 'dist', 'preact.mjs'), type: JS },
   '/vendor/hooks.mjs': { file: () => join(packageDir('preact'), 'hooks', 'dist', 'hooks.mjs'), type: JS },

@@ -64,9 +64,20 @@ export async function downloaded(folder: string, name: string, timeoutMs = 60_00
 
 const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'docs', 'ui');
 
-/** A screenshot of the page for docs/ui.md, written only when UPDATE_SCREENSHOTS=1. */
-export async function screenshot(page: Page, name: string): Promise<void> {
+/**
+ * A screenshot of the page for docs/ui.md, written only when
+ * UPDATE_SCREENSHOTS=1. The test's temporary folder (`root`) is shown as a
+ * plausible deployment's, so that no path of the machine that took it is.
+ */
+export async function screenshot(page: Page, name: string, root?: string): Promise<void> {
   if (process.env.UPDATE_SCREENSHOTS !== '1') return;
   await mkdir(SCREENSHOTS, { recursive: true });
+  if (root) {
+    // A string, as this file is compiled without the DOM's types.
+    await page.evaluate(`(() => {
+      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) node.textContent = node.textContent.split(${JSON.stringify(root)}).join('/srv/planter');
+    })()`);
+  }
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) as `${string}.png`, fullPage: true });
 }

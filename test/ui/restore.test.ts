@@ -7,30 +7,15 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
-import { extract } from 'tar-stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDashboard, type Dashboard } from '../helpers/ui-client.js';
+import { untar } from '../helpers/untar.js';
 
 let dashboard: Dashboard | undefined;
 afterEach(async () => {
   await dashboard?.close();
   dashboard = undefined;
 });
-
-/** A tar.gz body's entries: name, type and content. */
-export async function untar(body: Buffer): Promise<{ name: string; type: string; body: Buffer }[]> {
-  const entries: { name: string; type: string; body: Buffer }[] = [];
-  const reader = extract();
-  Readable.from([body]).pipe(createGunzip()).pipe(reader);
-  for await (const entry of reader) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of entry) chunks.push(chunk as Buffer);
-    entries.push({ name: entry.header.name, type: entry.header.type ?? 'file', body: Buffer.concat(chunks) });
-  }
-  return entries;
-}
 
 interface Plan {
   plan: string;

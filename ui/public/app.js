@@ -3,7 +3,8 @@ import { h, render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import htm from 'htm';
 import { login, resume } from './api.js';
-import { BackupNow, Overview, PrunePreview, Snapshots } from './views.js';
+import { BackupNow } from './run.js';
+import { Overview, PrunePreview, Snapshots } from './views.js';
 
 const html = htm.bind(h);
 

@@ -2,13 +2,13 @@
 import { h } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import htm from 'htm';
-import { age, api, bytes, follow, query, time } from './api.js';
+import { age, api, bytes, query, time } from './api.js';
 import { Tree } from './tree.js';
 
 const html = htm.bind(h);
 
 /** Loads `path` (again when `deps` change): [data, error, reload]. */
-function useApi(path, deps = []) {
+export function useApi(path, deps = []) {
   const [state, setState] = useState({});
   const load = () =>
     api(path).then(
@@ -21,7 +21,7 @@ function useApi(path, deps = []) {
 
 const PAGE = 100;
 
-const Problem = ({ error }) => error && html`<p class="error">${error}</p>`;
+export const Problem = ({ error }) => error && html`<p class="error">${error}</p>`;
 
 export function Overview() {
   const [report, error] = useApi('/api/overview');
@@ -139,46 +139,6 @@ function Diff({ diff }) {
     <ul>
       ${diff.added.map((e) => line('+', e))}${diff.removed.map((e) => line('-', e))}${diff.changed.map((c) => line('M', c.after))}
     </ul>
-  </div>`;
-}
-
-export function BackupNow() {
-  const [overview] = useApi('/api/overview');
-  const [run, setRun] = useState(undefined);
-  const start = async (kind, jobs) => {
-    try {
-      const { run: id } = await api(`/api/${kind}`, { method: 'POST', body: { jobs } });
-      setRun({ kind, id });
-      follow(id, (event, data) => setRun((r) => ({ ...r, [event]: data })));
-    } catch (err) {
-      setRun({ kind, error: err.message });
-    }
-  };
-  const busy = run && run.id && !run.done;
-  return html`<section>
-    <h2>Back up now</h2>
-    ${(overview?.jobs ?? []).map(
-      (j) =>
-        html`<p>
-          <button disabled=${busy} onClick=${() => start('backup', [j.job])}>back up ${j.job}</button>
-          <button disabled=${busy} onClick=${() => start('drill', [j.job])}>drill ${j.job}</button>
-        </p>`,
-    )}
-    ${run && html`<${RunView} run=${run} />`}
-  </section>`;
-}
-
-function RunView({ run }) {
-  if (run.error) return html`<${Problem} error=${run.error} />`;
-  const p = run.progress;
-  const done = run.done;
-  return html`<div class="run">
-    <p>${run.kind} ${done ? (done.ok && !(done.result?.failures?.length > 0) ? 'finished' : 'failed') : 'running…'}</p>
-    ${p && html`<p class="progress">${p.job}: ${p.files} files, ${bytes(p.bytesRead)} read, ${bytes(p.storedBytes)} stored ${p.file ? html`<br /><small>${p.file}</small>` : ''}</p>`}
-    ${done && !done.ok && html`<${Problem} error=${`${done.error.message} [${done.error.code}]`} />`}
-    ${done?.result?.snapshots?.map((s) => html`<p class="snapshot">snapshot ${s.id} in ${s.target}: ${bytes(s.bytes)}, ${s.files} files</p>`)}
-    ${done?.result?.failures?.map((f) => html`<${Problem} error=${`${f.job}${f.target ? ` to ${f.target}` : ''}: ${f.message} [${f.code}]`} />`)}
-    ${done?.result?.jobs?.map((j) => html`<p>drill ${j.job}: ${j.ok ? 'restored and checked' : 'failed'}</p>`)}
   </div>`;
 }
 
