@@ -62,12 +62,19 @@ async function openFolders(page: Page, path: string): Promise<void> {
 }
 
 describe('the dashboard in a browser', () => {
-  it('logs in with the token of the address and shows the overview; without it, only the login form, and the API refuses', async () => {
+  it('logs in with the token of the address and shows the overview and its charts; without it, only the login form, and the API refuses', async () => {
     dashboard = await startDashboard();
+    await dashboard.failsafe.backup();
     const [snapshot] = (await dashboard.failsafe.backup()).snapshots;
     const { page } = await openDashboard(dashboard);
     expect(await textOf(page, 'tr[data-job="app"]')).toContain(`${snapshot!.files} files`);
     expect(await textOf(page, 'tr[data-job="app"] .health')).toBe('ok');
+    // The charts: sizes over time drawn by uPlot (its legend names the series), and a bar per target.
+    await page.waitForSelector('.charts .chart canvas');
+    expect(await textOf(page, '.charts .u-legend')).toMatch(/app size[\s\S]*app stored/);
+    const stored = (await dashboard.failsafe.status()).jobs[0]!.targets[0]!.storedBytes;
+    expect(stored).toBeGreaterThan(0);
+    expect(await textOf(page, 'table.stored tr[data-target="disk"]')).toMatch(/^disk\d/);
     // The token left the address bar at once.
     expect(page.url()).not.toContain('token');
     await screenshot(page, 'overview', dashboard.deployment.root);

@@ -3,7 +3,7 @@ import { h } from 'preact';
 import { useState } from 'preact/hooks';
 import htm from 'htm';
 import { api, bytes, follow } from './api.js';
-import { Problem, useApi } from './views.js';
+import { Problem, useApi } from './use-api.js';
 
 const html = htm.bind(h);
 

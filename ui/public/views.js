@@ -1,27 +1,14 @@
 // The dashboard's views; each reads one API route, the one the matching CLI command calls.
 import { h } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import htm from 'htm';
 import { age, api, bytes, query, time } from './api.js';
+import { Charts } from './charts.js';
+import { Problem, useApi } from './use-api.js';
 import { Tree } from './tree.js';
 
 const html = htm.bind(h);
-
-/** Loads `path` (again when `deps` change): [data, error, reload]. */
-export function useApi(path, deps = []) {
-  const [state, setState] = useState({});
-  const load = () =>
-    api(path).then(
-      (data) => setState({ data }),
-      (error) => setState({ error: error.message }),
-    );
-  useEffect(() => void load(), deps);
-  return [state.data, state.error, load];
-}
-
 const PAGE = 100;
-
-export const Problem = ({ error }) => error && html`<p class="error">${error}</p>`;
 
 export function Overview() {
   const [report, error] = useApi('/api/overview');
@@ -64,6 +51,7 @@ export function Overview() {
     </table>
     ${report.problems.map((p) => html`<p class="reason">${p}</p>`)}
     <p class="note">checked ${time(report.checkedAt)}</p>
+    <${Charts} jobs=${report.jobs} />
   </section>`;
 }
 
