@@ -22,8 +22,8 @@ function Login({ onDone, error }) {
   };
   return html`<form class="login" onSubmit=${submit}>
     <h1>Failsafe</h1>
-    <p>Paste the token <code>failsafe ui</code> printed (or open the address it printed).</p>
-    <input type="password" autocomplete="off" placeholder="token" value=${token} onInput=${(e) => setToken(e.target.value)} />
+    <p>Paste the token <code>failsafe ui</code> printed (or open the address it printed), or the password set in the YAML.</p>
+    <input type="password" autocomplete="off" placeholder="token or password" value=${token} onInput=${(e) => setToken(e.target.value)} />
     <button type="submit">Log in</button>
     ${problem && html`<p class="error">${problem}</p>`}
   </form>`;
