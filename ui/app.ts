@@ -17,6 +17,7 @@ import { registerStatic, scriptHashes } from './static.js';
 
 export interface AppOptions {
   token: string;
+  passwordHash?: string;
   /** Host headers accepted; undefined accepts any (a non-loopback listener, where the name is not known). */
   hosts?: Set<string>;
   warn?: (message: string) => void;
@@ -40,7 +41,11 @@ function statusOf(code: string, err: unknown): ContentfulStatusCode {
 
 export async function createApp(failsafe: Failsafe, options: AppOptions): Promise<{ app: Hono; runs: Runs }> {
   const app = new Hono();
-  const auth = new Auth({ token: options.token, ...(options.hosts ? { hosts: options.hosts } : {}) });
+  const auth = new Auth({
+    token: options.token,
+    ...(options.hosts ? { hosts: options.hosts } : {}),
+    ...(options.passwordHash ? { passwordHash: options.passwordHash } : {}),
+  });
   const csp = [
     "default-src 'none'",
     `script-src 'self' ${(await scriptHashes()).join(' ')}`,
@@ -70,7 +75,7 @@ export async function createApp(failsafe: Failsafe, options: AppOptions): Promis
   });
   app.post('/api/login', async (c) => {
     const body = await jsonBody(c);
-    return c.json(auth.login(c, body.token, clientAddress(c)));
+    return c.json(await auth.login(c, body.token, clientAddress(c)));
   });
   app.get('/api/session', (c) => {
     const csrf = auth.csrfOf(c);

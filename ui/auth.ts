@@ -9,6 +9,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { FailsafeError } from '../core/errors.js';
+import { checkPassword } from './password.js';
 
 const COOKIE = 'failsafe_session';
 const SESSION_MS = 12 * 3_600_000;
@@ -22,6 +23,8 @@ interface Session {
 
 export interface AuthOptions {
   token: string;
+  /** `ui.passwordHash`: a password that logs in as the token does. */
+  passwordHash?: string;
   /** Host headers accepted (the DNS-rebinding guard); undefined accepts any, for a non-loopback listener. */
   hosts?: Set<string>;
   now?: () => number;
@@ -33,6 +36,7 @@ export const sameSecret = (a: string, b: string): boolean => timingSafeEqual(dig
 
 export class Auth {
   readonly #token: string;
+  readonly #passwordHash: string | undefined;
   readonly #hosts: Set<string> | undefined;
   readonly #now: () => number;
   readonly #sessions = new Map<string, Session>();
@@ -40,6 +44,7 @@ export class Auth {
 
   constructor(options: AuthOptions) {
     this.#token = options.token;
+    this.#passwordHash = options.passwordHash;
     this.#hosts = options.hosts;
     this.#now = options.now ?? Date.now;
   }
@@ -70,12 +75,15 @@ export class Auth {
     };
   }
 
-  /** Checks the token, counting failures per address; on success a new session and its CSRF token. */
-  login(c: Context, token: unknown, address: string): { csrf: string } {
+  /** Checks the token (or the password), counting failures per address; on success a new session and its CSRF token. */
+  async login(c: Context, token: unknown, address: string): Promise<{ csrf: string }> {
     this.#limit(address);
-    if (typeof token !== 'string' || !sameSecret(token, this.#token)) {
+    const ok =
+      typeof token === 'string' &&
+      (sameSecret(token, this.#token) || (this.#passwordHash !== undefined && token !== '' && (await checkPassword(token, this.#passwordHash))));
+    if (!ok) {
       this.#fail(address);
-      throw new FailsafeError('E_UI_LOGIN', 'wrong token');
+      throw new FailsafeError('E_UI_LOGIN', this.#passwordHash ? 'wrong token or password' : 'wrong token');
     }
     const id = randomBytes(32).toString('base64url');
     const session = { csrf: randomBytes(32).toString('base64url'), expires: this.#now() + SESSION_MS };

@@ -6,10 +6,10 @@
  */
 import type { Context, Hono } from 'hono';
 import type { Failsafe } from '../api/failsafe.js';
-import type { BrowsedEntry } from '../api/operations/browse.js';
 import { backupTaskName, FileRunState } from '../core/automation/run-state.js';
 import { FailsafeError } from '../core/errors.js';
 import { pickDefined } from '../core/util/defined.js';
+import { Listings } from './listings.js';
 
 /** `job` and `target` query parameters, as the CLI's `--job` and `--target`. */
 export function selection(c: Context): { job?: string; target?: string } {
@@ -29,6 +29,7 @@ export async function jsonBody(c: Context): Promise<Record<string, unknown>> {
 }
 
 export function registerRoutes(app: Hono, failsafe: Failsafe): void {
+  const listings = new Listings(failsafe);
   app.get('/api/overview', async (c) => c.json(await overview(failsafe)));
   app.get('/api/snapshots', async (c) => {
     const tag = c.req.query('tag') || undefined;
@@ -40,14 +41,10 @@ export function registerRoutes(app: Hono, failsafe: Failsafe): void {
   });
   app.get('/api/ls', async (c) => {
     const path = (c.req.query('path') ?? '').replace(/^\/+|\/+$/g, '');
-    const listing = await failsafe.ls(required(c, 'id'), path || undefined, selection(c));
-    return c.json({
-      snapshot: listing.snapshot.id,
-      job: listing.snapshot.job,
-      target: listing.snapshot.target,
-      path,
-      children: childrenOf(listing.entries, path),
-    });
+    const { snapshot, folders } = await listings.get(required(c, 'id'), selection(c));
+    const children = folders.get(path);
+    if (!children) throw new FailsafeError('E_USAGE', `nothing at "${path}" in snapshot ${snapshot.id} (paths start with a source name)`);
+    return c.json({ snapshot: snapshot.id, job: snapshot.job, target: snapshot.target, path, children });
   });
   app.get('/api/find', async (c) => c.json(await failsafe.find(required(c, 'pattern'), selection(c))));
   app.get('/api/diff', async (c) => {
@@ -57,40 +54,6 @@ export function registerRoutes(app: Hono, failsafe: Failsafe): void {
   // `failsafe prune --dry-run`: what retention would remove, and why each kept snapshot stays; nothing is changed.
   app.get('/api/prune-preview', async (c) => c.json(await failsafe.prune({ ...selection(c), dryRun: true })));
   app.get('/api/stats', async (c) => c.json(await failsafe.stats(pickDefined({ target: c.req.query('target') || undefined }))));
-}
-
-export interface TreeNode {
-  name: string;
-  /** `<source>/<path>`: what `ls`, a download and a restore take. */
-  path: string;
-  type: 'file' | 'directory' | 'symlink';
-  size?: number;
-  mtime?: string;
-  linkTarget?: string;
-}
-
-/**
- * One level of `ls`'s recursive listing under `path`: the page opens a
- * folder when it is clicked, so it never draws a whole tree. A folder the
- * manifest has no entry for (a source's root) is still shown, from its content.
- */
-export function childrenOf(entries: BrowsedEntry[], path: string): TreeNode[] {
-  const prefix = path === '' ? '' : `${path}/`;
-  const nodes = new Map<string, TreeNode>();
-  for (const e of entries) {
-    const full = e.path === '' || e.path === '.' ? e.source : `${e.source}/${e.path}`;
-    if (!full.startsWith(prefix) || full === path) continue;
-    const [name, ...deeper] = full.slice(prefix.length).split('/');
-    if (!name) continue;
-    if (deeper.length > 0) {
-      if (!nodes.has(name)) nodes.set(name, { name, path: `${prefix}${name}`, type: 'directory' });
-      continue;
-    }
-    nodes.set(name, { name, path: full, type: e.type, size: e.size, mtime: e.mtime, ...pickDefined({ linkTarget: e.linkTarget }) });
-  }
-  return [...nodes.values()].sort((a, b) =>
-    (a.type === 'directory') === (b.type === 'directory') ? a.name.localeCompare(b.name) : a.type === 'directory' ? -1 : 1,
-  );
 }
 
 /** `failsafe status`, with what the daemon's schedules add: each job's next run and the last drill. */

@@ -1,6 +1,6 @@
 /**
  * The front-end: a few plain ES modules in ui/public (preact and htm, no
- * bundler, so nothing but tsc runs at build time), and the two libraries
+ * bundler, so nothing but tsc runs at build time), and the libraries
  * served from their installed packages. Only the files named here are
  * served: no path from the request ever reaches the file system.
  */
@@ -33,10 +33,16 @@ const FILES: Record<string, { file: () => string; type: string }> = {
   '/views.js': { file: () => join(PUBLIC, 'views.js'), type: JS },
   '/tree.js': { file: () => join(PUBLIC, 'tree.js'), type: JS },
   '/api.js': { file: () => join(PUBLIC, 'api.js'), type: JS },
+  '/restore.js': { file: () => join(PUBLIC, 'restore.js'), type: JS },
+  '/run.js': { file: () => join(PUBLIC, 'run.js'), type: JS },
+  '/charts.js': { file: () => join(PUBLIC, 'charts.js'), type: JS },
+  '/use-api.js': { file: () => join(PUBLIC, 'use-api.js'), type: JS },
   '/style.css': { file: () => join(PUBLIC, 'style.css'), type: 'text/css; charset=utf-8' },
   '/vendor/preact.mjs': { file: () => join(packageDir('preact'), 'dist', 'preact.mjs'), type: JS },
   '/vendor/hooks.mjs': { file: () => join(packageDir('preact'), 'hooks', 'dist', 'hooks.mjs'), type: JS },
   '/vendor/htm.mjs': { file: () => join(packageDir('htm'), 'dist', 'htm.mjs'), type: JS },
+  '/vendor/uplot.mjs': { file: () => join(packageDir('uplot'), 'dist', 'uPlot.esm.js'), type: JS },
+  '/vendor/uplot.css': { file: () => join(packageDir('uplot'), 'dist', 'uPlot.min.css'), type: 'text/css; charset=utf-8' },
 };
 
 export function registerStatic(app: Hono): void {

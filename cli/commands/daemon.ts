@@ -60,10 +60,15 @@ async function runDaemon({ open, io }: CommandContext, options: DaemonOptions): 
 
 /** With `ui:` in the YAML the daemon serves the dashboard too; its address and token go to the daemon's log, read by whoever may run it. */
 async function serveDashboard(failsafe: Failsafe, options: DaemonOptions, log: (line: string) => void): Promise<UiServer | undefined> {
-  const listen = failsafe.config.config.ui?.listen;
-  if (listen === undefined) return undefined;
-  const { startUi } = await import('../../ui/server.js');
-  const ui = await startUi(failsafe, { listen, insecureListen: options.insecureListen === true, warn: (message) => log(`warning: ${message}`) });
+  const config = failsafe.config.config.ui;
+  if (config === undefined) return undefined;
+  const { startUi, uiSecurity } = await import('../../ui/server.js');
+  const ui = await startUi(failsafe, {
+    listen: config.listen,
+    ...uiSecurity(config),
+    insecureListen: options.insecureListen === true,
+    warn: (message) => log(`warning: ${message}`),
+  });
   log(`dashboard: ${ui.url}#token=${ui.token}`);
   return ui;
 }

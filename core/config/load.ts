@@ -105,7 +105,9 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
     ...(raw.timeZone === undefined ? {} : { timeZone: raw.timeZone }),
     schedules: pickDefined({ prune: raw.schedules?.prune, drill: raw.schedules?.drill }),
     stateFile: resolvePath(raw.stateFile ?? '.failsafe-state.json', dir),
-    ...(raw.ui === undefined ? {} : { ui: raw.ui }),
+    ...(raw.ui === undefined
+      ? {}
+      : { ui: { ...raw.ui, ...(raw.ui.tls ? { tls: { cert: resolvePath(raw.ui.tls.cert, dir), key: resolvePath(raw.ui.tls.key, dir) } } : {}) } }),
     jobs,
   };
   return { file: options.label ?? path, dir, config };

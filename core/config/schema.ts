@@ -115,7 +115,18 @@ const checkpoints = z
 
 /** `host:port` or `[v6]:port` the web dashboard listens on (docs/ui.md); which hosts it may be is `failsafe ui`'s check. */
 export const LISTEN_PATTERN = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
-const ui = z.object({ listen: z.string().regex(LISTEN_PATTERN, 'expected host:port, like 127.0.0.1:8740').default('127.0.0.1:8740') }).strict();
+/** `scrypt$<log2 N>$<r>$<p>$<salt>$<hash>` (base64url), as `failsafe ui --hash-password` prints it. */
+export const PASSWORD_HASH_PATTERN = /^scrypt\$(1[4-9]|20)\$([1-9]\d?)\$([1-9])\$[A-Za-z0-9_-]{22,88}\$[A-Za-z0-9_-]{43}$/;
+const ui = z
+  .object({
+    listen: z.string().regex(LISTEN_PATTERN, 'expected host:port, like 127.0.0.1:8740').default('127.0.0.1:8740'),
+    tls: z
+      .object({ cert: z.string().min(1), key: z.string().min(1) })
+      .strict()
+      .optional(),
+    passwordHash: z.string().regex(PASSWORD_HASH_PATTERN, 'expected what `failsafe ui --hash-password` prints (scrypt$…)').optional(),
+  })
+  .strict();
 
 export const configSchema = z
   .object({
@@ -196,8 +207,15 @@ export interface FailsafeConfig {
   /** The daemon's record of last runs (absolute). */
   stateFile: string;
   /** The web dashboard's address (`failsafe ui`); absent when the YAML has no `ui:`. */
-  ui?: { listen: string };
+  ui?: UiConfig;
   jobs: Record<string, JobConfig>;
+}
+
+/** The dashboard's `ui:` (docs/ui.md): its address, its TLS files (absolute), the hash of its password. */
+export interface UiConfig {
+  listen: string;
+  tls?: { cert: string; key: string };
+  passwordHash?: string;
 }
 
 /** JSON Schema for editors, with the options of every registered source and target type. */

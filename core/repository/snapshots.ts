@@ -40,6 +40,8 @@ export interface SnapshotInfo extends SnapshotBasics {
 }
 
 const HEADER_PROBE = 64 * 1024;
+/** Manifest headers `list` reads at the same time. */
+const HEADERS_AT_ONCE = 8;
 
 export async function readManifestHeader(storage: Storage, job: string, id: string): Promise<ManifestHeader> {
   const key = manifestKey(job, id);
@@ -81,31 +83,44 @@ export interface ListSnapshotsOptions {
 export async function listSnapshots(storage: Storage, options: ListSnapshotsOptions = {}): Promise<SnapshotInfo[]> {
   const prefix = options.job === undefined ? MANIFESTS_PREFIX : `${MANIFESTS_PREFIX}${options.job}/`;
   const found: SnapshotInfo[] = [];
+  let batch: { job: string; id: string; key: string }[] = [];
+  // Headers are read a few at a time: on a remote store a thousand snapshots are otherwise a thousand round trips one after the other.
+  const readBatch = async (): Promise<void> => {
+    const read = await Promise.all(batch.map((m) => readListed(storage, m).catch((err: unknown) => err)));
+    read.forEach((result, i) => {
+      if (!(result instanceof Error)) return void found.push(result as SnapshotInfo);
+      if (!isFailsafeError(result)) throw result;
+      const { job, id, key } = batch[i]!;
+      options.warn?.(`skipping ${storage.targetName}:${key}: ${result.message}`);
+      const error = new FailsafeError(result.code, result.message, { cause: result, object: key });
+      options.unreadable?.({ job, id, key, error });
+    });
+    batch = [];
+  };
   for await (const object of storage.list(prefix)) {
     const parsed = parseManifestKey(object.key);
     if (!parsed) continue;
-    try {
-      const header = await readManifestHeader(storage, parsed.job, parsed.id);
-      found.push({
-        id: header.id,
-        job: header.job,
-        target: storage.targetName,
-        createdAt: header.createdAt,
-        ...header.stats,
-        ...(header.tags && header.tags.length > 0 ? { tags: header.tags } : {}),
-        ...(header.warnings ? { warnings: header.warnings } : {}),
-      });
-    } catch (err) {
-      if (!isFailsafeError(err)) throw err;
-      options.warn?.(`skipping ${storage.targetName}:${object.key}: ${err.message}`);
-      const error = new FailsafeError(err.code, err.message, { cause: err, object: object.key });
-      options.unreadable?.({ job: parsed.job, id: parsed.id, key: object.key, error });
-    }
+    batch.push({ ...parsed, key: object.key });
+    if (batch.length >= HEADERS_AT_ONCE) await readBatch();
   }
+  await readBatch();
   found.push(...(await listSnapshotsV2(storage, options)));
   return withoutCollisions(storage, found, options).sort((a, b) =>
     a.createdAt === b.createdAt ? b.id.localeCompare(a.id) : b.createdAt.localeCompare(a.createdAt),
   );
+}
+
+async function readListed(storage: Storage, manifest: { job: string; id: string }): Promise<SnapshotInfo> {
+  const header = await readManifestHeader(storage, manifest.job, manifest.id);
+  return {
+    id: header.id,
+    job: header.job,
+    target: storage.targetName,
+    createdAt: header.createdAt,
+    ...header.stats,
+    ...(header.tags && header.tags.length > 0 ? { tags: header.tags } : {}),
+    ...(header.warnings ? { warnings: header.warnings } : {}),
+  };
 }
 
 /**

@@ -8,7 +8,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { TreeNode } from '../../ui/routes.js';
+import type { TreeNode } from '../../ui/listings.js';
 import { appJob } from '../helpers/cli.js';
 import { readEvents, startDashboard, type Dashboard } from '../helpers/ui-client.js';
 
@@ -137,8 +137,8 @@ describe('the dashboard', () => {
     expect(download.status).toBe(200);
     expect(download.headers.get('content-disposition')).toContain('photo-2.jpg.b64');
     expect(Buffer.from(await download.arrayBuffer())).toEqual(original);
-    const folder = await c.request('GET', `/api/download?id=${id}&path=data/photos`);
-    expect(folder.status).toBe(400);
+    const nothing = await c.request('GET', `/api/download?id=${id}&path=data/nothing`);
+    expect(nothing.status).toBe(400);
   });
 
   it('previews a prune as `prune --dry-run` does, and removes nothing', async () => {
@@ -165,7 +165,8 @@ describe('the dashboard', () => {
     expect(page.status).toBe(200);
     expect(page.headers.get('content-security-policy')).toMatch(/script-src 'self' 'sha256-[A-Za-z0-9+/=]+'/);
     expect(await page.text()).toContain('/app.js');
-    for (const path of ['/app.js', '/views.js', '/tree.js', '/api.js', '/vendor/preact.mjs', '/vendor/hooks.mjs', '/vendor/htm.mjs']) {
+    const modules = ['/app.js', '/views.js', '/tree.js', '/restore.js', '/run.js', '/charts.js', '/use-api.js', '/api.js'];
+    for (const path of [...modules, '/vendor/preact.mjs', '/vendor/hooks.mjs', '/vendor/htm.mjs', '/vendor/uplot.mjs']) {
       const res = await c.request('GET', path);
       expect(res.status, path).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^text\/javascript/);

@@ -132,6 +132,7 @@ describe('the dashboard never sends a secret', () => {
     expect(download.status).toBe(200);
     c.received.push(await download.text());
     await c.json('POST', '/api/restore', { id: first, job: 'app', target: 'disk', to: 'relative' }).catch(() => undefined);
+    await c.json('POST', '/api/restore-plan', { id: first, job: 'app', target: 'disk', path: 'data' });
     expect(c.received.length).toBeGreaterThan(10);
     const all = c.received.join('\n');
     expect(all).toContain(first);

@@ -3,7 +3,8 @@ import { h, render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import htm from 'htm';
 import { login, resume } from './api.js';
-import { BackupNow, Overview, PrunePreview, Snapshots } from './views.js';
+import { BackupNow } from './run.js';
+import { Overview, PrunePreview, Snapshots } from './views.js';
 
 const html = htm.bind(h);
 
@@ -21,8 +22,8 @@ function Login({ onDone, error }) {
   };
   return html`<form class="login" onSubmit=${submit}>
     <h1>Failsafe</h1>
-    <p>Paste the token <code>failsafe ui</code> printed (or open the address it printed).</p>
-    <input type="password" autocomplete="off" placeholder="token" value=${token} onInput=${(e) => setToken(e.target.value)} />
+    <p>Paste the token <code>failsafe ui</code> printed (or open the address it printed), or the password set in the YAML.</p>
+    <input type="password" autocomplete="off" placeholder="token or password" value=${token} onInput=${(e) => setToken(e.target.value)} />
     <button type="submit">Log in</button>
     ${problem && html`<p class="error">${problem}</p>`}
   </form>`;
@@ -53,7 +54,7 @@ function App() {
       <nav>
         ${Object.keys(VIEWS).map(
           (name) =>
-            html`<button class=${name === view ? 'active' : ''} onClick=${() => setView(name)}>
+            html`<button data-view=${name} class=${name === view ? 'active' : ''} onClick=${() => setView(name)}>
               ${name === 'backup' ? 'backup now' : name === 'prune' ? 'prune preview' : name}
             </button>`,
         )}

@@ -3,19 +3,28 @@ import { h } from 'preact';
 import { useState } from 'preact/hooks';
 import htm from 'htm';
 import { api, bytes, query, time } from './api.js';
+import { RestorePanel } from './restore.js';
 
 const html = htm.bind(h);
 
 export function Tree({ snapshot }) {
   const [result, setResult] = useState(undefined);
+  const [restoring, setRestoring] = useState(undefined);
+  const actions = { onResult: setResult, onRestore: setRestoring };
   return html`<div class="tree">
     <h3>${snapshot.job} ${snapshot.id} @ ${snapshot.target}</h3>
-    ${result && html`<p class=${result.error ? 'error' : 'note'}>${result.error ?? result.text}</p>`}
-    <${Folder} snapshot=${snapshot} path="" onResult=${setResult} open=${true} />
+    ${result && html`<p class=${result.error ? 'error' : 'note result'}>${result.error ?? result.text}</p>`}
+    ${
+      restoring &&
+      html`<${RestorePanel} snapshot=${snapshot} path=${restoring} key=${restoring} onDone=${(r) => (setRestoring(undefined), r && setResult(r))} />`
+    }
+    <${Folder} snapshot=${snapshot} path="" actions=${actions} open=${true} />
   </div>`;
 }
 
-function Folder({ snapshot, path, onResult, open: startOpen = false }) {
+const downloadHref = (snapshot, path) => `/api/download?${query({ id: snapshot.id, job: snapshot.job, target: snapshot.target, path })}`;
+
+function Folder({ snapshot, path, actions, open: startOpen = false }) {
   const [open, setOpen] = useState(startOpen);
   const [children, setChildren] = useState(undefined);
   const [error, setError] = useState(undefined);
@@ -29,40 +38,27 @@ function Folder({ snapshot, path, onResult, open: startOpen = false }) {
   const list =
     open &&
     html`<ul>
-      ${error && html`<li class="error">${error}</li>`} ${children === null && html`<li>…</li>`}
+      ${error && html`<li class="error">${error}</li>`} ${children === null && html`<li class="loading">…</li>`}
       ${(children ?? []).map((c) =>
         c.type === 'directory'
-          ? html`<li class="dir"><${Folder} snapshot=${snapshot} path=${c.path} onResult=${onResult} /></li>`
-          : html`<li class="file" data-path=${c.path}><${Entry} snapshot=${snapshot} entry=${c} onResult=${onResult} /></li>`,
+          ? html`<li class="dir" data-path=${c.path}><${Folder} snapshot=${snapshot} path=${c.path} actions=${actions} /></li>`
+          : html`<li class="file" data-path=${c.path}><${Entry} snapshot=${snapshot} entry=${c} actions=${actions} /></li>`,
       )}
     </ul>`;
   if (path === '') return list;
+  const name = path.split('/').at(-1);
   return html`<span>
-      <a href="#" class="folder" onClick=${(e) => (e.preventDefault(), setOpen(!open))}>${open ? '▾' : '▸'} ${path.split('/').at(-1)}/</a>
-      <${RestoreButton} snapshot=${snapshot} path=${path} onResult=${onResult} />
+      <a href="#" class="folder" data-path=${path} onClick=${(e) => (e.preventDefault(), setOpen(!open))}>${open ? '▾' : '▸'} ${name}/</a>
+      <a class="download" href=${downloadHref(snapshot, path)} download=${`${name}.tar.gz`}>tar.gz</a>
+      <button class="small restore" onClick=${() => actions.onRestore(path)}>restore…</button>
     </span>
     ${list}`;
 }
 
-function Entry({ snapshot, entry, onResult }) {
-  const href = `/api/download?${query({ id: snapshot.id, job: snapshot.job, target: snapshot.target, path: entry.path })}`;
+function Entry({ snapshot, entry, actions }) {
   return html`<span
     >${entry.name} <small>${bytes(entry.size)} ${time(entry.mtime)}</small>
-    ${entry.type === 'file' && html`<a class="download" href=${href} download=${entry.name}>download</a>`}
-    <${RestoreButton} snapshot=${snapshot} path=${entry.path} onResult=${onResult} />
+    ${entry.type === 'file' && html`<a class="download" href=${downloadHref(snapshot, entry.path)} download=${entry.name}>download</a>`}
+    <button class="small restore" onClick=${() => actions.onRestore(entry.path)}>restore…</button>
   </span>`;
-}
-
-function RestoreButton({ snapshot, path, onResult }) {
-  const restore = async () => {
-    const to = prompt(`Restore ${path} into which folder on the server? (an absolute path; nothing there is replaced)`);
-    if (!to) return;
-    try {
-      const r = await api('/api/restore', { method: 'POST', body: { id: snapshot.id, job: snapshot.job, target: snapshot.target, path, to } });
-      onResult({ text: `restored ${path}: ${r.sources.map((s) => `${s.entries} entries to ${s.destinations.join(', ')}`).join('; ')}` });
-    } catch (err) {
-      onResult({ error: err.message });
-    }
-  };
-  return html`<button class="small" onClick=${restore}>restore to…</button>`;
 }

@@ -1,25 +1,14 @@
 // The dashboard's views; each reads one API route, the one the matching CLI command calls.
 import { h } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import htm from 'htm';
-import { age, api, bytes, follow, query, time } from './api.js';
+import { age, api, bytes, query, time } from './api.js';
+import { Charts } from './charts.js';
+import { Problem, useApi } from './use-api.js';
 import { Tree } from './tree.js';
 
 const html = htm.bind(h);
-
-/** Loads `path` (again when `deps` change): [data, error, reload]. */
-function useApi(path, deps = []) {
-  const [state, setState] = useState({});
-  const load = () =>
-    api(path).then(
-      (data) => setState({ data }),
-      (error) => setState({ error: error.message }),
-    );
-  useEffect(() => void load(), deps);
-  return [state.data, state.error, load];
-}
-
-const Problem = ({ error }) => error && html`<p class="error">${error}</p>`;
+const PAGE = 100;
 
 export function Overview() {
   const [report, error] = useApi('/api/overview');
@@ -62,6 +51,7 @@ export function Overview() {
     </table>
     ${report.problems.map((p) => html`<p class="reason">${p}</p>`)}
     <p class="note">checked ${time(report.checkedAt)}</p>
+    <${Charts} jobs=${report.jobs} />
   </section>`;
 }
 
@@ -71,7 +61,9 @@ export function Snapshots() {
   const [open, setOpen] = useState(undefined);
   const [picked, setPicked] = useState([]);
   const [diff, setDiff] = useState(undefined);
-  const set = (key) => (e) => setFilter({ ...filter, [key]: e.target.value.trim() });
+  // A long history is drawn a page at a time: a thousand rows would slow the first paint for nothing.
+  const [shown, setShown] = useState(PAGE);
+  const set = (key) => (e) => (setFilter({ ...filter, [key]: e.target.value.trim() }), setShown(PAGE));
   const pick = (s) => setPicked(picked.includes(s) ? picked.filter((p) => p !== s) : [...picked.slice(-1), s]);
   const compare = async () => {
     const [a, b] = [...picked].sort((x, y) => x.createdAt.localeCompare(y.createdAt));
@@ -86,7 +78,7 @@ export function Snapshots() {
       <button type="button" disabled=${picked.length !== 2} onClick=${compare}>diff the two ticked</button>
     </form>
     <${Problem} error=${error} />
-    ${diff && html`<${Diff} diff=${diff} />`}
+    ${diff && html`<${Diff} diff=${diff} />`} ${open && html`<${Tree} snapshot=${open} key=${`${open.target}/${open.id}`} />`}
     <table class="snapshots">
       <thead>
         <tr>
@@ -101,7 +93,7 @@ export function Snapshots() {
         </tr>
       </thead>
       <tbody>
-        ${(snapshots ?? []).map(
+        ${(snapshots ?? []).slice(0, shown).map(
           (s) =>
             html`<tr data-id=${s.id}>
               <td><input type="checkbox" checked=${picked.includes(s)} onChange=${() => pick(s)} /></td>
@@ -116,7 +108,13 @@ export function Snapshots() {
         )}
       </tbody>
     </table>
-    ${open && html`<${Tree} snapshot=${open} key=${`${open.target}/${open.id}`} />`}
+    ${
+      snapshots?.length > shown &&
+      html`<p>
+        ${shown} of ${snapshots.length} shown
+        <button type="button" class="more" onClick=${() => setShown(shown + PAGE)}>show ${Math.min(PAGE, snapshots.length - shown)} more</button>
+      </p>`
+    }
   </section>`;
 }
 
@@ -129,46 +127,6 @@ function Diff({ diff }) {
     <ul>
       ${diff.added.map((e) => line('+', e))}${diff.removed.map((e) => line('-', e))}${diff.changed.map((c) => line('M', c.after))}
     </ul>
-  </div>`;
-}
-
-export function BackupNow() {
-  const [overview] = useApi('/api/overview');
-  const [run, setRun] = useState(undefined);
-  const start = async (kind, jobs) => {
-    try {
-      const { run: id } = await api(`/api/${kind}`, { method: 'POST', body: { jobs } });
-      setRun({ kind, id });
-      follow(id, (event, data) => setRun((r) => ({ ...r, [event]: data })));
-    } catch (err) {
-      setRun({ kind, error: err.message });
-    }
-  };
-  const busy = run && run.id && !run.done;
-  return html`<section>
-    <h2>Back up now</h2>
-    ${(overview?.jobs ?? []).map(
-      (j) =>
-        html`<p>
-          <button disabled=${busy} onClick=${() => start('backup', [j.job])}>back up ${j.job}</button>
-          <button disabled=${busy} onClick=${() => start('drill', [j.job])}>drill ${j.job}</button>
-        </p>`,
-    )}
-    ${run && html`<${RunView} run=${run} />`}
-  </section>`;
-}
-
-function RunView({ run }) {
-  if (run.error) return html`<${Problem} error=${run.error} />`;
-  const p = run.progress;
-  const done = run.done;
-  return html`<div class="run">
-    <p>${run.kind} ${done ? (done.ok && !(done.result?.failures?.length > 0) ? 'finished' : 'failed') : 'running…'}</p>
-    ${p && html`<p class="progress">${p.job}: ${p.files} files, ${bytes(p.bytesRead)} read, ${bytes(p.storedBytes)} stored ${p.file ? html`<br /><small>${p.file}</small>` : ''}</p>`}
-    ${done && !done.ok && html`<${Problem} error=${`${done.error.message} [${done.error.code}]`} />`}
-    ${done?.result?.snapshots?.map((s) => html`<p class="snapshot">snapshot ${s.id} in ${s.target}: ${bytes(s.bytes)}, ${s.files} files</p>`)}
-    ${done?.result?.failures?.map((f) => html`<${Problem} error=${`${f.job}${f.target ? ` to ${f.target}` : ''}: ${f.message} [${f.code}]`} />`)}
-    ${done?.result?.jobs?.map((j) => html`<p>drill ${j.job}: ${j.ok ? 'restored and checked' : 'failed'}</p>`)}
   </div>`;
 }
 

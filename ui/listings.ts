@@ -1,0 +1,91 @@
+/**
+ * The snapshots the page is browsing, kept decoded and indexed by folder:
+ * opening a folder of a 100,000-file snapshot would otherwise read,
+ * authenticate and parse its whole manifest again for each click. A
+ * snapshot never changes once written, so an index stays right for as long
+ * as it is kept; only the last few are, keyed by what named them.
+ */
+import type { Failsafe } from '../api/failsafe.js';
+import type { BrowsedEntry } from '../api/operations/browse.js';
+import type { SnapshotInfo } from '../core/repository/snapshots.js';
+import { pickDefined } from '../core/util/defined.js';
+
+const KEPT = 3;
+
+export interface TreeNode {
+  name: string;
+  /** `<source>/<path>`: what `ls`, a download and a restore take. */
+  path: string;
+  type: 'file' | 'directory' | 'symlink';
+  size?: number;
+  mtime?: string;
+  linkTarget?: string;
+}
+
+export interface FolderIndex {
+  snapshot: SnapshotInfo;
+  /** Each folder's content by its `<source>/<path>` ('' holds the sources); a file's is empty. */
+  folders: Map<string, TreeNode[]>;
+}
+
+export class Listings {
+  readonly #failsafe: Failsafe;
+  readonly #kept = new Map<string, Promise<FolderIndex>>();
+
+  constructor(failsafe: Failsafe) {
+    this.#failsafe = failsafe;
+  }
+
+  /** `failsafe ls <id>`, folder by folder. */
+  get(id: string, select: { job?: string; target?: string }): Promise<FolderIndex> {
+    const read = (): Promise<FolderIndex> => this.#failsafe.ls(id, undefined, select).then((l) => ({ snapshot: l.snapshot, folders: folderIndex(l.entries) }));
+    // `latest` names another snapshot after the next backup.
+    if (id === 'latest') return read();
+    const key = JSON.stringify([id, select.job, select.target]);
+    let index = this.#kept.get(key);
+    if (index) this.#kept.delete(key);
+    else index = read();
+    // A failed read is not kept: the next click tries again.
+    index.catch(() => this.#kept.get(key) === index && this.#kept.delete(key));
+    this.#kept.set(key, index);
+    for (const old of [...this.#kept.keys()].slice(0, Math.max(0, this.#kept.size - KEPT))) this.#kept.delete(old);
+    return index;
+  }
+}
+
+/**
+ * Every folder's content in one pass over the entries, folders first, then
+ * files, each by name. A folder the manifest has no entry for (a source's
+ * root) is still listed, from what it holds.
+ */
+export function folderIndex(entries: BrowsedEntry[]): Map<string, TreeNode[]> {
+  const folders = new Map<string, Map<string, TreeNode>>([['', new Map()]]);
+  const folder = (path: string): Map<string, TreeNode> => {
+    let content = folders.get(path);
+    if (!content) folders.set(path, (content = new Map()));
+    return content;
+  };
+  for (const e of entries) {
+    const full = e.path === '' || e.path === '.' ? e.source : `${e.source}/${e.path}`;
+    let parent = '';
+    for (let at = full.indexOf('/'), from = 0; at !== -1; from = at + 1, at = full.indexOf('/', from)) {
+      const name = full.slice(from, at);
+      const content = folder(parent);
+      parent = full.slice(0, at);
+      if (!content.has(name)) content.set(name, { name, path: parent, type: 'directory' });
+    }
+    const name = full.slice(parent === '' ? 0 : parent.length + 1);
+    folder(parent).set(name, { name, path: full, type: e.type, size: e.size, mtime: e.mtime, ...pickDefined({ linkTarget: e.linkTarget }) });
+    folder(full);
+  }
+  const sorted = new Map<string, TreeNode[]>();
+  for (const [path, content] of folders) {
+    sorted.set(
+      path,
+      [...content.values()].sort((a, b) =>
+        (a.type === 'directory') === (b.type === 'directory') ? a.name.localeCompare(b.name) : a.type === 'directory' ? -1 : 1,
+      ),
+    );
+  }
+  return sorted;
+}
