@@ -4,6 +4,7 @@
  *
  *   checkpoints/<operation id>/<sequence:12>.json
  */
+import { createHash } from 'node:crypto';
 import { FailsafeError } from '../errors.js';
 
 export const CHECKPOINT_STATES = ['initialized', 'running', 'paused', 'completed', 'failed', 'recovering'] as const;
@@ -84,10 +85,27 @@ export function sequenceOf(key: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-/** The checkpoint stored under `key`; throws when the text is not one, or is one saved under another key. */
+/**
+ * A checkpoint's stored bytes: its JSON with the SHA-256 of that JSON beside
+ * it, so a record damaged on the way (a plain-HTTP S3 endpoint checks
+ * nothing on a download) or at rest is told from a good one, and fetched again.
+ */
+export function encodeRecord<D>(checkpoint: Checkpoint<D>): { bytes: Buffer; sha256: string } {
+  const bytes = Buffer.from(JSON.stringify({ ...checkpoint, sha256: sha256Of(checkpoint) }));
+  return { bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+const sha256Of = <D>(checkpoint: Checkpoint<D>): string => createHash('sha256').update(JSON.stringify(checkpoint)).digest('hex');
+
+/**
+ * The checkpoint stored under `key`; throws when the text is not one, is one
+ * saved under another key, or does not match its SHA-256 (records written
+ * before it was added have none, and are taken as they are).
+ */
 export function parseRecord(text: string, key: string): Checkpoint {
-  const parsed = JSON.parse(text) as Checkpoint;
+  const { sha256, ...parsed } = JSON.parse(text) as Checkpoint & { sha256?: unknown };
   if (!isCheckpoint(parsed) || recordKey(parsed.operationId, parsed.sequence) !== key) throw new Error('not a checkpoint record');
+  if (sha256 !== undefined && sha256 !== sha256Of(parsed)) throw new Error('its SHA-256 does not match: the record is damaged');
   return parsed;
 }
 

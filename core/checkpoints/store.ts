@@ -15,6 +15,7 @@ import {
   checkInput,
   checkOperationId,
   newCheckpoint,
+  encodeRecord,
   parseRecord,
   recordKey,
   sequenceOf,
@@ -64,7 +65,8 @@ export class CheckpointStore {
     const sequence = (this.#sequences.get(input.operationId) ?? 0) + 1;
     const checkpoint = newCheckpoint(input, sequence);
     const key = recordKey(input.operationId, sequence);
-    await this.storage.put(key, Buffer.from(JSON.stringify(checkpoint)));
+    const record = encodeRecord(checkpoint);
+    await this.storage.put(key, record.bytes, { sha256: record.sha256 });
     await pauseForTest('checkpoint-written');
     this.#sequences.set(input.operationId, sequence);
     keys.push(key);
@@ -208,18 +210,21 @@ export class CheckpointStore {
     return keys;
   }
 
+  /** A record, fetched again (from a remote store) while it fails its check; undefined when gone, or damaged on every try. */
   async #read(key: string): Promise<Checkpoint | undefined> {
-    let text: string;
     try {
-      text = (await this.storage.getBuffer(key)).toString('utf8');
+      return await this.storage.readAgain(async () => {
+        const text = (await this.storage.getBuffer(key)).toString('utf8');
+        try {
+          return parseRecord(text, key);
+        } catch (err) {
+          throw new FailsafeError('E_CHECKSUM', err instanceof Error ? err.message : String(err), { cause: err });
+        }
+      });
     } catch (err) {
       if (err instanceof FailsafeError && err.code === 'E_NOT_FOUND') return undefined;
-      throw err;
-    }
-    try {
-      return parseRecord(text, key);
-    } catch (err) {
-      this.#warn(`checkpoint ${this.storage.targetName}:${key} is unreadable and was skipped (${err instanceof Error ? err.message : String(err)})`);
+      if (!(err instanceof FailsafeError && err.code === 'E_CHECKSUM')) throw err;
+      this.#warn(`checkpoint ${this.storage.targetName}:${key} is unreadable and was skipped (${err.message})`);
       return undefined;
     }
   }

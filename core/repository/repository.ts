@@ -132,11 +132,13 @@ export class Repository {
   async deleteSnapshot(job: string, id: string, options: StorageOptions = {}): Promise<void> {
     // A v2 snapshot is one object; the packs only it used go with prune's sweep (core/maintenance/prune-packs.ts).
     await this.storage.delete(snapshotKeyV2(job, id), options);
-    if (!(await this.hasSnapshot(job, id, options))) return;
-    await this.storage.put(forgottenKey(job, id), Buffer.from(new Date().toISOString()), options);
-    await pauseForTest('prune-marked');
-    await this.storage.delete(manifestKey(job, id), options);
-    await pauseForTest('prune-manifest-deleted');
+    // Without a manifest (an abandoned run's data) there is nothing to mark: only data to remove.
+    if (await this.hasSnapshot(job, id, options)) {
+      await this.storage.put(forgottenKey(job, id), Buffer.from(new Date().toISOString()), options);
+      await pauseForTest('prune-marked');
+      await this.storage.delete(manifestKey(job, id), options);
+      await pauseForTest('prune-manifest-deleted');
+    }
     await this.#deleteData(job, id, undefined, options);
   }
 

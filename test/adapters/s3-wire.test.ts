@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { S3Adapter } from '../../adapters/s3/index.js';
+import { CheckpointStore } from '../../core/checkpoints/store.js';
 import { Storage } from '../../core/repository/storage.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { failure } from '../helpers/errors.js';
@@ -69,6 +70,24 @@ for (const [name, server] of servers) {
       expect(await storage.put('cut', data, { sha256: sha(data) })).toEqual({ size: data.length });
       expect(proxy.fired).toBe(1);
       expect(sha(await direct.getBuffer('cut'))).toBe(sha(data));
+    });
+
+    it.each([
+      ['flip', 'upload'],
+      ['drop', 'upload'],
+      ['flip', 'download'],
+      ['stall', 'download'],
+    ] as const)('the checkpoint store through the link, %s on %s: the record saved and read back whole', async (kind, direction) => {
+      const { proxy, storage, direct, bucket } = await setup();
+      const checkpoints = new CheckpointStore(storage);
+      // A record large enough for the fault to fall inside it.
+      const data = { rows: randomBytes(150_000).toString('base64') };
+      if (direction === 'upload') proxy.inject({ kind, direction, request: new RegExp(`^PUT /${bucket}/checkpoints/`), offset: 100_000 });
+      const saved = await checkpoints.save({ operationId: 'import', operationName: 'import', state: 'running', progress: 0.5, data });
+      if (direction === 'download') proxy.inject({ kind, direction, request: new RegExp(`^GET /${bucket}/checkpoints/`), offset: 100_000 });
+      expect((await checkpoints.load(saved.checkpointId))?.data).toEqual(data);
+      expect(proxy.fired).toBe(1);
+      expect((await new CheckpointStore(direct).latest('import'))?.data).toEqual(data);
     });
 
     it('a byte flipped inside the second part of a multipart upload: that part is sent again', async () => {

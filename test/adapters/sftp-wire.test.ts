@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SftpAdapter } from '../../adapters/sftp/sftp.js';
+import { CheckpointStore } from '../../core/checkpoints/store.js';
 import { Storage } from '../../core/repository/storage.js';
 import { failure } from '../helpers/errors.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
@@ -101,6 +102,27 @@ describe('sftp wire faults (OpenSSH)', () => {
       await close();
     }
   });
+
+  it.each(CASES.map(([kind]) => kind).flatMap((kind) => [[kind, 'upload'] as const, [kind, 'download'] as const]))(
+    'the checkpoint store through the link, %s on %s: the record saved and read back whole',
+    async (kind, direction) => {
+      const { storage, direct, close } = await setup();
+      try {
+        const checkpoints = new CheckpointStore(storage);
+        // A record large enough for the fault to fall inside it.
+        const data = { rows: randomBytes(150_000).toString('base64') };
+        const before = proxy.fired;
+        if (direction === 'upload') proxy.inject({ kind, direction, offset: 100_000 });
+        const saved = await checkpoints.save({ operationId: 'import', operationName: 'import', state: 'running', progress: 0.5, data });
+        if (direction === 'download') proxy.inject({ kind, direction, offset: 100_000 });
+        expect((await checkpoints.load(saved.checkpointId))?.data).toEqual(data);
+        expect(proxy.fired).toBe(before + 1);
+        expect((await new CheckpointStore(direct).latest('import'))?.data).toEqual(data);
+      } finally {
+        await close();
+      }
+    },
+  );
 
   it.each([
     ['flip', 1_000_000],
