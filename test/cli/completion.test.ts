@@ -43,7 +43,7 @@ describe('failsafe completion', () => {
     await run('bash', ['-n', '-c', script]);
     expect(await bashComplete(script, ['res'])).toEqual(['restore', 'resume']);
     expect(await bashComplete(script, ['config', ''])).toEqual(['validate']);
-    expect(await bashComplete(script, ['-c', 'x.yaml', 'backup', '--t'])).toEqual(['--tag']);
+    expect(await bashComplete(script, ['-c', 'x.yaml', 'backup', '--t'])).toEqual(['--timeout', '--tag']);
     expect(await bashComplete(script, ['restore', 'latest', '--no-'])).toEqual(['--no-safety-snapshot', '--no-keep-previous']);
     expect(await bashComplete(script, ['keys', 'rotate', '--old-k'])).toEqual(['--old-key-file']);
   });
