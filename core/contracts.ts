@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 
 /**
  * What an adapter does that the presence of its members cannot show; optional members (`getBuffer`, `filePath`, `cleanupTemp`, `lockedUntil`,
- * `close`) declare themselves by being there. The core and the storage suite (test/conformance/storage.ts) branch on both.
+ * `extendLock`, `close`) declare themselves by being there. The core and the storage suite (test/conformance/storage.ts) branch on both.
  */
 export interface StorageCapabilities {
   /** `get(key, { range })` reads only the bytes asked for; else the `Storage` facade reads the whole object and slices it. */
@@ -95,11 +95,10 @@ export interface StorageAdapter {
    * object; resolves with how many. Called by prune, which reports a rejection as the target's failure.
    */
   cleanupTemp?(olderThanMs: number): Promise<number>;
-  /**
-   * Optional, for stores with retention locks (S3 Object Lock, WORM): when the object's lock ends, `undefined` when it
-   * may be deleted now. Rejects as `head`. Prune never deletes a snapshot whose manifest is locked.
-   */
+  /** Optional, for stores with retention locks (S3 Object Lock, WORM): the lock's end, `undefined` when deletable now. Rejects as `head`. */
   lockedUntil?(key: string, options?: StorageOptions): Promise<Date | undefined>;
+  /** Optional (S3 `objectLock`): the lock moved to the configured period from now, never earlier; `undefined` when set to lock nothing. */
+  extendLock?(key: string, options?: StorageOptions): Promise<Date | undefined>;
 }
 
 // ---------------------------------------------------------------- sources

@@ -7,7 +7,7 @@ export const s3Adapter = defineLazyAdapter({
   optionsSchema: s3OptionsSchema,
   // As S3Adapter's; test/adapters/lazy-targets.test.ts checks they agree.
   capabilities: s3Capabilities,
-  optional: ['cleanupTemp', 'lockedUntil'],
+  optional: ['cleanupTemp', 'lockedUntil', 'extendLock'],
   // The SDK retries each request itself (standard mode, `maxAttempts`, with a retry quota): another layer would multiply the attempts.
   retry: false,
   load: async (options, target, context) => {

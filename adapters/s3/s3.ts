@@ -10,6 +10,7 @@ import {
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
+  PutObjectRetentionCommand,
   type PutObjectCommandInput,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -166,6 +167,24 @@ export class S3Adapter implements StorageAdapter {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: this.settings.bucket, Key: this.#key(key) }), this.#send(options));
       const until = out.ObjectLockRetainUntilDate;
       return until && until.getTime() > Date.now() ? until : undefined;
+    });
+  }
+
+  /**
+   * Object Lock retention moved to `objectLock.days` from now. A lock that still has 90% of that ahead is left as it is, so daily prunes
+   * write each object's retention about once in a tenth of the period; a later lock (a shortened `days`) is never moved earlier.
+   */
+  async extendLock(key: string, options: StorageOptions = {}): Promise<Date | undefined> {
+    const { bucket, objectLock } = this.settings;
+    if (!objectLock) return undefined;
+    const period = objectLock.days * DAY;
+    const current = await this.lockedUntil(key, options);
+    if (current && current.getTime() >= Date.now() + 0.9 * period) return current;
+    const until = new Date(Date.now() + period);
+    return this.#call(`lock extension ${key}`, async () => {
+      const retention = { Mode: objectLock.mode, RetainUntilDate: until };
+      await this.client.send(new PutObjectRetentionCommand({ Bucket: bucket, Key: this.#key(key), Retention: retention }), this.#send(options));
+      return until;
     });
   }
 

@@ -53,7 +53,9 @@ function formatPrune(report: PruneReport): string {
   for (const [target, p] of Object.entries(report.packs)) {
     const repacked = p.repacked > 0 ? `, ${p.repacked} partly used repacked into ${p.repackedPacks}` : '';
     const locked = p.notRepacked > 0 ? `, ${p.notRepacked} partly used left whole (this host cannot open them)` : '';
-    lines.push(`packs @ ${target}: ${remove} ${p.removedPacks} (${formatBytes(p.removedBytes)})${repacked}${locked}, ${p.keptPacks} kept`);
+    const held = p.locked > 0 ? `, ${p.locked} unused or partly used kept under a retention lock` : '';
+    const extended = p.extendedLocks > 0 ? `; retention locks extended on ${p.extendedLocks} objects` : '';
+    lines.push(`packs @ ${target}: ${remove} ${p.removedPacks} (${formatBytes(p.removedBytes)})${repacked}${locked}${held}, ${p.keptPacks} kept${extended}`);
   }
   const kept = report.snapshots.filter((s) => s.action === 'keep').length;
   lines.push(`${kept} kept, ${report.snapshots.length - kept} ${remove}${report.dryRun ? ' (dry run: nothing changed)' : ''}`);

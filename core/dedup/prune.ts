@@ -20,10 +20,11 @@ import { SecretstreamCipher } from '../crypto/segment-cipher.js';
 import { encodeIndex, newIndexKey, type IndexedPack } from '../pack/index-object.js';
 import type { PackEntry } from '../pack/format.js';
 import { loadIndex, PACKS_PREFIX, type LoadedRepositoryIndex } from '../pack/load-index.js';
-import { openRepositoryKeys } from '../pack/repository-config.js';
+import { CONFIG_KEY, openRepositoryKeys } from '../pack/repository-config.js';
 import type { Storage } from '../repository/storage.js';
 import { crashPoint } from '../testing/crash.js';
 import { FailsafeError } from '../errors.js';
+import { extendLocks, lockedObjects } from './pack-locks.js';
 import { choosePacksToRepack, DEFAULT_MAX_UNUSED, repack, type PartlyUsedPack } from './repack.js';
 import { decodeSnapshotHeaderV2, decodeSnapshotReferences, SNAPSHOTS_PREFIX } from './snapshot.js';
 
@@ -59,6 +60,10 @@ export interface DedupPruneReport {
   notRepacked: number;
   /** Packs nothing uses that were kept for being younger than the grace period. */
   tooYoung: number;
+  /** Packs that would have been swept or repacked but are under a retention lock (S3 Object Lock): kept, and asked again next time. */
+  locked: number;
+  /** Objects (config, index, packs) whose retention lock was extended for the kept snapshots; 0 when the target locks nothing. */
+  extendedLocks: number;
 }
 
 export async function pruneDeduplicated(input: DedupPruneInput): Promise<DedupPruneReport> {
@@ -77,9 +82,13 @@ export async function pruneDeduplicated(input: DedupPruneInput): Promise<DedupPr
   for await (const object of storage.list(PACKS_PREFIX, options)) sizes.set(object.key, object);
   const now = (input.now ?? new Date()).getTime();
   const young = (key: string): boolean => now - (sizes.get(key)?.modified?.getTime() ?? now) < (input.graceMs ?? DEFAULT_GRACE_MS);
-  const { keep, sweep, partly, usedBytes, tooYoung } = classify(loaded, marks, young);
-  report.tooYoung = tooYoung;
-  const chosen = choosePacksToRepack(partly, usedBytes, input.maxUnused ?? DEFAULT_MAX_UNUSED);
+  const first = classify(loaded, marks, young);
+  // Only candidates are asked about their locks: a HEAD per pack that would go, none for packs that stay anyway.
+  const candidates = [...first.sweep, ...choosePacksToRepack(first.partly, first.usedBytes, maxUnused(input)).map((p) => p.pack.key)];
+  const locked = await lockedObjects(storage, candidates, now, options);
+  const { keep, sweep, partly, usedBytes } = locked.size === 0 ? first : classify(loaded, marks, (key) => young(key) || locked.has(key));
+  Object.assign(report, { tooYoung: first.tooYoung, locked: locked.size });
+  const chosen = choosePacksToRepack(partly, usedBytes, maxUnused(input));
   report.repacked = chosen.length;
   const count = (keys: string[]): void => {
     report.removedPacks = keys.length;
@@ -87,27 +96,37 @@ export async function pruneDeduplicated(input: DedupPruneInput): Promise<DedupPr
   };
   count([...sweep, ...chosen.map((p) => p.pack.key)]);
   report.keptPacks = keep.length - chosen.length;
-  if (input.dryRun || (sweep.length === 0 && chosen.length === 0)) return report;
-  const moved = await repack({
-    storage,
-    keyRing,
-    packs: chosen,
-    writeOnly: input.writeOnly === true,
-    ...options,
-    ...(input.packSize ? { packSize: input.packSize } : {}),
-  });
-  const replaced = new Set(moved.replaced);
-  Object.assign(report, { repacked: moved.replaced.length, repackedPacks: moved.written.length, notRepacked: moved.skipped.length });
-  report.repackedBytes = moved.writtenBytes;
-  const index = [...keep.filter((p) => !replaced.has(p.key)), ...moved.written];
-  report.keptPacks = index.length;
-  sweep.push(...moved.replaced);
-  count(sweep);
-  await storage.put(newIndexKey(), encodeIndex(index, indexCipher), options);
-  crashPoint('prune-index-written');
-  await deleteAll(storage, loaded.indexObjects, 'prune-index-deleted', options);
-  await deleteAll(storage, sweep, 'prune-pack-deleted', options);
+  if (input.dryRun) return report;
+  let remaining = { packs: keep.map((p) => p.key), indexObjects: loaded.indexObjects };
+  if (sweep.length > 0 || chosen.length > 0) {
+    const moved = await repack({
+      storage,
+      keyRing,
+      packs: chosen,
+      writeOnly: input.writeOnly === true,
+      ...options,
+      ...(input.packSize ? { packSize: input.packSize } : {}),
+    });
+    const replaced = new Set(moved.replaced);
+    Object.assign(report, { repacked: moved.replaced.length, repackedPacks: moved.written.length, notRepacked: moved.skipped.length });
+    report.repackedBytes = moved.writtenBytes;
+    const index = [...keep.filter((p) => !replaced.has(p.key)), ...moved.written];
+    report.keptPacks = index.length;
+    sweep.push(...moved.replaced);
+    count(sweep);
+    const indexKey = newIndexKey();
+    await storage.put(indexKey, encodeIndex(index, indexCipher), options);
+    crashPoint('prune-index-written');
+    await deleteAll(storage, loaded.indexObjects, 'prune-index-deleted', options);
+    await deleteAll(storage, sweep, 'prune-pack-deleted', options);
+    remaining = { packs: index.map((p) => p.key), indexObjects: [indexKey] };
+  }
+  report.extendedLocks = await extendLocks(storage, [CONFIG_KEY, ...remaining.indexObjects, ...remaining.packs], options);
   return report;
+}
+
+function maxUnused(input: DedupPruneInput): number {
+  return input.maxUnused ?? DEFAULT_MAX_UNUSED;
 }
 
 const EMPTY_REPORT: DedupPruneReport = {
@@ -120,6 +139,8 @@ const EMPTY_REPORT: DedupPruneReport = {
   repackedBytes: 0,
   notRepacked: 0,
   tooYoung: 0,
+  locked: 0,
+  extendedLocks: 0,
 };
 
 /** The snapshot objects to keep, and the names (`<job>/<id>`) of those to forget that exist. */

@@ -127,9 +127,9 @@ async function pruneSnapshots(task: PruneTask, now: Date, options: PruneOptions)
   const out: PruneDecision[] = [];
   const opts = options.signal ? { signal: options.signal } : {};
   for (const d of decisions) {
-    const { id, createdAt } = d.snapshot;
+    const { id, createdAt, format } = d.snapshot;
     if (!d.keep) {
-      const lockedUntil = await repository.manifestLockedUntil(job, id, opts);
+      const lockedUntil = await repository.snapshotLockedUntil(job, id, format ?? 1, opts);
       if (lockedUntil && lockedUntil.getTime() > now.getTime()) {
         d.keep = true;
         d.reasons.push(`locked until ${lockedUntil.toISOString()}`);

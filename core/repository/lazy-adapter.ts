@@ -12,7 +12,7 @@ import { defineAdapter, type AdapterContext, type AdapterFactory } from '../sdk/
 import type { RetryPolicy } from './retry.js';
 
 /** The optional members an implementation has; they must exist (or not) before it is loaded. */
-export type OptionalMember = 'getBuffer' | 'cleanupTemp' | 'lockedUntil';
+export type OptionalMember = 'getBuffer' | 'cleanupTemp' | 'lockedUntil' | 'extendLock';
 
 export interface LazyAdapterSpec<Options> {
   type: string;
@@ -51,6 +51,7 @@ export class LazyAdapter implements StorageAdapter {
   getBuffer?: (key: string, options?: StorageOptions) => Promise<Buffer>;
   cleanupTemp?: (olderThanMs: number, ...rest: unknown[]) => Promise<number>;
   lockedUntil?: (key: string, options?: StorageOptions) => Promise<Date | undefined>;
+  extendLock?: (key: string, options?: StorageOptions) => Promise<Date | undefined>;
   readonly #load: () => Promise<StorageAdapter>;
   #real: Promise<StorageAdapter> | undefined;
 

@@ -113,9 +113,9 @@ export class Repository {
     await this.storage.put(manifestKey(job, id), manifest, options);
   }
 
-  /** The end of the retention lock on the snapshot's manifest, or undefined when it may be removed. */
-  manifestLockedUntil(job: string, id: string, options: StorageOptions = {}): Promise<Date | undefined> {
-    return this.storage.lockedUntil(manifestKey(job, id), options);
+  /** The end of the retention lock on the snapshot's manifest (format 1) or object (format 2), or undefined when it may be removed. */
+  snapshotLockedUntil(job: string, id: string, format: 1 | 2, options: StorageOptions = {}): Promise<Date | undefined> {
+    return this.storage.lockedUntil(format === 2 ? snapshotKeyV2(job, id) : manifestKey(job, id), options);
   }
 
   /** The snapshot's segment objects, in key order. */

@@ -64,6 +64,7 @@ class RetryingAdapter implements StorageAdapter {
   filePath?: (key: string) => Promise<string>;
   cleanupTemp?: (olderThanMs: number) => Promise<number>;
   lockedUntil?: (key: string, options?: StorageOptions) => Promise<Date | undefined>;
+  extendLock?: (key: string, options?: StorageOptions) => Promise<Date | undefined>;
   close?: () => Promise<void>;
   readonly #inner: StorageAdapter;
   readonly #policy: RetryPolicy;
@@ -75,11 +76,12 @@ class RetryingAdapter implements StorageAdapter {
     this.#policy = policy;
     this.#counted = counted;
     // Optional members exist here exactly when they exist on the adapter: callers test for them.
-    const { getBuffer, filePath, cleanupTemp, lockedUntil, close } = inner;
+    const { getBuffer, filePath, cleanupTemp, lockedUntil, extendLock, close } = inner;
     if (getBuffer) this.getBuffer = (key, options) => this.#retry(options, () => getBuffer.call(inner, key, options), 'refetched');
     if (filePath) this.filePath = (key) => filePath.call(inner, key);
     if (cleanupTemp) this.cleanupTemp = (olderThanMs) => this.#retry(undefined, () => cleanupTemp.call(inner, olderThanMs));
     if (lockedUntil) this.lockedUntil = (key, options) => this.#retry(options, () => lockedUntil.call(inner, key, options));
+    if (extendLock) this.extendLock = (key, options) => this.#retry(options, () => extendLock.call(inner, key, options));
     if (close) this.close = () => close.call(inner);
   }
 

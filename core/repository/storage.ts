@@ -131,6 +131,19 @@ export class Storage {
     return this.#wrap('lock check', key, () => adapter.lockedUntil!(key, options));
   }
 
+  /** Whether the adapter can extend retention locks (`extendLock`); it may still be set to lock nothing. */
+  get extendsLocks(): boolean {
+    return this.adapter.extendLock !== undefined;
+  }
+
+  /** The object's lock moved to the adapter's period from now: its new end, or undefined when the adapter locks nothing. */
+  async extendLock(key: string, options: StorageOptions = {}): Promise<Date | undefined> {
+    validateKey(key);
+    const adapter = this.adapter;
+    if (!adapter.extendLock) return undefined;
+    return this.#wrap('lock extension', key, () => adapter.extendLock!(key, options));
+  }
+
   async #wrap<T>(operation: string, key: string, call: () => Promise<T>): Promise<T> {
     try {
       return await call();

@@ -9,7 +9,7 @@ import { LazyAdapter } from '../../core/repository/lazy-adapter.js';
 
 const s3Options = { bucket: 'backups', endpoint: 'http://127.0.0.1:9', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } };
 const sftpOptions = { host: '127.0.0.1', port: 9, username: 'backup', path: 'b', hostKey: `SHA256:${'A'.repeat(43)}`, password: 'x' };
-const OPTIONAL = ['getBuffer', 'cleanupTemp', 'lockedUntil', 'close'] as const;
+const OPTIONAL = ['getBuffer', 'cleanupTemp', 'lockedUntil', 'extendLock', 'close'] as const;
 
 function shape(adapter: StorageAdapter): Record<string, unknown> {
   const record = adapter as unknown as Record<string, unknown>;

@@ -122,6 +122,8 @@ export function s3AdapterTests(server: S3TestServer, context: { adapter: () => u
   it('an object without Object Lock is not locked', async () => {
     await context.storage().put('free', Buffer.from('x'));
     expect(await context.storage().lockedUntil('free')).toBeUndefined();
+    // A target without `objectLock` locks nothing, so prune's extension stops at its first answer.
+    expect(await context.storage().extendLock('free')).toBeUndefined();
   });
 
   when(server.objectLock, 'the server has no Object Lock')('objectLock: every object is locked for its days, and lockedUntil says until when', async () => {
@@ -135,6 +137,8 @@ export function s3AdapterTests(server: S3TestServer, context: { adapter: () => u
       const until = (await locked.lockedUntil(key))!.getTime();
       expect(until).toBeGreaterThanOrEqual(before + 2 * 86_400_000 - 5000);
       expect(until).toBeLessThanOrEqual(Date.now() + 2 * 86_400_000 + 5000);
+      // Still almost the whole period ahead: extending leaves the lock as it is.
+      expect((await locked.extendLock(key))!.getTime()).toBe(until);
     }
     await locked.close();
   });

@@ -5,7 +5,7 @@
  * Storage facade, the way the core uses an adapter, and picks its cases from
  * what the adapter declares (abstract-level's `supports`): its capabilities
  * (`rangeRead`, `persistent`) and its optional members (`filePath`,
- * `cleanupTemp`, `lockedUntil`).
+ * `cleanupTemp`, `lockedUntil`, `extendLock`).
  *
  *   testStorageAdapter('local', { create: async () => new LocalAdapter({ path: await tmp() }) });
  *
@@ -330,6 +330,14 @@ export function testStorageAdapter(name: string, options: StorageSuiteOptions): 
       if (!adapter.lockedUntil) return skip('the adapter has no lockedUntil');
       await storage.put('unlocked', Buffer.from('x'));
       expect(await storage.lockedUntil('unlocked')).toBeUndefined();
+    });
+
+    it('extendLock, when the adapter has it, leaves the object readable and any lock it reports ahead of now', async ({ skip }) => {
+      if (!adapter.extendLock) return skip('the adapter has no extendLock');
+      await storage.put('extended', Buffer.from('kept'));
+      const until = await storage.extendLock('extended');
+      if (until !== undefined) expect(until.getTime()).toBeGreaterThan(Date.now());
+      expect((await storage.getBuffer('extended')).toString()).toBe('kept');
     });
 
     if (options.folder) {
