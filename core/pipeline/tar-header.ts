@@ -14,6 +14,9 @@
  * ustar field holding the nearest second it can.
  */
 
+import { isUtf8 } from 'node:buffer';
+import { encodeName } from '../fs/name-bytes.js';
+
 export type TarEntryType = 'file' | 'directory' | 'symlink';
 
 export interface TarHeader {
@@ -97,11 +100,23 @@ function encodeUstar(header: Required<Omit<TarHeader, 'linkname'>> & { linkname?
   return block;
 }
 
+/**
+ * PAX records hold the name's bytes: a name that is not UTF-8 (carried as
+ * U+DC80–U+DCFF, core/fs/name-bytes.ts) is written as its own bytes, and the
+ * records then start with `hdrcharset=BINARY`, POSIX's word for "these
+ * values are bytes, not UTF-8" (GNU tar and libarchive honour it).
+ */
 function encodePax(name: string, linkname: string | undefined, mtime: string | undefined): Buffer {
-  let records = withLength(` path=${name}\n`);
-  if (linkname) records += withLength(` linkpath=${linkname}\n`);
-  if (mtime !== undefined) records += withLength(` mtime=${mtime}\n`);
-  return Buffer.from(records);
+  const path = encodeName(name);
+  const link = linkname ? encodeName(linkname) : undefined;
+  const binary = !isUtf8(path) || (link !== undefined && !isUtf8(link));
+  const records = [
+    ...(binary ? [withLength('hdrcharset', Buffer.from('BINARY'))] : []),
+    withLength('path', path),
+    ...(link ? [withLength('linkpath', link)] : []),
+    ...(mtime === undefined ? [] : [withLength('mtime', Buffer.from(mtime))]),
+  ];
+  return Buffer.concat(records);
 }
 
 /** ustar's time field holds whole seconds from 1970; 2^31 and past (2038-01-19) wraps or is refused in many readers. */
@@ -122,12 +137,12 @@ function clampSeconds(mtime: Date): number {
   return Math.min(Math.max(Math.floor(mtime.getTime() / 1000), 0), 8 ** 11 - 1);
 }
 
-/** A PAX record's leading decimal length counts its own digits. */
-function withLength(record: string): string {
-  const length = Buffer.byteLength(record);
+/** A PAX record, ` key=value\n` after its leading decimal length, which counts its own digits. */
+function withLength(key: string, value: Buffer): Buffer {
+  const length = key.length + value.length + 3;
   let digits = Math.floor(Math.log(length) / Math.log(10)) + 1;
   if (length + digits >= Math.pow(10, digits)) digits++;
-  return `${length + digits}${record}`;
+  return Buffer.concat([Buffer.from(`${length + digits} ${key}=`), value, Buffer.from('\n')]);
 }
 
 function octal(value: number, width: number): string {
