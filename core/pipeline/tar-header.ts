@@ -79,7 +79,8 @@ function encodeUstar(header: Required<Omit<TarHeader, 'linkname'>> & { linkname?
     name = name.slice(slash + 1);
   }
   if (name.length > 100 || prefix.length > 155) return null;
-  if (header.linkname && Buffer.byteLength(header.linkname) > 100) return null;
+  // A link target that is not UTF-8 goes in a PAX record, as its bytes (the ustar field would get U+FFFD's).
+  if (header.linkname && (Buffer.byteLength(header.linkname) > 100 || /[\ud800-\udfff]/.test(header.linkname))) return null;
 
   const block = Buffer.alloc(BLOCK);
   block.write(name, 0);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeName, showName } from '../../core/fs/name-bytes.js';
 import { appJob, makeDeployment, runCli } from '../helpers/cli.js';
+import { decode } from '../helpers/decoder.js';
 import { outsideHash } from './forge.js';
 
 /** A path below `root` whose parts are bytes. */
@@ -65,7 +66,7 @@ async function makeData(data: string): Promise<void> {
   await sparse.close();
 }
 
-async function deployment(format: 1 | 2): Promise<{ config: string; data: string; box: string; dest: string }> {
+async function deployment(format: 1 | 2): Promise<{ root: string; config: string; data: string; box: string; dest: string }> {
   // A key file: format 2 is always encrypted, and a key file costs no Argon2id run per CLI call.
   const d = await makeDeployment({ encryption: 'encryption: { keyFile: ./failsafe.key }', extraYaml: `repository: { format: ${format} }`, jobs: appJob() });
   await writeFile(join(d.root, 'failsafe.key'), `${randomBytes(32).toString('base64')}\n`);
@@ -73,7 +74,7 @@ async function deployment(format: 1 | 2): Promise<{ config: string; data: string
   const box = join(d.root, 'box');
   await mkdir(join(box, 'outside'), { recursive: true });
   await writeFile(join(box, 'outside', 'precious.txt'), 'keep me');
-  return { config: d.config, data: d.data, box, dest: join(box, 'dest') };
+  return { root: d.root, config: d.config, data: d.data, box, dest: join(box, 'dest') };
 }
 
 describe.each([1, 2] as const)('format %s: files as they are', (format) => {
@@ -109,6 +110,31 @@ describe.each([1, 2] as const)('format %s: files as they are', (format) => {
     const sparse = await stat(join(d.dest, 'data', 'sparse.bin'));
     expect(sparse.size).toBe(SPARSE_SIZE);
     expect(sparse.blocks * 512).toBeLessThan(MiB);
+  });
+
+  it('the standalone decoder (tools/decrypt-snapshot.mjs) gives back the same names and bytes', { timeout: 300_000 }, async () => {
+    const d = await deployment(format);
+    const sourceTree = await byteTree(d.data);
+    expect((await runCli(['backup', '-c', d.config])).code).toBe(0);
+    const out = join(d.box, 'dest');
+    const outside = await outsideHash(d.box, 'dest');
+    const decoded = await decode([
+      '--target',
+      join(d.root, 'target'),
+      '--job',
+      'app',
+      '--snapshot',
+      'latest',
+      '--out',
+      out,
+      '--key-file',
+      join(d.root, 'failsafe.key'),
+    ]);
+    expect(decoded.code, decoded.stderr).toBe(0);
+    expect(await byteTree(join(out, 'data'))).toEqual(sourceTree);
+    expect(await outsideHash(d.box, 'dest')).toBe(outside);
+    // Format 2's decoder links hard links; format 1's unpacks the tar stream, where each name is a copy.
+    expect((await stat(join(out, 'data', 'h2'))).nlink).toBe(format === 2 ? 3 : 1);
   });
 
   it('--path takes a name as listings show it', { timeout: 300_000 }, async () => {
