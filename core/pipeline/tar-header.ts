@@ -105,7 +105,7 @@ function encodeUstar(header: Required<Omit<TarHeader, 'linkname'>> & { linkname?
  * PAX records hold the name's bytes: a name that is not UTF-8 (carried as
  * U+DC80–U+DCFF, core/fs/name-bytes.ts) is written as its own bytes, and the
  * records then start with `hdrcharset=BINARY`, POSIX's word for "these
- * values are bytes, not UTF-8" (GNU tar and libarchive honour it).
+ * values are bytes, not UTF-8" (Python's tarfile honours it; GNU tar warns, ignores it and still writes the bytes).
  */
 function encodePax(name: string, linkname: string | undefined, mtime: string | undefined): Buffer {
   const path = encodeName(name);
