@@ -36,6 +36,7 @@ const integration = [
   'test/tools/**/*.test.ts', // the tools, as scripts in child processes
   'test/ui/**/*.test.ts', // the dashboard's HTTP server over real backups: tens of seconds
   'test/adversarial/byte-flip.test.ts', // ~200 restores of a flipped snapshot: minutes on a loaded machine
+  'test/adversarial/files.test.ts', // backups and restores through the CLI, both formats
 ];
 
 const shared = {

@@ -1,5 +1,6 @@
 /** The human side of `restore`: its options, the plan a dry run or a confirmation shows, the question, the outcome. */
 import { FailsafeError } from '../core/errors.js';
+import { showName } from '../core/fs/name-bytes.js';
 import type { RestoreResult } from '../core/restore/run-restore.js';
 import { count } from '../core/util/count.js';
 import { askYesNo, formatBytes, type Io } from './output.js';
@@ -32,7 +33,7 @@ const files = (n: number): string => count(n, 'file');
 
 function some(verb: string, paths: string[], kind = ''): string[] {
   if (paths.length === 0) return [];
-  const lines = [`  ${verb} ${count(paths.length, `${kind}file`)}:`, ...paths.slice(0, SHOWN).map((p) => `    ${p}`)];
+  const lines = [`  ${verb} ${count(paths.length, `${kind}file`)}:`, ...paths.slice(0, SHOWN).map((p) => `    ${showName(p)}`)];
   if (paths.length > SHOWN) lines.push(`    … and ${paths.length - SHOWN} more`);
   return lines;
 }
@@ -55,8 +56,8 @@ export function formatRestored(result: RestoreResult): string {
   if (result.dryRun) return `${formatPlan(result)}dry run: nothing was changed\n`;
   const lines = result.sources.flatMap((s) => [
     `restored ${s.name}: ${entries(s.entries)}, ${formatBytes(s.bytes)} → ${s.destinations.join(', ')}`,
-    ...s.replaced.map((path) => `  replaced ${path}`),
-    ...s.previous.map((path) => `  previous data kept at ${path}`),
+    ...s.replaced.map((path) => `  replaced ${showName(path)}`),
+    ...s.previous.map((path) => `  previous data kept at ${showName(path)}`),
   ]);
   if (result.safetySnapshot) lines.push(`the replaced data was backed up first: snapshot ${result.safetySnapshot} (pre-restore)`);
   return `${lines.join('\n')}\n`;

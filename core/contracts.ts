@@ -107,7 +107,7 @@ export type EntryType = 'file' | 'directory' | 'symlink';
 
 /** One thing a source contributes to a snapshot. */
 export interface SourceEntry {
-  /** Path inside the source, `/`-separated, relative, never `..` or absolute. */
+  /** Path inside the source, `/`-separated, relative, never `..` or absolute; bytes that are not UTF-8 as core/fs/name-bytes.ts says. */
   path: string;
   type: EntryType;
   /** Bytes of a file; 0 for other types. */
@@ -119,17 +119,18 @@ export interface SourceEntry {
    * than `stats.mtime` (rounds to nearest), or a file changed late in a second comes back stamped with the next one.
    */
   mtime: Date;
-  /** Target of a symlink, as stored in the link. */
+  /** Target of a symlink, as stored in the link. Owner and group ids below: restored only by a restore running as root. */
   linkTarget?: string;
-  /** Owner and group ids; restored only by a restore running as root. */
   uid?: number;
   gid?: number;
+  /** A file: an earlier file of this source it is a hard link to; `sparse`: it has holes (a restore leaves zero blocks unwritten). */
+  hardLink?: string;
+  sparse?: boolean;
   /** Opens a stream of exactly `size` bytes; it fails with E_SOURCE_CHANGED when the file changes while read, E_SOURCE_READ when a read fails. */
   open?(): Readable;
   /**
-   * Optional fast path for a file on this machine: the core reads `localFile.path` itself, with positional reads
-   * straight into its segment buffers, and does not call `open` (still required, for other readers). A file that
-   * cannot be opened or read fails the backup with E_SOURCE_READ naming the source and the path.
+   * Optional fast path for a local file: the core reads `localFile.path` itself, with positional reads straight into its segment buffers,
+   * and does not call `open` (still required, for other readers). A failed open or read is E_SOURCE_READ naming the source and the path.
    */
   localFile?: LocalFile;
 }

@@ -11,7 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { chmodSync, closeSync, fchmodSync, fstatSync, futimesSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, readSync } from 'node:fs';
-import { symlinkSync, utimesSync, writeSync } from 'node:fs';
+import { linkSync, symlinkSync, utimesSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import zlib from 'node:zlib';
 
@@ -89,11 +89,12 @@ export function restoreSnapshotV2({ target, job, id, out }, tools) {
   const entries = lines.map((line, i) => checkEntry(json(Buffer.from(line), `${what}: tree line ${i + 1}`), `${what}: tree line ${i + 1}`, fail));
   mkdirSync(out, { recursive: true });
   const directories = [];
-  for (const entry of entries) restoreEntry(entry, out, store, tools, directories);
+  const files = new Map(); // `<source>/<path>` → where each file was written, for the hard links that name it
+  for (const entry of entries) restoreEntry(entry, out, store, tools, directories, files);
   // Deepest first, and only now: a read-only folder must still take its files, and each file written into one changes its mtime.
   for (const { path, entry } of directories.reverse()) {
-    chmodSync(path, entry.mode & 0o7777);
-    utimesSync(path, new Date(entry.mtime), new Date(entry.mtime));
+    chmodSync(tools.fsPath(path), entry.mode & 0o7777);
+    utimesSync(tools.fsPath(path), new Date(entry.mtime), new Date(entry.mtime));
   }
   return entries.length;
 }
@@ -108,22 +109,27 @@ function checkEntry(entry, what, fail) {
   return entry;
 }
 
-function restoreEntry(entry, out, store, { fail, safePath }, directories) {
+/** Paths go to `fs` as bytes where a name is not UTF-8 (name-bytes.mjs); a hard link to a file written here is linked. */
+function restoreEntry(entry, out, store, { fail, safePath, fsPath }, directories, files) {
   const name = `${entry.source}/${entry.path}`;
   const path = safePath(out, name);
-  mkdirSync(dirname(path), { recursive: true });
+  mkdirSync(fsPath(dirname(path)), { recursive: true });
   const mtime = new Date(entry.mtime);
+  const first = entry.type === 'file' && typeof entry.hardLink === 'string' ? files.get(`${entry.source}/${entry.hardLink}`) : undefined;
   if (entry.type === 'directory') {
-    mkdirSync(path, { recursive: true, mode: 0o700 });
+    mkdirSync(fsPath(path), { recursive: true, mode: 0o700 });
     // mkdir succeeds on an existing symlink to a folder; chmod would then follow it out of `out`.
-    if (!lstatSync(path).isDirectory()) fail(`refusing to write through symlink ${path}`);
+    if (!lstatSync(fsPath(path)).isDirectory()) fail(`refusing to write through symlink ${path}`);
     directories.push({ path, entry });
   } else if (entry.type === 'symlink') {
-    symlinkSync(entry.linkTarget, path);
-    lutimesSync(path, mtime, mtime);
+    symlinkSync(fsPath(entry.linkTarget), fsPath(path));
+    lutimesSync(fsPath(path), mtime, mtime);
+  } else if (first !== undefined) {
+    linkSync(fsPath(first), fsPath(path));
   } else {
+    files.set(name, path);
     // 'wx': never through an existing file or symlink.
-    const fd = openSync(path, 'wx', 0o600);
+    const fd = openSync(fsPath(path), 'wx', 0o600);
     let written = 0;
     for (const plain of store.read(entry.chunks, name)) {
       written += plain.length;

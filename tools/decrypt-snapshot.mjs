@@ -22,6 +22,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
+import { decodeName, fsPath } from './name-bytes.mjs';
 import { parseArgs } from 'node:util';
 import zlib from 'node:zlib';
 import sodium from 'libsodium-wrappers-sumo';
@@ -266,7 +267,7 @@ class Untar {
     const { header, fd, pax } = this.entry;
     if (fd !== undefined) {
       closeSync(fd);
-      utimesSync(safePath(this.root, header.name), header.mtime, header.mtime);
+      utimesSync(fsPath(safePath(this.root, header.name)), header.mtime, header.mtime);
       const expected = this.checksums.get(header.name);
       if (expected !== undefined && this.entry.hash.digest('hex') !== expected) fail(`${header.name}: checksum mismatch`);
     }
@@ -277,7 +278,8 @@ class Untar {
         const space = records.indexOf(0x20);
         const length = Number(records.subarray(0, space).toString('latin1'));
         if (!(length > space + 1)) fail('malformed PAX header');
-        const record = records.subarray(space + 1, length - 1).toString('utf8');
+        // A name's bytes that are not UTF-8 (`hdrcharset=BINARY`) are kept as name-bytes.mjs says.
+        const record = decodeName(records.subarray(space + 1, length - 1));
         const eq = record.indexOf('=');
         this.pax[record.slice(0, eq)] = record.slice(eq + 1);
         records = records.subarray(length);
@@ -290,12 +292,12 @@ class Untar {
   create(header) {
     const path = safePath(this.root, header.name);
     const parent = path.slice(0, path.lastIndexOf('/'));
-    mkdirSync(parent, { recursive: true });
+    mkdirSync(fsPath(parent), { recursive: true });
     this.count++;
-    if (header.type === '5') mkdirSync(path, { recursive: true, mode: header.mode });
-    else if (header.type === '2') symlinkSync(header.linkname, path);
+    if (header.type === '5') mkdirSync(fsPath(path), { recursive: true, mode: header.mode });
+    else if (header.type === '2') symlinkSync(fsPath(header.linkname), fsPath(path));
     else if (header.type === '0' || header.type === '\0') {
-      this.entry.fd = openSync(path, 'wx', header.mode);
+      this.entry.fd = openSync(fsPath(path), 'wx', header.mode);
       this.entry.hash = createHash('sha256');
     } else fail(`unsupported tar entry type "${header.type}" for ${header.name}`);
   }
@@ -309,7 +311,7 @@ function safePath(root, name) {
   for (const part of parts.slice(0, -1)) {
     at = join(at, part);
     try {
-      if (lstatSync(at).isSymbolicLink()) fail(`refusing to write through symlink ${at}`);
+      if (lstatSync(fsPath(at)).isSymbolicLink()) fail(`refusing to write through symlink ${at}`);
     } catch (err) {
       if (err.code !== 'ENOENT') throw err;
     }
@@ -377,7 +379,8 @@ if (existsSync(join(args.target, 'snapshots', args.job, id))) {
   const { restoreSnapshotV2 } = await import('./decrypt-snapshot-v2.mjs');
   let count;
   try {
-    count = restoreSnapshotV2({ target: args.target, job: args.job, id, out: args.out }, { fail, openDataKey, unseal, safePath, snapshotJson, checkSignature });
+    const tools = { fail, openDataKey, unseal, safePath, snapshotJson, checkSignature, fsPath };
+    count = restoreSnapshotV2({ target: args.target, job: args.job, id, out: args.out }, tools);
   } catch (err) {
     // Checks fail by name; anything else (a file already in the output folder, a full disk) is reported in one line too.
     fail(err.message);

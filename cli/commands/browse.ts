@@ -1,4 +1,5 @@
 /** `failsafe ls`, `find` and `diff`: browsing snapshots from the terminal, nothing restored. */
+import { parseShownName, showName } from '../../core/fs/name-bytes.js';
 import type { BrowsedEntry, FoundEntry, Listing, SnapshotDiff } from '../../api/operations/browse.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 import { formatBytes } from '../output.js';
@@ -15,7 +16,7 @@ export function registerBrowse({ command, open, print }: CommandContext): void {
     .action(async (id: string, path: string | undefined, options: Select & { long?: boolean }) => {
       const failsafe = await open(options);
       try {
-        const listing = await failsafe.ls(id, path, pick(options, 'job', 'target'));
+        const listing = await failsafe.ls(id, path === undefined ? undefined : parseShownName(path), pick(options, 'job', 'target'));
         print(listing, () => formatListing(listing, options.long === true));
       } finally {
         await failsafe.close();
@@ -47,12 +48,16 @@ export function registerBrowse({ command, open, print }: CommandContext): void {
     });
 }
 
-/** A name as the terminal shows it: control characters escaped, so a crafted name cannot move the cursor. */
-const shown = (e: BrowsedEntry): string => JSON.stringify(`${e.source}/${e.path}`).slice(1, -1) + (e.type === 'directory' ? '/' : '');
+/**
+ * A name as the terminal shows it: control characters and bytes that are not
+ * UTF-8 as `\xNN`, a backslash as `\\` (core/fs/name-bytes.ts), so a crafted
+ * name cannot move the cursor and two names never look alike.
+ */
+const shown = (e: BrowsedEntry): string => showName(`${e.source}/${e.path}`) + (e.type === 'directory' ? '/' : '');
 
 function longLine(e: BrowsedEntry): string {
   const type = e.type === 'directory' ? 'd' : e.type === 'symlink' ? 'l' : '-';
-  const link = e.linkTarget === undefined ? '' : ` -> ${e.linkTarget}`;
+  const link = e.linkTarget === undefined ? '' : ` -> ${showName(e.linkTarget)}`;
   return `${type}${(e.mode & 0o7777).toString(8).padStart(4, '0')}  ${formatBytes(e.size).padStart(10)}  ${e.mtime}  ${shown(e)}${link}`;
 }
 

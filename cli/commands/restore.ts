@@ -1,4 +1,5 @@
 /** `failsafe restore`: a snapshot, or part of it, back where it came from or into another folder. */
+import { parseShownName } from '../../core/fs/name-bytes.js';
 import { Option } from 'commander';
 import { resolve } from 'node:path';
 import { FailsafeError } from '../../core/errors.js';
@@ -52,7 +53,8 @@ async function restore({ io, open, print, warn }: CommandContext, ref: string, o
       .restore(ref, {
         ...pick(options, 'job', 'target'),
         ...(options.source ? { sources: options.source } : {}),
-        ...(options.path ? { paths: options.path } : {}),
+        // A name as listings show it (`\xff` for a byte that is not UTF-8) stands for that name.
+        ...(options.path ? { paths: options.path.map(parseShownName) } : {}),
         // resolve('') is the working directory: a blank --to goes on as it is, for the restore to refuse.
         ...(options.to === undefined ? {} : { to: options.to.trim() === '' ? options.to : resolve(options.to) }),
         dryRun: options.dryRun === true,

@@ -158,10 +158,18 @@ async function collectTree(input: DedupBackupInput, chunkFile: FileChunker): Pro
     await source.prepare?.(context);
     try {
       const summary: ManifestSource = { name: source.name, type: source.type, entries: 0, bytes: 0, ...(source.describe ? { meta: source.describe() } : {}) };
+      const files = new Map<string, Promise<Buffer[]>>();
       for await (const entry of source.entries(context)) {
-        const { open: _open, localFile: _local, mtime, ...rest } = entry;
-        const chunks = entry.type === 'file' ? (await chunkFile(entry, source.name)).ids : Promise.resolve(undefined);
-        const line = chunks.then((ids) => encodeTreeLine({ ...rest, source: source.name, mtime: mtime.toISOString(), ...(ids ? { chunks: ids } : {}) }));
+        const { open: _open, localFile: _local, mtime, hardLink, ...rest } = entry;
+        // A hard link's bytes are its first name's: read once, its chunk ids listed again (old readers restore a copy).
+        const linked = entry.type === 'file' && hardLink !== undefined ? files.get(hardLink) : undefined;
+        const ids = entry.type === 'file' ? (linked ?? (await chunkFile(entry, source.name)).ids) : undefined;
+        if (ids) files.set(entry.path, ids);
+        const chunks = ids ?? Promise.resolve(undefined);
+        const link = linked ? { hardLink: hardLink! } : {};
+        const line = chunks.then((ids) =>
+          encodeTreeLine({ ...rest, ...link, source: source.name, mtime: mtime.toISOString(), ...(ids ? { chunks: ids } : {}) }),
+        );
         line.catch(() => undefined);
         lines.push(line);
         summary.entries++;

@@ -13,6 +13,7 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.js';
+import { fsPath } from '../fs/name-bytes.js';
 
 export interface Stamp {
   size: number;
@@ -90,7 +91,7 @@ export class FilesCache {
 
 async function stampOf(path: string): Promise<Stamp | undefined> {
   try {
-    const s = await stat(path, { bigint: true });
+    const s = await stat(fsPath(path), { bigint: true });
     return { size: Number(s.size), mtimeNs: String(s.mtimeNs), ctimeNs: String(s.ctimeNs), ino: String(s.ino) };
   } catch {
     return undefined;

@@ -9,6 +9,8 @@
 import type { EntryType } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
 import type { ManifestEntry } from '../format/manifest.js';
+import { assertHardLink } from '../format/manifest-schema.js';
+import { isWellFormedName } from '../fs/name-bytes.js';
 import { normalizeArchivePath } from '../fs/paths.js';
 
 /** A manifest entry of format v1 without its place in a tar stream, and with a file's chunks in order (ids, 32 bytes each). */
@@ -26,29 +28,37 @@ export function encodeTreeLine(entry: TreeEntry): string {
 export function decodeTree(text: string, what: string): TreeEntry[] {
   const lines = text.split('\n');
   if (lines.pop() !== '') throw new FailsafeError('E_CORRUPT', `${what}: the tree does not end with a whole line`);
+  // Each file by source and path, for the hard links that name one.
+  const earlier = new Map<string, string>();
   return lines.map((line, i) => {
     if (line.length > MAX_LINE) throw new FailsafeError('E_CORRUPT', `${what}: tree line ${i + 1} is ${line.length} characters long`);
     try {
-      return checkEntry(JSON.parse(line) as Record<string, unknown>);
+      const entry = checkEntry(JSON.parse(line) as Record<string, unknown>);
+      if (entry.hardLink !== undefined) assertHardLink(entry, earlier, `${what}: tree line ${i + 1}`);
+      earlier.set(`${entry.source}/${entry.path}`, entry.type);
+      return entry;
     } catch (err) {
+      if (err instanceof FailsafeError && err.code === 'E_CORRUPT') throw err;
       throw new FailsafeError('E_CORRUPT', `${what}: tree line ${i + 1}: ${(err as Error).message}`, { cause: err });
     }
   });
 }
 
 function checkEntry(raw: Record<string, unknown>): TreeEntry {
-  const { source, path, type, size, mode, mtime, linkTarget, uid, gid, chunks } = raw;
+  const { source, path, type, size, mode, mtime, linkTarget, uid, gid, chunks, hardLink, sparse } = raw;
   if (typeof source !== 'string' || source === '' || typeof path !== 'string') throw new Error('no source or path');
   if (!TYPES.includes(type as EntryType)) throw new Error(`unknown entry type ${String(type)}`);
   if (!isCount(size) || !isCount(mode) || typeof mtime !== 'string' || Number.isNaN(Date.parse(mtime))) throw new Error('bad size, mode or time');
   const entry: TreeEntry = { source, path: normalizeArchivePath(path), type: type as EntryType, size, mode, mtime };
   if (type === 'symlink') {
-    if (typeof linkTarget !== 'string') throw new Error('a link without a target');
+    if (typeof linkTarget !== 'string' || !isWellFormedName(linkTarget)) throw new Error('a link without a well-formed target');
     entry.linkTarget = linkTarget;
   }
   if (isCount(uid)) entry.uid = uid;
   if (isCount(gid)) entry.gid = gid;
   if (type === 'file') {
+    if (hardLink !== undefined) entry.hardLink = normalizeArchivePath(String(hardLink));
+    if (sparse === true) entry.sparse = true;
     if (!Array.isArray(chunks)) throw new Error('a file without chunks');
     entry.chunks = chunks.map((c) => {
       const id = typeof c === 'string' ? Buffer.from(c, 'base64') : Buffer.alloc(0);

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { FailsafeError } from '../errors.js';
+import { isWellFormedName } from '../fs/name-bytes.js';
 
 /** Longest public header (H): a few hundred key slots fit many times over. */
 export const MAX_HEADER_BYTES = 1024 * 1024;
@@ -99,10 +100,12 @@ const entry = z.object({
   size: count,
   mode: z.number().int().min(0).max(0o177777),
   mtime: isoDate,
-  linkTarget: z.string().max(MAX_PATH_LENGTH).optional(),
+  linkTarget: z.string().max(MAX_PATH_LENGTH).refine(isWellFormedName, 'is not a well-formed name').optional(),
   uid: z.number().int().min(0).max(0xffffffff).optional(),
   gid: z.number().int().min(0).max(0xffffffff).optional(),
   sha256: hex64.optional(),
+  hardLink: z.string().max(MAX_PATH_LENGTH).optional(),
+  sparse: z.boolean().optional(),
   segment: count,
   offset: count,
 });
@@ -166,12 +169,13 @@ export function checkConsistency(manifest: ParsedManifest, what: string): void {
     names.add(s.name);
   }
   // A path listed twice could be a symlink first and a folder written through it next: one entry per path.
-  const paths = new Set<string>();
+  const paths = new Map<string, string>();
   for (const e of manifest.entries) {
     if (!names.has(e.source)) throw corrupt(`entry "${e.path}" belongs to no listed source ("${e.source}")`);
     const full = `${e.source}/${e.path}`;
     if (paths.has(full)) throw corrupt(`entry "${full}" is listed twice`);
-    paths.add(full);
+    if (e.hardLink !== undefined) assertHardLink(e, paths, what);
+    paths.set(full, e.type);
     const at = manifest.segments[e.segment];
     if (!at || e.offset > at.plainSize) throw corrupt(`entry "${e.source}/${e.path}" lies outside the tar stream (segment ${e.segment}, offset ${e.offset})`);
     assertEntryPath(e.path, what);
@@ -179,12 +183,36 @@ export function checkConsistency(manifest: ParsedManifest, what: string): void {
 }
 
 /**
+ * A hard link names an earlier file of its own source (never a folder, a
+ * symlink or a later entry), so a restore only ever links to a file it has
+ * just written itself.
+ */
+export function assertHardLink(e: { source: string; path: string; type: string; hardLink?: string }, earlier: Map<string, string>, what: string): void {
+  const full = `${e.source}/${e.hardLink}`;
+  if (e.type !== 'file' || earlier.get(full) !== 'file' || e.hardLink === e.path) {
+    throw new FailsafeError('E_CORRUPT', `${what}: entry "${e.source}/${e.path}" is a hard link to "${full}", which is no earlier file`, {
+      object: objectOf(what),
+    });
+  }
+}
+
+/**
  * An entry path is relative and normalized: `/`-separated segments, none
  * empty, `.` or `..`, no NUL. A backslash is an ordinary character here
- * (a file name may hold one); restores refuse it as a separator anyway.
+ * (a file name may hold one), and so is U+DC80–U+DCFF, a byte of a name that
+ * is not UTF-8 (core/fs/name-bytes.ts); any other lone surrogate is refused.
  */
 export function assertEntryPath(path: string, what: string): void {
-  const why = path === '' ? 'is empty' : path.includes('\0') ? 'contains a NUL byte' : path.startsWith('/') ? 'is absolute' : badSegment(path);
+  const why =
+    path === ''
+      ? 'is empty'
+      : path.includes('\0')
+        ? 'contains a NUL byte'
+        : path.startsWith('/')
+          ? 'is absolute'
+          : !isWellFormedName(path)
+            ? 'is not a well-formed name (a surrogate that stands for no byte)'
+            : badSegment(path);
   if (why)
     throw new FailsafeError('E_UNSAFE_PATH', `${what}: refusing unsafe archive path "${path.replace(/\0/g, '\\0')}": ${why}`, { object: objectOf(what) });
 }

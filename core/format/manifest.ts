@@ -80,6 +80,10 @@ export interface ManifestEntry {
   gid?: number;
   /** SHA-256 of a file's content. */
   sha256?: string;
+  /** A file that is a hard link to the earlier file entry at this path of the same source (SourceEntry.hardLink). */
+  hardLink?: string;
+  /** A file with holes: restored sparse (SourceEntry.sparse). */
+  sparse?: boolean;
   /** Segment holding the entry's tar header, and the header's offset in that segment's plaintext. */
   segment: number;
   offset: number;

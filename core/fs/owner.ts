@@ -4,6 +4,7 @@
  * user otherwise (the usual tar behaviour).
  */
 import { lchown } from 'node:fs/promises';
+import { fsPath } from './name-bytes.js';
 
 export interface Owned {
   uid?: number;
@@ -17,5 +18,5 @@ export function owner(entry: Owned): Owned {
 /** lchown: a symlink's own owner, never its target's. */
 export async function restoreOwner(path: string, entry: Owned): Promise<void> {
   if (process.getuid?.() !== 0 || (entry.uid === undefined && entry.gid === undefined)) return;
-  await lchown(path, entry.uid ?? -1, entry.gid ?? -1);
+  await lchown(fsPath(path), entry.uid ?? -1, entry.gid ?? -1);
 }

@@ -6,6 +6,7 @@
 import { lstat, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { FailsafeError } from '../errors.js';
+import { decodeName, fsPath, isWellFormedName } from './name-bytes.js';
 
 /**
  * Names of a restore's staging folders (core/restore/plan.ts). One may sit
@@ -14,11 +15,16 @@ import { FailsafeError } from '../errors.js';
  */
 export const STAGING_PREFIX = '.failsafe-staging-';
 
+/** Only Windows separates with a backslash: elsewhere it is an ordinary character of a file name. */
+const SEPARATORS = process.platform === 'win32' ? /[\\/]+/ : /\/+/;
+
 /** Validates an archive path and returns it normalised (`/`-separated, no `.` parts). */
 export function normalizeArchivePath(path: string): string {
   if (path.includes('\0')) throw unsafe(path, 'contains a NUL byte');
-  if (path.startsWith('/') || isAbsolute(path) || /^[A-Za-z]:/.test(path)) throw unsafe(path, 'is absolute');
-  const parts = path.split(/[\\/]+/).filter((part) => part !== '' && part !== '.');
+  if (path.startsWith('/') || isAbsolute(path) || (process.platform === 'win32' && /^[A-Za-z]:/.test(path))) throw unsafe(path, 'is absolute');
+  // A name's bytes that are not UTF-8 travel as U+DC80–U+DCFF (core/fs/name-bytes.ts); any other surrogate would be written as some other name.
+  if (!isWellFormedName(path)) throw unsafe(path, 'is not a well-formed name');
+  const parts = path.split(SEPARATORS).filter((part) => part !== '' && part !== '.');
   if (parts.some((part) => part === '..')) throw unsafe(path, 'contains ..');
   return parts.join('/');
 }
@@ -42,12 +48,12 @@ export async function assertNoSymlinkParents(root: string, target: string): Prom
   let current = root;
   for (const part of parts) {
     current = join(current, part);
-    const info = await lstat(current).catch(() => undefined);
+    const info = await lstat(fsPath(current)).catch(() => undefined);
     if (info === undefined) return;
     if (info.isSymbolicLink()) throw unsafe(rel, `passes through the symlink ${relative(root, current)}`);
   }
   const realRoot = await realpath(root);
-  const realParent = await realpath(join(target, '..')).catch(() => undefined);
+  const realParent = await realpath(fsPath(join(target, '..')), { encoding: 'buffer' }).then(decodeName, () => undefined);
   if (realParent !== undefined) {
     const back = relative(realRoot, realParent);
     if (back.startsWith('..') || isAbsolute(back)) throw unsafe(rel, 'leads outside the destination');

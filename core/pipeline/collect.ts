@@ -118,6 +118,8 @@ function manifestEntry(source: string, path: string, entry: SourceEntry, sha256:
     ...(entry.uid === undefined ? {} : { uid: entry.uid }),
     ...(entry.gid === undefined ? {} : { gid: entry.gid }),
     ...(sha256 === undefined ? {} : { sha256 }),
+    ...(entry.type === 'file' && entry.hardLink !== undefined ? { hardLink: normalizeArchivePath(entry.hardLink) } : {}),
+    ...(entry.type === 'file' && entry.sparse ? { sparse: true } : {}),
     segment: Math.floor(offset / segmentSize),
     offset: offset % segmentSize,
   };

@@ -20,6 +20,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { chunkId } from '../chunking/chunk-id.js';
 import { FastCdc } from '../chunking/fastcdc.js';
 import { errnoOf, FailsafeError } from '../errors.js';
+import { fsPath } from '../fs/name-bytes.js';
 import { findEntry } from '../repository/id-table.js';
 import { sealChunk, type FileChunkingSetup } from './chunk-work.js';
 import type { SegmentTools } from './segment-work.js';
@@ -64,7 +65,7 @@ export function chunkLocalFile(t: SegmentTools, setup: FileChunkingSetup, reques
   const capacity = Math.max(8 << 20, setup.sizes.max + 2 * READ);
   if (!buffer || buffer.length < capacity) buffer = Buffer.allocUnsafeSlow(capacity);
   const buf = buffer;
-  const fd = callOrFail(request, () => openSync(request.path, 'r'));
+  const fd = callOrFail(request, () => openSync(fsPath(request.path), 'r'));
   try {
     // The current chunk starts at `start`; bytes up to `end` are read and shown to the chunker.
     let start = 0;

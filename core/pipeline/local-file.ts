@@ -11,6 +11,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { LocalFile, LocalFileChange } from '../contracts.js';
 import { errnoOf, FailsafeError } from '../errors.js';
 import { mtimeMoved } from '../fs/mtime.js';
+import { fsPath } from '../fs/name-bytes.js';
 import type { Segmenter } from './segmenter.js';
 
 export interface LocalRead {
@@ -91,7 +92,7 @@ export function changeOf(read: Pick<LocalRead, 'size' | 'mtime'>, length: number
 async function withHandle<T>(read: LocalRead, use: (handle: FileHandle) => Promise<T>): Promise<T> {
   const failed = (err: unknown): FailsafeError =>
     new FailsafeError('E_SOURCE_READ', `source "${read.source}": cannot read ${read.file.path}: ${errnoOf(err) ?? err}`, { cause: err });
-  const handle = await open(read.file.path, 'r').catch((err: unknown) => {
+  const handle = await open(fsPath(read.file.path), 'r').catch((err: unknown) => {
     throw failed(err);
   });
   try {

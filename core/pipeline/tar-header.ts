@@ -14,6 +14,9 @@
  * ustar field holding the nearest second it can.
  */
 
+import { isUtf8 } from 'node:buffer';
+import { encodeName } from '../fs/name-bytes.js';
+
 export type TarEntryType = 'file' | 'directory' | 'symlink';
 
 export interface TarHeader {
@@ -76,7 +79,8 @@ function encodeUstar(header: Required<Omit<TarHeader, 'linkname'>> & { linkname?
     name = name.slice(slash + 1);
   }
   if (name.length > 100 || prefix.length > 155) return null;
-  if (header.linkname && Buffer.byteLength(header.linkname) > 100) return null;
+  // A link target that is not UTF-8 goes in a PAX record, as its bytes (the ustar field would get U+FFFD's).
+  if (header.linkname && (Buffer.byteLength(header.linkname) > 100 || /[\ud800-\udfff]/.test(header.linkname))) return null;
 
   const block = Buffer.alloc(BLOCK);
   block.write(name, 0);
@@ -97,11 +101,23 @@ function encodeUstar(header: Required<Omit<TarHeader, 'linkname'>> & { linkname?
   return block;
 }
 
+/**
+ * PAX records hold the name's bytes: a name that is not UTF-8 (carried as
+ * U+DC80–U+DCFF, core/fs/name-bytes.ts) is written as its own bytes, and the
+ * records then start with `hdrcharset=BINARY`, POSIX's word for "these
+ * values are bytes, not UTF-8" (Python's tarfile honours it; GNU tar warns, ignores it and still writes the bytes).
+ */
 function encodePax(name: string, linkname: string | undefined, mtime: string | undefined): Buffer {
-  let records = withLength(` path=${name}\n`);
-  if (linkname) records += withLength(` linkpath=${linkname}\n`);
-  if (mtime !== undefined) records += withLength(` mtime=${mtime}\n`);
-  return Buffer.from(records);
+  const path = encodeName(name);
+  const link = linkname ? encodeName(linkname) : undefined;
+  const binary = !isUtf8(path) || (link !== undefined && !isUtf8(link));
+  const records = [
+    ...(binary ? [withLength('hdrcharset', Buffer.from('BINARY'))] : []),
+    withLength('path', path),
+    ...(link ? [withLength('linkpath', link)] : []),
+    ...(mtime === undefined ? [] : [withLength('mtime', Buffer.from(mtime))]),
+  ];
+  return Buffer.concat(records);
 }
 
 /** ustar's time field holds whole seconds from 1970; 2^31 and past (2038-01-19) wraps or is refused in many readers. */
@@ -122,12 +138,12 @@ function clampSeconds(mtime: Date): number {
   return Math.min(Math.max(Math.floor(mtime.getTime() / 1000), 0), 8 ** 11 - 1);
 }
 
-/** A PAX record's leading decimal length counts its own digits. */
-function withLength(record: string): string {
-  const length = Buffer.byteLength(record);
+/** A PAX record, ` key=value\n` after its leading decimal length, which counts its own digits. */
+function withLength(key: string, value: Buffer): Buffer {
+  const length = key.length + value.length + 3;
   let digits = Math.floor(Math.log(length) / Math.log(10)) + 1;
   if (length + digits >= Math.pow(10, digits)) digits++;
-  return `${length + digits}${record}`;
+  return Buffer.concat([Buffer.from(`${length + digits} ${key}=`), value, Buffer.from('\n')]);
 }
 
 function octal(value: number, width: number): string {

@@ -79,9 +79,7 @@ export async function* archiveEntries(
         size: record.size,
         mode: record.mode,
         mtime: new Date(record.mtime),
-        ...(record.linkTarget === undefined ? {} : { linkTarget: record.linkTarget }),
-        ...(record.uid === undefined ? {} : { uid: record.uid }),
-        ...(record.gid === undefined ? {} : { gid: record.gid }),
+        ...optionalFields(record),
       };
       if (record.type !== 'file') {
         await reader.skip(header.size + padding(header.size));
@@ -109,6 +107,17 @@ export async function* archiveEntries(
     tarStream.destroy();
     await hasher?.close();
   }
+}
+
+/** The fields of an entry that the manifest records only when it has them. */
+function optionalFields(record: ManifestEntry): Pick<ArchiveEntry, 'linkTarget' | 'uid' | 'gid' | 'hardLink' | 'sparse'> {
+  return {
+    ...(record.linkTarget === undefined ? {} : { linkTarget: record.linkTarget }),
+    ...(record.uid === undefined ? {} : { uid: record.uid }),
+    ...(record.gid === undefined ? {} : { gid: record.gid }),
+    ...(record.hardLink === undefined ? {} : { hardLink: record.hardLink }),
+    ...(record.sparse ? { sparse: true } : {}),
+  };
 }
 
 async function* once(bytes: Buffer): AsyncGenerator<Buffer> {

@@ -7,6 +7,7 @@
  * is copied together.
  */
 import { FailsafeError } from '../errors.js';
+import { decodeName } from '../fs/name-bytes.js';
 
 const BLOCK = 512;
 const PAX = 0x78; // 'x'
@@ -202,7 +203,7 @@ function size12(block: Buffer): number {
   return value;
 }
 
-/** `<length> <key>=<value>\n` records. */
+/** `<length> <key>=<value>\n` records; a value's bytes that are not UTF-8 (a name's, `hdrcharset=BINARY`) are kept as core/fs/name-bytes.ts does. */
 function parsePax(records: Buffer): Map<string, string> {
   const values = new Map<string, string>();
   let at = 0;
@@ -210,7 +211,7 @@ function parsePax(records: Buffer): Map<string, string> {
     const space = records.indexOf(0x20, at);
     const length = space === -1 ? 0 : parseInt(records.toString('latin1', at, space), 10);
     if (!(length > 0) || at + length > records.length) break;
-    const record = records.toString('utf8', space + 1, at + length - 1);
+    const record = decodeName(records.subarray(space + 1, at + length - 1));
     const equals = record.indexOf('=');
     if (equals > 0) values.set(record.slice(0, equals), record.slice(equals + 1));
     at += length;

@@ -14,6 +14,7 @@
  * last, so a second crash while settling is settled again the same way.
  */
 import { lstat, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { fsPath } from '../fs/name-bytes.js';
 import { join } from 'node:path';
 import { errnoOf, FailsafeError, fromNodeError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
@@ -52,7 +53,7 @@ export function restoreStamp(now = new Date()): string {
 }
 
 export async function exists(path: string): Promise<boolean> {
-  return lstat(path).then(
+  return lstat(fsPath(path)).then(
     () => true,
     () => false,
   );

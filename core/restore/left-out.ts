@@ -5,7 +5,8 @@
  * be made — and the swap brings it back as it was. The original stays with the replaced data, untouched, whether
  * that is kept as `.pre-restore-*` or rolled back to.
  */
-import { chmod, cp, link, lstat, mkdir, readdir, readlink, rm, symlink, utimes } from 'node:fs/promises';
+import { chmod, copyFile, link, lstat, mkdir, readdir, readlink, rm, symlink, utimes } from 'node:fs/promises';
+import { encodeName, fsPath } from '../fs/name-bytes.js';
 import { dirname, join } from 'node:path';
 import { errnoOf, fromNodeError } from '../errors.js';
 import { archivePathOf, relativeArchivePath, walk, type PlannedSource } from './plan.js';
@@ -25,9 +26,9 @@ export async function carryLeftOut(plan: PlannedSource[]): Promise<string[]> {
         const staged = join(move.from, rel);
         try {
           // An older snapshot may hold what the source leaves out now: the live one stays.
-          await rm(staged, { recursive: true, force: true });
-          await mkdir(dirname(staged), { recursive: true });
-          await linkTree(live, staged);
+          await rm(fsPath(staged), { recursive: true, force: true });
+          await mkdir(fsPath(dirname(staged)), { recursive: true });
+          await linkTree(encodeName(live), encodeName(staged));
         } catch (err) {
           throw fromNodeError(err, `keeping ${live} (left out by source "${plugin.name}")`);
         }
@@ -39,20 +40,23 @@ export async function carryLeftOut(plan: PlannedSource[]): Promise<string[]> {
   return carried;
 }
 
-/** `to` as a tree of hard links to `from`'s files, its folders made anew with their modes and times. */
-async function linkTree(from: string, to: string): Promise<void> {
+/** `to` as a tree of hard links to `from`'s files, its folders made anew with their modes and times; paths as bytes (names need not be UTF-8). */
+async function linkTree(from: Buffer, to: Buffer): Promise<void> {
   const info = await lstat(from);
+  const under = (dir: Buffer, name: Buffer): Buffer => Buffer.concat([dir, Buffer.from('/'), name]);
   if (info.isDirectory()) {
     await mkdir(to);
-    for (const name of await readdir(from)) await linkTree(join(from, name), join(to, name));
+    for (const name of await readdir(from, { encoding: 'buffer' })) await linkTree(under(from, name), under(to, name));
     await chmod(to, info.mode & 0o7777);
     await utimes(to, info.atime, info.mtime);
   } else if (info.isSymbolicLink()) {
-    await symlink(await readlink(from), to);
+    await symlink(await readlink(from, { encoding: 'buffer' }), to);
   } else {
     await link(from, to).catch(async (err: unknown) => {
       if (!['EXDEV', 'EPERM', 'EMLINK'].includes(errnoOf(err) ?? '')) throw err;
-      await cp(from, to, { preserveTimestamps: true });
+      await copyFile(from, to);
+      await chmod(to, info.mode & 0o7777);
+      await utimes(to, info.atime, info.mtime);
     });
   }
 }

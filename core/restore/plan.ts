@@ -8,11 +8,12 @@ import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import picomatch from 'picomatch';
 import type { SourcePlugin } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
 import type { Manifest, ManifestEntry, ManifestSource } from '../format/manifest.js';
+import { decodeName, fsPath } from '../fs/name-bytes.js';
 import { nearestExisting } from '../fs/nearest-existing.js';
 import { normalizeArchivePath, STAGING_PREFIX } from '../fs/paths.js';
 import type { OpenedSnapshot } from '../repository/snapshots.js';
@@ -222,7 +223,7 @@ export async function plannedChanges(snapshot: OpenedSnapshot, planned: PlannedS
       else if (e.path === prefix) incoming.set('', e);
       else if (e.path.startsWith(`${prefix}/`)) incoming.set(e.path.slice(prefix.length + 1), e);
     }
-    const live = await lstat(move.to).catch(() => undefined);
+    const live = await lstat(fsPath(move.to)).catch(() => undefined);
     if (!live) {
       for (const rel of incoming.keys()) if (incoming.get(rel)!.type !== 'directory') changes.created.push(rel === '' ? move.to : join(move.to, rel));
       continue;
@@ -252,7 +253,8 @@ export async function plannedChanges(snapshot: OpenedSnapshot, planned: PlannedS
 
 /** A file of the same size and modification time (to the second: what a files cache calls unchanged), or a link to the same target. */
 async function sameEntry(path: string, live: Stats, entry: ManifestEntry): Promise<boolean> {
-  if (live.isSymbolicLink()) return entry.type === 'symlink' && (await readlink(path).catch(() => undefined)) === entry.linkTarget;
+  if (live.isSymbolicLink())
+    return entry.type === 'symlink' && (await readlink(fsPath(path), { encoding: 'buffer' }).then(decodeName, () => undefined)) === entry.linkTarget;
   return live.isFile() && entry.type === 'file' && live.size === entry.size && Math.floor(live.mtimeMs / 1000) === Math.floor(Date.parse(entry.mtime) / 1000);
 }
 
@@ -271,16 +273,16 @@ export function relativeArchivePath(planned: PlannedSource, move: Move): string 
   if (move.from === planned.staging) return '';
   return move.from
     .slice(planned.staging.length + 1)
-    .split(/[\\/]/)
+    .split(sep)
     .join('/');
 }
 
-/** Depth first; `visit` returns true to descend into a directory. */
+/** Depth first, names read as bytes (core/fs/name-bytes.ts); `visit` returns true to descend into a directory. */
 export async function walk(root: string, rel: string, visit: (rel: string, info: Stats) => Promise<boolean>): Promise<void> {
-  const names = (await readdir(rel === '' ? root : join(root, rel)).catch(() => [] as string[])).sort();
-  for (const name of names) {
+  const raw = await readdir(fsPath(rel === '' ? root : join(root, rel)), { encoding: 'buffer' }).catch(() => [] as Buffer[]);
+  for (const name of raw.map(decodeName).sort()) {
     const child = rel === '' ? name : `${rel}/${name}`;
-    const info = await lstat(join(root, child)).catch(() => undefined);
+    const info = await lstat(fsPath(join(root, child))).catch(() => undefined);
     if (info && (await visit(child, info))) await walk(root, child, visit);
   }
 }

@@ -8,6 +8,7 @@
  * by the next command). The live data therefore ends fully old or fully new.
  */
 import { existsSync } from 'node:fs';
+import { fsPath } from '../fs/name-bytes.js';
 import { mkdir, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pauseForTest } from '../testing/test-hooks.js';
@@ -92,10 +93,10 @@ async function moveIn(move: JournalMove): Promise<void> {
     if (await exists(companion.path)) await rename(companion.path, companion.aside);
   }
   if (move.hadLive) {
-    await rename(move.to, move.aside);
+    await rename(fsPath(move.to), fsPath(move.aside));
     await pauseForTest('aside');
   }
-  await mkdir(dirname(move.to), { recursive: true });
-  await rename(move.from, move.to);
+  await mkdir(fsPath(dirname(move.to)), { recursive: true });
+  await rename(fsPath(move.from), fsPath(move.to));
   await pauseForTest('swap');
 }

@@ -1,8 +1,11 @@
 /**
  * A directory tree: files, empty directories and symlinks (stored as links,
  * never followed). Sockets, FIFOs and devices are skipped with a warning.
+ * Names are read as bytes (core/fs/name-bytes.ts), so a name that is not
+ * UTF-8 is kept; files of one inode are marked as hard links of the first,
+ * and files with holes as sparse.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import { lstat, readdir, readlink, stat, open } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -10,6 +13,7 @@ import picomatch from 'picomatch';
 import { z } from 'zod';
 import type { LiveLocation, LocalFileChange, RestoreEntry, SourceRestoreOptions, SourceContext, SourceEntry, SourcePlugin } from '../../core/contracts.js';
 import { mtimeOf } from '../../core/fs/mtime.js';
+import { decodeName, fsPath } from '../../core/fs/name-bytes.js';
 import { STAGING_PREFIX } from '../../core/fs/paths.js';
 import { errnoOf, FailsafeError } from '../../core/errors.js';
 import { defineSource } from '../../core/sdk/registry.js';
@@ -73,15 +77,15 @@ export class DirectorySource implements SourcePlugin {
       throw new FailsafeError('E_SOURCE_MISSING', `source "${this.name}": ${this.root} ${info ? 'is not a directory' : 'does not exist'}`);
     }
     this.changedFiles.length = 0;
-    yield* this.#walk('', context);
+    yield* this.#walk('', context, new Map());
   }
 
   /** Depth first, names sorted; with `include`, directories only when they lead to an included entry. */
-  async *#walk(dirRel: string, context: SourceContext): AsyncGenerator<SourceEntry> {
+  async *#walk(dirRel: string, context: SourceContext, inodes: Map<string, string>): AsyncGenerator<SourceEntry> {
     const dir = dirRel === '' ? this.root : join(this.root, dirRel);
     let names: string[];
     try {
-      names = this.#utf8Names(await readdir(dir, { encoding: 'buffer' }), dirRel, context).sort();
+      names = (await readdir(fsPath(dir), { encoding: 'buffer' })).map(decodeName).sort();
     } catch (err) {
       throw new FailsafeError('E_SOURCE_READ', `source "${this.name}": cannot read directory ${dir}: ${errnoOf(err) ?? err}`, {
         cause: err,
@@ -94,7 +98,7 @@ export class DirectorySource implements SourcePlugin {
       // A restore's staging folder (a partial restore of a mounted folder stages inside it): never part of the data.
       if (dirRel === '' && name.startsWith(STAGING_PREFIX)) continue;
       const path = join(this.root, rel);
-      const info = await lstat(path).catch((err: unknown) => {
+      const info = await lstat(fsPath(path)).catch((err: unknown) => {
         if (errnoOf(err) === 'ENOENT') return undefined; // deleted since readdir
         throw new FailsafeError('E_SOURCE_READ', `source "${this.name}": cannot stat ${path}`, { cause: err });
       });
@@ -103,12 +107,12 @@ export class DirectorySource implements SourcePlugin {
       if (info.isDirectory()) {
         if (!this.#include) {
           yield { ...base, type: 'directory', size: 0 };
-          yield* this.#walk(rel, context);
+          yield* this.#walk(rel, context, inodes);
           continue;
         }
         // Emit the directory only once something inside it is included.
         let announced = false;
-        for await (const child of this.#walk(rel, context)) {
+        for await (const child of this.#walk(rel, context, inodes)) {
           if (!announced) {
             announced = true;
             yield { ...base, type: 'directory', size: 0 };
@@ -118,37 +122,17 @@ export class DirectorySource implements SourcePlugin {
       } else if (this.#include && !this.#include(rel)) {
         continue;
       } else if (info.isSymbolicLink()) {
-        yield { ...base, type: 'symlink', size: 0, linkTarget: await readlink(path) };
+        yield { ...base, type: 'symlink', size: 0, linkTarget: decodeName(await readlink(fsPath(path), { encoding: 'buffer' })) };
       } else if (info.isFile()) {
         const changed = (what: LocalFileChange): void => this.#report(rel, what, context);
         // The backup reads `localFile` itself (read ahead, straight into its segments); `open` serves any other reader.
-        yield { ...base, type: 'file', size: info.size, open: () => this.#open(path, rel, info.size, info.mtimeMs, context), localFile: { path, changed } };
+        const file = { ...base, type: 'file' as const, size: info.size, ...layoutOf(info, rel, inodes) };
+        yield { ...file, open: () => this.#open(path, rel, info.size, info.mtimeMs, context), localFile: { path, changed } };
       } else {
         const kind = info.isSocket() ? 'socket' : info.isFIFO() ? 'fifo' : 'device';
         context.warn(`source "${this.name}": skipped ${kind} ${rel}`);
       }
     }
-  }
-
-  /**
-   * The names that are valid UTF-8. Read as text, another name would come
-   * back with U+FFFD in it, name no file, and vanish with no word (as if
-   * deleted since readdir); it cannot be stored yet (issue 22), so it is
-   * skipped with a warning naming its bytes, which the snapshot keeps.
-   */
-  #utf8Names(raw: Buffer[], dirRel: string, context: SourceContext): string[] {
-    const names: string[] = [];
-    for (const bytes of raw) {
-      const name = bytes.toString('utf8');
-      if (Buffer.from(name, 'utf8').equals(bytes)) {
-        names.push(name);
-        continue;
-      }
-      const shown = [...bytes].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
-      const where = dirRel === '' ? shown : `${dirRel}/${shown}`;
-      context.warn(`source "${this.name}": skipped ${where} (and anything in it): its name is not valid UTF-8, which Failsafe cannot store yet`);
-    }
-    return names;
   }
 
   #report(rel: string, what: LocalFileChange, context: SourceContext): void {
@@ -166,7 +150,7 @@ export class DirectorySource implements SourcePlugin {
     const name = this.name;
     async function* read(): AsyncGenerator<Buffer> {
       let delivered = 0;
-      const handle = await open(path, 'r').catch((err: unknown) => {
+      const handle = await open(fsPath(path), 'r').catch((err: unknown) => {
         throw new FailsafeError('E_SOURCE_READ', `source "${name}": cannot read ${path}: ${errnoOf(err) ?? err}`, { cause: err });
       });
       try {
@@ -205,6 +189,23 @@ export class DirectorySource implements SourcePlugin {
   async checkLive(): Promise<void> {
     await this.check(this.root);
   }
+}
+
+/** Files this size and up with fewer blocks than bytes are marked sparse: below it, holes save nothing worth a second write path. */
+const SPARSE_FROM = 64 * 1024;
+
+/**
+ * A file's hard link (the first path seen with its device and inode, when
+ * it has more than one name) and whether it has holes. `inodes` holds the
+ * first path of each multiply-linked inode met so far in this source.
+ */
+function layoutOf(info: Stats, rel: string, inodes: Map<string, string>): { hardLink?: string; sparse?: boolean } {
+  const sparse = info.size >= SPARSE_FROM && info.blocks * 512 < info.size ? { sparse: true } : {};
+  if (info.nlink < 2) return sparse;
+  const key = `${info.dev}:${info.ino}`;
+  const first = inodes.get(key);
+  if (first === undefined) inodes.set(key, rel);
+  return first === undefined ? sparse : { ...sparse, hardLink: first };
 }
 
 export const directorySource = defineSource({

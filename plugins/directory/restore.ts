@@ -6,10 +6,13 @@
  * change something. Small files are not fsynced here: the restore flushes the
  * whole staged tree once before the swap (core/fs/durable.ts); large ones are
  * sent on their way to the disk as soon as they are written, so that flush
- * overlaps the rest of the restore instead of following it.
+ * overlaps the rest of the restore instead of following it. A hard link is
+ * linked to the file this restore wrote for its first name; a sparse file's
+ * runs of zeros are left as holes. Paths reach the file system as bytes
+ * (core/fs/name-bytes.ts), so a name that is not UTF-8 comes back as it was.
  */
 import { closeSync, constants, fchmodSync, fchownSync, futimesSync, openSync, rmSync, writeSync } from 'node:fs';
-import { lstat, lutimes, mkdir, open, rm, symlink, type FileHandle } from 'node:fs/promises';
+import { link, lstat, lutimes, mkdir, open, rm, symlink, type FileHandle } from 'node:fs/promises';
 import { dirname, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import type { RestoreEntry, SourceRestoreOptions } from '../../core/contracts.js';
@@ -19,6 +22,8 @@ import { BoundedTasks } from '../../core/pipeline/bounded-tasks.js';
 import { owner, restoreOwner, type Owned } from '../../core/fs/owner.js';
 import { assertNoSymlinkParents, safeJoin } from '../../core/fs/paths.js';
 import { fileTime } from '../../core/fs/file-time.js';
+import { fsPath } from '../../core/fs/name-bytes.js';
+import { writeSparse } from '../../core/fs/sparse-write.js';
 
 /** Files up to this size are written in one go, without a stream. */
 const SMALL_FILE = 256 * 1024;
@@ -54,18 +59,18 @@ class MadeDirectories {
   /** Creates a directory; remembered only when this call made it. */
   async make(target: string): Promise<void> {
     try {
-      await mkdir(target);
+      await mkdir(fsPath(target));
       this.#made.add(target);
       return;
     } catch (err) {
       const code = errnoOf(err);
       if (code !== 'EEXIST' && code !== 'ENOENT') throw err;
       // A symlink there would take the folder's mode, owner and time at the end, and its children, elsewhere.
-      if (code === 'EEXIST' && (await lstat(target)).isSymbolicLink()) {
+      if (code === 'EEXIST' && (await lstat(fsPath(target))).isSymbolicLink()) {
         throw new FailsafeError('E_UNSAFE_PATH', `refusing unsafe archive path "${relative(this.root, target)}": it is a symlink in the destination`);
       }
     }
-    await mkdir(target, { recursive: true });
+    await mkdir(fsPath(target), { recursive: true });
   }
 
   /** `target` (and anything under it) is about to be replaced by a file or a symlink. */
@@ -80,7 +85,13 @@ export async function restoreTree(entries: AsyncIterable<RestoreEntry>, destinat
   await mkdir(destination, { recursive: true });
   const made = new MadeDirectories(destination);
   const directories: StagedDirectory[] = [];
-  const context: WriteContext = { made, umask: process.umask(), asRoot: process.getuid?.() === 0, flushes: new BoundedTasks(PARALLEL_EARLY_FLUSHES) };
+  const context: WriteContext = {
+    made,
+    umask: process.umask(),
+    asRoot: process.getuid?.() === 0,
+    flushes: new BoundedTasks(PARALLEL_EARLY_FLUSHES),
+    files: new Set(),
+  };
   try {
     const count = await writeEntries(entries, destination, options, context, directories);
     await context.flushes.drain();
@@ -111,9 +122,16 @@ async function writeEntries(
       await made.make(target);
       directories.push({ path: target, mode: entry.mode, mtime: entry.mtime, ...owner(entry) });
     } else if (entry.type === 'symlink') {
-      await replacing(target, made, () => symlink(entry.linkTarget ?? '', target));
+      await replacing(target, made, () => symlink(fsPath(entry.linkTarget ?? ''), fsPath(target)));
       await restoreOwner(target, entry);
-      await lutimes(target, fileTime(entry.mtime), fileTime(entry.mtime)).catch(() => undefined);
+      await lutimes(fsPath(target), fileTime(entry.mtime), fileTime(entry.mtime)).catch(() => undefined);
+    } else if (entry.hardLink !== undefined && context.files.has(entry.hardLink)) {
+      // Its bytes are the first name's, which this restore wrote: the body is left unread (the archive skips it, checked).
+      const first = safeJoin(destination, entry.hardLink);
+      await made.checkParentOf(first);
+      await replacing(target, made, () => link(fsPath(first), fsPath(target)));
+    } else if (entry.sparse) {
+      await writeFile(target, entry, context, (handle) => writeSparse(handle, entry.chunks?.() ?? entry.body ?? Readable.from([]), entry.size, options.signal));
     } else if (entry.size <= SMALL_FILE) {
       // `content` was checked before its entry came; a body is checked by reading it to its end. Either way, before anything is written.
       writeSmallFile(target, entry, entry.chunks ? await readAll(entry.chunks()) : (entry.content ?? (await readAll(entry.body))), context);
@@ -124,6 +142,7 @@ async function writeEntries(
       const body = entry.body ?? Readable.from([]);
       await writeFile(target, entry, context, (handle) => writeStreamTo(handle, body, options.signal));
     }
+    if (entry.type === 'file') context.files.add(entry.path);
     count++;
   }
   return count;
@@ -133,7 +152,7 @@ async function writeEntries(
 async function finishDirectories(directories: StagedDirectory[], context: WriteContext): Promise<void> {
   // O_NOFOLLOW: never the mode of whatever a symlink put in a folder's place points to.
   for (const dir of directories.reverse()) {
-    const handle = await open(dir.path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    const handle = await open(fsPath(dir.path), constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
     try {
       if (context.asRoot && (dir.uid !== undefined || dir.gid !== undefined)) await handle.chown(dir.uid ?? -1, dir.gid ?? -1);
       await handle.chmod(dir.mode & 0o7777);
@@ -150,6 +169,8 @@ interface WriteContext {
   asRoot: boolean;
   /** Early fdatasyncs of large files in flight; each closes its file. */
   flushes: BoundedTasks;
+  /** Archive paths of the files written so far: a hard link to one of them is linked, not copied. */
+  files: Set<string>;
 }
 
 /** The calls that set a file's owner and mode after its bytes, only those that change something. */
@@ -174,12 +195,12 @@ function writeSmallFile(target: string, entry: RestoreEntry, content: Buffer, co
   const meta = metadataOf(entry, context);
   let fd: number;
   try {
-    fd = openSync(target, 'wx', meta.mode);
+    fd = openSync(fsPath(target), 'wx', meta.mode);
   } catch (err) {
     if (errnoOf(err) !== 'EEXIST') throw err;
     context.made.forget(target);
-    rmSync(target, { force: true, recursive: true });
-    fd = openSync(target, 'wx', meta.mode);
+    rmSync(fsPath(target), { force: true, recursive: true });
+    fd = openSync(fsPath(target), 'wx', meta.mode);
   }
   try {
     for (let written = 0; written < content.length;) written += writeSync(fd, content, written, content.length - written);
@@ -203,13 +224,13 @@ async function replacing<T>(target: string, made: MadeDirectories, create: () =>
     if (errnoOf(err) !== 'EEXIST') throw err;
   }
   made.forget(target);
-  await rm(target, { force: true, recursive: true });
+  await rm(fsPath(target), { force: true, recursive: true });
   return create();
 }
 
 async function writeFile(target: string, entry: RestoreEntry, context: WriteContext, write: (handle: FileHandle) => Promise<unknown>): Promise<void> {
   const meta = metadataOf(entry, context);
-  const handle = await replacing(target, context.made, () => open(target, 'wx', meta.mode));
+  const handle = await replacing(target, context.made, () => open(fsPath(target), 'wx', meta.mode));
   let handedOver = false;
   try {
     await write(handle);

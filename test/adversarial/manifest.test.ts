@@ -50,6 +50,40 @@ describe('a forged manifest is refused with exit 3, never a TypeError', () => {
     expect(err.code).toBe('E_UNSAFE_PATH');
   });
 
+  it.each(['\udc2f', 'a\udc2f..\udc2fx', '\udc00', '\ud800', 'a\udfff', '\udcc3\udca9'])(
+    'entry path %j holds a surrogate that stands for no byte, or for a "/" or NUL, or for valid UTF-8: E_UNSAFE_PATH',
+    async (path) => {
+      const err = await refusal({ entries: [{ path }] });
+      expect(err.code).toBe('E_UNSAFE_PATH');
+    },
+  );
+
+  it('names that are not UTF-8 and hard links to an earlier file decode: the controls for the cases below', async () => {
+    const target = await mkdtemp(join(tmpdir(), 'failsafe-forged-'));
+    const entries = [{ path: 'caf\udce9' }, { path: 'back\\slash' }, { path: 'link', type: 'symlink', linkTarget: 'caf\udce9' }];
+    const key = await forgeSnapshot(target, { entries, body: (m) => (m.entries[1].hardLink = 'caf\udce9') });
+    const { manifest } = await decodeManifest(await readFile(join(target, key)), key, notEncrypted);
+    expect(manifest.entries.map((e) => [e.path, e.hardLink ?? e.linkTarget])).toEqual([
+      ['caf\udce9', undefined],
+      ['back\\slash', 'caf\udce9'],
+      ['link', 'caf\udce9'],
+    ]);
+  });
+
+  const badLinks: [string, (m: Json) => void][] = [
+    ['a hard link to a later file', (m) => (m.entries[1].hardLink = 'b.txt')],
+    ['a hard link to a folder', (m) => (m.entries[1].hardLink = 'd')],
+    ['a hard link to itself', (m) => (m.entries[1].hardLink = 'a.txt')],
+    ['a hard link to nothing', (m) => (m.entries[2].hardLink = 'nowhere')],
+    ['a folder that is a hard link', (m) => (m.entries[0].hardLink = 'a.txt')],
+    ['a symlink target with a surrogate for no byte', (m) => (m.entries[3].linkTarget = '\ud800')],
+  ];
+  it.each(badLinks)('%s: E_CORRUPT', async (_what, change) => {
+    const entries = [{ path: 'd', type: 'directory' }, { path: 'a.txt' }, { path: 'b.txt' }, { path: 'l', type: 'symlink', linkTarget: 'a.txt' }];
+    const err = await refusal({ entries, body: change });
+    expect(err.code).toBe('E_CORRUPT');
+  });
+
   const broken: [string, (m: Json) => void][] = [
     ['plainSize 2^53', (m) => (m.segments[0].plainSize = 2 ** 53)],
     ['an entry of 2^53 bytes', (m) => (m.entries[0].size = 2 ** 53)],

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { appendFile, chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFile, chmod, link, lstat, mkdir, mkdtemp, readdir, readFile, readlink, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,20 +63,47 @@ describe('directory source', () => {
     expect(included.map((e) => e.path)).toEqual(['photos', 'photos/2024', 'photos/2024/a.jpg', 'photos/b.jpg']);
   });
 
-  it('never skips a name that is not valid UTF-8 in silence: a warning names its bytes', async () => {
+  it('reads names as bytes: one that is not valid UTF-8 or holds a backslash is kept, and restored byte for byte', async () => {
     const tree = await sampleTree();
     // Latin-1 "café" and a folder "d\xff": names a Linux file system takes, and Node cannot read back as text.
-    const { writeFileSync, mkdirSync } = await import('node:fs');
     writeFileSync(Buffer.concat([Buffer.from(`${tree}/caf`), Buffer.from([0xe9])]), 'latin-1');
     mkdirSync(Buffer.concat([Buffer.from(`${tree}/d`), Buffer.from([0xff])]));
     writeFileSync(Buffer.concat([Buffer.from(`${tree}/d`), Buffer.from([0xff]), Buffer.from('/inner.txt')]), 'inner');
+    await writeFile(join(tree, 'back\\slash'), 'one name');
     const ctx = context();
     const entries = await collectEntries(new DirectorySource({ path: tree }), ctx);
-    expect(entries.map((e) => e.path).filter((p) => p.startsWith('caf') || p.startsWith('d'))).toEqual([]);
-    expect(ctx.warnings).toEqual([
-      expect.stringContaining('skipped caf\\xe9 (and anything in it): its name is not valid UTF-8'),
-      expect.stringContaining('skipped d\\xff (and anything in it)'),
-    ]);
+    expect(entries.map((e) => e.path)).toEqual(expect.arrayContaining(['caf\udce9', 'd\udcff', 'd\udcff/inner.txt', 'back\\slash']));
+    expect(ctx.warnings).toEqual([]);
+    expect((await readEntry(entries.find((e) => e.path === 'caf\udce9')!)).toString()).toBe('latin-1');
+
+    const to = join(tree, '..', 'restored');
+    await restoreTree(roundTrip(new DirectorySource({ path: tree })), to, context());
+    expect(readFileSync(Buffer.concat([Buffer.from(`${to}/caf`), Buffer.from([0xe9])]), 'utf8')).toBe('latin-1');
+    expect(readFileSync(Buffer.concat([Buffer.from(`${to}/d`), Buffer.from([0xff]), Buffer.from('/inner.txt')]), 'utf8')).toBe('inner');
+    expect(await readFile(join(to, 'back\\slash'), 'utf8')).toBe('one name');
+  });
+
+  it('marks the later names of an inode as hard links of the first, and a file with holes as sparse; the restore links and leaves holes', async () => {
+    const tree = await sampleTree();
+    await link(join(tree, 'notes.txt'), join(tree, 'photos', 'notes-link.txt'));
+    await writeFile(join(tree, 'holes.bin'), '');
+    await truncate(join(tree, 'holes.bin'), 8 * 1024 * 1024);
+    await appendFile(join(tree, 'holes.bin'), 'tail');
+    const entries = await collectEntries(new DirectorySource({ path: tree }));
+    expect(entries.find((e) => e.path === 'notes.txt')!.hardLink).toBeUndefined();
+    expect(entries.find((e) => e.path === 'photos/notes-link.txt')!.hardLink).toBe('notes.txt');
+    expect(entries.find((e) => e.path === 'holes.bin')!.sparse).toBe(true);
+    expect(entries.find((e) => e.path === 'photos/b.jpg')!.sparse).toBeUndefined();
+
+    const to = join(tree, '..', 'restored');
+    await restoreTree(roundTrip(new DirectorySource({ path: tree })), to, context());
+    const [first, second] = await Promise.all([stat(join(to, 'notes.txt')), stat(join(to, 'photos', 'notes-link.txt'))]);
+    expect(second.ino).toBe(first.ino);
+    expect(first.nlink).toBe(2);
+    const holes = await stat(join(to, 'holes.bin'));
+    expect(holes.size).toBe(8 * 1024 * 1024 + 4);
+    expect(holes.blocks * 512).toBeLessThanOrEqual(64 * 1024);
+    expect((await readFile(join(to, 'holes.bin'))).subarray(-4).toString()).toBe('tail');
   });
 
   it('skips sockets and FIFOs with a warning', async () => {
