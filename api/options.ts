@@ -101,4 +101,6 @@ export type RestoreOptions = SelectOptions &
   Omit<RestoreRunOptions, 'parallelism' | 'safetySnapshot' | 'journalDir'> & {
     /** Back up the live data being replaced to the job's first target, tagged `pre-restore` (default true). */
     safetySnapshot?: boolean;
+    /** Restore `latest` even when it went backwards against what this host saw in the target (E_ROLLBACK otherwise). */
+    allowRollback?: boolean;
   };

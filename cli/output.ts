@@ -12,16 +12,16 @@ export interface Io {
 }
 
 /** A snapshot as `--json` prints it (docs: backup and list share this shape). */
-export function snapshotJson({
-  id,
-  job,
-  target,
-  createdAt,
-  bytes,
-  files,
-  tags,
-}: SnapshotBasics): Pick<SnapshotBasics, 'id' | 'job' | 'target' | 'createdAt' | 'bytes' | 'files' | 'tags'> {
-  return { id, job, target, createdAt, bytes, files, ...(tags ? { tags } : {}) };
+type SnapshotJson = Pick<SnapshotInfo, 'id' | 'job' | 'target' | 'createdAt' | 'bytes' | 'files' | 'tags' | 'signature' | 'wentBackwards'>;
+
+export function snapshotJson(s: SnapshotBasics & Pick<SnapshotInfo, 'signature' | 'wentBackwards'>): SnapshotJson {
+  const { tags, signature, wentBackwards } = s;
+  return {
+    ...{ id: s.id, job: s.job, target: s.target, createdAt: s.createdAt, bytes: s.bytes, files: s.files },
+    ...(tags ? { tags } : {}),
+    ...(signature ? { signature } : {}),
+    ...(wentBackwards ? { wentBackwards } : {}),
+  };
 }
 
 /** `transfers retried: 2 uploads sent again` as a line of a command's human output, or '' when nothing was retried. */
@@ -44,9 +44,17 @@ export function formatBytes(bytes: number): string {
 export function formatSnapshots(snapshots: SnapshotInfo[]): string {
   if (snapshots.length === 0) return 'no snapshots\n';
   const tagged = snapshots.some((s) => s.tags);
-  const rows = [['ID', 'JOB', 'TARGET', 'CREATED', 'FILES', 'SIZE', 'STORED', ...(tagged ? ['TAGS'] : [])]];
+  const signed = snapshots.some((s) => s.signature);
+  const noted = snapshots.some((s) => s.wentBackwards);
+  const rows = [
+    ['ID', 'JOB', 'TARGET', 'CREATED', 'FILES', 'SIZE', 'STORED', ...(tagged ? ['TAGS'] : []), ...(signed ? ['SIGNED'] : []), ...(noted ? ['NOTE'] : [])],
+  ];
   for (const s of snapshots) {
     const tags = tagged ? [(s.tags ?? []).join(',')] : [];
+    const marks = [
+      ...(signed ? [s.signature ?? ''] : []),
+      ...(noted ? [s.wentBackwards ? `went backwards: ${s.wentBackwards.seenId} seen here before` : ''] : []),
+    ];
     rows.push([
       s.id,
       s.job,
@@ -56,6 +64,7 @@ export function formatSnapshots(snapshots: SnapshotInfo[]): string {
       formatBytes(s.bytes),
       formatBytes(s.storedBytes),
       ...tags,
+      ...marks,
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));

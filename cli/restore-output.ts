@@ -15,6 +15,7 @@ export interface RestoreCliOptions {
   yes?: boolean;
   keepPrevious: boolean;
   safetySnapshot: boolean;
+  allowRollback?: boolean;
 }
 
 /** Live data is only replaced after a yes on a terminal, or with --yes; a script without it is refused. */

@@ -62,6 +62,7 @@ export const ERROR_CODES = {
   E_UNSAFE_PATH: ExitCode.integrity,
   E_UNSIGNED: ExitCode.integrity,
   E_UNTRUSTED: ExitCode.integrity,
+  E_ROLLBACK: ExitCode.integrity,
   E_UNSUPPORTED_FORMAT: ExitCode.integrity,
   E_HOST_KEY: ExitCode.integrity,
   // some targets failed, others succeeded (exit 4)

@@ -17,6 +17,7 @@ import { pickDefined } from '../../core/util/defined.js';
 import type { Deployment } from '../container.js';
 import type { BackupFailure, BackupOptions, BackupOutcome } from '../options.js';
 import { checkpointStore } from './checkpoints.js';
+import { recordOwnSnapshots, warnIfSeenGone } from './rollback.js';
 import { settleForBackup } from './settle.js';
 
 /** Where a backup's progress, snapshots and failures go (the facade's events). */
@@ -119,6 +120,8 @@ async function lockedRun(
     for (const snapshot of result.snapshots) sink.snapshot(snapshot);
     for (const f of result.failedTargets) failed({ job: job.name, ...f });
   };
+  const first = outcome.snapshots.length;
+  for (const storage of targets) await warnIfSeenGone(deployment, storage, job.name, warn);
   // Before the lock and the hooks: a key set the targets do not accept writes nothing and stops no service.
   await checkKeySet(targets, job.name, settings.encryption, pickDefined({ signal: options.signal }));
   // Held across the hooks too: a second run must not dump a database while the first one reads it.
@@ -137,6 +140,7 @@ async function lockedRun(
       const sources = deployment.sources(job);
       record(await runBackup({ name: job.name, sources, targets }, settings, { ...options, onProgress: sink.progress, journal }));
     });
+    await recordOwnSnapshots(deployment, job.name, outcome.snapshots.slice(first), settings.encryption.signer?.publicKey);
   } finally {
     await lock?.release().catch(() => undefined);
   }

@@ -3,25 +3,63 @@ import type { Encryption, EncryptionSettings } from '../../core/crypto/encryptio
 import { asFailsafeError, isFailsafeError } from '../../core/errors.js';
 import type { RotateReport } from '../../core/maintenance/rotate.js';
 import type { Repository } from '../../core/repository/repository.js';
+import type { Rollback } from '../../core/repository/rollback.js';
+import type { Storage } from '../../core/repository/storage.js';
 import type { SnapshotInfo, UnreadableManifest } from '../../core/repository/snapshots.js';
 import type { VerifyProblem, VerifyReport } from '../../core/restore/verify.js';
 import { pickDefined } from '../../core/util/defined.js';
 import type { Deployment } from '../container.js';
 import type { SelectOptions } from '../options.js';
+import { watchRollback } from './rollback.js';
 import { selectRepositories } from './select.js';
 
-export type ListOptions = SelectOptions & { warn?: (message: string) => void; unreadable?: (manifest: UnreadableManifest) => void; signal?: AbortSignal };
+/** Snapshot objects `list` reads whole at the same time, to check their signatures. */
+const SIGNATURES_AT_ONCE = 8;
+
+export type ListOptions = SelectOptions & {
+  warn?: (message: string) => void;
+  unreadable?: (manifest: UnreadableManifest) => void;
+  /** Told of each job and target whose newest trusted snapshot is older than one this host saw there before. */
+  rollback?: (rollback: Rollback) => void;
+  signal?: AbortSignal;
+};
 export type VerifyOptions = SelectOptions & { all?: boolean; readData?: boolean; signal?: AbortSignal };
 export type RotateOptions = SelectOptions & { previous?: Omit<EncryptionSettings, 'mode' | 'recipients'>; dryRun?: boolean; signal?: AbortSignal };
 
 export async function list(deployment: Deployment, options: ListOptions): Promise<SnapshotInfo[]> {
   const all: SnapshotInfo[] = [];
+  const trust = await deployment.trustPolicy();
   for (const repository of selectRepositories(deployment, options)) {
     options.signal?.throwIfAborted();
     const { job, warn, unreadable } = options;
-    all.push(...(await repository.listSnapshots({ ...(job ? { job } : {}), ...(warn ? { warn } : {}), ...(unreadable ? { unreadable } : {}) })));
+    const listed = await repository.listSnapshots({ ...(job ? { job } : {}), ...(warn ? { warn } : {}), ...(unreadable ? { unreadable } : {}) });
+    if (trust) await markSignatures(repository.storage, listed, trust.keys);
+    await markRollbacks(deployment, repository.storage, listed, options);
+    all.push(...listed);
   }
   return all.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+}
+
+/** Reads each snapshot's whole object to check its signature: a header only claims one. A few at a time, as headers are listed. */
+async function markSignatures(storage: Storage, listed: SnapshotInfo[], keys: Uint8Array[]): Promise<void> {
+  const { signatureState } = await import('../../core/repository/signature-state.js');
+  for (let i = 0; i < listed.length; i += SIGNATURES_AT_ONCE) {
+    await Promise.all(listed.slice(i, i + SIGNATURES_AT_ONCE).map(async (s) => void (s.signature = await signatureState(storage, s, keys))));
+  }
+}
+
+/** The jobs listed in this target, and those the YAML sends there (all of whose snapshots may be gone), each checked against what this host saw. */
+async function markRollbacks(deployment: Deployment, storage: Storage, listed: SnapshotInfo[], options: ListOptions): Promise<void> {
+  const configured = deployment.jobNames().filter((name) => deployment.job(name).targets.includes(storage.targetName));
+  const jobs = options.job ? [options.job] : [...new Set([...listed.map((s) => s.job), ...configured])];
+  const trusted = (s: SnapshotInfo): boolean | undefined => (s.signature === undefined ? undefined : s.signature === 'trusted');
+  for (const job of jobs) {
+    const rollback = await watchRollback(deployment, storage, job, { listed: listed.filter((s) => s.job === job), trusted });
+    if (!rollback) continue;
+    options.rollback?.(rollback);
+    const newest = rollback.newest && listed.find((s) => s.job === job && s.id === rollback.newest!.id);
+    if (newest) newest.wentBackwards = { seenId: rollback.seen.id, seenCreatedAt: rollback.seen.createdAt };
+  }
 }
 
 /**

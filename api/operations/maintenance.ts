@@ -5,7 +5,11 @@ import type { StatusReport } from '../../core/status/status.js';
 import { pickDefined } from '../../core/util/defined.js';
 import type { Deployment } from '../container.js';
 import type { SelectOptions } from '../options.js';
+import { describeRollback } from '../../core/repository/rollback.js';
+import type { SnapshotInfo } from '../../core/repository/snapshots.js';
+import type { Storage } from '../../core/repository/storage.js';
 import { checkpointStore } from './checkpoints.js';
+import { watchRollback } from './rollback.js';
 import { dedupKeyRing, isWriteOnly } from './dedup-backup.js';
 import { describeRecovery, describeUnsettled, settleRestores, unsettledRestores } from './settle.js';
 
@@ -41,7 +45,11 @@ export async function status(deployment: Deployment, options: { job?: string; no
     const job = deployment.job(name);
     const run = runs.get(backupTaskName(name));
     const lastRun = run && { at: run.lastRun, ok: run.ok, ...pickDefined({ error: run.error, retries: run.retries }) };
-    return { name, targets: deployment.targetsOf(job), ...pickDefined({ alertAfterMs: job.alertAfterMs, lastRun }) };
+    const rollback = async (storage: Storage, listed: SnapshotInfo[]): Promise<string | undefined> => {
+      const found = await watchRollback(deployment, storage, name, { listed });
+      return found && describeRollback(found);
+    };
+    return { name, targets: deployment.targetsOf(job), rollback, ...pickDefined({ alertAfterMs: job.alertAfterMs, lastRun }) };
   });
   let unfinished: StatusReport['unfinishedOperations'] = [];
   try {

@@ -13,6 +13,7 @@ import type { RestoreResult } from '../../core/restore/run-restore.js';
 import type { Deployment } from '../container.js';
 import type { RestoreOptions } from '../options.js';
 import { backupSettings } from './backup.js';
+import { refuseRollback } from './rollback.js';
 import { findSnapshot } from './select.js';
 import { describeRecovery, journalDir, settleRestores } from './settle.js';
 
@@ -28,7 +29,7 @@ export async function restoreSnapshot(deployment: Deployment, ref: string, optio
 }
 
 async function run(deployment: Deployment, engine: Engine, ref: string, options: RestoreOptions): Promise<RestoreResult> {
-  const { safetySnapshot = true, ...rest } = options;
+  const { safetySnapshot = true, allowRollback = false, ...rest } = options;
   // An unset variable in a script (`--to "$DIR"`) must not turn a restore into another folder into an in-place one.
   if (options.to?.trim() === '')
     throw new FailsafeError('E_USAGE', 'the destination --to is empty or blank (an unset variable?): name a folder, or leave --to out to restore in place');
@@ -37,6 +38,7 @@ async function run(deployment: Deployment, engine: Engine, ref: string, options:
   const parallelism = deployment.config.parallelism ?? 2;
   if (!options.dryRun) for (const r of await settleRestores(deployment)) options.warn?.(describeRecovery(r));
   const { repository, info } = await findSnapshot(deployment, ref, options);
+  if (ref === 'latest') await refuseRollback(deployment, repository.storage, info.job, allowRollback, options.warn);
   const job = deployment.config.jobs[info.job];
   const stages = job ? deployment.catalog(info.job) : undefined;
   const snapshot = await repository.openSnapshot(info.job, info.id, await deployment.encryption('open'), stages);

@@ -24,6 +24,7 @@ export function registerRestore(context: CommandContext): void {
     .option('--dry-run', 'show what would be created, replaced and deleted; change nothing')
     .option('-y, --yes', 'replace live data without asking (for scripts)')
     .addOption(new Option('--no-safety-snapshot', 'do not back up the live data being replaced first'))
+    .option('--allow-rollback', 'restore "latest" even when it is older than the newest snapshot this host saw in the target')
     .addOption(new Option('--no-keep-previous', 'delete replaced data instead of keeping it as <path>.pre-restore-<time>'))
     .action((ref: string, options: RestoreOptions) => restore(context, ref, options));
 }
@@ -60,6 +61,7 @@ async function restore({ io, open, print, warn }: CommandContext, ref: string, o
         dryRun: options.dryRun === true,
         keepPrevious: options.keepPrevious,
         safetySnapshot: options.safetySnapshot,
+        ...(options.allowRollback ? { allowRollback: true } : {}),
         ...(options.yes ? {} : { confirm: ask }),
         signal: cancel.signal,
         warn,

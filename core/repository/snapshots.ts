@@ -10,12 +10,12 @@ import { PlainCipher } from '../crypto/segment-cipher.js';
 import { encodeSigningKey, type TrustPolicy } from '../crypto/signing.js';
 import type { SegmentCodecSpec } from '../pipeline/segment-work.js';
 import { FailsafeError, isFailsafeError } from '../errors.js';
-import { isFuture, MANIFESTS_PREFIX, manifestKey, parseManifestKey } from './layout.js';
-import { checkSignature } from '../format/manifest-signature.js';
+import { MANIFESTS_PREFIX, manifestKey, parseManifestKey } from './layout.js';
+import { latestCandidates, newestTrusted, PRE_RESTORE_TAG, type SignatureState } from './signature-state.js';
 import { decodeManifest, decodeManifestHeader, headerLengthOf, type Manifest, type ManifestEntry, type ManifestHeader } from '../format/manifest.js';
 import type { Storage } from './storage.js';
 import { listSnapshotsV2 } from '../dedup/list.js';
-import { snapshotKeyV2, snapshotSignerV2 } from '../dedup/snapshot.js';
+import { snapshotKeyV2 } from '../dedup/snapshot.js';
 
 /** What a snapshot is, as a backup reports it and `list` finds it. */
 export interface SnapshotBasics {
@@ -37,6 +37,10 @@ export interface SnapshotInfo extends SnapshotBasics {
   format?: 2;
   /** How many warnings its sources gave at backup, from the public header; absent when none. */
   warnings?: number;
+  /** `list` with trusted signing keys: whether a trusted key signed it (its whole object read and checked). */
+  signature?: SignatureState;
+  /** `list`: the newest trusted snapshot of its job in its target, older than one this host saw there before (a rollback). */
+  wentBackwards?: { seenId: string; seenCreatedAt: string };
 }
 
 const HEADER_PROBE = 64 * 1024;
@@ -141,8 +145,7 @@ function withoutCollisions(storage: Storage, found: SnapshotInfo[], options: Lis
   });
 }
 
-/** The tag of a snapshot of live data taken just before a restore replaced it. */
-export const PRE_RESTORE_TAG = 'pre-restore';
+export { PRE_RESTORE_TAG } from './signature-state.js';
 
 /**
  * `latest` (the newest that is neither a pre-restore safety snapshot nor dated
@@ -176,41 +179,20 @@ async function latestOf(storage: Storage, all: SnapshotInfo[], where: string, op
   const now = options.now ?? new Date();
   // A restore's safety snapshot holds the data that was being replaced: `latest` means the newest backup, not that.
   const backups = all.filter((s) => !s.tags?.includes(PRE_RESTORE_TAG));
-  const current = backups.filter((s) => !isFuture(s, now));
-  const { trust } = options;
-  if (trust && !trust.allowUnsigned && current.length > 0) {
-    // A forged snapshot newer than the real ones must not block `restore latest`: the newest one a trusted key signed is it.
-    for (const s of current) if (await signedByTrusted(storage, s, trust.keys)) return s;
+  const current = latestCandidates(all, now);
+  // A forged snapshot newer than the real ones must not block `restore latest`: the newest one a trusted key signed is it.
+  const newest = await newestTrusted(storage, current, { now, trust: options.trust });
+  if (newest) return newest;
+  if (current.length > 0) {
     throw new FailsafeError(
       'E_SNAPSHOT_NOT_FOUND',
       `no snapshot signed by a trusted key ${where} (${current.length} unsigned or untrusted: restore one by its id with --allow-unsigned)`,
     );
   }
-  if (current[0]) return current[0];
   const future = backups.length > 0 ? ` (only ${backups.length} dated in the future, past this host's clock: restore one by its id if it is genuine)` : '';
   const safety =
     all.length > 0 && backups.length === 0 ? ` (only ${all.length} pre-restore safety snapshot${all.length === 1 ? '' : 's'}: restore one by its id)` : '';
   throw new FailsafeError('E_SNAPSHOT_NOT_FOUND', `no snapshots ${where}${future}${safety}`);
-}
-
-/** Whether the snapshot's manifest (or v2 snapshot object) carries a valid signature by one of `keys`. */
-async function signedByTrusted(storage: Storage, snapshot: SnapshotInfo, keys: Uint8Array[]): Promise<boolean> {
-  const key = snapshot.format === 2 ? snapshotKeyV2(snapshot.job, snapshot.id) : manifestKey(snapshot.job, snapshot.id);
-  const what = `${storage.targetName}:${key}`;
-  try {
-    const bytes = await storage.getBuffer(key);
-    const signedBy = snapshot.format === 2 ? await snapshotSignerV2(bytes, what) : await manifestSigner(bytes, what);
-    return signedBy !== undefined && keys.some((k) => Buffer.from(k).equals(Buffer.from(signedBy)));
-  } catch (err) {
-    // A damaged one is not trusted; restoring it by id reports why.
-    if (isFailsafeError(err)) return false;
-    throw err;
-  }
-}
-
-async function manifestSigner(bytes: Buffer, what: string): Promise<Uint8Array | undefined> {
-  const { header, headerEnd } = decodeManifestHeader(bytes, what);
-  return (await checkSignature(bytes, header, headerEnd, what)).signedBy;
 }
 
 export interface OpenedSnapshot {

@@ -8,7 +8,8 @@
  * - warning: a target of a job that is unreachable, empty, or older than
  *   `alertAfter` while another target is fresh; the daemon's last run of the
  *   job failed; its newest snapshot recorded warnings at backup; operations
- *   interrupted and waiting to be resumed.
+ *   interrupted and waiting to be resumed; a target whose newest trusted
+ *   snapshot is older than one this host saw there before (a rollback).
  */
 import { asFailsafeError } from '../errors.js';
 import { listSnapshots, PRE_RESTORE_TAG, type SnapshotInfo } from '../repository/snapshots.js';
@@ -63,6 +64,8 @@ export interface StatusJob {
   targets: Storage[];
   alertAfterMs?: number;
   lastRun?: LastRun;
+  /** Whether the job's snapshots in a target went backwards against what this host saw there (a problem to report), if anything. */
+  rollback?: (storage: Storage, snapshots: SnapshotInfo[]) => Promise<string | undefined>;
 }
 
 export interface LastRun {
@@ -94,19 +97,16 @@ async function jobStatus(job: StatusJob, now: Date): Promise<JobStatus> {
   const status: JobStatus = { job: job.name, health: 'ok', problems: [], targets: [] };
   if (job.alertAfterMs !== undefined) status.alertAfterSeconds = job.alertAfterMs / 1000;
   if (job.lastRun) status.lastRun = job.lastRun;
-  const flag = (health: Health, problem: string): void => {
-    status.health = worst(status.health, health);
-    status.problems.push(problem);
-  };
+  const flag = (health: Health, problem: string): void => void ((status.health = worst(status.health, health)), status.problems.push(problem));
   let newest: SnapshotInfo | undefined;
   for (const storage of job.targets) {
     try {
       const snapshots = await listSnapshots(storage, { job: job.name });
       // A restore's safety snapshot is not a backup run: the job's health follows its own backups.
       // One dated past the clock (forged, or a writer's clock far off) would make the job look fresh for ever.
-      const first = snapshots.find((s) => !s.tags?.includes(PRE_RESTORE_TAG) && !isFuture(s, now));
-      const future = snapshots.find((s) => isFuture(s, now));
+      const [first, future] = [snapshots.find((s) => !s.tags?.includes(PRE_RESTORE_TAG) && !isFuture(s, now)), snapshots.find((s) => isFuture(s, now))];
       if (future) flag('warning', `target ${storage.targetName}: snapshot ${future.id} is dated in the future (${future.createdAt})`);
+      await job.rollback?.(storage, snapshots).then((problem) => problem && flag('warning', problem));
       status.targets.push({
         target: storage.targetName,
         snapshots: snapshots.length,
