@@ -33,6 +33,7 @@ import { prune, status, type PruneSelection } from './operations/maintenance.js'
 import { restoreSnapshot } from './operations/restore.js';
 import { describeRecovery, settleRestores, unsettledRestores } from './operations/settle.js';
 import { stats, type StatsOptions, type TargetStats } from './operations/stats.js';
+import type { DumpOptions, DumpResult } from './operations/dump.js';
 import { diff, find, ls, type FoundEntry, type Listing, type SnapshotDiff } from './operations/browse.js';
 import type {
   BackupFailure,
@@ -125,6 +126,15 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
   /** Added, removed and changed entries from snapshot `from` to snapshot `to`. */
   diff(from: string, to: string, options: SelectOptions = {}): Promise<SnapshotDiff> {
     return diff(this.#deployment, from, to, options);
+  }
+
+  /**
+   * Writes one file's bytes, or a source or folder as a tar stream, to `output` (left open), reading only the
+   * part of the snapshot that holds them. E_NOT_FOUND when nothing is at `path`.
+   */
+  async dump(ref: string, path: string, output: NodeJS.WritableStream, options: DumpOptions = {}): Promise<DumpResult> {
+    const { dump } = await import('./operations/dump.js');
+    return dump(this.#deployment, ref, path, output, options);
   }
 
   /** Restores a snapshot. A restore a crash interrupted is settled first; the live data being replaced is backed up first unless `safetySnapshot: false`. */

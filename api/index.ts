@@ -41,6 +41,7 @@ export { encodePublicKey, parsePublicKey, readIdentity, writeNewIdentity, type I
 export { rotateKeys, type RotateReport } from '../core/maintenance/rotate.js';
 export type { SnapshotStatsLine, StatsOptions, TargetStats } from './operations/stats.js';
 export type { BrowsedEntry, ChangedEntry, FoundEntry, Listing, SnapshotDiff } from './operations/browse.js';
+export type { DumpOptions, DumpResult } from './operations/dump.js';
 export {
   CheckpointStore,
   CHECKPOINT_STATES,

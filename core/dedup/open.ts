@@ -67,7 +67,7 @@ export async function openSnapshotV2(storage: Storage, job: string, id: string, 
   };
   const codecs = { compression: { algorithm: 'zstd', level: 0 }, cipher: { name: 'none' } };
   const chunked: ChunkedContent = {
-    entries: (sources, signal) => archiveEntriesV2(tree, sources, reader, what, signal),
+    entries: (sources, signal, only) => archiveEntriesV2(tree, sources, reader, what, signal, only),
     check: (readData, signal) => checkChunks(storage, tree, snapshot.tree, reader, known, readData, signal),
   };
   return { storage, header, manifest, cipher: new PlainCipher(), codecs, chunked };
@@ -84,8 +84,9 @@ async function* archiveEntriesV2(
   reader: ChunkReader,
   what: string,
   signal?: AbortSignal,
+  only?: (entry: ManifestEntry) => boolean,
 ): AsyncGenerator<ArchiveEntry> {
-  const selected = tree.filter((entry) => sources.has(entry.source));
+  const selected = tree.filter((entry) => sources.has(entry.source) && (!only || only(asManifestEntry(entry))));
   const ids = selected.flatMap((entry) => entry.chunks ?? []);
   const { workers, prefetch } = readAhead(ids, reader, signal);
   try {
