@@ -4,6 +4,8 @@ export {
   type BackupFailure,
   type BackupOptions,
   type BackupOutcome,
+  type BackupPlan,
+  type PlannedRead,
   type RecoverableOperation,
   type ConfigObject,
   type FailsafeEvents,
@@ -42,6 +44,7 @@ export { rotateKeys, type RotateReport } from '../core/maintenance/rotate.js';
 export type { SnapshotStatsLine, StatsOptions, TargetStats } from './operations/stats.js';
 export type { BrowsedEntry, ChangedEntry, FoundEntry, Listing, SnapshotDiff } from './operations/browse.js';
 export type { DumpOptions, DumpResult } from './operations/dump.js';
+export type { SourceFilters } from './source-filters.js';
 export {
   CheckpointStore,
   CHECKPOINT_STATES,
