@@ -32,6 +32,7 @@ export { runRestore, type PlannedChanges, type RestorePlugins, type RestoreResul
 export { recoverRestores, type RecoveredRestore, type UnsettledRestore } from '../core/restore/swap.js';
 export type { DrillJobReport, DrillOptions, DrillReport } from '../core/restore/drill.js';
 export { verifySnapshot, type VerifyReport, type VerifyProblem } from '../core/restore/verify.js';
+export type { VerifyProgress } from './operations/inspect.js';
 export { listSnapshots, openSnapshot, resolveSnapshot, type SnapshotInfo } from '../core/repository/snapshots.js';
 export { createSegmentCodec } from '../core/codec/compression.js';
 // The composition root: tokens a caller registers through OpenOptions.configure to replace a stage (docs/api.md).

@@ -236,7 +236,7 @@ export interface ChunkedContent {
     only?: (entry: ManifestEntry) => boolean,
   ): AsyncGenerator<RestoreEntry & { source: string; record: ManifestEntry }>;
   /** Every chunk it uses is in the index and its pack exists; with `readData` every chunk is read and checked. Resolves with the chunks checked. */
-  check(readData: boolean, signal?: AbortSignal): Promise<number>;
+  check(readData: boolean, signal?: AbortSignal, onProgress?: (done: number, total: number) => void): Promise<number>;
 }
 
 /** Loads and authenticates a manifest. E_WRONG_KEY for a wrong key, E_CHECKSUM/E_CORRUPT for damage. */
