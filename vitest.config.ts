@@ -8,6 +8,8 @@ import { defineConfig } from 'vitest/config';
  * when it does one of the above or takes more than a few seconds.
  */
 const integration = [
+  'test/cli/dump.test.ts', // many CLI runs over 3 MiB snapshots
+  'test/cli/forget.test.ts', // many CLI runs, format 2 pack sweeps
   'test/adapters/s3.test.ts', // s3rver and Swift
   'test/adapters/s3-wire.test.ts', // s3rver and Swift behind a fault-injecting proxy
   'test/adapters/sftp.test.ts', // sshd

@@ -22,6 +22,7 @@ import { RetryCounter } from '../core/repository/retry-counts.js';
 import type { Timeouts } from '../core/repository/timeouts.js';
 import { Repository } from '../core/repository/repository.js';
 import { Storage } from '../core/repository/storage.js';
+import { filteredOptions, type SourceFilters } from './source-filters.js';
 import { TOKENS, type NotifierFactory, type StorageWrapper, type Warn } from './tokens.js';
 
 /** Replaces stages or collaborators: called on the deployment's container, then on each job's child container. */
@@ -135,8 +136,9 @@ export class Deployment {
     return catalogOf(this.stages(job));
   }
 
-  sources(job: JobConfig): SourcePlugin[] {
-    return job.sources.map((source) => this.registry.source(source.type).create(source.options, source.name));
+  /** The job's sources; `filters` (backup --exclude/--include) add to its directory sources' own. */
+  sources(job: JobConfig, filters: SourceFilters = {}): SourcePlugin[] {
+    return job.sources.map((source) => this.registry.source(source.type).create(filteredOptions(source, filters), source.name));
   }
 
   /** A target, created once and shared, its adapter inside the registered wrappers. */

@@ -29,10 +29,11 @@ import { openFile, openObject } from './open.js';
 import { backupJobs } from './operations/backup.js';
 import { checkpointStore, discard, recoverable, unlock } from './operations/checkpoints.js';
 import { list, rotateKeys, verify, type ListOptions, type RotateOptions, type VerifyOptions } from './operations/inspect.js';
-import { prune, status, type PruneSelection } from './operations/maintenance.js';
+import { forget, prune, status, type ForgetReport, type ForgetSelection, type PruneSelection } from './operations/maintenance.js';
 import { restoreSnapshot } from './operations/restore.js';
 import { describeRecovery, settleRestores, unsettledRestores } from './operations/settle.js';
 import { stats, type StatsOptions, type TargetStats } from './operations/stats.js';
+import type { DumpOptions, DumpResult } from './operations/dump.js';
 import { diff, find, ls, type FoundEntry, type Listing, type SnapshotDiff } from './operations/browse.js';
 import type {
   BackupFailure,
@@ -127,6 +128,11 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
     return diff(this.#deployment, from, to, options);
   }
 
+  /** One file's bytes, or a source or folder as tar, to `output` (left open), reading only what holds them; E_NOT_FOUND when nothing is at `path`. */
+  dump(ref: string, path: string, output: NodeJS.WritableStream, options: DumpOptions = {}): Promise<DumpResult> {
+    return import('./operations/dump.js').then(({ dump }) => dump(this.#deployment, ref, path, output, options));
+  }
+
   /** Restores a snapshot. A restore a crash interrupted is settled first; the live data being replaced is backed up first unless `safetySnapshot: false`. */
   restore(ref: string, options: RestoreOptions = {}): Promise<RestoreResult & Counted> {
     return this.#counted(() => restoreSnapshot(this.#deployment, ref, options));
@@ -172,6 +178,11 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
   /** Applies each job's retention policy to each of its targets and removes leftovers (docs/retention.md). */
   prune(options: PruneSelection = {}): Promise<PruneReport> {
     return prune(this.#deployment, options);
+  }
+
+  /** Removes snapshots by id from the selected targets with prune's guards (docs/retention.md); format 2 packs go with the next prune, or now with `prune`. */
+  forget(refs: string[], options: ForgetSelection = {}): Promise<ForgetReport> {
+    return forget(this.#deployment, refs, options);
   }
 
   /** Progress of every backup of this instance as an async iterator, until `signal` aborts or the loop breaks; a slow consumer gets the latest state. */

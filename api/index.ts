@@ -4,6 +4,8 @@ export {
   type BackupFailure,
   type BackupOptions,
   type BackupOutcome,
+  type BackupPlan,
+  type PlannedRead,
   type RecoverableOperation,
   type ConfigObject,
   type FailsafeEvents,
@@ -30,6 +32,7 @@ export { runRestore, type PlannedChanges, type RestorePlugins, type RestoreResul
 export { recoverRestores, type RecoveredRestore, type UnsettledRestore } from '../core/restore/swap.js';
 export type { DrillJobReport, DrillOptions, DrillReport } from '../core/restore/drill.js';
 export { verifySnapshot, type VerifyReport, type VerifyProblem } from '../core/restore/verify.js';
+export type { VerifyProgress } from './operations/inspect.js';
 export { listSnapshots, openSnapshot, resolveSnapshot, type SnapshotInfo } from '../core/repository/snapshots.js';
 export { createSegmentCodec } from '../core/codec/compression.js';
 // The composition root: tokens a caller registers through OpenOptions.configure to replace a stage (docs/api.md).
@@ -41,6 +44,8 @@ export { encodePublicKey, parsePublicKey, readIdentity, writeNewIdentity, type I
 export { rotateKeys, type RotateReport } from '../core/maintenance/rotate.js';
 export type { SnapshotStatsLine, StatsOptions, TargetStats } from './operations/stats.js';
 export type { BrowsedEntry, ChangedEntry, FoundEntry, Listing, SnapshotDiff } from './operations/browse.js';
+export type { DumpOptions, DumpResult } from './operations/dump.js';
+export type { SourceFilters } from './source-filters.js';
 export {
   CheckpointStore,
   CHECKPOINT_STATES,
@@ -59,6 +64,8 @@ export { DirectorySource } from '../plugins/directory/directory.js';
 export { ConfigFileSource } from '../plugins/config-file/config-file.js';
 export { applyRetention, type RetentionPolicy, type RetentionDecision } from '../core/maintenance/retention.js';
 export { prune, type PruneReport, type PruneDecision, type PruneOptions } from '../core/maintenance/prune.js';
+export type { ForgetReport } from '../core/maintenance/forget.js';
+export type { ForgetSelection } from './operations/maintenance.js';
 export { collectStatus, type StatusReport, type JobStatus, type Health } from '../core/status/status.js';
 export { prometheusText } from '../core/status/metrics.js';
 // Plugin SDK: the pieces the built-in plugins use, for sources and adapters written elsewhere (docs/plugins.md).

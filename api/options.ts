@@ -66,11 +66,31 @@ export interface FailsafeEvents {
   retry: [RetryEvent];
 }
 
+/** `backup --dry-run`: what a source would give. */
+export interface PlannedRead {
+  name: string;
+  type: string;
+  /** Entries of every kind (files, folders, links). */
+  entries: number;
+  files: number;
+  bytes: number;
+}
+
+export interface BackupPlan {
+  job: string;
+  targets: string[];
+  sources: PlannedRead[];
+  files: number;
+  bytes: number;
+}
+
 export interface BackupOutcome {
   /** One per job and target that holds a new snapshot. */
   snapshots: SnapshotSummary[];
   /** A job that failed as a whole (no `target`), or one target of a job the other targets completed. */
   failures: BackupFailure[];
+  /** With `dryRun`: what each job would read. */
+  plan?: BackupPlan[];
 }
 
 export interface BackupOptions extends Omit<BackupRunOptions, 'journal'> {
@@ -78,6 +98,12 @@ export interface BackupOptions extends Omit<BackupRunOptions, 'journal'> {
   lockWaitMs?: number;
   /** Read every file, trusting no files cache (deduplicating repositories; format 1 always reads everything). */
   forceReread?: boolean;
+  /** Globs added to every directory source's `exclude` for this run (recorded in the snapshot). */
+  exclude?: string[];
+  /** Globs that replace `include` of directory sources that have none in the YAML, for this run. */
+  include?: string[];
+  /** Only walk the sources and report what would be read (`plan`); nothing is written, no lock or hook. */
+  dryRun?: boolean;
 }
 
 /** An unfinished operation as `failsafe recover` lists it; `job` and `snapshotId` for interrupted backups. */

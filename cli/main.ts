@@ -21,6 +21,7 @@ import { registerInit } from './commands/init.js';
 import { registerKeygen } from './commands/keygen.js';
 import { registerKeys } from './commands/keys.js';
 import { registerList } from './commands/list.js';
+import { registerForget } from './commands/forget.js';
 import { registerPrune } from './commands/prune.js';
 import { registerRecovery } from './commands/recovery.js';
 import { registerRestore } from './commands/restore.js';
@@ -44,6 +45,7 @@ const COMMANDS: ((context: CommandContext) => void)[] = [
   registerKeygen,
   registerConfig,
   registerPrune,
+  registerForget,
   registerDrill,
   registerStatus,
   registerDaemon,

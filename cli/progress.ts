@@ -6,6 +6,7 @@
 import { Option, type Command } from 'commander';
 import type { BackupProgress } from '../core/backup/run-backup.js';
 import type { RestoreProgress } from '../core/restore/run-restore.js';
+import type { VerifyProgress } from '../api/operations/inspect.js';
 import { lazyDependency } from '../core/sdk/dependency.js';
 import { count } from '../core/util/count.js';
 import { formatBytes, type Io } from './output.js';
@@ -99,16 +100,30 @@ export async function backupProgress(io: Io, options: { progress?: ProgressMode;
   };
 }
 
-/** A restore's (or a drill's) staging: percentage of the bytes, rate and ETA on a terminal. */
-export async function restoreProgress(io: Io, options: { progress?: ProgressMode; json?: boolean }): Promise<Progress<RestoreProgress>> {
+/** What a bar of bytes read shows: one bar per snapshot (`id`), `file` when known. */
+interface BytesOf {
+  id: string;
+  job: string;
+  bytes: number;
+  totalBytes: number;
+  file?: string;
+}
+
+/** Percentage of the bytes, rate and ETA on a terminal; `{"progress":"<operation>",…}` lines with `--progress json`. */
+async function bytesProgress<T extends BytesOf>(
+  io: Io,
+  options: { progress?: ProgressMode; json?: boolean },
+  operation: string,
+  isLast: (p: T) => boolean,
+): Promise<Progress<T>> {
   const how = shown(io, options.progress, options.json);
-  if (how === 'json') return jsonLines<RestoreProgress>(io, 'restore', (p) => p.entries === p.totalEntries);
+  if (how === 'json') return jsonLines<T>(io, operation, isLast);
   if (!how) return silent;
   const bar = await newBar(io, '{job} {bar} {percentage}% | {done} of {all} | {rate}/s | ETA {eta_formatted} | {file}');
   let started: { at: number; id: string } | undefined;
   return {
     update: (p) => {
-      // A drill restores one job after another: each gets a bar of its own.
+      // A drill restores (and verify --all reads) one snapshot after another: each gets a bar of its own.
       const fresh = started?.id !== p.id;
       if (fresh && started) bar.stop();
       if (fresh) started = { at: Date.now(), id: p.id };
@@ -117,8 +132,18 @@ export async function restoreProgress(io: Io, options: { progress?: ProgressMode
       if (fresh) bar.start(Math.max(1, p.totalBytes), p.bytes, payload);
       else bar.update(p.bytes, payload);
     },
-    // A restore's reads are retried below the bar; its bytes show the stall.
+    // Reads are retried below the bar; its bytes show the stall.
     waiting: () => undefined,
     stop: () => void (started && bar.stop()),
   };
+}
+
+/** A restore's (or a drill's) staging. */
+export function restoreProgress(io: Io, options: { progress?: ProgressMode; json?: boolean }): Promise<Progress<RestoreProgress>> {
+  return bytesProgress<RestoreProgress>(io, options, 'restore', (p) => p.entries === p.totalEntries);
+}
+
+/** `verify --read-data`: the file bytes of each snapshot read and checked. */
+export function verifyProgress(io: Io, options: { progress?: ProgressMode; json?: boolean }): Promise<Progress<VerifyProgress>> {
+  return bytesProgress<VerifyProgress>(io, options, 'verify', (p) => p.bytes === p.totalBytes);
 }

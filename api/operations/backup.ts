@@ -16,6 +16,7 @@ import { acquireJobLock, type HeldLock } from '../../core/repository/locks.js';
 import { pickDefined } from '../../core/util/defined.js';
 import type { Deployment } from '../container.js';
 import type { BackupFailure, BackupOptions, BackupOutcome } from '../options.js';
+import { unfiltered } from '../source-filters.js';
 import { checkpointStore } from './checkpoints.js';
 import { recordOwnSnapshots, warnIfSeenGone } from './rollback.js';
 import { settleForBackup } from './settle.js';
@@ -54,6 +55,16 @@ function checkTags(tags: string[] | undefined): void {
 export async function backupJobs(deployment: Deployment, names: string[], options: BackupOptions, sink: BackupSink): Promise<BackupOutcome> {
   checkTags(options.tags);
   const selected = (names.length > 0 ? names : deployment.jobNames()).map((name) => deployment.job(name));
+  const filters = pickDefined({ exclude: options.exclude, include: options.include });
+  for (const job of selected) {
+    deployment.sources(job, filters); // a filter a source refuses is refused before anything runs
+    for (const source of unfiltered(job, filters))
+      options.warn?.(`job ${job.name}: source ${source} is not a folder of files: --exclude/--include do not apply to it`);
+  }
+  if (options.dryRun) {
+    const { planBackup } = await import('./backup-plan.js');
+    return { snapshots: [], ...(await planBackup(deployment, selected, filters, options)) };
+  }
   const outcome: BackupOutcome = { snapshots: [], failures: [] };
   // Live data a crashed restore left part old, part new must not become the newest snapshot: settled first, or refused.
   const refused = await settleForBackup(deployment, selected, options.warn);
@@ -137,7 +148,7 @@ async function lockedRun(
       const journalSettings = { encryption: settings.encryption, segmentSize: settings.segmentSize, compression: stagesName(settings.stages) };
       const journal = await BackupJournal.open(checkpoints, job.name, targets, journalSettings, warn);
       if (journal.resumed) warn(`resuming the interrupted backup ${journal.id} of ${job.name}: ${journal.known.size} segments already stored`);
-      const sources = deployment.sources(job);
+      const sources = deployment.sources(job, pickDefined({ exclude: options.exclude, include: options.include }));
       record(await runBackup({ name: job.name, sources, targets }, settings, { ...options, onProgress: sink.progress, journal }));
     });
     await recordOwnSnapshots(deployment, job.name, outcome.snapshots.slice(first), settings.encryption.signer?.publicKey);

@@ -53,12 +53,15 @@ export async function ls(deployment: Deployment, ref: string, path: string | und
   const listing = await entriesOf(deployment, ref, options);
   const prefix = (path ?? '').replace(/^\/+|\/+$/g, '');
   if (prefix === '') return listing;
-  const entries = listing.entries.filter((e) => {
-    const full = `${e.source}/${e.path}`;
-    return e.source === prefix || full === prefix || full.startsWith(`${prefix}/`);
-  });
+  const entries = listing.entries.filter((e) => isUnder(e, prefix));
   if (entries.length === 0) throw new FailsafeError('E_USAGE', `nothing at "${prefix}" in snapshot ${listing.snapshot.id} (paths start with a source name)`);
   return { ...listing, entries };
+}
+
+/** Whether the entry is the source, folder or file `prefix` names (`<source>[/<path>]`), or inside it. */
+export function isUnder(e: { source: string; path: string }, prefix: string): boolean {
+  const full = `${e.source}/${e.path}`;
+  return e.source === prefix || full === prefix || full.startsWith(`${prefix}/`);
 }
 
 /** Entries whose `<source>/<path>`, or name alone, matches the glob, in every snapshot of the selected targets, newest first. */

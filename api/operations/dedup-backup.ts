@@ -4,6 +4,7 @@
  * There is no journal: a killed run's packs are found again by the next one
  * from their headers and not stored twice (docs/design/dedup.md).
  */
+import { pickDefined } from '../../core/util/defined.js';
 import { join } from 'node:path';
 import type { BackupProgress, SnapshotSummary, TargetFailure } from '../../core/backup/types.js';
 import type { DedupProgress } from '../../core/dedup/backup.js';
@@ -57,7 +58,7 @@ export async function backupDeduplicatedJob(
     try {
       const run = await backupDeduplicated({
         job: job.name,
-        sources: deployment.sources(job),
+        sources: deployment.sources(job, pickDefined({ exclude: options.exclude, include: options.include })),
         storage,
         keyRing,
         ...(signer ? { signer } : {}),

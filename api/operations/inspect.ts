@@ -23,7 +23,16 @@ export type ListOptions = SelectOptions & {
   rollback?: (rollback: Rollback) => void;
   signal?: AbortSignal;
 };
-export type VerifyOptions = SelectOptions & { all?: boolean; readData?: boolean; signal?: AbortSignal };
+/** With `readData`: the file bytes of the snapshot being verified read and checked so far. */
+export interface VerifyProgress {
+  id: string;
+  job: string;
+  target: string;
+  bytes: number;
+  totalBytes: number;
+}
+
+export type VerifyOptions = SelectOptions & { all?: boolean; readData?: boolean; signal?: AbortSignal; onProgress?: (progress: VerifyProgress) => void };
 export type RotateOptions = SelectOptions & { previous?: Omit<EncryptionSettings, 'mode' | 'recipients'>; dryRun?: boolean; signal?: AbortSignal };
 
 export async function list(deployment: Deployment, options: ListOptions): Promise<SnapshotInfo[]> {
@@ -130,7 +139,10 @@ async function verifyOne(
   }
   const stages = deployment.config.jobs[info.job] ? deployment.catalog(info.job) : undefined;
   const snapshot = await repository.openSnapshot(info.job, info.id, encryption, stages);
-  return verifySnapshot(snapshot, { ...options, parallelism: deployment.config.parallelism ?? 2 });
+  const { onProgress, ...rest } = options;
+  const base = { id: info.id, job: info.job, target: repository.targetName };
+  const progress = onProgress ? { onProgress: (bytes: number, totalBytes: number) => onProgress({ ...base, bytes, totalBytes }) } : {};
+  return verifySnapshot(snapshot, { ...rest, ...progress, parallelism: deployment.config.parallelism ?? 2 });
 }
 
 export async function rotateKeys(deployment: Deployment, options: RotateOptions): Promise<RotateReport> {

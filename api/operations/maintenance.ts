@@ -1,6 +1,8 @@
 /** Keeping a deployment healthy: prune by retention, and the status of every job. */
 import { backupTaskName, FileRunState } from '../../core/automation/run-state.js';
+import type { ForgetReport } from '../../core/maintenance/forget.js';
 import type { PruneOptions, PruneReport, PruneTask } from '../../core/maintenance/prune.js';
+import type { PackPruneSettings } from '../../core/maintenance/prune-packs.js';
 import type { StatusReport } from '../../core/status/status.js';
 import { pickDefined } from '../../core/util/defined.js';
 import type { Deployment } from '../container.js';
@@ -13,6 +15,7 @@ import { watchRollback } from './rollback.js';
 import { dedupKeyRing, isWriteOnly } from './dedup-backup.js';
 import { describeRecovery, describeUnsettled, settleRestores, unsettledRestores } from './settle.js';
 
+export type { ForgetReport };
 export type PruneSelection = SelectOptions & Omit<PruneOptions, 'timeZone'>;
 
 export async function prune(deployment: Deployment, options: PruneSelection): Promise<PruneReport> {
@@ -28,15 +31,37 @@ export async function prune(deployment: Deployment, options: PruneSelection): Pr
       tasks.push({ job: name, storage: deployment.storage(target), policy: job.retentionPerTarget[target] ?? job.retention });
     }
   }
-  const { timeZone, repository } = deployment.config;
+  const { timeZone } = deployment.config;
   const { prune: run } = await import('../../core/maintenance/prune.js');
-  const packs = {
+  return run(tasks, { ...options, packs: packSettings(deployment), ...(timeZone ? { timeZone } : {}) });
+}
+
+/** How deduplicating targets' packs are swept: with the deployment's keys, locking its jobs. */
+function packSettings(deployment: Deployment): PackPruneSettings {
+  const { repository } = deployment.config;
+  return {
     keyRing: () => dedupKeyRing(deployment, 'open'),
     writeOnly: isWriteOnly(deployment),
     jobs: deployment.jobNames(),
     ...(repository.packSize === undefined ? {} : { packSize: repository.packSize }),
   };
-  return run(tasks, { ...options, packs, ...(timeZone ? { timeZone } : {}) });
+}
+
+export interface ForgetSelection extends SelectOptions {
+  dryRun?: boolean;
+  /** Sweep freed packs of deduplicating targets now instead of at the next prune. */
+  prune?: boolean;
+  warn?: (message: string) => void;
+  signal?: AbortSignal;
+}
+
+/** Removes the named snapshots from the selected targets (every target that has them by default), with prune's safety. */
+export async function forget(deployment: Deployment, refs: string[], options: ForgetSelection): Promise<ForgetReport> {
+  if (options.job) deployment.job(options.job);
+  const storages = options.target ? [deployment.storage(options.target)] : Object.keys(deployment.config.targets).map((name) => deployment.storage(name));
+  const { forget: run } = await import('../../core/maintenance/forget.js');
+  const { prune: sweep, target: _target, ...rest } = options;
+  return run(storages, refs, { ...rest, ...(sweep ? { sweep: packSettings(deployment) } : {}), now: deployment.clock.now() });
 }
 
 export async function status(deployment: Deployment, options: { job?: string; now?: Date }): Promise<StatusReport> {

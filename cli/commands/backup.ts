@@ -1,6 +1,8 @@
 /** `failsafe backup`, whose action `recover` and `resume` share through CommandContext.backup. */
 import { ExitCode, FailsafeError } from '../../core/errors.js';
 import type { BackupOutcome, Failsafe } from '../../api/failsafe.js';
+import type { BackupPlan } from '../../api/options.js';
+import { pickDefined } from '../../core/util/defined.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 import { count } from '../../core/util/count.js';
 import { waitingText } from '../../core/repository/retry-counts.js';
@@ -14,12 +16,18 @@ export function registerBackup({ command, backup }: CommandContext): void {
   withProgressOption(command('backup [jobs...]', 'back up the given jobs (all by default), resuming an interrupted backup of a job'))
     .option('--tag <tag>', 'a label for the snapshot, shown by list and kept by retention in its own group (repeat for more)', repeatable)
     .option('--force-reread', 'read every file, trusting no files cache (repository format 2)')
+    .option('--exclude <glob>', "leave matching files and folders of the jobs' directory sources out, beside the YAML's exclude (repeat for more)", repeatable)
+    .option('--include <glob>', 'keep only matching files (and the folders leading to them) of directory sources (repeat for more)', repeatable)
+    .option('--dry-run', 'walk the sources and show what would be read (files, bytes per source); write nothing, take no lock, run no hook')
     .action(backup);
 }
 
 export interface BackupCommandOptions extends CommonOptions {
   tag?: string[];
   forceReread?: boolean;
+  exclude?: string[];
+  include?: string[];
+  dryRun?: boolean;
   progress?: ProgressMode;
 }
 
@@ -30,20 +38,28 @@ export async function runBackup(context: Omit<CommandContext, 'backup'>, jobs: s
   try {
     const progress = await backupProgress(io, options);
     failsafe.on('retry', (event) => progress.waiting(waitingText(event, formatLimit)));
-    const chosen = { ...(options.tag?.length ? { tags: options.tag } : {}), ...(options.forceReread ? { forceReread: true } : {}) };
+    const chosen = {
+      ...(options.tag?.length ? { tags: options.tag } : {}),
+      ...(options.forceReread ? { forceReread: true } : {}),
+      ...pickDefined({ exclude: options.exclude, include: options.include }),
+      ...(options.dryRun ? { dryRun: true } : {}),
+    };
     const run = failsafe.backup(jobs, { warn, onProgress: progress.update, signal: cancel.signal, ...chosen }).finally(progress.stop);
     const outcome = await run.catch(async (err: unknown) => {
       throw cancel.received() ? await cancelled(failsafe, cancel.received()!, warn) : err;
     });
     const snapshots = outcome.snapshots.map((s) => ({ ...snapshotJson(s), ...(s.resumed ? { resumed: s.resumed } : {}) }));
     const failures = outcome.failures.map((f) => ({ job: f.job, ...(f.target ? { target: f.target } : {}), code: f.error.code, message: f.error.message }));
-    print({ snapshots, ...(failures.length > 0 ? { failures } : {}), retries: outcome.retries }, () => formatBackup(outcome) + retriesLine(outcome.retries));
+    if (outcome.plan) print({ dryRun: true, jobs: outcome.plan, ...(failures.length > 0 ? { failures } : {}) }, () => formatPlan(outcome.plan!));
+    else
+      print({ snapshots, ...(failures.length > 0 ? { failures } : {}), retries: outcome.retries }, () => formatBackup(outcome) + retriesLine(outcome.retries));
     for (const failure of outcome.failures) {
       const where = failure.target ? `job ${failure.job}, target ${failure.target}` : `job ${failure.job}`;
       io.stderr.write(`error: ${where}: ${failure.error.message.split('\n')[0]} [${failure.error.code}]\n`);
     }
     if (outcome.failures.length > 0) {
-      setExit(outcome.snapshots.length > 0 ? ExitCode.partial : outcome.failures[0]!.error.exitCode);
+      const done = outcome.snapshots.length + (outcome.plan?.length ?? 0);
+      setExit(done > 0 ? ExitCode.partial : outcome.failures[0]!.error.exitCode);
     }
   } finally {
     cancel.dispose();
@@ -57,6 +73,16 @@ async function cancelled(failsafe: Failsafe, signal: string, warn: (message: str
   const where = backups.map((op) => `${op.job}: ${count(op.segments ?? 0, 'segment')} of snapshot ${op.snapshotId} stored`);
   const resume = where.length > 0 ? `; \`failsafe resume\` continues (${where.join(', ')})` : '; nothing was stored';
   return new FailsafeError('E_ABORTED', `backup cancelled by ${signal}: hooks ran, locks released${resume}`);
+}
+
+function formatPlan(plan: BackupPlan[]): string {
+  const lines: string[] = [];
+  for (const job of plan) {
+    lines.push(`job ${job.job} → ${job.targets.join(', ')}: would read ${count(job.files, 'file')}, ${formatBytes(job.bytes)}`);
+    for (const s of job.sources) lines.push(`  ${s.name} (${s.type}): ${count(s.files, 'file')}, ${formatBytes(s.bytes)}`);
+  }
+  lines.push('dry run: nothing was written');
+  return `${lines.join('\n')}\n`;
 }
 
 function formatBackup(outcome: BackupOutcome): string {

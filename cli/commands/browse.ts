@@ -2,13 +2,14 @@
 import { parseShownName, showName } from '../../core/fs/name-bytes.js';
 import type { BrowsedEntry, FoundEntry, Listing, SnapshotDiff } from '../../api/operations/browse.js';
 import type { CommandContext, CommonOptions } from '../context.js';
+import { FailsafeError } from '../../core/errors.js';
 import { formatBytes } from '../output.js';
 import { withTrustOptions, type IdentityOptions } from '../identity.js';
 import { pick } from '../pick.js';
 
 type Select = CommonOptions & IdentityOptions & { job?: string; target?: string };
 
-export function registerBrowse({ command, open, print }: CommandContext): void {
+export function registerBrowse({ command, open, print, io }: CommandContext): void {
   withTrustOptions(command('ls <id> [path]', 'list the files of a snapshot (`latest`, an id or a prefix), under <source>[/folder]'))
     .option('--job <job>', 'the job (for latest)')
     .option('--target <target>', 'only this target')
@@ -42,6 +43,19 @@ export function registerBrowse({ command, open, print }: CommandContext): void {
       try {
         const changes = await failsafe.diff(from, to, pick(options, 'job', 'target'));
         print(changes, () => formatDiff(changes));
+      } finally {
+        await failsafe.close();
+      }
+    });
+  withTrustOptions(command('dump <id> <path>', 'write a file of a snapshot to stdout, or a source or folder as a tar stream'))
+    .option('--job <job>', 'the job (for latest)')
+    .option('--target <target>', 'only this target')
+    .action(async (id: string, path: string, options: Select) => {
+      // stdout carries the bytes: no JSON document can share it.
+      if (options.json) throw new FailsafeError('E_USAGE', 'dump writes the bytes on stdout: --json does not apply');
+      const failsafe = await open(options);
+      try {
+        await failsafe.dump(id, path, io.stdout, pick(options, 'job', 'target'));
       } finally {
         await failsafe.close();
       }

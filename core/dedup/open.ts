@@ -67,8 +67,8 @@ export async function openSnapshotV2(storage: Storage, job: string, id: string, 
   };
   const codecs = { compression: { algorithm: 'zstd', level: 0 }, cipher: { name: 'none' } };
   const chunked: ChunkedContent = {
-    entries: (sources, signal) => archiveEntriesV2(tree, sources, reader, what, signal),
-    check: (readData, signal) => checkChunks(storage, tree, snapshot.tree, reader, known, readData, signal),
+    entries: (sources, signal, only) => archiveEntriesV2(tree, sources, reader, what, signal, only),
+    check: (readData, signal, onProgress) => checkChunks(storage, { tree, treeChunks: snapshot.tree, reader, known }, readData, signal, onProgress),
   };
   return { storage, header, manifest, cipher: new PlainCipher(), codecs, chunked };
 }
@@ -84,8 +84,9 @@ async function* archiveEntriesV2(
   reader: ChunkReader,
   what: string,
   signal?: AbortSignal,
+  only?: (entry: ManifestEntry) => boolean,
 ): AsyncGenerator<ArchiveEntry> {
-  const selected = tree.filter((entry) => sources.has(entry.source));
+  const selected = tree.filter((entry) => sources.has(entry.source) && (!only || only(asManifestEntry(entry))));
   const ids = selected.flatMap((entry) => entry.chunks ?? []);
   const { workers, prefetch } = readAhead(ids, reader, signal);
   try {
@@ -133,14 +134,19 @@ async function* fileBytes(prefetch: ChunkPrefetch, first: number, count: number,
   if (total !== size) throw new FailsafeError('E_CORRUPT', `${what}: ${total} bytes where ${size} were recorded`);
 }
 
+interface OpenedTree {
+  tree: TreeEntry[];
+  treeChunks: Buffer[];
+  reader: ChunkReader;
+  known: Awaited<ReturnType<typeof loadIndex>>;
+}
+
 async function checkChunks(
   storage: Storage,
-  tree: TreeEntry[],
-  treeChunks: Buffer[],
-  reader: ChunkReader,
-  known: Awaited<ReturnType<typeof loadIndex>>,
+  { tree, treeChunks, reader, known }: OpenedTree,
   readData: boolean,
   signal?: AbortSignal,
+  onProgress?: (done: number, total: number) => void,
 ): Promise<number> {
   const ids = [...treeChunks, ...tree.flatMap((e) => e.chunks ?? [])];
   const packs = new Set<string>();
@@ -151,15 +157,29 @@ async function checkChunks(
     const pack = known.packs[at.pack]!;
     if (!packs.has(pack)) throw new FailsafeError('E_CORRUPT', `pack ${storage.targetName}:${pack} is missing`, { object: pack });
   }
-  if (readData) await readEvery(ids, reader, signal);
+  if (readData) {
+    const total = tree.reduce((sum, e) => sum + (e.chunks ? e.size : 0), 0);
+    await readEvery(ids, reader, signal, { from: treeChunks.length, total, ...(onProgress ? { onProgress } : {}) });
+  }
   return ids.length;
 }
 
-/** Reads and checks every chunk, opened in worker threads and read ahead as a restore reads them. */
-async function readEvery(ids: Buffer[], reader: ChunkReader, signal?: AbortSignal): Promise<void> {
+/** Reads and checks every chunk, opened in worker threads and read ahead as a restore reads them; the file bytes (chunks `from` on) are reported. */
+async function readEvery(
+  ids: Buffer[],
+  reader: ChunkReader,
+  signal: AbortSignal | undefined,
+  progress: { from: number; total: number; onProgress?: (done: number, total: number) => void },
+): Promise<void> {
   const { workers, prefetch } = readAhead(ids, reader, signal);
+  let done = 0;
   try {
-    for (let i = 0; i < ids.length; i++) await prefetch.get(i);
+    for (let i = 0; i < ids.length; i++) {
+      const chunk = await prefetch.get(i);
+      if (i >= progress.from) done += chunk.length;
+      progress.onProgress?.(done, progress.total);
+    }
+    progress.onProgress?.(progress.total, progress.total);
   } finally {
     await workers.close();
   }

@@ -208,10 +208,17 @@ export interface OpenedSnapshot {
 
 /** Reading a v2 snapshot's content. */
 export interface ChunkedContent {
-  /** The entries of these sources, in tree order, files with their bytes checked chunk by chunk. */
-  entries(sources: Set<string>, signal?: AbortSignal): AsyncGenerator<RestoreEntry & { source: string; record: ManifestEntry }>;
+  /**
+   * The entries of these sources, in tree order, files with their bytes checked chunk by chunk; with `only`, just
+   * the entries it keeps, and only their chunks are read (`failsafe dump` of one file).
+   */
+  entries(
+    sources: Set<string>,
+    signal?: AbortSignal,
+    only?: (entry: ManifestEntry) => boolean,
+  ): AsyncGenerator<RestoreEntry & { source: string; record: ManifestEntry }>;
   /** Every chunk it uses is in the index and its pack exists; with `readData` every chunk is read and checked. Resolves with the chunks checked. */
-  check(readData: boolean, signal?: AbortSignal): Promise<number>;
+  check(readData: boolean, signal?: AbortSignal, onProgress?: (done: number, total: number) => void): Promise<number>;
 }
 
 /** Loads and authenticates a manifest. E_WRONG_KEY for a wrong key, E_CHECKSUM/E_CORRUPT for damage. */

@@ -9,19 +9,19 @@ import { chmod, copyFile, link, lstat, mkdir, readdir, readlink, rm, symlink, ut
 import { encodeName, fsPath } from '../fs/name-bytes.js';
 import { dirname, join } from 'node:path';
 import { errnoOf, fromNodeError } from '../errors.js';
-import { archivePathOf, relativeArchivePath, walk, type PlannedSource } from './plan.js';
+import { archivePathOf, leftOut, relativeArchivePath, walk, type PlannedSource } from './plan.js';
 
 /** Links every left-out live path of the in-place sources into their staged copies; resolves with those live paths. */
 export async function carryLeftOut(plan: PlannedSource[]): Promise<string[]> {
   const carried: string[] = [];
   for (const planned of plan) {
     const plugin = planned.plugin;
-    if (!planned.inPlace || planned.applies || !plugin.leavesOut) continue;
+    if (!planned.inPlace || planned.applies || (!plugin.leavesOut && planned.source.meta?.exclude === undefined)) continue;
     for (const move of planned.moves) {
       if (!(await lstat(move.to).catch(() => undefined))?.isDirectory()) continue;
       const prefix = relativeArchivePath(planned, move);
       await walk(move.to, '', async (rel, info) => {
-        if (!plugin.leavesOut!(archivePathOf(prefix, rel))) return info.isDirectory();
+        if (!leftOut(planned, archivePathOf(prefix, rel))) return info.isDirectory();
         const live = join(move.to, rel);
         const staged = join(move.from, rel);
         try {

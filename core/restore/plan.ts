@@ -10,6 +10,7 @@ import { lstat, readdir, readlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import picomatch from 'picomatch';
+import { pathMatcher } from '../fs/globs.js';
 import type { SourcePlugin } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
 import type { Manifest, ManifestEntry, ManifestSource } from '../format/manifest.js';
@@ -48,6 +49,17 @@ export interface PlannedSource {
   inPlace: boolean;
   /** The plugin's `applyRestore` replaces the live data (no paths to swap). */
   applies?: boolean;
+}
+
+/**
+ * Whether an in-place restore leaves a live path as it is: the source's options leave it out now, or the
+ * snapshot records that its backup excluded it (`meta.exclude`: the YAML then, or `backup --exclude`).
+ */
+export function leftOut(planned: PlannedSource, path: string): boolean {
+  if (planned.plugin.leavesOut?.(path)) return true;
+  const recorded = planned.source.meta?.exclude;
+  if (!Array.isArray(recorded) || !recorded.every((p): p is string => typeof p === 'string')) return false;
+  return pathMatcher(recorded)?.(path) ?? false;
 }
 
 /** What a restore changes in the live data, file by file (absolute paths). */
@@ -236,7 +248,7 @@ export async function plannedChanges(snapshot: OpenedSnapshot, planned: PlannedS
     const seen = new Set<string>();
     await walk(move.to, '', async (rel, info) => {
       seen.add(rel);
-      if (planned.plugin.leavesOut?.(archivePathOf(prefix, rel))) return false; // left as it is (core/restore/left-out.ts)
+      if (leftOut(planned, archivePathOf(prefix, rel))) return false; // left as it is (core/restore/left-out.ts)
       const isDir = info.isDirectory();
       if (!isDir) count(changes, info.size);
       if (!incoming.has(rel)) {

@@ -30,9 +30,12 @@ export interface VerifyReport {
   headerOnly?: number;
 }
 
+/** File bytes read and checked so far, of the snapshot's total. */
+export type ReadProgress = (done: number, total: number) => void;
+
 export async function verifySnapshot(
   snapshot: OpenedSnapshot,
-  options: { readData?: boolean; signal?: AbortSignal; parallelism?: number } = {},
+  options: { readData?: boolean; signal?: AbortSignal; parallelism?: number; onProgress?: ReadProgress } = {},
 ): Promise<VerifyReport> {
   const { manifest, storage } = snapshot;
   const base = { id: manifest.id, job: manifest.job, target: storage.targetName };
@@ -44,7 +47,7 @@ export async function verifySnapshot(
 
   if (snapshot.chunked) {
     try {
-      report.checked += await snapshot.chunked.check(options.readData === true, options.signal);
+      report.checked += await snapshot.chunked.check(options.readData === true, options.signal, options.onProgress);
     } catch (err) {
       fail(err, isFailsafeError(err) ? err.object : undefined);
     }
@@ -71,10 +74,16 @@ export async function verifySnapshot(
         contentChecked: checksEveryFile(manifest.entries),
         ...(options.signal ? { signal: options.signal } : {}),
       });
-      for await (const _entry of archiveEntries(stream, manifest.entries, `${storage.targetName}:${manifest.job}/${manifest.id}`)) {
+      const total = manifest.entries.reduce((sum, e) => sum + (e.type === 'file' ? e.size : 0), 0);
+      let done = 0;
+      for await (const entry of archiveEntries(stream, manifest.entries, `${storage.targetName}:${manifest.job}/${manifest.id}`)) {
         // Only counted: archiveEntries reads and checks every body it passes, even one nobody asks for.
         report.checked++;
+        // The entries before this one are read and checked.
+        options.onProgress?.(done, total);
+        if (entry.type === 'file') done += entry.size;
       }
+      options.onProgress?.(total, total);
       report.checked += manifest.segments.length;
     } catch (err) {
       fail(err, isFailsafeError(err) ? err.object : undefined);

@@ -9,9 +9,9 @@ import { createReadStream, type Stats } from 'node:fs';
 import { lstat, readdir, readlink, stat, open } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
-import picomatch from 'picomatch';
 import { z } from 'zod';
 import type { LiveLocation, LocalFileChange, RestoreEntry, SourceRestoreOptions, SourceContext, SourceEntry, SourcePlugin } from '../../core/contracts.js';
+import { pathMatcher, type PathMatcher } from '../../core/fs/globs.js';
 import { mtimeOf } from '../../core/fs/mtime.js';
 import { decodeName, fsPath } from '../../core/fs/name-bytes.js';
 import { STAGING_PREFIX } from '../../core/fs/paths.js';
@@ -30,36 +30,24 @@ export const directoryOptions = z
   .strict();
 export type DirectoryOptions = z.infer<typeof directoryOptions>;
 
-type Matcher = (relativePath: string) => boolean;
-
-/** A pattern without `/` matches a base name at any depth; one with `/` matches the relative path. */
-function matcher(patterns: string[] | undefined): Matcher | undefined {
-  if (!patterns || patterns.length === 0) return undefined;
-  const byName = picomatch(
-    patterns.filter((p) => !p.includes('/')),
-    { dot: true },
-  );
-  const byPath = picomatch(
-    patterns.filter((p) => p.includes('/')).map((p) => p.replace(/^\//, '')),
-    { dot: true },
-  );
-  return (rel) => byName(basename(rel)) || byPath(rel);
-}
-
 export class DirectorySource implements SourcePlugin {
   readonly type = 'directory';
   readonly name: string;
   readonly root: string;
   /** Files that changed while being read in the last backup (reported, not fatal). */
   readonly changedFiles: string[] = [];
-  readonly #include: Matcher | undefined;
-  readonly #exclude: Matcher | undefined;
+  readonly #include: PathMatcher | undefined;
+  readonly #exclude: PathMatcher | undefined;
+  /** Present with `exclude`: the snapshot records it, and a later in-place restore leaves those paths be even when the YAML (or the command line) changed. */
+  readonly describe?: () => Record<string, unknown>;
 
   constructor(options: DirectoryOptions, name = basename(options.path)) {
     this.name = name;
     this.root = options.path;
-    this.#include = matcher(options.include);
-    this.#exclude = matcher(options.exclude);
+    this.#include = pathMatcher(options.include);
+    this.#exclude = pathMatcher(options.exclude);
+    const excluded = options.exclude ?? [];
+    if (excluded.length > 0) this.describe = () => ({ exclude: excluded });
   }
 
   liveLocations(): LiveLocation[] {

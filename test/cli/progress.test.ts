@@ -73,4 +73,25 @@ describe('the CLI', () => {
     const bad = await runCli(['restore', 'latest', '--to', to, '-c', d.config, '--progress', 'loud'], PASS);
     expect(bad.code).toBe(2);
   });
+
+  for (const [format, extraYaml] of [
+    ['format 1', ''],
+    ['format 2', 'repository: { format: 2 }'],
+  ] as const) {
+    it(`verify --read-data reports the bytes read up to the snapshot's total (${format})`, async () => {
+      const d = await makeDeployment({ extraYaml });
+      expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
+      const piped = await runCli(['verify', '--read-data', '-c', d.config], PASS);
+      expect(piped.code, piped.stderr).toBe(0);
+      expect(piped.stderr).toBe('');
+      const verified = await runCli(['verify', '--read-data', '--progress', 'json', '-c', d.config, '--json'], PASS);
+      expect(verified.code, verified.stderr).toBe(0);
+      expect(verified.json().ok).toBe(true);
+      const events = jsonLines(verified.stderr);
+      const last = events.at(-1)!;
+      expect(last).toMatchObject({ progress: 'verify', job: 'app', target: 'disk' });
+      expect(last.totalBytes).toBeGreaterThan(20_000);
+      expect(last.bytes).toBe(last.totalBytes);
+    });
+  }
 });

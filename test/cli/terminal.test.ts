@@ -32,6 +32,15 @@ function onTerminal(args: string[], prompt: RegExp, answer: string): Promise<{ c
 }
 
 describe.skipIf(!hasScript)('on a terminal', () => {
+  it('verify --read-data shows a bar with percentage, rate and ETA', async () => {
+    const d = await makeDeployment();
+    expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
+    const { code, screen } = await onTerminal(['verify', '--read-data', '-c', d.config], /^$ never/, '');
+    expect(code, screen).toBe(0);
+    expect(screen).toMatch(/app .*\d+% \| .* of .* \| .*\/s \| ETA/);
+    expect(screen).toMatch(/ok: \d+ objects checked/);
+  });
+
   it('Ctrl-C at the restore question is E_ABORTED, exit 1, and changes nothing', async () => {
     const d = await makeDeployment();
     expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);

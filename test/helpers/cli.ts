@@ -10,6 +10,8 @@ export interface CliResult {
   code: number;
   stdout: string;
   stderr: string;
+  /** stdout as bytes, for commands that write binary data there (`dump`). */
+  stdoutBytes: Buffer;
   // The CLI's JSON is probed by path in tests; a wrong path fails the assertion that reads it.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   json<T = any>(): T;
@@ -17,26 +19,29 @@ export interface CliResult {
 
 /** `stdin`, when given, is what a user types at a terminal (the stream claims to be a TTY). */
 export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, stdin?: string): Promise<CliResult> {
-  let stdout = '';
+  const out: Buffer[] = [];
   let stderr = '';
-  const sink = (append: (s: string) => void): Writable =>
+  const sink = (append: (chunk: Buffer) => void): Writable =>
     new Writable({
       write(chunk: Buffer, _e, cb) {
-        append(chunk.toString());
+        append(Buffer.from(chunk));
         cb();
       },
     });
   const terminal = stdin === undefined ? undefined : Object.assign(Readable.from([stdin]), { isTTY: true });
   const code = await main(args, {
     ...(terminal ? { stdin: terminal } : {}),
-    stdout: sink((s) => (stdout += s)),
-    stderr: sink((s) => (stderr += s)),
+    stdout: sink((c) => out.push(c)),
+    stderr: sink((c) => (stderr += c.toString())),
     env: { PATH: process.env.PATH, ...env },
   });
+  const stdoutBytes = Buffer.concat(out);
+  const stdout = stdoutBytes.toString();
   return {
     code,
     stdout,
     stderr,
+    stdoutBytes,
     json: () => JSON.parse(stdout),
   };
 }
