@@ -3,6 +3,7 @@ import { ExitCode, FailsafeError } from '../../core/errors.js';
 import type { BackupOutcome, Failsafe } from '../../api/failsafe.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 import { count } from '../../core/util/count.js';
+import { pickDefined } from '../../core/util/defined.js';
 import { waitingText } from '../../core/repository/retry-counts.js';
 import { formatLimit } from '../../core/repository/timeouts.js';
 import { formatBytes, retriesLine, snapshotJson } from '../output.js';
@@ -36,10 +37,15 @@ export async function runBackup(context: Omit<CommandContext, 'backup'>, jobs: s
       throw cancel.received() ? await cancelled(failsafe, cancel.received()!, warn) : err;
     });
     const snapshots = outcome.snapshots.map((s) => ({ ...snapshotJson(s), ...(s.resumed ? { resumed: s.resumed } : {}) }));
-    const failures = outcome.failures.map((f) => ({ job: f.job, ...(f.target ? { target: f.target } : {}), code: f.error.code, message: f.error.message }));
+    const failures = outcome.failures.map((f) => ({
+      job: f.job,
+      ...pickDefined({ target: f.target, source: f.source }),
+      code: f.error.code,
+      message: f.error.message,
+    }));
     print({ snapshots, ...(failures.length > 0 ? { failures } : {}), retries: outcome.retries }, () => formatBackup(outcome) + retriesLine(outcome.retries));
     for (const failure of outcome.failures) {
-      const where = failure.target ? `job ${failure.job}, target ${failure.target}` : `job ${failure.job}`;
+      const where = `job ${failure.job}${failure.target ? `, target ${failure.target}` : ''}${failure.source ? `, source ${failure.source} (left out of the snapshot)` : ''}`;
       io.stderr.write(`error: ${where}: ${failure.error.message.split('\n')[0]} [${failure.error.code}]\n`);
     }
     if (outcome.failures.length > 0) {
