@@ -51,6 +51,8 @@ export type { RetryCounts, RetryEvent, Timeouts };
 export interface BackupFailure {
   job: string;
   target?: string;
+  /** A source left out of the job's snapshot (`onSourceError: continue`); the other sources are in it. */
+  source?: string;
   error: FailsafeError;
 }
 

@@ -115,21 +115,25 @@ async function lockedRun(
   outcome: BackupOutcome,
   failed: (failure: BackupFailure) => void,
 ): Promise<void> {
-  const [{ runBackup }, { BackupJournal }, { withHooks }, { checkKeySet }] = await Promise.all([
+  const [{ runBackup }, { BackupJournal }, { withHooks }, { checkKeySet }, { SourceFailures }] = await Promise.all([
     import('../../core/backup/run-backup.js'),
     import('../../core/backup/journal.js'),
     import('../../core/backup/hooks.js'),
     import('../../core/backup/key-check.js'),
+    import('../../core/backup/source-errors.js'),
   ]);
   const settings = await backupSettings(deployment, job.name);
   const warn = options.warn ?? ((): void => undefined);
   const targets = deployment.targetsOf(job);
   const checkpoints = checkpointStore(deployment, { job: job.name, warn });
   const lockTargets = targets.includes(checkpoints.storage) ? targets : [...targets, checkpoints.storage];
+  // onSourceError: continue leaves a failing source out of the snapshot; it is reported as a failure of its own.
+  const sourceFailures = new SourceFailures(job.onSourceError);
   const record = (result: BackupJobResult): void => {
     outcome.snapshots.push(...result.snapshots);
     for (const snapshot of result.snapshots) sink.snapshot(snapshot);
     for (const f of result.failedTargets) failed({ job: job.name, ...f });
+    for (const f of sourceFailures.failures) failed({ job: job.name, ...f });
   };
   const first = outcome.snapshots.length;
   for (const storage of targets) await warnIfSeenGone(deployment, storage, job.name, warn);
@@ -143,12 +147,12 @@ async function lockedRun(
     await withHooks(job.hooks, hookContext, async () => {
       if (deployment.config.repository.format === 2) {
         const { backupDeduplicatedJob } = await import('./dedup-backup.js');
-        return record(await backupDeduplicatedJob(deployment, job, options, sink.progress));
+        return record(await backupDeduplicatedJob(deployment, job, options, sink.progress, (sources) => sourceFailures.wrap(sources)));
       }
       const journalSettings = { encryption: settings.encryption, segmentSize: settings.segmentSize, compression: stagesName(settings.stages) };
       const journal = await BackupJournal.open(checkpoints, job.name, targets, journalSettings, warn);
       if (journal.resumed) warn(`resuming the interrupted backup ${journal.id} of ${job.name}: ${journal.known.size} segments already stored`);
-      const sources = deployment.sources(job, pickDefined({ exclude: options.exclude, include: options.include }));
+      const sources = sourceFailures.wrap(deployment.sources(job, pickDefined({ exclude: options.exclude, include: options.include })));
       record(await runBackup({ name: job.name, sources, targets }, settings, { ...options, onProgress: sink.progress, journal }));
     });
     await recordOwnSnapshots(deployment, job.name, outcome.snapshots.slice(first), settings.encryption.signer?.publicKey);

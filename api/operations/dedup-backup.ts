@@ -10,6 +10,7 @@ import type { BackupProgress, SnapshotSummary, TargetFailure } from '../../core/
 import type { DedupProgress } from '../../core/dedup/backup.js';
 import { createSegmentCodec } from '../../core/codec/compression.js';
 import type { JobConfig } from '../../core/config/load.js';
+import type { SourcePlugin } from '../../core/contracts.js';
 import type { KeyRing } from '../../core/crypto/keys.js';
 import type { Signer } from '../../core/crypto/signing.js';
 import { asFailsafeError, FailsafeError } from '../../core/errors.js';
@@ -48,6 +49,7 @@ export async function backupDeduplicatedJob(
   job: JobConfig,
   options: BackupOptions,
   onProgress?: (progress: BackupProgress) => void,
+  wrapSources: (sources: SourcePlugin[]) => SourcePlugin[] = (sources) => sources,
 ): Promise<{ snapshots: SnapshotSummary[]; failedTargets: TargetFailure[] }> {
   const { backupDeduplicated } = await import('../../core/dedup/backup.js');
   const { keyRing, signer } = await dedupKeys(deployment, 'seal');
@@ -58,7 +60,7 @@ export async function backupDeduplicatedJob(
     try {
       const run = await backupDeduplicated({
         job: job.name,
-        sources: deployment.sources(job, pickDefined({ exclude: options.exclude, include: options.include })),
+        sources: wrapSources(deployment.sources(job, pickDefined({ exclude: options.exclude, include: options.include }))),
         storage,
         keyRing,
         ...(signer ? { signer } : {}),

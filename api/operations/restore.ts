@@ -58,11 +58,14 @@ async function run(deployment: Deployment, engine: Engine, ref: string, options:
     });
     return snapshots[0]!.id;
   };
-  return engine.runRestore(
+  const result = await engine.runRestore(
     snapshot,
     { byName, fallback },
     { ...rest, ...(safetySnapshot && job ? { safetySnapshot: takeSafety } : {}), journalDir: journalDir(deployment), parallelism },
   );
+  const { runAfterRestore } = await import('../../core/restore/after-restore.js');
+  await runAfterRestore(job?.hooks, result, options.to === undefined, { cwd: deployment.loaded.dir, ...(options.warn ? { warn: options.warn } : {}) });
+  return result;
 }
 
 /**

@@ -49,12 +49,17 @@ export async function runBackup(context: Omit<CommandContext, 'backup'>, jobs: s
       throw cancel.received() ? await cancelled(failsafe, cancel.received()!, warn) : err;
     });
     const snapshots = outcome.snapshots.map((s) => ({ ...snapshotJson(s), ...(s.resumed ? { resumed: s.resumed } : {}) }));
-    const failures = outcome.failures.map((f) => ({ job: f.job, ...(f.target ? { target: f.target } : {}), code: f.error.code, message: f.error.message }));
+    const failures = outcome.failures.map((f) => ({
+      job: f.job,
+      ...pickDefined({ target: f.target, source: f.source }),
+      code: f.error.code,
+      message: f.error.message,
+    }));
     if (outcome.plan) print({ dryRun: true, jobs: outcome.plan, ...(failures.length > 0 ? { failures } : {}) }, () => formatPlan(outcome.plan!));
     else
       print({ snapshots, ...(failures.length > 0 ? { failures } : {}), retries: outcome.retries }, () => formatBackup(outcome) + retriesLine(outcome.retries));
     for (const failure of outcome.failures) {
-      const where = failure.target ? `job ${failure.job}, target ${failure.target}` : `job ${failure.job}`;
+      const where = `job ${failure.job}${failure.target ? `, target ${failure.target}` : ''}${failure.source ? `, source ${failure.source} (left out of the snapshot)` : ''}`;
       io.stderr.write(`error: ${where}: ${failure.error.message.split('\n')[0]} [${failure.error.code}]\n`);
     }
     if (outcome.failures.length > 0) {

@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { asFailsafeError, FailsafeError } from '../../core/errors.js';
 import type { Failsafe } from '../../api/failsafe.js';
+import type { HeldDaemonLock } from '../../core/automation/daemon-lock.js';
 import type { SchedulerEvent } from '../../core/automation/scheduler.js';
 import type { TimerSpec } from '../../core/automation/systemd.js';
 import type { FailsafeConfig } from '../../core/config/schema.js';
@@ -36,10 +37,14 @@ async function runDaemon({ open, io }: CommandContext, options: DaemonOptions): 
   const failsafe = await open(options);
   const log = (line: string): void => void io.stderr.write(`${new Date().toISOString()} ${line}\n`);
   let ui: UiServer | undefined;
+  let lock: HeldDaemonLock | undefined;
   try {
     // The deployment's scheduler runs on the clock its container chose (api/container.ts).
     const scheduler = await failsafe.scheduler({ warn: (message) => log(`warning: ${message}`), onEvent: (event) => log(describe(event)) });
     if (scheduler.tasks.length === 0) throw new FailsafeError('E_USAGE', NOTHING_TO_SCHEDULE);
+    // One daemon per configuration (its state file): a second one would run every schedule twice.
+    const { acquireDaemonLock } = await import('../../core/automation/daemon-lock.js');
+    lock = await acquireDaemonLock(`${failsafe.config.config.stateFile}.lock`, (message) => log(`warning: ${message}`));
     // Before anything runs: an address in use or refused stops the daemon at once.
     ui = await serveDashboard(failsafe, options, log);
     const { stopping, stopped } = untilSignal();
@@ -54,6 +59,7 @@ async function runDaemon({ open, io }: CommandContext, options: DaemonOptions): 
     log('daemon stopped');
   } finally {
     await ui?.close();
+    await lock?.release();
     await failsafe.close();
   }
 }

@@ -12,6 +12,8 @@ export interface JobHooks {
   before?: string;
   after?: string;
   onError?: string;
+  /** After a successful in-place restore of the job's snapshot (core/restore/after-restore.ts). */
+  afterRestore?: string;
   timeoutMs: number;
 }
 

@@ -74,6 +74,7 @@ const hooksSchema = z
     before: hookCommand.optional(),
     after: hookCommand.optional(),
     onError: hookCommand.optional(),
+    afterRestore: hookCommand.optional(),
     timeoutSeconds: z.number().positive().max(86_400).default(600),
   })
   .strict();
@@ -130,7 +131,7 @@ export function jobAutomation(raw: RawJobAutomation, targets: string[], fail: (a
     if (!targets.includes(target)) fail(['retention', 'perTarget', target], `"${target}" is not one of this job's targets (${targets.join(', ')})`);
   }
   const hooks = raw.hooks && {
-    ...pickDefined({ before: raw.hooks.before, after: raw.hooks.after, onError: raw.hooks.onError }),
+    ...pickDefined({ before: raw.hooks.before, after: raw.hooks.after, onError: raw.hooks.onError, afterRestore: raw.hooks.afterRestore }),
     timeoutMs: raw.hooks.timeoutSeconds * 1000,
   };
   return {

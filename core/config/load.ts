@@ -200,7 +200,7 @@ function buildJob(jobName: string, job: RawJob, targets: Record<string, TargetCo
       );
   });
   const automation = jobAutomation(job, job.targets, (at, message) => fail('E_CONFIG', ['jobs', jobName, ...at], message));
-  return { name: jobName, sources, targets: job.targets, ...automation };
+  return { name: jobName, sources, targets: job.targets, onSourceError: job.onSourceError, ...automation };
 }
 
 function buildSources(jobName: string, rawSources: RawJob['sources'], dir: string, registry: Registry, fail: Fail): SourceConfig[] {

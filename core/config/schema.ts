@@ -4,6 +4,7 @@
  * own schema from the registry (core/config/load.ts).
  */
 import { z } from 'zod';
+import { SOURCE_ERROR_MODES, type OnSourceError } from '../backup/source-errors.js';
 import { parsePublicKey } from '../crypto/identity.js';
 import { parseSigningKey } from '../crypto/signing.js';
 import type { FailsafeError } from '../errors.js';
@@ -94,6 +95,8 @@ const job = z
   .object({
     sources: z.array(sourceEntry).min(1, 'a job needs at least one source'),
     targets: z.array(z.string()).min(1, 'a job needs at least one target'),
+    // docs/configuration.md: a failing source fails the job, or is left out of the snapshot.
+    onSourceError: z.enum(SOURCE_ERROR_MODES, 'expected fail or continue').default('fail'),
     ...jobAutomationKeys,
   })
   .strict();
@@ -185,6 +188,8 @@ export interface JobConfig extends JobAutomation {
   name: string;
   sources: SourceConfig[];
   targets: string[];
+  /** `continue`: a source that fails before its first entry is left out of the snapshot and reported; the others are backed up. */
+  onSourceError: OnSourceError;
 }
 export interface FailsafeConfig {
   version: 1;

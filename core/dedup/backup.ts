@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { DEFAULT_CHUNK_SIZES, FastCdc, type ChunkSizes } from '../chunking/fastcdc.js';
 import { gearTable } from '../chunking/gear.js';
+import { assertNotAllLeftOut, isLeftOut } from '../backup/source-errors.js';
 import type { SegmentCodec, SourcePlugin } from '../contracts.js';
 import type { KeyRing } from '../crypto/keys.js';
 import type { Signer } from '../crypto/signing.js';
@@ -176,6 +177,7 @@ async function collectTree(input: DedupBackupInput, chunkFile: FileChunker): Pro
         summary.bytes += entry.size;
         if (entry.type === 'file') out.files++;
       }
+      if (isLeftOut(source)) continue;
       out.bytes += summary.bytes;
       if (warnings.length > 0) summary.warnings = warnings;
       out.warnings += warnings.length;
@@ -186,6 +188,7 @@ async function collectTree(input: DedupBackupInput, chunkFile: FileChunker): Pro
       await source.cleanup?.().catch(() => undefined);
     }
   }
+  assertNotAllLeftOut(input.sources);
   return out;
 }
 

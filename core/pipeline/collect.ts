@@ -12,6 +12,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { SourceContext, SourceEntry, SourcePlugin } from '../contracts.js';
+import { assertNotAllLeftOut, isLeftOut } from '../backup/source-errors.js';
 import { FailsafeError } from '../errors.js';
 import type { ManifestEntry, ManifestSource } from '../format/manifest.js';
 import { normalizeArchivePath } from '../fs/paths.js';
@@ -87,11 +88,14 @@ export function collect(sources: SourcePlugin[], options: CollectOptions): Colle
         progress.file = `${source.name}/${path}`;
         options.onEntry?.(progress);
       }
+      // A source that failed before its first entry (onSourceError: continue) is not in the snapshot at all.
+      if (isLeftOut(source)) continue;
       const meta = source.describe?.();
       if (meta) summary.meta = meta;
       if (warnings.length > 0) summary.warnings = warnings;
       summaries.push(summary);
     }
+    assertNotAllLeftOut(sources);
     await out.zeros(2 * BLOCK);
     await out.end();
     return { entries, sources: summaries };

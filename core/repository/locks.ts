@@ -143,7 +143,8 @@ function judge(record: LockRecord | undefined, modified: Date | undefined): { re
   return { record, stale: false, reason: who };
 }
 
-function processAlive(pid: number): boolean {
+/** Whether `pid` runs on this host (EPERM: it runs, as another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -25,7 +25,10 @@ import { restoreFlatFiles } from '../../core/sdk/flat-files.js';
 export const sqliteOptions = z
   .object({
     path: z.string().min(1),
+    /** Of the snapshot, at backup time: `quick_check` by default, cheap on a large database. */
     check: z.enum(['full', 'quick', 'none']).default('quick'),
+    /** Of a restored file, before and after it is swapped in: the full `integrity_check` by default, which also compares every index with its table. */
+    restoreCheck: z.enum(['full', 'quick']).default('full'),
     method: z.enum(['backup-api', 'vacuum-into']).default('backup-api'),
     busyTimeoutMs: z.number().int().min(0).max(600_000).default(5000),
     rowCounts: z.boolean().default(false),
@@ -128,7 +131,7 @@ export class SqliteSource implements SourcePlugin {
     const file = (await stat(restoredPath)).isDirectory() ? join(restoredPath, basename(this.path)) : restoredPath;
     const Database = await betterSqlite3();
     try {
-      inspect(Database, file, this.#options.check === 'none' ? 'quick' : this.#options.check, false, this.name, writable);
+      inspect(Database, file, this.#options.restoreCheck, false, this.name, writable);
     } catch (err) {
       const e = err as FailsafeError;
       throw new FailsafeError('E_CHECK_FAILED', `restored database ${basename(file)} fails its check: ${e.message}`, { cause: err });

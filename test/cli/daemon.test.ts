@@ -29,6 +29,22 @@ describe('failsafe daemon', () => {
     expect(state['backup app']).toMatchObject({ ok: true });
   });
 
+  it('a second daemon on the same configuration refuses to run (exit 1, E_LOCKED) while the first runs, and the lock goes with the first', async () => {
+    const d = await makeDeployment({ jobs: appJob(`schedule: "0 3 * * *"`) });
+    const child = spawn(process.execPath, [bin, 'daemon', '-c', d.config], { env: { PATH: process.env.PATH, ...PASS } });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
+    const deadline = Date.now() + 30_000;
+    while (!/daemon started/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const second = await runCli(['daemon', '-c', d.config], PASS);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(new RegExp(`another failsafe daemon runs on this configuration \\(pid ${child.pid} on .*\\[E_LOCKED\\]`));
+    await expect(readFile(join(d.root, '.failsafe-state.json.lock'))).rejects.toThrow(/ENOENT/);
+  });
+
   it('refuses to start with nothing to schedule (exit 2), and a bad cron is a config error', async () => {
     const d = await makeDeployment();
     const r = await runCli(['daemon', '-c', d.config], PASS);
