@@ -17,6 +17,7 @@ import { asFailsafeError, FailsafeError } from '../core/errors.js';
 import type { PruneReport } from '../core/maintenance/prune.js';
 import type { RotateReport } from '../core/maintenance/rotate.js';
 import type { FoundLock } from '../core/repository/locks.js';
+import { keepHeaders } from '../core/repository/header-cache.js';
 import type { SnapshotInfo } from '../core/repository/snapshots.js';
 import type { DrillOptions, DrillReport } from '../core/restore/drill.js';
 import type { RestoreResult } from '../core/restore/run-restore.js';
@@ -105,6 +106,15 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
   /** Snapshots of every (or one) target, newest first. Needs no key. */
   list(options: ListOptions = {}): Promise<SnapshotInfo[]> {
     return list(this.#deployment, options);
+  }
+
+  /**
+   * For a long-lived process (the dashboard, the daemon): from now on, each
+   * snapshot header `list` and `status` read is kept, and read again only when
+   * its object changes; the next listing reads only the new snapshots.
+   */
+  keepSnapshotHeaders(): void {
+    for (const target of Object.keys(this.#deployment.config.targets)) keepHeaders(this.#deployment.storage(target));
   }
 
   /** Per target: stored and logical size, their ratio, and what each snapshot added (one snapshot's line with `id`). Needs no key. */

@@ -89,7 +89,7 @@ export async function createApp(failsafe: Failsafe, options: AppOptions): Promis
   registerRoutes(app, failsafe);
   const runs = registerActions(app, failsafe);
   app.all('/api/*', (c) => c.json({ error: { code: 'E_USAGE', message: `no such API: ${c.req.method} ${c.req.path}` } }, 404));
-  registerStatic(app);
+  await registerStatic(app);
   return { app, runs };
 }
 

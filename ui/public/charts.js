@@ -1,8 +1,8 @@
 // The overview's charts: each job's snapshot sizes over time (uPlot, served from its installed package), and the bytes each target stores.
+// uPlot is imported when a chart is first drawn: the overview's table does not wait for it.
 import { h } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
 import htm from 'htm';
-import uPlot from 'uplot';
 import { bytes } from './api.js';
 import { useApi } from './use-api.js';
 
@@ -27,26 +27,34 @@ function SizeChart({ snapshots }) {
   useEffect(() => {
     const { times, series } = sizeSeries(snapshots);
     if (times.length === 0) return undefined;
-    const plot = new uPlot(
-      {
-        width: Math.min(1000, at.current.clientWidth || 800),
-        height: 240,
-        series: [
-          {},
-          ...series.map((s, i) => ({
-            label: s.label,
-            stroke: COLORS[Math.floor(i / 2) % COLORS.length],
-            dash: s.dash,
-            spanGaps: true,
-            points: { show: times.length < 60 },
-          })),
-        ],
-        axes: [{}, { values: (_, ticks) => ticks.map((t) => bytes(t)), size: 80 }],
-      },
-      [times, ...series.map((s) => s.values)],
-      at.current,
-    );
-    return () => plot.destroy();
+    let plot;
+    let gone = false;
+    import('uplot').then(({ default: uPlot }) => {
+      if (gone) return;
+      plot = new uPlot(
+        {
+          width: Math.min(1000, at.current.clientWidth || 800),
+          height: 240,
+          series: [
+            {},
+            ...series.map((s, i) => ({
+              label: s.label,
+              stroke: COLORS[Math.floor(i / 2) % COLORS.length],
+              dash: s.dash,
+              spanGaps: true,
+              points: { show: times.length < 60 },
+            })),
+          ],
+          axes: [{}, { values: (_, ticks) => ticks.map((t) => bytes(t)), size: 80 }],
+        },
+        [times, ...series.map((s) => s.values)],
+        at.current,
+      );
+    });
+    return () => {
+      gone = true;
+      plot?.destroy();
+    };
   }, [snapshots]);
   return html`<div class="chart sizes" ref=${at}></div>`;
 }
