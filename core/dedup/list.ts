@@ -23,6 +23,7 @@ export interface ListedSnapshotV2 {
   format: 2;
   tags?: string[];
   warnings?: number;
+  durationMs?: number;
 }
 
 export interface ListV2Options {
@@ -55,6 +56,7 @@ export async function listSnapshotsV2(storage: Storage, options: ListV2Options =
         format: 2,
         ...(header.tags?.length ? { tags: header.tags } : {}),
         ...(header.warnings ? { warnings: header.warnings } : {}),
+        ...(header.durationMs === undefined ? {} : { durationMs: header.durationMs }),
       });
     } catch (err) {
       if (!isFailsafeError(err)) throw err;

@@ -29,6 +29,8 @@ export interface SnapshotBasics {
   storedBytes: number;
   /** Labels from the public header, e.g. `pre-restore`; absent when none. */
   tags?: string[];
+  /** How long its backup run took (milliseconds), from the public header; absent in snapshots of earlier versions. */
+  durationMs?: number;
 }
 
 export interface SnapshotInfo extends SnapshotBasics {
@@ -124,6 +126,7 @@ async function readListed(storage: Storage, manifest: { job: string; id: string 
     ...header.stats,
     ...(header.tags && header.tags.length > 0 ? { tags: header.tags } : {}),
     ...(header.warnings ? { warnings: header.warnings } : {}),
+    ...(header.durationMs === undefined ? {} : { durationMs: header.durationMs }),
   };
 }
 

@@ -69,9 +69,15 @@ describe('the dashboard in a browser', () => {
     const { page } = await openDashboard(dashboard);
     expect(await textOf(page, 'tr[data-job="app"]')).toContain(`${snapshot!.files} files`);
     expect(await textOf(page, 'tr[data-job="app"] .health')).toBe('ok');
-    // The charts: sizes over time drawn by uPlot (its legend names the series), and a bar per target.
-    await page.waitForSelector('.charts .chart canvas');
-    expect(await textOf(page, '.charts .u-legend')).toMatch(/app size[\s\S]*app stored/);
+    // The charts: sizes and durations over time drawn by uPlot (each legend names its series), and a bar per target.
+    await page.waitForSelector('.charts .chart.sizes canvas');
+    expect(await textOf(page, '.charts .chart.sizes .u-legend')).toMatch(/app size[\s\S]*app stored/);
+    await page.waitForSelector('.charts .chart.durations canvas');
+    expect(await textOf(page, '.charts .chart.durations .u-legend')).toContain('app duration');
+    // Each backup recorded how long it took, in its public header.
+    const durations = (await dashboard.failsafe.list()).map((s) => s.durationMs);
+    expect(durations).toHaveLength(2);
+    for (const ms of durations) expect(ms).toBeGreaterThan(0);
     const stored = (await dashboard.failsafe.status()).jobs[0]!.targets[0]!.storedBytes;
     expect(stored).toBeGreaterThan(0);
     expect(await textOf(page, 'table.stored tr[data-target="disk"]')).toMatch(/^disk\d/);
