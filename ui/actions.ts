@@ -43,7 +43,7 @@ export function registerActions(app: Hono, failsafe: Failsafe): Runs {
   app.post('/api/drill', async (c) => {
     const jobs = stringList((await jsonBody(c)).jobs, 'jobs');
     knownJobs(failsafe, jobs);
-    const run = runs.start('drill', () => failsafe.drill(jobs));
+    const run = runs.start('drill', (progress) => failsafe.drill(jobs, { onProgress: progress }));
     return c.json({ run: run.id }, 202);
   });
   app.get('/api/runs/:id/events', (c) => {
