@@ -75,7 +75,7 @@ export async function startUi(failsafe: Failsafe, options: UiOptions = {}): Prom
   const token = options.token ?? randomBytes(32).toString('base64url');
   // The allowed Host headers are known once the port is: the app reads them through this set.
   const hosts = loopback ? new Set<string>() : undefined;
-  const { app, runs } = await createApp(failsafe, {
+  const { app, runs, auth } = await createApp(failsafe, {
     token,
     ...(hosts ? { hosts } : {}),
     ...(options.warn ? { warn: options.warn } : {}),
@@ -117,6 +117,7 @@ export async function startUi(failsafe: Failsafe, options: UiOptions = {}): Prom
       await runs.settled();
       await warmed;
       server.closeAllConnections();
+      await auth.endAll();
       await closed;
     },
   };

@@ -37,6 +37,7 @@ const FILES: Record<string, { file: () => string; type: string }> = {
   '/run.js': { file: () => join(PUBLIC, 'run.js'), type: JS },
   '/charts.js': { file: () => join(PUBLIC, 'charts.js'), type: JS },
   '/use-api.js': { file: () => join(PUBLIC, 'use-api.js'), type: JS },
+  '/identity.js': { file: () => join(PUBLIC, 'identity.js'), type: JS },
   '/style.css': { file: () => join(PUBLIC, 'style.css'), type: 'text/css; charset=utf-8' },
   '/vendor/preact.mjs': { file: () => join(packageDir('preact'), 'dist', 'preact.mjs'), type: JS },
   '/vendor/hooks.mjs': { file: () => join(packageDir('preact'), 'hooks', 'dist', 'hooks.mjs'), type: JS },

@@ -165,7 +165,7 @@ describe('the dashboard', () => {
     expect(page.status).toBe(200);
     expect(page.headers.get('content-security-policy')).toMatch(/script-src 'self' 'sha256-[A-Za-z0-9+/=]+'/);
     expect(await page.text()).toContain('/app.js');
-    const modules = ['/app.js', '/views.js', '/tree.js', '/restore.js', '/run.js', '/charts.js', '/use-api.js', '/api.js'];
+    const modules = ['/app.js', '/views.js', '/tree.js', '/restore.js', '/run.js', '/charts.js', '/use-api.js', '/api.js', '/identity.js'];
     for (const path of [...modules, '/vendor/preact.mjs', '/vendor/hooks.mjs', '/vendor/htm.mjs', '/vendor/uplot.mjs']) {
       const res = await c.request('GET', path);
       expect(res.status, path).toBe(200);
