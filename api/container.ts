@@ -173,6 +173,19 @@ export class Deployment {
     return job.targets.map((target) => this.storage(target));
   }
 
+  /** A host holding only public keys (`encryption: { recipients }`) and given no identity: it cannot open a snapshot. */
+  get needsIdentity(): boolean {
+    const e = this.config.encryption;
+    return e.mode === 'keys' && e.passphrase === undefined && e.keyFile === undefined && this.keys.identity === undefined;
+  }
+
+  /** The same deployment with a private identity besides (held by whoever gives it), with targets and keys of its own. */
+  withIdentity(identity: IdentitySource): Deployment {
+    const keys = { ...this.keys, identity };
+    const { loaded, registry, warn, clock, wrappers, notifier, configure, retries, timeouts, container } = this;
+    return new Deployment(loaded, registry, warn, clock, keys, wrappers, notifier, configure, retries, timeouts, container);
+  }
+
   /**
    * The deployment's keys. A missing passphrase variable stops sealing (the
    * snapshot would lack its passphrase slot) but not opening with an identity.

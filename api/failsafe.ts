@@ -13,10 +13,12 @@ import type { Scheduler, SchedulerEvent } from '../core/automation/scheduler.js'
 import type { BackupProgress } from '../core/backup/run-backup.js';
 import type { CheckpointStore } from '../core/checkpoints/store.js';
 import type { LoadedConfig } from '../core/config/load.js';
+import type { IdentitySource } from '../core/crypto/encryption.js';
 import { asFailsafeError, FailsafeError } from '../core/errors.js';
 import type { PruneReport } from '../core/maintenance/prune.js';
 import type { RotateReport } from '../core/maintenance/rotate.js';
 import type { FoundLock } from '../core/repository/locks.js';
+import { keepHeaders } from '../core/repository/header-cache.js';
 import type { SnapshotInfo } from '../core/repository/snapshots.js';
 import type { DrillOptions, DrillReport } from '../core/restore/drill.js';
 import type { RestoreResult } from '../core/restore/run-restore.js';
@@ -29,6 +31,7 @@ import { openFile, openObject } from './open.js';
 import { backupJobs } from './operations/backup.js';
 import { checkpointStore, discard, recoverable, unlock } from './operations/checkpoints.js';
 import { list, rotateKeys, verify, type ListOptions, type RotateOptions, type VerifyOptions } from './operations/inspect.js';
+import { withIdentity } from './operations/identity.js';
 import { forget, prune, status, type ForgetReport, type ForgetSelection, type PruneSelection } from './operations/maintenance.js';
 import { restoreSnapshot } from './operations/restore.js';
 import { describeRecovery, settleRestores, unsettledRestores } from './operations/settle.js';
@@ -106,6 +109,21 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
   /** Snapshots of every (or one) target, newest first. Needs no key. */
   list(options: ListOptions = {}): Promise<SnapshotInfo[]> {
     return list(this.#deployment, options);
+  }
+
+  /** For a long-lived process (the dashboard): each snapshot header `list` and `status` read is kept, read again when its object changes. */
+  keepSnapshotHeaders(): void {
+    for (const target of Object.keys(this.#deployment.config.targets)) keepHeaders(this.#deployment.storage(target));
+  }
+
+  /** True on a host holding only public keys (`encryption: { recipients }`) given no identity: reading a snapshot's content needs one. */
+  get needsIdentity(): boolean {
+    return this.#deployment.needsIdentity;
+  }
+
+  /** This deployment with a private identity (a file, or text held in memory) that must be one of its recipients; close it after use. */
+  async withIdentity(identity: IdentitySource): Promise<Failsafe> {
+    return new Failsafe(await withIdentity(this.#deployment, identity));
   }
 
   /** Per target: stored and logical size, their ratio, and what each snapshot added (one snapshot's line with `id`). Needs no key. */
@@ -222,11 +240,7 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
     await Promise.all(stopping);
   }
 
-  /**
-   * The deployment's schedules (each job's `schedule`, prune and drill) on
-   * the container's clock, with runs recorded in the state file: what
-   * `failsafe daemon` runs. Call `start()` on it.
-   */
+  /** The deployment's schedules (jobs' `schedule`, prune, drill) on the container's clock, runs in the state file: what `failsafe daemon` runs. Call `start()`. */
   async scheduler(options: { warn?: (message: string) => void; onEvent?: (event: SchedulerEvent) => void } = {}): Promise<Scheduler> {
     const [{ daemonTasks }, { Scheduler }, { FileRunState }] = await Promise.all([
       import('./daemon.js'),
@@ -252,11 +266,8 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
     return recoverable(this.#deployment, options);
   }
 
-  /**
-   * What a long-running process does when it starts (the daemon does): settle
-   * restores a crash interrupted, then resume every interrupted backup of this
-   * deployment's jobs. Operations of the application's own are left to it.
-   */
+  /** What a long-running process (the daemon) does at start: settle restores a crash interrupted, resume every interrupted backup of
+   * the deployment's jobs. Operations of the application's own are left to it. */
   async recoverAtStart(options: BackupOptions = {}): Promise<{ restores: RecoveredRestore[]; resumed: BackupOutcome }> {
     const restores = await this.recoverRestores();
     for (const r of restores) options.warn?.(describeRecovery(r));

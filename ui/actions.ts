@@ -8,7 +8,7 @@ import { streamSSE } from 'hono/streaming';
 import type { Failsafe } from '../api/failsafe.js';
 import type { BackupOutcome } from '../api/options.js';
 import { FailsafeError } from '../core/errors.js';
-import { jsonBody, required, selection } from './routes.js';
+import { jsonBody, required, selection, type Reader } from './routes.js';
 import { download } from './download.js';
 import { restore, restorePlan } from './restore.js';
 import { Runs, type RunEvent } from './runs.js';
@@ -32,7 +32,7 @@ const outcomeJson = (o: BackupOutcome): unknown => ({
   failures: o.failures.map((f) => ({ job: f.job, target: f.target, code: f.error.code, message: f.error.message.split('\n')[0] })),
 });
 
-export function registerActions(app: Hono, failsafe: Failsafe): Runs {
+export function registerActions(app: Hono, failsafe: Failsafe, reader: Reader): Runs {
   const runs = new Runs();
   app.post('/api/backup', async (c) => {
     const jobs = stringList((await jsonBody(c)).jobs, 'jobs');
@@ -43,7 +43,7 @@ export function registerActions(app: Hono, failsafe: Failsafe): Runs {
   app.post('/api/drill', async (c) => {
     const jobs = stringList((await jsonBody(c)).jobs, 'jobs');
     knownJobs(failsafe, jobs);
-    const run = runs.start('drill', () => failsafe.drill(jobs));
+    const run = runs.start('drill', (progress) => reader(c).drill(jobs, { onProgress: progress }));
     return c.json({ run: run.id }, 202);
   });
   app.get('/api/runs/:id/events', (c) => {
@@ -78,8 +78,8 @@ export function registerActions(app: Hono, failsafe: Failsafe): Runs {
       }
     });
   });
-  app.post('/api/restore-plan', async (c) => c.json(await restorePlan(failsafe, await jsonBody(c))));
-  app.post('/api/restore', async (c) => c.json(await restore(failsafe, await jsonBody(c))));
-  app.get('/api/download', async (c) => download(failsafe, required(c, 'id'), required(c, 'path'), selection(c)));
+  app.post('/api/restore-plan', async (c) => c.json(await restorePlan(reader(c), await jsonBody(c))));
+  app.post('/api/restore', async (c) => c.json(await restore(reader(c), await jsonBody(c))));
+  app.get('/api/download', async (c) => download(reader(c), required(c, 'id'), required(c, 'path'), selection(c)));
   return runs;
 }

@@ -10,6 +10,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Failsafe } from '../api/failsafe.js';
 import { asFailsafeError, exitCodeOf, ExitCode } from '../core/errors.js';
 import { registerActions } from './actions.js';
+import { identityState, registerIdentity } from './identity.js';
 import { Auth } from './auth.js';
 import type { Runs } from './runs.js';
 import { jsonBody, registerRoutes } from './routes.js';
@@ -39,7 +40,7 @@ function statusOf(code: string, err: unknown): ContentfulStatusCode {
   return HTTP_STATUS[code] ?? (exitCodeOf(err) === ExitCode.usage ? 400 : 500);
 }
 
-export async function createApp(failsafe: Failsafe, options: AppOptions): Promise<{ app: Hono; runs: Runs }> {
+export async function createApp(failsafe: Failsafe, options: AppOptions): Promise<{ app: Hono; runs: Runs; auth: Auth }> {
   const app = new Hono();
   const auth = new Auth({
     token: options.token,
@@ -75,22 +76,28 @@ export async function createApp(failsafe: Failsafe, options: AppOptions): Promis
   });
   app.post('/api/login', async (c) => {
     const body = await jsonBody(c);
-    return c.json(await auth.login(c, body.token, clientAddress(c)));
+    const { csrf } = await auth.login(c, body.token, clientAddress(c));
+    return c.json({ csrf, identity: identityState(failsafe, undefined) });
   });
   app.get('/api/session', (c) => {
-    const csrf = auth.csrfOf(c);
-    return csrf ? c.json({ csrf }) : c.json({ error: { code: 'E_UI_LOGIN', message: 'no session' } }, 401);
+    const session = auth.session(c);
+    return session
+      ? c.json({ csrf: session.csrf, identity: identityState(failsafe, session) })
+      : c.json({ error: { code: 'E_UI_LOGIN', message: 'no session' } }, 401);
   });
   app.use('/api/*', auth.required());
   app.post('/api/logout', (c) => {
     auth.logout(c);
     return c.json({ ok: true });
   });
-  registerRoutes(app, failsafe);
-  const runs = registerActions(app, failsafe);
+  // A session that uploaded an identity reads with it; any other with the deployment as configured.
+  const reader = (c: Context): Failsafe => auth.session(c)?.reader ?? failsafe;
+  registerIdentity(app, failsafe, auth);
+  registerRoutes(app, failsafe, reader);
+  const runs = registerActions(app, failsafe, reader);
   app.all('/api/*', (c) => c.json({ error: { code: 'E_USAGE', message: `no such API: ${c.req.method} ${c.req.path}` } }, 404));
-  registerStatic(app);
-  return { app, runs };
+  await registerStatic(app);
+  return { app, runs, auth };
 }
 
 function clientAddress(c: Context): string {

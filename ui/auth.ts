@@ -9,6 +9,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { FailsafeError } from '../core/errors.js';
+import type { Failsafe } from '../api/failsafe.js';
 import { checkPassword } from './password.js';
 
 const COOKIE = 'failsafe_session';
@@ -16,9 +17,11 @@ const SESSION_MS = 12 * 3_600_000;
 /** Failed logins allowed per client address, and from all addresses together, in one window. */
 const LOGIN_LIMITS = { perAddress: 5, overall: 50, windowMs: 60_000 };
 
-interface Session {
+export interface Session {
   csrf: string;
   expires: number;
+  /** The deployment with the identity this session uploaded, in memory only; closed when the session ends. */
+  reader?: Failsafe;
 }
 
 export interface AuthOptions {
@@ -66,7 +69,7 @@ export class Auth {
   /** The API behind login: a live session, and for state changes its CSRF token in `X-CSRF-Token`. */
   required(): MiddlewareHandler {
     return async (c, next) => {
-      const session = this.#session(c);
+      const session = this.session(c);
       if (!session) throw new FailsafeError('E_UI_LOGIN', 'log in first: open the address `failsafe ui` printed, with its token');
       if (!['GET', 'HEAD'].includes(c.req.method) && !sameSecret(c.req.header('x-csrf-token') ?? '', session.csrf)) {
         throw new FailsafeError('E_UI_CSRF', 'missing or wrong X-CSRF-Token header');
@@ -93,26 +96,33 @@ export class Auth {
     return { csrf: session.csrf };
   }
 
-  /** The CSRF token of the caller's session (a reloaded page asks for it again), or undefined without one. */
-  csrfOf(c: Context): string | undefined {
-    return this.#session(c)?.csrf;
-  }
-
   logout(c: Context): void {
     const id = getCookie(c, COOKIE);
-    if (id) this.#sessions.delete(id);
+    if (id) void this.#end(id);
     setCookie(c, COOKIE, '', { httpOnly: true, sameSite: 'Strict', path: '/', maxAge: 0 });
   }
 
-  #session(c: Context): Session | undefined {
+  /** The caller's live session, if any. */
+  session(c: Context): Session | undefined {
     const id = getCookie(c, COOKIE);
     const session = id === undefined ? undefined : this.#sessions.get(id);
     if (!session) return undefined;
     if (session.expires < this.#now()) {
-      this.#sessions.delete(id!);
+      void this.#end(id!);
       return undefined;
     }
     return session;
+  }
+
+  /** Every session ends (the server stops): what they held in memory goes with them. */
+  async endAll(): Promise<void> {
+    await Promise.all([...this.#sessions.keys()].map((id) => this.#end(id)));
+  }
+
+  async #end(id: string): Promise<void> {
+    const reader = this.#sessions.get(id)?.reader;
+    this.#sessions.delete(id);
+    await reader?.close().catch(() => undefined);
   }
 
   #limit(address: string): void {

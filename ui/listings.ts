@@ -24,8 +24,8 @@ export interface TreeNode {
 
 export interface FolderIndex {
   snapshot: SnapshotInfo;
-  /** Each folder's content by its `<source>/<path>` ('' holds the sources); a file's is empty. */
-  folders: Map<string, TreeNode[]>;
+  /** Each folder's content by its `<source>/<path>` ('' holds the sources); a file's is empty; undefined for no such path. */
+  folders: { get(path: string): TreeNode[] | undefined };
 }
 
 export class Listings {
@@ -53,12 +53,17 @@ export class Listings {
   }
 }
 
+/** Names as people sort them: "f2" before "f10", case aside. One collator: `localeCompare` per pair is many times slower. */
+const byName = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' }).compare;
+
 /**
- * Every folder's content in one pass over the entries, folders first, then
- * files, each by name. A folder the manifest has no entry for (a source's
- * root) is still listed, from what it holds.
+ * Every folder's content in one pass over the entries. A folder is sorted
+ * (folders first, then files, each by name) when it is first asked for:
+ * sorting the 100,000 names of a big snapshot up front would delay its
+ * first folder for ones nobody opens. A folder the manifest has no entry for
+ * (a source's root) is still listed, from what it holds.
  */
-export function folderIndex(entries: BrowsedEntry[]): Map<string, TreeNode[]> {
+export function folderIndex(entries: BrowsedEntry[]): FolderIndex['folders'] {
   const folders = new Map<string, Map<string, TreeNode>>([['', new Map()]]);
   const folder = (path: string): Map<string, TreeNode> => {
     let content = folders.get(path);
@@ -79,13 +84,17 @@ export function folderIndex(entries: BrowsedEntry[]): Map<string, TreeNode[]> {
     folder(full);
   }
   const sorted = new Map<string, TreeNode[]>();
-  for (const [path, content] of folders) {
-    sorted.set(
-      path,
-      [...content.values()].sort((a, b) =>
-        (a.type === 'directory') === (b.type === 'directory') ? a.name.localeCompare(b.name) : a.type === 'directory' ? -1 : 1,
-      ),
-    );
-  }
-  return sorted;
+  return {
+    get(path) {
+      let content = sorted.get(path);
+      const unsorted = folders.get(path);
+      if (content || !unsorted) return content;
+      content = [...unsorted.values()].sort((a, b) =>
+        (a.type === 'directory') === (b.type === 'directory') ? byName(a.name, b.name) : a.type === 'directory' ? -1 : 1,
+      );
+      sorted.set(path, content);
+      folders.delete(path);
+      return content;
+    },
+  };
 }

@@ -28,8 +28,18 @@ export async function jsonBody(c: Context): Promise<Record<string, unknown>> {
   return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
 }
 
-export function registerRoutes(app: Hono, failsafe: Failsafe): void {
-  const listings = new Listings(failsafe);
+/** The deployment a request opens snapshots with: the session's, when it uploaded an identity (ui/identity.ts). */
+export type Reader = (c: Context) => Failsafe;
+
+/** What needs no key (status, list, prune, stats) is read by `failsafe`; what opens a snapshot by the session's `reader`. */
+export function registerRoutes(app: Hono, failsafe: Failsafe, reader: Reader): void {
+  // Per deployment: what a session opened with its identity is not answered to another from memory.
+  const listings = new WeakMap<Failsafe, Listings>();
+  const listingsOf = (failsafe: Failsafe): Listings => {
+    let kept = listings.get(failsafe);
+    if (!kept) listings.set(failsafe, (kept = new Listings(failsafe)));
+    return kept;
+  };
   app.get('/api/overview', async (c) => c.json(await overview(failsafe)));
   app.get('/api/snapshots', async (c) => {
     const tag = c.req.query('tag') || undefined;
@@ -41,14 +51,14 @@ export function registerRoutes(app: Hono, failsafe: Failsafe): void {
   });
   app.get('/api/ls', async (c) => {
     const path = (c.req.query('path') ?? '').replace(/^\/+|\/+$/g, '');
-    const { snapshot, folders } = await listings.get(required(c, 'id'), selection(c));
+    const { snapshot, folders } = await listingsOf(reader(c)).get(required(c, 'id'), selection(c));
     const children = folders.get(path);
     if (!children) throw new FailsafeError('E_USAGE', `nothing at "${path}" in snapshot ${snapshot.id} (paths start with a source name)`);
     return c.json({ snapshot: snapshot.id, job: snapshot.job, target: snapshot.target, path, children });
   });
-  app.get('/api/find', async (c) => c.json(await failsafe.find(required(c, 'pattern'), selection(c))));
+  app.get('/api/find', async (c) => c.json(await reader(c).find(required(c, 'pattern'), selection(c))));
   app.get('/api/diff', async (c) => {
-    const d = await failsafe.diff(required(c, 'from'), required(c, 'to'), selection(c));
+    const d = await reader(c).diff(required(c, 'from'), required(c, 'to'), selection(c));
     return c.json({ from: d.from.id, to: d.to.id, added: d.added, removed: d.removed, changed: d.changed });
   });
   // `failsafe prune --dry-run`: what retention would remove, and why each kept snapshot stays; nothing is changed.

@@ -75,12 +75,14 @@ export async function startUi(failsafe: Failsafe, options: UiOptions = {}): Prom
   const token = options.token ?? randomBytes(32).toString('base64url');
   // The allowed Host headers are known once the port is: the app reads them through this set.
   const hosts = loopback ? new Set<string>() : undefined;
-  const { app, runs } = await createApp(failsafe, {
+  const { app, runs, auth } = await createApp(failsafe, {
     token,
     ...(hosts ? { hosts } : {}),
     ...(options.warn ? { warn: options.warn } : {}),
     ...(options.passwordHash ? { passwordHash: options.passwordHash } : {}),
   });
+  // A server that runs for long lists the snapshots again and again: each header is read once.
+  failsafe.keepSnapshotHeaders();
   const tls = options.tls ? await readTls(options.tls) : undefined;
   let server: Server;
   try {
@@ -98,6 +100,12 @@ export async function startUi(failsafe: Failsafe, options: UiOptions = {}): Prom
     );
     server.listen(port, host, () => done((server.address() as AddressInfo).port));
   });
+  // Each header read once now, in the background, rather than by the first page opened: a first overview of a
+  // thousand snapshots then waits only for what is new. A target that cannot be read says so on the page.
+  const warmed = failsafe.status().then(
+    () => undefined,
+    () => undefined,
+  );
   const shownHost = host.includes(':') ? `[${host}]` : host;
   for (const name of [shownHost, 'localhost', '127.0.0.1', '[::1]']) hosts?.add(`${name}:${bound}`.toLowerCase());
   return {
@@ -107,7 +115,9 @@ export async function startUi(failsafe: Failsafe, options: UiOptions = {}): Prom
       const closed = new Promise<void>((done) => server.close(() => done()));
       server.closeIdleConnections();
       await runs.settled();
+      await warmed;
       server.closeAllConnections();
+      await auth.endAll();
       await closed;
     },
   };

@@ -37,6 +37,7 @@ const FILES: Record<string, { file: () => string; type: string }> = {
   '/run.js': { file: () => join(PUBLIC, 'run.js'), type: JS },
   '/charts.js': { file: () => join(PUBLIC, 'charts.js'), type: JS },
   '/use-api.js': { file: () => join(PUBLIC, 'use-api.js'), type: JS },
+  '/identity.js': { file: () => join(PUBLIC, 'identity.js'), type: JS },
   '/style.css': { file: () => join(PUBLIC, 'style.css'), type: 'text/css; charset=utf-8' },
   '/vendor/preact.mjs': { file: () => join(packageDir('preact'), 'dist', 'preact.mjs'), type: JS },
   '/vendor/hooks.mjs': { file: () => join(packageDir('preact'), 'hooks', 'dist', 'hooks.mjs'), type: JS },
@@ -45,12 +46,21 @@ const FILES: Record<string, { file: () => string; type: string }> = {
   '/vendor/uplot.css': { file: () => join(packageDir('uplot'), 'dist', 'uPlot.min.css'), type: 'text/css; charset=utf-8' },
 };
 
-export function registerStatic(app: Hono): void {
+/**
+ * Each file is read once, when the server starts, and answered from memory
+ * with its hash as ETag: a page loaded again gets "304 Not Modified" for
+ * each, and no request waits for the disk.
+ */
+export async function registerStatic(app: Hono): Promise<void> {
   for (const [path, { file, type }] of Object.entries(FILES)) {
-    app.get(path, async (c) => {
-      c.header('Content-Type', type);
+    const body = new Uint8Array(await readFile(file()));
+    const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+    app.get(path, (c) => {
       c.header('Cache-Control', 'no-cache');
-      return c.body(new Uint8Array(await readFile(file())));
+      c.header('ETag', etag);
+      if (c.req.header('if-none-match') === etag) return c.body(null, 304);
+      c.header('Content-Type', type);
+      return c.body(body);
     });
   }
 }

@@ -52,7 +52,9 @@ export async function commitSnapshot(state: BackupState, data: StoredData): Prom
   const tags = options.tags && options.tags.length > 0 ? { tags: options.tags } : {};
   // Counted in the public header, so that `status` (no key) can turn the job's health to warning.
   const warned = manifest.sources.reduce((sum, s) => sum + (s.warnings?.length ?? 0), 0);
-  const encoded = await encodeManifest(manifest, stats, state.ciphers.sealing, { ...tags, ...(warned > 0 ? { warnings: warned } : {}) });
+  // How long this run took, to the manifest: the dashboard charts it; no key needed.
+  const durationMs = Math.max(0, Date.now() - state.startedMs);
+  const encoded = await encodeManifest(manifest, stats, state.ciphers.sealing, { ...tags, ...(warned > 0 ? { warnings: warned } : {}), durationMs });
   // Objects of the interrupted run past the new end would be orphans of this snapshot.
   for (const key of journal?.leftovers(manifest.segments.length) ?? []) await Promise.allSettled(job.targets.map((t) => t.delete(key)));
   await journal?.flush();

@@ -13,6 +13,8 @@ import type { BackupJob, BackupProgress, BackupRunOptions, BackupSettings, Resum
 export class BackupState {
   readonly id: string;
   readonly createdAt: string;
+  /** When this run started (a resumed run: when it resumed), for the duration its header records. */
+  readonly startedMs = Date.now();
   readonly ciphers: SnapshotCiphers;
   readonly warnings: string[] = [];
   readonly records: SegmentRecord[] = [];

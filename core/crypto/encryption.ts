@@ -6,7 +6,7 @@
 import type { SegmentCipher } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
 import { deriveSnapshotKeys, type ManifestHeader, type ManifestSealing } from '../format/manifest.js';
-import { parsePublicKey, readIdentity } from './identity.js';
+import { parseIdentity, parsePublicKey, readIdentity, type Identity } from './identity.js';
 import { KeyRing, readKeyFile, type KeySecrets, type KeySlot } from './keys.js';
 import { PlainCipher, SecretstreamCipher } from './segment-cipher.js';
 import type { KdfStrength } from './kdf.js';
@@ -36,11 +36,11 @@ export interface SigningSettings {
   allowUnsigned?: boolean;
 }
 
-/** A private identity file that opens recipient slots, and the passphrase protecting it if any. */
-export interface IdentitySource {
-  file: string;
-  passphrase?: string;
-}
+/**
+ * A private identity that opens recipient slots, and the passphrase protecting it if any: its file, or its
+ * text held in memory only (uploaded to a dashboard session; `name` says so in errors).
+ */
+export type IdentitySource = ({ file: string } | { text: string; name: string }) & { passphrase?: string };
 
 export async function createEncryption(settings: EncryptionSettings, identity?: IdentitySource, signing: SigningSettings = {}): Promise<Encryption> {
   const signatures = await signatureKeys(signing);
@@ -50,8 +50,12 @@ export async function createEncryption(settings: EncryptionSettings, identity?: 
   if (settings.kdf !== undefined) secrets.kdf = settings.kdf;
   if (settings.keyFile !== undefined) secrets.keyFileKey = await readKeyFile(settings.keyFile);
   if (settings.recipients?.length) secrets.recipients = settings.recipients.map((key) => parsePublicKey(key));
-  if (identity !== undefined) secrets.identities = [await readIdentity(identity.file, identity.passphrase)];
+  if (identity !== undefined) secrets.identities = [await loadIdentity(identity)];
   return { mode: 'keys', sodium: await getSodium(), keyRing: await KeyRing.create(secrets), ...signatures };
+}
+
+export function loadIdentity(identity: IdentitySource): Promise<Identity> {
+  return 'file' in identity ? readIdentity(identity.file, identity.passphrase) : parseIdentity(identity.text, identity.name, identity.passphrase);
 }
 
 async function signatureKeys(signing: SigningSettings): Promise<{ signer?: Signer; trust?: TrustPolicy }> {

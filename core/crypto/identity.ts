@@ -113,6 +113,11 @@ export async function readIdentity(path: string, passphrase?: string): Promise<I
   } catch (err) {
     throw new FailsafeError('E_KEY_MISSING', `cannot read identity ${path}: ${errnoOf(err) ?? err}`, { cause: err });
   }
+  return parseIdentity(text, path, passphrase);
+}
+
+/** An identity file's text, held in memory (a dashboard session's upload): `path` names it in errors, which never quote the text. */
+export async function parseIdentity(text: string, path: string, passphrase?: string): Promise<Identity> {
   let file: IdentityFile;
   try {
     file = JSON.parse(text) as IdentityFile;

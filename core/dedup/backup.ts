@@ -81,6 +81,7 @@ export interface DedupBackupResult {
 }
 
 export async function backupDeduplicated(input: DedupBackupInput): Promise<DedupBackupResult> {
+  const startedMs = Date.now();
   const { storage, keyRing, signal } = input;
   const { keys } = await openRepositoryKeys(storage, keyRing, signal ? { signal } : {});
   const indexCipher = new SecretstreamCipher(keys.indexKey);
@@ -126,7 +127,7 @@ export async function backupDeduplicated(input: DedupBackupInput): Promise<Dedup
   const id = newSnapshotId();
   const stats: SnapshotStatsV2 = { files, bytes, chunks: references.size, newChunks: writer.stats.newChunks, storedBytes: writer.stats.storedBytes };
   const labels = { ...(input.tags?.length ? { tags: input.tags } : {}), ...(warnings > 0 ? { warnings } : {}) };
-  const header = { format: 2 as const, id, job: input.job, createdAt: new Date().toISOString(), ...labels, stats };
+  const header = { format: 2 as const, id, job: input.job, createdAt: new Date().toISOString(), ...labels, durationMs: Date.now() - startedMs, stats };
   const snapshot = encodeSnapshotV2(header, { sources, tree }, [...references.values()], run, indexCipher, input.signer);
   // The snapshot goes last: its presence is what makes it exist, and everything it names is stored by now.
   crashPoint('snapshot');

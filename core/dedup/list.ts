@@ -5,6 +5,7 @@
  * would otherwise show twice and hide the one it replaced.
  */
 import { FailsafeError, isFailsafeError } from '../errors.js';
+import { cachedHeader } from '../repository/header-cache.js';
 import type { Storage } from '../repository/storage.js';
 import { decodeSnapshotHeaderV2, SNAPSHOTS_PREFIX } from './snapshot.js';
 
@@ -22,6 +23,7 @@ export interface ListedSnapshotV2 {
   format: 2;
   tags?: string[];
   warnings?: number;
+  durationMs?: number;
 }
 
 export interface ListV2Options {
@@ -39,7 +41,7 @@ export async function listSnapshotsV2(storage: Storage, options: ListV2Options =
     if (job === undefined || id === undefined || extra !== undefined) continue;
     const what = `${storage.targetName}:${object.key}`;
     try {
-      const header = decodeSnapshotHeaderV2(await storage.getBuffer(object.key), what);
+      const header = await cachedHeader(storage, object, async () => decodeSnapshotHeaderV2(await storage.getBuffer(object.key), what));
       if (header.job !== job || header.id !== id) throw new FailsafeError('E_CORRUPT', `${what}: its header names ${header.job}/${header.id}`);
       const { files, bytes, storedBytes, chunks } = header.stats;
       found.push({
@@ -54,6 +56,7 @@ export async function listSnapshotsV2(storage: Storage, options: ListV2Options =
         format: 2,
         ...(header.tags?.length ? { tags: header.tags } : {}),
         ...(header.warnings ? { warnings: header.warnings } : {}),
+        ...(header.durationMs === undefined ? {} : { durationMs: header.durationMs }),
       });
     } catch (err) {
       if (!isFailsafeError(err)) throw err;

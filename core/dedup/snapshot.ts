@@ -35,6 +35,8 @@ export interface SnapshotHeaderV2 {
   tags?: string[];
   /** How many warnings its sources gave at backup; absent when none. */
   warnings?: number;
+  /** How long the backup run took (milliseconds); absent in snapshots of earlier versions. */
+  durationMs?: number;
   stats: SnapshotStatsV2;
 }
 
@@ -124,6 +126,7 @@ function parse(bytes: Buffer, what: string): Stored & { split: Split } {
   if (typeof id !== 'string' || typeof job !== 'string' || typeof createdAt !== 'string' || Number.isNaN(Date.parse(createdAt)))
     throw corrupt(what, 'its id, job or time');
   if (raw.warnings !== undefined && !(Number.isSafeInteger(raw.warnings) && raw.warnings >= 0)) throw corrupt(what, 'its warnings');
+  if (raw.durationMs !== undefined && !(Number.isSafeInteger(raw.durationMs) && raw.durationMs >= 0)) throw corrupt(what, 'its duration');
   if (!Array.isArray(slots) || typeof body !== 'string' || typeof references !== 'string' || typeof stats !== 'object' || stats === null)
     throw corrupt(what, 'its fields');
   if (signature !== undefined && (signature?.alg !== 'ed25519' || typeof signature.publicKey !== 'string')) throw corrupt(what, 'its signature field');
@@ -184,7 +187,15 @@ function publicFields(header: SnapshotHeaderV2): unknown {
   const { files, bytes, chunks, newChunks, storedBytes } = header.stats;
   // Absent when none: snapshots written before warnings were counted compare as they were sealed.
   const warnings = header.warnings ? { warnings: header.warnings } : {};
-  return { job: header.job, createdAt: header.createdAt, tags: header.tags ?? [], ...warnings, stats: { files, bytes, chunks, newChunks, storedBytes } };
+  const duration = header.durationMs === undefined ? {} : { durationMs: header.durationMs };
+  return {
+    job: header.job,
+    createdAt: header.createdAt,
+    tags: header.tags ?? [],
+    ...warnings,
+    ...duration,
+    stats: { files, bytes, chunks, newChunks, storedBytes },
+  };
 }
 
 function ids(value: unknown, what: string): Buffer[] {

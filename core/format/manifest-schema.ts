@@ -76,6 +76,7 @@ export const headerSchema = z.looseObject({
   stats,
   tags: z.array(short).max(MAX_TAGS).optional(),
   warnings: count.optional(),
+  durationMs: count.optional(),
   signature: z.object({ alg: z.literal('ed25519'), publicKey: short }).optional(),
   encryption: z.discriminatedUnion('cipher', [
     z.object({ cipher: z.literal('none'), bodySha256: hex64 }),

@@ -50,6 +50,8 @@ export interface ManifestHeader {
   tags?: string[];
   /** How many warnings the sources gave at backup (a config file that does not parse): absent when none. `status` warns of it. */
   warnings?: number;
+  /** How long the backup run took, in milliseconds, until its manifest was written; absent in snapshots of earlier versions. */
+  durationMs?: number;
   /** Present when the object ends with the writer's signature: by whom (`failsafe-sig1-…`). */
   signature?: { alg: 'ed25519'; publicKey: string };
   encryption: { cipher: 'none'; bodySha256: string } | { cipher: 'xchacha20poly1305-ietf'; nonce: string; slots: KeySlot[] };
@@ -134,7 +136,7 @@ export async function encodeManifest(
   manifest: Manifest,
   stats: SnapshotStats,
   sealing: ManifestSealing,
-  labels: { tags?: string[]; warnings?: number } = {},
+  labels: { tags?: string[]; warnings?: number; durationMs?: number } = {},
 ): Promise<Buffer> {
   const body = await gzip(Buffer.from(JSON.stringify(manifest), 'utf8'));
   const base = {

@@ -4,7 +4,7 @@
  * load a full manifest, which authenticates it.
  */
 import { BUILTIN_STAGES, type StageCatalog, type StageModule } from '../codec/stages.js';
-import type { RestoreEntry, SegmentCipher } from '../contracts.js';
+import type { ObjectInfo, RestoreEntry, SegmentCipher } from '../contracts.js';
 import { openSnapshotKeys, type Encryption } from '../crypto/encryption.js';
 import { PlainCipher } from '../crypto/segment-cipher.js';
 import { encodeSigningKey, type TrustPolicy } from '../crypto/signing.js';
@@ -14,6 +14,7 @@ import { MANIFESTS_PREFIX, manifestKey, parseManifestKey } from './layout.js';
 import { latestCandidates, newestTrusted, PRE_RESTORE_TAG, type SignatureState } from './signature-state.js';
 import { decodeManifest, decodeManifestHeader, headerLengthOf, type Manifest, type ManifestEntry, type ManifestHeader } from '../format/manifest.js';
 import type { Storage } from './storage.js';
+import { cachedHeader } from './header-cache.js';
 import { listSnapshotsV2 } from '../dedup/list.js';
 import { snapshotKeyV2 } from '../dedup/snapshot.js';
 
@@ -28,6 +29,8 @@ export interface SnapshotBasics {
   storedBytes: number;
   /** Labels from the public header, e.g. `pre-restore`; absent when none. */
   tags?: string[];
+  /** How long its backup run took (milliseconds), from the public header; absent in snapshots of earlier versions. */
+  durationMs?: number;
 }
 
 export interface SnapshotInfo extends SnapshotBasics {
@@ -87,10 +90,13 @@ export interface ListSnapshotsOptions {
 export async function listSnapshots(storage: Storage, options: ListSnapshotsOptions = {}): Promise<SnapshotInfo[]> {
   const prefix = options.job === undefined ? MANIFESTS_PREFIX : `${MANIFESTS_PREFIX}${options.job}/`;
   const found: SnapshotInfo[] = [];
-  let batch: { job: string; id: string; key: string }[] = [];
+  let batch: { job: string; id: string; key: string; object: ObjectInfo }[] = [];
   // Headers are read a few at a time: on a remote store a thousand snapshots are otherwise a thousand round trips one after the other.
   const readBatch = async (): Promise<void> => {
-    const read = await Promise.all(batch.map((m) => readListed(storage, m).catch((err: unknown) => err)));
+    // A kept header is copied: what one caller does with its answer is not the next one's.
+    const listed = (m: (typeof batch)[number]): Promise<SnapshotInfo> =>
+      cachedHeader(storage, m.object, () => readListed(storage, m)).then((info) => ({ ...info }));
+    const read = await Promise.all(batch.map((m) => listed(m).catch((err: unknown) => err)));
     read.forEach((result, i) => {
       if (!(result instanceof Error)) return void found.push(result as SnapshotInfo);
       if (!isFailsafeError(result)) throw result;
@@ -104,7 +110,7 @@ export async function listSnapshots(storage: Storage, options: ListSnapshotsOpti
   for await (const object of storage.list(prefix)) {
     const parsed = parseManifestKey(object.key);
     if (!parsed) continue;
-    batch.push({ ...parsed, key: object.key });
+    batch.push({ ...parsed, key: object.key, object });
     if (batch.length >= HEADERS_AT_ONCE) await readBatch();
   }
   await readBatch();
@@ -124,6 +130,7 @@ async function readListed(storage: Storage, manifest: { job: string; id: string 
     ...header.stats,
     ...(header.tags && header.tags.length > 0 ? { tags: header.tags } : {}),
     ...(header.warnings ? { warnings: header.warnings } : {}),
+    ...(header.durationMs === undefined ? {} : { durationMs: header.durationMs }),
   };
 }
 

@@ -87,6 +87,7 @@ describe('a deduplicating snapshot whose public header was edited', () => {
     ['re-dated', (h) => void (h.createdAt = '2026-12-01T00:00:00.000Z')],
     ['tagged pre-restore, to hide it from latest', (h) => void (h.tags = ['pre-restore'])],
     ['with other counts', (h) => void (h.stats.files += 1)],
+    ['with another duration', (h) => void (h.durationMs += 1)],
   ];
   it.each(edits)('%s: restore and verify exit 3 with E_CORRUPT', async (_what, edit) => {
     const d = await makeDeployment({ extraYaml: 'repository: { format: 2 }' });

@@ -120,7 +120,7 @@ describe('encryption with recipients (public keys only on the backup host)', () 
     }
     const manifest = await readFile(await manifestPath(d.target));
     const header = JSON.parse(manifest.subarray(12, 12 + manifest.readUInt32BE(8)).toString());
-    expect(Object.keys(header).sort()).toEqual(['createdAt', 'encryption', 'format', 'id', 'job', 'stats', 'tool']);
+    expect(Object.keys(header).sort()).toEqual(['createdAt', 'durationMs', 'encryption', 'format', 'id', 'job', 'stats', 'tool']);
     expect(Object.keys(header.stats).sort()).toEqual(['bytes', 'files', 'segments', 'storedBytes']);
 
     const prune = await runCli(['prune', '-c', d.config, '--json']);

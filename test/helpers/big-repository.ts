@@ -22,14 +22,17 @@ export interface BigRepository {
 
 const HOUR = 3_600_000;
 
-async function write(target: string, manifest: Manifest, storedBytes: number): Promise<void> {
+async function write(target: string, manifest: Manifest, storedBytes: number, durationMs: number): Promise<void> {
   const stats = {
     files: manifest.entries.filter((e) => e.type === 'file').length,
     bytes: manifest.sources.reduce((sum, s) => sum + s.bytes, 0),
     storedBytes,
     segments: manifest.segments.length,
   };
-  await writeFile(join(target, ...manifestKey(manifest.job, manifest.id).split('/')), await encodeManifest(manifest, stats, { cipher: 'none' }));
+  await writeFile(
+    join(target, ...manifestKey(manifest.job, manifest.id).split('/')),
+    await encodeManifest(manifest, stats, { cipher: 'none' }, { durationMs }),
+  );
 }
 
 /** `files` files in folders of 100, under folders of 10 folders: `tree/d<i>/s<j>/f<k>.txt`. */
@@ -73,7 +76,9 @@ export async function fillRepository(
     const bytes = last
       ? sources.map((s, n) => (n === 0 ? { ...s, bytes: s.bytes + entries.reduce((sum, e) => sum + (e.path.startsWith('tree/') ? e.size : 0), 0) } : s))
       : sources;
-    await write(target, { ...manifest, id, createdAt: createdAt.toISOString(), sources: bytes, entries }, outcome.storedBytes + i * 500);
+    // Durations that vary, as a chart of them would show.
+    const durationMs = 2_000 + (i % 24) * 150;
+    await write(target, { ...manifest, id, createdAt: createdAt.toISOString(), sources: bytes, entries }, outcome.storedBytes + i * 500, durationMs);
     if (last) big = id;
   }
   return { real, big };

@@ -5,13 +5,14 @@
  * the page shows only the login form and the API refuses; a job turns
  * critical when its target's disk is unmounted; a snapshot is browsed and a
  * file and a folder downloaded, byte for byte; a folder is restored to a
- * scratch folder; a backup runs with its progress to 100%; another site's
- * POST is refused. The same tests take docs/ui.md's screenshots
+ * scratch folder; a backup runs with its progress to 100%; a drill runs with
+ * its progress and its time; two snapshots are diffed; another site's POST
+ * is refused. The same tests take docs/ui.md's screenshots
  * (UPDATE_SCREENSHOTS=1).
  */
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, Page } from 'puppeteer-core';
@@ -69,9 +70,15 @@ describe('the dashboard in a browser', () => {
     const { page } = await openDashboard(dashboard);
     expect(await textOf(page, 'tr[data-job="app"]')).toContain(`${snapshot!.files} files`);
     expect(await textOf(page, 'tr[data-job="app"] .health')).toBe('ok');
-    // The charts: sizes over time drawn by uPlot (its legend names the series), and a bar per target.
-    await page.waitForSelector('.charts .chart canvas');
-    expect(await textOf(page, '.charts .u-legend')).toMatch(/app size[\s\S]*app stored/);
+    // The charts: sizes and durations over time drawn by uPlot (each legend names its series), and a bar per target.
+    await page.waitForSelector('.charts .chart.sizes canvas');
+    expect(await textOf(page, '.charts .chart.sizes .u-legend')).toMatch(/app size[\s\S]*app stored/);
+    await page.waitForSelector('.charts .chart.durations canvas');
+    expect(await textOf(page, '.charts .chart.durations .u-legend')).toContain('app duration');
+    // Each backup recorded how long it took, in its public header.
+    const durations = (await dashboard.failsafe.list()).map((s) => s.durationMs);
+    expect(durations).toHaveLength(2);
+    for (const ms of durations) expect(ms).toBeGreaterThan(0);
     const stored = (await dashboard.failsafe.status()).jobs[0]!.targets[0]!.storedBytes;
     expect(stored).toBeGreaterThan(0);
     expect(await textOf(page, 'table.stored tr[data-target="disk"]')).toMatch(/^disk\d/);
@@ -174,6 +181,44 @@ describe('the dashboard in a browser', () => {
     await screenshot(page, 'backup', dashboard.deployment.root);
     await view(page, 'prune', 'table.prune tr.remove');
     await screenshot(page, 'prune', dashboard.deployment.root);
+  });
+
+  it('runs a drill now: its progress comes live, then the time it took to restore and check the latest snapshot', async () => {
+    dashboard = await startDashboard();
+    const id = (await dashboard.failsafe.backup()).snapshots[0]!.id;
+    const { page } = await openDashboard(dashboard);
+    await view(page, 'backup', 'button.drill[data-job="app"]');
+    await click(page, 'button.drill[data-job="app"]');
+    await page.waitForSelector('.run .drill-job');
+    expect(await textOf(page, '.run .drill-job')).toMatch(new RegExp(`drill app: snapshot ${id} restored and checked in \\d+\\.\\d s \\(\\d+ entries`));
+    // Progress came as the drill ran: the last one names what it restored of the whole.
+    expect(await textOf(page, '.run .progress')).toMatch(/app: \d+ of \d+ entries, .* restored and checked/);
+    expect(await textOf(page, '.run .percent')).toBe('100%');
+    expect(await textOf(page, '.run')).toContain('drill finished');
+    await screenshot(page, 'drill', dashboard.deployment.root);
+  });
+
+  it('shows the diff of two ticked snapshots: a file added, one changed, one removed', async () => {
+    dashboard = await startDashboard();
+    const before = (await dashboard.failsafe.backup()).snapshots[0]!.id;
+    const data = dashboard.deployment.data;
+    await writeFile(join(data, 'added.txt'), 'new\n');
+    await writeFile(join(data, 'readings.csv'), 'changed,readings\n1,2,3\n');
+    await rm(join(data, 'README.txt'));
+    const after = (await dashboard.failsafe.backup()).snapshots[0]!.id;
+    const { page } = await openDashboard(dashboard);
+    await view(page, 'snapshots', `tr[data-id="${after}"]`);
+    // Ticked newest first: the diff still goes from the older to the newer.
+    await click(page, `tr[data-id="${after}"] input[type="checkbox"]`);
+    await click(page, `tr[data-id="${before}"] input[type="checkbox"]`);
+    await click(page, 'button.diff');
+    await page.waitForSelector('.diff h3');
+    // The folder holding them may count as changed too (its size, on some file systems).
+    expect(await textOf(page, '.diff h3')).toMatch(new RegExp(`^${before} → ${after}: 1 added, 1 removed, [12] changed$`));
+    expect(await textOf(page, '.diff li.diff-added')).toContain('data/added.txt');
+    expect(await textOf(page, '.diff li.diff-removed')).toContain('data/README.txt');
+    expect(await page.$$eval('.diff li.diff-changed', (items) => items.map((i) => i.textContent))).toContainEqual(expect.stringContaining('data/readings.csv'));
+    await screenshot(page, 'diff', dashboard.deployment.root);
   });
 
   it("refuses another site's POST, even with the session's cookie", async () => {

@@ -165,11 +165,18 @@ describe('the dashboard', () => {
     expect(page.status).toBe(200);
     expect(page.headers.get('content-security-policy')).toMatch(/script-src 'self' 'sha256-[A-Za-z0-9+/=]+'/);
     expect(await page.text()).toContain('/app.js');
-    const modules = ['/app.js', '/views.js', '/tree.js', '/restore.js', '/run.js', '/charts.js', '/use-api.js', '/api.js'];
+    const modules = ['/app.js', '/views.js', '/tree.js', '/restore.js', '/run.js', '/charts.js', '/use-api.js', '/api.js', '/identity.js'];
     for (const path of [...modules, '/vendor/preact.mjs', '/vendor/hooks.mjs', '/vendor/htm.mjs', '/vendor/uplot.mjs']) {
       const res = await c.request('GET', path);
       expect(res.status, path).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^text\/javascript/);
+      // Loaded again, unchanged: answered from the page's cache after a 304.
+      const again = await c.request('GET', path, { headers: { 'If-None-Match': res.headers.get('etag')! } });
+      expect(again.status, path).toBe(304);
     }
+    // Every module the page imports is preloaded by the page, at once.
+    const html = await (await c.request('GET', '/')).text();
+    for (const path of [...modules, '/vendor/preact.mjs', '/vendor/hooks.mjs', '/vendor/htm.mjs'])
+      expect(html).toContain(`<link rel="modulepreload" href="${path}" />`);
   });
 });

@@ -1,10 +1,11 @@
 /**
  * How long the dashboard takes to show a large deployment, in a real
  * browser: 1,000 snapshots and a snapshot of 100,000 files. The numbers are
- * printed and recorded in docs/performance.md; the test asserts only that
- * each view appears and that the tree is drawn one folder at a time, with a
- * bound generous enough for a loaded machine (speed is measured, not tested).
+ * printed, with the load average, and recorded in docs/performance.md; the
+ * test asserts only that each view appears and that the tree is drawn one
+ * folder at a time (speed is measured, not tested: the machine may be loaded).
  */
+import { loadavg } from 'node:os';
 import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fillRepository, type BigRepository } from '../helpers/big-repository.js';
@@ -67,10 +68,17 @@ describe(`the dashboard with ${SNAPSHOTS} snapshots and a ${TREE_FILES}-file sna
         }
         return slowest;
       });
-      const timings = { overview, list, tree, folder };
+      // The same page opened again on the running dashboard: each header was read once, and the static files answer 304.
+      await page.reload();
+      await page.waitForSelector('tr[data-job="app"]');
+      const again = Math.round(await page.evaluate(() => performance.now()));
+      const timings = { overview, list, tree, folder, again };
       console.log(`of which the server's answers (ms): ${JSON.stringify(server)}`);
-      console.log(`page load with ${SNAPSHOTS} snapshots and a ${TREE_FILES}-file tree (ms): ${JSON.stringify(timings)}`);
-      for (const ms of Object.values(timings)) expect(ms).toBeLessThan(60_000);
+      console.log(
+        `page load with ${SNAPSHOTS} snapshots and a ${TREE_FILES}-file tree (ms): ${JSON.stringify(timings)}, load average ${loadavg()
+          .map((n) => n.toFixed(2))
+          .join(' ')}`,
+      );
     } finally {
       await close();
     }

@@ -15,17 +15,21 @@ export async function api(path, { method = 'GET', body } = {}) {
   return json;
 }
 
+/** Logs in; resolves with the session's identity state (ui/identity.ts). */
 export async function login(token) {
-  csrf = (await api('/api/login', { method: 'POST', body: { token } })).csrf;
+  const session = await api('/api/login', { method: 'POST', body: { token } });
+  csrf = session.csrf;
+  return session.identity;
 }
 
-/** A reloaded page keeps its session (the cookie) and asks again for the CSRF token. */
+/** A reloaded page keeps its session (the cookie) and asks again for the CSRF token: the identity state, or undefined without a session. */
 export async function resume() {
   try {
-    csrf = (await api('/api/session')).csrf;
-    return true;
+    const session = await api('/api/session');
+    csrf = session.csrf;
+    return session.identity;
   } catch {
-    return false;
+    return undefined;
   }
 }
 

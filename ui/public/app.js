@@ -3,6 +3,7 @@ import { h, render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import htm from 'htm';
 import { login, resume } from './api.js';
+import { IdentityBanner } from './identity.js';
 import { BackupNow } from './run.js';
 import { Overview, PrunePreview, Snapshots } from './views.js';
 
@@ -14,8 +15,7 @@ function Login({ onDone, error }) {
   const submit = async (e) => {
     e.preventDefault();
     try {
-      await login(token.trim());
-      onDone();
+      onDone(await login(token.trim()));
     } catch (err) {
       setProblem(err.message);
     }
@@ -38,16 +38,11 @@ function App() {
     const token = new URLSearchParams(location.hash.slice(1)).get('token');
     // The token leaves the address bar (and the history) at once.
     if (token) history.replaceState(null, '', location.pathname);
-    const start = token
-      ? login(token).then(
-          () => true,
-          () => false,
-        )
-      : resume();
-    start.then((ok) => setState({ phase: ok ? 'in' : 'out', error: token && !ok ? 'that token was refused' : undefined }));
+    const start = token ? login(token).catch(() => undefined) : resume();
+    start.then((identity) => setState({ phase: identity ? 'in' : 'out', identity, error: token && !identity ? 'that token was refused' : undefined }));
   }, []);
   if (state.phase === 'starting') return html`<p>Loading…</p>`;
-  if (state.phase === 'out') return html`<${Login} error=${state.error} onDone=${() => setState({ phase: 'in' })} />`;
+  if (state.phase === 'out') return html`<${Login} error=${state.error} onDone=${(identity) => setState({ phase: 'in', identity })} />`;
   const View = VIEWS[view];
   return html`<header>
       <strong>Failsafe</strong>
@@ -60,7 +55,9 @@ function App() {
         )}
       </nav>
     </header>
-    <${View} />`;
+    <${IdentityBanner} state=${state.identity} onChange=${(identity) => setState({ ...state, identity })} />
+    <!-- Drawn again when the session's identity comes or goes: what failed without it is read again. -->
+    <${View} key=${state.identity?.held ? 'with identity' : 'without'} />`;
 }
 
 render(html`<${App} />`, document.getElementById('app'));

@@ -34,11 +34,32 @@ export function BackupNow() {
   </section>`;
 }
 
-/** 100 once the run has ended; before, the share of the last snapshot's bytes read so far (never 100), or unknown. */
+/** 100 once the run has ended; before, the share done so far (never 100), or unknown. */
 function percent(run) {
   if (run.done) return 100;
-  if (!run.expected || !run.progress) return undefined;
-  return Math.min(99, Math.floor((run.progress.bytesRead / run.expected) * 100));
+  const p = run.progress;
+  if (!p) return undefined;
+  // A drill knows its whole: the snapshot's bytes (or entries, when it holds no bytes).
+  const [done, whole] = run.kind === 'drill' ? (p.totalBytes > 0 ? [p.bytes, p.totalBytes] : [p.entries, p.totalEntries]) : [p.bytesRead, run.expected];
+  if (!whole) return undefined;
+  return Math.min(99, Math.floor((done / whole) * 100));
+}
+
+/** The run's progress as a line: a backup's files read and stored, a drill's entries restored and checked. */
+function ProgressLine({ kind, p }) {
+  const file = p.file ? html`<br /><small>${p.file}</small>` : '';
+  if (kind === 'drill')
+    return html`<p class="progress">
+      ${p.job}: ${p.entries} of ${p.totalEntries} entries, ${bytes(p.bytes)} of ${bytes(p.totalBytes)} restored and checked ${file}
+    </p>`;
+  return html`<p class="progress">${p.job}: ${p.files} files, ${bytes(p.bytesRead)} read, ${bytes(p.storedBytes)} stored ${file}</p>`;
+}
+
+function DrillJob({ j }) {
+  if (!j.ok) return html`<${Problem} error=${`drill ${j.job}: ${j.error ? `${j.error.message} [${j.error.code}]` : 'failed'}`} />`;
+  return html`<p class="drill-job">
+    drill ${j.job}: snapshot ${j.id} restored and checked in ${j.seconds?.toFixed(1)} s (${j.entries} entries, ${bytes(j.bytes)})
+  </p>`;
 }
 
 function RunView({ run }) {
@@ -47,15 +68,14 @@ function RunView({ run }) {
   const done = run.done;
   const share = percent(run);
   return html`<div class="run">
-    <p>${run.kind} ${done ? (done.ok && !(done.result?.failures?.length > 0) ? 'finished' : 'failed') : 'running…'}</p>
+    <p>${run.kind} ${done ? (done.ok && !(done.result?.failures?.length > 0) && done.result?.ok !== false ? 'finished' : 'failed') : 'running…'}</p>
     <p>
       <progress class="run-progress" max="100" value=${share}></progress>
       <span class="percent">${share === undefined ? '' : `${share}%`}</span>
     </p>
-    ${p && html`<p class="progress">${p.job}: ${p.files} files, ${bytes(p.bytesRead)} read, ${bytes(p.storedBytes)} stored ${p.file ? html`<br /><small>${p.file}</small>` : ''}</p>`}
-    ${done && !done.ok && html`<${Problem} error=${`${done.error.message} [${done.error.code}]`} />`}
+    ${p && html`<${ProgressLine} kind=${run.kind} p=${p} />`} ${done && !done.ok && html`<${Problem} error=${`${done.error.message} [${done.error.code}]`} />`}
     ${done?.result?.snapshots?.map((s) => html`<p class="snapshot">snapshot ${s.id} in ${s.target}: ${bytes(s.bytes)}, ${s.files} files</p>`)}
     ${done?.result?.failures?.map((f) => html`<${Problem} error=${`${f.job}${f.target ? ` to ${f.target}` : ''}: ${f.message} [${f.code}]`} />`)}
-    ${done?.result?.jobs?.map((j) => html`<p>drill ${j.job}: ${j.ok ? 'restored and checked' : 'failed'}</p>`)}
+    ${done?.result?.jobs?.map((j) => html`<${DrillJob} j=${j} />`)}
   </div>`;
 }

@@ -75,7 +75,7 @@ export function Snapshots() {
       <input placeholder="job" value=${filter.job} onChange=${set('job')} />
       <input placeholder="target" value=${filter.target} onChange=${set('target')} />
       <input placeholder="tag" value=${filter.tag} onChange=${set('tag')} />
-      <button type="button" disabled=${picked.length !== 2} onClick=${compare}>diff the two ticked</button>
+      <button type="button" class="diff" disabled=${picked.length !== 2} onClick=${compare}>diff the two ticked</button>
     </form>
     <${Problem} error=${error} />
     ${diff && html`<${Diff} diff=${diff} />`} ${open && html`<${Tree} snapshot=${open} key=${`${open.target}/${open.id}`} />`}
