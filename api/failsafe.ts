@@ -1,11 +1,7 @@
 /**
- * The programmatic API: one deployment (one YAML file). The CLI is a thin
- * layer over this class, and this class over the operations in
- * api/operations/: each method delegates. The deployment — configuration,
- * targets, stages, collaborators — comes from the composition root
- * (api/container.ts). Each operation imports its engine when it first runs,
- * so that a `list` does not load the backup pipeline, nor a backup the
- * restore engine.
+ * The programmatic API: one deployment (one YAML file). The CLI is a thin layer over this class, and this class over the operations
+ * in api/operations/. The deployment comes from the composition root (api/container.ts). Each operation imports its engine when it
+ * first runs, so that a `list` does not load the backup pipeline, nor a backup the restore engine.
  */
 import { EventEmitter } from 'node:events';
 import { AutoBackup, type AutoBackupOptions } from '../core/automation/auto-backup.js';
@@ -164,11 +160,7 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
     return this.#counted(() => runDrill(names, (ref, o) => this.restore(ref, o), options));
   }
 
-  /**
-   * Settles restores a crash (kill -9, power loss) interrupted: one caught
-   * swapping is rolled back, so the live data is the old data again; one that
-   * had committed is finished. `restore` does this first; it is safe any time.
-   */
+  /** Settles restores a crash interrupted: one caught swapping is rolled back, one that had committed is finished. Safe any time. */
   recoverRestores(): Promise<RecoveredRestore[]> {
     return settleRestores(this.#deployment);
   }
@@ -209,11 +201,8 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
   }
 
   /**
-   * Backs up `jobs` every `every` milliseconds inside this process until
-   * `stop()`. Runs never overlap; failures are emitted as `failure` events
-   * (with `auto: true`) and never reject. E_USAGE when the jobs are already
-   * scheduled or `every` is not a positive number; E_UNKNOWN_JOB for a job
-   * the configuration lacks.
+   * Backs up `jobs` every `every` ms in this process until `stop()`; runs never overlap, failures are `failure` events (`auto: true`).
+   * E_USAGE when already scheduled or `every` is not a positive number; E_UNKNOWN_JOB for a job the configuration lacks.
    */
   startAutoBackup(jobs: string | string[] = [], every: number, options: AutoBackupOptions = {}): void {
     const names = typeof jobs === 'string' ? [jobs] : jobs.length > 0 ? jobs : this.jobNames();
