@@ -11,7 +11,7 @@ import { FailsafeError, fromCreateError } from '../errors.js';
 import { exists } from '../restore/swap.js';
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
-const SKIPPED_DIRS = new Set(['node_modules', '.git', '.hg', '.svn', 'backups', 'dist', 'build', '.cache', '__pycache__', '.venv', 'venv']);
+const SKIPPED_DIRS = new Set(['node_modules', '.git', '.hg', '.svn', 'backups', '.failsafe', 'dist', 'build', '.cache', '__pycache__', '.venv', 'venv']);
 const CONFIG_NAMES = /^(\.env(\..+)?|config\.json|settings\.json|appsettings\.json|.+\.ya?ml|.+\.toml|.+\.ini|.+\.conf)$/;
 const MAX_DEPTH = 3;
 const MAX_CONFIG_DEPTH = 2;
@@ -188,7 +188,7 @@ function renderConfig(folder: string, found: Found, keyFile: string): string {
   if (nothing)
     sources.push(
       '      # Nothing recognisable was found: the whole folder, minus what should not be in a backup',
-      `      - { type: directory, name: ${nameFor(folder, taken)}, path: ., exclude: [backups, node_modules, .git, ${JSON.stringify(basename(keyFile))}] }`,
+      `      - { type: directory, name: ${nameFor(folder, taken)}, path: ., exclude: [backups, node_modules, .git, .failsafe, ${JSON.stringify(basename(keyFile))}] }`,
     );
   sources.push(
     '      # A database server through its dump tool:',

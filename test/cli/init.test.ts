@@ -99,11 +99,11 @@ describe('failsafe init', () => {
     await writeFile(join(root, 'photo.jpg'), Buffer.alloc(1000, 1));
     const config = join(root, 'failsafe.yaml');
     expect((await runCli(['init', '-c', config])).code).toBe(0);
-    expect(await readFile(config, 'utf8')).toContain('exclude: [backups, node_modules, .git, "failsafe.key"]');
+    expect(await readFile(config, 'utf8')).toContain('exclude: [backups, node_modules, .git, .failsafe, "failsafe.key"]');
     const first = await runCli(['backup', '-c', config, '--json']);
     const second = await runCli(['backup', '-c', config, '--json']);
     expect(first.code).toBe(0);
-    expect(second.json().snapshots[0].files).toBe(first.json().snapshots[0].files); // backups/ is not backed up
+    expect(second.json().snapshots[0].files).toBe(first.json().snapshots[0].files); // backups/ and the local state in .failsafe/ are not backed up
     expect(first.json().snapshots[0].files).toBe(2); // photo.jpg and failsafe.yaml
   });
 });
