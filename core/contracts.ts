@@ -4,6 +4,7 @@
  * `Storage` facade as one: ENOENT as E_NOT_FOUND, EACCES/EPERM/EROFS as E_PERMISSION, an abort as E_ABORTED, anything else as E_STORAGE.
  */
 import type { Readable } from 'node:stream';
+import type { FileStamp } from './fs/file-stamp.js';
 
 // ---------------------------------------------------------------- storage
 
@@ -67,10 +68,7 @@ export interface StorageAdapter {
    * written only after every put of the objects it names resolved, so a backup that succeeds is one that verifies.
    */
   put(key: string, body: Readable | Buffer, options?: PutOptions): Promise<{ size: number }>;
-  /**
-   * The object's bytes, or `range` of them (asked only of a `rangeRead` adapter). Rejects with E_NOT_FOUND naming the
-   * key when it does not exist; errors while reading surface on the stream.
-   */
+  /** The object's bytes, or `range` of them (only of a `rangeRead` adapter). Rejects with E_NOT_FOUND naming the key; read errors surface on the stream. */
   get(key: string, options?: StorageOptions & { range?: ByteRange }): Promise<Readable>;
   /** Optional: the whole object in one buffer rather than a stream of chunks (segments are read whole). Rejects as `get`. */
   getBuffer?(key: string, options?: StorageOptions): Promise<Buffer>;
@@ -81,10 +79,8 @@ export interface StorageAdapter {
   filePath?(key: string): Promise<string>;
   /** The object's size and date, or `undefined` when it does not exist (never E_NOT_FOUND). */
   head(key: string, options?: StorageOptions): Promise<ObjectInfo | undefined>;
-  /**
-   * Every object whose key starts with `prefix` (a string prefix, not a folder), in ascending key order, never a
-   * temporary or partial one; an object is listed as soon as its `put` resolves. A failure rejects the iteration.
-   */
+  /** Every object whose key starts with `prefix` (a string, not a folder), in ascending key order, never a temporary or partial one; an
+   * object is listed as soon as its `put` resolves. A failure rejects the iteration. */
   list(prefix: string, options?: StorageOptions): AsyncIterable<ObjectInfo>;
   /** Removes the object; a missing key is not an error. */
   delete(key: string, options?: StorageOptions): Promise<void>;
@@ -141,6 +137,8 @@ export type LocalFileChange = 'shrank' | 'grew' | 'changed';
 export interface LocalFile {
   /** Path of the regular file; it is opened read-only, symlinks followed. */
   path: string;
+  /** Optional: its stamp from the stat that listed it, before any read; the files cache then stats it no more. */
+  stamp?: FileStamp;
   /**
    * Called once the file is read when it no longer matches its entry: `shrank` (the archived copy is padded with zeros
    * to `size`), `grew` (the copy is cut at `size`) or `changed` (same size, another mtime). Throw (E_SOURCE_CHANGED) to

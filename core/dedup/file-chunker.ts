@@ -63,7 +63,7 @@ export function startFileChunker(input: FileChunkerInput): { chunkFile: FileChun
     const key = `${source}/${entry.path}`;
     progress.file = key;
     progress.files++;
-    const local = entry.localFile?.path;
+    const local = entry.localFile;
     const cached = local && (await cache.lookup(key, local, entry.size, (id) => writer.known.index.has(id)));
     if (cached) {
       cached.forEach((id) => references.set(id.toString('hex'), id));

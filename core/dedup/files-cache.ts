@@ -14,13 +14,10 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { fsPath } from '../fs/name-bytes.js';
+import { stampOf, type FileStamp } from '../fs/file-stamp.js';
+import type { LocalFile } from '../contracts.js';
 
-export interface Stamp {
-  size: number;
-  mtimeNs: string;
-  ctimeNs: string;
-  ino: string;
-}
+export type Stamp = FileStamp;
 
 interface Cached extends Stamp {
   chunks: string[];
@@ -52,9 +49,9 @@ export class FilesCache {
   }
 
   /** The chunk ids of `path` from the last backup when the file is unchanged since and `present` has every chunk. */
-  async lookup(key: string, path: string, size: number, present: (id: Buffer) => boolean): Promise<Buffer[] | undefined> {
+  async lookup(key: string, file: LocalFile, size: number, present: (id: Buffer) => boolean): Promise<Buffer[] | undefined> {
     const cached = this.#previous.get(key);
-    const stamp = cached && cached.size === size && (await stampOf(path));
+    const stamp = cached && cached.size === size && (file.stamp ?? (await statStamp(file.path)));
     if (!cached || !stamp || !sameStamp(cached, stamp)) return this.#miss();
     const ids = cached.chunks.map((c) => Buffer.from(c, 'base64'));
     if (!ids.every((id) => id.length === 32 && present(id))) return this.#miss();
@@ -65,8 +62,8 @@ export class FilesCache {
 
   /** Records a file read in this backup, if its times are old enough to be trusted next time. */
   /** What `record` needs of a file, taken before it is read. */
-  stamp(path: string): Promise<Stamp | undefined> {
-    return stampOf(path);
+  stamp(file: LocalFile): Promise<Stamp | undefined> {
+    return file.stamp ? Promise.resolve(file.stamp) : statStamp(file.path);
   }
 
   /** Remembers a file's chunk ids under its stamp from before the read (a file changed meanwhile differs next time). */
@@ -89,10 +86,9 @@ export class FilesCache {
   }
 }
 
-async function stampOf(path: string): Promise<Stamp | undefined> {
+async function statStamp(path: string): Promise<Stamp | undefined> {
   try {
-    const s = await stat(fsPath(path), { bigint: true });
-    return { size: Number(s.size), mtimeNs: String(s.mtimeNs), ctimeNs: String(s.ctimeNs), ino: String(s.ino) };
+    return stampOf(await stat(fsPath(path), { bigint: true }));
   } catch {
     return undefined;
   }
