@@ -69,12 +69,27 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const args = commonOptionsLast(argv);
   // Known before parsing, so that a usage error found by the parser is a JSON document too.
   state.json = args.includes('--json');
+  endOutputOnClosedPipe(io);
   try {
     await program.parseAsync(args, { from: 'user' });
     return state.exit;
   } catch (err) {
     return reportError(err, io, state);
   }
+}
+
+/**
+ * A reader that went away (`failsafe ls latest | head`) ends the output, not the command: what it was doing (a
+ * backup, say) finishes and its exit status stands, with no stack trace. Output that cannot be written for another
+ * reason is said once on stderr.
+ */
+function endOutputOnClosedPipe(io: Io): void {
+  let said = false;
+  io.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || said) return;
+    said = true;
+    io.stderr.write(`error: the output could not be written: ${err.message}\n`);
+  });
 }
 
 /** Every command, defined: what parses the command line, and what the man page and completion scripts are written from. */

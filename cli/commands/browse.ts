@@ -55,11 +55,19 @@ export function registerBrowse({ command, open, print, io }: CommandContext): vo
       if (options.json) throw new FailsafeError('E_USAGE', 'dump writes the bytes on stdout: --json does not apply');
       const failsafe = await open(options);
       try {
-        await failsafe.dump(id, path, io.stdout, pick(options, 'job', 'target'));
+        await failsafe.dump(id, path, io.stdout, pick(options, 'job', 'target')).catch((err: unknown) => {
+          // The reader went away (`failsafe dump … | head`): the bytes it wanted were written; nothing failed.
+          if (!readerWentAway(err)) throw err;
+        });
       } finally {
         await failsafe.close();
       }
     });
+}
+
+function readerWentAway(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) if (e.code === 'EPIPE') return true;
+  return false;
 }
 
 /**
