@@ -22,6 +22,7 @@ const integration = [
   'test/cli/sftp-wire-faults.test.ts', // sshd behind a fault-injecting proxy
   'test/cli/daemon.test.ts', // spawns the daemon and stops it
   'test/cli/launcher.test.ts', // spawns bin/failsafe.js
+  'test/cli/closed-pipe.test.ts', // spawns bin/failsafe.js with a pipe closed early
   'test/cli/startup.test.ts', // spawns the built CLI to see what it loads
   'test/cli/recovery.test.ts', // kill -9 of a backup
   'test/cli/signals.test.ts', // spawns the built CLI and signals it mid-backup
