@@ -46,18 +46,24 @@ export interface FileChunkerInput {
 
 export function startFileChunker(input: FileChunkerInput): { chunkFile: FileChunker; close(): Promise<void> } {
   const { cache, writer, references, progress } = input;
-  const workers = new SegmentWorkers(
-    { compression: { algorithm: 'zstd', level: input.level }, cipher: { name: 'xchacha20poly1305-secretstream', key: input.runKey } },
-    input.parallelism,
-  );
-  const slots = new ChunkSlots(input.sizes.max, input.parallelism * SLOTS_PER_WORKER);
-  const idKey = Uint8Array.from(input.idKey);
-  workers.shareChunking({ slots: slots.shared, idKey }, { idKey, gear: input.gear, sizes: input.sizes, known: writer.known.index.shareIds() });
+  // Started at the first file the cache cannot answer: an unchanged backup reads nothing and needs no thread.
+  let pool: { workers: SegmentWorkers; slots: ChunkSlots } | undefined;
+  const started = (): { workers: SegmentWorkers; slots: ChunkSlots } => {
+    if (pool) return pool;
+    const workers = new SegmentWorkers(
+      { compression: { algorithm: 'zstd', level: input.level }, cipher: { name: 'xchacha20poly1305-secretstream', key: input.runKey } },
+      input.parallelism,
+    );
+    const slots = new ChunkSlots(input.sizes.max, input.parallelism * SLOTS_PER_WORKER);
+    const idKey = Uint8Array.from(input.idKey);
+    workers.shareChunking({ slots: slots.shared, idKey }, { idKey, gear: input.gear, sizes: input.sizes, known: writer.known.index.shareIds() });
+    pool = { workers, slots };
+    return pool;
+  };
   const stored = (id: Buffer, length: number): void => {
     references.set(id.toString('hex'), id);
     input.report(length);
   };
-  const take = sealInWorkers(workers, writer, stored);
   const files = new BoundedTasks(input.parallelism * FILES_PER_WORKER);
   const chunkFile: FileChunker = async (entry, source) => {
     const key = `${source}/${entry.path}`;
@@ -73,9 +79,10 @@ export function startFileChunker(input: FileChunkerInput): { chunkFile: FileChun
     if (!entry.open && !entry.localFile) return { ids: Promise.resolve([]) };
     // Stamped before reading: a file changed while it is read is read again next time.
     const stamp = local ? await cache.stamp(local) : undefined;
+    const { workers, slots } = started();
     const { ids } = entry.localFile
       ? await inWorker(files, () => chunkFileInWorker(workers, writer, stored, { ...entry, localFile: entry.localFile! }, source))
-      : await chunkIntoSlots(entry.open!(), new FastCdc(input.gear, input.sizes), slots, take);
+      : await chunkIntoSlots(entry.open!(), new FastCdc(input.gear, input.sizes), slots, sealInWorkers(workers, writer, stored));
     return {
       ids: ids.then((list) => {
         if (stamp) cache.record(key, stamp, list);
@@ -84,7 +91,7 @@ export function startFileChunker(input: FileChunkerInput): { chunkFile: FileChun
     };
   };
   // Stopping the workers first ends any file job still out (a failed run), which `settle` then waits for.
-  return { chunkFile, close: () => workers.close().finally(() => files.settle()) };
+  return { chunkFile, close: () => (pool ? pool.workers.close() : Promise.resolve()).finally(() => files.settle()) };
 }
 
 /** Queues a file job once fewer than the limit are out; resolves then, with its ids to come. */
