@@ -39,7 +39,7 @@ const integration = [
   'test/tools/**/*.test.ts', // the tools, as scripts in child processes
   'test/ui/**/*.test.ts', // the dashboard's HTTP server over real backups: tens of seconds
   'test/install/**/*.test.ts', // npm pack and npm install -g into a fresh prefix: native builds, minutes
-  'test/adversarial/byte-flip.test.ts', // ~200 restores of a flipped snapshot: minutes on a loaded machine
+  'test/adversarial/damage-sweep-v*.test.ts', // hundreds of restores of a damaged snapshot (thousands with FAILSAFE_SWEEP=full)
   'test/adversarial/files.test.ts', // backups and restores through the CLI, both formats
 ];
 

@@ -50,12 +50,18 @@ export class LocalAdapter implements StorageAdapter {
       throw fromNodeError(err, `target "${this.#target}": get ${key}`);
     });
     const { range } = options;
-    return createReadStream('', {
-      fd: handle,
-      highWaterMark: 1024 * 1024,
-      ...(range ? { start: range.start, ...(range.end === undefined ? {} : { end: range.end }) } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    try {
+      return createReadStream('', {
+        fd: handle,
+        highWaterMark: 1024 * 1024,
+        ...(range ? { start: range.start, ...(range.end === undefined ? {} : { end: range.end }) } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } catch (err) {
+      // A range Node refuses: the stream never took the handle, so it is closed here, not left to the garbage collector.
+      await handle.close();
+      throw fromNodeError(err, `target "${this.#target}": get ${key}`);
+    }
   }
 
   async getBuffer(key: string, options: StorageOptions = {}): Promise<Buffer> {

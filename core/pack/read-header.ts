@@ -20,7 +20,8 @@ export async function readPackHeader(
   const info = await storage.head(key, options);
   if (!info) throw new FailsafeError('E_NOT_FOUND', `${what}: the pack is missing`);
   const start = Math.max(0, info.size - TAIL_PROBE);
-  const tail = await storage.getBuffer(key, { ...options, range: { start, end: info.size - 1 } });
+  // An empty object has no last byte to read up to (a range ending at -1 is no request): its missing trailer is E_CORRUPT.
+  const tail = info.size === 0 ? Buffer.alloc(0) : await storage.getBuffer(key, { ...options, range: { start, end: info.size - 1 } });
   const trailer = decodePackTrailer(tail, info.size, what);
   const cipher = open(trailer.slots);
   const { offset, length } = trailer.header;

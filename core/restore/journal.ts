@@ -121,11 +121,11 @@ async function settleRecord(file: string, record: JournalRecord): Promise<void> 
   }
   if (record.state === 'committed' && !record.keepPrevious) {
     for (const move of record.moves) {
-      if (move.hadLive) await rm(move.aside, { recursive: true, force: true });
-      for (const companion of move.companions) await rm(companion.aside, { force: true });
+      if (move.hadLive) await rm(fsPath(move.aside), { recursive: true, force: true });
+      for (const companion of move.companions) await rm(fsPath(companion.aside), { force: true });
     }
   }
-  for (const dir of record.staging) await rm(dir, { recursive: true, force: true });
+  for (const dir of record.staging) await rm(fsPath(dir), { recursive: true, force: true });
   await pauseForTest('settle:cleaned');
   await rm(file, { force: true });
 }
@@ -134,15 +134,15 @@ async function settleRecord(file: string, record: JournalRecord): Promise<void> 
 async function undo(record: JournalRecord): Promise<void> {
   for (const move of [...record.moves].reverse()) {
     if (!(await exists(move.from)) && (await exists(move.to))) {
-      await rename(move.to, move.from);
+      await rename(fsPath(move.to), fsPath(move.from));
       await pauseForTest('undo');
     }
     if (move.hadLive && !(await exists(move.to)) && (await exists(move.aside))) {
-      await rename(move.aside, move.to);
+      await rename(fsPath(move.aside), fsPath(move.to));
       await pauseForTest('undo');
     }
     for (const companion of [...move.companions].reverse()) {
-      if (!(await exists(companion.path)) && (await exists(companion.aside))) await rename(companion.aside, companion.path);
+      if (!(await exists(companion.path)) && (await exists(companion.aside))) await rename(fsPath(companion.aside), fsPath(companion.path));
     }
   }
 }

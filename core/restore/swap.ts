@@ -74,7 +74,7 @@ export class Swap {
     if (!record.keepPrevious) return [];
     return record.moves
       .filter((m) => destinations.includes(m.to))
-      .flatMap((m) => [...(m.hadLive ? [m.aside] : []), ...m.companions.filter((c) => existsSync(c.aside)).map((c) => c.aside)]);
+      .flatMap((m) => [...(m.hadLive ? [m.aside] : []), ...m.companions.filter((c) => existsSync(fsPath(c.aside))).map((c) => c.aside)]);
   }
 
   async rollback(): Promise<void> {
@@ -90,7 +90,7 @@ export class Swap {
 /** One move: the live path (and its companions) aside, then the staged path in; each rename a point a crash may stop at. */
 async function moveIn(move: JournalMove): Promise<void> {
   for (const companion of move.companions) {
-    if (await exists(companion.path)) await rename(companion.path, companion.aside);
+    if (await exists(companion.path)) await rename(fsPath(companion.path), fsPath(companion.aside));
   }
   if (move.hadLive) {
     await rename(fsPath(move.to), fsPath(move.aside));

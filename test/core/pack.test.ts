@@ -1,12 +1,18 @@
 /** Packs (format v2): chunks and their header, read back from the bytes alone; damaged packs refused. */
 import { createHmac, randomBytes } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { chunkContext, decodePackTrailer, TAIL_PROBE } from '../../core/pack/format.js';
 import { PackBuilder, packEntries, type ClosedPack } from '../../core/pack/builder.js';
 import { ChunkIndex } from '../../core/repository/chunk-index.js';
 import { SecretstreamCipher } from '../../core/crypto/segment-cipher.js';
 import type { KeySlot } from '../../core/crypto/keys.js';
-import { isFailsafeError } from '../../core/errors.js';
+import { asFailsafeError, exitCodeOf, isFailsafeError } from '../../core/errors.js';
+import { LocalAdapter } from '../../adapters/local/local.js';
+import { readPackHeader } from '../../core/pack/read-header.js';
+import { Storage } from '../../core/repository/storage.js';
 
 const ID_KEY = randomBytes(32);
 const idOf = (data: Buffer): Buffer => createHmac('sha256', ID_KEY).update(data).digest();
@@ -96,5 +102,15 @@ describe('packs', () => {
     expect(['E_CORRUPT', 'E_WRONG_KEY', 'E_CHECKSUM']).toContain(open(flipped));
     expect(open(good, new SecretstreamCipher(randomBytes(32)))).toBe('E_WRONG_KEY');
     expect(open(Buffer.from('FSPACK02'))).toBe('E_CORRUPT');
+  });
+
+  it('a stored pack cut to nothing or to a few bytes is E_CORRUPT (exit 3), read from a local target', async () => {
+    const good = writePacks(chunks.slice(0, 2), cipher, 1 << 20).packs[0]!;
+    const storage = new Storage(new LocalAdapter({ path: await mkdtemp(join(tmpdir(), 'failsafe-pack-cut-')) }), 'disk');
+    for (const length of [0, 1, 11]) {
+      await storage.put(good.key, good.bytes.subarray(0, length));
+      const err = await readPackHeader(storage, good.key, () => cipher).catch((e: unknown) => e);
+      expect([asFailsafeError(err).code, exitCodeOf(err)], `cut to ${length}`).toEqual(['E_CORRUPT', 3]);
+    }
   });
 });
