@@ -75,9 +75,19 @@ export async function rotateRepositoryV2(input: RotateV2Input): Promise<RotateV2
   };
   const objects = await listObjects(storage, input.signal);
   const changed = new Set<string>();
-  await eachObject(objects, 'add', input, rotation, report, changed);
-  // The new set may not take the repository over while an object it cannot open is left: the old set still reads everything.
-  if (report.failures.length > 0) return report;
+  // Snapshot objects first: small, and where a signer that may not be re-signed shows, before any pack is rewritten.
+  for (const kind of ['snapshot', 'pack'] as const) {
+    await eachObject(
+      objects.filter((o) => o.kind === kind),
+      'add',
+      input,
+      rotation,
+      report,
+      changed,
+    );
+    // The new set may not take the repository over while an object it cannot open is left: the old set still reads everything.
+    if (report.failures.length > 0) return report;
+  }
   if (!new SlotMatcher(sealWith, false).settled(configSlots(config))) {
     report.config = true;
     if (!input.dryRun) await storage.put(CONFIG_KEY, encodeConfig(keys, sealWith), pick(input));

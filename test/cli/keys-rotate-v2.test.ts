@@ -5,10 +5,11 @@
  * bytes and chunk offsets stay as they were, and dedup goes on against the
  * old packs. The crash sweep is test/crash/keys-rotate-v2.test.ts.
  */
+import { randomBytes } from 'node:crypto';
 import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { makeDeployment, runCli } from '../helpers/cli.js';
 import { hashes } from '../helpers/keys.js';
 import { rotationDeployment } from '../helpers/rotate-v2.js';
 import { treeHash } from '../helpers/tree.js';
@@ -22,6 +23,8 @@ async function packSizes(target: string): Promise<Record<string, number>> {
   }
   return out;
 }
+
+const V2 = 'repository: { format: 2 }';
 
 describe('keys rotate over a format 2 repository', () => {
   it('moves config, packs and snapshots to the new key set and signing key; old keys stop opening it; dedup goes on', async () => {
@@ -94,6 +97,71 @@ describe('keys rotate over a format 2 repository', () => {
     const again = await runCli(rotate);
     expect(again.code, again.stdout).toBe(0);
     expect(again.json().repositories).toEqual([expect.objectContaining({ config: false, packs: 0, snapshots: 0 })]);
+    expect(await hashes(d.target)).toEqual(settled);
+  });
+
+  it('a write-only host rotates its recipients only with an identity, and goes on deduplicating with its key file', async () => {
+    const d = await makeDeployment({ encryption: 'encryption: { keyFile: ./dedup.key, recipients: [RECIPIENTS] }', extraYaml: V2 });
+    await writeFile(join(d.root, 'dedup.key'), `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+    const identity = async (name: string): Promise<{ file: string; publicKey: string }> => {
+      const file = join(d.root, name);
+      const made = await runCli(['keygen', '--asymmetric', '--out', file, '--json']);
+      return { file, publicKey: made.json<{ publicKey: string }>().publicKey };
+    };
+    const [alice, bob] = [await identity('alice.identity'), await identity('bob.identity')];
+    const template = await readFile(d.config, 'utf8');
+    await writeFile(d.config, template.replace('RECIPIENTS', alice.publicKey));
+    expect((await runCli(['backup', '-c', d.config])).code).toBe(0);
+    await writeFile(d.config, template.replace('RECIPIENTS', bob.publicKey));
+    const before = await hashes(d.target);
+
+    // The key file opens the config, not a snapshot or a pack: nothing changes hands, nothing is written.
+    const stuck = await runCli(['keys', 'rotate', '-c', d.config, '--json']);
+    expect(stuck.code).toBe(3);
+    expect(stuck.json().failures[0]).toMatchObject({ code: 'E_WRONG_KEY', object: expect.stringMatching(/^snapshots\/app\//) });
+    expect(await hashes(d.target)).toEqual(before);
+
+    const done = await runCli(['keys', 'rotate', '--identity', alice.file, '-c', d.config]);
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    expect(done.stdout).toMatch(/disk: \d+ packs? and 1 snapshot object re-wrapped, config re-wrapped, 0 unchanged/);
+    const verify = (who: string): Promise<{ ok: boolean; errors: { code: string }[] }> =>
+      runCli(['verify', '--all', '--read-data', '--identity', who, '-c', d.config, '--json']).then((r) => r.json());
+    expect(await verify(bob.file)).toMatchObject({ ok: true, errors: [] });
+    expect((await verify(alice.file)).errors[0]?.code).toBe('E_WRONG_KEY');
+    const sizes = await packSizes(d.target);
+    expect((await runCli(['backup', '-c', d.config])).code).toBe(0);
+    expect(Object.keys(await packSizes(d.target)).filter((name) => !(name in sizes)).length).toBeLessThanOrEqual(1);
+  });
+
+  it('a passphrase moves too; a snapshot signed by a key the configuration does not trust stops the rotation before anything changes hands', async () => {
+    const { d, a, sig } = await rotationDeployment();
+    expect((await runCli(['backup', '-c', a])).code).toBe(0);
+    const passphrase = async (name: string, trust: string): Promise<string> => {
+      const file = join(d.root, name);
+      const yaml = (await readFile(a, 'utf8'))
+        .replace('encryption: { keyFile: ./a.key }', 'encryption: { passphrase: "${NEW_PASSPHRASE}", kdf: interactive }')
+        .replace(/keyFile: \.\/a\.sig, trust: \[[^\]]*\]/, `keyFile: ./b.sig, trust: [${trust}]`);
+      await writeFile(file, yaml);
+      return file;
+    };
+    const env = { NEW_PASSPHRASE: 'a new passphrase' };
+    const strict = await passphrase('strict.yaml', sig.b);
+    const before = await hashes(d.target);
+    const rotate = (config: string): ReturnType<typeof runCli> =>
+      runCli(['keys', 'rotate', '--old-key-file', join(d.root, 'a.key'), '-c', config, '--json'], env);
+    const refused = await rotate(strict);
+    expect(refused.code).toBe(3);
+    expect(refused.json().failures.map((f: { code: string }) => f.code)).toEqual(['E_UNTRUSTED']);
+    expect(await hashes(d.target)).toEqual(before);
+
+    const trusting = await passphrase('trusting.yaml', `${sig.a}, ${sig.b}`);
+    expect((await rotate(trusting)).code).toBe(0);
+    expect((await runCli(['verify', '--all', '--read-data', '-c', strict, '--json'], env)).json()).toMatchObject({ ok: true, errors: [] });
+    expect((await runCli(['list', '-c', strict, '--json'], env)).json()[0].signature).toBe('trusted');
+    expect((await runCli(['verify', '--all', '--read-data', '-c', a, '--json'])).json().errors[0].code).toBe('E_WRONG_KEY');
+    // The new passphrase's slots are recognised: a second run writes nothing.
+    const settled = await hashes(d.target);
+    expect((await rotate(trusting)).json().repositories[0]).toMatchObject({ config: false, packs: 0, snapshots: 0 });
     expect(await hashes(d.target)).toEqual(settled);
   });
 });
