@@ -10,6 +10,7 @@ import { defineConfig } from 'vitest/config';
 const integration = [
   'test/cli/dump.test.ts', // many CLI runs over 3 MiB snapshots
   'test/cli/forget.test.ts', // many CLI runs, format 2 pack sweeps
+  'test/cli/keys-rotate-v2.test.ts', // many CLI runs: backups, rotations, restores over format 2
   'test/adapters/s3.test.ts', // s3rver and Swift
   'test/adapters/s3-wire.test.ts', // s3rver and Swift behind a fault-injecting proxy
   'test/adapters/sftp.test.ts', // sshd

@@ -11,6 +11,7 @@ import { pickDefined } from '../../core/util/defined.js';
 import type { Deployment } from '../container.js';
 import type { SelectOptions } from '../options.js';
 import { watchRollback } from './rollback.js';
+import { isDeduplicating, rotateDeduplicated } from './rotate-v2.js';
 import { selectRepositories } from './select.js';
 
 /** Snapshot objects `list` reads whole at the same time, to check their signatures. */
@@ -154,9 +155,16 @@ export async function rotateKeys(deployment: Deployment, options: RotateOptions)
     openWith.push(await createEncryption({ mode: 'keys', ...previous }, deployment.keys.identity));
   }
   const snapshots = [];
+  const deduplicating: Repository[] = [];
   for (const repository of selectRepositories(deployment, options)) {
-    for (const info of await repository.listSnapshots(options.job ? { job: options.job } : {})) snapshots.push({ storage: repository.storage, info });
+    if (await isDeduplicating(repository, options.signal)) deduplicating.push(repository);
+    for (const info of await repository.listSnapshots(options.job ? { job: options.job } : {})) {
+      // Format 2 snapshot objects move with their repository, below.
+      if (info.format !== 2) snapshots.push({ storage: repository.storage, info });
+    }
   }
   const { rotateKeys: rotate } = await import('../../core/maintenance/rotate.js');
-  return rotate(snapshots, openWith, current, { ...(options.dryRun ? { dryRun: true } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  const report = await rotate(snapshots, openWith, current, pickDefined({ dryRun: options.dryRun === true || undefined, signal: options.signal }));
+  for (const repository of deduplicating) await rotateDeduplicated(deployment, repository, openWith, options, report);
+  return report;
 }

@@ -13,7 +13,13 @@ interface RotateOptions extends CommonOptions, IdentityOptions {
 
 export function registerKeys({ program, command, open, print, setExit, io }: CommandContext): void {
   const keys = program.command('keys').description('key management');
-  withIdentityOptions(command('rotate', "re-wrap existing snapshots' data keys for the key set in the configuration (data is not re-encrypted)", keys))
+  withIdentityOptions(
+    command(
+      'rotate',
+      "re-wrap existing snapshots' data keys (and a format 2 repository's config and packs) for the key set in the configuration (data is not re-encrypted)",
+      keys,
+    ),
+  )
     .option('--job <job>', 'only this job')
     .option('--target <target>', 'only this target')
     .option('--old-key-file <file>', 'a key file that opens the snapshots but is no longer in the configuration')
@@ -39,7 +45,11 @@ export function registerKeys({ program, command, open, print, setExit, io }: Com
         print({ ...report, dryRun: options.dryRun === true }, () =>
           [
             ...report.rotated.map((s) => `${verb} ${s.job}/${s.id} in ${s.target}\n`),
-            ...report.failures.map((f) => `FAILED ${f.job}/${f.id} in ${f.target}: ${f.message} [${f.code}]\n`),
+            ...report.failures.map((f) => `FAILED ${f.object ?? `${f.job}/${f.id}`} in ${f.target}: ${f.message} [${f.code}]\n`),
+            ...(report.repositories ?? []).map(
+              (r) =>
+                `${r.target}: ${r.packs} pack${r.packs === 1 ? '' : 's'} and ${r.snapshots} snapshot object${r.snapshots === 1 ? '' : 's'} ${verb}, config ${r.config ? verb : 'unchanged'}, ${r.unchanged} unchanged\n`,
+            ),
             `${report.rotated.length} snapshot${report.rotated.length === 1 ? '' : 's'} ${verb}, ${report.failures.length} failed\n`,
           ].join(''),
         );

@@ -182,6 +182,27 @@ export function decodeSnapshotReferences(bytes: Buffer, indexCipher: SegmentCiph
   return ids(JSON.parse(indexCipher.decrypt(Buffer.from(stored.references, 'base64'), REFERENCES).toString('utf8')) as unknown, what);
 }
 
+/** The key slots of the object's run key, and the public key that signed it (checked by snapshotSignerV2 first). */
+export function snapshotSlotsV2(bytes: Buffer, what: string): { slots: KeySlot[]; signedBy?: string } {
+  const { slots, signature } = parse(bytes, what);
+  return { slots, ...(signature ? { signedBy: signature.publicKey } : {}) };
+}
+
+/**
+ * The same object with other key slots (`keys rotate`): body and references
+ * keep their bytes. A signed object is signed again by `signer`, since the
+ * signature covers the slots; an unsigned one stays unsigned, as signing it
+ * here would vouch for whatever it holds.
+ */
+export function reslotSnapshotV2(bytes: Buffer, what: string, slots: KeySlot[], signer?: Signer): Buffer {
+  const { split: _p, signature, slots: _old, body, references, ...header } = parse(bytes, what);
+  if (signature && !signer) throw new FailsafeError('E_KEY_MISSING', `${what} is signed: re-wrapping it needs a signing key (signing.keyFile)`);
+  const resigned = signature ? signer : undefined;
+  const stored: Stored = { ...header, ...signatureField(resigned), slots, body, references };
+  const unsigned = Buffer.from(JSON.stringify(stored));
+  return resigned ? Buffer.concat([unsigned, sign(resigned, SIGNED_AS, unsigned)]) : unsigned;
+}
+
 /** The header as sealed: the fields a reader compares, in a fixed order. */
 function publicFields(header: SnapshotHeaderV2): unknown {
   const { files, bytes, chunks, newChunks, storedBytes } = header.stats;

@@ -8,6 +8,7 @@
 import { openDataKey, type Encryption } from '../crypto/encryption.js';
 import { asFailsafeError, FailsafeError, isFailsafeError } from '../errors.js';
 import { decodeManifest, deriveSnapshotKeys, resealManifest } from '../format/manifest.js';
+import type { RotateV2Report } from '../dedup/rotate.js';
 import { Repository } from '../repository/repository.js';
 import type { SnapshotInfo } from '../repository/snapshots.js';
 import type { Storage } from '../repository/storage.js';
@@ -15,7 +16,10 @@ import { pauseForTest } from '../testing/test-hooks.js';
 
 export interface RotateReport {
   rotated: { id: string; job: string; target: string }[];
-  failures: { id: string; job: string; target: string; code: string; message: string }[];
+  /** `object`: the object of a format 2 repository that failed (a pack, the config, a snapshot object). */
+  failures: { id: string; job: string; target: string; code: string; message: string; object?: string }[];
+  /** Per format 2 repository: what its rotation rewrote (core/dedup/rotate.ts). */
+  repositories?: Omit<RotateV2Report, 'rotated' | 'failures'>[];
 }
 
 /**

@@ -66,6 +66,20 @@ export function encodePackTail(entries: PackEntry[], dataLength: number, cipher:
   return Buffer.concat([sealed, trailerBytes, length, PACK_MAGIC]);
 }
 
+/**
+ * The same pack with other key slots in its trailer (`keys rotate`): every
+ * byte up to the end of the sealed header is kept, so chunk offsets in the
+ * index stay right; only the public trailer after it is written anew.
+ */
+export function withTrailerSlots(pack: Buffer, slots: KeySlot[], what: string): Buffer {
+  const { header } = decodePackTrailer(pack, pack.length, what);
+  const trailer: PackTrailer = { format: 2, slots, header };
+  const trailerBytes = Buffer.from(JSON.stringify(trailer));
+  const length = Buffer.alloc(LENGTH_BYTES);
+  length.writeUInt32LE(trailerBytes.length);
+  return Buffer.concat([pack.subarray(0, header.offset + header.length), trailerBytes, length, PACK_MAGIC]);
+}
+
 /** How many bytes from a pack's end to read first: its trailer fits in them. */
 export const TAIL_PROBE = MAX_TRAILER + LENGTH_BYTES + PACK_MAGIC.length;
 

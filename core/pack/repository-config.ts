@@ -46,11 +46,26 @@ export async function openRepositoryKeys(
   const stored = await storage.head(CONFIG_KEY, options);
   if (stored) return { keys: readConfig(await storage.getBuffer(CONFIG_KEY, options), keyRing, `${storage.targetName}:${CONFIG_KEY}`), created: false };
   const keys: RepositoryKeys = { id: randomBytes(16).toString('hex'), gearKey: randomBytes(32), idKey: randomBytes(32), indexKey: randomBytes(32) };
+  await storage.put(CONFIG_KEY, encodeConfig(keys, keyRing), options);
+  return { keys, created: true };
+}
+
+/**
+ * A config holding `keys`, under a fresh master key wrapped for every secret
+ * of `keyRing`. `keys rotate` writes one for the new key set: the master key
+ * seals nothing but these keys, so replacing it is safe, while the chunk-id
+ * and gear keys must stay or no chunk already stored would match again.
+ */
+export function encodeConfig(keys: RepositoryKeys, keyRing: KeyRing): Buffer {
   const master = keyRing.newDataKey();
   const sealed = new SecretstreamCipher(master).encrypt(Buffer.from(JSON.stringify(encodeKeys(keys))), CONTEXT);
   const config: StoredConfig = { format: 2, id: keys.id, slots: keyRing.seal(master), keys: sealed.toString('base64') };
-  await storage.put(CONFIG_KEY, Buffer.from(JSON.stringify(config)), options);
-  return { keys, created: true };
+  return Buffer.from(JSON.stringify(config));
+}
+
+/** The key slots of a stored config (read with readConfig first: this trusts the bytes' form). */
+export function configSlots(bytes: Buffer): KeySlot[] {
+  return (JSON.parse(bytes.toString('utf8')) as StoredConfig).slots;
 }
 
 function encodeKeys(keys: RepositoryKeys): Record<string, string> {

@@ -28,6 +28,8 @@ export const CRASH_POINTS = {
   'settling a restore': ['undo', 'settle:cleaned'],
   /** Each manifest about to be rewritten under the new key, and rewritten. */
   'keys rotate': ['rotate', 'rotate-written'],
+  /** Format 2: each pack or snapshot object sealed for both key sets, the config for the new set alone, each object with the old slots removed. */
+  'keys rotate (format 2)': ['rotate-v2-added', 'rotate-v2-config', 'rotate-v2-stripped'],
   /** On a local store: the new record's temp file written (not yet renamed); the record stored; each record beyond `keep` deleted. */
   'checkpoint save': ['file-temp-written', 'checkpoint-written', 'checkpoint-old-deleted'],
   /** The new holder's lock object written, the stale lock removed, no other holder found. */
