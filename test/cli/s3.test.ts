@@ -85,6 +85,29 @@ describe('CLI with an s3 target', () => {
     expect(left.every((key) => key.includes(newest))).toBe(true);
   });
 
+  it('keys rotate moves a format 2 repository in the bucket from a passphrase to a key file', async () => {
+    const bucket = `failsafe-cli-${randomBytes(4).toString('hex')}`;
+    await server.createBucket(bucket);
+    const d = await s3Deployment(bucket, '');
+    const old = await readFile(d.config, 'utf8');
+    await writeFile(d.config, `${old}repository: { format: 2 }\n`);
+    await writeFile(join(d.data, 'big.bin'), randomBytes(3 * 1024 * 1024));
+    for (let i = 0; i < 2; i++) expect((await runCli(['backup', '-c', d.config], S3_ENV)).code).toBe(0);
+    const passphraseConfig = join(d.root, 'old.yaml');
+    await writeFile(passphraseConfig, await readFile(d.config, 'utf8'));
+    await writeFile(join(d.root, 'new.key'), `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+    const keyConfig = (await readFile(d.config, 'utf8')).replace(/^encryption: .*$/m, 'encryption: { keyFile: ./new.key }');
+    await writeFile(d.config, keyConfig);
+
+    const rotate = await runCli(['keys', 'rotate', '--old-passphrase-env', 'FAILSAFE_PASSPHRASE', '-c', d.config, '--json'], S3_ENV);
+    expect(rotate.code, rotate.stdout + rotate.stderr).toBe(0);
+    expect(rotate.json().repositories).toEqual([expect.objectContaining({ target: 'offsite', config: true, snapshots: 2 })]);
+    const verify = (config: string): Promise<{ ok: boolean; errors: { code: string }[] }> =>
+      runCli(['verify', '--all', '--read-data', '-c', config, '--json'], S3_ENV).then((r) => r.json());
+    expect(await verify(d.config)).toMatchObject({ ok: true, errors: [] });
+    expect((await verify(passphraseConfig)).errors[0]?.code).toBe('E_WRONG_KEY');
+  });
+
   it('a missing bucket fails the backup with one line naming bucket and endpoint, exit 1', async () => {
     const d = await s3Deployment('failsafe-cli-never-created');
     const backup = await runCli(['backup', '-c', d.config], S3_ENV);
