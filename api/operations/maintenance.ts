@@ -79,7 +79,13 @@ export async function status(deployment: Deployment, options: { job?: string; no
   let unfinished: StatusReport['unfinishedOperations'] = [];
   try {
     const operations = await checkpointStore(deployment, options.job ? { job: options.job } : {}).recoverable();
-    unfinished = operations.map(({ operationId, operationName, state, progress }) => ({ operationId, name: operationName, state, progress }));
+    unfinished = operations.map(({ operationId, operationName, state, progress, errors }) => ({
+      operationId,
+      name: operationName,
+      state,
+      progress,
+      ...(errors ? { errors } : {}),
+    }));
   } catch {
     // an unreachable checkpoint target is already reported as its job's target problem
   }

@@ -140,5 +140,18 @@ function percent(op: RecoverableOperation): string {
 
 function describe(op: RecoverableOperation): string {
   const what = op.job === undefined ? op.operationName : `backup of ${op.job}, snapshot ${op.snapshotId}`;
-  return `${op.operationId}: ${what} — ${percent(op)}, last checkpoint ${op.timestamp} in ${op.target}\n`;
+  return `${op.operationId}: ${what} — ${percent(op)}, last checkpoint ${op.timestamp} in ${op.target}\n${describeErrors(op)}`;
+}
+
+/** The error history's counts and its newest failure, indented under the operation; nothing while it never failed. */
+function describeErrors(op: RecoverableOperation): string {
+  const stats = op.errors;
+  if (!stats || stats.total === 0) return '';
+  const codes = Object.entries(stats.byCode)
+    .map(([code, n]) => `${code} ${n}`)
+    .join(', ');
+  const rate = stats.retrySuccessRate === null ? '' : `, ${Math.round(stats.retrySuccessRate * 100)}% of retried calls recovered`;
+  const last = op.recentErrors?.at(-1);
+  const newest = last ? `  last error ${last.time}: ${last.code}: ${last.message}${last.context ? ` ${JSON.stringify(last.context)}` : ''}\n` : '';
+  return `  ${count(stats.total, 'error')} (${codes}), ${count(stats.retries, 'retry', 'retries')}${rate}\n${newest}`;
 }
