@@ -5,6 +5,7 @@
  * stale job locks (or all of them).
  */
 import { basename } from 'node:path';
+import { describeExpired } from '../../api/operations/previous-copies.js';
 import { describeRecovery, describeUnsettled } from '../../api/operations/settle.js';
 import { FailsafeError } from '../../core/errors.js';
 import { count } from '../../core/util/count.js';
@@ -55,8 +56,13 @@ async function recover(context: CommandContext, options: RecoverOptions): Promis
     const restores = await failsafe.unsettledRestores();
     const ops = await failsafe.recoverable({ warn });
     if (options.list || (ops.length === 0 && restores.every((r) => r.running))) {
-      const listed = [...restores.map((r) => ({ kind: 'restore', ...r })), ...ops];
-      const text = [...restores.map((r) => `${basename(r.journal, '.json')}: ${describeUnsettled(r)}\n`), ...ops.map(describe)].join('');
+      const copies = await failsafe.expiredPreviousCopies();
+      const listed = [...restores.map((r) => ({ kind: 'restore', ...r })), ...copies.map((c) => ({ kind: 'previous-copy', ...c })), ...ops];
+      const text = [
+        ...restores.map((r) => `${basename(r.journal, '.json')}: ${describeUnsettled(r)}\n`),
+        ...copies.map((c) => `${describeExpired(c)}: the next restore or prune removes it\n`),
+        ...ops.map(describe),
+      ].join('');
       print(listed, () => text || 'nothing to recover\n');
       return;
     }
