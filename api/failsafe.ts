@@ -1,8 +1,5 @@
-/**
- * The programmatic API: one deployment (one YAML file). The CLI is a thin layer over this class, and this class over the operations
- * in api/operations/. The deployment comes from the composition root (api/container.ts). Each operation imports its engine when it
- * first runs, so that a `list` does not load the backup pipeline, nor a backup the restore engine.
- */
+/** The programmatic API: one deployment (one YAML file). The CLI is a thin layer over this class, and this class over the operations in api/operations/;
+ * the deployment comes from the composition root (api/container.ts). Each operation imports its engine at its first run: a `list` loads no backup pipeline. */
 import { EventEmitter } from 'node:events';
 import { AutoBackup, type AutoBackupOptions } from '../core/automation/auto-backup.js';
 import type { Scheduler, SchedulerEvent } from '../core/automation/scheduler.js';
@@ -17,7 +14,7 @@ import type { FoundLock } from '../core/repository/locks.js';
 import { keepHeaders } from '../core/repository/header-cache.js';
 import type { SnapshotInfo } from '../core/repository/snapshots.js';
 import type { DrillOptions, DrillReport } from '../core/restore/drill.js';
-import type { RestoreResult } from '../core/restore/run-restore.js';
+import type { PreviousCopy, RestoreResult } from '../core/restore/run-restore.js';
 import type { RecoveredRestore, UnsettledRestore } from '../core/restore/swap.js';
 import type { VerifyReport } from '../core/restore/verify.js';
 import type { StatusReport } from '../core/status/status.js';
@@ -170,6 +167,11 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
     return unsettledRestores(this.#deployment);
   }
 
+  /** The `.pre-restore-*` copies older than their job's `restore.keepPrevious` (docs/restore.md): the next restore or prune removes them. */
+  expiredPreviousCopies(): Promise<PreviousCopy[]> {
+    return import('./operations/previous-copies.js').then(({ expiredCopies }) => expiredCopies(this.#deployment));
+  }
+
   /** Verifies one snapshot (`latest` by default) per selected job and target, or all of them with `all`. */
   verify(ref: string | undefined, options: VerifyOptions = {}): Promise<VerifyReport & Counted> {
     return this.#counted(() => verify(this.#deployment, ref, options));
@@ -255,8 +257,7 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
     return recoverable(this.#deployment, options);
   }
 
-  /** What a long-running process (the daemon) does at start: settle restores a crash interrupted, resume every interrupted backup of
-   * the deployment's jobs. Operations of the application's own are left to it. */
+  /** What a long-running process (the daemon) does at start: settle crashed restores, resume interrupted backups (not the application's operations). */
   async recoverAtStart(options: BackupOptions = {}): Promise<{ restores: RecoveredRestore[]; resumed: BackupOutcome }> {
     const restores = await this.recoverRestores();
     for (const r of restores) options.warn?.(describeRecovery(r));
@@ -283,17 +284,15 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
   }
 
   /** Rejects with what a run would trip on that opening does not check (api/operations/validate.ts); resolves with the jobs. */
-  async validate(): Promise<{ file: string; jobs: string[] }> {
-    const { validateDeployment } = await import('./operations/validate.js');
-    return validateDeployment(this.#deployment);
+  validate(): Promise<{ file: string; jobs: string[] }> {
+    return import('./operations/validate.js').then(({ validateDeployment }) => validateDeployment(this.#deployment));
   }
 
   /** A failed automatic backup nobody listens for still shows, as a process warning. */
   #reportFailure(failure: BackupFailure, auto: boolean): void {
     if (auto && this.listenerCount('failure') === 0) {
-      process.emitWarning(`automatic backup of job ${failure.job}${failure.target ? ` to ${failure.target}` : ''} failed: ${failure.error.message}`, {
-        code: failure.error.code,
-      });
+      const where = failure.target ? ` to ${failure.target}` : '';
+      process.emitWarning(`automatic backup of job ${failure.job}${where} failed: ${failure.error.message}`, { code: failure.error.code });
     }
     this.emit('failure', { ...failure, auto });
   }

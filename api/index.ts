@@ -54,8 +54,12 @@ export {
   type CheckpointState,
   type CheckpointStats,
   type CheckpointStoreOptions,
+  type ErrorLog,
+  type ErrorStats,
   type OperationSummary,
+  type RecordedError,
 } from '../core/checkpoints/store.js';
+export { retry, isRetryable, PERMANENT_CODES, type RetryOptions, type RecordedRetryOptions } from '../core/checkpoints/retry-step.js';
 export { runBatch, type BatchOptions, type BatchProgress, type BatchResult } from '../core/checkpoints/runner.js';
 export { VERSION } from '../core/version.js';
 export { MemoryAdapter } from '../adapters/memory/memory.js';

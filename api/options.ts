@@ -1,6 +1,6 @@
 /** The option and result types of the Failsafe facade (api/failsafe.ts). */
 import type { BackupProgress, BackupRunOptions, SnapshotSummary } from '../core/backup/run-backup.js';
-import type { OperationSummary } from '../core/checkpoints/store.js';
+import type { OperationSummary, RecordedError } from '../core/checkpoints/store.js';
 import type { IdentitySource } from '../core/crypto/encryption.js';
 import type { FailsafeError } from '../core/errors.js';
 import type { RestoreRunOptions } from '../core/restore/run-restore.js';
@@ -118,6 +118,8 @@ export interface RecoverableOperation extends OperationSummary {
   segments?: number;
   /** Plaintext bytes those segments hold. */
   plainBytes?: number;
+  /** The newest failures of its error history, oldest first (its counts are in `errors`). */
+  recentErrors?: RecordedError[];
 }
 
 export interface SelectOptions {

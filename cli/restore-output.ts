@@ -61,5 +61,6 @@ export function formatRestored(result: RestoreResult): string {
     ...s.previous.map((path) => `  previous data kept at ${showName(path)}`),
   ]);
   if (result.safetySnapshot) lines.push(`the replaced data was backed up first: snapshot ${result.safetySnapshot} (pre-restore)`);
+  for (const copy of result.expiredRemoved ?? []) lines.push(`removed ${showName(copy.path)}: older than job ${copy.job}'s restore.keepPrevious`);
   return `${lines.join('\n')}\n`;
 }

@@ -43,6 +43,7 @@ export async function recoverable(deployment: Deployment, options: WarnOption = 
       out.push({
         ...op,
         target: store.storage.targetName,
+        ...(latest?.errors ? { recentErrors: latest.errors.recent } : {}),
         ...(backup
           ? { job: backup.job!, snapshotId: backup.snapshotId!, segments: backup.segments?.length ?? 0, plainBytes: Number(latest!.metadata.plainBytes ?? 0) }
           : {}),

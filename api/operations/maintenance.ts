@@ -13,6 +13,7 @@ import type { Storage } from '../../core/repository/storage.js';
 import { checkpointStore } from './checkpoints.js';
 import { watchRollback } from './rollback.js';
 import { dedupKeyRing, isWriteOnly } from './dedup-backup.js';
+import { expiredCopies, removeExpired } from './previous-copies.js';
 import { describeRecovery, describeUnsettled, settleRestores, unsettledRestores } from './settle.js';
 
 export type { ForgetReport };
@@ -33,7 +34,11 @@ export async function prune(deployment: Deployment, options: PruneSelection): Pr
   }
   const { timeZone } = deployment.config;
   const { prune: run } = await import('../../core/maintenance/prune.js');
-  return run(tasks, { ...options, packs: packSettings(deployment), ...(timeZone ? { timeZone } : {}) });
+  const report = await run(tasks, { ...options, packs: packSettings(deployment), ...(timeZone ? { timeZone } : {}) });
+  // Replaced live data a restore kept, past its job's restore.keepPrevious: a leftover as well, on this host.
+  const copies = { ...(options.job ? { jobs: [options.job] } : {}), ...(options.now ? { now: options.now } : {}) };
+  report.previousCopies = options.dryRun ? await expiredCopies(deployment, copies) : await removeExpired(deployment, copies);
+  return report;
 }
 
 /** How deduplicating targets' packs are swept: with the deployment's keys, locking its jobs. */
@@ -79,7 +84,13 @@ export async function status(deployment: Deployment, options: { job?: string; no
   let unfinished: StatusReport['unfinishedOperations'] = [];
   try {
     const operations = await checkpointStore(deployment, options.job ? { job: options.job } : {}).recoverable();
-    unfinished = operations.map(({ operationId, operationName, state, progress }) => ({ operationId, name: operationName, state, progress }));
+    unfinished = operations.map(({ operationId, operationName, state, progress, errors }) => ({
+      operationId,
+      name: operationName,
+      state,
+      progress,
+      ...(errors ? { errors } : {}),
+    }));
   } catch {
     // an unreachable checkpoint target is already reported as its job's target problem
   }

@@ -15,6 +15,7 @@ import type { RestoreOptions } from '../options.js';
 import { backupSettings } from './backup.js';
 import { refuseRollback } from './rollback.js';
 import { findSnapshot } from './select.js';
+import { removeExpired } from './previous-copies.js';
 import { describeRecovery, journalDir, settleRestores } from './settle.js';
 
 type Engine = typeof import('../../core/restore/run-restore.js');
@@ -63,6 +64,13 @@ async function run(deployment: Deployment, engine: Engine, ref: string, options:
     { byName, fallback },
     { ...rest, ...(safetySnapshot && job ? { safetySnapshot: takeSafety } : {}), journalDir: journalDir(deployment), parallelism },
   );
+  if (!options.dryRun) {
+    // The restore is done: a copy that cannot be removed is only warned of (the next restore or prune tries again).
+    const expired = await removeExpired(deployment).catch(
+      (err: unknown) => void options.warn?.(`expired .pre-restore copies were not removed: ${String(err)}`),
+    );
+    if (expired && expired.length > 0) result.expiredRemoved = expired;
+  }
   const { runAfterRestore } = await import('../../core/restore/after-restore.js');
   await runAfterRestore(job?.hooks, result, options.to === undefined, { cwd: deployment.loaded.dir, ...(options.warn ? { warn: options.warn } : {}) });
   return result;

@@ -49,6 +49,8 @@ function formatPrune(report: PruneReport): string {
   }
   for (const o of report.orphans)
     lines.push(`${remove} leftover ${o.job}/${o.id} @ ${o.target}: ${o.objects} objects, ${formatBytes(o.bytes)} without a manifest`);
+  for (const c of report.previousCopies)
+    lines.push(`${remove} ${c.path}: replaced by a restore on ${c.madeAt}, older than job ${c.job}'s restore.keepPrevious`);
   for (const [target, count] of Object.entries(report.tempRemoved)) if (count > 0) lines.push(`removed ${count} temp files @ ${target}`);
   for (const [target, p] of Object.entries(report.packs)) {
     const repacked = p.repacked > 0 ? `, ${p.repacked} partly used repacked into ${p.repackedPacks}` : '';

@@ -5,6 +5,7 @@
  * stale job locks (or all of them).
  */
 import { basename } from 'node:path';
+import { describeExpired } from '../../api/operations/previous-copies.js';
 import { describeRecovery, describeUnsettled } from '../../api/operations/settle.js';
 import { FailsafeError } from '../../core/errors.js';
 import { count } from '../../core/util/count.js';
@@ -55,8 +56,13 @@ async function recover(context: CommandContext, options: RecoverOptions): Promis
     const restores = await failsafe.unsettledRestores();
     const ops = await failsafe.recoverable({ warn });
     if (options.list || (ops.length === 0 && restores.every((r) => r.running))) {
-      const listed = [...restores.map((r) => ({ kind: 'restore', ...r })), ...ops];
-      const text = [...restores.map((r) => `${basename(r.journal, '.json')}: ${describeUnsettled(r)}\n`), ...ops.map(describe)].join('');
+      const copies = await failsafe.expiredPreviousCopies();
+      const listed = [...restores.map((r) => ({ kind: 'restore', ...r })), ...copies.map((c) => ({ kind: 'previous-copy', ...c })), ...ops];
+      const text = [
+        ...restores.map((r) => `${basename(r.journal, '.json')}: ${describeUnsettled(r)}\n`),
+        ...copies.map((c) => `${describeExpired(c)}: the next restore or prune removes it\n`),
+        ...ops.map(describe),
+      ].join('');
       print(listed, () => text || 'nothing to recover\n');
       return;
     }
@@ -140,5 +146,18 @@ function percent(op: RecoverableOperation): string {
 
 function describe(op: RecoverableOperation): string {
   const what = op.job === undefined ? op.operationName : `backup of ${op.job}, snapshot ${op.snapshotId}`;
-  return `${op.operationId}: ${what} — ${percent(op)}, last checkpoint ${op.timestamp} in ${op.target}\n`;
+  return `${op.operationId}: ${what} — ${percent(op)}, last checkpoint ${op.timestamp} in ${op.target}\n${describeErrors(op)}`;
+}
+
+/** The error history's counts and its newest failure, indented under the operation; nothing while it never failed. */
+function describeErrors(op: RecoverableOperation): string {
+  const stats = op.errors;
+  if (!stats || stats.total === 0) return '';
+  const codes = Object.entries(stats.byCode)
+    .map(([code, n]) => `${code} ${n}`)
+    .join(', ');
+  const rate = stats.retrySuccessRate === null ? '' : `, ${Math.round(stats.retrySuccessRate * 100)}% of retried calls recovered`;
+  const last = op.recentErrors?.at(-1);
+  const newest = last ? `  last error ${last.time}: ${last.code}: ${last.message}${last.context ? ` ${JSON.stringify(last.context)}` : ''}\n` : '';
+  return `  ${count(stats.total, 'error')} (${codes}), ${count(stats.retries, 'retry', 'retries')}${rate}\n${newest}`;
 }

@@ -6,6 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { FailsafeError } from '../errors.js';
+import type { Storage } from '../repository/storage.js';
+import type { ErrorLog, ErrorStats } from './error-history.js';
 
 export const CHECKPOINT_STATES = ['initialized', 'running', 'paused', 'completed', 'failed', 'recovering'] as const;
 export type CheckpointState = (typeof CHECKPOINT_STATES)[number];
@@ -24,6 +26,8 @@ export interface Checkpoint<D = Record<string, unknown>> {
   timestamp: string;
   /** Increases by one with each save of the operation. */
   sequence: number;
+  /** The operation's error history so far (./error-history.ts); absent while it never failed. */
+  errors?: ErrorLog;
 }
 
 export interface CheckpointInput<D = Record<string, unknown>> {
@@ -42,6 +46,8 @@ export interface OperationSummary {
   progress: number;
   timestamp: string;
   checkpointId: string;
+  /** The counts of the operation's error history, when it has one. */
+  errors?: ErrorStats;
 }
 
 export const CHECKPOINTS_PREFIX = 'checkpoints/';
@@ -62,7 +68,7 @@ export function checkInput(input: CheckpointInput<unknown>): void {
 }
 
 /** The record a save writes as number `sequence` of its operation. */
-export function newCheckpoint<D>(input: CheckpointInput<D>, sequence: number): Checkpoint<D> {
+export function newCheckpoint<D>(input: CheckpointInput<D>, sequence: number, errors?: ErrorLog): Checkpoint<D> {
   return {
     checkpointId: `${input.operationId}/${sequence}`,
     operationId: input.operationId,
@@ -73,6 +79,7 @@ export function newCheckpoint<D>(input: CheckpointInput<D>, sequence: number): C
     metadata: input.metadata ?? {},
     timestamp: new Date().toISOString(),
     sequence,
+    ...(errors && errors.stats.total > 0 ? { errors } : {}),
   };
 }
 
@@ -117,6 +124,7 @@ export function summarize(c: Checkpoint): OperationSummary {
     progress: c.progress,
     timestamp: c.timestamp,
     checkpointId: c.checkpointId,
+    ...(c.errors ? { errors: c.errors.stats } : {}),
   };
 }
 
@@ -134,4 +142,23 @@ function isCheckpoint(value: unknown): value is Checkpoint {
     typeof c.data === 'object' &&
     typeof c.metadata === 'object'
   );
+}
+
+/** A record, fetched again (from a remote store) while it fails its check; undefined when gone, or damaged on every try (with a warning). */
+export async function readRecord(storage: Storage, warn: (message: string) => void, key: string): Promise<Checkpoint | undefined> {
+  try {
+    return await storage.readAgain(async () => {
+      const text = (await storage.getBuffer(key)).toString('utf8');
+      try {
+        return parseRecord(text, key);
+      } catch (err) {
+        throw new FailsafeError('E_CHECKSUM', err instanceof Error ? err.message : String(err), { cause: err });
+      }
+    });
+  } catch (err) {
+    if (err instanceof FailsafeError && err.code === 'E_NOT_FOUND') return undefined;
+    if (!(err instanceof FailsafeError && err.code === 'E_CHECKSUM')) throw err;
+    warn(`checkpoint ${storage.targetName}:${key} is unreadable and was skipped (${err.message})`);
+    return undefined;
+  }
 }

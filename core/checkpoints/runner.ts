@@ -3,6 +3,7 @@
  * checkpointing every N items or T seconds; run it again after a crash and
  * it starts at the first item not covered by the newest checkpoint.
  */
+import type { RetryOptions } from './retry-step.js';
 import type { CheckpointStore } from './store.js';
 
 export interface BatchProgress {
@@ -22,6 +23,10 @@ export interface BatchOptions<T> {
   /** …or when this many milliseconds passed since the last checkpoint (default 60 000), whichever comes first. */
   everyMs?: number;
   signal?: AbortSignal;
+  /** Retries each item's `process` (`store.retry`): every failed attempt lands in the operation's error history. Without it an item is tried once. */
+  retry?: Omit<RetryOptions, 'signal'>;
+  /** What an item that still fails does: `stop` the batch (default; the next run starts at that item) or `continue` with the next one (its failure stays in the error history). */
+  onError?: 'stop' | 'continue';
 }
 
 export interface BatchResult {
@@ -29,6 +34,8 @@ export interface BatchResult {
   /** Index the run started at: 0 for a fresh run, more when it resumed. */
   resumedAt: number;
   total: number;
+  /** Items given up with `onError: 'continue'`. */
+  failed: number;
 }
 
 /**
@@ -51,10 +58,11 @@ export async function runBatch<T>(options: BatchOptions<T>): Promise<BatchResult
   let index = resumedAt;
   let sinceSave = 0;
   let savedAt = Date.now();
+  let failed = 0;
   try {
     for (; index < total; index++) {
       options.signal?.throwIfAborted();
-      await options.process(items[index]!, index);
+      if (!(await processItem(options, index))) failed++;
       sinceSave++;
       if (sinceSave >= everyItems || Date.now() - savedAt >= everyMs) {
         await save('running', index + 1);
@@ -67,5 +75,32 @@ export async function runBatch<T>(options: BatchOptions<T>): Promise<BatchResult
     throw err;
   }
   await save('completed', total);
-  return { processed: total - resumedAt, resumedAt, total };
+  return { processed: total - resumedAt, resumedAt, total, failed };
+}
+
+/** One item, retried when the batch says so; false when it failed and the batch goes on without it. */
+async function processItem<T>(options: BatchOptions<T>, index: number): Promise<boolean> {
+  const { store, items } = options;
+  const item = items[index]!;
+  const context = { index, ...(typeof item === 'string' || typeof item === 'number' ? { item } : {}) };
+  try {
+    if (options.retry) {
+      await store.retry(options.operationId, () => options.process(item, index), {
+        ...options.retry,
+        context,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } else {
+      try {
+        await options.process(item, index);
+      } catch (err) {
+        await store.recordError(options.operationId, err, { context });
+        throw err;
+      }
+    }
+    return true;
+  } catch (err) {
+    if (options.onError !== 'continue' || options.signal?.aborted) throw err;
+    return false;
+  }
 }

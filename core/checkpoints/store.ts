@@ -9,6 +9,8 @@ import type { StorageAdapter } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
 import { Storage } from '../repository/storage.js';
 import { pauseForTest } from '../testing/test-hooks.js';
+import { recordedRetry, type RecordedRetryOptions } from './retry-step.js';
+import { addError, addRecovery, DEFAULT_MAX_ERRORS, readErrorLog, type ErrorLog } from './error-history.js';
 import {
   CHECKPOINT_STATES,
   CHECKPOINTS_PREFIX,
@@ -16,7 +18,7 @@ import {
   checkOperationId,
   newCheckpoint,
   encodeRecord,
-  parseRecord,
+  readRecord,
   recordKey,
   sequenceOf,
   summarize,
@@ -26,6 +28,7 @@ import {
   type OperationSummary,
 } from './record.js';
 
+export type { ErrorLog, ErrorStats, RecordedError } from './error-history.js';
 export { CHECKPOINT_STATES, CHECKPOINTS_PREFIX, type Checkpoint, type CheckpointInput, type CheckpointState, type OperationSummary } from './record.js';
 
 export interface CheckpointStats {
@@ -40,35 +43,51 @@ export interface CheckpointStats {
 export interface CheckpointStoreOptions {
   /** Records kept per operation; default 10. */
   keep?: number;
+  /** Failures kept in each operation's error history; default 50 (its counts cover every failure). */
+  maxErrors?: number;
   warn?: (message: string) => void;
 }
 
 export class CheckpointStore {
   readonly storage: Storage;
   readonly keep: number;
+  readonly maxErrors: number;
   readonly #warn: (message: string) => void;
   /** Last sequence written or seen per operation, so a save needs no listing to number itself. */
   readonly #sequences = new Map<string, number>();
   /** Record keys per operation, oldest first, as last listed or written. */
   readonly #known = new Map<string, string[]>();
+  /** Each operation's error history, as last saved or read: every save carries it on. */
+  readonly #logs = new Map<string, ErrorLog>();
+  /** The newest checkpoint per operation, which recording an error saves again with the longer history. */
+  readonly #last = new Map<string, Checkpoint<unknown>>();
+  /** Saves of one operation run one after another: two at once would take the same sequence number. */
+  readonly #queues = new Map<string, Promise<unknown>>();
 
   constructor(storage: Storage | StorageAdapter, options: CheckpointStoreOptions = {}) {
     this.storage = storage instanceof Storage ? storage : new Storage(storage, storage.type);
-    this.keep = options.keep ?? 10;
-    if (!Number.isInteger(this.keep) || this.keep < 1) throw new FailsafeError('E_USAGE', `keep must be a whole number of at least 1, not ${this.keep}`);
+    this.keep = atLeastOne('keep', options.keep ?? 10);
+    this.maxErrors = atLeastOne('maxErrors', options.maxErrors ?? DEFAULT_MAX_ERRORS);
     this.#warn = options.warn ?? ((message) => process.emitWarning(message));
   }
 
+  /** Writes a new checkpoint, carrying the operation's error history on. */
   async save<D = Record<string, unknown>>(input: CheckpointInput<D>): Promise<Checkpoint<D>> {
     checkInput(input);
+    return await this.#queued(input.operationId, () => this.#save(input));
+  }
+
+  async #save<D>(input: CheckpointInput<D>): Promise<Checkpoint<D>> {
+    const log = await this.#log(input.operationId);
     const keys = await this.#keys(input.operationId);
     const sequence = (this.#sequences.get(input.operationId) ?? 0) + 1;
-    const checkpoint = newCheckpoint(input, sequence);
+    const checkpoint = newCheckpoint(input, sequence, log);
     const key = recordKey(input.operationId, sequence);
     const record = encodeRecord(checkpoint);
     await this.storage.put(key, record.bytes, { sha256: record.sha256 });
     await pauseForTest('checkpoint-written');
     this.#sequences.set(input.operationId, sequence);
+    this.#last.set(input.operationId, checkpoint);
     keys.push(key);
     // Older records go only once the new one is durable.
     for (const old of keys.splice(0, Math.max(0, keys.length - this.keep))) {
@@ -83,7 +102,7 @@ export class CheckpointStore {
     const match = /^(.+)\/(\d+)$/.exec(checkpointId);
     if (!match) throw new FailsafeError('E_USAGE', `invalid checkpoint id "${checkpointId}"`);
     checkOperationId(match[1]!);
-    return this.#read(recordKey(match[1]!, Number(match[2])));
+    return readRecord(this.storage, this.#warn, recordKey(match[1]!, Number(match[2])));
   }
 
   /** The newest readable checkpoint of an operation. */
@@ -91,7 +110,7 @@ export class CheckpointStore {
     checkOperationId(operationId);
     const keys = await this.#list(operationId);
     for (let i = keys.length - 1; i >= 0; i--) {
-      const checkpoint = await this.#read(keys[i]!);
+      const checkpoint = await readRecord(this.storage, this.#warn, keys[i]!);
       if (checkpoint) return checkpoint as Checkpoint<D>;
     }
     return undefined;
@@ -102,7 +121,7 @@ export class CheckpointStore {
     checkOperationId(operationId);
     const out: Checkpoint[] = [];
     for (const key of await this.#list(operationId)) {
-      const checkpoint = await this.#read(key);
+      const checkpoint = await readRecord(this.storage, this.#warn, key);
       if (checkpoint) out.push(checkpoint);
     }
     return out;
@@ -158,6 +177,70 @@ export class CheckpointStore {
     checkOperationId(operationId);
     for (const key of await this.#list(operationId)) await this.storage.delete(key);
     this.#known.set(operationId, []);
+    this.#logs.delete(operationId);
+    this.#last.delete(operationId);
+  }
+
+  /** The operation's error history and its counts, as its newest checkpoint holds them. */
+  async errors(operationId: string): Promise<ErrorLog> {
+    await this.#queues.get(operationId);
+    return readErrorLog((await this.latest(operationId))?.errors);
+  }
+
+  /**
+   * Adds a failure to the operation's error history and stores it at once (in its newest checkpoint saved again, or an
+   * `initialized` one), so a crash loses nothing; a failure to store it is only warned of: it must not hide this one.
+   */
+  async recordError(
+    operationId: string,
+    err: unknown,
+    entry: { attempt?: number; willRetry?: boolean; context?: Record<string, unknown> } = {},
+  ): Promise<void> {
+    checkOperationId(operationId);
+    await this.#keepLog(operationId, (log) => void addError(log, err, entry, this.maxErrors));
+  }
+
+  /** `fn` retried (./retry-step.ts), each failed attempt recorded in the operation's error history with `context`. */
+  retry<T>(operationId: string, fn: (attempt: number) => T | Promise<T>, options: RecordedRetryOptions = {}): Promise<T> {
+    checkOperationId(operationId);
+    return recordedRetry(this, operationId, fn, options);
+  }
+
+  /** Counts a retried call of the operation that succeeded in the end. */
+  recordRecovery(operationId: string): Promise<void> {
+    return this.#keepLog(operationId, addRecovery);
+  }
+
+  async #keepLog(operationId: string, change: (log: ErrorLog) => void): Promise<void> {
+    try {
+      await this.#queued(operationId, async () => {
+        change(await this.#log(operationId));
+        // #log has read the newest checkpoint into #last when there is one.
+        await this.#save(this.#last.get(operationId) ?? { operationId, operationName: operationId, state: 'initialized', progress: 0 });
+      });
+    } catch (saveErr) {
+      const why = saveErr instanceof Error ? saveErr.message : String(saveErr);
+      this.#warn(`could not store the error history of ${operationId} in ${this.storage.targetName}: ${why}`);
+    }
+  }
+
+  /** The operation's error history in this process: read from its newest checkpoint the first time. */
+  async #log(operationId: string): Promise<ErrorLog> {
+    let log = this.#logs.get(operationId);
+    if (!log) {
+      const latest = await this.latest(operationId);
+      log = this.#logs.get(operationId) ?? readErrorLog(latest?.errors);
+      this.#logs.set(operationId, log);
+      if (latest && !this.#last.has(operationId)) this.#last.set(operationId, latest);
+    }
+    return log;
+  }
+
+  #queued<T>(operationId: string, run: () => Promise<T>): Promise<T> {
+    const next = (this.#queues.get(operationId) ?? Promise.resolve()).then(run, run);
+    const settled = next.catch(() => undefined);
+    this.#queues.set(operationId, settled);
+    return next;
   }
 
   /** Removes the operations whose newest checkpoint is `completed`; resolves with how many. */
@@ -209,23 +292,9 @@ export class CheckpointStore {
     this.#known.set(operationId, keys);
     return keys;
   }
+}
 
-  /** A record, fetched again (from a remote store) while it fails its check; undefined when gone, or damaged on every try. */
-  async #read(key: string): Promise<Checkpoint | undefined> {
-    try {
-      return await this.storage.readAgain(async () => {
-        const text = (await this.storage.getBuffer(key)).toString('utf8');
-        try {
-          return parseRecord(text, key);
-        } catch (err) {
-          throw new FailsafeError('E_CHECKSUM', err instanceof Error ? err.message : String(err), { cause: err });
-        }
-      });
-    } catch (err) {
-      if (err instanceof FailsafeError && err.code === 'E_NOT_FOUND') return undefined;
-      if (!(err instanceof FailsafeError && err.code === 'E_CHECKSUM')) throw err;
-      this.#warn(`checkpoint ${this.storage.targetName}:${key} is unreadable and was skipped (${err.message})`);
-      return undefined;
-    }
-  }
+function atLeastOne(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new FailsafeError('E_USAGE', `${name} must be a whole number of at least 1, not ${value}`);
+  return value;
 }

@@ -200,7 +200,15 @@ function buildJob(jobName: string, job: RawJob, targets: Record<string, TargetCo
       );
   });
   const automation = jobAutomation(job, job.targets, (at, message) => fail('E_CONFIG', ['jobs', jobName, ...at], message));
-  return { name: jobName, sources, targets: job.targets, onSourceError: job.onSourceError, ...automation };
+  const keepPrevious = job.restore?.keepPrevious;
+  return {
+    name: jobName,
+    sources,
+    targets: job.targets,
+    onSourceError: job.onSourceError,
+    ...(keepPrevious ? { keepPreviousMs: keepPrevious } : {}),
+    ...automation,
+  };
 }
 
 function buildSources(jobName: string, rawSources: RawJob['sources'], dir: string, registry: Registry, fail: Fail): SourceConfig[] {

@@ -10,7 +10,7 @@ import { parseSigningKey } from '../crypto/signing.js';
 import type { FailsafeError } from '../errors.js';
 import { VERIFY_UPLOADS, type VerifyUploads } from '../repository/read-back.js';
 import type { Registry } from '../sdk/registry.js';
-import { daemonKeys, jobAutomationKeys, timeZoneSchema, type JobAutomation } from './automation.js';
+import { daemonKeys, fixedDurationSchema, jobAutomationKeys, timeZoneSchema, type JobAutomation } from './automation.js';
 
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const name = z.string().regex(NAME_PATTERN, 'use letters, digits, ".", "_" and "-", starting with a letter or digit');
@@ -97,6 +97,8 @@ const job = z
     targets: z.array(z.string()).min(1, 'a job needs at least one target'),
     // docs/configuration.md: a failing source fails the job, or is left out of the snapshot.
     onSourceError: z.enum(SOURCE_ERROR_MODES, 'expected fail or continue').default('fail'),
+    // docs/restore.md: how long the `.pre-restore-*` copies of replaced live data are kept; forever without it.
+    restore: z.object({ keepPrevious: fixedDurationSchema.optional() }).strict().optional(),
     ...jobAutomationKeys,
   })
   .strict();
@@ -190,6 +192,8 @@ export interface JobConfig extends JobAutomation {
   targets: string[];
   /** `continue`: a source that fails before its first entry is left out of the snapshot and reported; the others are backed up. */
   onSourceError: OnSourceError;
+  /** `restore.keepPrevious`: `.pre-restore-*` copies older than this are removed by the next restore and by prune; kept forever when absent. */
+  keepPreviousMs?: number;
 }
 export interface FailsafeConfig {
   version: 1;

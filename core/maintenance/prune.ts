@@ -5,6 +5,7 @@
  * which the next prune clears. Never removed: the last snapshot of a job in
  * a target, and a snapshot whose manifest is under a retention lock.
  */
+import type { PreviousCopy } from '../restore/previous-copies.js';
 import type { DedupPruneReport } from '../dedup/prune.js';
 import { asFailsafeError, FailsafeError } from '../errors.js';
 import { isDeduplicating, prunePacks, type PackPruneSettings } from './prune-packs.js';
@@ -58,6 +59,8 @@ export interface PruneReport {
   tempRemoved: Record<string, number>;
   /** Per deduplicating target: the packs swept and repacked. */
   packs: Record<string, DedupPruneReport>;
+  /** `.pre-restore-*` copies older than their job's `restore.keepPrevious`: removed (or, in a dry run, to be removed). */
+  previousCopies: PreviousCopy[];
   errors: { target: string; job?: string; code: string; message: string }[];
 }
 
@@ -66,7 +69,7 @@ export const DEFAULT_ORPHAN_GRACE_MS = 24 * 60 * 60 * 1000;
 export async function prune(tasks: PruneTask[], options: PruneOptions = {}): Promise<PruneReport> {
   const now = options.now ?? new Date();
   const grace = options.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS;
-  const report: PruneReport = { dryRun: options.dryRun === true, snapshots: [], orphans: [], tempRemoved: {}, packs: {}, errors: [] };
+  const report: PruneReport = { dryRun: options.dryRun === true, snapshots: [], orphans: [], tempRemoved: {}, packs: {}, previousCopies: [], errors: [] };
   const fail = (target: string, job: string | undefined, err: unknown): void => {
     if (options.signal?.aborted) throw err;
     const e = asFailsafeError(err);

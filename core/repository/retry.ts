@@ -18,7 +18,7 @@ import { lazyDependency } from '../sdk/dependency.js';
 import type { RetryKind, RetryListener } from './retry-counts.js';
 
 // Loaded at the first failure worth retrying: a run whose calls all succeed never loads it (test/cli/startup.test.ts).
-const loadPRetry = lazyDependency('p-retry', 'retrying a storage call', () => import('p-retry'));
+export const loadPRetry = lazyDependency('p-retry', 'retrying a storage call', () => import('p-retry'));
 
 export interface RetryPolicy {
   /** Attempts after the first; 0 turns retrying off. Default 3. */
@@ -182,6 +182,6 @@ class RetryingAdapter implements StorageAdapter {
 }
 
 /** p-retry passes only Error instances through unchanged. */
-function asError(err: unknown): Error {
+export function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }

@@ -6,6 +6,7 @@
  * live result and roll back if that fails. A failure before the swap leaves
  * the live data untouched; after it, the live data is the old data again.
  */
+import type { PreviousCopy } from './previous-copies.js';
 import { dirname } from 'node:path';
 import type { SourcePlugin } from '../contracts.js';
 import { FailsafeError, fromStagingError, isAbortError, isFailsafeError } from '../errors.js';
@@ -89,6 +90,8 @@ export interface RestoredSource {
   changes?: PlannedChanges;
 }
 
+export type { PreviousCopy };
+
 export interface RestoreResult {
   id: string;
   job: string;
@@ -97,6 +100,8 @@ export interface RestoreResult {
   sources: RestoredSource[];
   /** The pre-restore snapshot of the replaced live data, when one was taken. */
   safetySnapshot?: string;
+  /** `.pre-restore-*` copies older than their job's `restore.keepPrevious`, removed once this restore succeeded. */
+  expiredRemoved?: PreviousCopy[];
 }
 
 export async function runRestore(snapshot: OpenedSnapshot, plugins: RestorePlugins, options: RestoreRunOptions = {}): Promise<RestoreResult> {

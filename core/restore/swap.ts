@@ -13,6 +13,7 @@ import { mkdir, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pauseForTest } from '../testing/test-hooks.js';
 import { exists, restoreStamp, RestoreJournal, type JournalMove } from './journal.js';
+import { previousCopyOf } from './previous-copies.js';
 
 export { exists, findRestores, recoverRestores, restoreStamp, type RecoveredRestore, type UnsettledRestore } from './journal.js';
 
@@ -52,9 +53,9 @@ export class Swap {
       record.moves.push({
         from: move.from,
         to: move.to,
-        aside: `${move.to}.pre-restore-${stamp}`,
+        aside: previousCopyOf(move.to, stamp),
         hadLive: await exists(move.to),
-        companions: (move.companions ?? []).map((path) => ({ path, aside: `${path}.pre-restore-${stamp}` })),
+        companions: (move.companions ?? []).map((path) => ({ path, aside: previousCopyOf(path, stamp) })),
       });
     }
     const swap = new Swap(journal);

@@ -18,6 +18,7 @@ import { isFuture } from '../repository/layout.js';
 import { repositoryBytes } from '../dedup/stats.js';
 import type { Storage } from '../repository/storage.js';
 import type { RetryCounts } from '../repository/retry-counts.js';
+import type { ErrorStats } from '../checkpoints/error-history.js';
 
 export type Health = 'ok' | 'warning' | 'critical';
 
@@ -55,7 +56,7 @@ export interface StatusReport {
   checkedAt: string;
   jobs: JobStatus[];
   /** Operations with checkpoints that did not complete (interrupted backups, batches). */
-  unfinishedOperations: { operationId: string; name: string; state: string; progress: number }[];
+  unfinishedOperations: { operationId: string; name: string; state: string; progress: number; errors?: ErrorStats }[];
   problems: string[];
 }
 
@@ -90,7 +91,21 @@ export async function collectStatus(jobs: StatusJob[], options: { now?: Date; un
     report.problems.push(`${report.unfinishedOperations.length} interrupted operation(s) can be resumed`);
     report.health = worst(report.health, 'warning');
   }
+  for (const op of report.unfinishedOperations) {
+    const problem = errorProblem(op.errors);
+    if (problem) report.problems.push(`operation ${op.operationId}: ${problem}`);
+    if (problem) report.health = worst(report.health, 'warning');
+  }
   return report;
+}
+
+/** The seed's health check of an operation's error history: many errors, or retries that mostly do not help. */
+function errorProblem(stats: ErrorStats | undefined): string | undefined {
+  if (!stats) return undefined;
+  if (stats.retrySuccessRate !== null && stats.retriedCalls >= 5 && stats.retrySuccessRate < 0.8) {
+    return `only ${Math.round(stats.retrySuccessRate * 100)}% of ${stats.retriedCalls} retried calls recovered`;
+  }
+  return stats.total > 100 ? `${stats.total} errors recorded` : undefined;
 }
 
 async function jobStatus(job: StatusJob, now: Date): Promise<JobStatus> {

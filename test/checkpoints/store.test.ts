@@ -119,7 +119,7 @@ describe('runBatch', () => {
 
     const second: number[] = [];
     const result = await runBatch({ store, operationId: 'batch-001', items, everyItems: 10, process: (_item, index) => void second.push(index) });
-    expect(result).toEqual({ processed: 63, resumedAt: 37, total: 100 });
+    expect(result).toEqual({ processed: 63, resumedAt: 37, total: 100, failed: 0 });
     expect(second[0]).toBe(37);
     expect([...done, ...second]).toEqual(items.map((_, i) => i));
     expect(await store.latest('batch-001')).toMatchObject({ state: 'completed', progress: 1 });
