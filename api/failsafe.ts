@@ -30,7 +30,7 @@ import { restoreSnapshot } from './operations/restore.js';
 import { describeRecovery, settleRestores, unsettledRestores } from './operations/settle.js';
 import { stats, type StatsOptions, type TargetStats } from './operations/stats.js';
 import type { DumpOptions, DumpResult } from './operations/dump.js';
-import { diff, find, ls, type FoundEntry, type Listing, type SnapshotDiff } from './operations/browse.js';
+import { diff, find, ls, sources, type FoundEntry, type Listing, type SnapshotDiff, type SourcesListing } from './operations/browse.js';
 import type {
   BackupFailure,
   BackupOptions,
@@ -129,6 +129,11 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
     return ls(this.#deployment, ref, path, options);
   }
 
+  /** A snapshot's sources (its top level), its manifest authenticated but not decoded past them; undefined when they cannot be read alone. */
+  sources(ref: string, options: SelectOptions = {}): Promise<SourcesListing | undefined> {
+    return sources(this.#deployment, ref, options);
+  }
+
   /** Entries matching a glob (a bare name matches at any depth) in every snapshot of the selected targets. */
   find(pattern: string, options: SelectOptions = {}): Promise<FoundEntry[]> {
     return find(this.#deployment, pattern, options);
@@ -202,10 +207,8 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
     return latestOf<BackupProgress>(this, 'progress', options.signal);
   }
 
-  /**
-   * Backs up `jobs` every `every` ms in this process until `stop()`; runs never overlap, failures are `failure` events (`auto: true`).
-   * E_USAGE when already scheduled or `every` is not a positive number; E_UNKNOWN_JOB for a job the configuration lacks.
-   */
+  /** Backs up `jobs` every `every` ms in this process until `stop()`; runs never overlap, failures are `failure` events (`auto: true`).
+   * E_USAGE when already scheduled or `every` is not a positive number; E_UNKNOWN_JOB for a job the configuration lacks. */
   startAutoBackup(jobs: string | string[] = [], every: number, options: AutoBackupOptions = {}): void {
     const names = typeof jobs === 'string' ? [jobs] : jobs.length > 0 ? jobs : this.jobNames();
     for (const name of names) this.#deployment.job(name);
@@ -233,11 +236,8 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
 
   /** The deployment's schedules (jobs' `schedule`, prune, drill) on the container's clock, runs in the state file: what `failsafe daemon` runs. Call `start()`. */
   async scheduler(options: { warn?: (message: string) => void; onEvent?: (event: SchedulerEvent) => void } = {}): Promise<Scheduler> {
-    const [{ daemonTasks }, { Scheduler }, { FileRunState }] = await Promise.all([
-      import('./daemon.js'),
-      import('../core/automation/scheduler.js'),
-      import('../core/automation/run-state.js'),
-    ]);
+    const loaded = [import('./daemon.js'), import('../core/automation/scheduler.js'), import('../core/automation/run-state.js')] as const;
+    const [{ daemonTasks }, { Scheduler }, { FileRunState }] = await Promise.all(loaded);
     const { stateFile, timeZone } = this.#deployment.config;
     return new Scheduler(daemonTasks(this, options.warn), {
       state: new FileRunState(stateFile),
@@ -257,7 +257,7 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
     return recoverable(this.#deployment, options);
   }
 
-  /** What a long-running process (the daemon) does at start: settle crashed restores, resume interrupted backups (not the application's operations). */
+  /** The daemon's start: settles restores a crash interrupted, resumes every interrupted backup of its jobs (not the application's own). */
   async recoverAtStart(options: BackupOptions = {}): Promise<{ restores: RecoveredRestore[]; resumed: BackupOutcome }> {
     const restores = await this.recoverRestores();
     for (const r of restores) options.warn?.(describeRecovery(r));

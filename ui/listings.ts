@@ -7,6 +7,7 @@
  */
 import type { Failsafe } from '../api/failsafe.js';
 import type { BrowsedEntry } from '../api/operations/browse.js';
+import type { ManifestSource } from '../core/format/manifest.js';
 import type { SnapshotInfo } from '../core/repository/snapshots.js';
 import { pickDefined } from '../core/util/defined.js';
 
@@ -36,12 +37,31 @@ export class Listings {
     this.#failsafe = failsafe;
   }
 
+  /**
+   * A snapshot's top level (its sources) at once: from the kept index when
+   * there is one, else read before the rest of its manifest is decoded
+   * (Failsafe.sources), and the full index started once it is answered,
+   * so that the page draws the sources while the rest is decoded and the
+   * next click finds it under way. Only a snapshot whose sources cannot be
+   * read alone (format 2) waits for the whole.
+   */
+  async root(id: string, select: { job?: string; target?: string }): Promise<{ snapshot: SnapshotInfo; children: TreeNode[] }> {
+    const whole = (): Promise<{ snapshot: SnapshotInfo; children: TreeNode[] }> =>
+      this.get(id, select).then(({ snapshot, folders }) => ({ snapshot, children: folders.get('') ?? [] }));
+    if (id === 'latest' || this.#kept.has(keyOf(id, select))) return whole();
+    const read = await this.#failsafe.sources(id, select);
+    if (!read) return whole();
+    // Not awaited: kept for the next click, which is told its failure.
+    this.get(id, select).catch(() => undefined);
+    return { snapshot: read.snapshot, children: sourceNodes(read.sources) };
+  }
+
   /** `failsafe ls <id>`, folder by folder. */
   get(id: string, select: { job?: string; target?: string }): Promise<FolderIndex> {
     const read = (): Promise<FolderIndex> => this.#failsafe.ls(id, undefined, select).then((l) => ({ snapshot: l.snapshot, folders: folderIndex(l.entries) }));
     // `latest` names another snapshot after the next backup.
     if (id === 'latest') return read();
-    const key = JSON.stringify([id, select.job, select.target]);
+    const key = keyOf(id, select);
     let index = this.#kept.get(key);
     if (index) this.#kept.delete(key);
     else index = read();
@@ -51,6 +71,14 @@ export class Listings {
     for (const old of [...this.#kept.keys()].slice(0, Math.max(0, this.#kept.size - KEPT))) this.#kept.delete(old);
     return index;
   }
+}
+
+const keyOf = (id: string, select: { job?: string; target?: string }): string => JSON.stringify([id, select.job, select.target]);
+
+/** The top level as the folder index lists it: each source that holds an entry, a folder, by name. */
+function sourceNodes(sources: ManifestSource[]): TreeNode[] {
+  const nodes = sources.filter((s) => s.entries > 0).map((s): TreeNode => ({ name: s.name, path: s.name, type: 'directory' }));
+  return nodes.sort((a, b) => byName(a.name, b.name));
 }
 
 /** Names as people sort them: "f2" before "f10", case aside. One collator: `localeCompare` per pair is many times slower. */

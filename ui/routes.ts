@@ -51,6 +51,10 @@ export function registerRoutes(app: Hono, failsafe: Failsafe, reader: Reader): v
   });
   app.get('/api/ls', async (c) => {
     const path = (c.req.query('path') ?? '').replace(/^\/+|\/+$/g, '');
+    if (path === '') {
+      const { snapshot, children } = await listingsOf(reader(c)).root(required(c, 'id'), selection(c));
+      return c.json({ snapshot: snapshot.id, job: snapshot.job, target: snapshot.target, path, children });
+    }
     const { snapshot, folders } = await listingsOf(reader(c)).get(required(c, 'id'), selection(c));
     const children = folders.get(path);
     if (!children) throw new FailsafeError('E_USAGE', `nothing at "${path}" in snapshot ${snapshot.id} (paths start with a source name)`);

@@ -32,6 +32,7 @@ const FILES: Record<string, { file: () => string; type: string }> = {
   '/app.js': { file: () => join(PUBLIC, 'app.js'), type: JS },
   '/views.js': { file: () => join(PUBLIC, 'views.js'), type: JS },
   '/tree.js': { file: () => join(PUBLIC, 'tree.js'), type: JS },
+  '/find.js': { file: () => join(PUBLIC, 'find.js'), type: JS },
   '/api.js': { file: () => join(PUBLIC, 'api.js'), type: JS },
   '/restore.js': { file: () => join(PUBLIC, 'restore.js'), type: JS },
   '/run.js': { file: () => join(PUBLIC, 'run.js'), type: JS },

@@ -4,7 +4,7 @@
  * snapshot with the deployment's key, which authenticates what it lists.
  */
 import picomatch from 'picomatch';
-import type { ManifestEntry } from '../../core/format/manifest.js';
+import type { ManifestEntry, ManifestSource } from '../../core/format/manifest.js';
 import type { SnapshotInfo } from '../../core/repository/snapshots.js';
 import { FailsafeError } from '../../core/errors.js';
 import type { Deployment } from '../container.js';
@@ -46,6 +46,22 @@ async function entriesOf(deployment: Deployment, ref: string, options: SelectOpt
   const stages = deployment.config.jobs[info.job] ? deployment.catalog(info.job) : undefined;
   const snapshot = await repository.openSnapshot(info.job, info.id, await deployment.encryption('open'), stages);
   return { snapshot: info, entries: snapshot.manifest.entries.map(({ segment: _s, offset: _o, ...entry }) => entry) };
+}
+
+export interface SourcesListing {
+  snapshot: SnapshotInfo;
+  sources: ManifestSource[];
+}
+
+/**
+ * A snapshot's sources (the top level of its tree), read before the rest of
+ * its manifest is decoded: a page shows them while the rest is. Undefined
+ * when they cannot be read alone (a format-2 snapshot): `ls` answers.
+ */
+export async function sources(deployment: Deployment, ref: string, options: SelectOptions = {}): Promise<SourcesListing | undefined> {
+  const { repository, info } = await findSnapshot(deployment, ref, options);
+  const found = await repository.openSources(info.job, info.id, await deployment.encryption('open'));
+  return found && { snapshot: info, sources: found };
 }
 
 /** The entries under `path` (`<source>` or `<source>/<folder>`; everything when empty). */

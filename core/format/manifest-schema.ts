@@ -111,7 +111,7 @@ const entry = z.object({
   offset: count,
 });
 
-const source = z.object({
+export const sourceSchema = z.object({
   name: sourceName,
   type: short,
   entries: count,
@@ -131,7 +131,7 @@ export const manifestSchema = z.object({
   cipher: short,
   segmentSize: count.min(1).max(MAX_SEGMENT_BYTES),
   tarBytes: count,
-  sources: z.array(source).max(MAX_SOURCES),
+  sources: z.array(sourceSchema).max(MAX_SOURCES),
   segments: z.array(segment),
   entries: z.array(entry),
 });

@@ -8,10 +8,8 @@
  *               (nonce in the header, AD = magic + length + header) unless
  *               encryption is none, in which case the header holds its SHA-256.
  *
- * The public header lets `list` work without any key; the body holds file
- * names and must not leak. A signed manifest's header says so (`signature`)
- * and the object ends with 64 more bytes: the writer's Ed25519 signature over
- * everything before them (../crypto/signing.ts).
+ * The public header lets `list` work without any key; the body holds file names and must not leak. A signed manifest's
+ * header says so (`signature`) and the object ends with 64 more bytes: the writer's Ed25519 signature over everything before them (../crypto/signing.ts).
  */
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -200,8 +198,8 @@ export interface DecodedManifest {
   signedBy?: Uint8Array;
 }
 
-/** Decodes and authenticates a whole manifest object. Wrong key → E_WRONG_KEY; altered bytes → E_CHECKSUM / E_WRONG_KEY. */
-export async function decodeManifest(object: Buffer, what: string, openKey: ManifestOpener): Promise<DecodedManifest> {
+/** The header and the authenticated gzip body (its signature checked): decodeManifest's first half, with its errors. */
+export async function openManifestBody(object: Buffer, what: string, openKey: ManifestOpener): Promise<Omit<DecodedManifest, 'manifest'> & { body: Buffer }> {
   const { header, headerEnd } = decodeManifestHeader(object, what);
   const { unsigned: bytes, signedBy } = await checkSignature(object, header, headerEnd, what);
   let body = bytes.subarray(headerEnd);
@@ -216,6 +214,12 @@ export async function decodeManifest(object: Buffer, what: string, openKey: Mani
       throw new FailsafeError('E_WRONG_KEY', `wrong key or corrupted data: ${what} failed authentication`, { cause: err });
     }
   }
+  return { header, body, ...(signedBy ? { signedBy } : {}) };
+}
+
+/** Decodes and authenticates a whole manifest object. Wrong key → E_WRONG_KEY; altered bytes → E_CHECKSUM / E_WRONG_KEY. */
+export async function decodeManifest(object: Buffer, what: string, openKey: ManifestOpener): Promise<DecodedManifest> {
+  const { header, body, signedBy } = await openManifestBody(object, what, openKey);
   // Inflated no further than its header's counts justify: a gzip bomb stops at the bound, not at the memory's end.
   const limit = inflationBound(body.length, header.stats);
   let json: unknown;

@@ -17,7 +17,7 @@ import type { StageCatalog } from '../codec/stages.js';
 import type { Encryption } from '../crypto/encryption.js';
 import { DATA_PREFIX, forgottenKey, MANIFESTS_PREFIX, manifestKey, newSnapshotId, parseManifestKey, segmentKey, snapshotDataPrefix } from './layout.js';
 import { acquireJobLock, findLocks, removeLocks, type FoundLock, type HeldLock, type LockOptions } from './locks.js';
-import type { ManifestHeader } from '../format/manifest.js';
+import type { ManifestHeader, ManifestSource } from '../format/manifest.js';
 import {
   listSnapshots,
   openSnapshot,
@@ -29,6 +29,7 @@ import {
   type SnapshotInfo,
 } from './snapshots.js';
 import type { Storage } from './storage.js';
+import { openSnapshotSources } from './snapshot-sources.js';
 import { snapshotKeyV2 } from '../dedup/snapshot.js';
 import { FailsafeError } from '../errors.js';
 import { pauseForTest } from '../testing/test-hooks.js';
@@ -86,6 +87,12 @@ export class Repository {
     if (encryption.mode !== 'keys') throw new FailsafeError('E_KEY_MISSING', `${this.targetName}: a deduplicating snapshot opens with the repository's keys`);
     const { openSnapshotV2 } = await import('../dedup/open.js');
     return openSnapshotV2(this.storage, job, id, encryption.keyRing, encryption.trust);
+  }
+
+  /** A format-1 snapshot's sources, its manifest authenticated but decoded no further; undefined for format 2, or when they cannot be read alone. */
+  async openSources(job: string, id: string, encryption: Encryption): Promise<ManifestSource[] | undefined> {
+    if (await this.storage.exists(snapshotKeyV2(job, id))) return undefined;
+    return openSnapshotSources(this.storage, job, id, encryption);
   }
 
   /** A manifest's public header: readable without a key, and unauthenticated without one. */

@@ -62,6 +62,29 @@ export async function downloaded(folder: string, name: string, timeoutMs = 60_00
   }
 }
 
+/** A new page logged in to the dashboard with the token of its address, on the overview. */
+export async function loggedIn(browser: Browser, ui: { url: string; token: string }): Promise<Awaited<ReturnType<typeof newPage>>> {
+  const opened = await newPage(browser);
+  try {
+    await opened.page.goto(`${ui.url}#token=${ui.token}`);
+    await opened.page.waitForSelector('tr[data-job]');
+    return opened;
+  } catch (err) {
+    await opened.close();
+    throw err;
+  }
+}
+
+/** Clicks the element in the page (a DOM click: no mouse, so nothing else on the page can take it). */
+export const click = (page: Page, selector: string): Promise<void> => page.$eval(selector, (e) => (e as unknown as { click(): void }).click());
+export const textOf = (page: Page, selector: string): Promise<string> => page.$eval(selector, (e) => e.textContent ?? '');
+
+/** Switches the dashboard to the view `name` and waits for `ready`. */
+export async function view(page: Page, name: string, ready: string): Promise<void> {
+  await click(page, `nav button[data-view="${name}"]`);
+  await page.waitForSelector(ready);
+}
+
 const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'docs', 'ui');
 
 /**

@@ -50,10 +50,10 @@ describe(`the dashboard with ${SNAPSHOTS} snapshots and a ${TREE_FILES}-file sna
 
       const list = await timed(page, click(page, 'nav button[data-view="snapshots"]'), `tr[data-id="${repo.big}"]`);
       const tree = await timed(page, click(page, `tr[data-id="${repo.big}"] a`), '.tree a.folder');
-      let folder = 0;
+      // The first folder waits for what is left of the manifest's decode (the top level is answered before it); the others come from the index.
+      const folders: number[] = [];
       for (const path of ['data', 'data/tree', 'data/tree/d0', 'data/tree/d0/s0']) {
-        const opened = await timed(page, click(page, `.tree a.folder[data-path="${path}"]`), `.tree li.dir[data-path="${path}"] > ul > li:not(.loading)`);
-        folder = Math.max(folder, opened);
+        folders.push(await timed(page, click(page, `.tree a.folder[data-path="${path}"]`), `.tree li.dir[data-path="${path}"] > ul > li:not(.loading)`));
       }
       const files = await page.$$eval('.tree li.file[data-path^="data/tree/d0/s0/"]', (items) => items.length);
       expect(files).toBe(100);
@@ -72,7 +72,7 @@ describe(`the dashboard with ${SNAPSHOTS} snapshots and a ${TREE_FILES}-file sna
       await page.reload();
       await page.waitForSelector('tr[data-job="app"]');
       const again = Math.round(await page.evaluate(() => performance.now()));
-      const timings = { overview, list, tree, folder, again };
+      const timings = { overview, list, tree, folders, again };
       console.log(`of which the server's answers (ms): ${JSON.stringify(server)}`);
       console.log(
         `page load with ${SNAPSHOTS} snapshots and a ${TREE_FILES}-file tree (ms): ${JSON.stringify(timings)}, load average ${loadavg()

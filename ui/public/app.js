@@ -1,9 +1,10 @@
-// The dashboard's page: a login, then three views (overview, snapshots, backup now).
+// The dashboard's page: a login, then its views (overview, snapshots, find, backup now, prune preview).
 import { h, render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import htm from 'htm';
 import { login, resume } from './api.js';
 import { IdentityBanner } from './identity.js';
+import { Find } from './find.js';
 import { BackupNow } from './run.js';
 import { Overview, PrunePreview, Snapshots } from './views.js';
 
@@ -29,7 +30,7 @@ function Login({ onDone, error }) {
   </form>`;
 }
 
-const VIEWS = { overview: Overview, snapshots: Snapshots, backup: BackupNow, prune: PrunePreview };
+const VIEWS = { overview: Overview, snapshots: Snapshots, find: Find, backup: BackupNow, prune: PrunePreview };
 
 function App() {
   const [state, setState] = useState({ phase: 'starting' });

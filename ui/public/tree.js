@@ -1,4 +1,5 @@
 // A snapshot's files, one folder at a time (each opened folder is one `ls`), with download and restore per entry.
+// `reveal` (a path `find` answered) opens the folders down to it and marks it.
 import { h } from 'preact';
 import { useState } from 'preact/hooks';
 import htm from 'htm';
@@ -7,10 +8,10 @@ import { RestorePanel } from './restore.js';
 
 const html = htm.bind(h);
 
-export function Tree({ snapshot }) {
+export function Tree({ snapshot, reveal }) {
   const [result, setResult] = useState(undefined);
   const [restoring, setRestoring] = useState(undefined);
-  const actions = { onResult: setResult, onRestore: setRestoring };
+  const actions = { onResult: setResult, onRestore: setRestoring, reveal };
   return html`<div class="tree">
     <h3>${snapshot.job} ${snapshot.id} @ ${snapshot.target}</h3>
     ${result && html`<p class=${result.error ? 'error' : 'note result'}>${result.error ?? result.text}</p>`}
@@ -24,8 +25,11 @@ export function Tree({ snapshot }) {
 
 const downloadHref = (snapshot, path) => `/api/download?${query({ id: snapshot.id, job: snapshot.job, target: snapshot.target, path })}`;
 
+/** Whether `path` is `reveal` or a folder above it. */
+const leadsTo = (reveal, path) => reveal !== undefined && (reveal === path || reveal.startsWith(`${path}/`));
+
 function Folder({ snapshot, path, actions, open: startOpen = false }) {
-  const [open, setOpen] = useState(startOpen);
+  const [open, setOpen] = useState(startOpen || leadsTo(actions.reveal, path));
   const [children, setChildren] = useState(undefined);
   const [error, setError] = useState(undefined);
   if (open && children === undefined && error === undefined) {
@@ -41,8 +45,8 @@ function Folder({ snapshot, path, actions, open: startOpen = false }) {
       ${error && html`<li class="error">${error}</li>`} ${children === null && html`<li class="loading">…</li>`}
       ${(children ?? []).map((c) =>
         c.type === 'directory'
-          ? html`<li class="dir" data-path=${c.path}><${Folder} snapshot=${snapshot} path=${c.path} actions=${actions} /></li>`
-          : html`<li class="file" data-path=${c.path}><${Entry} snapshot=${snapshot} entry=${c} actions=${actions} /></li>`,
+          ? html`<li class=${mark('dir', c, actions)} data-path=${c.path}><${Folder} snapshot=${snapshot} path=${c.path} actions=${actions} /></li>`
+          : html`<li class=${mark('file', c, actions)} data-path=${c.path}><${Entry} snapshot=${snapshot} entry=${c} actions=${actions} /></li>`,
       )}
     </ul>`;
   if (path === '') return list;
@@ -54,6 +58,8 @@ function Folder({ snapshot, path, actions, open: startOpen = false }) {
     </span>
     ${list}`;
 }
+
+const mark = (kind, entry, actions) => (entry.path === actions.reveal ? `${kind} revealed` : kind);
 
 function Entry({ snapshot, entry, actions }) {
   return html`<span
