@@ -6,9 +6,9 @@
  *
  * By default about SAMPLED flips and as many cuts per object, at every k-th
  * byte (k from the object's size; the cut to nothing and the cut of the last
- * byte always): some 250-500 restores per format. With FAILSAFE_SWEEP=full,
- * every byte and every length of every object (docs/security.md has the
- * figures and the command).
+ * byte always): about 190 restores for format 1, 380-470 for format 2.
+ * With FAILSAFE_SWEEP=full, every byte and every length of every object
+ * (docs/security.md has the figures and the command).
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
