@@ -141,7 +141,7 @@ function damaged({ object, damage, at }: Trial): Buffer {
 }
 
 /** How a trial ended: refused (with the error's code), harmless, or wrong (with a sentence saying how). */
-export type Outcome = { end: 'refused'; code: string } | { end: 'harmless' } | { end: 'wrong'; why: string };
+export type Outcome = { end: 'refused'; code: string } | { end: 'harmless'; what: string } | { end: 'wrong'; why: string };
 
 /** Runs one trial: the damaged object, a restore into a fresh folder, the object put back, the surroundings compared. */
 export async function runTrial(sweep: Sweep, trial: Trial, n: number): Promise<Outcome> {
@@ -153,7 +153,7 @@ export async function runTrial(sweep: Sweep, trial: Trial, n: number): Promise<O
   try {
     await failsafe.restore(id, { to });
     const same = JSON.stringify(await tree(join(to, 'd'))) === JSON.stringify(original);
-    outcome = same ? { end: 'harmless' } : { end: 'wrong', why: `${what}: restored different files with no error` };
+    outcome = same ? { end: 'harmless', what } : { end: 'wrong', why: `${what}: restored different files with no error` };
   } catch (err) {
     const code = asFailsafeError(err).code;
     const why = `${what}: exit ${exitCodeOf(err)} ${code} ${(err as Error).message}`;
@@ -170,12 +170,14 @@ export interface SweepFigures {
   kinds: Record<string, KindFigures>;
   /** How many refusals each error code made. */
   codes: Record<string, number>;
+  /** Which trials were harmless (kind, key, damage, byte), to see what a restore does not depend on. */
+  harmless: string[];
   wrong: string[];
 }
 
 /** Runs the trials, counting outcomes per object kind and refusals per error code; the wrong ones come back as sentences. */
 export async function runTrials(sweep: Sweep, trials: Trial[]): Promise<SweepFigures> {
-  const figures: SweepFigures = { kinds: {}, codes: {}, wrong: [] };
+  const figures: SweepFigures = { kinds: {}, codes: {}, harmless: [], wrong: [] };
   for (const o of sweep.objects) {
     const f = (figures.kinds[o.kind] ??= { objects: 0, bytes: 0, flips: 0, cuts: 0, refused: 0, harmless: 0 });
     f.objects++;
@@ -188,6 +190,7 @@ export async function runTrials(sweep: Sweep, trials: Trial[]): Promise<SweepFig
     else f.cuts++;
     if (outcome.end === 'wrong') figures.wrong.push(outcome.why);
     else f[outcome.end]++;
+    if (outcome.end === 'harmless') figures.harmless.push(outcome.what);
     if (outcome.end === 'refused') figures.codes[outcome.code] = (figures.codes[outcome.code] ?? 0) + 1;
   }
   return figures;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../api/builtins.js';
 import { FailsafeError } from '../../core/errors.js';
+import { fsPath } from '../../core/fs/name-bytes.js';
 import { Failsafe } from '../../api/failsafe.js';
 import { defineSource } from '../../core/sdk/registry.js';
 import { DirectorySource, directoryOptions } from '../../plugins/directory/directory.js';
@@ -96,6 +97,28 @@ describe('kill -9 in the middle of a restore', () => {
     expect(next.stderr).toMatch(/warning: an interrupted restore of app\/\S+ .* was rolled back/);
     expect(await readFile(join(d.data, 'readings.csv'), 'utf8')).not.toBe('changed after the backup');
     expect(JSON.parse(await readFile(d.appConfig, 'utf8'))).toEqual({ name: 'app', port: 8080 });
+    expect(await leftovers(d)).toEqual([]);
+  });
+
+  it('a partial restore of a folder named in bytes that are not UTF-8, killed mid-swap, is rolled back to the same bytes', async () => {
+    const d = await makeDeployment();
+    const file = fsPath(join(d.data, 'd\udcff', 'f\udcfe'));
+    await mkdir(fsPath(join(d.data, 'd\udcff')));
+    await writeFile(file, 'backed up');
+    expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
+    await writeFile(file, 'changed after the backup');
+    const names = async (): Promise<string[]> => (await readdir(d.data, { encoding: 'buffer' })).map((n) => n.toString('hex')).sort();
+    const before = await names();
+    await killAt('swap:1', ['restore', 'latest', '--yes', '--no-safety-snapshot', '--source', 'data', '--path', 'd\\xff', '-c', d.config]);
+    expect(await readFile(file, 'utf8')).toBe('backed up'); // swapped in when the process died
+    const failsafe = await Failsafe.open(d.config, { env: PASS });
+    try {
+      expect((await failsafe.recoverRestores()).map((r) => r.outcome)).toEqual(['rolled-back']);
+    } finally {
+      await failsafe.close();
+    }
+    expect(await names()).toEqual(before);
+    expect(await readFile(file, 'utf8')).toBe('changed after the backup');
     expect(await leftovers(d)).toEqual([]);
   });
 
