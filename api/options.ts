@@ -106,6 +106,11 @@ export interface BackupOptions extends Omit<BackupRunOptions, 'journal'> {
   include?: string[];
   /** Only walk the sources and report what would be read (`plan`); nothing is written, no lock or hook. */
   dryRun?: boolean;
+  /**
+   * With `onProgress`: walk the sources beside the backup (stat only) so its events carry `totalFiles` and `totalBytes`
+   * (default true); `false` spares that walk.
+   */
+  totals?: boolean;
 }
 
 /** An unfinished operation as `failsafe recover` lists it; `job` and `snapshotId` for interrupted backups. */

@@ -12,6 +12,8 @@ import { count } from '../core/util/count.js';
 import { formatBytes, type Io } from './output.js';
 
 export interface Progress<T> {
+  /** Something is shown: without it a caller spares the work that only feeds the display (a backup's totals walk). */
+  shown: boolean;
   update: (progress: T) => void;
   /** Shows `text` (waiting for the target…) in place of the file until more bytes are stored. */
   waiting: (text: string) => void;
@@ -42,6 +44,7 @@ function shown(io: Io, mode: ProgressMode | undefined, json: boolean | undefined
 function jsonLines<T extends object>(io: Io, operation: string, isLast: (p: T) => boolean): Progress<T> {
   let last = 0;
   return {
+    shown: true,
     update: (p) => {
       const now = Date.now();
       if (now - last < JSON_INTERVAL_MS && !isLast(p)) return;
@@ -61,13 +64,36 @@ async function newBar(io: Io, format: string): Promise<InstanceType<Awaited<Retu
   return new SingleBar({ stream: io.stderr, format, hideCursor: true, clearOnComplete: true, fps: 5 });
 }
 
-const silent = { update: () => undefined, waiting: () => undefined, stop: () => undefined };
+const silent = { shown: false, update: () => undefined, waiting: () => undefined, stop: () => undefined };
+
+/** `42s`, `3m 04s`, `2h 05m`: what is left at the rate so far. */
+export function formatEta(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h ${String(Math.floor(s / 60) % 60).padStart(2, '0')}m`;
+}
+
+/** A backup's percentage, bar and ETA once its totals are known (`percent` empty before: a bytes count and a rate alone). */
+function backupShare(p: BackupProgress, started: number): { percent: string; of: string; left: string } {
+  if (p.totalBytes === undefined) return { percent: '', of: '', left: '' };
+  const share = p.totalBytes === 0 ? 1 : Math.min(1, p.bytesRead / p.totalBytes);
+  const filled = Math.round(share * 20);
+  const seconds = (Date.now() - started) / 1000;
+  const remaining = p.bytesRead > 0 ? ((p.totalBytes - p.bytesRead) * seconds) / p.bytesRead : undefined;
+  return {
+    percent: `${'█'.repeat(filled)}${'░'.repeat(20 - filled)} ${Math.floor(share * 100)}% | `,
+    of: ` of ${formatBytes(p.totalBytes)}`,
+    left: remaining === undefined ? ' | ETA -' : ` | ETA ${formatEta(remaining)}`,
+  };
+}
 
 export async function backupProgress(io: Io, options: { progress?: ProgressMode; json?: boolean }): Promise<Progress<BackupProgress>> {
   const how = shown(io, options.progress, options.json);
-  if (how === 'json') return jsonLines<BackupProgress>(io, 'backup', () => false);
+  // Reading done (bytes at their total) is never held back: the last line of a run says 100%.
+  if (how === 'json') return jsonLines<BackupProgress>(io, 'backup', (p) => p.totalBytes !== undefined && p.bytesRead === p.totalBytes);
   if (!how) return silent;
-  const bar = await newBar(io, '{job} | {files} | {read} read | {stored} stored | {rate}/s | {file}');
+  const bar = await newBar(io, '{job} {percent}{files} | {read}{of} read | {stored} stored | {rate}/s{left} | {file}');
   const started = Date.now();
   let running = false;
   let last: BackupProgress | undefined;
@@ -77,6 +103,7 @@ export async function backupProgress(io: Io, options: { progress?: ProgressMode;
     if (waiting && p.storedBytes > waiting.storedBytes) waiting = undefined;
     const payload = {
       job: p.job,
+      ...backupShare(p, started),
       files: count(p.files, 'file'),
       read: formatBytes(p.bytesRead),
       stored: formatBytes(p.storedBytes),
@@ -88,6 +115,7 @@ export async function backupProgress(io: Io, options: { progress?: ProgressMode;
     running = true;
   };
   return {
+    shown: true,
     update: (p) => {
       last = p;
       show(p);
@@ -122,6 +150,7 @@ async function bytesProgress<T extends BytesOf>(
   const bar = await newBar(io, '{job} {bar} {percentage}% | {done} of {all} | {rate}/s | ETA {eta_formatted} | {file}');
   let started: { at: number; id: string } | undefined;
   return {
+    shown: true,
     update: (p) => {
       // A drill restores (and verify --all reads) one snapshot after another: each gets a bar of its own.
       const fresh = started?.id !== p.id;

@@ -1,5 +1,5 @@
 /**
- * Progress of backup, restore and drill: the API's restore events count up to the planned totals; the CLI shows
+ * Progress of backup, restore, drill, verify, prune and recover: the API's events count up to their totals; the CLI shows
  * nothing when stderr is not a terminal, and with `--progress json` writes one JSON object per line on stderr.
  */
 import { mkdtemp } from 'node:fs/promises';
@@ -72,6 +72,19 @@ describe('the CLI', () => {
 
     const bad = await runCli(['restore', 'latest', '--to', to, '-c', d.config, '--progress', 'loud'], PASS);
     expect(bad.code).toBe(2);
+  });
+
+  it('backup --progress json: events reach the totals of a walk beside the run, 100% at the end, nothing when piped', async () => {
+    const d = await makeDeployment();
+    const backup = await runCli(['backup', '-c', d.config, '--progress', 'json', '--json'], PASS);
+    expect(backup.code, backup.stderr).toBe(0);
+    const { files, bytes } = backup.json().snapshots[0] as { files: number; bytes: number };
+    const events = jsonLines(backup.stderr);
+    expect(events.at(-1)).toMatchObject({ progress: 'backup', job: 'app', files, bytesRead: bytes, totalFiles: files, totalBytes: bytes });
+    for (const e of events) if (e.totalBytes !== undefined) expect(e.bytesRead as number).toBeLessThanOrEqual(e.totalBytes as number);
+    const piped = await runCli(['backup', '-c', d.config, '--force-reread'], PASS);
+    expect(piped.code).toBe(0);
+    expect(piped.stderr).toBe('');
   });
 
   for (const [format, extraYaml] of [
