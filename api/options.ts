@@ -125,6 +125,20 @@ export interface RecoverableOperation extends OperationSummary {
   plainBytes?: number;
 }
 
+/** A discarded backup's leftovers removed, in every target of its job: objects of `total`, and their bytes. */
+export interface DiscardProgress {
+  operationId: string;
+  done: number;
+  total: number;
+  bytes: number;
+  totalBytes: number;
+}
+
+export interface DiscardOptions {
+  warn?: (message: string) => void;
+  onProgress?: (progress: DiscardProgress) => void;
+}
+
 export interface SelectOptions {
   job?: string;
   target?: string;
