@@ -79,7 +79,7 @@ export function watchTotals(
       if (last) onProgress(withTotals(last));
       return true;
     },
-    () => false, // cancelled, or a source the backup itself will report on: no totals, the line shows no percentage
+    () => false, // cancelled: no totals, the line shows no percentage
   );
   return {
     walked,
@@ -110,6 +110,12 @@ async function countSources(sources: SourcePlugin[], prepared: Set<string>, sign
   const read = { entries: 0, files: 0, bytes: 0 };
   // Its warnings (a skipped socket) are the backup's to give, once.
   const context = { signal, warn: (): void => undefined };
-  for (const source of sources) if (!prepared.has(source.name)) await countEntries(source, context, read, hardLinks);
+  for (const source of sources) {
+    if (prepared.has(source.name)) continue;
+    // A source that cannot be walked fails the backup too, or is left out of it (onSourceError: continue): the others still count.
+    await countEntries(source, context, read, hardLinks).catch((err: unknown) => {
+      if (signal.aborted) throw err;
+    });
+  }
   return { files: read.files, bytes: read.bytes };
 }

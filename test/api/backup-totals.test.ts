@@ -64,6 +64,15 @@ describe('the totals walk', () => {
     watch.stop();
   });
 
+  it('counts the sources it can walk when one is missing (the backup reports that one)', async () => {
+    const seen: BackupProgress[] = [];
+    const sources = [new DirectorySource({ path: join(tmpdir(), 'failsafe-no-such-folder') }, 'gone'), new DirectorySource({ path: await folder() }, 'data')];
+    const watch = watchTotals(sources, (p) => seen.push(p), { hardLinks: true });
+    expect(await watch.walked).toBe(true);
+    watch.update(event({ files: 1, bytesRead: 1000, file: 'data/a' }));
+    expect(seen.at(-1)).toMatchObject({ totalFiles: 3, totalBytes: 7000 });
+  });
+
   it('stops with the backup: an aborted signal ends the walk without totals', async () => {
     const controller = new AbortController();
     controller.abort();
