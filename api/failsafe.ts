@@ -267,8 +267,8 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
     return { restores, resumed };
   }
 
-  /** Forgets an unfinished operation. For a backup it also removes the segments its interrupted run stored (holding the job's lock meanwhile). */
-  discard(operationId: string, options: { warn?: (message: string) => void } = {}): Promise<void> {
+  /** Forgets an unfinished operation. For a backup it also removes the segments its interrupted run stored (holding the job's lock; `onProgress` counts them). */
+  discard(operationId: string, options: Parameters<typeof discard>[2] = {}): Promise<void> {
     return discard(this.#deployment, operationId, options);
   }
 

@@ -67,7 +67,7 @@ export { LocalAdapter } from '../adapters/local/local.js';
 export { DirectorySource } from '../plugins/directory/directory.js';
 export { ConfigFileSource } from '../plugins/config-file/config-file.js';
 export { applyRetention, type RetentionPolicy, type RetentionDecision } from '../core/maintenance/retention.js';
-export { prune, type PruneReport, type PruneDecision, type PruneOptions } from '../core/maintenance/prune.js';
+export { prune, type PruneReport, type PruneDecision, type PruneOptions, type PruneProgress } from '../core/maintenance/prune.js';
 export type { ForgetReport } from '../core/maintenance/forget.js';
 export type { ForgetSelection } from './operations/maintenance.js';
 export { collectStatus, type StatusReport, type JobStatus, type Health } from '../core/status/status.js';

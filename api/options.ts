@@ -106,6 +106,11 @@ export interface BackupOptions extends Omit<BackupRunOptions, 'journal'> {
   include?: string[];
   /** Only walk the sources and report what would be read (`plan`); nothing is written, no lock or hook. */
   dryRun?: boolean;
+  /**
+   * With `onProgress`: walk the sources beside the backup (stat only) so its events carry `totalFiles` and `totalBytes`
+   * (default true); `false` spares that walk.
+   */
+  totals?: boolean;
 }
 
 /** An unfinished operation as `failsafe recover` lists it; `job` and `snapshotId` for interrupted backups. */
@@ -120,6 +125,20 @@ export interface RecoverableOperation extends OperationSummary {
   plainBytes?: number;
   /** The newest failures of its error history, oldest first (its counts are in `errors`). */
   recentErrors?: RecordedError[];
+}
+
+/** A discarded backup's leftovers removed, in every target of its job: objects of `total`, and their bytes. */
+export interface DiscardProgress {
+  operationId: string;
+  done: number;
+  total: number;
+  bytes: number;
+  totalBytes: number;
+}
+
+export interface DiscardOptions {
+  warn?: (message: string) => void;
+  onProgress?: (progress: DiscardProgress) => void;
 }
 
 export interface SelectOptions {

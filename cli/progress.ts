@@ -7,11 +7,15 @@ import { Option, type Command } from 'commander';
 import type { BackupProgress } from '../core/backup/run-backup.js';
 import type { RestoreProgress } from '../core/restore/run-restore.js';
 import type { VerifyProgress } from '../api/operations/inspect.js';
+import type { DiscardProgress } from '../api/options.js';
+import type { PruneProgress } from '../core/maintenance/prune.js';
 import { lazyDependency } from '../core/sdk/dependency.js';
 import { count } from '../core/util/count.js';
 import { formatBytes, type Io } from './output.js';
 
 export interface Progress<T> {
+  /** Something is shown: without it a caller spares the work that only feeds the display (a backup's totals walk). */
+  shown: boolean;
   update: (progress: T) => void;
   /** Shows `text` (waiting for the target…) in place of the file until more bytes are stored. */
   waiting: (text: string) => void;
@@ -42,6 +46,7 @@ function shown(io: Io, mode: ProgressMode | undefined, json: boolean | undefined
 function jsonLines<T extends object>(io: Io, operation: string, isLast: (p: T) => boolean): Progress<T> {
   let last = 0;
   return {
+    shown: true,
     update: (p) => {
       const now = Date.now();
       if (now - last < JSON_INTERVAL_MS && !isLast(p)) return;
@@ -61,13 +66,54 @@ async function newBar(io: Io, format: string): Promise<InstanceType<Awaited<Retu
   return new SingleBar({ stream: io.stderr, format, hideCursor: true, clearOnComplete: true, fps: 5 });
 }
 
-const silent = { update: () => undefined, waiting: () => undefined, stop: () => undefined };
+type Bar = Awaited<ReturnType<typeof newBar>>;
+
+/** Bars one after another, one per `id` (a drill's snapshots, a prune's steps): a new id ends the bar shown and starts its own. */
+function barsById(bar: Bar): { show: (id: string, value: number, total: number, payload: (since: number) => object) => void; stop: () => void } {
+  let started: { at: number; id: string } | undefined;
+  return {
+    show: (id, value, total, payload) => {
+      const fresh = started?.id !== id;
+      if (fresh && started) bar.stop();
+      if (fresh) started = { at: Date.now(), id };
+      if (fresh) bar.start(Math.max(1, total), value, payload(started!.at));
+      else bar.update(value, payload(started!.at));
+    },
+    stop: () => void (started && bar.stop()),
+  };
+}
+
+const silent = { shown: false, update: () => undefined, waiting: () => undefined, stop: () => undefined };
+
+/** `42s`, `3m 04s`, `2h 05m`: what is left at the rate so far. */
+export function formatEta(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h ${String(Math.floor(s / 60) % 60).padStart(2, '0')}m`;
+}
+
+/** A backup's percentage, bar and ETA once its totals are known (`percent` empty before: a bytes count and a rate alone). */
+function backupShare(p: BackupProgress, started: number): { percent: string; of: string; left: string } {
+  if (p.totalBytes === undefined) return { percent: '', of: '', left: '' };
+  const share = p.totalBytes === 0 ? 1 : Math.min(1, p.bytesRead / p.totalBytes);
+  // Drawn as cli-progress draws the other bars (40 columns of = and -): this one's payload is ours, as its total may come late.
+  const filled = Math.round(share * 40);
+  const seconds = (Date.now() - started) / 1000;
+  const remaining = p.bytesRead > 0 ? ((p.totalBytes - p.bytesRead) * seconds) / p.bytesRead : undefined;
+  return {
+    percent: `${'='.repeat(filled)}${'-'.repeat(40 - filled)} ${Math.floor(share * 100)}% | `,
+    of: ` of ${formatBytes(p.totalBytes)}`,
+    left: remaining === undefined ? ' | ETA -' : ` | ETA ${formatEta(remaining)}`,
+  };
+}
 
 export async function backupProgress(io: Io, options: { progress?: ProgressMode; json?: boolean }): Promise<Progress<BackupProgress>> {
   const how = shown(io, options.progress, options.json);
-  if (how === 'json') return jsonLines<BackupProgress>(io, 'backup', () => false);
+  // Reading done (bytes at their total) is never held back: the last line of a run says 100%.
+  if (how === 'json') return jsonLines<BackupProgress>(io, 'backup', (p) => p.totalBytes !== undefined && p.bytesRead === p.totalBytes);
   if (!how) return silent;
-  const bar = await newBar(io, '{job} | {files} | {read} read | {stored} stored | {rate}/s | {file}');
+  const bar = await newBar(io, '{job} {percent}{files} | {read}{of} read | {stored} stored | {rate}/s{left} | {file}');
   const started = Date.now();
   let running = false;
   let last: BackupProgress | undefined;
@@ -77,6 +123,7 @@ export async function backupProgress(io: Io, options: { progress?: ProgressMode;
     if (waiting && p.storedBytes > waiting.storedBytes) waiting = undefined;
     const payload = {
       job: p.job,
+      ...backupShare(p, started),
       files: count(p.files, 'file'),
       read: formatBytes(p.bytesRead),
       stored: formatBytes(p.storedBytes),
@@ -88,6 +135,7 @@ export async function backupProgress(io: Io, options: { progress?: ProgressMode;
     running = true;
   };
   return {
+    shown: true,
     update: (p) => {
       last = p;
       show(p);
@@ -119,22 +167,21 @@ async function bytesProgress<T extends BytesOf>(
   const how = shown(io, options.progress, options.json);
   if (how === 'json') return jsonLines<T>(io, operation, isLast);
   if (!how) return silent;
-  const bar = await newBar(io, '{job} {bar} {percentage}% | {done} of {all} | {rate}/s | ETA {eta_formatted} | {file}');
-  let started: { at: number; id: string } | undefined;
+  const bars = barsById(await newBar(io, '{job} {bar} {percentage}% | {done} of {all} | {rate}/s | ETA {eta_formatted} | {file}'));
   return {
-    update: (p) => {
-      // A drill restores (and verify --all reads) one snapshot after another: each gets a bar of its own.
-      const fresh = started?.id !== p.id;
-      if (fresh && started) bar.stop();
-      if (fresh) started = { at: Date.now(), id: p.id };
-      const rate = perSecond(p.bytes, started!.at);
-      const payload = { job: p.job, done: formatBytes(p.bytes), all: formatBytes(p.totalBytes), rate, file: (p.file ?? '').slice(-40) };
-      if (fresh) bar.start(Math.max(1, p.totalBytes), p.bytes, payload);
-      else bar.update(p.bytes, payload);
-    },
+    shown: true,
+    // A drill restores (and verify --all reads) one snapshot after another: each gets a bar of its own.
+    update: (p) =>
+      bars.show(p.id, p.bytes, p.totalBytes, (since) => ({
+        job: p.job,
+        done: formatBytes(p.bytes),
+        all: formatBytes(p.totalBytes),
+        rate: perSecond(p.bytes, since),
+        file: (p.file ?? '').slice(-40),
+      })),
     // Reads are retried below the bar; its bytes show the stall.
     waiting: () => undefined,
-    stop: () => void (started && bar.stop()),
+    stop: bars.stop,
   };
 }
 
@@ -146,4 +193,55 @@ export function restoreProgress(io: Io, options: { progress?: ProgressMode; json
 /** `verify --read-data`: the file bytes of each snapshot read and checked. */
 export function verifyProgress(io: Io, options: { progress?: ProgressMode; json?: boolean }): Promise<Progress<VerifyProgress>> {
   return bytesProgress<VerifyProgress>(io, options, 'verify', (p) => p.bytes === p.totalBytes);
+}
+
+/** What a bar of counted steps shows: one bar per `id`, `done` of `total` things, and bytes when known. */
+interface CountOf {
+  id: string;
+  label: string;
+  done: number;
+  total: number;
+  unit: string;
+  bytes?: number;
+  totalBytes?: number;
+}
+
+/** Percentage, count, rate and ETA on a terminal for operations counted in steps (prune, recover); JSON lines as the others. */
+async function countProgress<T extends { done: number; total: number }>(
+  io: Io,
+  options: { progress?: ProgressMode; json?: boolean },
+  operation: string,
+  describe: (p: T) => CountOf,
+): Promise<Progress<T>> {
+  const how = shown(io, options.progress, options.json);
+  if (how === 'json') return jsonLines<T>(io, operation, (p) => p.done === p.total);
+  if (!how) return silent;
+  const bars = barsById(await newBar(io, '{label} {bar} {percentage}% | {done} of {all} {unit}{bytes} | {rate}/s | ETA {eta_formatted}'));
+  return {
+    shown: true,
+    update: (p) => {
+      const c = describe(p);
+      const bytes = c.totalBytes === undefined ? '' : `, ${formatBytes(c.bytes ?? 0)} of ${formatBytes(c.totalBytes)}`;
+      bars.show(c.id, c.done, c.total, (since) => {
+        const rate = (c.done / Math.max(0.001, (Date.now() - since) / 1000)).toFixed(1);
+        return { label: c.label, done: c.done, all: c.total, unit: c.unit, bytes, rate };
+      });
+    },
+    waiting: () => undefined,
+    stop: bars.stop,
+  };
+}
+
+/** Prune's steps: per job and target the snapshots decided, per deduplicating target the snapshots read and the packs deleted. */
+export function pruneProgress(io: Io, options: { progress?: ProgressMode; json?: boolean }): Promise<Progress<PruneProgress>> {
+  const units = { snapshots: 'snapshots', mark: 'snapshots read', delete: 'packs deleted' } as const;
+  return countProgress<PruneProgress>(io, options, 'prune', (p) => {
+    const where = `${p.job ? `${p.job} @ ` : ''}${p.target}`;
+    return { id: `${p.step} ${where}`, label: `${p.step} ${where}`, unit: units[p.step], ...p };
+  });
+}
+
+/** `recover --discard`: the objects of each interrupted backup removed. */
+export function discardProgress(io: Io, options: { progress?: ProgressMode; json?: boolean }): Promise<Progress<DiscardProgress>> {
+  return countProgress<DiscardProgress>(io, options, 'recover', (p) => ({ id: p.operationId, label: p.operationId, unit: 'objects removed', ...p }));
 }

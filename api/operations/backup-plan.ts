@@ -4,6 +4,7 @@
  * (they may stop services), a source's own `prepare` (a database's consistent copy, made locally) does.
  */
 import type { JobConfig } from '../../core/config/load.js';
+import type { SourceContext, SourcePlugin } from '../../core/contracts.js';
 import { asFailsafeError } from '../../core/errors.js';
 import type { Deployment } from '../container.js';
 import type { BackupFailure, BackupOptions, BackupPlan, PlannedRead } from '../options.js';
@@ -25,12 +26,7 @@ export async function planBackup(
         const read: PlannedRead = { name: source.name, type: source.type, entries: 0, files: 0, bytes: 0 };
         await source.prepare?.(context);
         try {
-          for await (const entry of source.entries(context)) {
-            read.entries++;
-            if (entry.type !== 'file') continue;
-            read.files++;
-            read.bytes += entry.size;
-          }
+          await countEntries(source, context, read);
         } finally {
           if (source.prepare) await source.cleanup?.();
         }
@@ -44,4 +40,22 @@ export async function planBackup(
     }
   }
   return { plan, failures };
+}
+
+/**
+ * Adds the source's entries, files and file bytes to `read`: a walk that stats and reads nothing else. Hard links count
+ * as the files and bytes a backup reads: a deduplicating one (`hardLinks: false`) reads a linked file once, by its first name.
+ */
+export async function countEntries(
+  source: SourcePlugin,
+  context: SourceContext,
+  read: { entries: number; files: number; bytes: number },
+  hardLinks = true,
+): Promise<void> {
+  for await (const entry of source.entries(context)) {
+    read.entries++;
+    if (entry.type !== 'file' || (!hardLinks && entry.hardLink !== undefined)) continue;
+    read.files++;
+    read.bytes += entry.size;
+  }
 }

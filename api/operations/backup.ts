@@ -17,6 +17,7 @@ import { pickDefined } from '../../core/util/defined.js';
 import type { Deployment } from '../container.js';
 import type { BackupFailure, BackupOptions, BackupOutcome } from '../options.js';
 import { unfiltered } from '../source-filters.js';
+import { withTotals } from './backup-totals.js';
 import { checkpointStore } from './checkpoints.js';
 import { recordOwnSnapshots, warnIfSeenGone } from './rollback.js';
 import { settleForBackup } from './settle.js';
@@ -144,17 +145,21 @@ async function lockedRun(
   try {
     lock = await acquireJobLock(lockTargets, job.name, { warn, ...(options.lockWaitMs === undefined ? {} : { waitMs: options.lockWaitMs }) });
     const hookContext = { job: job.name, cwd: deployment.loaded.dir, ...pickDefined({ signal: options.signal, warn: options.warn }) };
-    await withHooks(job.hooks, hookContext, async () => {
-      if (deployment.config.repository.format === 2) {
-        const { backupDeduplicatedJob } = await import('./dedup-backup.js');
-        return record(await backupDeduplicatedJob(deployment, job, options, sink.progress, (sources) => sourceFailures.wrap(sources)));
-      }
-      const journalSettings = { encryption: settings.encryption, segmentSize: settings.segmentSize, compression: stagesName(settings.stages) };
-      const journal = await BackupJournal.open(checkpoints, job.name, targets, journalSettings, warn);
-      if (journal.resumed) warn(`resuming the interrupted backup ${journal.id} of ${job.name}: ${journal.known.size} segments already stored`);
-      const sources = sourceFailures.wrap(deployment.sources(job, pickDefined({ exclude: options.exclude, include: options.include })));
-      record(await runBackup({ name: job.name, sources, targets }, settings, { ...options, onProgress: sink.progress, journal }));
-    });
+    // After `before`: the hook may write what the sources hold (a dump), and the totals walk must count it.
+    await withHooks(job.hooks, hookContext, () =>
+      withTotals(deployment, job, options, sink.progress, async (progress) => {
+        if (deployment.config.repository.format === 2) {
+          const { backupDeduplicatedJob } = await import('./dedup-backup.js');
+          return record(await backupDeduplicatedJob(deployment, job, options, progress, (sources) => sourceFailures.wrap(sources)));
+        }
+        const journalSettings = { encryption: settings.encryption, segmentSize: settings.segmentSize, compression: stagesName(settings.stages) };
+        const journal = await BackupJournal.open(checkpoints, job.name, targets, journalSettings, warn);
+        if (journal.resumed) warn(`resuming the interrupted backup ${journal.id} of ${job.name}: ${journal.known.size} segments already stored`);
+        const sources = sourceFailures.wrap(deployment.sources(job, pickDefined({ exclude: options.exclude, include: options.include })));
+        record(await runBackup({ name: job.name, sources, targets }, settings, { ...options, onProgress: progress.update, journal }));
+        progress.completed();
+      }),
+    );
     await recordOwnSnapshots(deployment, job.name, outcome.snapshots.slice(first), settings.encryption.signer?.publicKey);
   } finally {
     await lock?.release().catch(() => undefined);

@@ -9,7 +9,7 @@ import { FailsafeError } from '../../core/errors.js';
 import type { FoundLock } from '../../core/repository/locks.js';
 import { Repository } from '../../core/repository/repository.js';
 import type { Deployment } from '../container.js';
-import type { RecoverableOperation, SelectOptions } from '../options.js';
+import type { DiscardOptions, RecoverableOperation, SelectOptions } from '../options.js';
 import { selectRepositories } from './select.js';
 
 type WarnOption = { warn?: (message: string) => void };
@@ -67,7 +67,7 @@ async function snapshotExists(deployment: Deployment, job: string, id: string): 
 }
 
 /** Forgets an unfinished operation; for a backup, also removes the segments its run stored, holding the job's lock. */
-export async function discard(deployment: Deployment, operationId: string, options: WarnOption = {}): Promise<void> {
+export async function discard(deployment: Deployment, operationId: string, options: DiscardOptions = {}): Promise<void> {
   const op = (await recoverable(deployment, options)).find((o) => o.operationId === operationId);
   if (!op) throw new FailsafeError('E_NOT_FOUND', `no unfinished operation "${operationId}"`);
   const store = checkpointStores(deployment, options.warn).find((s) => s.storage.targetName === op.target)!;
@@ -76,7 +76,16 @@ export async function discard(deployment: Deployment, operationId: string, optio
   const lock = await Repository.lockJob(repositories, op.job, options.warn ? { warn: options.warn } : {});
   try {
     // A backup that completed after all left a snapshot, not leftovers: removeUnfinished leaves it alone.
-    for (const repository of repositories) await repository.removeUnfinished(op.job, op.snapshotId);
+    const found = await Promise.all(repositories.map(async (r) => (await r.unfinished(op.job!)).get(op.snapshotId!) ?? []));
+    const sizes = new Map(found.flat().map((o) => [o.key, o.size]));
+    const progress = { operationId, done: 0, total: sizes.size, bytes: 0, totalBytes: [...sizes.values()].reduce((a, b) => a + b, 0) };
+    const deleted = (key: string): void => {
+      Object.assign(progress, { done: progress.done + 1, bytes: progress.bytes + (sizes.get(key) ?? 0) });
+      options.onProgress?.({ ...progress });
+    };
+    // Only the objects listed, each counted as it goes; what a crash left since is the next prune's.
+    for (const [i, repository] of repositories.entries())
+      await repository.removeUnfinished(op.job, op.snapshotId, { objects: found[i]!.map((o) => o.key), deleted });
     await store.discard(operationId);
   } finally {
     await lock.release();

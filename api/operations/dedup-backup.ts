@@ -48,7 +48,7 @@ export async function backupDeduplicatedJob(
   deployment: Deployment,
   job: JobConfig,
   options: BackupOptions,
-  onProgress?: (progress: BackupProgress) => void,
+  progress?: { update: (progress: BackupProgress) => void; completed: () => void },
   wrapSources: (sources: SourcePlugin[]) => SourcePlugin[] = (sources) => sources,
 ): Promise<{ snapshots: SnapshotSummary[]; failedTargets: TargetFailure[] }> {
   const { backupDeduplicated } = await import('../../core/dedup/backup.js');
@@ -71,7 +71,7 @@ export async function backupDeduplicatedJob(
         ...(repository.packSize === undefined ? {} : { packSize: repository.packSize }),
         ...(options.tags?.length ? { tags: options.tags } : {}),
         ...(options.forceReread ? { forceReread: true } : {}),
-        ...(onProgress ? { onProgress: (p: DedupProgress) => onProgress({ job: job.name, targets: [storage.targetName], segments: 0, ...p }) } : {}),
+        ...(progress ? { onProgress: (p: DedupProgress) => progress.update({ job: job.name, targets: [storage.targetName], segments: 0, ...p }) } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.warn ? { warn: options.warn } : {}),
       });
@@ -85,6 +85,7 @@ export async function backupDeduplicatedJob(
         bytes,
         storedBytes,
       });
+      progress?.completed();
     } catch (err) {
       if (options.signal?.aborted) throw err;
       result.failedTargets.push({ target: storage.targetName, error: asFailsafeError(err) });

@@ -44,7 +44,9 @@ export async function runBackup(context: Omit<CommandContext, 'backup'>, jobs: s
       ...pickDefined({ exclude: options.exclude, include: options.include }),
       ...(options.dryRun ? { dryRun: true } : {}),
     };
-    const run = failsafe.backup(jobs, { warn, onProgress: progress.update, signal: cancel.signal, ...chosen }).finally(progress.stop);
+    // Only a shown progress asks for events: with them the backup walks its sources a second time for the totals.
+    const watched = progress.shown ? { onProgress: progress.update } : {};
+    const run = failsafe.backup(jobs, { warn, ...watched, signal: cancel.signal, ...chosen }).finally(progress.stop);
     const outcome = await run.catch(async (err: unknown) => {
       throw cancel.received() ? await cancelled(failsafe, cancel.received()!, warn) : err;
     });

@@ -4,16 +4,18 @@ import type { PruneReport } from '../../core/maintenance/prune.js';
 import { ExitCode, FailsafeError } from '../../core/errors.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 import { formatBytes } from '../output.js';
+import { pruneProgress, withProgressOption, type ProgressMode } from '../progress.js';
 
 interface PruneCliOptions extends CommonOptions {
   job?: string;
   target?: string;
   dryRun?: boolean;
   orphanGrace: string;
+  progress?: ProgressMode;
 }
 
 export function registerPrune({ command, open, print, warn, io, setExit }: CommandContext): void {
-  command('prune', "remove snapshots the jobs' retention policies no longer keep, and leftovers of interrupted backups")
+  withProgressOption(command('prune', "remove snapshots the jobs' retention policies no longer keep, and leftovers of interrupted backups"))
     .option('--job <job>', 'only this job')
     .option('--target <target>', 'only this target')
     .option('--dry-run', 'show what would be kept and removed, remove nothing')
@@ -23,18 +25,22 @@ export function registerPrune({ command, open, print, warn, io, setExit }: Comma
       if (!grace || grace.years > 0 || grace.months > 0)
         throw new FailsafeError('E_USAGE', `--orphan-grace "${options.orphanGrace}": expected a duration like 36h, 2d or 1w`);
       const failsafe = await open(options);
+      const progress = await pruneProgress(io, options);
       try {
         const report = await failsafe.prune({
+          ...(progress.shown ? { onProgress: progress.update } : {}),
           ...(options.job ? { job: options.job } : {}),
           ...(options.target ? { target: options.target } : {}),
           dryRun: options.dryRun === true,
           orphanGraceMs: (grace.days * 24 + grace.hours) * 3_600_000,
           warn,
         });
+        progress.stop();
         print(report, () => formatPrune(report));
         for (const e of report.errors) io.stderr.write(`error: ${e.job ? `job ${e.job}, ` : ''}target ${e.target}: ${e.message.split('\n')[0]} [${e.code}]\n`);
         if (report.errors.length > 0) setExit(report.snapshots.length > 0 ? ExitCode.partial : ExitCode.failed);
       } finally {
+        progress.stop();
         await failsafe.close();
       }
     });

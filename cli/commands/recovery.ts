@@ -12,11 +12,13 @@ import { count } from '../../core/util/count.js';
 import type { RecoverableOperation } from '../../api/failsafe.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 import { askYesNo, formatBytes } from '../output.js';
+import { discardProgress, withProgressOption, type ProgressMode } from '../progress.js';
 
 interface RecoverOptions extends CommonOptions {
   yes?: boolean;
   discard?: boolean;
   list?: boolean;
+  progress?: ProgressMode;
 }
 
 interface UnlockOptions extends CommonOptions {
@@ -27,7 +29,7 @@ interface UnlockOptions extends CommonOptions {
 
 export function registerRecovery(context: CommandContext): void {
   const { command } = context;
-  command('recover', 'list unfinished operations (interrupted backups, checkpointed jobs) and resume or discard them')
+  withProgressOption(command('recover', 'list unfinished operations (interrupted backups, checkpointed jobs) and resume or discard them'))
     .option('--yes', 'act on every operation without asking (for scripts)')
     .option('--discard', 'discard instead of resuming: forget the checkpoints and remove the stored leftovers')
     .option('--list', 'only list them')
@@ -78,7 +80,14 @@ async function recover(context: CommandContext, options: RecoverOptions): Promis
     if (!options.json) io.stdout.write(ops.map(describe).join(''));
     chosen = await choose(context, ops, options);
     if (options.discard) {
-      for (const op of chosen) await failsafe.discard(op.operationId, { warn });
+      // A resumed backup shows the backup's own progress; a discard counts the objects it removes.
+      const progress = await discardProgress(io, options);
+      const watched = progress.shown ? { onProgress: progress.update } : {};
+      try {
+        for (const op of chosen) await failsafe.discard(op.operationId, { warn, ...watched });
+      } finally {
+        progress.stop();
+      }
       print({ discarded: chosen.map((op) => op.operationId) }, () => chosen.map((op) => `discarded ${op.operationId}\n`).join(''));
       chosen = [];
     }

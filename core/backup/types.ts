@@ -22,9 +22,13 @@ export interface BackupProgress {
   /** The entry being read, as `<source>/<path>`. */
   file?: string;
   files: number;
+  /** Bytes read, counting those of files a files cache showed unchanged (format 2): what is done of `totalBytes`. */
   bytesRead: number;
   storedBytes: number;
   segments: number;
+  /** What the run will read, once a walk of the sources beside it (stat only) has counted it; absent until then. */
+  totalFiles?: number;
+  totalBytes?: number;
 }
 
 export interface BackupRunOptions {

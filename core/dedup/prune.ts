@@ -44,6 +44,16 @@ export interface DedupPruneInput {
   now?: Date;
   dryRun?: boolean;
   signal?: AbortSignal;
+  onProgress?: (progress: DedupPruneProgress) => void;
+}
+
+/** `mark`: kept snapshots read of `total`; `delete`: packs deleted (swept and repacked ones), with their bytes. */
+export interface DedupPruneProgress {
+  step: 'mark' | 'delete';
+  done: number;
+  total: number;
+  bytes?: number;
+  totalBytes?: number;
 }
 
 export interface DedupPruneReport {
@@ -76,7 +86,7 @@ export async function pruneDeduplicated(input: DedupPruneInput): Promise<DedupPr
   const open = (slots: KeySlot[]): SecretstreamCipher => new SecretstreamCipher(keyRing.open(slots));
   const loaded = await loadIndex(storage, indexCipher, { open, ...options });
   // Marked before anything is deleted: a kept snapshot whose chunks the index lacks stops the prune untouched.
-  const marks = await mark(storage, kept, loaded, indexCipher);
+  const marks = await mark(storage, kept, loaded, indexCipher, (done) => input.onProgress?.({ step: 'mark', done, total: kept.length }));
   if (!input.dryRun) for (const name of forgotten) await storage.delete(`${SNAPSHOTS_PREFIX}${name}`, options);
   const sizes = new Map<string, { size: number; modified?: Date }>();
   for await (const object of storage.list(PACKS_PREFIX, options)) sizes.set(object.key, object);
@@ -118,11 +128,25 @@ export async function pruneDeduplicated(input: DedupPruneInput): Promise<DedupPr
     await storage.put(indexKey, encodeIndex(index, indexCipher), options);
     crashPoint('prune-index-written');
     await deleteAll(storage, loaded.indexObjects, 'prune-index-deleted', options);
-    await deleteAll(storage, sweep, 'prune-pack-deleted', options);
+    await deleteAll(storage, sweep, 'prune-pack-deleted', options, packsDeleted(sizes, sweep.length, report.removedBytes, input.onProgress));
     remaining = { packs: index.map((p) => p.key), indexObjects: [indexKey] };
   }
   report.extendedLocks = await extendLocks(storage, [CONFIG_KEY, ...remaining.indexObjects, ...remaining.packs], options);
   return report;
+}
+
+/** The `delete` step's progress: packs deleted of `total`, and the bytes they held. */
+function packsDeleted(
+  sizes: Map<string, { size: number }>,
+  total: number,
+  totalBytes: number,
+  onProgress: DedupPruneInput['onProgress'],
+): (key: string, done: number) => void {
+  let bytes = 0;
+  return (key, done) => {
+    bytes += sizes.get(key)?.size ?? 0;
+    onProgress?.({ step: 'delete', done, total, bytes, totalBytes });
+  };
 }
 
 function maxUnused(input: DedupPruneInput): number {
@@ -160,10 +184,12 @@ async function deleteAll(
   keys: string[],
   point: 'prune-index-deleted' | 'prune-pack-deleted',
   options: { signal?: AbortSignal },
+  deleted?: (key: string, done: number) => void,
 ): Promise<void> {
   for (const [n, key] of keys.entries()) {
     await storage.delete(key, options);
     crashPoint(point, n + 1);
+    deleted?.(key, n + 1);
   }
 }
 
@@ -197,7 +223,13 @@ interface Marks {
 }
 
 /** One bit per index entry: set when a kept snapshot references that chunk. */
-async function mark(storage: Storage, snapshots: string[], loaded: LoadedRepositoryIndex, indexCipher: SecretstreamCipher): Promise<Marks> {
+async function mark(
+  storage: Storage,
+  snapshots: string[],
+  loaded: LoadedRepositoryIndex,
+  indexCipher: SecretstreamCipher,
+  read: (done: number) => void,
+): Promise<Marks> {
   const bases: number[] = [];
   let total = 0;
   for (const pack of loaded.all) {
@@ -205,7 +237,7 @@ async function mark(storage: Storage, snapshots: string[], loaded: LoadedReposit
     total += pack.entries.length;
   }
   const bits = new Uint8Array(Math.ceil(total / 8));
-  for (const key of snapshots) {
+  for (const [n, key] of snapshots.entries()) {
     const bytes = await storage.getBuffer(key);
     const what = `${storage.targetName}:${key}`;
     decodeSnapshotHeaderV2(bytes, what);
@@ -215,6 +247,7 @@ async function mark(storage: Storage, snapshots: string[], loaded: LoadedReposit
       const bit = bases[at.pack]! + entryAt(loaded.all[at.pack]!.entries, at.offset);
       bits[bit >> 3]! |= 1 << (bit & 7);
     }
+    read(n + 1);
   }
   return { isUsed: (pack, entry) => ((bits[(bases[pack]! + entry) >> 3]! >> ((bases[pack]! + entry) & 7)) & 1) === 1 };
 }

@@ -7,7 +7,7 @@
  * write a snapshot naming a chunk that is gone.
  */
 import type { KeyRing } from '../crypto/keys.js';
-import type { DedupPruneReport } from '../dedup/prune.js';
+import type { DedupPruneProgress, DedupPruneReport } from '../dedup/prune.js';
 import { SNAPSHOTS_PREFIX } from '../dedup/snapshot.js';
 import { CONFIG_KEY } from '../pack/repository-config.js';
 import { acquireJobLock, type HeldLock } from '../repository/locks.js';
@@ -29,7 +29,7 @@ export async function isDeduplicating(storage: Storage, options: { signal?: Abor
 export async function prunePacks(
   storage: Storage,
   settings: PackPruneSettings,
-  options: { dryRun?: boolean; now?: Date; signal?: AbortSignal; warn?: (message: string) => void },
+  options: { dryRun?: boolean; now?: Date; signal?: AbortSignal; warn?: (message: string) => void; onProgress?: (progress: DedupPruneProgress) => void },
 ): Promise<DedupPruneReport> {
   const opts = options.signal ? { signal: options.signal } : {};
   const jobs = new Set(settings.jobs);
@@ -46,6 +46,7 @@ export async function prunePacks(
       ...(settings.packSize === undefined ? {} : { packSize: settings.packSize }),
       ...(options.now ? { now: options.now } : {}),
       ...(options.dryRun ? { dryRun: true } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...opts,
     });
   } finally {

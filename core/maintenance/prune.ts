@@ -6,7 +6,7 @@
  * a target, and a snapshot whose manifest is under a retention lock.
  */
 import type { PreviousCopy } from '../restore/previous-copies.js';
-import type { DedupPruneReport } from '../dedup/prune.js';
+import type { DedupPruneProgress, DedupPruneReport } from '../dedup/prune.js';
 import { asFailsafeError, FailsafeError } from '../errors.js';
 import { isDeduplicating, prunePacks, type PackPruneSettings } from './prune-packs.js';
 import { applyRetention, type RetentionPolicy } from './retention.js';
@@ -30,6 +30,17 @@ export interface PruneOptions {
   signal?: AbortSignal;
   /** How deduplicating targets are swept after retention (keys, pack size); such targets are skipped with an error without it. */
   packs?: PackPruneSettings;
+  onProgress?: (progress: PruneProgress) => void;
+}
+
+/**
+ * One step of a prune, counting up to its `total`: `snapshots`, a job's snapshots in a target decided (and removed);
+ * on a deduplicating target, `mark`, the kept snapshots read, and `delete`, the packs deleted with their `bytes`.
+ */
+export interface PruneProgress extends Omit<DedupPruneProgress, 'step'> {
+  step: 'snapshots' | DedupPruneProgress['step'];
+  target: string;
+  job?: string;
 }
 
 export interface PruneDecision {
@@ -89,7 +100,9 @@ export async function prune(tasks: PruneTask[], options: PruneOptions = {}): Pro
       if (!(await isDeduplicating(storage, options.signal ? { signal: options.signal } : {}))) continue;
       if (!options.packs)
         throw new FailsafeError('E_USAGE', `target "${storage.targetName}" is a deduplicating repository: its packs are swept by failsafe prune`);
-      report.packs[storage.targetName] = await prunePacks(storage, options.packs, { ...options, now });
+      const { onProgress, ...rest } = options;
+      const sweep = onProgress ? { onProgress: (p: DedupPruneProgress): void => onProgress({ ...p, target: storage.targetName }) } : {};
+      report.packs[storage.targetName] = await prunePacks(storage, options.packs, { ...rest, now, ...sweep });
     } catch (err) {
       fail(storage.targetName, undefined, err);
     }
@@ -140,6 +153,7 @@ async function pruneSnapshots(task: PruneTask, now: Date, options: PruneOptions)
     }
     if (!d.keep && !options.dryRun) await repository.deleteSnapshot(job, id, opts);
     out.push({ id, job, target: storage.targetName, createdAt, action: d.keep ? 'keep' : 'remove', reasons: d.reasons });
+    options.onProgress?.({ step: 'snapshots', target: storage.targetName, job, done: out.length, total: decisions.length });
   }
   return out;
 }

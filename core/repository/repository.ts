@@ -37,6 +37,8 @@ import { pauseForTest } from '../testing/test-hooks.js';
 /** Options of a removal: `objects`, when given, limits it to those keys (as listed earlier) instead of listing again. */
 export interface RemoveUnfinishedOptions extends StorageOptions {
   objects?: string[];
+  /** Called after each object is deleted (a discard's progress). */
+  deleted?: (key: string) => void;
 }
 
 export class Repository {
@@ -178,16 +180,19 @@ export class Repository {
    * is a snapshot, not leftovers. Resolves with whether anything was removed.
    */
   async removeUnfinished(job: string, id: string, options: RemoveUnfinishedOptions = {}): Promise<boolean> {
-    const { objects, ...storageOptions } = options;
+    const { objects, deleted, ...storageOptions } = options;
     if (await this.hasSnapshot(job, id, storageOptions)) return false;
-    await this.#deleteData(job, id, objects, storageOptions);
+    await this.#deleteData(job, id, objects, storageOptions, deleted);
     return true;
   }
 
-  async #deleteData(job: string, id: string, objects: string[] | undefined, options: StorageOptions): Promise<void> {
+  async #deleteData(job: string, id: string, objects: string[] | undefined, options: StorageOptions, deleted?: (key: string) => void): Promise<void> {
     if (objects) {
       const prefix = snapshotDataPrefix(job, id);
-      for (const key of objects.filter((k) => k.startsWith(prefix))) await this.storage.delete(key, options);
+      for (const key of objects.filter((k) => k.startsWith(prefix))) {
+        await this.storage.delete(key, options);
+        deleted?.(key);
+      }
       return;
     }
     for await (const object of this.snapshotData(job, id, options)) {

@@ -43,6 +43,15 @@ describe.skipIf(!hasScript)('on a terminal', () => {
     expect(screen).toMatch(/ok: \d+ objects checked/);
   });
 
+  it('backup shows a bar with percentage, bytes of the total, rate and ETA', async () => {
+    const d = await makeDeployment();
+    const { code, screen } = await onTerminal(['backup', '-c', d.config], /^$ never/, '');
+    expect(code, screen).toBe(0);
+    // Drawn once more as the bar stops, at the run's total: 100% whatever the machine's speed.
+    expect(screen).toMatch(/app \S+ 100% \| \d+ files \| .* of .* read \| .* stored \| .*\/s \| ETA 0s/);
+    expect(screen).toMatch(/snapshot \S+ of app stored in disk/);
+  });
+
   it('Ctrl-C at the restore question is E_ABORTED, exit 1, and changes nothing', async () => {
     const d = await makeDeployment();
     expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);

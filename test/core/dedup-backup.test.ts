@@ -13,7 +13,7 @@ import { DirectorySource } from '../../plugins/directory/directory.js';
 import { createSegmentCodec } from '../../core/codec/compression.js';
 import { KeyRing } from '../../core/crypto/keys.js';
 import { backupDeduplicated } from '../../core/dedup/backup.js';
-import { pruneDeduplicated } from '../../core/dedup/prune.js';
+import { pruneDeduplicated, type DedupPruneProgress } from '../../core/dedup/prune.js';
 import { repositoryStats } from '../../core/dedup/stats.js';
 import { restoreDeduplicated } from '../../core/dedup/restore.js';
 import { Storage } from '../../core/repository/storage.js';
@@ -154,7 +154,19 @@ describe('prune of a deduplicating repository', () => {
     const later = new Date(Date.now() + 2 * 60 * 60 * 1000);
     const dry = await pruneDeduplicated({ storage: s.storage, keyRing: s.keyRing, forget: [`app/${ids[0]}`, `app/${ids[1]}`], now: later, dryRun: true });
     expect(await sizeOf()).toBe(before);
-    const report = await pruneDeduplicated({ storage: s.storage, keyRing: s.keyRing, forget: [`app/${ids[0]}`, `app/${ids[1]}`], now: later });
+    const steps: DedupPruneProgress[] = [];
+    const onProgress = (p: DedupPruneProgress): number => steps.push(p);
+    const report = await pruneDeduplicated({ storage: s.storage, keyRing: s.keyRing, forget: [`app/${ids[0]}`, `app/${ids[1]}`], now: later, onProgress });
+    // The kept snapshot read to mark what it uses, then each pack deleted with its bytes, up to the report's figures.
+    expect(steps.filter((p) => p.step === 'mark')).toEqual([{ step: 'mark', done: 1, total: 1 }]);
+    const deleted = steps.filter((p) => p.step === 'delete');
+    expect(deleted.map((p) => p.done)).toEqual(deleted.map((_, i) => i + 1));
+    expect(deleted.at(-1)).toMatchObject({
+      done: report.removedPacks,
+      total: report.removedPacks,
+      bytes: report.removedBytes,
+      totalBytes: report.removedBytes,
+    });
     expect(report.forgotten.sort()).toEqual([`app/${ids[0]}`, `app/${ids[1]}`].sort());
     expect(report).toMatchObject({ removedPacks: dry.removedPacks, tooYoung: 0 });
     expect(report.removedPacks).toBeGreaterThan(0);
