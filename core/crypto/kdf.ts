@@ -1,4 +1,6 @@
 /** What the key slots and identity files share: the Argon2id limits and the base64 of their fields. */
+import { FailsafeError } from '../errors.js';
+import { decodeBase64 } from '../util/base64.js';
 
 const MiB = 1024 * 1024;
 
@@ -44,6 +46,9 @@ export function b64(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('base64');
 }
 
+/** Bytes of a key slot's base64 field; one that is not the canonical spelling of its bytes is damage (E_CORRUPT). */
 export function unb64(text: string): Uint8Array {
-  return new Uint8Array(Buffer.from(text, 'base64'));
+  const bytes = decodeBase64(text);
+  if (bytes === undefined) throw new FailsafeError('E_CORRUPT', 'a key slot holds malformed base64');
+  return new Uint8Array(bytes);
 }

@@ -137,7 +137,7 @@ export class KeyRing {
         if (identities.length > 0) tried.push('identity');
         for (const identity of identities) {
           const key = this.#unseal(slot, identity);
-          if (key !== undefined) return { key, slot };
+          if (key !== undefined) return { key: checkedKeyId(slot, recipientKeyId(this.#sodium, identity.publicKey), key), slot };
         }
         continue;
       }
@@ -147,7 +147,7 @@ export class KeyRing {
       if (kek === undefined) continue;
       tried.push(slot.type);
       const key = this.#unwrap(slot, kek);
-      if (key !== undefined) return { key, slot };
+      if (key !== undefined) return { key: slot.type === 'keyfile' ? checkedKeyId(slot, keyIdOf(this.#sodium, kek), key) : key, slot };
     }
     if (tried.length === 0) {
       const needs = [...new Set(slots.map((slot) => SLOT_NEEDS[slot.type] ?? slot.type))].join(' or ');
@@ -196,6 +196,12 @@ export class KeyRing {
       return undefined;
     }
   }
+}
+
+/** A slot's key id is not part of what it seals: one that names another key than the one that opened it is damage. */
+function checkedKeyId(slot: { keyId: string }, opener: string, key: Uint8Array): Uint8Array {
+  if (slot.keyId !== opener) throw new FailsafeError('E_CORRUPT', `a key slot names key ${slot.keyId} but opens with key ${opener}`);
+  return key;
 }
 
 function keyIdOf(sodium: Sodium, key: Uint8Array): string {

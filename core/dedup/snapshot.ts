@@ -13,6 +13,7 @@ import { getSodium } from '../crypto/sodium.js';
 import { FailsafeError } from '../errors.js';
 import type { ManifestSource } from '../format/manifest.js';
 import { signatureField } from '../format/manifest-signature.js';
+import { decodeBase64 } from '../util/base64.js';
 
 export const SNAPSHOTS_PREFIX = 'snapshots/';
 const MAX_SNAPSHOT = 64 * 1024 * 1024;
@@ -178,8 +179,18 @@ export function decodeSnapshotBodyV2(bytes: Buffer, open: (slots: KeySlot[]) => 
 
 /** Every chunk id the snapshot uses, opened with the index key (what prune marks). */
 export function decodeSnapshotReferences(bytes: Buffer, indexCipher: SegmentCipher, what: string): Buffer[] {
-  const stored = parse(bytes, what);
-  return ids(JSON.parse(indexCipher.decrypt(Buffer.from(stored.references, 'base64'), REFERENCES).toString('utf8')) as unknown, what);
+  return ids(JSON.parse(openReferences(bytes, indexCipher, what).toString('utf8')) as unknown, what);
+}
+
+/**
+ * The sealed reference list, authenticated: a restore does not need it, but a
+ * damaged one is refused there too (E_CORRUPT or E_CHECKSUM), not left for
+ * the next prune to find.
+ */
+export function openReferences(bytes: Buffer, indexCipher: SegmentCipher, what: string): Buffer {
+  const sealed = decodeBase64(parse(bytes, what).references);
+  if (sealed === undefined) throw corrupt(what, 'its references');
+  return indexCipher.decrypt(sealed, REFERENCES);
 }
 
 /** The key slots of the object's run key, and the public key that signed it (checked by snapshotSignerV2 first). */

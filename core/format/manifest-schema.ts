@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { FailsafeError } from '../errors.js';
 import { isWellFormedName } from '../fs/name-bytes.js';
+import { isCanonicalBase64 } from '../util/base64.js';
 
 /** Longest public header (H): a few hundred key slots fit many times over. */
 export const MAX_HEADER_BYTES = 1024 * 1024;
@@ -44,7 +45,8 @@ const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'is not a SHA-256');
 const base64 = z
   .string()
   .max(64 * 1024)
-  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'is not base64');
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'is not base64')
+  .refine(isCanonicalBase64, 'is not canonical base64');
 
 /** One path segment: what a source name must be, as it names a folder under `restore --to`. */
 const sourceName = z

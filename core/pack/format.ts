@@ -15,6 +15,7 @@
 import type { SegmentCipher } from '../contracts.js';
 import type { KeySlot } from '../crypto/keys.js';
 import { FailsafeError } from '../errors.js';
+import { decodeBase64 } from '../util/base64.js';
 
 export const PACK_MAGIC = Buffer.from('FSPACK02');
 const LENGTH_BYTES = 4;
@@ -144,7 +145,7 @@ export function checkRows(rows: unknown, dataEnd: number, what: string): PackEnt
 function checkEntry(row: unknown, what: string, i: number): PackEntry {
   if (!Array.isArray(row) || row.length !== 5) throw corrupt(what, `chunk ${i} of its header`);
   const [id, kind, offset, length, plainLength] = row as unknown[];
-  const idBytes = typeof id === 'string' ? Buffer.from(id, 'base64') : Buffer.alloc(0);
+  const idBytes = (typeof id === 'string' && decodeBase64(id)) || Buffer.alloc(0);
   if (idBytes.length !== 32 || (kind !== 0 && kind !== 1) || !isSize(offset) || !isSize(length) || !isSize(plainLength))
     throw corrupt(what, `chunk ${i} of its header`);
   return { id: idBytes, kind: kind === 1 ? 'tree' : 'data', offset, length, plainLength };

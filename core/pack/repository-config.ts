@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { SecretstreamCipher } from '../crypto/segment-cipher.js';
 import type { KeyRing, KeySlot } from '../crypto/keys.js';
 import { FailsafeError } from '../errors.js';
+import { decodeBase64 } from '../util/base64.js';
 import type { Storage } from '../repository/storage.js';
 
 export const CONFIG_KEY = 'config';
@@ -87,9 +88,11 @@ export function readConfig(bytes: Buffer, keyRing: KeyRing, what: string): Repos
   if (typeof config.id !== 'string' || !/^[0-9a-f]{32}$/.test(config.id) || !Array.isArray(config.slots) || typeof config.keys !== 'string')
     throw bad('its fields');
   const master = keyRing.open(config.slots);
+  const sealed = decodeBase64(config.keys);
+  if (sealed === undefined) throw bad('its sealed keys');
   let keys: Record<string, unknown>;
   try {
-    keys = JSON.parse(new SecretstreamCipher(master).decrypt(Buffer.from(config.keys, 'base64'), CONTEXT).toString('utf8')) as Record<string, unknown>;
+    keys = JSON.parse(new SecretstreamCipher(master).decrypt(sealed, CONTEXT).toString('utf8')) as Record<string, unknown>;
   } catch (err) {
     if (err instanceof FailsafeError) throw new FailsafeError(err.code, `${what}: ${err.message}`, { cause: err });
     throw bad('its sealed keys');
