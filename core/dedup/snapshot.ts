@@ -162,7 +162,9 @@ export function decodeSnapshotHeaderV2(bytes: Buffer, what: string): SnapshotHea
 /** The body, opened with the run key's cipher that `open` gives for its slots. */
 export function decodeSnapshotBodyV2(bytes: Buffer, open: (slots: KeySlot[]) => SegmentCipher, what: string): SnapshotHeaderV2 & SnapshotBodyV2 {
   const stored = parse(bytes, what);
-  const opened = JSON.parse(open(stored.slots).decrypt(Buffer.from(stored.body, 'base64'), BODY).toString('utf8')) as {
+  const body = decodeBase64(stored.body);
+  if (body === undefined) throw corrupt(what, 'its body');
+  const opened = JSON.parse(open(stored.slots).decrypt(body, BODY).toString('utf8')) as {
     sources?: unknown;
     tree?: unknown;
     id?: unknown;
@@ -233,7 +235,7 @@ function publicFields(header: SnapshotHeaderV2): unknown {
 function ids(value: unknown, what: string): Buffer[] {
   if (!Array.isArray(value)) throw corrupt(what, 'a list of chunk ids');
   return value.map((v) => {
-    const id = typeof v === 'string' ? Buffer.from(v, 'base64') : Buffer.alloc(0);
+    const id = (typeof v === 'string' && decodeBase64(v)) || Buffer.alloc(0);
     if (id.length !== 32) throw corrupt(what, 'a chunk id');
     return id;
   });

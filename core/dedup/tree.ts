@@ -12,6 +12,7 @@ import type { ManifestEntry } from '../format/manifest.js';
 import { assertHardLink } from '../format/manifest-schema.js';
 import { isWellFormedName } from '../fs/name-bytes.js';
 import { normalizeArchivePath } from '../fs/paths.js';
+import { decodeBase64 } from '../util/base64.js';
 
 /** A manifest entry of format v1 without its place in a tar stream, and with a file's chunks in order (ids, 32 bytes each). */
 export type TreeEntry = Omit<ManifestEntry, 'sha256' | 'segment' | 'offset'> & { chunks?: Buffer[] };
@@ -61,7 +62,7 @@ function checkEntry(raw: Record<string, unknown>): TreeEntry {
     if (sparse === true) entry.sparse = true;
     if (!Array.isArray(chunks)) throw new Error('a file without chunks');
     entry.chunks = chunks.map((c) => {
-      const id = typeof c === 'string' ? Buffer.from(c, 'base64') : Buffer.alloc(0);
+      const id = (typeof c === 'string' && decodeBase64(c)) || Buffer.alloc(0);
       if (id.length !== 32) throw new Error('a chunk id is not 32 bytes');
       return id;
     });

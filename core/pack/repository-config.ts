@@ -98,7 +98,7 @@ export function readConfig(bytes: Buffer, keyRing: KeyRing, what: string): Repos
     throw bad('its sealed keys');
   }
   const key = (name: string): Buffer => {
-    const value = typeof keys[name] === 'string' ? Buffer.from(keys[name], 'base64') : Buffer.alloc(0);
+    const value = (typeof keys[name] === 'string' && decodeBase64(keys[name])) || Buffer.alloc(0);
     if (value.length !== 32) throw bad(name);
     return value;
   };

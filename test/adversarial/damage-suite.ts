@@ -1,8 +1,9 @@
 /**
  * The damage sweep's test (sweep.ts), one file per format so that the two
  * run side by side: bit flips and truncations of every object of a tiny
- * snapshot, each refused with exit 3 or harmless (the exact original
- * restored), never a wrong restore, nothing written around the destination.
+ * snapshot, each refused with exit 3: never a wrong restore, nor damage that
+ * passes unseen because the restore happens not to need the byte, and
+ * nothing written around the destination.
  *
  * By default about SAMPLED flips and as many cuts per object, at every k-th
  * byte (k from the object's size; the cut to nothing and the cut of the last
@@ -26,7 +27,7 @@ export function damageSweep(format: 1 | 2): void {
     });
     afterAll(() => sweep?.close());
 
-    it('every flip and cut is refused with exit 3 or restores exactly the original', { timeout: 7_200_000 }, async () => {
+    it('every flip and cut is refused with exit 3', { timeout: 7_200_000 }, async () => {
       const started = Date.now();
       const trials = FULL ? allTrials(sweep.objects) : sampledTrials(sweep.objects, SAMPLED);
       const { kinds, codes, harmless, wrong } = await runTrials(sweep, trials);
@@ -35,6 +36,7 @@ export function damageSweep(format: 1 | 2): void {
       console.log(`damage sweep, format ${format}${FULL ? ', full' : ''}, ${trials.length} restores in ${seconds} s: ${figures}`);
       if (harmless.length > 0) console.log(`harmless, format ${format}: ${harmless.join('; ')}`);
       expect(wrong).toEqual([]);
+      expect(harmless).toEqual([]);
       expect(Object.values(kinds).reduce((sum, f) => sum + f.refused + f.harmless, 0)).toBe(trials.length);
       // The snapshot itself is untouched: the sweep put every byte back.
       await sweep.failsafe.restore(sweep.id, { to: join(sweep.home, 'after') });
