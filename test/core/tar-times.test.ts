@@ -2,11 +2,12 @@
  * Times outside what a ustar header holds (before 1970, from 2038-01-19 on)
  * go into a PAX `mtime` record, to the millisecond, with a ustar field any
  * reader accepts: Python's tarfile (and GNU tar) read every entry with its
- * exact time, instead of stopping or wrapping. Times inside the range stay
+ * exact time, instead of stopping or wrapping; busybox tar, which reads no
+ * PAX time, extracts every entry with the time at the range's edge. Times inside the range stay
  * byte for byte as tar-stream writes them (test/core/collect.test.ts).
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -69,5 +70,21 @@ describe('tar times outside the ustar range', () => {
     expect(stdout).toContain('1960-01-01 00:00 src/old.txt');
     expect(stdout).toContain('2100-01-01 00:00 src/later');
     expect(stdout.trimEnd().split('\n')).toHaveLength(ENTRIES.length);
+  });
+
+  it('busybox tar extracts every entry; it reads no PAX time, so one outside the range comes back at its edge', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'failsafe-tar-times-'));
+    await writeFile(join(dir, 'stream.tar'), stream());
+    const { stderr } = await promisify(execFile)('busybox', ['tar', '-xf', 'stream.tar'], { cwd: dir });
+    expect(stderr).toBe('');
+    const USTAR_MAX_S = 8 ** 11 - 1;
+    for (const entry of ENTRIES) {
+      const path = join(dir, entry.name);
+      if (entry.type === 'file') expect(await readFile(path, 'utf8'), entry.name).toBe(entry.body);
+      if (entry.type === 'symlink') expect(await readlink(path)).toBe(entry.linkname);
+      if (entry.type !== 'file') continue;
+      const seconds = Math.floor(entry.mtime.getTime() / 1000);
+      expect((await stat(path)).mtimeMs / 1000, entry.name).toBe(Math.min(Math.max(seconds, 0), USTAR_MAX_S));
+    }
   });
 });
