@@ -35,11 +35,19 @@ export function withProgressOption(command: Command): Command {
   );
 }
 
-/** What a run shows: `auto` is a bar only on a terminal that is not CI, and never with --json (stdout is one document then). */
-function shown(io: Io, mode: ProgressMode | undefined, json: boolean | undefined): 'bar' | 'json' | undefined {
-  if (mode === 'json') return 'json';
-  if (mode === 'none' || json || !io.stderr.isTTY || io.env.CI) return undefined;
-  return 'bar';
+/**
+ * What a run shows when it draws no bar: JSON lines with `--progress json`, else nothing when `auto` finds no
+ * terminal (or CI, or --json: stdout is one document then); `undefined` when a bar is to be drawn.
+ */
+function withoutBar<T extends object>(
+  io: Io,
+  options: { progress?: ProgressMode; json?: boolean },
+  operation: string,
+  isLast: (p: T) => boolean,
+): Progress<T> | undefined {
+  if (options.progress === 'json') return jsonLines<T>(io, operation, isLast);
+  if (options.progress === 'none' || options.json || !io.stderr.isTTY || io.env.CI) return silent;
+  return undefined;
 }
 
 /** `{"progress":"restore",…}` lines, at most every 200 ms (and the last one). */
@@ -109,10 +117,9 @@ function backupShare(p: BackupProgress, started: number): { percent: string; of:
 }
 
 export async function backupProgress(io: Io, options: { progress?: ProgressMode; json?: boolean }): Promise<Progress<BackupProgress>> {
-  const how = shown(io, options.progress, options.json);
   // Reading done (bytes at their total) is never held back: the last line of a run says 100%.
-  if (how === 'json') return jsonLines<BackupProgress>(io, 'backup', (p) => p.totalBytes !== undefined && p.bytesRead === p.totalBytes);
-  if (!how) return silent;
+  const plain = withoutBar<BackupProgress>(io, options, 'backup', (p) => p.totalBytes !== undefined && p.bytesRead === p.totalBytes);
+  if (plain) return plain;
   const bar = await newBar(io, '{job} {percent}{files} | {read}{of} read | {stored} stored | {rate}/s{left} | {file}');
   const started = Date.now();
   let running = false;
@@ -164,9 +171,8 @@ async function bytesProgress<T extends BytesOf>(
   operation: string,
   isLast: (p: T) => boolean,
 ): Promise<Progress<T>> {
-  const how = shown(io, options.progress, options.json);
-  if (how === 'json') return jsonLines<T>(io, operation, isLast);
-  if (!how) return silent;
+  const plain = withoutBar<T>(io, options, operation, isLast);
+  if (plain) return plain;
   const bars = barsById(await newBar(io, '{job} {bar} {percentage}% | {done} of {all} | {rate}/s | ETA {eta_formatted} | {file}'));
   return {
     shown: true,
@@ -213,9 +219,8 @@ async function countProgress<T extends { done: number; total: number }>(
   operation: string,
   describe: (p: T) => CountOf,
 ): Promise<Progress<T>> {
-  const how = shown(io, options.progress, options.json);
-  if (how === 'json') return jsonLines<T>(io, operation, (p) => p.done === p.total);
-  if (!how) return silent;
+  const plain = withoutBar<T>(io, options, operation, (p) => p.done === p.total);
+  if (plain) return plain;
   const bars = barsById(await newBar(io, '{label} {bar} {percentage}% | {done} of {all} {unit}{bytes} | {rate}/s | ETA {eta_formatted}'));
   return {
     shown: true,
