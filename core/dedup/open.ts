@@ -21,7 +21,7 @@ import type { ArchiveEntry } from '../read/archive.js';
 import { checkTrust, type ChunkedContent, type OpenedSnapshot } from '../repository/snapshots.js';
 import type { Storage } from '../repository/storage.js';
 import { ChunkPrefetch } from './chunk-prefetch.js';
-import { decodeSnapshotBodyV2, openReferences, snapshotKeyV2, snapshotSignerV2 } from './snapshot.js';
+import { decodeSnapshotBodyV2, snapshotKeyV2, snapshotSignerV2 } from './snapshot.js';
 import { decodeTree, type TreeEntry } from './tree.js';
 
 /** Opens a v2 snapshot; with `trust`, only one signed by a trusted key (or any with `allowUnsigned`), as format 1. */
@@ -32,11 +32,10 @@ export async function openSnapshotV2(storage: Storage, job: string, id: string, 
   const bytes = await storage.getBuffer(snapshotKeyV2(job, id));
   // The signature first, whatever the policy: an altered signed object is E_CHECKSUM even with --allow-unsigned.
   checkTrust(trust, await snapshotSignerV2(bytes, what), what);
-  const snapshot = decodeSnapshotBodyV2(bytes, open, what);
-  if (snapshot.job !== job || snapshot.id !== id) throw new FailsafeError('E_CORRUPT', `${what}: its header names ${snapshot.job}/${snapshot.id}`);
   const { keys } = await openRepositoryKeys(storage, keyRing);
   const indexCipher = new SecretstreamCipher(keys.indexKey);
-  openReferences(bytes, indexCipher, what);
+  const snapshot = decodeSnapshotBodyV2(bytes, open, what, indexCipher);
+  if (snapshot.job !== job || snapshot.id !== id) throw new FailsafeError('E_CORRUPT', `${what}: its header names ${snapshot.job}/${snapshot.id}`);
   const known = await loadIndex(storage, indexCipher, { open });
   // zstd frames carry what they need: a reader needs no record of the level (core/config/load.ts allows zstd alone).
   const reader = new ChunkReader(storage, known, { idKey: keys.idKey, open, openKey }, createSegmentCodec('zstd', 1));

@@ -159,9 +159,19 @@ export function decodeSnapshotHeaderV2(bytes: Buffer, what: string): SnapshotHea
   return header;
 }
 
-/** The body, opened with the run key's cipher that `open` gives for its slots. */
-export function decodeSnapshotBodyV2(bytes: Buffer, open: (slots: KeySlot[]) => SegmentCipher, what: string): SnapshotHeaderV2 & SnapshotBodyV2 {
+/**
+ * The body, opened with the run key's cipher that `open` gives for its slots. With `indexCipher` the sealed
+ * reference list is authenticated too: a restore does not need it, but a damaged one is refused there as well
+ * (E_CORRUPT or E_WRONG_KEY), not left for the next prune to find.
+ */
+export function decodeSnapshotBodyV2(
+  bytes: Buffer,
+  open: (slots: KeySlot[]) => SegmentCipher,
+  what: string,
+  indexCipher?: SegmentCipher,
+): SnapshotHeaderV2 & SnapshotBodyV2 {
   const stored = parse(bytes, what);
+  if (indexCipher) openReferences(stored, indexCipher, what);
   const body = decodeBase64(stored.body);
   if (body === undefined) throw corrupt(what, 'its body');
   const opened = JSON.parse(open(stored.slots).decrypt(body, BODY).toString('utf8')) as {
@@ -181,16 +191,11 @@ export function decodeSnapshotBodyV2(bytes: Buffer, open: (slots: KeySlot[]) => 
 
 /** Every chunk id the snapshot uses, opened with the index key (what prune marks). */
 export function decodeSnapshotReferences(bytes: Buffer, indexCipher: SegmentCipher, what: string): Buffer[] {
-  return ids(JSON.parse(openReferences(bytes, indexCipher, what).toString('utf8')) as unknown, what);
+  return ids(JSON.parse(openReferences(parse(bytes, what), indexCipher, what).toString('utf8')) as unknown, what);
 }
 
-/**
- * The sealed reference list, authenticated: a restore does not need it, but a
- * damaged one is refused there too (E_CORRUPT or E_CHECKSUM), not left for
- * the next prune to find.
- */
-export function openReferences(bytes: Buffer, indexCipher: SegmentCipher, what: string): Buffer {
-  const sealed = decodeBase64(parse(bytes, what).references);
+function openReferences(stored: Stored, indexCipher: SegmentCipher, what: string): Buffer {
+  const sealed = decodeBase64(stored.references);
   if (sealed === undefined) throw corrupt(what, 'its references');
   return indexCipher.decrypt(sealed, REFERENCES);
 }
