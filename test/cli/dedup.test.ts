@@ -20,7 +20,7 @@ describe('the CLI over a deduplicating repository', () => {
     expect(first.code, first.stderr).toBe(0);
     const stored = await packs();
     const second = await runCli(['backup', '-c', d.config, '--json'], PASS);
-    const [a, b] = [first, second].map((r) => r.json<{ snapshots: { id: string }[] }>().snapshots[0]!);
+    const [a, b] = [first, second].map((r) => r.json<{ snapshots: { id: string; createdAt: string }[] }>().snapshots[0]!);
     // Nothing changed: the second snapshot adds no pack.
     expect(await packs()).toEqual(stored);
     expect(await readdir(d.target)).toEqual(expect.arrayContaining(['config', 'index', 'packs', 'snapshots']));
@@ -28,6 +28,8 @@ describe('the CLI over a deduplicating repository', () => {
 
     const list = await runCli(['list', '-c', d.config, '--json'], PASS);
     expect(list.json<{ id: string }[]>().map((s) => s.id)).toEqual([b!.id, a!.id]);
+    // The backup reports the date its snapshot object carries, to the millisecond.
+    expect(list.json<{ createdAt: string }[]>().map((s) => s.createdAt)).toEqual([b!.createdAt, a!.createdAt]);
 
     const scratch = join(d.root, 'scratch');
     await mkdir(scratch);
