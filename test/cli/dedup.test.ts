@@ -108,7 +108,7 @@ describe('the CLI over a deduplicating repository', () => {
     expect(await readFile(join(out, 'config', 'config.json'), 'utf8')).toBe(await readFile(d.appConfig, 'utf8'));
   });
 
-  it('tags a backup, lists by tag, refuses the reserved tag; a damaged snapshot object is named and list exits 3', async () => {
+  it('tags a backup, lists by tag, refuses the reserved tag; a damaged snapshot object is named and list and stats exit 3', async () => {
     const d = await makeDeployment({ extraYaml: V2 });
     expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
     const tagged = await runCli(['backup', '--tag', 'before-upgrade', '--force-reread', '-c', d.config, '--json'], PASS);
@@ -125,6 +125,11 @@ describe('the CLI over a deduplicating repository', () => {
     expect(list.code).toBe(3);
     expect(list.stderr).toContain(`snapshots/app/${id}`);
     expect(list.json<unknown[]>()).toHaveLength(1);
+    // stats names it too and exits 3, with the readable snapshot's figures.
+    const stats = await runCli(['stats', '-c', d.config, '--json'], PASS);
+    expect(stats.code).toBe(3);
+    expect(stats.stderr).toContain(`snapshots/app/${id}`);
+    expect(stats.json<{ snapshots: unknown[] }[]>()[0]!.snapshots).toHaveLength(1);
   });
 
   it('refuses format 2 without encryption, naming the key (exit 2)', async () => {
