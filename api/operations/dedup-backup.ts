@@ -41,7 +41,7 @@ export function isWriteOnly(deployment: Deployment): boolean {
 
 /** Where each repository's files caches live: beside the configuration, like the restore journal. */
 export function filesCacheDir(deployment: Deployment): string {
-  return join(deployment.loaded.dir, '.failsafe', 'files-cache');
+  return join(deployment.stateDir, 'files-cache');
 }
 
 export async function backupDeduplicatedJob(
