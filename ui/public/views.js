@@ -11,12 +11,15 @@ const html = htm.bind(h);
 const PAGE = 100;
 
 export function Overview() {
-  const [report, error] = useApi('/api/overview');
+  // Each job's newest header first (`status --newest-only`): drawn while the full report reads every header for the stored bytes and the charts.
+  const [first] = useApi('/api/overview?newest=1');
+  const [full, error] = useApi('/api/overview');
+  const report = full ?? first;
   if (!report)
     return html`<${Problem} error=${error} />
       <p>Loading…</p>`;
   const drill = report.drill ? `${report.drill.ok ? 'passed' : `failed: ${report.drill.error ?? ''}`} at ${time(report.drill.at)}` : 'never';
-  return html`<section>
+  return html`<section class="overview" data-partial=${report.partial ? 'true' : undefined}>
     <h2>Overview <span class=${`health ${report.health}`}>${report.health}</span></h2>
     <table class="jobs">
       <thead>
@@ -50,8 +53,10 @@ export function Overview() {
       </tbody>
     </table>
     ${report.problems.map((p) => html`<p class="reason">${p}</p>`)}
-    <p class="note">checked ${time(report.checkedAt)}</p>
-    <${Charts} jobs=${report.jobs} />
+    <p class="note">
+      checked ${time(report.checkedAt)}${report.partial ? ' from each job’s newest snapshot; reading every snapshot for the stored bytes and the charts…' : ''}
+    </p>
+    ${!report.partial && html`<${Charts} jobs=${report.jobs} />`}
   </section>`;
 }
 
