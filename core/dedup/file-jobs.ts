@@ -33,7 +33,9 @@ export async function chunkFileInWorker(
       stored(id, chunk.length);
       return;
     }
-    const add = (fresh ? writer.addSealed(id, 'data', asBuffer(chunk.sealed), chunk.length) : Promise.resolve())
+    // Copied into a pack before addSealed first waits: the worker's slot is free again from here.
+    const sealed = chunk.sealed instanceof Uint8Array ? asBuffer(chunk.sealed) : workers.sealedBytes(lane, chunk.sealed.slot, chunk.sealed.length);
+    const add = (fresh ? writer.addSealed(id, 'data', sealed, chunk.length) : Promise.resolve())
       .then(() => stored(id, chunk.length))
       .finally(() => workers.credit(lane));
     add.catch(() => undefined);

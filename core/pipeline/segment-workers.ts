@@ -16,7 +16,15 @@ import { FailsafeError, isErrorCode } from '../errors.js';
 import { workerFile } from '../threads/worker-file.js';
 import { asBuffer, ownsWholeBuffer, type OpenJob, type SealRequest, type SealResult, type SegmentCodecSpec } from './segment-work.js';
 import type { WorkerReply, WorkerRequest, WorkerSetup } from './segment-worker.js';
-import type { ChunkHashRequest, ChunkHashResult, ChunkingSetup, ChunkOpenRequest, FileChunkingSetup } from './chunk-work.js';
+import {
+  sealedSlotBytes,
+  type ChunkHashRequest,
+  type ChunkHashResult,
+  type ChunkingSetup,
+  type ChunkOpenRequest,
+  type FileChunkingSetup,
+  type SealedSlots,
+} from './chunk-work.js';
 import type { FileChunkMessage, FileChunkRequest, FileChunkResult } from './file-chunk-work.js';
 import { startSpares, takeSpare } from '../threads/spare-threads.js';
 
@@ -47,6 +55,7 @@ export class SegmentWorkers {
   readonly #all: Worker[] = [];
   /** Cell 0: stop; cell `lane + 1`: a file job's credits for sealed chunks in flight (core/pipeline/file-chunk-work.ts). */
   readonly #credits: Int32Array;
+  #sealed: SealedSlots | undefined;
   #nextId = 0;
   #failure: Error | undefined;
   #closing = false;
@@ -95,10 +104,13 @@ export class SegmentWorkers {
    * Gives every thread the slots chunks are cut into and the id key, once, before the first `chunk`; with `files`,
    * what `chunkFile` needs, and each worker's `credits` (sealed chunks it may have on their way to a pack).
    */
-  shareChunking(setup: ChunkingSetup, files?: Omit<FileChunkingSetup, 'credits'>, credits = 1): void {
+  shareChunking(setup: ChunkingSetup, files?: Omit<FileChunkingSetup, 'credits' | 'sealed'>, credits = 1): void {
     // Per worker, not per job: a worker holds two file jobs, and sealed chunks of the first may still be out.
     for (let cell = 1; cell < this.#credits.length; cell++) Atomics.store(this.#credits, cell, credits);
-    const full: ChunkingSetup = { ...setup, ...(files ? { files: { ...files, credits: this.#credits } } : {}) };
+    // Room for the largest chunk grown by compression (zstd's bound is 1/256 more) and sealing; a larger one is moved.
+    const slotBytes = files ? files.sizes.max + Math.ceil(files.sizes.max / 64) + (64 << 10) : 0;
+    this.#sealed = files ? { lanes: this.#all.map(() => new SharedArrayBuffer(credits * slotBytes)), slots: credits, slotBytes } : undefined;
+    const full: ChunkingSetup = { ...setup, ...(files ? { files: { ...files, credits: this.#credits, sealed: this.#sealed } } : {}) };
     for (const worker of this.#all) worker.postMessage({ op: 'chunking', setup: full } satisfies WorkerSetup);
   }
 
@@ -110,6 +122,12 @@ export class SegmentWorkers {
    */
   chunkFile(request: Omit<FileChunkRequest, 'lane'>, onChunk: (chunk: FileChunkMessage, lane: number) => void): Promise<FileChunkResult> {
     return this.#run({ id: 0, op: 'chunk-file', request: { ...request, lane: -1 } }, [], onChunk) as Promise<FileChunkResult>;
+  }
+
+  /** The sealed bytes a file job's chunk left in its worker's slot; valid until its credit is given back. */
+  sealedBytes(lane: number, slot: number, length: number): Buffer {
+    if (!this.#sealed) throw new FailsafeError('E_INTERNAL', 'a chunk was sealed into a slot no file chunking setup shared');
+    return sealedSlotBytes(this.#sealed, lane, slot, length);
   }
 
   credit(lane: number): void {
