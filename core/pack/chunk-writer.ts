@@ -17,7 +17,7 @@ import type { KeySlot } from '../crypto/keys.js';
 import type { ChunkIndex } from '../repository/chunk-index.js';
 import type { Storage } from '../repository/storage.js';
 import { crashPoint } from '../testing/crash.js';
-import { DEFAULT_PACK_SIZE, PackBuilder } from './builder.js';
+import { DEFAULT_PACK_SIZE, PackBuffers, PackBuilder } from './builder.js';
 import { chunkContext, type ChunkKind } from './format.js';
 import { encodeIndex, newIndexKey, type IndexedPack } from './index-object.js';
 
@@ -57,6 +57,7 @@ export interface ChunkWriterStats {
 export class ChunkWriter {
   readonly stats: ChunkWriterStats = { chunks: 0, newChunks: 0, storedBytes: 0, packs: 0 };
   readonly #open: [PackBuilder, PackBuilder];
+  readonly #buffers: PackBuffers;
   /** Ids queued in the open packs (hex), not yet in the index. */
   readonly #pending = new Set<string>();
   readonly #written: IndexedPack[] = [];
@@ -72,7 +73,9 @@ export class ChunkWriter {
     readonly options: ChunkWriterOptions,
   ) {
     const size = options.packSize ?? DEFAULT_PACK_SIZE;
-    this.#open = [new PackBuilder(size), new PackBuilder(size)];
+    // One buffer per open pack and per upload in flight, reused from pack to pack.
+    this.#buffers = new PackBuffers(size + Math.ceil(size / 4), 2 + (options.uploads ?? 2));
+    this.#open = [new PackBuilder(size, this.#buffers), new PackBuilder(size, this.#buffers)];
     this.#choose = options.choose ?? (() => randomInt(2));
   }
 
@@ -99,8 +102,8 @@ export class ChunkWriter {
     return true;
   }
 
-  /** Appends a reserved chunk, sealed under `keys.cipher` with its chunk context, to an open pack. */
-  async addSealed(id: Buffer, kind: ChunkKind, sealed: Buffer, plainLength: number): Promise<void> {
+  /** Copies a reserved chunk, sealed under `keys.cipher` with its chunk context, into an open pack (`sealed` is free again on return). */
+  async addSealed(id: Buffer, kind: ChunkKind, sealed: Uint8Array, plainLength: number): Promise<void> {
     const builder = this.#open[this.#choose()]!;
     builder.add(id, kind, sealed, plainLength);
     if (builder.full) await this.#upload(builder);
@@ -148,6 +151,8 @@ export class ChunkWriter {
 
   async #put(pack: ReturnType<PackBuilder['close']>): Promise<void> {
     await this.storage.put(pack.key, pack.bytes, this.#storageOptions());
+    // Stored (and read back, when the target verifies uploads): no one reads these bytes any more.
+    this.#buffers.give(pack.bytes);
     this.stats.storedBytes += pack.bytes.length;
     this.stats.packs++;
     crashPoint('pack-stored', this.stats.packs);
