@@ -20,7 +20,7 @@ import { openRepositoryKeys } from '../pack/repository-config.js';
 import type { ArchiveEntry } from '../read/archive.js';
 import { checkTrust, type ChunkedContent, type OpenedSnapshot } from '../repository/snapshots.js';
 import type { Storage } from '../repository/storage.js';
-import { ChunkPrefetch } from './chunk-prefetch.js';
+import { ChunkRuns } from './chunk-runs.js';
 import { decodeSnapshotBodyV2, snapshotKeyV2, snapshotSignerV2 } from './snapshot.js';
 import { decodeTree, type TreeEntry } from './tree.js';
 
@@ -89,9 +89,9 @@ async function* archiveEntriesV2(
 ): AsyncGenerator<ArchiveEntry> {
   const selected = tree.filter((entry) => sources.has(entry.source) && (!only || only(asManifestEntry(entry))));
   const ids = selected.flatMap((entry) => entry.chunks ?? []);
-  const { workers, prefetch } = readAhead(ids, reader, signal);
+  const { workers, runs } = readAhead(ids, reader, signal);
   try {
-    yield* entriesOf(selected, prefetch, what, signal);
+    yield* entriesOf(selected, runs, what, signal);
   } finally {
     await workers.close();
   }
@@ -101,12 +101,17 @@ async function* archiveEntriesV2(
 const OPENING_SPEC = { compression: { algorithm: 'zstd', level: 1 }, cipher: { name: 'none' } };
 
 /** `ids` read ahead in order and opened in worker threads (no more threads than chunks); the caller closes the workers. */
-function readAhead(ids: Buffer[], reader: ChunkReader, signal?: AbortSignal): { workers: SegmentWorkers; prefetch: ChunkPrefetch } {
+function readAhead(ids: Buffer[], reader: ChunkReader, signal?: AbortSignal): { workers: SegmentWorkers; runs: ChunkRuns } {
   const workers = new SegmentWorkers(OPENING_SPEC, Math.min(availableParallelism(), Math.max(1, ids.length)));
-  return { workers, prefetch: new ChunkPrefetch(ids, (id) => reader.read(id, { workers, ...(signal ? { signal } : {}) })) };
+  return { workers, runs: new ChunkRuns(ids, reader, workers, { signal }) };
 }
 
-async function* entriesOf(selected: TreeEntry[], prefetch: ChunkPrefetch, what: string, signal?: AbortSignal): AsyncGenerator<ArchiveEntry> {
+/**
+ * Each file's bytes as `chunks` (views of the read-ahead's shared buffers,
+ * each valid until the next is asked for: no copy) or as a `body` stream,
+ * made on first use, of copies (a stream reads ahead).
+ */
+async function* entriesOf(selected: TreeEntry[], runs: ChunkRuns, what: string, signal?: AbortSignal): AsyncGenerator<ArchiveEntry> {
   let position = 0;
   for (const entry of selected) {
     signal?.throwIfAborted();
@@ -117,17 +122,25 @@ async function* entriesOf(selected: TreeEntry[], prefetch: ChunkPrefetch, what: 
       yield base;
       continue;
     }
-    const bytes = fileBytes(prefetch, position, chunks.length, entry.size, `${what}: ${source}/${entry.path}`);
+    const first = position;
+    const bytes = (): AsyncGenerator<Buffer> => fileBytes(runs, first, chunks.length, entry.size, `${what}: ${source}/${entry.path}`);
     position += chunks.length;
-    // One chunk buffered in the stream: the prefetch holds the rest, bounded.
-    yield { ...base, body: Readable.from(bytes, { highWaterMark: 1 }) };
+    const file: ArchiveEntry = { ...base, chunks: bytes };
+    let body: Readable | undefined;
+    // One chunk buffered in the stream: the read-ahead holds the rest, bounded.
+    Object.defineProperty(file, 'body', { enumerable: true, configurable: true, get: () => (body ??= Readable.from(copies(bytes()), { highWaterMark: 1 })) });
+    yield file;
   }
 }
 
-async function* fileBytes(prefetch: ChunkPrefetch, first: number, count: number, size: number, what: string): AsyncIterable<Buffer> {
+async function* copies(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  for await (const chunk of chunks) yield Buffer.from(chunk);
+}
+
+async function* fileBytes(runs: ChunkRuns, first: number, count: number, size: number, what: string): AsyncGenerator<Buffer> {
   let total = 0;
   for (let i = 0; i < count; i++) {
-    const chunk = await prefetch.get(first + i);
+    const chunk = await runs.get(first + i);
     total += chunk.length;
     if (total > size) throw new FailsafeError('E_CORRUPT', `${what}: more bytes than the ${size} recorded`);
     yield chunk;
@@ -172,11 +185,11 @@ async function readEvery(
   signal: AbortSignal | undefined,
   progress: { from: number; total: number; onProgress?: (done: number, total: number) => void },
 ): Promise<void> {
-  const { workers, prefetch } = readAhead(ids, reader, signal);
+  const { workers, runs } = readAhead(ids, reader, signal);
   let done = 0;
   try {
     for (let i = 0; i < ids.length; i++) {
-      const chunk = await prefetch.get(i);
+      const chunk = await runs.get(i);
       if (i >= progress.from) done += chunk.length;
       progress.onProgress?.(done, progress.total);
     }

@@ -104,7 +104,7 @@ export interface ChunkOpenRequest {
 /** The run keys a worker has seen: a restore reads few packs' keys many times, so their ciphers are kept. */
 const ciphers = new Map<string, SegmentCipher>();
 
-function cipherFor(key: Uint8Array): SegmentCipher {
+export function cipherFor(key: Uint8Array): SegmentCipher {
   const name = Buffer.from(key).toString('hex');
   let cipher = ciphers.get(name);
   if (!cipher) {

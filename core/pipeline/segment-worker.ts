@@ -5,9 +5,10 @@
  * seal and open requests one at a time. Replies transfer their output
  * buffers, so a segment's bytes are never copied between threads.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { fstatSync, readSync } from 'node:fs';
+import { withStoredFile } from './stored-file.js';
 import { parentPort } from 'node:worker_threads';
-import { FailsafeError, fromNodeError } from '../errors.js';
+import { FailsafeError } from '../errors.js';
 import {
   asBuffer,
   openSegment,
@@ -22,15 +23,17 @@ import { buildSegmentTools } from './stage-tools.js';
 import { collectYoungGarbage } from '../threads/minor-gc.js';
 import { chunkLocalFile, startFileChunking, type FileChunkMessage, type FileChunkRequest } from './file-chunk-work.js';
 import { hashOrSealChunk, openChunk, type ChunkHashRequest, type ChunkingSetup, type ChunkOpenRequest } from './chunk-work.js';
+import { openChunkRun, type ChunkRunRequest, type RestoreSetup } from './chunk-run-work.js';
 
 export type WorkerRequest =
   | { id: number; op: 'seal'; request: SealRequest }
   | { id: number; op: 'open'; request: OpenJob }
   | { id: number; op: 'chunk'; request: ChunkHashRequest }
   | { id: number; op: 'open-chunk'; request: ChunkOpenRequest }
+  | { id: number; op: 'open-run'; request: ChunkRunRequest }
   | { id: number; op: 'chunk-file'; request: FileChunkRequest };
 /** The first message a segment worker gets. */
-export type WorkerSetup = { op: 'setup'; spec: SegmentCodecSpec } | { op: 'chunking'; setup: ChunkingSetup };
+export type WorkerSetup = { op: 'setup'; spec: SegmentCodecSpec } | { op: 'chunking'; setup: ChunkingSetup } | { op: 'restoring'; setup: RestoreSetup };
 export type WorkerReply =
   | { id: number; result: unknown }
   | { id: number; error: { message: string; code?: string } }
@@ -48,12 +51,17 @@ function movable(data: Buffer): { data: Uint8Array; transfer: ArrayBuffer[] } {
 
 const port = parentPort!;
 let chunking: ChunkingSetup | undefined;
+let restoring: RestoreSetup | undefined;
 let ready: Promise<SegmentTools> = Promise.reject(new Error('no codecs were given'));
 ready.catch(() => undefined);
 port.on('message', (message: WorkerRequest | WorkerSetup) => {
   if (message.op === 'chunking') {
     chunking = message.setup;
     startFileChunking();
+    return;
+  }
+  if (message.op === 'restoring') {
+    restoring = message.setup;
     return;
   }
   if (message.op === 'setup') {
@@ -84,6 +92,9 @@ function handle(t: SegmentTools, message: WorkerRequest): void {
     } else if (message.op === 'open-chunk') {
       const { data, transfer } = movable(openChunk(t, message.request, (file, offset, length) => readStored(file, length, message.request.what, offset)));
       port.postMessage({ id: message.id, result: data }, transfer);
+    } else if (message.op === 'open-run') {
+      const lengths = openChunkRun(t, restoring, message.request);
+      port.postMessage({ id: message.id, result: lengths }, [lengths.buffer as ArrayBuffer]);
     } else if (message.op === 'seal') {
       const { plain, out } = message.request;
       const result = sealSegment(t, { ...message.request, plain: asBuffer(plain), ...(out ? { out: asBuffer(out) } : {}) });
@@ -122,13 +133,7 @@ let readBuffer: Buffer | undefined;
  * then fails).
  */
 function readStored(file: string, size: number, what: string, offset?: number): Buffer {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (err) {
-    throw fromNodeError(err, `${what}: get`);
-  }
-  try {
+  return withStoredFile(file, what, (fd) => {
     const actual = fstatSync(fd).size;
     const want = offset !== undefined ? size : actual === size ? size : Math.min(actual, size + 1);
     if (!readBuffer || readBuffer.length < want) readBuffer = Buffer.allocUnsafeSlow(Math.max(want, 4 << 20));
@@ -139,9 +144,5 @@ function readStored(file: string, size: number, what: string, offset?: number): 
       filled += n;
     }
     return readBuffer.subarray(0, filled);
-  } catch (err) {
-    throw fromNodeError(err, `${what}: get`);
-  } finally {
-    closeSync(fd);
-  }
+  });
 }

@@ -25,6 +25,7 @@ import {
   type FileChunkingSetup,
   type SealedSlots,
 } from './chunk-work.js';
+import type { ChunkRunRequest, RestoreSetup } from './chunk-run-work.js';
 import type { FileChunkMessage, FileChunkRequest, FileChunkResult } from './file-chunk-work.js';
 import { startSpares, takeSpare } from '../threads/spare-threads.js';
 
@@ -148,6 +149,18 @@ export class SegmentWorkers {
     const { sealed } = request;
     const transfer = sealed instanceof Uint8Array && ownsWholeBuffer(sealed) ? [sealed.buffer as ArrayBuffer] : [];
     return (this.#run({ id: 0, op: 'open-chunk', request }, transfer) as Promise<Uint8Array>).then(asBuffer);
+  }
+
+  /** Gives every thread a restore's shared plaintext buffers and the id key, once, before the first `openRun`. */
+  shareRestoring(setup: RestoreSetup): void {
+    for (const worker of this.#all) worker.postMessage({ op: 'restoring', setup } satisfies WorkerSetup);
+  }
+
+  /** A run of stored chunks of one pack opened into a shared slot, each checked against its id; their plaintexts' lengths. */
+  openRun(request: ChunkRunRequest): Promise<Uint32Array> {
+    const { sealed } = request;
+    const transfer = sealed instanceof Uint8Array && ownsWholeBuffer(sealed) ? [sealed.buffer as ArrayBuffer] : [];
+    return this.#run({ id: 0, op: 'open-run', request }, transfer) as Promise<Uint32Array>;
   }
 
   async close(): Promise<void> {

@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { FailsafeError } from '../errors.js';
 import { workerFile } from '../threads/worker-file.js';
 import type { HashReply, HashRequest } from './hash-worker.js';
-import { startSpares, takeSpare } from '../threads/spare-threads.js';
+import { dropSparesOf, startSpares, takeSpare } from '../threads/spare-threads.js';
 
 const WORKER_FILE = workerFile('./hash-worker.js', import.meta.url);
 const WORKER_OPTIONS = { resourceLimits: { maxYoungGenerationSizeMb: 2 } };
@@ -30,6 +30,11 @@ export class FileHasher {
   /** Starts the thread now for the next hasher to take (core/threads/spare-threads.ts). */
   static startAhead(): void {
     startSpares(WORKER_FILE, 1, WORKER_OPTIONS);
+  }
+
+  /** Stops the thread `startAhead` started, when the run turns out not to need it: an idle thread still holds 10+ MB. */
+  static dropAhead(): Promise<void> {
+    return dropSparesOf(WORKER_FILE);
   }
 
   constructor() {

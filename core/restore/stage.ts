@@ -10,6 +10,7 @@ import type { RestoreEntry } from '../contracts.js';
 import { FailsafeError } from '../errors.js';
 import { makeFolder } from '../fs/make-folder.js';
 import { archiveEntries, checksEveryFile, type ArchiveEntry } from '../read/archive.js';
+import { FileHasher } from '../read/file-hasher.js';
 import { segmentStream } from '../read/segments.js';
 import type { OpenedSnapshot } from '../repository/snapshots.js';
 import type { PlannedSource } from './plan.js';
@@ -95,7 +96,11 @@ export async function stageAll(
 
 /** The entries of the wanted sources: from the segments, from the first one that holds any (format 1), or from the packs (format 2). */
 function entriesOf(snapshot: OpenedSnapshot, wanted: Set<string>, options: StageOptions): AsyncGenerator<ArchiveEntry> | undefined {
-  if (snapshot.chunked) return snapshot.chunked.entries(wanted, options.signal);
+  if (snapshot.chunked) {
+    // Each chunk is checked against its keyed id: the hashing thread started ahead for format 1 would only hold memory.
+    void FileHasher.dropAhead();
+    return snapshot.chunked.entries(wanted, options.signal);
+  }
   const { manifest } = snapshot;
   const first = manifest.entries.find((e) => wanted.has(e.source));
   if (!first) return undefined;

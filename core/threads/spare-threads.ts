@@ -40,6 +40,11 @@ export function takeSpare(file: URL): Worker | undefined {
   return worker;
 }
 
+/** Stops the spares of `file`: a run found it will not need them (a format-2 restore hashes no whole files). */
+export async function dropSparesOf(file: URL): Promise<void> {
+  await Promise.all((spares.get(file.href)?.splice(0) ?? []).map((worker) => worker.terminate()));
+}
+
 /** Stops every spare nobody took. */
 export async function dropSpares(): Promise<void> {
   const all = [...spares.values()].flatMap((waiting) => waiting.splice(0));

@@ -134,7 +134,7 @@ async function writeEntries(
       await writeFile(target, entry, context, (handle) => writeSparse(handle, entry.chunks?.() ?? entry.body ?? Readable.from([]), entry.size, options.signal));
     } else if (entry.size <= SMALL_FILE) {
       // `content` was checked before its entry came; a body is checked by reading it to its end. Either way, before anything is written.
-      writeSmallFile(target, entry, entry.chunks ? await readAll(entry.chunks()) : (entry.content ?? (await readAll(entry.body))), context);
+      writeSmallFile(target, entry, entry.chunks ? await readAll(entry.chunks(), entry.size) : (entry.content ?? (await readAll(entry.body))), context);
     } else if (entry.chunks) {
       const chunks = entry.chunks();
       await writeFile(target, entry, context, (handle) => writeChunks(handle, chunks, options.signal));
@@ -260,10 +260,15 @@ async function writeChunks(handle: FileHandle, chunks: AsyncIterable<Buffer>, si
   }
 }
 
-/** The bytes of a small file; a single chunk is used as it is (written before the next entry is asked for). */
-async function readAll(body: AsyncIterable<unknown> | undefined): Promise<Buffer> {
+/**
+ * The bytes of a small file; a chunk that is the whole file is used as it is
+ * (written before the next entry is asked for). From `chunks()` (given the
+ * file's `size`), any other chunk is copied before the next is asked for:
+ * its memory may be reused from then on.
+ */
+async function readAll(body: AsyncIterable<unknown> | undefined, size?: number): Promise<Buffer> {
   if (!body) return Buffer.alloc(0);
   const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
+  for await (const chunk of body as AsyncIterable<Buffer>) chunks.push(size === undefined || chunk.length === size ? chunk : Buffer.from(chunk));
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }

@@ -99,6 +99,17 @@ describe('deduplicating backups (format v2)', () => {
     }
   });
 
+  it('small files of several chunks each, across many runs of the read-ahead, restore bit-identical', async () => {
+    const s = await setup();
+    await mkdir(join(s.data, 'small'));
+    // 150-250 KiB each: written whole by the directory plugin, from 4-64 KiB chunks that runs of 4 MiB split between them.
+    for (let i = 0; i < 60; i++) await writeFile(join(s.data, 'small', `f${i}`), bytes(150 * KB + ((i * 7919) % (100 * KB)), `small-${i}`));
+    const { id } = await backup(s);
+    const to = join(s.root, 'restored-small');
+    await restore(s, id, to);
+    expect(await tree(to)).toEqual(await tree(s.data));
+  });
+
   it('over generations of random edits, each generation restores bit-identical and stores about what changed', async () => {
     const s = await setup();
     const next = random(21);

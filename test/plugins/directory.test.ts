@@ -211,6 +211,25 @@ describe('directory restore of large files', () => {
   });
 });
 
+describe('directory restore from chunks()', () => {
+  it('copies each chunk of a small file before asking for the next, whose memory may be the same', async () => {
+    const to = join(await mkdtemp(join(tmpdir(), 'failsafe-restore-chunks-')), 'out');
+    const mtime = new Date('2021-02-03T04:05:06.000Z');
+    // One buffer handed out again and again, as a restore's read-ahead reuses its slots (core/dedup/chunk-runs.ts).
+    const reused = Buffer.alloc(1000);
+    async function* chunks(letters: string): AsyncGenerator<Buffer> {
+      for (const letter of letters) yield reused.fill(letter);
+    }
+    async function* entries(): AsyncGenerator<RestoreEntry> {
+      yield { path: 'three.txt', type: 'file', size: 3000, mode: 0o644, mtime, chunks: () => chunks('abc') };
+      yield { path: 'one.txt', type: 'file', size: 1000, mode: 0o644, mtime, chunks: () => chunks('d') };
+    }
+    expect(await restoreTree(entries(), to, context())).toBe(2);
+    expect(await readFile(join(to, 'three.txt'), 'utf8')).toBe('a'.repeat(1000) + 'b'.repeat(1000) + 'c'.repeat(1000));
+    expect(await readFile(join(to, 'one.txt'), 'utf8')).toBe('d'.repeat(1000));
+  });
+});
+
 describe('directory restore refuses hostile archives', () => {
   async function attempt(items: Parameters<typeof restoreEntries>[0]): Promise<{ err: unknown; root: string }> {
     const root = await mkdtemp(join(tmpdir(), 'failsafe-hostile-'));
