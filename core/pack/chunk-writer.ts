@@ -6,9 +6,11 @@
  * chunk sizes (docs/design/dedup.md). A full pack is uploaded while the
  * next chunks are cut and sealed, with at most `uploads` (2) in flight: when
  * they are all busy the next full pack waits (backpressure: memory stays at
- * two open packs and the uploads). A pack enters the index only once stored,
- * so the index never names a chunk the store lacks. `finish` waits for every
- * upload, stores the open packs, then one index object listing them.
+ * two open packs and the uploads). With `spillDir` the open packs are
+ * filled on local disk instead (core/pack/spilled-pack.ts), and only the
+ * packs being uploaded are held in memory. A pack enters the index only once
+ * stored, so the index never names a chunk the store lacks. `finish` waits for
+ * every upload, stores the open packs, then one index object listing them.
  */
 import { randomInt } from 'node:crypto';
 import { chunkId } from '../chunking/chunk-id.js';
@@ -18,6 +20,7 @@ import type { ChunkIndex } from '../repository/chunk-index.js';
 import type { Storage } from '../repository/storage.js';
 import { crashPoint } from '../testing/crash.js';
 import { DEFAULT_PACK_SIZE, PackBuilder } from './builder.js';
+import { SpilledPack } from './spilled-pack.js';
 import { chunkContext, type ChunkKind } from './format.js';
 import { encodeIndex, newIndexKey, type IndexedPack } from './index-object.js';
 
@@ -44,6 +47,8 @@ export interface ChunkWriterOptions {
   choose?: () => number;
   /** Packs uploaded at once while chunking goes on (2). */
   uploads?: number;
+  /** A local folder to fill the open packs in, instead of memory (the backup's cache folder). */
+  spillDir?: string;
 }
 
 export interface ChunkWriterStats {
@@ -57,6 +62,10 @@ export interface ChunkWriterStats {
 export class ChunkWriter {
   readonly stats: ChunkWriterStats = { chunks: 0, newChunks: 0, storedBytes: 0, packs: 0 };
   readonly #open: [PackBuilder, PackBuilder];
+  /** With `spillDir`: the packs being filled, each opened at its first chunk (an unchanged backup opens none). */
+  readonly #spilled: (SpilledPack | undefined)[] = [undefined, undefined];
+  /** Buffers the spilled packs are read into to be stored, reused: at most `uploads` are in use. */
+  readonly #rooms: Buffer[] = [];
   /** Ids queued in the open packs (hex), not yet in the index. */
   readonly #pending = new Set<string>();
   readonly #written: IndexedPack[] = [];
@@ -101,19 +110,54 @@ export class ChunkWriter {
 
   /** Appends a reserved chunk, sealed under `keys.cipher` with its chunk context, to an open pack. */
   async addSealed(id: Buffer, kind: ChunkKind, sealed: Buffer, plainLength: number): Promise<void> {
-    const builder = this.#open[this.#choose()]!;
+    const which = this.#choose();
+    if (this.options.spillDir !== undefined) return this.#addSpilled(which, this.options.spillDir, id, kind, sealed, plainLength);
+    const builder = this.#open[which]!;
     builder.add(id, kind, sealed, plainLength);
     if (builder.full) await this.#upload(builder);
   }
 
+  async #addSpilled(which: number, dir: string, id: Buffer, kind: ChunkKind, sealed: Buffer, plainLength: number): Promise<void> {
+    this.#throwIfFailed();
+    const pack = (this.#spilled[which] ??= new SpilledPack(this.#open[which]!.targetSize, dir));
+    const written = pack.add(id, kind, sealed, plainLength);
+    written.catch(() => undefined);
+    // Taken out of the open slot at once: chunks that arrive meanwhile start the next pack.
+    if (pack.full) {
+      this.#spilled[which] = undefined;
+      await this.#closeSpilled(pack);
+    }
+    await written;
+  }
+
+  /** Closes a spilled pack and stores it once one of the `uploads` slots is free; its chunks enter the index then. */
+  async #closeSpilled(pack: SpilledPack): Promise<void> {
+    while (this.#uploads.size >= this.#uploadSlots) await Promise.race(this.#uploads);
+    if (this.#failed !== undefined) {
+      await pack.abandon();
+      this.#throwIfFailed();
+    }
+    let room: Buffer | undefined;
+    const take = (size: number): Buffer => {
+      room = this.#rooms.pop();
+      if (!room || room.length < size) room = Buffer.allocUnsafeSlow(Math.max(size, this.#open[0].targetSize + (4 << 20)));
+      return room;
+    };
+    const stored = pack.close(this.keys.cipher, this.keys.slots, take).then((closed) => this.#put(closed));
+    this.#track(stored.finally(() => room && this.#rooms.push(room)));
+  }
+
   /** Starts storing a full pack, once one of the `uploads` slots is free; its builder is empty again when this resolves. */
   async #upload(builder: PackBuilder, last = false): Promise<void> {
-    while (this.#uploads.size >= (this.options.uploads ?? 2)) await Promise.race(this.#uploads);
+    while (this.#uploads.size >= this.#uploadSlots) await Promise.race(this.#uploads);
     this.#throwIfFailed();
     // Chunks sealed in worker threads arrive concurrently: another caller may have sent this pack while we waited.
     if (last ? builder.count === 0 : !builder.full) return;
-    const pack = builder.close(this.keys.cipher, this.keys.slots);
-    const upload: Promise<void> = this.#put(pack).then(
+    this.#track(this.#put(builder.close(this.keys.cipher, this.keys.slots)));
+  }
+
+  #track(stored: Promise<void>): void {
+    const upload: Promise<void> = stored.then(
       () => void this.#uploads.delete(upload),
       (err: unknown) => {
         this.#failed ??= err;
@@ -129,6 +173,11 @@ export class ChunkWriter {
     this.#throwIfFailed();
   }
 
+  /** One pack stored at a time on a target of local files (a write, not a round trip), two elsewhere. */
+  get #uploadSlots(): number {
+    return this.options.uploads ?? (this.storage.localFiles ? 1 : 2);
+  }
+
   #throwIfFailed(): void {
     if (this.#failed !== undefined) throw this.#failed;
   }
@@ -136,6 +185,10 @@ export class ChunkWriter {
   /** Stores the open packs, then an index object for every pack this run stored. Resolves with the packs. */
   async finish(): Promise<IndexedPack[]> {
     for (const builder of this.#open) await this.#upload(builder, true);
+    for (const [which, pack] of this.#spilled.entries()) {
+      this.#spilled[which] = undefined;
+      if (pack) await this.#closeSpilled(pack);
+    }
     await this.uploaded();
     if (this.#written.length > 0) {
       const index = encodeIndex(this.#written, this.keys.indexCipher);
@@ -144,6 +197,13 @@ export class ChunkWriter {
       crashPoint('index-stored');
     }
     return [...this.#written];
+  }
+
+  /** Removes what a failed run left open: the spilled packs' temp files. */
+  async abandon(): Promise<void> {
+    const open = this.#spilled.splice(0, 2, undefined, undefined);
+    await Promise.all(open.map((pack) => pack?.abandon()));
+    await Promise.allSettled(this.#uploads);
   }
 
   async #put(pack: ReturnType<PackBuilder['close']>): Promise<void> {
