@@ -32,6 +32,7 @@ const integration = [
   'test/cli/restore-settle.test.ts', // kill -9 of a restore, then the next command
   'test/api/storage-faults.test.ts', // a faulty target under every command, both formats: many backups and restores
   'test/cli/orphan-staging.test.ts', // dead restores' staging folders met by every command: many CLI runs
+  'test/cli/state-folder.test.ts', // backups and restores in place through the CLI
   'test/cli/pre-restore-expiry.test.ts', // expired .pre-restore copies met by recover, prune and restore: many CLI runs
   'test/cli/safe-restore.test.ts', // spawns the built CLI as an unprivileged user
   'test/cli/bad-input.test.ts', // spawns the built CLI as an unprivileged user

@@ -6,6 +6,7 @@
  * plain classes: the container only chooses and wires them.
  */
 import 'reflect-metadata';
+import { join } from 'node:path';
 import { container as rootContainer, inject, injectable, type DependencyContainer } from 'tsyringe';
 import { systemClock, type Clock } from '../core/automation/scheduler.js';
 import { createNotifier } from '../core/automation/notify.js';
@@ -99,6 +100,11 @@ export class Deployment {
     @inject(TOKENS.Container) readonly container: DependencyContainer,
   ) {}
 
+  /** The deployment's own state beside its YAML (files cache, restore journals, seen snapshots): never part of a source. */
+  get stateDir(): string {
+    return join(this.loaded.dir, '.failsafe');
+  }
+
   get config(): LoadedConfig['config'] {
     return this.loaded.config;
   }
@@ -136,9 +142,9 @@ export class Deployment {
     return catalogOf(this.stages(job));
   }
 
-  /** The job's sources; `filters` (backup --exclude/--include) add to its directory sources' own. */
+  /** The job's sources; `filters` (backup --exclude/--include) add to its directory sources' own, and the deployment's state folder is left out. */
   sources(job: JobConfig, filters: SourceFilters = {}): SourcePlugin[] {
-    return job.sources.map((source) => this.registry.source(source.type).create(filteredOptions(source, filters), source.name));
+    return job.sources.map((source) => this.registry.source(source.type).create(filteredOptions(source, filters, this.stateDir), source.name));
   }
 
   /** A target, created once and shared, its adapter inside the registered wrappers. */

@@ -247,8 +247,8 @@ export class Failsafe extends EventEmitter<FailsafeEvents> {
     });
   }
 
-  /** Per job: newest snapshot, its age, sizes, counts per target, and the health (docs/status.md). */
-  status(options: { job?: string; now?: Date } = {}): Promise<StatusReport> {
+  /** Per job: newest snapshot, its age, sizes, counts per target, and the health (docs/status.md); `newestOnly`: a first, `partial` answer. */
+  status(options: { job?: string; now?: Date; newestOnly?: boolean } = {}): Promise<StatusReport> {
     return status(this.#deployment, options);
   }
 

@@ -50,19 +50,34 @@ function withoutBar<T extends object>(
   return undefined;
 }
 
-/** `{"progress":"restore",…}` lines, at most every 200 ms (and the last one). */
+/**
+ * `{"progress":"restore",…}` lines, at most every 200 ms. The first event that says a job (or target) is done passes
+ * at once; later ones (a backup storing what it has read) wait like any other, and the newest held back is written
+ * when the run stops, so the last line has the final figures.
+ */
 function jsonLines<T extends object>(io: Io, operation: string, isLast: (p: T) => boolean): Progress<T> {
   let last = 0;
+  let held: T | undefined;
+  const finished = new Set<string>();
+  const write = (p: T): void => {
+    last = Date.now();
+    held = undefined;
+    io.stderr.write(`${JSON.stringify({ progress: operation, ...p })}\n`);
+  };
   return {
     shown: true,
     update: (p) => {
-      const now = Date.now();
-      if (now - last < JSON_INTERVAL_MS && !isLast(p)) return;
-      last = now;
-      io.stderr.write(`${JSON.stringify({ progress: operation, ...p })}\n`);
+      const { job, target } = p as { job?: unknown; target?: unknown };
+      const key = `${String(job)}\0${String(target)}`;
+      const first = isLast(p) && !finished.has(key);
+      if (first) finished.add(key);
+      if (first || Date.now() - last >= JSON_INTERVAL_MS) write(p);
+      else held = p;
     },
     waiting: (text) => void io.stderr.write(`${JSON.stringify({ progress: operation, waiting: text })}\n`),
-    stop: () => undefined,
+    stop: () => {
+      if (held) write(held);
+    },
   };
 }
 

@@ -40,7 +40,8 @@ export function registerRoutes(app: Hono, failsafe: Failsafe, reader: Reader): v
     if (!kept) listings.set(failsafe, (kept = new Listings(failsafe)));
     return kept;
   };
-  app.get('/api/overview', async (c) => c.json(await overview(failsafe)));
+  // `?newest=1`: `status --newest-only`, each job's newest header alone, which the page draws while the full report is read.
+  app.get('/api/overview', async (c) => c.json(await overview(failsafe, c.req.query('newest') === '1')));
   app.get('/api/snapshots', async (c) => {
     const tag = c.req.query('tag') || undefined;
     const all = await failsafe.list(selection(c));
@@ -71,9 +72,9 @@ export function registerRoutes(app: Hono, failsafe: Failsafe, reader: Reader): v
 }
 
 /** `failsafe status`, with what the daemon's schedules add: each job's next run and the last drill. */
-async function overview(failsafe: Failsafe): Promise<unknown> {
+async function overview(failsafe: Failsafe, newestOnly: boolean): Promise<unknown> {
   const { config } = failsafe.config;
-  const report = await failsafe.status();
+  const report = await failsafe.status({ newestOnly });
   const runs = await new FileRunState(config.stateFile).records();
   const nextRun = await nextRuns(failsafe);
   const drill = runs.get('drill');

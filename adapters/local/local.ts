@@ -21,13 +21,17 @@ export interface LocalOptions {
   requireMount?: boolean;
 }
 
+/** How long a read trusts the last mount check (reading /proc/self/mountinfo costs ~0.4 ms). */
+const MOUNT_CHECK_VALID_MS = 1000;
+
 export class LocalAdapter implements StorageAdapter {
   readonly type = 'local';
   readonly capabilities = { rangeRead: true, persistent: true } as const;
   readonly root: string;
   readonly #requireMount: boolean;
   readonly #target: string;
-  #mountChecked = false;
+  /** When the mount was last found in place (`performance.now()`); reads trust it for a second. */
+  #mountCheckedAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: LocalOptions, targetName = 'local') {
     this.root = resolve(options.path);
@@ -36,7 +40,8 @@ export class LocalAdapter implements StorageAdapter {
   }
 
   async put(key: string, body: Readable | Buffer, options: StorageOptions = {}): Promise<{ size: number }> {
-    await this.#checkMount();
+    // Every write asks again: a daemon or dashboard outlives a mount, and a put after the disk went would fill the root disk.
+    await this.#checkMount(true);
     const path = this.#path(key);
     await makeFolder(dirname(path));
     const size = await writeFileAtomic(path, body, options.signal ? { signal: options.signal } : {});
@@ -162,8 +167,11 @@ export class LocalAdapter implements StorageAdapter {
     return join(this.root, ...key.split('/'));
   }
 
-  async #checkMount(): Promise<void> {
-    if (!this.#requireMount || this.#mountChecked) return;
+  async #checkMount(fresh = false): Promise<void> {
+    if (!this.#requireMount) return;
+    // A read of an unmounted disk finds nothing rather than writing anywhere: a second-old answer is enough for it.
+    if (!fresh && performance.now() - this.#mountCheckedAt < MOUNT_CHECK_VALID_MS) return;
+    this.#mountCheckedAt = Number.NEGATIVE_INFINITY;
     const mountPoint = await mountPointOf(this.root);
     if (mountPoint === '/') {
       throw new FailsafeError(
@@ -171,7 +179,7 @@ export class LocalAdapter implements StorageAdapter {
         `target "${this.#target}": ${this.root} is not on a mounted filesystem of its own (is the disk plugged in and mounted?)`,
       );
     }
-    this.#mountChecked = true;
+    this.#mountCheckedAt = performance.now();
   }
 }
 

@@ -41,7 +41,7 @@ export function isWriteOnly(deployment: Deployment): boolean {
 
 /** Where each repository's files caches live: beside the configuration, like the restore journal. */
 export function filesCacheDir(deployment: Deployment): string {
-  return join(deployment.loaded.dir, '.failsafe', 'files-cache');
+  return join(deployment.stateDir, 'files-cache');
 }
 
 export async function backupDeduplicatedJob(
@@ -68,6 +68,7 @@ export async function backupDeduplicatedJob(
         level: compression.level,
         writeOnly: isWriteOnly(deployment),
         cacheDir: filesCacheDir(deployment),
+        now: () => deployment.clock.now(),
         ...(repository.packSize === undefined ? {} : { packSize: repository.packSize }),
         ...(options.tags?.length ? { tags: options.tags } : {}),
         ...(options.forceReread ? { forceReread: true } : {}),
@@ -80,7 +81,7 @@ export async function backupDeduplicatedJob(
         id: run.id,
         job: job.name,
         target: storage.targetName,
-        createdAt: deployment.clock.now().toISOString(),
+        createdAt: run.createdAt,
         files,
         bytes,
         storedBytes,

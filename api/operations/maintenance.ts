@@ -69,7 +69,7 @@ export async function forget(deployment: Deployment, refs: string[], options: Fo
   return run(storages, refs, { ...rest, ...(sweep ? { sweep: packSettings(deployment) } : {}), now: deployment.clock.now() });
 }
 
-export async function status(deployment: Deployment, options: { job?: string; now?: Date }): Promise<StatusReport> {
+export async function status(deployment: Deployment, options: { job?: string; now?: Date; newestOnly?: boolean }): Promise<StatusReport> {
   const runs = await new FileRunState(deployment.config.stateFile).records();
   const jobs = (options.job ? [options.job] : deployment.jobNames()).map((name) => {
     const job = deployment.job(name);
@@ -95,7 +95,7 @@ export async function status(deployment: Deployment, options: { job?: string; no
     // an unreachable checkpoint target is already reported as its job's target problem
   }
   const { collectStatus, worst } = await import('../../core/status/status.js');
-  const report = await collectStatus(jobs, { now: options.now ?? deployment.clock.now(), unfinished });
+  const report = await collectStatus(jobs, { now: options.now ?? deployment.clock.now(), unfinished, newestOnly: options.newestOnly === true });
   // Read, not settled: status changes nothing. Live data that may be part old, part new is critical; leftovers only warn.
   for (const r of await unsettledRestores(deployment)) {
     report.problems.push(describeUnsettled(r));

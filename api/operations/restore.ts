@@ -15,7 +15,7 @@ import type { RestoreOptions } from '../options.js';
 import { backupSettings } from './backup.js';
 import { refuseRollback } from './rollback.js';
 import { findSnapshot } from './select.js';
-import { removeExpired } from './previous-copies.js';
+import { registerCopies, removeExpired } from './previous-copies.js';
 import { describeRecovery, journalDir, settleRestores } from './settle.js';
 
 type Engine = typeof import('../../core/restore/run-restore.js');
@@ -65,6 +65,11 @@ async function run(deployment: Deployment, engine: Engine, ref: string, options:
     { ...rest, ...(safetySnapshot && job ? { safetySnapshot: takeSafety } : {}), journalDir: journalDir(deployment), parallelism },
   );
   if (!options.dryRun) {
+    const copies = result.sources.flatMap((s) => s.previous);
+    if (options.to === undefined && copies.length > 0)
+      await registerCopies(deployment, info.job, copies).catch(
+        (err: unknown) => void options.warn?.(`where this restore kept the replaced data was not recorded (its copies will not expire): ${String(err)}`),
+      );
     // The restore is done: a copy that cannot be removed is only warned of (the next restore or prune tries again).
     const expired = await removeExpired(deployment).catch(
       (err: unknown) => void options.warn?.(`expired .pre-restore copies were not removed: ${String(err)}`),

@@ -17,7 +17,7 @@ import type { Deployment } from '../container.js';
 
 /** One record per configuration file: two in one folder may trust different keys, so they must not share what they saw. */
 export function seenSnapshots(deployment: Deployment): SeenSnapshots {
-  return new SeenSnapshots(join(deployment.loaded.dir, '.failsafe', 'seen-snapshots', `${basename(deployment.loaded.file)}.json`));
+  return new SeenSnapshots(join(deployment.stateDir, 'seen-snapshots', `${basename(deployment.loaded.file)}.json`));
 }
 
 /**

@@ -5,8 +5,9 @@
  */
 import type { Encryption } from '../../core/crypto/encryption.js';
 import type { KeyRing } from '../../core/crypto/keys.js';
-import { asFailsafeError, FailsafeError } from '../../core/errors.js';
+import { asFailsafeError, FailsafeError, isFailsafeError } from '../../core/errors.js';
 import type { RotateReport } from '../../core/maintenance/rotate.js';
+import { withRepositoryLocked } from '../../core/maintenance/repository-locks.js';
 import { CONFIG_KEY } from '../../core/pack/repository-config.js';
 import type { Repository } from '../../core/repository/repository.js';
 import type { Deployment } from '../container.js';
@@ -44,21 +45,27 @@ export async function rotateDeduplicated(
     const rings = openWith.flatMap((e): KeyRing[] => (e.mode === 'keys' ? [e.keyRing] : []));
     const trust = await deployment.trustPolicy();
     const { rotateRepositoryV2 } = await import('../../core/dedup/rotate.js');
-    const { rotated, failures, ...summary } = await rotateRepositoryV2({
-      storage: repository.storage,
-      openWith: rings,
-      sealWith: seal.keyRing,
-      writeOnly: isWriteOnly(deployment),
-      trusted: trust?.keys ?? [],
-      ...(seal.signer ? { signer: seal.signer } : {}),
-      ...(options.dryRun ? { dryRun: true } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    const rotate = (): ReturnType<typeof rotateRepositoryV2> =>
+      rotateRepositoryV2({
+        storage: repository.storage,
+        openWith: rings,
+        sealWith: seal.keyRing,
+        writeOnly: isWriteOnly(deployment),
+        trusted: trust?.keys ?? [],
+        ...(seal.signer ? { signer: seal.signer } : {}),
+        ...(options.dryRun ? { dryRun: true } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    // A backup beside the rotation would seal its packs for the key set being taken away.
+    const { rotated, failures, ...summary } = options.dryRun
+      ? await rotate()
+      : await withRepositoryLocked(repository.storage, deployment.jobNames(), options.signal ? { signal: options.signal } : {}, rotate);
     report.rotated.push(...rotated.map((s) => ({ ...s, target })));
     report.failures.push(...failures.map((f) => ({ id: f.object, job: '', target, code: f.code, message: f.message, object: f.object })));
     (report.repositories ??= []).push(summary);
   } catch (err) {
-    if (options.signal?.aborted) throw err;
+    // Locked: nothing was written; the operator runs it again once the backup is done.
+    if (options.signal?.aborted || isFailsafeError(err, 'E_LOCKED')) throw err;
     const e = asFailsafeError(err);
     report.failures.push({ id: CONFIG_KEY, job: '', target, code: e.code, message: e.message, object: CONFIG_KEY });
   }

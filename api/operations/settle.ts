@@ -14,7 +14,7 @@ import type { Deployment } from '../container.js';
 
 /** Restore journals live beside the configuration file, which every later run of this deployment reads. */
 export function journalDir(deployment: Deployment): string {
-  return join(deployment.loaded.dir, '.failsafe', 'restore-journal');
+  return join(deployment.stateDir, 'restore-journal');
 }
 
 /** Every configured source with a live path, where a restore of it stages. */

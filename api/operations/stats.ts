@@ -6,6 +6,7 @@
  * stored. Needs no key.
  */
 import { FailsafeError } from '../../core/errors.js';
+import { pickDefined } from '../../core/util/defined.js';
 import type { Deployment } from '../container.js';
 
 export interface SnapshotStatsLine {
@@ -31,6 +32,9 @@ export interface StatsOptions {
   target?: string;
   /** Only this snapshot's line (an id or a unique prefix); the target's totals stay whole. */
   id?: string;
+  /** Told of each snapshot that cannot be read (it is left out of the figures), as `list` tells of it. */
+  warn?: (message: string) => void;
+  unreadable?: () => void;
 }
 
 export async function stats(deployment: Deployment, options: StatsOptions = {}): Promise<TargetStats[]> {
@@ -39,8 +43,13 @@ export async function stats(deployment: Deployment, options: StatsOptions = {}):
   const out: TargetStats[] = [];
   for (const name of names) {
     const storage = deployment.storage(name);
-    const v1 = (await deployment.repository(name).listSnapshots()).filter((s) => s.format !== 2);
-    const v2 = await repositoryStats(storage);
+    // One listing reads every header once: format 1's, and format 2's for repositoryStats.
+    const listed = await deployment.repository(name).listSnapshots(pickDefined({ warn: options.warn, unreadable: options.unreadable }));
+    const v1 = listed.filter((s) => s.format !== 2);
+    const v2 = await repositoryStats(
+      storage,
+      listed.filter((s) => s.format === 2),
+    );
     const snapshots: SnapshotStatsLine[] = [
       ...v1.map((s) => ({ job: s.job, id: s.id, createdAt: s.createdAt, format: 1 as const, bytes: s.bytes, addedBytes: s.storedBytes })),
       ...v2.snapshots.map((s) => ({ ...s, format: 2 as const })),

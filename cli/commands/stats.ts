@@ -1,16 +1,19 @@
 /** `failsafe stats [id]`: stored and logical size per target, the ratio, and what each snapshot added. */
 import type { TargetStats } from '../../api/operations/stats.js';
+import { ExitCode } from '../../core/errors.js';
 import type { CommandContext, CommonOptions } from '../context.js';
 import { formatBytes } from '../output.js';
 import { pick } from '../pick.js';
 
-export function registerStats({ command, open, print }: CommandContext): void {
+export function registerStats({ command, open, print, warn, setExit }: CommandContext): void {
   command('stats [id]', 'repository size, deduplication ratio, and what each snapshot added (no key needed)')
     .option('--target <target>', 'only this target')
     .action(async (id: string | undefined, options: CommonOptions & { target?: string }) => {
       const failsafe = await open(options);
       try {
-        const stats = await failsafe.stats({ ...pick(options, 'target'), ...(id === undefined ? {} : { id }) });
+        // A snapshot that cannot be read is named and makes the exit 3, as in `list`.
+        const unreadable = (): void => setExit(ExitCode.integrity);
+        const stats = await failsafe.stats({ ...pick(options, 'target'), ...(id === undefined ? {} : { id }), warn, unreadable });
         print(stats, () => formatStats(stats));
       } finally {
         await failsafe.close();

@@ -49,6 +49,8 @@ export interface DedupBackupInput {
   /** Worker threads that hash and seal chunks (the machine's parallelism). */
   parallelism?: number;
   packSize?: number;
+  /** The snapshot's date (the deployment's clock); the system clock by default. */
+  now?: () => Date;
   tags?: string[];
   /**
    * A write-only host: the run's key is sealed for the recipients alone, so
@@ -78,6 +80,8 @@ export interface DedupProgress {
 
 export interface DedupBackupResult {
   id: string;
+  /** The date the snapshot object carries. */
+  createdAt: string;
   stats: SnapshotStatsV2;
   /** Files the cache showed unchanged (not read), and files read. */
   cache: { hits: number; misses: number };
@@ -135,14 +139,15 @@ export async function backupDeduplicated(input: DedupBackupInput): Promise<Dedup
   const id = newSnapshotId();
   const stats: SnapshotStatsV2 = { files, bytes, chunks: references.size, newChunks: writer.stats.newChunks, storedBytes: writer.stats.storedBytes };
   const labels = { ...(input.tags?.length ? { tags: input.tags } : {}), ...(warnings > 0 ? { warnings } : {}) };
-  const header = { format: 2 as const, id, job: input.job, createdAt: new Date().toISOString(), ...labels, durationMs: Date.now() - startedMs, stats };
+  const createdAt = (input.now?.() ?? new Date()).toISOString();
+  const header = { format: 2 as const, id, job: input.job, createdAt, ...labels, durationMs: Date.now() - startedMs, stats };
   const snapshot = encodeSnapshotV2(header, { sources, tree }, [...references.values()], run, indexCipher, input.signer);
   // The snapshot goes last: its presence is what makes it exist, and everything it names is stored by now.
   crashPoint('snapshot');
   await storage.put(snapshotKeyV2(input.job, id), snapshot, signal ? { signal } : {});
   crashPoint('snapshot-written');
   await cache.save().catch((err: unknown) => input.warn?.(`the files cache could not be saved (the next backup reads every file): ${(err as Error).message}`));
-  return { id, stats: { ...stats, storedBytes: stats.storedBytes + snapshot.length }, cache: { hits: cache.hits, misses: cache.misses } };
+  return { id, createdAt, stats: { ...stats, storedBytes: stats.storedBytes + snapshot.length }, cache: { hits: cache.hits, misses: cache.misses } };
 }
 
 async function writerOptions(input: DedupBackupInput): Promise<ChunkWriterOptions> {

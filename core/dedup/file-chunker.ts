@@ -23,8 +23,10 @@ export type FileChunker = (entry: SourceEntry, source: string) => Promise<{ ids:
 
 /** Chunks in flight at once: enough to keep every worker busy while the main thread reads and cuts the next. */
 const SLOTS_PER_WORKER = 3;
-/** Local files queued or being cut at once: one waiting per worker, so none idles between files. */
-const FILES_PER_WORKER = 2;
+/** Local files queued or being cut at once: two held by each worker (segment-workers.ts), one waiting here. */
+const FILES_PER_WORKER = 3;
+/** Sealed chunks a worker may have on their way to a pack: a few MiB per worker, whatever the file's size. */
+const CREDITS = 4;
 
 export interface FileChunkerInput {
   cache: FilesCache;
@@ -56,7 +58,7 @@ export function startFileChunker(input: FileChunkerInput): { chunkFile: FileChun
     );
     const slots = new ChunkSlots(input.sizes.max, input.parallelism * SLOTS_PER_WORKER);
     const idKey = Uint8Array.from(input.idKey);
-    workers.shareChunking({ slots: slots.shared, idKey }, { idKey, gear: input.gear, sizes: input.sizes, known: writer.known.index.shareIds() });
+    workers.shareChunking({ slots: slots.shared, idKey }, { idKey, gear: input.gear, sizes: input.sizes, known: writer.known.index.shareIds() }, CREDITS);
     pool = { workers, slots };
     return pool;
   };

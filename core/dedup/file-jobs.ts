@@ -13,9 +13,6 @@ import { changeOf } from '../pipeline/local-file.js';
 import { asBuffer } from '../pipeline/segment-work.js';
 import type { SegmentWorkers } from '../pipeline/segment-workers.js';
 
-/** Sealed chunks a worker may have on their way to a pack: a few MiB per worker, whatever the file's size. */
-const CREDITS = 4;
-
 export async function chunkFileInWorker(
   workers: SegmentWorkers,
   writer: ChunkWriter,
@@ -26,7 +23,7 @@ export async function chunkFileInWorker(
   const ids: Buffer[] = [];
   const adds: Promise<void>[] = [];
   let failure: FailsafeError | undefined;
-  const job = workers.chunkFile({ path: entry.localFile.path, size: entry.size, source: `source "${source}"` }, CREDITS, (chunk, lane) => {
+  const job = workers.chunkFile({ path: entry.localFile.path, size: entry.size, source: `source "${source}"` }, (chunk, lane) => {
     const id = asBuffer(chunk.id);
     ids.push(id);
     const fresh = writer.reserve(id);
@@ -36,7 +33,9 @@ export async function chunkFileInWorker(
       stored(id, chunk.length);
       return;
     }
-    const add = (fresh ? writer.addSealed(id, 'data', asBuffer(chunk.sealed), chunk.length) : Promise.resolve())
+    // Copied into a pack before addSealed first waits: the worker's slot is free again from here.
+    const sealed = chunk.sealed instanceof Uint8Array ? asBuffer(chunk.sealed) : workers.sealedBytes(lane, chunk.sealed.slot, chunk.sealed.length);
+    const add = (fresh ? writer.addSealed(id, 'data', sealed, chunk.length) : Promise.resolve())
       .then(() => stored(id, chunk.length))
       .finally(() => workers.credit(lane));
     add.catch(() => undefined);

@@ -5,7 +5,8 @@
  * the ratio of the two is the deduplication (and compression) ratio.
  */
 import type { Storage } from '../repository/storage.js';
-import { decodeSnapshotHeaderV2, SNAPSHOTS_PREFIX } from './snapshot.js';
+import type { ListedSnapshotV2 } from './list.js';
+import { SNAPSHOTS_PREFIX, snapshotKeyV2 } from './snapshot.js';
 
 export interface SnapshotAdded {
   job: string;
@@ -28,26 +29,41 @@ export interface RepositoryStats {
 
 const PREFIXES = ['packs/', 'index/', SNAPSHOTS_PREFIX, 'config'];
 
-/** Every object of the repository added up, from a listing alone. */
-export async function repositoryBytes(storage: Storage, options: { signal?: AbortSignal } = {}): Promise<number> {
+/** Every object of the repository added up, from a listing alone; and each snapshot object's own size. */
+async function objectSizes(storage: Storage, options: { signal?: AbortSignal }): Promise<{ storedBytes: number; snapshotObjects: Map<string, number> }> {
   let storedBytes = 0;
-  for (const prefix of PREFIXES) for await (const object of storage.list(prefix, options)) storedBytes += object.size;
-  return storedBytes;
+  const snapshotObjects = new Map<string, number>();
+  for (const prefix of PREFIXES) {
+    for await (const object of storage.list(prefix, options)) {
+      storedBytes += object.size;
+      if (prefix === SNAPSHOTS_PREFIX) snapshotObjects.set(object.key, object.size);
+    }
+  }
+  return { storedBytes, snapshotObjects };
 }
 
-export async function repositoryStats(storage: Storage, options: { signal?: AbortSignal } = {}): Promise<RepositoryStats> {
-  const storedBytes = await repositoryBytes(storage, options);
-  const snapshots: SnapshotAdded[] = [];
-  for await (const object of storage.list(SNAPSHOTS_PREFIX, options)) {
-    const header = decodeSnapshotHeaderV2(await storage.getBuffer(object.key, options), `${storage.targetName}:${object.key}`);
-    snapshots.push({
-      job: header.job,
-      id: header.id,
-      createdAt: header.createdAt,
-      bytes: header.stats.bytes,
-      addedBytes: header.stats.storedBytes + object.size,
-    });
-  }
+export async function repositoryBytes(storage: Storage, options: { signal?: AbortSignal } = {}): Promise<number> {
+  return (await objectSizes(storage, options)).storedBytes;
+}
+
+/**
+ * The repository's figures for its snapshots as `list` read them (their
+ * headers validated there, each object read once): what a snapshot added is
+ * what its backup stored plus its own object.
+ */
+export async function repositoryStats(
+  storage: Storage,
+  listed: readonly Pick<ListedSnapshotV2, 'job' | 'id' | 'createdAt' | 'bytes' | 'storedBytes'>[],
+  options: { signal?: AbortSignal } = {},
+): Promise<RepositoryStats> {
+  const { storedBytes, snapshotObjects } = await objectSizes(storage, options);
+  const snapshots = listed.map((s): SnapshotAdded => ({
+    job: s.job,
+    id: s.id,
+    createdAt: s.createdAt,
+    bytes: s.bytes,
+    addedBytes: s.storedBytes + (snapshotObjects.get(snapshotKeyV2(s.job, s.id)) ?? 0),
+  }));
   snapshots.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   const logicalBytes = snapshots.reduce((sum, s) => sum + s.bytes, 0);
   return { storedBytes, logicalBytes, ratio: storedBytes > 0 ? logicalBytes / storedBytes : 0, snapshots };

@@ -95,7 +95,12 @@ const segment = z.object({
   plainSha256: hex64.optional(),
 });
 
-const entry = z.object({
+/**
+ * One entry of a format-1 manifest. The decode checks entries with
+ * parseEntries (manifest-entries.ts), the same rules written by hand for
+ * speed; this schema is what it is held to (test/format/manifest-entries.test.ts).
+ */
+export const entrySchema = z.object({
   source: sourceName,
   path: z.string().max(MAX_PATH_LENGTH),
   // Only what the writer makes: anything else (a hard link, a device, a FIFO) would be restored as something it is not.
@@ -122,7 +127,8 @@ export const sourceSchema = z.object({
   warnings: z.array(z.string()).optional(),
 });
 
-export const manifestSchema = z.object({
+/** A manifest body but its entries, which parseEntries (manifest-entries.ts) checks as `entrySchema` says. */
+export const manifestHeadSchema = z.object({
   format: z.number(),
   id: short,
   job: short,
@@ -135,11 +141,10 @@ export const manifestSchema = z.object({
   tarBytes: count,
   sources: z.array(sourceSchema).max(MAX_SOURCES),
   segments: z.array(segment),
-  entries: z.array(entry),
 });
 
 export type ParsedHeader = z.infer<typeof headerSchema>;
-export type ParsedManifest = z.infer<typeof manifestSchema>;
+export type ParsedManifest = z.infer<typeof manifestHeadSchema> & { entries: z.infer<typeof entrySchema>[] };
 
 /** `value` against `schema`, or E_CORRUPT naming `what` and the first offending field. */
 export function parseOrCorrupt<T>(schema: z.ZodType<T>, value: unknown, what: string, part: string): T {

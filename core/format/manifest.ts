@@ -21,7 +21,8 @@ import type { Sodium } from '../crypto/sodium.js';
 import { checkSignature, signatureField, signed } from './manifest-signature.js';
 import { FailsafeError } from '../errors.js';
 import { FORMAT_VERSION } from '../repository/layout.js';
-import { checkConsistency, headerSchema, inflationBound, manifestSchema, MAX_HEADER_BYTES, objectOf, parseOrCorrupt } from './manifest-schema.js';
+import { headerSchema, inflationBound, MAX_HEADER_BYTES, objectOf, parseOrCorrupt } from './manifest-schema.js';
+import { parseManifestBody } from './manifest-entries.js';
 
 const MAGIC = Buffer.from('FSMANIF1', 'latin1');
 const PREFIX_BYTES = MAGIC.length + 4;
@@ -229,8 +230,7 @@ export async function decodeManifest(object: Buffer, what: string, openKey: Mani
     const why = (err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE' ? `inflates past ${limit} bytes` : 'is unreadable';
     throw new FailsafeError('E_CORRUPT', `${what}: manifest body ${why}`, { cause: err });
   }
-  const manifest = parseOrCorrupt(manifestSchema, json, what, 'manifest body') as Manifest;
-  checkConsistency(manifest, what);
+  const manifest = parseManifestBody(json, what) as Manifest;
   matchHeader(header, manifest, what);
   return { header, manifest, ...(signedBy ? { signedBy } : {}) };
 }

@@ -1,17 +1,16 @@
 /**
  * The second half of a prune on a deduplicating (v2) target: once retention
  * has removed snapshot objects, the packs only they used are swept and
- * partly used ones repacked (core/dedup/prune.ts). Every job that has
- * snapshots in the target is locked first: a backup running meanwhile may
- * have found a chunk in a pack this sweep is about to delete, and would then
- * write a snapshot naming a chunk that is gone.
+ * partly used ones repacked (core/dedup/prune.ts). Every job of the
+ * repository is locked first (./repository-locks.ts): a backup running
+ * meanwhile may have found a chunk in a pack this sweep is about to delete,
+ * and would then write a snapshot naming a chunk that is gone.
  */
 import type { KeyRing } from '../crypto/keys.js';
 import type { DedupPruneProgress, DedupPruneReport } from '../dedup/prune.js';
-import { SNAPSHOTS_PREFIX } from '../dedup/snapshot.js';
 import { CONFIG_KEY } from '../pack/repository-config.js';
-import { acquireJobLock, type HeldLock } from '../repository/locks.js';
 import type { Storage } from '../repository/storage.js';
+import { withRepositoryLocked } from './repository-locks.js';
 
 export interface PackPruneSettings {
   keyRing: () => Promise<KeyRing>;
@@ -32,13 +31,9 @@ export async function prunePacks(
   options: { dryRun?: boolean; now?: Date; signal?: AbortSignal; warn?: (message: string) => void; onProgress?: (progress: DedupPruneProgress) => void },
 ): Promise<DedupPruneReport> {
   const opts = options.signal ? { signal: options.signal } : {};
-  const jobs = new Set(settings.jobs);
-  for await (const object of storage.list(SNAPSHOTS_PREFIX, opts)) jobs.add(object.key.slice(SNAPSHOTS_PREFIX.length).split('/')[0]!);
-  const locks: HeldLock[] = [];
-  try {
-    if (!options.dryRun) for (const job of jobs) locks.push(await acquireJobLock([storage], job, options.warn ? { warn: options.warn } : {}));
+  const prune = async (): Promise<DedupPruneReport> => {
     const { pruneDeduplicated } = await import('../dedup/prune.js');
-    return await pruneDeduplicated({
+    return pruneDeduplicated({
       storage,
       keyRing: await settings.keyRing(),
       forget: [],
@@ -49,7 +44,8 @@ export async function prunePacks(
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...opts,
     });
-  } finally {
-    for (const lock of locks) await lock.release().catch(() => undefined);
-  }
+  };
+  // A dry run deletes nothing, so it need not stop backups.
+  if (options.dryRun) return prune();
+  return withRepositoryLocked(storage, settings.jobs, { ...opts, ...(options.warn ? { warn: options.warn } : {}) }, prune);
 }

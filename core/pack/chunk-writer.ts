@@ -4,13 +4,13 @@
  * compressed, sealed under the run's key and appended to one of two open
  * packs, chosen at random so a pack's layout does not spell out a file's
  * chunk sizes (docs/design/dedup.md). A full pack is uploaded while the
- * next chunks are cut and sealed, with at most `uploads` (2) in flight: when
+ * next chunks are cut and sealed, with at most `uploads` (1 or 2) in flight: when
  * they are all busy the next full pack waits (backpressure: memory stays at
- * two open packs and the uploads). With `spillDir` the open packs are
- * filled on local disk instead (core/pack/spilled-pack.ts), and only the
- * packs being uploaded are held in memory. A pack enters the index only once
- * stored, so the index never names a chunk the store lacks. `finish` waits for
- * every upload, stores the open packs, then one index object listing them.
+ * two open packs and the uploads). A pack enters the index only once stored,
+ * so the index never names a chunk the store lacks. `finish` waits for every
+ * upload, stores the open packs, then one index object listing them. With
+ * `spillDir` the open packs fill on local disk (core/pack/spilled-pack.ts):
+ * only the packs being uploaded are held in memory.
  */
 import { randomInt } from 'node:crypto';
 import { chunkId } from '../chunking/chunk-id.js';
@@ -19,7 +19,7 @@ import type { KeySlot } from '../crypto/keys.js';
 import type { ChunkIndex } from '../repository/chunk-index.js';
 import type { Storage } from '../repository/storage.js';
 import { crashPoint } from '../testing/crash.js';
-import { DEFAULT_PACK_SIZE, PackBuilder } from './builder.js';
+import { DEFAULT_PACK_SIZE, PackBuffers, PackBuilder } from './builder.js';
 import { SpilledPack } from './spilled-pack.js';
 import { chunkContext, type ChunkKind } from './format.js';
 import { encodeIndex, newIndexKey, type IndexedPack } from './index-object.js';
@@ -45,9 +45,9 @@ export interface ChunkWriterOptions {
   signal?: AbortSignal;
   /** 0 or 1: which open pack takes the next chunk (random by default; tests fix it). */
   choose?: () => number;
-  /** Packs uploaded at once while chunking goes on (2). */
+  /** Packs uploaded at once while chunking goes on (1 on a target of local files, else 2). */
   uploads?: number;
-  /** A local folder to fill the open packs in, instead of memory (the backup's cache folder). */
+  /** A local folder to fill the open packs in (core/pack/spilled-pack.ts) instead of memory: the backup's cache folder. */
   spillDir?: string;
 }
 
@@ -61,11 +61,8 @@ export interface ChunkWriterStats {
 
 export class ChunkWriter {
   readonly stats: ChunkWriterStats = { chunks: 0, newChunks: 0, storedBytes: 0, packs: 0 };
-  readonly #open: [PackBuilder, PackBuilder];
-  /** With `spillDir`: the packs being filled, each opened at its first chunk (an unchanged backup opens none). */
-  readonly #spilled: (SpilledPack | undefined)[] = [undefined, undefined];
-  /** Buffers the spilled packs are read into to be stored, reused: at most `uploads` are in use. */
-  readonly #rooms: Buffer[] = [];
+  readonly #open: [PackBuilder | SpilledPack, PackBuilder | SpilledPack];
+  readonly #buffers: PackBuffers;
   /** Ids queued in the open packs (hex), not yet in the index. */
   readonly #pending = new Set<string>();
   readonly #written: IndexedPack[] = [];
@@ -81,7 +78,11 @@ export class ChunkWriter {
     readonly options: ChunkWriterOptions,
   ) {
     const size = options.packSize ?? DEFAULT_PACK_SIZE;
-    this.#open = [new PackBuilder(size), new PackBuilder(size)];
+    // One buffer per open pack and per upload in flight, reused from pack to pack.
+    this.#buffers = new PackBuffers(size + Math.ceil(size / 4), 2 + this.#uploadSlots);
+    const { spillDir } = options;
+    const open = (): PackBuilder | SpilledPack => (spillDir ? new SpilledPack(size, this.#buffers, spillDir) : new PackBuilder(size, this.#buffers));
+    this.#open = [open(), open()];
     this.#choose = options.choose ?? (() => randomInt(2));
   }
 
@@ -108,56 +109,21 @@ export class ChunkWriter {
     return true;
   }
 
-  /** Appends a reserved chunk, sealed under `keys.cipher` with its chunk context, to an open pack. */
-  async addSealed(id: Buffer, kind: ChunkKind, sealed: Buffer, plainLength: number): Promise<void> {
-    const which = this.#choose();
-    if (this.options.spillDir !== undefined) return this.#addSpilled(which, this.options.spillDir, id, kind, sealed, plainLength);
-    const builder = this.#open[which]!;
+  /** Copies a reserved chunk, sealed under `keys.cipher` with its chunk context, into an open pack (`sealed` is free again on return). */
+  async addSealed(id: Buffer, kind: ChunkKind, sealed: Uint8Array, plainLength: number): Promise<void> {
+    const builder = this.#open[this.#choose()]!;
     builder.add(id, kind, sealed, plainLength);
     if (builder.full) await this.#upload(builder);
   }
 
-  async #addSpilled(which: number, dir: string, id: Buffer, kind: ChunkKind, sealed: Buffer, plainLength: number): Promise<void> {
-    this.#throwIfFailed();
-    const pack = (this.#spilled[which] ??= new SpilledPack(this.#open[which]!.targetSize, dir));
-    const written = pack.add(id, kind, sealed, plainLength);
-    written.catch(() => undefined);
-    // Taken out of the open slot at once: chunks that arrive meanwhile start the next pack.
-    if (pack.full) {
-      this.#spilled[which] = undefined;
-      await this.#closeSpilled(pack);
-    }
-    await written;
-  }
-
-  /** Closes a spilled pack and stores it once one of the `uploads` slots is free; its chunks enter the index then. */
-  async #closeSpilled(pack: SpilledPack): Promise<void> {
-    while (this.#uploads.size >= this.#uploadSlots) await Promise.race(this.#uploads);
-    if (this.#failed !== undefined) {
-      await pack.abandon();
-      this.#throwIfFailed();
-    }
-    let room: Buffer | undefined;
-    const take = (size: number): Buffer => {
-      room = this.#rooms.pop();
-      if (!room || room.length < size) room = Buffer.allocUnsafeSlow(Math.max(size, this.#open[0].targetSize + (4 << 20)));
-      return room;
-    };
-    const stored = pack.close(this.keys.cipher, this.keys.slots, take).then((closed) => this.#put(closed));
-    this.#track(stored.finally(() => room && this.#rooms.push(room)));
-  }
-
   /** Starts storing a full pack, once one of the `uploads` slots is free; its builder is empty again when this resolves. */
-  async #upload(builder: PackBuilder, last = false): Promise<void> {
+  async #upload(builder: PackBuilder | SpilledPack, last = false): Promise<void> {
     while (this.#uploads.size >= this.#uploadSlots) await Promise.race(this.#uploads);
     this.#throwIfFailed();
     // Chunks sealed in worker threads arrive concurrently: another caller may have sent this pack while we waited.
     if (last ? builder.count === 0 : !builder.full) return;
-    this.#track(this.#put(builder.close(this.keys.cipher, this.keys.slots)));
-  }
-
-  #track(stored: Promise<void>): void {
-    const upload: Promise<void> = stored.then(
+    const pack = builder.close(this.keys.cipher, this.keys.slots);
+    const upload: Promise<void> = this.#put(pack).then(
       () => void this.#uploads.delete(upload),
       (err: unknown) => {
         this.#failed ??= err;
@@ -185,10 +151,6 @@ export class ChunkWriter {
   /** Stores the open packs, then an index object for every pack this run stored. Resolves with the packs. */
   async finish(): Promise<IndexedPack[]> {
     for (const builder of this.#open) await this.#upload(builder, true);
-    for (const [which, pack] of this.#spilled.entries()) {
-      this.#spilled[which] = undefined;
-      if (pack) await this.#closeSpilled(pack);
-    }
     await this.uploaded();
     if (this.#written.length > 0) {
       const index = encodeIndex(this.#written, this.keys.indexCipher);
@@ -199,15 +161,16 @@ export class ChunkWriter {
     return [...this.#written];
   }
 
-  /** Removes what a failed run left open: the spilled packs' temp files. */
+  /** Removes what a failed run left open: the spilled packs' files (a pack in memory is simply dropped). */
   async abandon(): Promise<void> {
-    const open = this.#spilled.splice(0, 2, undefined, undefined);
-    await Promise.all(open.map((pack) => pack?.abandon()));
+    for (const pack of this.#open) if (pack instanceof SpilledPack) pack.abandon();
     await Promise.allSettled(this.#uploads);
   }
 
   async #put(pack: ReturnType<PackBuilder['close']>): Promise<void> {
     await this.storage.put(pack.key, pack.bytes, this.#storageOptions());
+    // Stored (and read back, when the target verifies uploads): no one reads these bytes any more.
+    this.#buffers.give(pack.bytes);
     this.stats.storedBytes += pack.bytes.length;
     this.stats.packs++;
     crashPoint('pack-stored', this.stats.packs);

@@ -36,6 +36,26 @@ export interface FileChunkingSetup {
   known: IdTable;
   /** Cell 0: the run stopped. Cell `lane + 1`: that worker's credits for sealed chunks in flight. */
   credits: Int32Array;
+  /** Where each worker seals its new chunks: its lane's memory, one slot per credit (SegmentWorkers.shareChunking). */
+  sealed?: SealedSlots;
+}
+
+/**
+ * Shared memory a worker seals chunks into, so that a sealed chunk is neither
+ * allocated nor moved: the main thread copies it into its pack and gives the
+ * credit back. A worker uses its slots in turn; holding a credit, it holds a
+ * slot no chunk still being copied uses (at most `slots` chunks are out).
+ */
+export interface SealedSlots {
+  /** One per worker lane, `slots * slotBytes` long. */
+  lanes: SharedArrayBuffer[];
+  slots: number;
+  slotBytes: number;
+}
+
+/** Slot `slot` of `lane`: `length` sealed bytes. */
+export function sealedSlotBytes(sealed: SealedSlots, lane: number, slot: number, length: number): Buffer {
+  return Buffer.from(sealed.lanes[lane]!, slot * sealed.slotBytes, length);
 }
 
 export interface ChunkHashRequest {
@@ -57,10 +77,14 @@ export function hashOrSealChunk(t: SegmentTools, setup: ChunkingSetup | undefine
   return { id, sealed: sealChunk(t, id, plain) };
 }
 
-/** A chunk compressed and sealed under the worker's run key, in a buffer of its own (to be moved to the main thread). */
-export function sealChunk(t: SegmentTools, id: Buffer, plain: Buffer): Buffer {
+/**
+ * A chunk compressed and sealed under the worker's run key: into `room` when it fits there, else into a buffer of
+ * its own (to be moved to the main thread).
+ */
+export function sealChunk(t: SegmentTools, id: Buffer, plain: Buffer, room?: Buffer): Buffer {
   const compressed = t.compressScratch(plain);
-  const sealed = Buffer.allocUnsafeSlow(t.cipher.sealedSize(compressed.length));
+  const size = t.cipher.sealedSize(compressed.length);
+  const sealed = room && room.length >= size ? room.subarray(0, size) : Buffer.allocUnsafeSlow(size);
   t.cipher.encryptInto(compressed, chunkContext(id), sealed);
   return sealed;
 }

@@ -16,24 +16,46 @@ import { FailsafeError, isErrorCode } from '../errors.js';
 import { workerFile } from '../threads/worker-file.js';
 import { asBuffer, ownsWholeBuffer, type OpenJob, type SealRequest, type SealResult, type SegmentCodecSpec } from './segment-work.js';
 import type { WorkerReply, WorkerRequest, WorkerSetup } from './segment-worker.js';
-import type { ChunkHashRequest, ChunkHashResult, ChunkingSetup, ChunkOpenRequest, FileChunkingSetup } from './chunk-work.js';
+import {
+  sealedSlotBytes,
+  type ChunkHashRequest,
+  type ChunkHashResult,
+  type ChunkingSetup,
+  type ChunkOpenRequest,
+  type FileChunkingSetup,
+  type SealedSlots,
+} from './chunk-work.js';
 import type { FileChunkMessage, FileChunkRequest, FileChunkResult } from './file-chunk-work.js';
 import { startSpares, takeSpare } from '../threads/spare-threads.js';
 
 const WORKER_FILE = workerFile('./segment-worker.js', import.meta.url);
 
-type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void; onChunk?: (chunk: FileChunkMessage, lane: number) => void };
-/** `credits`: what a file job's worker starts with (chunkFile). */
-type Job = { message: WorkerRequest; pending: Pending; transfer: ArrayBuffer[]; credits?: number };
+type Pending = {
+  op: WorkerRequest['op'];
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+  onChunk?: (chunk: FileChunkMessage, lane: number) => void;
+};
+type Job = { message: WorkerRequest; pending: Pending; transfer: ArrayBuffer[] };
+
+/**
+ * File jobs a worker holds at once: the one it cuts and the next, already in
+ * its queue. A small file takes a worker less time than the round trip
+ * through this thread (its result, then the next job posted), which left the
+ * workers idle 60-80% of the time on a folder of small files.
+ */
+const FILE_JOBS_AHEAD = 2;
 
 export class SegmentWorkers {
   readonly size: number;
   readonly #idle: Worker[] = [];
-  readonly #busy = new Map<Worker, Pending>();
+  /** What each working thread holds, in the order it answers (it takes its messages one at a time). */
+  readonly #busy = new Map<Worker, Pending[]>();
   readonly #queue: Job[] = [];
   readonly #all: Worker[] = [];
   /** Cell 0: stop; cell `lane + 1`: a file job's credits for sealed chunks in flight (core/pipeline/file-chunk-work.ts). */
   readonly #credits: Int32Array;
+  #sealed: SealedSlots | undefined;
   #nextId = 0;
   #failure: Error | undefined;
   #closing = false;
@@ -78,20 +100,34 @@ export class SegmentWorkers {
     return (this.#run({ id: 0, op: 'open', request }, transfer) as Promise<Uint8Array>).then(asBuffer);
   }
 
-  /** Gives every thread the slots chunks are cut into and the id key, once, before the first `chunk`. */
-  shareChunking(setup: ChunkingSetup, files?: Omit<FileChunkingSetup, 'credits'>): void {
-    const full: ChunkingSetup = { ...setup, ...(files ? { files: { ...files, credits: this.#credits } } : {}) };
+  /**
+   * Gives every thread the slots chunks are cut into and the id key, once, before the first `chunk`; with `files`,
+   * what `chunkFile` needs, and each worker's `credits` (sealed chunks it may have on their way to a pack).
+   */
+  shareChunking(setup: ChunkingSetup, files?: Omit<FileChunkingSetup, 'credits' | 'sealed'>, credits = 1): void {
+    // Per worker, not per job: a worker holds two file jobs, and sealed chunks of the first may still be out.
+    for (let cell = 1; cell < this.#credits.length; cell++) Atomics.store(this.#credits, cell, credits);
+    // Room for the largest chunk grown by compression (zstd's bound is 1/256 more) and sealing; a larger one is moved.
+    const slotBytes = files ? files.sizes.max + Math.ceil(files.sizes.max / 64) + (64 << 10) : 0;
+    this.#sealed = files ? { lanes: this.#all.map(() => new SharedArrayBuffer(credits * slotBytes)), slots: credits, slotBytes } : undefined;
+    const full: ChunkingSetup = { ...setup, ...(files ? { files: { ...files, credits: this.#credits, sealed: this.#sealed } } : {}) };
     for (const worker of this.#all) worker.postMessage({ op: 'chunking', setup: full } satisfies WorkerSetup);
   }
 
   /**
    * Cuts a whole local file in a worker (needs `shareChunking` with `files`):
    * `onChunk` hears of every chunk in file order, before the result; each
-   * chunk that carries sealed bytes holds one of its worker's `credits` until
-   * `credit(lane)` gives it back.
+   * chunk that carries sealed bytes holds one of its worker's credits
+   * (`shareChunking`) until `credit(lane)` gives it back.
    */
-  chunkFile(request: Omit<FileChunkRequest, 'lane'>, credits: number, onChunk: (chunk: FileChunkMessage, lane: number) => void): Promise<FileChunkResult> {
-    return this.#run({ id: 0, op: 'chunk-file', request: { ...request, lane: -1 } }, [], { onChunk, credits }) as Promise<FileChunkResult>;
+  chunkFile(request: Omit<FileChunkRequest, 'lane'>, onChunk: (chunk: FileChunkMessage, lane: number) => void): Promise<FileChunkResult> {
+    return this.#run({ id: 0, op: 'chunk-file', request: { ...request, lane: -1 } }, [], onChunk) as Promise<FileChunkResult>;
+  }
+
+  /** The sealed bytes a file job's chunk left in its worker's slot; valid until its credit is given back. */
+  sealedBytes(lane: number, slot: number, length: number): Buffer {
+    if (!this.#sealed) throw new FailsafeError('E_INTERNAL', 'a chunk was sealed into a slot no file chunking setup shared');
+    return sealedSlotBytes(this.#sealed, lane, slot, length);
   }
 
   credit(lane: number): void {
@@ -123,37 +159,51 @@ export class SegmentWorkers {
     await Promise.all(this.#all.map((w) => w.terminate()));
   }
 
-  #run(message: WorkerRequest, transfer: ArrayBuffer[], file?: { onChunk: Pending['onChunk']; credits: number }): Promise<unknown> {
+  #run(message: WorkerRequest, transfer: ArrayBuffer[], onChunk?: Pending['onChunk']): Promise<unknown> {
     if (this.#failure) return Promise.reject(this.#failure);
     return new Promise((resolve, reject) => {
-      const pending: Pending = { resolve, reject, ...(file ? { onChunk: file.onChunk } : {}) };
-      this.#queue.push({ message: { ...message, id: this.#nextId++ }, pending, transfer, ...(file ? { credits: file.credits } : {}) });
+      const pending: Pending = { op: message.op, resolve, reject, ...(onChunk ? { onChunk } : {}) };
+      this.#queue.push({ message: { ...message, id: this.#nextId++ }, pending, transfer });
       this.#dispatch();
     });
   }
 
   #dispatch(): void {
-    while (this.#idle.length > 0 && this.#queue.length > 0) {
-      const worker = this.#idle.pop()!;
-      const job = this.#queue.shift()!;
-      this.#busy.set(worker, job.pending);
-      if (job.message.op === 'chunk-file') {
-        const lane = this.#all.indexOf(worker);
-        Atomics.store(this.#credits, lane + 1, job.credits ?? 1);
-        job.message.request.lane = lane;
-      }
+    while (this.#queue.length > 0) {
+      const job = this.#queue[0]!;
+      const worker = this.#idle.pop() ?? (job.message.op === 'chunk-file' ? this.#cuttingWithRoom() : undefined);
+      if (!worker) return;
+      this.#queue.shift();
+      const held = this.#busy.get(worker) ?? [];
+      held.push(job.pending);
+      this.#busy.set(worker, held);
+      if (job.message.op === 'chunk-file') job.message.request.lane = this.#all.indexOf(worker);
       worker.postMessage(job.message, job.transfer);
     }
   }
 
+  /** The working thread holding the fewest file jobs, and nothing else, when it can take one more. */
+  #cuttingWithRoom(): Worker | undefined {
+    let found: Worker | undefined;
+    let fewest = FILE_JOBS_AHEAD;
+    for (const [worker, held] of this.#busy) {
+      if (held.length < fewest && held.every((p) => p.op === 'chunk-file')) [found, fewest] = [worker, held.length];
+    }
+    return found;
+  }
+
   #settle(worker: Worker, reply: WorkerReply): void {
-    const pending = this.#busy.get(worker);
+    const held = this.#busy.get(worker);
+    const pending = held?.[0];
     if ('chunk' in reply) {
       pending?.onChunk?.(reply.chunk, this.#all.indexOf(worker));
       return;
     }
-    this.#busy.delete(worker);
-    this.#idle.push(worker);
+    held?.shift();
+    if (!held?.length) {
+      this.#busy.delete(worker);
+      this.#idle.push(worker);
+    }
     if (pending) {
       if ('error' in reply) {
         const { code, message } = reply.error;
@@ -166,7 +216,7 @@ export class SegmentWorkers {
   /** A crashed thread fails everything waiting: no caller is left hanging on a reply that cannot come. */
   #fail(err: Error): void {
     this.#failure ??= err;
-    for (const pending of this.#busy.values()) pending.reject(this.#failure);
+    for (const held of this.#busy.values()) for (const pending of held) pending.reject(this.#failure);
     this.#busy.clear();
     for (const job of this.#queue.splice(0)) job.pending.reject(this.#failure);
   }

@@ -120,7 +120,8 @@ export async function listSnapshots(storage: Storage, options: ListSnapshotsOpti
   );
 }
 
-async function readListed(storage: Storage, manifest: { job: string; id: string }): Promise<SnapshotInfo> {
+/** One manifest's public header as `list` shows it. */
+export async function readListed(storage: Storage, manifest: { job: string; id: string }): Promise<SnapshotInfo> {
   const header = await readManifestHeader(storage, manifest.job, manifest.id);
   return {
     id: header.id,

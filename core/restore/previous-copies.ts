@@ -20,6 +20,19 @@ export function previousCopyOf(path: string, stamp: string): string {
   return `${path}${INFIX}${stamp}`;
 }
 
+/** The live path a copy was moved aside from; undefined for a name this module does not make. */
+export function livePathOf(copy: string): string | undefined {
+  const at = copy.lastIndexOf(INFIX);
+  return at > 0 && stampTime(copy.slice(at + INFIX.length)) ? copy.slice(0, at) : undefined;
+}
+
+/** Whether any copy of `path` (of any age) is still beside it. */
+export async function copiesRemain(path: string): Promise<boolean> {
+  const prefix = `${basename(path)}${INFIX}`;
+  const names = await readdir(dirname(path)).catch(() => [] as string[]);
+  return names.some((name) => name.startsWith(prefix) && stampTime(name.slice(prefix.length)) !== undefined);
+}
+
 /** The time a stamp (`20261203T141815Z`, as restoreStamp writes it) names; undefined for anything else. */
 export function stampTime(stamp: string): Date | undefined {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(stamp);

@@ -41,7 +41,8 @@ export async function prometheusText(report: StatusReport): Promise<string> {
       up.set(labels, t.error ? 0 : 1);
       if (t.error) continue;
       snapshots.set(labels, t.snapshots);
-      stored.set(labels, t.storedBytes);
+      // A partial report (status --newest-only) did not count the stored bytes: no figure rather than a 0.
+      if (!report.partial) stored.set(labels, t.storedBytes);
     }
   }
   return registry.metrics();

@@ -13,6 +13,7 @@
  */
 import { asFailsafeError } from '../errors.js';
 import { listSnapshots, PRE_RESTORE_TAG, type SnapshotInfo } from '../repository/snapshots.js';
+import { newestSnapshots } from '../repository/newest-snapshots.js';
 import { count } from '../util/count.js';
 import { isFuture } from '../repository/layout.js';
 import { repositoryBytes } from '../dedup/stats.js';
@@ -58,6 +59,14 @@ export interface StatusReport {
   /** Operations with checkpoints that did not complete (interrupted backups, batches). */
   unfinishedOperations: { operationId: string; name: string; state: string; progress: number; errors?: ErrorStats }[];
   problems: string[];
+  /**
+   * Set by `newestOnly`: drawn from each job's newest snapshot header alone
+   * (core/repository/newest-snapshots.ts). A target's `snapshots` counts its
+   * snapshot objects, listed, not read; `storedBytes` is 0 and
+   * `repositoryBytes` absent; no rollback is looked for, and a snapshot dated
+   * in the future is seen only among the headers read. The full report follows.
+   */
+  partial?: true;
 }
 
 export interface StatusJob {
@@ -79,11 +88,19 @@ export interface LastRun {
 const RANK: Record<Health, number> = { ok: 0, warning: 1, critical: 2 };
 export const worst = (a: Health, b: Health): Health => (RANK[b] > RANK[a] ? b : a);
 
-export async function collectStatus(jobs: StatusJob[], options: { now?: Date; unfinished?: StatusReport['unfinishedOperations'] } = {}): Promise<StatusReport> {
+export interface StatusOptions {
+  now?: Date;
+  unfinished?: StatusReport['unfinishedOperations'];
+  /** Each job's newest snapshot header only, not every header: a first answer, `partial` (see StatusReport). */
+  newestOnly?: boolean;
+}
+
+export async function collectStatus(jobs: StatusJob[], options: StatusOptions = {}): Promise<StatusReport> {
   const now = options.now ?? new Date();
   const report: StatusReport = { health: 'ok', checkedAt: now.toISOString(), jobs: [], unfinishedOperations: options.unfinished ?? [], problems: [] };
+  if (options.newestOnly) report.partial = true;
   for (const job of jobs) {
-    const status = await jobStatus(job, now);
+    const status = await jobStatus(job, now, options.newestOnly === true);
     report.jobs.push(status);
     report.health = worst(report.health, status.health);
   }
@@ -108,7 +125,7 @@ function errorProblem(stats: ErrorStats | undefined): string | undefined {
   return stats.total > 100 ? `${stats.total} errors recorded` : undefined;
 }
 
-async function jobStatus(job: StatusJob, now: Date): Promise<JobStatus> {
+async function jobStatus(job: StatusJob, now: Date, newestOnly: boolean): Promise<JobStatus> {
   const status: JobStatus = { job: job.name, health: 'ok', problems: [], targets: [] };
   if (job.alertAfterMs !== undefined) status.alertAfterSeconds = job.alertAfterMs / 1000;
   if (job.lastRun) status.lastRun = job.lastRun;
@@ -116,17 +133,20 @@ async function jobStatus(job: StatusJob, now: Date): Promise<JobStatus> {
   let newest: SnapshotInfo | undefined;
   for (const storage of job.targets) {
     try {
-      const snapshots = await listSnapshots(storage, { job: job.name });
+      const { snapshots, objects } = newestOnly
+        ? await newestSnapshots(storage, job.name, now)
+        : { snapshots: await listSnapshots(storage, { job: job.name }) };
       // A restore's safety snapshot is not a backup run: the job's health follows its own backups.
       // One dated past the clock (forged, or a writer's clock far off) would make the job look fresh for ever.
       const [first, future] = [snapshots.find((s) => !s.tags?.includes(PRE_RESTORE_TAG) && !isFuture(s, now)), snapshots.find((s) => isFuture(s, now))];
       if (future) flag('warning', `target ${storage.targetName}: snapshot ${future.id} is dated in the future (${future.createdAt})`);
-      await job.rollback?.(storage, snapshots).then((problem) => problem && flag('warning', problem));
+      // The rollback check compares every snapshot listed with what this host saw: the full report's.
+      if (!newestOnly) await job.rollback?.(storage, snapshots).then((problem) => problem && flag('warning', problem));
       status.targets.push({
         target: storage.targetName,
-        snapshots: snapshots.length,
-        storedBytes: snapshots.filter((s) => s.format !== 2).reduce((sum, s) => sum + s.storedBytes, 0),
-        ...(snapshots.some((s) => s.format === 2) ? { repositoryBytes: await repositoryBytes(storage) } : {}),
+        snapshots: objects ?? snapshots.length,
+        storedBytes: newestOnly ? 0 : snapshots.filter((s) => s.format !== 2).reduce((sum, s) => sum + s.storedBytes, 0),
+        ...(!newestOnly && snapshots.some((s) => s.format === 2) ? { repositoryBytes: await repositoryBytes(storage) } : {}),
         ...(first ? { newest: first.createdAt } : {}),
       });
       if (first && (!newest || first.createdAt > newest.createdAt)) newest = first;

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -56,6 +56,30 @@ describe('local: requireMount', () => {
     expect((err as FailsafeError).message).toContain('usb');
     expect((err as FailsafeError).message).toContain(path);
     await expect(readdir(path)).rejects.toThrow(/ENOENT/); // nothing was created
+  });
+
+  it('asks again at every write: a disk unmounted while the process runs (a daemon, the dashboard) is refused, not written around', async () => {
+    const onRoot = ['/var/tmp', '/tmp', '/root', '/opt'].find((p) => findmnt(p) === '/');
+    if (!onRoot) throw new Error('this test needs a writable folder on the root filesystem');
+    const mounted = await mkdtemp('/dev/shm/failsafe-mounted-');
+    const parent = await mkdtemp(join(onRoot, 'failsafe-usb-'));
+    // The target's path is a link: pointing it at a folder of the root filesystem stands for the disk going away.
+    const link = join(parent, 'usb');
+    try {
+      await symlink(mounted, link);
+      const storage = new Storage(new LocalAdapter({ path: join(link, 'backup'), requireMount: true }, 'usb'), 'usb');
+      await storage.put('first', Buffer.from('ok'));
+      const unplugged = join(parent, 'empty-mount-point');
+      await mkdir(unplugged);
+      await rm(link);
+      await symlink(unplugged, link);
+      const err = await storage.put('second', Buffer.from('x')).catch((e: unknown) => e);
+      expect((err as FailsafeError).code).toBe('E_NOT_MOUNTED');
+      expect(await readdir(unplugged)).toEqual([]);
+    } finally {
+      await rm(mounted, { recursive: true, force: true });
+      await rm(parent, { recursive: true, force: true });
+    }
   });
 
   it('writes when the folder is on a filesystem of its own', async () => {

@@ -13,6 +13,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Failsafe, type ConfigObject } from '../../api/index.js';
+import { writeNewIdentity } from '../../core/crypto/identity.js';
+import { writeNewSigningKey } from '../../core/crypto/signing.js';
 import { asFailsafeError, exitCodeOf } from '../../core/errors.js';
 import { tree, treeHash } from '../helpers/tree.js';
 
@@ -74,33 +76,53 @@ async function storedObjects(target: string): Promise<StoredObject[]> {
   return objects;
 }
 
+/**
+ * How the tiny snapshot is protected: a key file alone, or public-key recipients and a signature: a write-only
+ * host's snapshot (format 2 with its dedup key file beside the recipients), restored with the identity.
+ */
+export type SweepKeys = 'key-file' | 'recipients-signed';
+
+async function sweepConfig(home: string, format: 1 | 2, keys: SweepKeys): Promise<Partial<Pick<ConfigObject, 'encryption' | 'signing'>>> {
+  await writeFile(join(home, 'k'), `${randomBytes(32).toString('base64')}\n`);
+  if (keys === 'key-file') return { encryption: { keyFile: './k' } };
+  const recipient = await writeNewIdentity(join(home, 'id'));
+  const signer = await writeNewSigningKey(join(home, 'sig'));
+  const signing = { keyFile: './sig', trust: [signer] };
+  return { encryption: format === 1 ? { recipients: [recipient] } : { keyFile: './k', recipients: [recipient] }, signing };
+}
+
 /** The smallest source that still holds a folder, a file and a symlink; one restore thread. */
-export async function tinySnapshot(format: 1 | 2): Promise<Sweep> {
+export async function tinySnapshot(format: 1 | 2, keys: SweepKeys = 'key-file'): Promise<Sweep> {
   const root = await mkdtemp(join(tmpdir(), 'failsafe-sweep-'));
   const home = join(root, 'home');
   const target = join(root, 'target');
   await mkdir(join(home, 'd', 's'), { recursive: true });
   await writeFile(join(home, 'd', 's', 'f'), 'f\n');
   await symlink('s/f', join(home, 'd', 'l'));
-  await writeFile(join(home, 'k'), `${randomBytes(32).toString('base64')}\n`);
   const config: ConfigObject = {
     version: 1,
     parallelism: 1,
     targets: { t: { type: 'local', path: target } },
-    encryption: { keyFile: './k' },
+    ...(await sweepConfig(home, format, keys)),
     ...(format === 2 ? { repository: { format: 2 } } : {}),
     jobs: { j: { sources: [{ type: 'directory', path: './d' }], targets: ['t'] } },
   };
-  const failsafe = await Failsafe.fromConfig(config, { baseDir: home });
-  const outcome = await failsafe.backup();
+  const writer = await Failsafe.fromConfig(config, { baseDir: home });
+  const outcome = await writer.backup();
   if (outcome.failures.length > 0) throw new Error(`backup failed: ${JSON.stringify(outcome.failures)}`);
+  // A write-only host's snapshot is read with the identity.
+  const failsafe = keys === 'recipients-signed' ? await writer.withIdentity({ file: join(home, 'id') }) : writer;
   const id = outcome.snapshots[0]!.id;
   const original = await tree(join(home, 'd'));
   // One clean restore first: the journal folder it makes is part of the surroundings from then on.
   await failsafe.restore(id, { to: join(home, 'out') });
   await rm(join(home, 'out'), { recursive: true });
   const sweep = { home, target, failsafe, id, original, objects: await storedObjects(target), around: await surroundings(home) };
-  return { ...sweep, close: () => failsafe.close().finally(() => rm(root, { recursive: true, force: true })) };
+  const close = async (): Promise<void> => {
+    if (failsafe !== writer) await failsafe.close();
+    await writer.close().finally(() => rm(root, { recursive: true, force: true }));
+  };
+  return { ...sweep, close };
 }
 
 /**
@@ -172,12 +194,18 @@ export interface SweepFigures {
   codes: Record<string, number>;
   /** Which trials were harmless (kind, key, damage, byte), to see what a restore does not depend on. */
   harmless: string[];
+  /**
+   * Of those, the bits flipped inside one key slot of an object sealed for several secrets: the deployment holds
+   * another secret whose slot opened it. A slot's own bytes are not authenticated by the others (as a restic key
+   * file is one object per password): the damage is found by opening with that slot's secret alone.
+   */
+  spareSlot: string[];
   wrong: string[];
 }
 
 /** Runs the trials, counting outcomes per object kind and refusals per error code; the wrong ones come back as sentences. */
 export async function runTrials(sweep: Sweep, trials: Trial[]): Promise<SweepFigures> {
-  const figures: SweepFigures = { kinds: {}, codes: {}, harmless: [], wrong: [] };
+  const figures: SweepFigures = { kinds: {}, codes: {}, harmless: [], spareSlot: [], wrong: [] };
   for (const o of sweep.objects) {
     const f = (figures.kinds[o.kind] ??= { objects: 0, bytes: 0, flips: 0, cuts: 0, refused: 0, harmless: 0 });
     f.objects++;
@@ -190,8 +218,25 @@ export async function runTrials(sweep: Sweep, trials: Trial[]): Promise<SweepFig
     else f.cuts++;
     if (outcome.end === 'wrong') figures.wrong.push(outcome.why);
     else f[outcome.end]++;
-    if (outcome.end === 'harmless') figures.harmless.push(outcome.what);
+    if (outcome.end === 'harmless') (inSpareSlot(trial) ? figures.spareSlot : figures.harmless).push(outcome.what);
     if (outcome.end === 'refused') figures.codes[outcome.code] = (figures.codes[outcome.code] ?? 0) + 1;
   }
   return figures;
+}
+
+/** Whether the trial flips a byte of the `slots` list of an object sealed for more than one secret. */
+function inSpareSlot({ object, damage, at }: Trial): boolean {
+  if (damage !== 'flip') return false;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(object.bytes.toString('utf8'));
+  } catch {
+    return false;
+  }
+  const slots = (parsed as { slots?: unknown }).slots;
+  if (!Array.isArray(slots) || slots.length < 2) return false;
+  const start = object.bytes.indexOf('"slots":[');
+  // Base64 and hex have no `]`: the list ends at the first one.
+  const end = object.bytes.indexOf(']', start);
+  return start >= 0 && at >= start && at <= end;
 }

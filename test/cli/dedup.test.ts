@@ -20,7 +20,7 @@ describe('the CLI over a deduplicating repository', () => {
     expect(first.code, first.stderr).toBe(0);
     const stored = await packs();
     const second = await runCli(['backup', '-c', d.config, '--json'], PASS);
-    const [a, b] = [first, second].map((r) => r.json<{ snapshots: { id: string }[] }>().snapshots[0]!);
+    const [a, b] = [first, second].map((r) => r.json<{ snapshots: { id: string; createdAt: string }[] }>().snapshots[0]!);
     // Nothing changed: the second snapshot adds no pack.
     expect(await packs()).toEqual(stored);
     expect(await readdir(d.target)).toEqual(expect.arrayContaining(['config', 'index', 'packs', 'snapshots']));
@@ -28,6 +28,8 @@ describe('the CLI over a deduplicating repository', () => {
 
     const list = await runCli(['list', '-c', d.config, '--json'], PASS);
     expect(list.json<{ id: string }[]>().map((s) => s.id)).toEqual([b!.id, a!.id]);
+    // The backup reports the date its snapshot object carries, to the millisecond.
+    expect(list.json<{ createdAt: string }[]>().map((s) => s.createdAt)).toEqual([b!.createdAt, a!.createdAt]);
 
     const scratch = join(d.root, 'scratch');
     await mkdir(scratch);
@@ -106,7 +108,7 @@ describe('the CLI over a deduplicating repository', () => {
     expect(await readFile(join(out, 'config', 'config.json'), 'utf8')).toBe(await readFile(d.appConfig, 'utf8'));
   });
 
-  it('tags a backup, lists by tag, refuses the reserved tag; a damaged snapshot object is named and list exits 3', async () => {
+  it('tags a backup, lists by tag, refuses the reserved tag; a damaged snapshot object is named and list and stats exit 3', async () => {
     const d = await makeDeployment({ extraYaml: V2 });
     expect((await runCli(['backup', '-c', d.config], PASS)).code).toBe(0);
     const tagged = await runCli(['backup', '--tag', 'before-upgrade', '--force-reread', '-c', d.config, '--json'], PASS);
@@ -123,6 +125,11 @@ describe('the CLI over a deduplicating repository', () => {
     expect(list.code).toBe(3);
     expect(list.stderr).toContain(`snapshots/app/${id}`);
     expect(list.json<unknown[]>()).toHaveLength(1);
+    // stats names it too and exits 3, with the readable snapshot's figures.
+    const stats = await runCli(['stats', '-c', d.config, '--json'], PASS);
+    expect(stats.code).toBe(3);
+    expect(stats.stderr).toContain(`snapshots/app/${id}`);
+    expect(stats.json<{ snapshots: unknown[] }[]>()[0]!.snapshots).toHaveLength(1);
   });
 
   it('refuses format 2 without encryption, naming the key (exit 2)', async () => {

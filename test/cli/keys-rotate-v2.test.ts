@@ -6,7 +6,8 @@
  * old packs. The crash sweep is test/crash/keys-rotate-v2.test.ts.
  */
 import { randomBytes } from 'node:crypto';
-import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeDeployment, runCli } from '../helpers/cli.js';
@@ -163,5 +164,24 @@ describe('keys rotate over a format 2 repository', () => {
     const settled = await hashes(d.target);
     expect((await rotate(trusting)).json().repositories[0]).toMatchObject({ config: false, packs: 0, snapshots: 0 });
     expect(await hashes(d.target)).toEqual(settled);
+  });
+
+  it('while a live backup holds a job lock in the target, rotation is refused with E_LOCKED and writes nothing', async () => {
+    const { d, a, b } = await rotationDeployment();
+    expect((await runCli(['backup', '-c', a])).code).toBe(0);
+    const [job] = await readdir(join(d.target, 'snapshots'));
+    // A lock as a running backup leaves it: this host, a live process (the test's own), a fresh heartbeat.
+    const now = new Date().toISOString();
+    const record = { job, owner: 'other-backup', host: hostname(), pid: process.pid, startedAt: now, heartbeat: now, leaseMs: 120_000 };
+    await mkdir(join(d.target, 'locks', job!), { recursive: true });
+    await writeFile(join(d.target, 'locks', job!, 'other-backup.json'), JSON.stringify(record));
+    const before = await hashes(d.target);
+    const refused = await runCli(['keys', 'rotate', '--old-key-file', join(d.root, 'a.key'), '-c', b]);
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(refused.stderr).toMatch(/E_LOCKED/);
+    expect(refused.stderr).toContain(`job ${job} is locked`);
+    expect(await hashes(d.target)).toEqual(before);
+    // A dry run takes no lock: it writes nothing either way.
+    expect((await runCli(['keys', 'rotate', '--old-key-file', join(d.root, 'a.key'), '-c', b, '--dry-run'])).code).toBe(0);
   });
 });

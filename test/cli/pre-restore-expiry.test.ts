@@ -92,6 +92,23 @@ describe('restore.keepPrevious', () => {
     expect(left.filter((n) => KEPT.includes(n))).toEqual([...KEPT].sort());
   });
 
+  it('a partial restore (--path) deep inside a source is recorded, and its copies there expire too', async () => {
+    const d = await deployment('7d');
+    expect((await runCli(['backup', '-c', d.config])).code).toBe(0);
+    const partial = await runCli(['restore', 'latest', '--yes', '--no-safety-snapshot', '--source', 'data', '--path', 'photos', '-c', d.config]);
+    expect(partial.code, partial.stderr).toBe(0);
+    const deep = async (): Promise<string[]> => (await readdir(join(d.data))).filter((n) => n.includes('.pre-restore-')).sort();
+    const [fresh] = await deep();
+    expect(fresh).toMatch(/^photos\.pre-restore-\d{8}T\d{6}Z$/);
+    // An older copy beside it, as an earlier partial restore would have left it.
+    const old = `photos.pre-restore-${OLD}`;
+    await mkdir(join(d.data, old));
+    const listed = (await runCli(['recover', '--list', '-c', d.config, '--json'])).json();
+    expect(listed.map((c: { path: string }) => c.path)).toEqual([join(d.data, old)]);
+    expect((await runCli(['prune', '-c', d.config])).code).toBe(0);
+    expect(await deep()).toEqual([fresh]);
+  });
+
   it('without the setting every copy is kept, as before', async () => {
     const d = await deployment(undefined);
     await plant(d);

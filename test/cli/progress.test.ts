@@ -77,11 +77,15 @@ describe('the CLI', () => {
 
   it('backup --progress json: events reach the totals of a walk beside the run, 100% at the end, nothing when piped', async () => {
     const d = await makeDeployment();
+    // Several segments (4 MiB each), so some are stored after everything was read.
+    await writeFile(join(d.data, 'big.bin'), randomBytes(24 << 20));
     const backup = await runCli(['backup', '-c', d.config, '--progress', 'json', '--json'], PASS);
     expect(backup.code, backup.stderr).toBe(0);
     const { files, bytes } = backup.json().snapshots[0] as { files: number; bytes: number };
     const events = jsonLines(backup.stderr);
     expect(events.at(-1)).toMatchObject({ progress: 'backup', job: 'app', files, bytesRead: bytes, totalFiles: files, totalBytes: bytes });
+    // Random bytes do not compress: the last line counts every segment stored.
+    expect(events.at(-1)!.storedBytes as number).toBeGreaterThan(24 << 20);
     for (const e of events) if (e.totalBytes !== undefined) expect(e.bytesRead as number).toBeLessThanOrEqual(e.totalBytes as number);
     const piped = await runCli(['backup', '-c', d.config, '--force-reread'], PASS);
     expect(piped.code).toBe(0);

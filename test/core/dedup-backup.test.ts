@@ -14,6 +14,7 @@ import { createSegmentCodec } from '../../core/codec/compression.js';
 import { KeyRing } from '../../core/crypto/keys.js';
 import { backupDeduplicated } from '../../core/dedup/backup.js';
 import { pruneDeduplicated, type DedupPruneProgress } from '../../core/dedup/prune.js';
+import { listSnapshotsV2 } from '../../core/dedup/list.js';
 import { repositoryStats } from '../../core/dedup/stats.js';
 import { restoreDeduplicated } from '../../core/dedup/restore.js';
 import { Storage } from '../../core/repository/storage.js';
@@ -209,7 +210,7 @@ describe('stats of a deduplicating repository', () => {
       await writeFile(join(s.data, `gen-${gen}.txt`), bytes(40 * KB, `gen-${gen}`));
       results.push(await backup(s));
     }
-    const stats = await repositoryStats(s.storage);
+    const stats = await repositoryStats(s.storage, await listSnapshotsV2(s.storage));
     expect(stats.snapshots.map((x) => x.id)).toEqual(results.map((r) => r.id));
     expect(stats.snapshots.map((x) => x.addedBytes)).toEqual(results.map((r) => r.stats.storedBytes));
     const config = (await s.storage.head('config'))!.size;

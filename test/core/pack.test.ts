@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { chunkContext, decodePackTrailer, TAIL_PROBE } from '../../core/pack/format.js';
-import { PackBuilder, packEntries, type ClosedPack } from '../../core/pack/builder.js';
+import { PackBuffers, PackBuilder, packEntries, type ClosedPack } from '../../core/pack/builder.js';
 import { ChunkIndex } from '../../core/repository/chunk-index.js';
 import { SecretstreamCipher } from '../../core/crypto/segment-cipher.js';
 import type { KeySlot } from '../../core/crypto/keys.js';
@@ -112,5 +112,25 @@ describe('packs', () => {
       const err = await readPackHeader(storage, good.key, () => cipher).catch((e: unknown) => e);
       expect([asFailsafeError(err).code, exitCodeOf(err)], `cut to ${length}`).toEqual(['E_CORRUPT', 3]);
     }
+  });
+
+  it('writes the next pack into the buffer of one given back, grows it past its capacity, and keeps no caller`s buffer', () => {
+    const buffers = new PackBuffers(4096, 1);
+    const builder = new PackBuilder(2048, buffers);
+    const sealedOf = (chunk: Buffer): Buffer => cipher.encrypt(chunk, chunkContext(idOf(chunk)));
+    // 1000 + 5985 bytes: past the 4096 the pool makes, so the buffer grows with the chunks already in it kept.
+    for (const chunk of [chunks[0]!, chunks[6]!]) builder.add(idOf(chunk), 'data', sealedOf(chunk), chunk.length);
+    const first = builder.close(cipher, SLOTS);
+    expect(packEntries(Buffer.from(first.bytes), () => cipher, first.key).map((e) => e.plainLength)).toEqual([1000, 6982]);
+    buffers.give(first.bytes);
+    builder.add(idOf(chunks[1]!), 'data', sealedOf(chunks[1]!), chunks[1]!.length);
+    const second = builder.close(cipher, SLOTS);
+    expect(second.bytes.buffer).toBe(first.bytes.buffer);
+    const [entry] = packEntries(second.bytes, () => cipher, second.key);
+    const sealed = second.bytes.subarray(entry!.offset, entry!.offset + entry!.length);
+    expect(cipher.decrypt(Buffer.from(sealed), chunkContext(idOf(chunks[1]!))).equals(chunks[1]!)).toBe(true);
+    const callers = Buffer.alloc(8192);
+    buffers.give(callers);
+    expect(buffers.take(100).buffer).not.toBe(callers.buffer);
   });
 });

@@ -6,7 +6,7 @@ import { api } from './api.js';
 
 const html = htm.bind(h);
 
-/** Loads `path` (again when `deps` change): [data, error, reload]. */
+/** Loads `path` (again when `deps` change; nothing while it is undefined): [data, error, reload]. */
 export function useApi(path, deps = []) {
   const [state, setState] = useState({});
   const load = () =>
@@ -14,7 +14,7 @@ export function useApi(path, deps = []) {
       (data) => setState({ data }),
       (error) => setState({ error: error.message }),
     );
-  useEffect(() => void load(), deps);
+  useEffect(() => void (path !== undefined && load()), deps);
   return [state.data, state.error, load];
 }
 
