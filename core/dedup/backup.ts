@@ -5,6 +5,7 @@
  * stored once in packs, then the tree, the index object and the snapshot
  * object, written last (docs/design/dedup.md).
  */
+import { readdir, rm, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -16,7 +17,9 @@ import type { KeyRing } from '../crypto/keys.js';
 import type { Signer } from '../crypto/signing.js';
 import { SecretstreamCipher } from '../crypto/segment-cipher.js';
 import type { ManifestSource } from '../format/manifest.js';
-import { ChunkWriter } from '../pack/chunk-writer.js';
+import { isTempName } from '../fs/atomic.js';
+import { makeFolder } from '../fs/make-folder.js';
+import { ChunkWriter, type ChunkWriterOptions } from '../pack/chunk-writer.js';
 import { loadIndex } from '../pack/load-index.js';
 import { openRepositoryKeys } from '../pack/repository-config.js';
 import { newSnapshotId } from '../repository/layout.js';
@@ -93,8 +96,7 @@ export async function backupDeduplicated(input: DedupBackupInput): Promise<Dedup
   const run = { cipher: new SecretstreamCipher(runKey), slots: runSlots(keyRing, runKey, input.writeOnly === true) };
   const open = (slots: Parameters<KeyRing['open']>[0]): SecretstreamCipher => new SecretstreamCipher(keyRing.open(slots));
   const known = await loadIndex(storage, indexCipher, { open, ...(signal ? { signal } : {}) });
-  const options = { codec: input.codec, ...(input.packSize ? { packSize: input.packSize } : {}), ...(signal ? { signal } : {}) };
-  const writer = new ChunkWriter(storage, known, { idKey: keys.idKey, indexCipher, ...run }, options);
+  const writer = new ChunkWriter(storage, known, { idKey: keys.idKey, indexCipher, ...run }, await writerOptions(input));
   const gear = gearTable(keys.gearKey);
   const references = new Map<string, Buffer>();
   const progress: DedupProgress = { files: 0, bytesRead: 0, storedBytes: 0 };
@@ -124,10 +126,16 @@ export async function backupDeduplicated(input: DedupBackupInput): Promise<Dedup
     references,
     report,
   });
-  const collected = await collectTree(input, chunker.chunkFile).finally(() => chunker.close());
-  const { lines, sources, files, bytes, warnings } = collected;
-  const tree = (await chunkStream(streamOf(lines), new FastCdc(gear, TREE_SIZES), (chunk) => store(chunk, 'tree'))).ids;
-  await writer.finish();
+  const { tree, sources, files, bytes, warnings } = await storeTree(input, chunker, gear, store)
+    .then(async (collected) => {
+      await writer.finish();
+      return collected;
+    })
+    // A failed run leaves no pack half written (a streamed pack's temp file is removed).
+    .catch(async (err: unknown) => {
+      await writer.abandon();
+      throw err;
+    });
   const id = newSnapshotId();
   const stats: SnapshotStatsV2 = { files, bytes, chunks: references.size, newChunks: writer.stats.newChunks, storedBytes: writer.stats.storedBytes };
   const labels = { ...(input.tags?.length ? { tags: input.tags } : {}), ...(warnings > 0 ? { warnings } : {}) };
@@ -140,6 +148,46 @@ export async function backupDeduplicated(input: DedupBackupInput): Promise<Dedup
   crashPoint('snapshot-written');
   await cache.save().catch((err: unknown) => input.warn?.(`the files cache could not be saved (the next backup reads every file): ${(err as Error).message}`));
   return { id, createdAt, stats: { ...stats, storedBytes: stats.storedBytes + snapshot.length }, cache: { hits: cache.hits, misses: cache.misses } };
+}
+
+async function writerOptions(input: DedupBackupInput): Promise<ChunkWriterOptions> {
+  // Open packs are filled in the cache folder, on disk, rather than in memory (core/pack/spilled-pack.ts).
+  const spillDir = input.cacheDir ? await spillFolder(join(input.cacheDir, 'packs')) : undefined;
+  return {
+    codec: input.codec,
+    ...(input.packSize ? { packSize: input.packSize } : {}),
+    ...(input.signal ? { signal: input.signal } : {}),
+    ...(spillDir ? { spillDir } : {}),
+  };
+}
+
+/**
+ * The folder open packs are filled in, or undefined (packs then fill in memory) when it cannot be made. A pack
+ * file a crashed run left behind there is removed once a day old: a run removes its own as it goes.
+ */
+async function spillFolder(dir: string): Promise<string | undefined> {
+  try {
+    await makeFolder(dir);
+    for (const name of await readdir(dir)) {
+      const path = join(dir, name);
+      if (isTempName(name) && Date.now() - (await stat(path)).mtimeMs > 86_400_000) await rm(path, { force: true });
+    }
+    return dir;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every source's entries read and chunked, then the tree's lines cut into chunks and stored: the tree's chunk ids. */
+async function storeTree(
+  input: DedupBackupInput,
+  chunker: { chunkFile: FileChunker; close(): Promise<void> },
+  gear: Uint32Array,
+  store: (chunk: Buffer, kind: 'tree') => Promise<Buffer>,
+): Promise<Omit<CollectedTree, 'lines'> & { tree: Buffer[] }> {
+  const { lines, ...collected } = await collectTree(input, chunker.chunkFile).finally(() => chunker.close());
+  const tree = (await chunkStream(streamOf(lines), new FastCdc(gear, TREE_SIZES), (chunk) => store(chunk, 'tree'))).ids;
+  return { ...collected, tree };
 }
 
 interface CollectedTree {

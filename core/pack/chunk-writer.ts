@@ -4,11 +4,13 @@
  * compressed, sealed under the run's key and appended to one of two open
  * packs, chosen at random so a pack's layout does not spell out a file's
  * chunk sizes (docs/design/dedup.md). A full pack is uploaded while the
- * next chunks are cut and sealed, with at most `uploads` (2) in flight: when
+ * next chunks are cut and sealed, with at most `uploads` (1 or 2) in flight: when
  * they are all busy the next full pack waits (backpressure: memory stays at
  * two open packs and the uploads). A pack enters the index only once stored,
  * so the index never names a chunk the store lacks. `finish` waits for every
- * upload, stores the open packs, then one index object listing them.
+ * upload, stores the open packs, then one index object listing them. With
+ * `spillDir` the open packs fill on local disk (core/pack/spilled-pack.ts):
+ * only the packs being uploaded are held in memory.
  */
 import { randomInt } from 'node:crypto';
 import { chunkId } from '../chunking/chunk-id.js';
@@ -18,6 +20,7 @@ import type { ChunkIndex } from '../repository/chunk-index.js';
 import type { Storage } from '../repository/storage.js';
 import { crashPoint } from '../testing/crash.js';
 import { DEFAULT_PACK_SIZE, PackBuffers, PackBuilder } from './builder.js';
+import { SpilledPack } from './spilled-pack.js';
 import { chunkContext, type ChunkKind } from './format.js';
 import { encodeIndex, newIndexKey, type IndexedPack } from './index-object.js';
 
@@ -42,8 +45,10 @@ export interface ChunkWriterOptions {
   signal?: AbortSignal;
   /** 0 or 1: which open pack takes the next chunk (random by default; tests fix it). */
   choose?: () => number;
-  /** Packs uploaded at once while chunking goes on (2). */
+  /** Packs uploaded at once while chunking goes on (1 on a target of local files, else 2). */
   uploads?: number;
+  /** A local folder to fill the open packs in (core/pack/spilled-pack.ts) instead of memory: the backup's cache folder. */
+  spillDir?: string;
 }
 
 export interface ChunkWriterStats {
@@ -56,7 +61,7 @@ export interface ChunkWriterStats {
 
 export class ChunkWriter {
   readonly stats: ChunkWriterStats = { chunks: 0, newChunks: 0, storedBytes: 0, packs: 0 };
-  readonly #open: [PackBuilder, PackBuilder];
+  readonly #open: [PackBuilder | SpilledPack, PackBuilder | SpilledPack];
   readonly #buffers: PackBuffers;
   /** Ids queued in the open packs (hex), not yet in the index. */
   readonly #pending = new Set<string>();
@@ -74,8 +79,10 @@ export class ChunkWriter {
   ) {
     const size = options.packSize ?? DEFAULT_PACK_SIZE;
     // One buffer per open pack and per upload in flight, reused from pack to pack.
-    this.#buffers = new PackBuffers(size + Math.ceil(size / 4), 2 + (options.uploads ?? 2));
-    this.#open = [new PackBuilder(size, this.#buffers), new PackBuilder(size, this.#buffers)];
+    this.#buffers = new PackBuffers(size + Math.ceil(size / 4), 2 + this.#uploadSlots);
+    const { spillDir } = options;
+    const open = (): PackBuilder | SpilledPack => (spillDir ? new SpilledPack(size, this.#buffers, spillDir) : new PackBuilder(size, this.#buffers));
+    this.#open = [open(), open()];
     this.#choose = options.choose ?? (() => randomInt(2));
   }
 
@@ -110,8 +117,8 @@ export class ChunkWriter {
   }
 
   /** Starts storing a full pack, once one of the `uploads` slots is free; its builder is empty again when this resolves. */
-  async #upload(builder: PackBuilder, last = false): Promise<void> {
-    while (this.#uploads.size >= (this.options.uploads ?? 2)) await Promise.race(this.#uploads);
+  async #upload(builder: PackBuilder | SpilledPack, last = false): Promise<void> {
+    while (this.#uploads.size >= this.#uploadSlots) await Promise.race(this.#uploads);
     this.#throwIfFailed();
     // Chunks sealed in worker threads arrive concurrently: another caller may have sent this pack while we waited.
     if (last ? builder.count === 0 : !builder.full) return;
@@ -132,6 +139,11 @@ export class ChunkWriter {
     this.#throwIfFailed();
   }
 
+  /** One pack stored at a time on a target of local files (a write, not a round trip), two elsewhere. */
+  get #uploadSlots(): number {
+    return this.options.uploads ?? (this.storage.localFiles ? 1 : 2);
+  }
+
   #throwIfFailed(): void {
     if (this.#failed !== undefined) throw this.#failed;
   }
@@ -147,6 +159,12 @@ export class ChunkWriter {
       crashPoint('index-stored');
     }
     return [...this.#written];
+  }
+
+  /** Removes what a failed run left open: the spilled packs' files (a pack in memory is simply dropped). */
+  async abandon(): Promise<void> {
+    for (const pack of this.#open) if (pack instanceof SpilledPack) pack.abandon();
+    await Promise.allSettled(this.#uploads);
   }
 
   async #put(pack: ReturnType<PackBuilder['close']>): Promise<void> {

@@ -84,7 +84,10 @@ function handle(t: SegmentTools, message: WorkerRequest): void {
     if (message.op === 'chunk-file') {
       const files = chunking?.files;
       if (!files) throw new FailsafeError('E_INTERNAL', 'a file job came before the file chunking setup');
-      const result = chunkLocalFile(t, files, message.request, (chunk, transfer) => port.postMessage({ id: message.id, chunk }, transfer));
+      const result = chunkLocalFile(t, files, message.request, (chunk, transfer) => {
+        port.postMessage({ id: message.id, chunk }, transfer);
+        if (chunk.sealed) collectAfterSealing(chunk.length);
+      });
       port.postMessage({ id: message.id, result });
     } else if (message.op === 'chunk') {
       const { id, sealed } = hashOrSealChunk(t, chunking, message.request);
@@ -117,9 +120,24 @@ function handle(t: SegmentTools, message: WorkerRequest): void {
   } finally {
     // After the reply, so the main thread is not kept waiting: node:crypto's 64 KiB chunk buffers otherwise pile up.
     // A chunk's hash allocates nothing worth it, and a forced collection per chunk costs more than the work.
-    // A file job's sealed chunks left with their messages; its small garbage is left to V8's own pace.
+    // A file job collects as it seals (collectAfterSealing).
     if (message.op !== 'chunk-file' && (message.op !== 'chunk' || message.request.sealAs)) collectYoungGarbage();
   }
+}
+
+/**
+ * Sealing a file's chunks leaves node:crypto's 64 KiB output buffers behind, one per 64 KiB sealed, in wrappers
+ * too small for V8 to collect them before tens of MB pile up: a young collection after every few MiB sealed
+ * keeps that to a few MiB per thread (docs/performance.md, Memory).
+ */
+const SEALED_BETWEEN_COLLECTIONS = 4 << 20;
+let sealedSinceCollection = 0;
+
+function collectAfterSealing(plainLength: number): void {
+  sealedSinceCollection += plainLength;
+  if (sealedSinceCollection < SEALED_BETWEEN_COLLECTIONS) return;
+  sealedSinceCollection = 0;
+  collectYoungGarbage();
 }
 
 let readBuffer: Buffer | undefined;

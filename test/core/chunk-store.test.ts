@@ -1,9 +1,9 @@
 /** Storing chunks once in packs and reading them back (format v2), against a real in-memory store and a local folder. */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { LocalAdapter } from '../../adapters/local/local.js';
 import { MemoryAdapter } from '../../adapters/memory/memory.js';
 import { createSegmentCodec } from '../../core/codec/compression.js';
@@ -38,9 +38,12 @@ class Keys {
   open = (slots: KeySlot[]): SecretstreamCipher => new SecretstreamCipher(this.openKey(slots));
 }
 
+/** Where the open packs fill (core/pack/spilled-pack.ts) in the suite's third run; in memory in the others. */
+let spillDir: string | undefined;
+
 async function writer(storage: Storage, keys: Keys, packSize = 64 * 1024): Promise<ChunkWriter> {
   const known = await loadIndex(storage, INDEX, { open: keys.open });
-  return new ChunkWriter(storage, known, { idKey: ID_KEY, indexCipher: INDEX, ...keys.run() }, { codec, packSize });
+  return new ChunkWriter(storage, known, { idKey: ID_KEY, indexCipher: INDEX, ...keys.run() }, { codec, packSize, ...(spillDir ? { spillDir } : {}) });
 }
 
 async function readAll(storage: Storage, keys: Keys, ids: Buffer[]): Promise<Buffer[]> {
@@ -51,10 +54,17 @@ async function readAll(storage: Storage, keys: Keys, ids: Buffer[]): Promise<Buf
 const chunks = (count: number, seed = randomBytes(4).toString('hex')): Buffer[] =>
   Array.from({ length: count }, (_, i) => Buffer.concat([Buffer.from(`${seed}/${i}/`), randomBytes(3000 + ((i * 7919) % 20_000))]));
 
+const local = async (): Promise<Storage> => new Storage(new LocalAdapter({ path: await mkdtemp(join(tmpdir(), 'failsafe-packs-')) }), 'local');
+
 describe.each([
-  ['memory', async () => new Storage(new MemoryAdapter(), 'memory')],
-  ['local', async () => new Storage(new LocalAdapter({ path: await mkdtemp(join(tmpdir(), 'failsafe-packs-')) }), 'local')],
-])('chunks in packs (%s)', (_name, makeStorage) => {
+  ['memory', async () => new Storage(new MemoryAdapter(), 'memory'), false],
+  ['local', local, false],
+  ['local, open packs spilled to disk', local, true],
+])('chunks in packs (%s)', (_name, makeStorage, spill) => {
+  beforeEach(async () => {
+    spillDir = spill ? await mkdtemp(join(tmpdir(), 'failsafe-spill-')) : undefined;
+  });
+
   it('chunks opened in worker threads (a local pack read there) come back whole; a flipped byte is E_CHECKSUM', async () => {
     const storage = await makeStorage();
     const keys = new Keys();
@@ -123,6 +133,18 @@ describe.each([
     expect(small.length).toBeLessThanOrEqual(2);
     const back = await readAll(storage, keys, ids.slice(0, 60));
     back.forEach((plain, i) => expect(plain.equals(data[i]!)).toBe(true));
+    // Every spilled pack's file is gone once it is stored.
+    if (spillDir) expect(await readdir(spillDir)).toEqual([]);
+  });
+
+  it.runIf(spill)('a run abandoned with packs open leaves no spill file and stores none of them', async () => {
+    const storage = await makeStorage();
+    const run = await writer(storage, new Keys(), 1 << 20);
+    for (const chunk of chunks(10)) await run.add(chunk);
+    expect((await readdir(spillDir!)).length).toBeGreaterThan(0);
+    await run.abandon();
+    expect(await readdir(spillDir!)).toEqual([]);
+    expect(run.stats.packs).toBe(0);
   });
 
   it('chunks of a run stopped before its index are found in its packs and not stored again', async () => {
