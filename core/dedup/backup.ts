@@ -96,7 +96,9 @@ export async function backupDeduplicated(input: DedupBackupInput): Promise<Dedup
   const run = { cipher: new SecretstreamCipher(runKey), slots: runSlots(keyRing, runKey, input.writeOnly === true) };
   const open = (slots: Parameters<KeyRing['open']>[0]): SecretstreamCipher => new SecretstreamCipher(keyRing.open(slots));
   const known = await loadIndex(storage, indexCipher, { open, ...(signal ? { signal } : {}) });
-  const writer = new ChunkWriter(storage, known, { idKey: keys.idKey, indexCipher, ...run }, await writerOptions(input));
+  // A stored pack moves the progress too: after the last file is read, the uploads are what is left.
+  const onStored = (): void => report(0);
+  const writer = new ChunkWriter(storage, known, { idKey: keys.idKey, indexCipher, ...run }, { ...(await writerOptions(input)), onStored });
   const gear = gearTable(keys.gearKey);
   const references = new Map<string, Buffer>();
   const progress: DedupProgress = { files: 0, bytesRead: 0, storedBytes: 0 };

@@ -49,6 +49,8 @@ export interface ChunkWriterOptions {
   uploads?: number;
   /** A local folder to fill the open packs in (core/pack/spilled-pack.ts) instead of memory: the backup's cache folder. */
   spillDir?: string;
+  /** Told after each pack and index object is stored (`stats.storedBytes` moved): a backup's progress follows the uploads, not only the reading. */
+  onStored?: () => void;
 }
 
 export interface ChunkWriterStats {
@@ -157,6 +159,7 @@ export class ChunkWriter {
       await this.storage.put(newIndexKey(), index, this.#storageOptions());
       this.stats.storedBytes += index.length;
       crashPoint('index-stored');
+      this.options.onStored?.();
     }
     return [...this.#written];
   }
@@ -180,6 +183,7 @@ export class ChunkWriter {
       this.#pending.delete(entry.id.toString('hex'));
     }
     this.#written.push({ key: pack.key, entries: pack.entries });
+    this.options.onStored?.();
   }
 
   #storageOptions(): { signal?: AbortSignal } {

@@ -92,6 +92,16 @@ describe('the CLI', () => {
     expect(piped.stderr).toBe('');
   });
 
+  it('backup --progress json, format 2: the stored bytes follow the packs uploaded after the reading, up to the last line', async () => {
+    const d = await makeDeployment({ extraYaml: 'repository: { format: 2 }' });
+    await writeFile(join(d.data, 'big.bin'), randomBytes(24 << 20));
+    const backup = await runCli(['backup', '-c', d.config, '--progress', 'json'], PASS);
+    expect(backup.code, backup.stderr).toBe(0);
+    const last = jsonLines(backup.stderr).at(-1)!;
+    // Random bytes do not compress: every pack and the index are counted by the last line.
+    expect(last.storedBytes as number).toBeGreaterThan(24 << 20);
+  });
+
   for (const [format, extraYaml] of [
     ['format 1', ''],
     ['format 2', 'repository: { format: 2 }'],
