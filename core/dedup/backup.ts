@@ -23,7 +23,7 @@ import { newSnapshotId } from '../repository/layout.js';
 import type { Storage } from '../repository/storage.js';
 import { crashPoint } from '../testing/crash.js';
 import { chunkStream } from './chunk-files.js';
-import { startFileChunker, type FileChunker } from './file-chunker.js';
+import { startFileChunker, type StartedChunker } from './file-chunker.js';
 import { FilesCache } from './files-cache.js';
 import { encodeSnapshotV2, snapshotKeyV2, type SnapshotStatsV2 } from './snapshot.js';
 import { encodeTreeLine } from './tree.js';
@@ -124,7 +124,7 @@ export async function backupDeduplicated(input: DedupBackupInput): Promise<Dedup
     references,
     report,
   });
-  const collected = await collectTree(input, chunker.chunkFile).finally(() => chunker.close());
+  const collected = await collectTree(input, chunker).finally(() => chunker.close());
   const { lines, sources, files, bytes, warnings } = collected;
   const tree = (await chunkStream(streamOf(lines), new FastCdc(gear, TREE_SIZES), (chunk) => store(chunk, 'tree'))).ids;
   await writer.finish();
@@ -150,7 +150,7 @@ interface CollectedTree {
   warnings: number;
 }
 
-async function collectTree(input: DedupBackupInput, chunkFile: FileChunker): Promise<CollectedTree> {
+async function collectTree(input: DedupBackupInput, { chunkFile, flush }: StartedChunker): Promise<CollectedTree> {
   const out: CollectedTree = { lines: [], sources: [], files: 0, bytes: 0, warnings: 0 };
   // Each file's line, once its last chunks are back from the workers; the lines stay in tree order.
   const lines: Promise<string>[] = [];
@@ -183,6 +183,7 @@ async function collectTree(input: DedupBackupInput, chunkFile: FileChunker): Pro
         summary.bytes += entry.size;
         if (entry.type === 'file') out.files++;
       }
+      await flush();
       if (isLeftOut(source)) continue;
       out.bytes += summary.bytes;
       if (warnings.length > 0) summary.warnings = warnings;

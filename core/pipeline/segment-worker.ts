@@ -21,6 +21,7 @@ import {
 import { buildSegmentTools } from './stage-tools.js';
 import { collectYoungGarbage } from '../threads/minor-gc.js';
 import { chunkLocalFile, startFileChunking, type FileChunkMessage, type FileChunkRequest } from './file-chunk-work.js';
+import { chunkLocalFiles, type FileBatchRequest } from './file-batch-work.js';
 import { hashOrSealChunk, openChunk, type ChunkHashRequest, type ChunkingSetup, type ChunkOpenRequest } from './chunk-work.js';
 
 export type WorkerRequest =
@@ -28,7 +29,8 @@ export type WorkerRequest =
   | { id: number; op: 'open'; request: OpenJob }
   | { id: number; op: 'chunk'; request: ChunkHashRequest }
   | { id: number; op: 'open-chunk'; request: ChunkOpenRequest }
-  | { id: number; op: 'chunk-file'; request: FileChunkRequest };
+  | { id: number; op: 'chunk-file'; request: FileChunkRequest }
+  | { id: number; op: 'chunk-files'; request: FileBatchRequest };
 /** The first message a segment worker gets. */
 export type WorkerSetup = { op: 'setup'; spec: SegmentCodecSpec } | { op: 'chunking'; setup: ChunkingSetup };
 export type WorkerReply =
@@ -74,10 +76,11 @@ const codeOf = (err: Error): { code?: string } => (err instanceof FailsafeError 
 function handle(t: SegmentTools, message: WorkerRequest): void {
   try {
     if (message.op === 'chunk-file') {
-      const files = chunking?.files;
-      if (!files) throw new FailsafeError('E_INTERNAL', 'a file job came before the file chunking setup');
-      const result = chunkLocalFile(t, files, message.request, (chunk, transfer) => port.postMessage({ id: message.id, chunk }, transfer));
+      const result = chunkLocalFile(t, fileSetup(), message.request, (chunk, transfer) => port.postMessage({ id: message.id, chunk }, transfer));
       port.postMessage({ id: message.id, result });
+    } else if (message.op === 'chunk-files') {
+      const { result, transfer } = chunkLocalFiles(t, fileSetup(), message.request);
+      port.postMessage({ id: message.id, result }, transfer);
     } else if (message.op === 'chunk') {
       const { id, sealed } = hashOrSealChunk(t, chunking, message.request);
       port.postMessage({ id: message.id, result: { id: new Uint8Array(id), ...(sealed ? { sealed } : {}) } }, sealed ? [sealed.buffer as ArrayBuffer] : []);
@@ -107,8 +110,13 @@ function handle(t: SegmentTools, message: WorkerRequest): void {
     // After the reply, so the main thread is not kept waiting: node:crypto's 64 KiB chunk buffers otherwise pile up.
     // A chunk's hash allocates nothing worth it, and a forced collection per chunk costs more than the work.
     // A file job's sealed chunks left with their messages; its small garbage is left to V8's own pace.
-    if (message.op !== 'chunk-file' && (message.op !== 'chunk' || message.request.sealAs)) collectYoungGarbage();
+    if (message.op !== 'chunk-file' && message.op !== 'chunk-files' && (message.op !== 'chunk' || message.request.sealAs)) collectYoungGarbage();
   }
+}
+
+function fileSetup(): NonNullable<ChunkingSetup['files']> {
+  if (!chunking?.files) throw new FailsafeError('E_INTERNAL', 'a file job came before the file chunking setup');
+  return chunking.files;
 }
 
 let readBuffer: Buffer | undefined;
