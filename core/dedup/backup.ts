@@ -26,7 +26,7 @@ import { newSnapshotId } from '../repository/layout.js';
 import type { Storage } from '../repository/storage.js';
 import { crashPoint } from '../testing/crash.js';
 import { chunkStream } from './chunk-files.js';
-import { startFileChunker, type FileChunker } from './file-chunker.js';
+import { startFileChunker, type StartedChunker } from './file-chunker.js';
 import { FilesCache } from './files-cache.js';
 import { encodeSnapshotV2, snapshotKeyV2, type SnapshotStatsV2 } from './snapshot.js';
 import { encodeTreeLine } from './tree.js';
@@ -128,16 +128,7 @@ export async function backupDeduplicated(input: DedupBackupInput): Promise<Dedup
     references,
     report,
   });
-  const { tree, sources, files, bytes, warnings } = await storeTree(input, chunker, gear, store)
-    .then(async (collected) => {
-      await writer.finish();
-      return collected;
-    })
-    // A failed run leaves no pack half written (a streamed pack's temp file is removed).
-    .catch(async (err: unknown) => {
-      await writer.abandon();
-      throw err;
-    });
+  const { tree, sources, files, bytes, warnings } = await storeTree(input, chunker, gear, store, writer);
   const id = newSnapshotId();
   const stats: SnapshotStatsV2 = { files, bytes, chunks: references.size, newChunks: writer.stats.newChunks, storedBytes: writer.stats.storedBytes };
   const labels = { ...(input.tags?.length ? { tags: input.tags } : {}), ...(warnings > 0 ? { warnings } : {}) };
@@ -180,16 +171,24 @@ async function spillFolder(dir: string): Promise<string | undefined> {
   }
 }
 
-/** Every source's entries read and chunked, then the tree's lines cut into chunks and stored: the tree's chunk ids. */
+/** Every source's entries read and chunked, the tree's lines cut into chunks and stored, then the open packs: the tree's chunk ids. */
 async function storeTree(
   input: DedupBackupInput,
-  chunker: { chunkFile: FileChunker; close(): Promise<void> },
+  chunker: StartedChunker,
   gear: Uint32Array,
   store: (chunk: Buffer, kind: 'tree') => Promise<Buffer>,
+  writer: ChunkWriter,
 ): Promise<Omit<CollectedTree, 'lines'> & { tree: Buffer[] }> {
-  const { lines, ...collected } = await collectTree(input, chunker.chunkFile).finally(() => chunker.close());
-  const tree = (await chunkStream(streamOf(lines), new FastCdc(gear, TREE_SIZES), (chunk) => store(chunk, 'tree'))).ids;
-  return { ...collected, tree };
+  try {
+    const { lines, ...collected } = await collectTree(input, chunker).finally(() => chunker.close());
+    const tree = (await chunkStream(streamOf(lines), new FastCdc(gear, TREE_SIZES), (chunk) => store(chunk, 'tree'))).ids;
+    await writer.finish();
+    return { ...collected, tree };
+  } catch (err) {
+    // A failed run leaves no pack half written (a spilled pack's file is removed).
+    await writer.abandon();
+    throw err;
+  }
 }
 
 interface CollectedTree {
@@ -200,7 +199,7 @@ interface CollectedTree {
   warnings: number;
 }
 
-async function collectTree(input: DedupBackupInput, chunkFile: FileChunker): Promise<CollectedTree> {
+async function collectTree(input: DedupBackupInput, { chunkFile, flush }: StartedChunker): Promise<CollectedTree> {
   const out: CollectedTree = { lines: [], sources: [], files: 0, bytes: 0, warnings: 0 };
   // Each file's line, once its last chunks are back from the workers; the lines stay in tree order.
   const lines: Promise<string>[] = [];
@@ -233,6 +232,7 @@ async function collectTree(input: DedupBackupInput, chunkFile: FileChunker): Pro
         summary.bytes += entry.size;
         if (entry.type === 'file') out.files++;
       }
+      await flush();
       if (isLeftOut(source)) continue;
       out.bytes += summary.bytes;
       if (warnings.length > 0) summary.warnings = warnings;

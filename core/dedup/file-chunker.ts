@@ -12,6 +12,7 @@ import type { ChunkWriter } from '../pack/chunk-writer.js';
 import { SegmentWorkers } from '../pipeline/segment-workers.js';
 import { BoundedTasks } from '../pipeline/bounded-tasks.js';
 import { ChunkSlots, chunkIntoSlots, type ChunkTaker } from './chunk-slots.js';
+import { FileBatches, SMALL_FILE } from './file-batches.js';
 import { chunkFileInWorker } from './file-jobs.js';
 import type { FilesCache } from './files-cache.js';
 
@@ -23,7 +24,7 @@ export type FileChunker = (entry: SourceEntry, source: string) => Promise<{ ids:
 
 /** Chunks in flight at once: enough to keep every worker busy while the main thread reads and cuts the next. */
 const SLOTS_PER_WORKER = 3;
-/** Local files queued or being cut at once: two held by each worker (segment-workers.ts), one waiting here. */
+/** Local files (or batches of small ones) queued or being cut at once: two held by each worker (segment-workers.ts), one waiting here. */
 const FILES_PER_WORKER = 3;
 /** Sealed chunks a worker may have on their way to a pack: a few MiB per worker, whatever the file's size. */
 const CREDITS = 4;
@@ -46,7 +47,14 @@ export interface FileChunkerInput {
   report(bytes: number): void;
 }
 
-export function startFileChunker(input: FileChunkerInput): { chunkFile: FileChunker; close(): Promise<void> } {
+export interface StartedChunker {
+  chunkFile: FileChunker;
+  /** Sends the small files still gathered for a batch: call before waiting for the ids of every file so far. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function startFileChunker(input: FileChunkerInput): StartedChunker {
   const { cache, writer, references, progress } = input;
   // Started at the first file the cache cannot answer: an unchanged backup reads nothing and needs no thread.
   let pool: { workers: SegmentWorkers; slots: ChunkSlots } | undefined;
@@ -67,6 +75,7 @@ export function startFileChunker(input: FileChunkerInput): { chunkFile: FileChun
     input.report(length);
   };
   const files = new BoundedTasks(input.parallelism * FILES_PER_WORKER);
+  const batches = new FileBatches(files, () => started().workers, writer, stored);
   const chunkFile: FileChunker = async (entry, source) => {
     const key = `${source}/${entry.path}`;
     progress.file = key;
@@ -82,8 +91,11 @@ export function startFileChunker(input: FileChunkerInput): { chunkFile: FileChun
     // Stamped before reading: a file changed while it is read is read again next time.
     const stamp = local ? await cache.stamp(local) : undefined;
     const { workers, slots } = started();
-    const { ids } = entry.localFile
-      ? await inWorker(files, () => chunkFileInWorker(workers, writer, stored, { ...entry, localFile: entry.localFile! }, source))
+    const localEntry = entry.localFile ? { ...entry, localFile: entry.localFile } : undefined;
+    const { ids } = localEntry
+      ? localEntry.size <= SMALL_FILE
+        ? await batches.add(localEntry, source)
+        : await inWorker(files, () => chunkFileInWorker(workers, writer, stored, localEntry, source))
       : await chunkIntoSlots(entry.open!(), new FastCdc(input.gear, input.sizes), slots, sealInWorkers(workers, writer, stored));
     return {
       ids: ids.then((list) => {
@@ -93,7 +105,7 @@ export function startFileChunker(input: FileChunkerInput): { chunkFile: FileChun
     };
   };
   // Stopping the workers first ends any file job still out (a failed run), which `settle` then waits for.
-  return { chunkFile, close: () => (pool ? pool.workers.close() : Promise.resolve()).finally(() => files.settle()) };
+  return { chunkFile, flush: () => batches.flush(), close: () => (pool ? pool.workers.close() : Promise.resolve()).finally(() => files.settle()) };
 }
 
 /** Queues a file job once fewer than the limit are out; resolves then, with its ids to come. */

@@ -68,6 +68,14 @@ export function startFileChunking(): void {
 }
 
 export function chunkLocalFile(t: SegmentTools, setup: FileChunkingSetup, request: FileChunkRequest, emit: ChunkEmitter): FileChunkResult {
+  return cutLocalFile(setup, request, (plain) => emitChunk(t, setup, request.lane, plain, emit));
+}
+
+/**
+ * Reads the file at `request.path` up to its announced size and hands each chunk FastCDC cuts to `take`, in order
+ * (a view of this thread's read buffer, valid until `take` returns).
+ */
+export function cutLocalFile(setup: FileChunkingSetup, request: Omit<FileChunkRequest, 'lane'>, take: (plain: Buffer) => void): FileChunkResult {
   const cdc = new FastCdc(setup.gear, setup.sizes);
   const capacity = Math.max(8 << 20, setup.sizes.max + 2 * READ);
   if (!buffer || buffer.length < capacity) buffer = Buffer.allocUnsafeSlow(capacity);
@@ -79,8 +87,8 @@ export function chunkLocalFile(t: SegmentTools, setup: FileChunkingSetup, reques
     let end = 0;
     let position = 0;
     let read = 0;
-    const take = (length: number): void => {
-      emitChunk(t, setup, request.lane, buf.subarray(start, start + length), emit);
+    const cut = (length: number): void => {
+      take(buf.subarray(start, start + length));
       start += length;
     };
     while (position < request.size) {
@@ -100,10 +108,10 @@ export function chunkLocalFile(t: SegmentTools, setup: FileChunkingSetup, reques
       const piece = buf.subarray(end, end + n);
       end += n;
       position += n;
-      for (const length of cdc.push(piece)) take(length);
+      for (const length of cdc.push(piece)) cut(length);
     }
     const last = cdc.finish();
-    if (last > 0) take(last);
+    if (last > 0) cut(last);
     const { size, mtimeMs } = callOrFail(request, () => fstatSync(fd));
     return { read, after: { size, mtimeMs } };
   } finally {
@@ -111,13 +119,24 @@ export function chunkLocalFile(t: SegmentTools, setup: FileChunkingSetup, reques
   }
 }
 
-function emitChunk(t: SegmentTools, setup: FileChunkingSetup, lane: number, plain: Buffer, emit: ChunkEmitter): void {
+/**
+ * A chunk's keyed id, and whether this thread is the first to find it new (neither in the repository's index nor
+ * sealed here before): then it must be sealed, and from now on it counts as sealed here.
+ */
+export function claimChunk(setup: FileChunkingSetup, plain: Buffer): { digest: Buffer; id: Uint8Array; fresh: boolean } {
   const digest = chunkId(setup.idKey, plain);
   // Its own memory, not a view of a pool: a view would post the whole pool.
   const id = new Uint8Array(digest);
+  if (findEntry(setup.known.ids, setup.known.slots, id) >= 0) return { digest, id, fresh: false };
   const hex = digest.toString('hex');
-  if (findEntry(setup.known.ids, setup.known.slots, id) >= 0 || sealedHere.has(hex)) return emit({ id, length: plain.length }, []);
+  if (sealedHere.has(hex)) return { digest, id, fresh: false };
   sealedHere.add(hex);
+  return { digest, id, fresh: true };
+}
+
+function emitChunk(t: SegmentTools, setup: FileChunkingSetup, lane: number, plain: Buffer, emit: ChunkEmitter): void {
+  const { digest, id, fresh } = claimChunk(setup, plain);
+  if (!fresh) return emit({ id, length: plain.length }, []);
   takeCredit(setup.credits, lane);
   const slots = setup.sealed;
   const slot = slots ? nextSlot++ % slots.slots : 0;
@@ -141,9 +160,9 @@ function takeCredit(credits: Int32Array, lane: number): void {
   }
 }
 
-const stopped = (): FailsafeError => new FailsafeError('E_ABORTED', 'the backup stopped');
+export const stopped = (): FailsafeError => new FailsafeError('E_ABORTED', 'the backup stopped');
 
-function callOrFail<T>(request: FileChunkRequest, call: () => T): T {
+function callOrFail<T>(request: Omit<FileChunkRequest, 'lane'>, call: () => T): T {
   try {
     return call();
   } catch (err) {

@@ -22,6 +22,7 @@ import {
 import { buildSegmentTools } from './stage-tools.js';
 import { collectYoungGarbage } from '../threads/minor-gc.js';
 import { chunkLocalFile, startFileChunking, type FileChunkMessage, type FileChunkRequest } from './file-chunk-work.js';
+import { chunkLocalFiles, type FileBatchRequest } from './file-batch-work.js';
 import { hashOrSealChunk, openChunk, type ChunkHashRequest, type ChunkingSetup, type ChunkOpenRequest } from './chunk-work.js';
 import { openChunkRun, type ChunkRunRequest, type RestoreSetup } from './chunk-run-work.js';
 
@@ -31,7 +32,8 @@ export type WorkerRequest =
   | { id: number; op: 'chunk'; request: ChunkHashRequest }
   | { id: number; op: 'open-chunk'; request: ChunkOpenRequest }
   | { id: number; op: 'open-run'; request: ChunkRunRequest }
-  | { id: number; op: 'chunk-file'; request: FileChunkRequest };
+  | { id: number; op: 'chunk-file'; request: FileChunkRequest }
+  | { id: number; op: 'chunk-files'; request: FileBatchRequest };
 /** The first message a segment worker gets. */
 export type WorkerSetup = { op: 'setup'; spec: SegmentCodecSpec } | { op: 'chunking'; setup: ChunkingSetup } | { op: 'restoring'; setup: RestoreSetup };
 export type WorkerReply =
@@ -82,13 +84,15 @@ const codeOf = (err: Error): { code?: string } => (err instanceof FailsafeError 
 function handle(t: SegmentTools, message: WorkerRequest): void {
   try {
     if (message.op === 'chunk-file') {
-      const files = chunking?.files;
-      if (!files) throw new FailsafeError('E_INTERNAL', 'a file job came before the file chunking setup');
-      const result = chunkLocalFile(t, files, message.request, (chunk, transfer) => {
+      const result = chunkLocalFile(t, fileSetup(), message.request, (chunk, transfer) => {
         port.postMessage({ id: message.id, chunk }, transfer);
         if (chunk.sealed) collectAfterSealing(chunk.length);
       });
       port.postMessage({ id: message.id, result });
+    } else if (message.op === 'chunk-files') {
+      const { result, transfer } = chunkLocalFiles(t, fileSetup(), message.request);
+      port.postMessage({ id: message.id, result }, transfer);
+      collectAfterSealing(result.sealed.length);
     } else if (message.op === 'chunk') {
       const { id, sealed } = hashOrSealChunk(t, chunking, message.request);
       port.postMessage({ id: message.id, result: { id: new Uint8Array(id), ...(sealed ? { sealed } : {}) } }, sealed ? [sealed.buffer as ArrayBuffer] : []);
@@ -120,8 +124,8 @@ function handle(t: SegmentTools, message: WorkerRequest): void {
   } finally {
     // After the reply, so the main thread is not kept waiting: node:crypto's 64 KiB chunk buffers otherwise pile up.
     // A chunk's hash allocates nothing worth it, and a forced collection per chunk costs more than the work.
-    // A file job collects as it seals (collectAfterSealing).
-    if (message.op !== 'chunk-file' && (message.op !== 'chunk' || message.request.sealAs)) collectYoungGarbage();
+    // A file job (or batch) collects as it seals (collectAfterSealing).
+    if (message.op !== 'chunk-file' && message.op !== 'chunk-files' && (message.op !== 'chunk' || message.request.sealAs)) collectYoungGarbage();
   }
 }
 
@@ -138,6 +142,11 @@ function collectAfterSealing(plainLength: number): void {
   if (sealedSinceCollection < SEALED_BETWEEN_COLLECTIONS) return;
   sealedSinceCollection = 0;
   collectYoungGarbage();
+}
+
+function fileSetup(): NonNullable<ChunkingSetup['files']> {
+  if (!chunking?.files) throw new FailsafeError('E_INTERNAL', 'a file job came before the file chunking setup');
+  return chunking.files;
 }
 
 let readBuffer: Buffer | undefined;

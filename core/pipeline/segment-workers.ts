@@ -27,6 +27,7 @@ import {
 } from './chunk-work.js';
 import type { ChunkRunRequest, RestoreSetup } from './chunk-run-work.js';
 import type { FileChunkMessage, FileChunkRequest, FileChunkResult } from './file-chunk-work.js';
+import type { FileBatchRequest, FileBatchResult } from './file-batch-work.js';
 import { startSpares, takeSpare } from '../threads/spare-threads.js';
 
 const WORKER_FILE = workerFile('./segment-worker.js', import.meta.url);
@@ -46,6 +47,9 @@ type Job = { message: WorkerRequest; pending: Pending; transfer: ArrayBuffer[] }
  * workers idle 60-80% of the time on a folder of small files.
  */
 const FILE_JOBS_AHEAD = 2;
+
+/** File jobs and batches of small files: a worker may hold FILE_JOBS_AHEAD of them. */
+const cutsFiles = (op: WorkerRequest['op']): boolean => op === 'chunk-file' || op === 'chunk-files';
 
 export class SegmentWorkers {
   readonly size: number;
@@ -125,6 +129,11 @@ export class SegmentWorkers {
     return this.#run({ id: 0, op: 'chunk-file', request: { ...request, lane: -1 } }, [], onChunk) as Promise<FileChunkResult>;
   }
 
+  /** Cuts several small local files in one worker, answered at once (core/pipeline/file-batch-work.ts); held like a file job. */
+  chunkFiles(request: FileBatchRequest): Promise<FileBatchResult> {
+    return this.#run({ id: 0, op: 'chunk-files', request }, []) as Promise<FileBatchResult>;
+  }
+
   /** The sealed bytes a file job's chunk left in its worker's slot; valid until its credit is given back. */
   sealedBytes(lane: number, slot: number, length: number): Buffer {
     if (!this.#sealed) throw new FailsafeError('E_INTERNAL', 'a chunk was sealed into a slot no file chunking setup shared');
@@ -184,7 +193,7 @@ export class SegmentWorkers {
   #dispatch(): void {
     while (this.#queue.length > 0) {
       const job = this.#queue[0]!;
-      const worker = this.#idle.pop() ?? (job.message.op === 'chunk-file' ? this.#cuttingWithRoom() : undefined);
+      const worker = this.#idle.pop() ?? (cutsFiles(job.message.op) ? this.#cuttingWithRoom() : undefined);
       if (!worker) return;
       this.#queue.shift();
       const held = this.#busy.get(worker) ?? [];
@@ -200,7 +209,7 @@ export class SegmentWorkers {
     let found: Worker | undefined;
     let fewest = FILE_JOBS_AHEAD;
     for (const [worker, held] of this.#busy) {
-      if (held.length < fewest && held.every((p) => p.op === 'chunk-file')) [found, fewest] = [worker, held.length];
+      if (held.length < fewest && held.every((p) => cutsFiles(p.op))) [found, fewest] = [worker, held.length];
     }
     return found;
   }
