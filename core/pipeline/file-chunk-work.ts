@@ -26,7 +26,7 @@ import { FastCdc } from '../chunking/fastcdc.js';
 import { errnoOf, FailsafeError } from '../errors.js';
 import { fsPath } from '../fs/name-bytes.js';
 import { findEntry } from '../repository/id-table.js';
-import { sealChunk, type FileChunkingSetup } from './chunk-work.js';
+import { sealChunk, sealedSlotBytes, type FileChunkingSetup } from './chunk-work.js';
 import type { SegmentTools } from './segment-work.js';
 
 export interface FileChunkRequest {
@@ -140,7 +140,7 @@ function emitChunk(t: SegmentTools, setup: FileChunkingSetup, lane: number, plai
   takeCredit(setup.credits, lane);
   const slots = setup.sealed;
   const slot = slots ? nextSlot++ % slots.slots : 0;
-  const room = slots ? Buffer.from(slots.lanes[lane]!, slot * slots.slotBytes, slots.slotBytes) : undefined;
+  const room = slots ? sealedSlotBytes(slots, lane, slot, slots.slotBytes) : undefined;
   const sealed = sealChunk(t, digest, plain, room);
   if (sealed.buffer === room?.buffer) return emit({ id, length: plain.length, sealed: { slot, length: sealed.length } }, []);
   emit({ id, length: plain.length, sealed }, [sealed.buffer as ArrayBuffer]);
