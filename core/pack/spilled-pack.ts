@@ -14,6 +14,7 @@ import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SegmentCipher } from '../contracts.js';
 import type { KeySlot } from '../crypto/keys.js';
+import { FailsafeError, fromNodeError } from '../errors.js';
 import { TEMP_PREFIX } from '../fs/atomic.js';
 import { newPackKey, type ClosedPack, type PackBuffers } from './builder.js';
 import { encodePackTail, type ChunkKind, type PackEntry } from './format.js';
@@ -52,10 +53,11 @@ export class SpilledPack {
     this.#write(tail);
     const size = this.#length + tail.length;
     const bytes = this.buffers.take(size).subarray(0, size);
+    const { fd, path } = this.#file!;
     try {
       for (let at = 0; at < size;) {
-        const read = readSync(this.#file!.fd, bytes, at, size - at, at);
-        if (read === 0) throw new Error(`the pack's spill file ended at ${at} of ${size} bytes`);
+        const read = named(path, () => readSync(fd, bytes, at, size - at, at));
+        if (read === 0) throw new FailsafeError('E_STORAGE', `${spillWhat(path)}: ended at ${at} of ${size} bytes (changed by another process?)`);
         at += read;
       }
     } finally {
@@ -78,9 +80,21 @@ export class SpilledPack {
   #write(bytes: Uint8Array): void {
     if (!this.#file) {
       const path = join(this.dir, `${TEMP_PREFIX}pack-${randomBytes(8).toString('hex')}`);
-      this.#file = { path, fd: openSync(path, 'wx+', 0o600) };
+      this.#file = { path, fd: named(path, () => openSync(path, 'wx+', 0o600)) };
     }
+    const { fd, path } = this.#file;
     const position = this.#length;
-    for (let at = 0; at < bytes.length;) at += writeSync(this.#file.fd, bytes, at, bytes.length - at, position + at);
+    for (let at = 0; at < bytes.length;) at += named(path, () => writeSync(fd, bytes, at, bytes.length - at, position + at));
+  }
+}
+
+const spillWhat = (path: string): string => `the pack being filled in the cache folder (${path})`;
+
+/** A failed open, write or read of the spill file names it: a full or read-only cache disk is not the target's. */
+function named<T>(path: string, call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    throw fromNodeError(err, spillWhat(path));
   }
 }

@@ -1,5 +1,5 @@
 /** Storing chunks once in packs and reading them back (format v2), against a real in-memory store and a local folder. */
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -145,6 +145,16 @@ describe.each([
     await run.abandon();
     expect(await readdir(spillDir!)).toEqual([]);
     expect(run.stats.packs).toBe(0);
+  });
+
+  it.runIf(spill)("a spill file that cannot be made is named, as the cache folder's, not the target's", async () => {
+    const storage = await makeStorage();
+    const run = await writer(storage, new Keys());
+    await rm(spillDir!, { recursive: true });
+    const err = await run.add(chunks(1)[0]!).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FailsafeError);
+    expect((err as FailsafeError).code).toBe('E_NOT_FOUND');
+    expect((err as FailsafeError).message).toContain(`the pack being filled in the cache folder (${spillDir}/`);
   });
 
   it('chunks of a run stopped before its index are found in its packs and not stored again', async () => {
