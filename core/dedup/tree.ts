@@ -35,7 +35,7 @@ export function decodeTree(text: string, what: string): TreeEntry[] {
     if (line.length > MAX_LINE) throw new FailsafeError('E_CORRUPT', `${what}: tree line ${i + 1} is ${line.length} characters long`);
     try {
       const entry = checkEntry(JSON.parse(line) as Record<string, unknown>);
-      if (entry.hardLink !== undefined) assertHardLink(entry, earlier, `${what}: tree line ${i + 1}`);
+      if (entry.hardLink !== undefined) assertHardLink(entry, earlier.get(`${entry.source}/${entry.hardLink}`), `${what}: tree line ${i + 1}`);
       earlier.set(`${entry.source}/${entry.path}`, entry.type);
       return entry;
     } catch (err) {

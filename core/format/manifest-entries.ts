@@ -46,33 +46,57 @@ const HEX64 = /^[0-9a-f]{64}$/;
 const SEGMENT_BREAKER = /[/\\\0]/;
 const TYPES = new Set(['file', 'directory', 'symlink']);
 
-/** The schema's fields in its order, each with its check; `optional` ones may be absent. */
-const FIELDS: [keyof ManifestEntry, Check, boolean][] = [
-  [
-    'source',
-    string(MAX_NAME_LENGTH, (s) =>
-      s.length < 1
-        ? 'Too small: expected string to have >=1 characters'
-        : s === '.' || s === '..' || SEGMENT_BREAKER.test(s)
-          ? 'must be one path segment (no "/", "\\", NUL, "." or "..")'
-          : undefined,
-    ),
-    false,
-  ],
-  ['path', string(MAX_PATH_LENGTH), false],
-  ['type', (v) => (typeof v === 'string' && TYPES.has(v) ? undefined : 'Invalid option: expected one of "file"|"directory"|"symlink"'), false],
-  ['size', count, false],
-  ['mode', integer(0, 0o177777), false],
-  ['mtime', string(64, (s) => (Number.isNaN(Date.parse(s)) ? 'is not a date' : undefined)), false],
-  ['linkTarget', string(MAX_PATH_LENGTH, (s) => (isWellFormedName(s) ? undefined : 'is not a well-formed name')), true],
-  ['uid', integer(0, 0xffffffff), true],
-  ['gid', integer(0, 0xffffffff), true],
-  ['sha256', string(Infinity, (s) => (HEX64.test(s) ? undefined : 'is not a SHA-256')), true],
-  ['hardLink', string(MAX_PATH_LENGTH), true],
-  ['sparse', (v) => (typeof v === 'boolean' ? undefined : expected('boolean', v)), true],
-  ['segment', count, false],
-  ['offset', count, false],
-];
+const SOURCE = string(MAX_NAME_LENGTH, (s) =>
+  s.length < 1
+    ? 'Too small: expected string to have >=1 characters'
+    : s === '.' || s === '..' || SEGMENT_BREAKER.test(s)
+      ? 'must be one path segment (no "/", "\\", NUL, "." or "..")'
+      : undefined,
+);
+const PATH = string(MAX_PATH_LENGTH);
+const TYPE: Check = (v) => (typeof v === 'string' && TYPES.has(v) ? undefined : 'Invalid option: expected one of "file"|"directory"|"symlink"');
+const MODE = integer(0, 0o177777);
+const MTIME = string(64, (s) => (Number.isNaN(Date.parse(s)) ? 'is not a date' : undefined));
+const LINK_TARGET = string(MAX_PATH_LENGTH, (s) => (isWellFormedName(s) ? undefined : 'is not a well-formed name'));
+const ID = integer(0, 0xffffffff);
+const SHA256 = string(Infinity, (s) => (HEX64.test(s) ? undefined : 'is not a SHA-256'));
+const SPARSE: Check = (v) => (typeof v === 'boolean' ? undefined : expected('boolean', v));
+
+type Refuse = (field: string, why: string) => never;
+
+/** `value` if it passes `check`, else the entry is refused naming `field`. */
+function take<T>(value: unknown, check: Check, field: string, refuse: Refuse): T {
+  const why = check(value);
+  return why === undefined ? (value as T) : refuse(field, why);
+}
+
+/**
+ * One entry, field by field in the schema's order (the first violation is
+ * the one it names), kept in a new object in that order; an optional field
+ * absent or undefined is left out. Written out field by field rather than
+ * looped over a table: named stores give entries of one shape one hidden
+ * class, where a loop's keyed stores built each object slowly (a third of the
+ * gate's time for 100,000 entries).
+ */
+function entryOf(r: Record<string, unknown>, refuse: Refuse): ManifestEntry {
+  const entry = {
+    source: take<string>(r.source, SOURCE, 'source', refuse),
+    path: take<string>(r.path, PATH, 'path', refuse),
+    type: take<ManifestEntry['type']>(r.type, TYPE, 'type', refuse),
+    size: take<number>(r.size, count, 'size', refuse),
+    mode: take<number>(r.mode, MODE, 'mode', refuse),
+    mtime: take<string>(r.mtime, MTIME, 'mtime', refuse),
+  } as ManifestEntry;
+  if (r.linkTarget !== undefined) entry.linkTarget = take(r.linkTarget, LINK_TARGET, 'linkTarget', refuse);
+  if (r.uid !== undefined) entry.uid = take(r.uid, ID, 'uid', refuse);
+  if (r.gid !== undefined) entry.gid = take(r.gid, ID, 'gid', refuse);
+  if (r.sha256 !== undefined) entry.sha256 = take(r.sha256, SHA256, 'sha256', refuse);
+  if (r.hardLink !== undefined) entry.hardLink = take(r.hardLink, PATH, 'hardLink', refuse);
+  if (r.sparse !== undefined) entry.sparse = take(r.sparse, SPARSE, 'sparse', refuse);
+  entry.segment = take(r.segment, count, 'segment', refuse);
+  entry.offset = take(r.offset, count, 'offset', refuse);
+  return entry;
+}
 
 /** `value` as a manifest's entries, or E_CORRUPT naming `what` and the first offending field, as parseOrCorrupt words it. */
 export function parseEntries(value: unknown, what: string): ManifestEntry[] {
@@ -80,19 +104,14 @@ export function parseEntries(value: unknown, what: string): ManifestEntry[] {
     new FailsafeError('E_CORRUPT', `${what}: manifest body is malformed at ${at}: ${why}`, { object: objectOf(what) });
   if (!Array.isArray(value)) throw malformed('entries', expected('array', value));
   const entries = new Array<ManifestEntry>(value.length);
-  for (let i = 0; i < value.length; i += 1) {
+  let i = 0;
+  const refuse: Refuse = (field, why) => {
+    throw malformed(`entries.${i}.${field}`, why);
+  };
+  for (; i < value.length; i += 1) {
     const raw: unknown = value[i];
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw malformed(`entries.${i}`, expected('object', raw));
-    const record = raw as Record<string, unknown>;
-    const entry: Record<string, unknown> = {};
-    for (const [field, check, optional] of FIELDS) {
-      const v = record[field];
-      if (v === undefined && optional) continue;
-      const why = check(v);
-      if (why !== undefined) throw malformed(`entries.${i}.${field}`, why);
-      entry[field] = v;
-    }
-    entries[i] = entry as unknown as ManifestEntry;
+    entries[i] = entryOf(raw as Record<string, unknown>, refuse);
   }
   return entries;
 }

@@ -177,13 +177,15 @@ export function checkConsistency(manifest: ParsedManifest, what: string): void {
     names.add(s.name);
   }
   // A path listed twice could be a symlink first and a folder written through it next: one entry per path.
-  const paths = new Map<string, string>();
+  // Each source's paths in a map of their own: no `<source>/<path>` string made and hashed per entry.
+  const paths = new Map<string, Map<string, string>>();
+  for (const name of names) paths.set(name, new Map());
   for (const e of manifest.entries) {
-    if (!names.has(e.source)) throw corrupt(`entry "${e.path}" belongs to no listed source ("${e.source}")`);
-    const full = `${e.source}/${e.path}`;
-    if (paths.has(full)) throw corrupt(`entry "${full}" is listed twice`);
-    if (e.hardLink !== undefined) assertHardLink(e, paths, what);
-    paths.set(full, e.type);
+    const earlier = paths.get(e.source);
+    if (!earlier) throw corrupt(`entry "${e.path}" belongs to no listed source ("${e.source}")`);
+    if (earlier.has(e.path)) throw corrupt(`entry "${e.source}/${e.path}" is listed twice`);
+    if (e.hardLink !== undefined) assertHardLink(e, earlier.get(e.hardLink), what);
+    earlier.set(e.path, e.type);
     const at = manifest.segments[e.segment];
     if (!at || e.offset > at.plainSize) throw corrupt(`entry "${e.source}/${e.path}" lies outside the tar stream (segment ${e.segment}, offset ${e.offset})`);
     assertEntryPath(e.path, what);
@@ -193,11 +195,12 @@ export function checkConsistency(manifest: ParsedManifest, what: string): void {
 /**
  * A hard link names an earlier file of its own source (never a folder, a
  * symlink or a later entry), so a restore only ever links to a file it has
- * just written itself.
+ * just written itself. `linked` is the type of the entry listed before at
+ * `hardLink` in the same source, if any.
  */
-export function assertHardLink(e: { source: string; path: string; type: string; hardLink?: string }, earlier: Map<string, string>, what: string): void {
+export function assertHardLink(e: { source: string; path: string; type: string; hardLink?: string }, linked: string | undefined, what: string): void {
   const full = `${e.source}/${e.hardLink}`;
-  if (e.type !== 'file' || earlier.get(full) !== 'file' || e.hardLink === e.path) {
+  if (e.type !== 'file' || linked !== 'file' || e.hardLink === e.path) {
     throw new FailsafeError('E_CORRUPT', `${what}: entry "${e.source}/${e.path}" is a hard link to "${full}", which is no earlier file`, {
       object: objectOf(what),
     });
@@ -225,12 +228,21 @@ export function assertEntryPath(path: string, what: string): void {
     throw new FailsafeError('E_UNSAFE_PATH', `${what}: refusing unsafe archive path "${path.replace(/\0/g, '\\0')}": ${why}`, { object: objectOf(what) });
 }
 
+const DOT = 0x2e;
+
+/** The first segment that is `..`, `.` or empty, walked without splitting the path (an array per entry of a big manifest). */
 function badSegment(path: string): string | undefined {
-  for (const part of path.split('/')) {
-    if (part === '..') return 'contains ..';
-    if (part === '' || part === '.') return 'is not normalized';
+  for (let start = 0; ;) {
+    const slash = path.indexOf('/', start);
+    const end = slash === -1 ? path.length : slash;
+    const length = end - start;
+    if (length === 0) return 'is not normalized';
+    if (length <= 2 && path.charCodeAt(start) === DOT && (length === 1 || path.charCodeAt(start + 1) === DOT)) {
+      return length === 2 ? 'contains ..' : 'is not normalized';
+    }
+    if (slash === -1) return undefined;
+    start = slash + 1;
   }
-  return undefined;
 }
 
 /** `target:key` → `key`: the object verify reports name. */
