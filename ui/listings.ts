@@ -84,50 +84,83 @@ function sourceNodes(sources: ManifestSource[]): TreeNode[] {
 /** Names as people sort them: "f2" before "f10", case aside. One collator: `localeCompare` per pair is many times slower. */
 const byName = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' }).compare;
 
+/** A folder's content until it is asked for: the entries directly in it, and bare folders that only a deeper path names. */
+type Item = BrowsedEntry | TreeNode;
+
+const SLASH = 0x2f;
+
+/** The `<source>/<path>` of an entry: the source alone for its root. */
+const fullOf = (e: BrowsedEntry): string => (e.path === '' || e.path === '.' ? e.source : `${e.source}/${e.path}`);
+
+/** Whether `path` (inside a source) lies directly in the folder `dir` of the same source ('' for the source's own top). */
+function directlyIn(path: string, dir: string): boolean {
+  if (dir === '') return path !== '' && path !== '.' && path.indexOf('/') === -1;
+  return path.length > dir.length + 1 && path.charCodeAt(dir.length) === SLASH && path.startsWith(dir) && path.indexOf('/', dir.length + 1) === -1;
+}
+
 /**
- * Every folder's content in one pass over the entries. A folder is sorted
- * (folders first, then files, each by name) when it is first asked for:
- * sorting the 100,000 names of a big snapshot up front would delay its
- * first folder for ones nobody opens. A folder the manifest has no entry for
- * (a source's root) is still listed, from what it holds. Entries come in
- * walk order, a folder's files one after the other: the last entry's folder
- * is reused without walking its ancestors again, and a file is remembered
- * in a set, not given an empty folder of its own (a third of the pass).
+ * Every folder's content in one pass over the entries. The pass only files
+ * each entry under its folder: its node is made, and the folder sorted
+ * (folders first, then files, each by name), when the folder is first asked
+ * for, so that a big snapshot's first folder does not wait for 100,000 nodes
+ * and names nobody opens. A folder the manifest has no entry for (a source's
+ * root) is still listed, from what it holds. Entries come in walk order, a
+ * folder's files one after the other: while they stay in the last entry's
+ * folder, that folder is reused without making or looking up its path.
  */
 export function folderIndex(entries: BrowsedEntry[]): FolderIndex['folders'] {
-  const folders = new Map<string, Map<string, TreeNode>>([['', new Map()]]);
-  const leaves = new Set<string>();
-  let [lastParent, lastContent] = ['', folders.get('')!];
+  const folders = new Map<string, Item[]>([['', []]]);
+  // The last entry's folder: its source, its path inside the source ('' at the source's top), its content.
+  let [lastSource, lastDir, lastContent] = ['', '', folders.get('')!];
   for (const e of entries) {
-    const full = e.path === '' || e.path === '.' ? e.source : `${e.source}/${e.path}`;
-    const cut = full.lastIndexOf('/');
-    const parent = cut === -1 ? '' : full.slice(0, cut);
-    if (parent !== lastParent) [lastParent, lastContent] = [parent, folderOf(folders, parent)];
-    const name = full.slice(cut + 1);
-    lastContent.set(name, { name, path: full, type: e.type, size: e.size, mtime: e.mtime, ...pickDefined({ linkTarget: e.linkTarget }) });
-    if (e.type !== 'directory') leaves.add(full);
-    else if (!folders.has(full)) folders.set(full, new Map());
+    if (e.path === '' || e.path === '.') folders.get('')!.push(e);
+    else if (e.source === lastSource && directlyIn(e.path, lastDir)) lastContent.push(e);
+    else {
+      const cut = e.path.lastIndexOf('/');
+      [lastSource, lastDir] = [e.source, cut === -1 ? '' : e.path.slice(0, cut)];
+      lastContent = folderOf(folders, lastDir === '' ? e.source : `${e.source}/${lastDir}`);
+      lastContent.push(e);
+    }
+    if (e.type === 'directory' && !folders.has(fullOf(e))) folders.set(fullOf(e), []);
   }
   const sorted = new Map<string, TreeNode[]>();
-  return {
-    get(path) {
-      let content = sorted.get(path);
-      const unsorted = folders.get(path);
-      if (content) return content;
-      // A file's content is empty; a path that names nothing has none.
-      if (!unsorted) return leaves.has(path) ? [] : undefined;
-      content = [...unsorted.values()].sort((a, b) =>
-        (a.type === 'directory') === (b.type === 'directory') ? byName(a.name, b.name) : a.type === 'directory' ? -1 : 1,
-      );
-      sorted.set(path, content);
-      folders.delete(path);
-      return content;
-    },
+  const get = (path: string): TreeNode[] | undefined => {
+    let content = sorted.get(path);
+    if (content) return content;
+    const items = folders.get(path);
+    // A file's content is empty; a path that names nothing has none.
+    if (!items) return isLeaf(path) ? [] : undefined;
+    content = nodesOf(items).sort((a, b) => ((a.type === 'directory') === (b.type === 'directory') ? byName(a.name, b.name) : a.type === 'directory' ? -1 : 1));
+    sorted.set(path, content);
+    folders.delete(path);
+    return content;
   };
+  // Listed in its folder as something other than a folder.
+  const isLeaf = (path: string): boolean => {
+    const cut = path.lastIndexOf('/');
+    const name = path.slice(cut + 1);
+    return path !== '' && (get(cut === -1 ? '' : path.slice(0, cut))?.some((n) => n.name === name && n.type !== 'directory') ?? false);
+  };
+  return { get };
+}
+
+/** A folder's nodes, one per name: an entry's own over a bare folder made for a deeper path, a later entry over an earlier one. */
+function nodesOf(items: Item[]): TreeNode[] {
+  const nodes = new Map<string, TreeNode>();
+  for (const item of items) {
+    if (!('source' in item)) {
+      if (!nodes.has(item.name)) nodes.set(item.name, item);
+      continue;
+    }
+    const path = fullOf(item);
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    nodes.set(name, { name, path, type: item.type, size: item.size, mtime: item.mtime, ...pickDefined({ linkTarget: item.linkTarget }) });
+  }
+  return [...nodes.values()];
 }
 
 /** The content of the folder at `path`, made with each missing ancestor (each listed in its parent as a folder). */
-function folderOf(folders: Map<string, Map<string, TreeNode>>, path: string): Map<string, TreeNode> {
+function folderOf(folders: Map<string, Item[]>, path: string): Item[] {
   const missing: string[] = [];
   let content = folders.get(path);
   for (let at = path; !content; content = folders.get(at)) {
@@ -136,9 +169,8 @@ function folderOf(folders: Map<string, Map<string, TreeNode>>, path: string): Ma
     at = cut === -1 ? '' : at.slice(0, cut);
   }
   for (const folder of missing.reverse()) {
-    const name = folder.slice(folder.lastIndexOf('/') + 1);
-    if (!content.has(name)) content.set(name, { name, path: folder, type: 'directory' });
-    folders.set(folder, (content = new Map()));
+    content.push({ name: folder.slice(folder.lastIndexOf('/') + 1), path: folder, type: 'directory' });
+    folders.set(folder, (content = []));
   }
   return content;
 }

@@ -69,7 +69,7 @@ describe('the folder index', () => {
         // The entry's own fields where there is one, a bare folder node where only a deeper path names it.
         expect(got?.slice().sort((x, y) => x.path.localeCompare(y.path))).toEqual(nodes.slice().sort((x, y) => x.path.localeCompare(y.path)));
       }
-      expect(index.get('nowhere')).toBeUndefined();
+      for (const nothing of ['nowhere', 'data/nowhere', 'data/a/nowhere/deeper', 'data/top.txt/inside']) expect(index.get(nothing), nothing).toBeUndefined();
       expect(index.get('data/top.txt')).toEqual([]);
     }
   });
