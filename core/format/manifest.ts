@@ -21,7 +21,7 @@ import type { Sodium } from '../crypto/sodium.js';
 import { checkSignature, signatureField, signed } from './manifest-signature.js';
 import { FailsafeError } from '../errors.js';
 import { FORMAT_VERSION } from '../repository/layout.js';
-import { headerSchema, inflationBound, MAX_HEADER_BYTES, objectOf, parseOrCorrupt } from './manifest-schema.js';
+import { headerSchema, inflateOptions, MAX_HEADER_BYTES, objectOf, parseOrCorrupt } from './manifest-schema.js';
 import { parseManifestBody } from './manifest-entries.js';
 
 const MAGIC = Buffer.from('FSMANIF1', 'latin1');
@@ -222,12 +222,12 @@ export async function openManifestBody(object: Buffer, what: string, openKey: Ma
 export async function decodeManifest(object: Buffer, what: string, openKey: ManifestOpener): Promise<DecodedManifest> {
   const { header, body, signedBy } = await openManifestBody(object, what, openKey);
   // Inflated no further than its header's counts justify: a gzip bomb stops at the bound, not at the memory's end.
-  const limit = inflationBound(body.length, header.stats);
+  const inflate = inflateOptions(body, header.stats);
   let json: unknown;
   try {
-    json = JSON.parse((await gunzip(body, { maxOutputLength: limit })).toString('utf8'));
+    json = JSON.parse((await gunzip(body, inflate)).toString('utf8'));
   } catch (err) {
-    const why = (err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE' ? `inflates past ${limit} bytes` : 'is unreadable';
+    const why = (err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE' ? `inflates past ${inflate.maxOutputLength} bytes` : 'is unreadable';
     throw new FailsafeError('E_CORRUPT', `${what}: manifest body ${why}`, { cause: err });
   }
   const manifest = parseManifestBody(json, what) as Manifest;
