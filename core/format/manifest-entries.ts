@@ -5,7 +5,7 @@
  * the schema would name (`entries.<i>.<field>`). Zod, entry by entry, was a
  * third of a 100,000-file manifest's decode (0.27–0.57 s idle), which the
  * dashboard's first folder of a big snapshot waits for
- * (docs/performance.md). test/format/manifest-entries.test.ts holds both
+ * (docs/performance.md). test/core/manifest-entries.test.ts holds both
  * gates to the same answer on every rule, and on mutated entries.
  *
  * Like the schema, it keeps only the fields it knows (a new object per
