@@ -21,6 +21,7 @@ import type { ManifestHeader, ManifestSource } from '../format/manifest.js';
 import {
   listSnapshots,
   openSnapshot,
+  readListed,
   readManifestHeader,
   resolveSnapshot,
   type ListSnapshotsOptions,
@@ -29,6 +30,7 @@ import {
   type SnapshotInfo,
 } from './snapshots.js';
 import type { Storage } from './storage.js';
+import { cachedHeader } from './header-cache.js';
 import { openSnapshotSources } from './snapshot-sources.js';
 import { snapshotKeyV2 } from '../dedup/snapshot.js';
 import { FailsafeError } from '../errors.js';
@@ -79,8 +81,31 @@ export class Repository {
   }
 
   /** `latest`, a full id or a unique id prefix → the snapshot; E_SNAPSHOT_NOT_FOUND otherwise. */
-  resolveSnapshot(ref: string, job?: string, options: ResolveOptions = {}): Promise<SnapshotInfo> {
-    return resolveSnapshot(this.storage, ref, job, options);
+  async resolveSnapshot(ref: string, job?: string, options: ResolveOptions = {}): Promise<SnapshotInfo> {
+    return (await this.#exactSnapshot(ref, job)) ?? resolveSnapshot(this.storage, ref, job, options);
+  }
+
+  /**
+   * A full id of a named job, found by its manifest's name: its header alone
+   * is read (or taken from those kept), where the listing reads the name,
+   * size and time of every snapshot of the job (20–140 ms for 1,000 under
+   * load, twice for the dashboard's first folder of a snapshot). Anything else
+   * (a prefix, no such object, a header that does not read, a snapshot also
+   * stored in format 2) is left to the listing, which answers it as before.
+   */
+  async #exactSnapshot(ref: string, job: string | undefined): Promise<SnapshotInfo | undefined> {
+    const parsed = job === undefined || ref === 'latest' ? undefined : parseManifestKey(manifestKey(job, ref));
+    if (parsed?.job !== job || parsed?.id !== ref) return undefined;
+    try {
+      const [object, v2] = await Promise.all([
+        this.storage.head(manifestKey(parsed.job, parsed.id)),
+        this.storage.exists(snapshotKeyV2(parsed.job, parsed.id)),
+      ]);
+      // A kept header is copied, as the listing copies it.
+      return object && !v2 ? { ...(await cachedHeader(this.storage, object, () => readListed(this.storage, parsed))) } : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Loads and authenticates a snapshot's manifest; `stages` names the job's registered codecs (core/codec/stages.ts). */
