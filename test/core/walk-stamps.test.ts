@@ -3,7 +3,7 @@
  * entry as it comes to it, in name order, and hands each file's stamp to the
  * files cache, which then stats nothing.
  */
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -36,4 +36,38 @@ describe('stamps from the walk', () => {
     expect(await second.lookup('src/a.txt', statOnly, a.size, () => true)).toBeUndefined();
     await rm(root, { recursive: true, force: true });
   });
+
+  it('a run that found every cached file unchanged and recorded none leaves the cache file as it was; a new entry rewrites it', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'failsafe-stamps-'));
+    await mkdir(join(root, 'data'));
+    await writeFile(join(root, 'data', 'a.txt'), 'a');
+    const [a] = await fileEntries(join(root, 'data'));
+    const cacheFile = join(root, 'cache', 'files');
+    const later = { now: new Date(Date.now() + 10_000) };
+    const first = await FilesCache.open(cacheFile, later);
+    first.record('src/a.txt', a!.localFile!.stamp!, [Buffer.alloc(32, 1)]);
+    await first.save();
+    const written = await readFile(cacheFile, 'utf8');
+    expect(written).toContain('src/a.txt');
+
+    // A marker in place of the file: only a write can remove it (the cache is held in memory once open).
+    const unchanged = await FilesCache.open(cacheFile, later);
+    await writeFile(cacheFile, written.replace('src/a.txt', 'src/marker'));
+    expect(await unchanged.lookup('src/a.txt', a!.localFile!, a!.size, () => true)).toHaveLength(1);
+    await unchanged.save();
+    expect(await readFile(cacheFile, 'utf8')).toContain('src/marker');
+
+    const grown = await FilesCache.open(cacheFile, later);
+    await grown.lookup('src/marker', a!.localFile!, a!.size, () => true);
+    grown.record('src/b.txt', a!.localFile!.stamp!, [Buffer.alloc(32, 2)]);
+    await grown.save();
+    expect(await readFile(cacheFile, 'utf8')).toMatch(/src\/marker[\s\S]*src\/b\.txt/);
+    await rm(root, { recursive: true, force: true });
+  });
 });
+
+async function fileEntries(path: string): Promise<SourceEntry[]> {
+  const entries: SourceEntry[] = [];
+  for await (const entry of new DirectorySource({ path }).entries({ warn: () => undefined })) if (entry.type === 'file') entries.push(entry);
+  return entries;
+}
