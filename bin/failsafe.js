@@ -11,8 +11,18 @@
 // MALLOC_ARENA_MAX already set, is left to rule.
 // `node bin/failsafe.js` runs the same program without the flag.
 
+import { setFlagsFromString } from 'node:v8';
+
+// V8 optimizes a function once it has run ~66 KB of bytecode: in a run of a second (an unchanged
+// backup, `list`, `status`) that is hundreds of functions of the start-up and the walk compiled on
+// helper threads for nothing, a quarter of the run's CPU. Fifteen times that budget still
+// optimizes what runs long (chunking, hashing) within milliseconds. Set before the CLI's modules
+// load, so their functions count against it; the worker threads share the flag
+// (docs/performance.md, twelfth measurement).
+setFlagsFromString('--interrupt-budget=1000000');
+
 // Runs the compiled CLI (built by `npm ci`/`npm install` through the prepare script).
-import { main } from '../dist/cli/main.js';
+const { main } = await import('../dist/cli/main.js');
 
 // On Node.js 20 the AWS SDK warns on every run that its releases after January 2027 need
 // Node.js 22. Failsafe pins the SDK's version, so that is a notice for us, not for each backup

@@ -29,6 +29,8 @@ const RECENT_NS = 1_000_000_000n;
 export class FilesCache {
   readonly #previous: Map<string, Cached>;
   readonly #next = new Map<string, Cached>();
+  /** Whether `record` added an entry: without one, `#next` holds only entries of `#previous`, unchanged. */
+  #recorded = false;
   /** Files found unchanged, and those read. */
   hits = 0;
   misses = 0;
@@ -70,11 +72,17 @@ export class FilesCache {
   record(key: string, stamp: Stamp, chunks: Buffer[]): void {
     if (this.startedNs - BigInt(stamp.mtimeNs) <= RECENT_NS || this.startedNs - BigInt(stamp.ctimeNs) <= RECENT_NS) return;
     this.#next.set(key, { ...stamp, chunks: chunks.map((c) => c.toString('base64')) });
+    this.#recorded = true;
   }
 
-  /** Writes what this backup saw, replacing the previous cache (after the snapshot exists). */
+  /**
+   * Writes what this backup saw, replacing the previous cache (after the snapshot exists). A backup that
+   * found every file of the last one unchanged and read none would write the same entries again: it
+   * writes nothing, and spares an unchanged re-run the encoding and the two fsyncs.
+   */
   async save(): Promise<void> {
     if (!this.file) return;
+    if (!this.#recorded && this.#next.size === this.#previous.size) return;
     await mkdir(dirname(this.file), { recursive: true, mode: 0o700 });
     const lines = [JSON.stringify({ format: FORMAT }), ...[...this.#next].map(([key, value]) => JSON.stringify([key, value]))];
     await writeFileAtomic(this.file, Buffer.from(`${lines.join('\n')}\n`), { mode: 0o600 });

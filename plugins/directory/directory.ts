@@ -5,7 +5,7 @@
  * UTF-8 is kept; files of one inode are marked as hard links of the first,
  * and files with holes as sparse.
  */
-import { createReadStream, type BigIntStats } from 'node:fs';
+import { createReadStream, lstatSync, type BigIntStats } from 'node:fs';
 import { lstat, readdir, readlink, stat, open } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -17,7 +17,6 @@ import { decodeName, fsPath } from '../../core/fs/name-bytes.js';
 import { STAGING_PREFIX } from '../../core/fs/paths.js';
 import { errnoOf, FailsafeError } from '../../core/errors.js';
 import { defineSource } from '../../core/sdk/registry.js';
-import { ahead } from '../../core/util/ahead.js';
 import { restoreTree } from './restore.js';
 
 export { restoreTree } from './restore.js';
@@ -66,11 +65,65 @@ export class DirectorySource implements SourcePlugin {
       throw new FailsafeError('E_SOURCE_MISSING', `source "${this.name}": ${this.root} ${info ? 'is not a directory' : 'does not exist'}`);
     }
     this.changedFiles.length = 0;
-    yield* this.#walk('', context, new Map());
+    yield* this.#walk(context);
   }
 
-  /** Depth first, names sorted; with `include`, directories only when they lead to an included entry. */
-  async *#walk(dirRel: string, context: SourceContext, inodes: Map<string, string>): AsyncGenerator<SourceEntry> {
+  /**
+   * Depth first, names sorted; with `include`, a folder only once something inside it is included. One
+   * generator for the whole tree (a folder is a frame on a stack, not a generator of its own that every
+   * entry below it passes through), and each entry stat'ed synchronously: an unchanged backup is mostly
+   * this loop, and a stat through the thread pool costs its promise, a thread woken and a callback, ~3x
+   * the CPU of the call itself (docs/performance.md, twelfth measurement).
+   */
+  async *#walk(context: SourceContext): AsyncGenerator<SourceEntry> {
+    const inodes = new Map<string, string>();
+    const pathOf = underRoot(this.root);
+    const stack: Folder[] = [{ rel: '', names: await this.#list(''), next: 0 }];
+    while (stack.length > 0) {
+      const folder = stack[stack.length - 1]!;
+      const name = folder.names[folder.next++];
+      if (name === undefined) {
+        stack.pop();
+        continue;
+      }
+      context.signal?.throwIfAborted();
+      const rel = folder.rel === '' ? name : `${folder.rel}/${name}`;
+      const path = pathOf(rel);
+      const info = this.#stat(path);
+      if (!info) continue;
+      const base = { path: rel, mode: Number(info.mode & 0o7777n), mtime: mtimeOfStamp(info), uid: Number(info.uid), gid: Number(info.gid) };
+      if (info.isDirectory()) {
+        const entry: SourceEntry = { ...base, type: 'directory', size: 0 };
+        // Without `include` a folder is emitted at once; with it, held until something inside it is (below).
+        if (!this.#include) yield entry;
+        stack.push({ rel, names: await this.#list(rel), next: 0, ...(this.#include ? { held: entry } : {}) });
+        continue;
+      }
+      if (this.#include && !this.#include(rel)) continue;
+      if (!info.isFile() && !info.isSymbolicLink()) {
+        const kind = info.isSocket() ? 'socket' : info.isFIFO() ? 'fifo' : 'device';
+        context.warn(`source "${this.name}": skipped ${kind} ${rel}`);
+        continue;
+      }
+      for (const above of stack) {
+        if (above.held) yield above.held;
+        delete above.held;
+      }
+      if (info.isSymbolicLink()) {
+        yield { ...base, type: 'symlink', size: 0, linkTarget: decodeName(await readlink(fsPath(path), { encoding: 'buffer' })) };
+        continue;
+      }
+      const changed = (what: LocalFileChange): void => this.#report(rel, what, context);
+      // The backup reads `localFile` itself (read ahead, straight into its segments); `open` serves any other reader.
+      const size = Number(info.size);
+      const file = { ...base, type: 'file' as const, size, ...layoutOf(info, rel, inodes) };
+      const localFile = { path, changed, stamp: stampOf(info) };
+      yield { ...file, open: () => this.#open(path, rel, size, info.mtimeNs, context), localFile };
+    }
+  }
+
+  /** A folder's names, sorted, without what `exclude` leaves out. */
+  async #list(dirRel: string): Promise<string[]> {
     const dir = dirRel === '' ? this.root : join(this.root, dirRel);
     let names: string[];
     try {
@@ -80,54 +133,19 @@ export class DirectorySource implements SourcePlugin {
         cause: err,
       });
     }
-    const listed = names.filter((name) => {
+    return names.filter((name) => {
       const rel = dirRel === '' ? name : `${dirRel}/${name}`;
       // A restore's staging folder (a partial restore of a mounted folder stages inside it): never part of the data.
       return !this.#exclude?.(rel) && !(dirRel === '' && name.startsWith(STAGING_PREFIX));
     });
-    const statOf = (name: string): Promise<BigIntStats | undefined> => {
-      const path = join(dir, name);
-      return lstat(fsPath(path), { bigint: true }).catch((err: unknown) => {
-        if (errnoOf(err) === 'ENOENT') return undefined; // deleted since readdir
-        throw new FailsafeError('E_SOURCE_READ', `source "${this.name}": cannot stat ${path}`, { cause: err });
-      });
-    };
-    for await (const [name, info] of ahead(listed, STAT_AHEAD, statOf)) {
-      context.signal?.throwIfAborted();
-      const rel = dirRel === '' ? name : `${dirRel}/${name}`;
-      const path = join(this.root, rel);
-      if (!info) continue;
-      const base = { path: rel, mode: Number(info.mode & 0o7777n), mtime: mtimeOfStamp(info), uid: Number(info.uid), gid: Number(info.gid) };
-      if (info.isDirectory()) {
-        if (!this.#include) {
-          yield { ...base, type: 'directory', size: 0 };
-          yield* this.#walk(rel, context, inodes);
-          continue;
-        }
-        // Emit the directory only once something inside it is included.
-        let announced = false;
-        for await (const child of this.#walk(rel, context, inodes)) {
-          if (!announced) {
-            announced = true;
-            yield { ...base, type: 'directory', size: 0 };
-          }
-          yield child;
-        }
-      } else if (this.#include && !this.#include(rel)) {
-        continue;
-      } else if (info.isSymbolicLink()) {
-        yield { ...base, type: 'symlink', size: 0, linkTarget: decodeName(await readlink(fsPath(path), { encoding: 'buffer' })) };
-      } else if (info.isFile()) {
-        const changed = (what: LocalFileChange): void => this.#report(rel, what, context);
-        // The backup reads `localFile` itself (read ahead, straight into its segments); `open` serves any other reader.
-        const size = Number(info.size);
-        const file = { ...base, type: 'file' as const, size, ...layoutOf(info, rel, inodes) };
-        const localFile = { path, changed, stamp: stampOf(info) };
-        yield { ...file, open: () => this.#open(path, rel, size, info.mtimeNs, context), localFile };
-      } else {
-        const kind = info.isSocket() ? 'socket' : info.isFIFO() ? 'fifo' : 'device';
-        context.warn(`source "${this.name}": skipped ${kind} ${rel}`);
-      }
+  }
+
+  /** An entry's own metadata (links not followed), or undefined when it was deleted since its folder was listed. */
+  #stat(path: string): BigIntStats | undefined {
+    try {
+      return lstatSync(fsPath(path), { bigint: true, throwIfNoEntry: false });
+    } catch (err) {
+      throw new FailsafeError('E_SOURCE_READ', `source "${this.name}": cannot stat ${path}`, { cause: err });
     }
   }
 
@@ -189,8 +207,21 @@ export class DirectorySource implements SourcePlugin {
 
 /** Files this size and up with fewer blocks than bytes are marked sparse: below it, holes save nothing worth a second write path. */
 const SPARSE_FROM = 64 * 1024;
-/** Entries of a folder stat'ed at once ahead of the walk (core/util/ahead.ts). */
-const STAT_AHEAD = 16;
+/** A folder being walked: its names, the next to visit, and (with `include`) its entry until something inside it is emitted. */
+interface Folder {
+  rel: string;
+  names: string[];
+  next: number;
+  held?: SourceEntry;
+}
+
+/** A path under `root` by string: `join` would normalize each of a tree's paths again, and a walk's names hold no `/`, `.` or `..`. */
+function underRoot(root: string): (rel: string) => string {
+  const top = join(root, '.');
+  if (top === '.') return (rel) => rel;
+  const prefix = top.endsWith('/') ? top : `${top}/`;
+  return (rel) => prefix + rel;
+}
 
 /**
  * A file's hard link (the first path seen with its device and inode, when

@@ -1,45 +1,15 @@
 /**
- * An unchanged file costs the backup one stat: the directory walk stats a
- * folder's entries a few at a time ahead of the one it hands out, in order,
- * and hands each file's stamp to the files cache, which then stats nothing.
+ * An unchanged file costs the backup one stat: the directory walk stats each
+ * entry as it comes to it, in name order, and hands each file's stamp to the
+ * files cache, which then stats nothing.
  */
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { SourceEntry } from '../../core/contracts.js';
 import { FilesCache } from '../../core/dedup/files-cache.js';
-import { ahead } from '../../core/util/ahead.js';
 import { DirectorySource } from '../../plugins/directory/directory.js';
-
-describe('ahead', () => {
-  it('hands items out in order with at most `depth` started beyond the one handed out', async () => {
-    const started: number[] = [];
-    let running = 0;
-    let most = 0;
-    const work = async (n: number): Promise<number> => {
-      started.push(n);
-      most = Math.max(most, ++running);
-      await new Promise((resolve) => setTimeout(resolve, (n * 7) % 5));
-      running--;
-      return n * 10;
-    };
-    const out: [number, number][] = [];
-    for await (const pair of ahead([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 3, work)) out.push(pair);
-    expect(out).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => [n, n * 10]));
-    expect(most).toBeLessThanOrEqual(3);
-    expect(started).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-  });
-
-  it('a failure surfaces at its own item, after the items before it', async () => {
-    const got: number[] = [];
-    const run = async (): Promise<void> => {
-      for await (const [n] of ahead([1, 2, 3, 4], 4, (n) => (n === 3 ? Promise.reject(new Error('three')) : Promise.resolve(n)))) got.push(n);
-    };
-    await expect(run()).rejects.toThrow('three');
-    expect(got).toEqual([1, 2]);
-  });
-});
 
 describe('stamps from the walk', () => {
   it('every file entry carries its stamp, in name order, and the files cache trusts it without a stat', async () => {
@@ -66,4 +36,38 @@ describe('stamps from the walk', () => {
     expect(await second.lookup('src/a.txt', statOnly, a.size, () => true)).toBeUndefined();
     await rm(root, { recursive: true, force: true });
   });
+
+  it('a run that found every cached file unchanged and recorded none leaves the cache file as it was; a new entry rewrites it', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'failsafe-stamps-'));
+    await mkdir(join(root, 'data'));
+    await writeFile(join(root, 'data', 'a.txt'), 'a');
+    const [a] = await fileEntries(join(root, 'data'));
+    const cacheFile = join(root, 'cache', 'files');
+    const later = { now: new Date(Date.now() + 10_000) };
+    const first = await FilesCache.open(cacheFile, later);
+    first.record('src/a.txt', a!.localFile!.stamp!, [Buffer.alloc(32, 1)]);
+    await first.save();
+    const written = await readFile(cacheFile, 'utf8');
+    expect(written).toContain('src/a.txt');
+
+    // A marker in place of the file: only a write can remove it (the cache is held in memory once open).
+    const unchanged = await FilesCache.open(cacheFile, later);
+    await writeFile(cacheFile, written.replace('src/a.txt', 'src/marker'));
+    expect(await unchanged.lookup('src/a.txt', a!.localFile!, a!.size, () => true)).toHaveLength(1);
+    await unchanged.save();
+    expect(await readFile(cacheFile, 'utf8')).toContain('src/marker');
+
+    const grown = await FilesCache.open(cacheFile, later);
+    await grown.lookup('src/marker', a!.localFile!, a!.size, () => true);
+    grown.record('src/b.txt', a!.localFile!.stamp!, [Buffer.alloc(32, 2)]);
+    await grown.save();
+    expect(await readFile(cacheFile, 'utf8')).toMatch(/src\/marker[\s\S]*src\/b\.txt/);
+    await rm(root, { recursive: true, force: true });
+  });
 });
+
+async function fileEntries(path: string): Promise<SourceEntry[]> {
+  const entries: SourceEntry[] = [];
+  for await (const entry of new DirectorySource({ path }).entries({ warn: () => undefined })) if (entry.type === 'file') entries.push(entry);
+  return entries;
+}
