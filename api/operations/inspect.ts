@@ -13,6 +13,7 @@ import type { SelectOptions } from '../options.js';
 import { watchRollback } from './rollback.js';
 import { isDeduplicating, rotateDeduplicated } from './rotate-v2.js';
 import { selectRepositories } from './select.js';
+import { compareText } from '../../core/util/order.js';
 
 /** Snapshot objects `list` reads whole at the same time, to check their signatures. */
 const SIGNATURES_AT_ONCE = 8;
@@ -47,7 +48,7 @@ export async function list(deployment: Deployment, options: ListOptions): Promis
     await markRollbacks(deployment, repository.storage, listed, options);
     all.push(...listed);
   }
-  return all.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  return all.sort((a, b) => compareText(b.createdAt, a.createdAt));
 }
 
 /** Reads each snapshot's whole object to check its signature: a header only claims one. A few at a time, as headers are listed. */

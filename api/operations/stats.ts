@@ -8,6 +8,7 @@
 import { FailsafeError } from '../../core/errors.js';
 import { pickDefined } from '../../core/util/defined.js';
 import type { Deployment } from '../container.js';
+import { compareText } from '../../core/util/order.js';
 
 export interface SnapshotStatsLine {
   job: string;
@@ -53,7 +54,7 @@ export async function stats(deployment: Deployment, options: StatsOptions = {}):
     const snapshots: SnapshotStatsLine[] = [
       ...v1.map((s) => ({ job: s.job, id: s.id, createdAt: s.createdAt, format: 1 as const, bytes: s.bytes, addedBytes: s.storedBytes })),
       ...v2.snapshots.map((s) => ({ ...s, format: 2 as const })),
-    ].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+    ].sort((a, b) => compareText(a.createdAt, b.createdAt) || compareText(a.id, b.id));
     const storedBytes = v2.storedBytes + v1.reduce((n, s) => n + s.storedBytes, 0);
     const logicalBytes = snapshots.reduce((n, s) => n + s.bytes, 0);
     out.push({ target: name, storedBytes, logicalBytes, ratio: storedBytes > 0 ? logicalBytes / storedBytes : 0, snapshots: select(snapshots, options.id) });

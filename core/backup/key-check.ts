@@ -13,6 +13,7 @@ import type { ManifestHeader } from '../format/manifest.js';
 import { MANIFESTS_PREFIX, parseManifestKey } from '../repository/layout.js';
 import { readManifestHeader } from '../repository/snapshots.js';
 import type { Storage } from '../repository/storage.js';
+import { compareText } from '../util/order.js';
 
 const SKIPPED = ['E_CORRUPT', 'E_CHECKSUM', 'E_UNSUPPORTED_FORMAT', 'E_NOT_FOUND'] as const;
 
@@ -50,7 +51,7 @@ async function newestSlots(target: Storage, job: string, options: { signal?: Abo
       const header = await readHeader(target, job, id);
       if (header) headers.push(header);
     }
-    const newest = headers.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
+    const newest = headers.sort((a, b) => compareText(b.createdAt, a.createdAt))[0];
     if (newest) return newest.encryption.cipher === 'none' ? undefined : { id: newest.id, slots: newest.encryption.slots };
   }
   return undefined;

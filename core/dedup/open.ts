@@ -13,6 +13,7 @@ import { PlainCipher, SecretstreamCipher } from '../crypto/segment-cipher.js';
 import { FailsafeError } from '../errors.js';
 import type { Manifest, ManifestEntry } from '../format/manifest.js';
 import { ChunkReader } from '../pack/chunk-reader.js';
+import type { LoadedIndex } from '../pack/chunk-writer.js';
 import { SegmentWorkers } from '../pipeline/segment-workers.js';
 import { availableParallelism } from 'node:os';
 import { loadIndex, PACKS_PREFIX } from '../pack/load-index.js';
@@ -36,7 +37,9 @@ export async function openSnapshotV2(storage: Storage, job: string, id: string, 
   const indexCipher = new SecretstreamCipher(keys.indexKey);
   const snapshot = decodeSnapshotBodyV2(bytes, open, what, indexCipher);
   if (snapshot.job !== job || snapshot.id !== id) throw new FailsafeError('E_CORRUPT', `${what}: its header names ${snapshot.job}/${snapshot.id}`);
-  const known = await loadIndex(storage, indexCipher, { open });
+  // The index alone: the packs' entry lists it was built from (`all`) are a few hundred bytes a chunk, for the whole run.
+  const { index, packs } = await loadIndex(storage, indexCipher, { open });
+  const known: LoadedIndex = { index, packs };
   // zstd frames carry what they need: a reader needs no record of the level (core/config/load.ts allows zstd alone).
   const reader = new ChunkReader(storage, known, { idKey: keys.idKey, open, openKey }, createSegmentCodec('zstd', 1));
   const treeText = Buffer.concat(await Promise.all(snapshot.tree.map((chunk) => reader.read(chunk)))).toString('utf8');
@@ -152,7 +155,7 @@ interface OpenedTree {
   tree: TreeEntry[];
   treeChunks: Buffer[];
   reader: ChunkReader;
-  known: Awaited<ReturnType<typeof loadIndex>>;
+  known: LoadedIndex;
 }
 
 async function checkChunks(

@@ -7,6 +7,7 @@
 import type { Storage } from '../repository/storage.js';
 import type { ListedSnapshotV2 } from './list.js';
 import { SNAPSHOTS_PREFIX, snapshotKeyV2 } from './snapshot.js';
+import { compareText } from '../util/order.js';
 
 export interface SnapshotAdded {
   job: string;
@@ -64,7 +65,7 @@ export async function repositoryStats(
     bytes: s.bytes,
     addedBytes: s.storedBytes + (snapshotObjects.get(snapshotKeyV2(s.job, s.id)) ?? 0),
   }));
-  snapshots.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  snapshots.sort((a, b) => compareText(a.createdAt, b.createdAt) || compareText(a.id, b.id));
   const logicalBytes = snapshots.reduce((sum, s) => sum + s.bytes, 0);
   return { storedBytes, logicalBytes, ratio: storedBytes > 0 ? logicalBytes / storedBytes : 0, snapshots };
 }

@@ -13,6 +13,7 @@ import { applyRetention, type RetentionPolicy } from './retention.js';
 import { Repository } from '../repository/repository.js';
 import type { SnapshotInfo } from '../repository/snapshots.js';
 import type { Storage } from '../repository/storage.js';
+import { compareText } from '../util/order.js';
 
 export interface PruneTask {
   job: string;
@@ -139,7 +140,7 @@ async function pruneSnapshots(task: PruneTask, now: Date, options: PruneOptions)
     }
     return decided;
   });
-  decisions.sort((a, b) => b.snapshot.createdAt.localeCompare(a.snapshot.createdAt));
+  decisions.sort((a, b) => compareText(b.snapshot.createdAt, a.snapshot.createdAt));
   const out: PruneDecision[] = [];
   const opts = options.signal ? { signal: options.signal } : {};
   for (const d of decisions) {

@@ -10,7 +10,8 @@ import type { KeySlot } from '../crypto/keys.js';
 import { FailsafeError, isFailsafeError } from '../errors.js';
 import type { Storage } from '../repository/storage.js';
 import type { LoadedIndex } from './chunk-writer.js';
-import { chunkContext, type PackEntry } from './format.js';
+import { chunkContext } from './format.js';
+import { PackEntries } from './pack-entries.js';
 import { readPackHeader } from './read-header.js';
 import type { SegmentWorkers } from '../pipeline/segment-workers.js';
 
@@ -34,7 +35,7 @@ export interface OpenedPack {
   key?: Uint8Array;
   /** The pack's local file, when the adapter has one. */
   file?: string;
-  entries: Map<string, PackEntry>;
+  entries: PackEntries;
 }
 
 interface OneRead {
@@ -130,11 +131,11 @@ export class ChunkReader {
     if (!at) throw new FailsafeError('E_NOT_FOUND', `chunk ${id.toString('hex')} is in no pack of the index`);
     const packKey = this.known.packs[at.pack]!;
     const pack = await this.#pack(packKey, options);
-    const entry = pack.entries.get(id.toString('hex'));
-    if (!entry || entry.offset !== at.offset || entry.length !== at.length) {
+    const plainLength = pack.entries.plainLength(id, at.offset, at.length);
+    if (plainLength === undefined) {
       throw new FailsafeError('E_CORRUPT', `${this.storage.targetName}:${packKey}: the index and the pack disagree on chunk ${id.toString('hex')}`);
     }
-    return { id, packKey, pack, start: at.offset, length: at.length, plainLength: entry.plainLength };
+    return { id, packKey, pack, start: at.offset, length: at.length, plainLength };
   }
 
   async #readOnce(read: OneRead, options: ChunkReadOptions): Promise<Buffer> {
@@ -163,7 +164,7 @@ export class ChunkReader {
       };
       pack = readPackHeader(this.storage, key, open, options.signal ? { signal: options.signal } : {}).then(async ({ cipher, entries }) => {
         const file = await this.storage.filePath(key);
-        return { cipher, ...(runKey ? { key: runKey } : {}), ...(file ? { file } : {}), entries: new Map(entries.map((e) => [e.id.toString('hex'), e])) };
+        return { cipher, ...(runKey ? { key: runKey } : {}), ...(file ? { file } : {}), entries: new PackEntries(entries) };
       });
       pack.catch(() => this.#ciphers.delete(key));
       this.#ciphers.set(key, pack);

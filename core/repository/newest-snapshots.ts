@@ -20,6 +20,7 @@ import { isFuture, MANIFESTS_PREFIX, parseManifestKey } from './layout.js';
 import { PRE_RESTORE_TAG } from './signature-state.js';
 import { readListed, type SnapshotInfo } from './snapshots.js';
 import type { Storage } from './storage.js';
+import { compareText } from '../util/order.js';
 
 export interface NewestSnapshots {
   /** The headers read, newest first, as `listSnapshots` orders them: down to the newest backup, or all when there is none. */
@@ -52,6 +53,6 @@ export async function newestSnapshots(storage: Storage, job: string, now: Date):
     snapshots.push(snapshot);
     if (!snapshot.tags?.includes(PRE_RESTORE_TAG) && !isFuture(snapshot, now)) break;
   }
-  snapshots.sort((a, b) => (a.createdAt === b.createdAt ? b.id.localeCompare(a.id) : b.createdAt.localeCompare(a.createdAt)));
+  snapshots.sort((a, b) => (a.createdAt === b.createdAt ? compareText(b.id, a.id) : compareText(b.createdAt, a.createdAt)));
   return { snapshots, objects: named.length };
 }

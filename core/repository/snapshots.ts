@@ -17,6 +17,7 @@ import type { Storage } from './storage.js';
 import { cachedHeader } from './header-cache.js';
 import { listSnapshotsV2 } from '../dedup/list.js';
 import { snapshotKeyV2 } from '../dedup/snapshot.js';
+import { compareText } from '../util/order.js';
 
 /** What a snapshot is, as a backup reports it and `list` finds it. */
 export interface SnapshotBasics {
@@ -116,7 +117,7 @@ export async function listSnapshots(storage: Storage, options: ListSnapshotsOpti
   await readBatch();
   found.push(...(await listSnapshotsV2(storage, options)));
   return withoutCollisions(storage, found, options).sort((a, b) =>
-    a.createdAt === b.createdAt ? b.id.localeCompare(a.id) : b.createdAt.localeCompare(a.createdAt),
+    a.createdAt === b.createdAt ? compareText(b.id, a.id) : compareText(b.createdAt, a.createdAt),
   );
 }
 

@@ -1,5 +1,5 @@
 /** Retention as a pure function, over tables of dates: DST changes, month and year boundaries. */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { applyRetention, isoWeek, parseDurationText, type RetentionPolicy } from '../../core/maintenance/retention.js';
 
 const NOW = new Date('2027-01-10T12:00:00Z');
@@ -13,6 +13,10 @@ function kept(instants: string[], policy: RetentionPolicy, timeZone = 'UTC', now
 }
 
 describe('applyRetention', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
   it('an empty policy keeps everything', () => {
     const r = kept(['2026-01-01T00:00:00Z', '2026-01-02T00:00:00Z'], {});
     expect(Object.values(r)).toEqual([['no retention policy'], ['no retention policy']]);
@@ -32,6 +36,17 @@ describe('applyRetention', () => {
   it('keepLast keeps the newest n, whatever their order in the input', () => {
     const r = kept(['2026-05-01T00:00:00Z', '2026-05-03T00:00:00Z', '2026-05-02T00:00:00Z'], { keepLast: 2 });
     expect(r).toEqual({ '2026-05-03T00:00:00Z': ['last 1/2'], '2026-05-02T00:00:00Z': ['last 2/2'] });
+  });
+
+  it('only calendar rules make a date formatter: its first use loads ICU data (9 MB of a prune), keepLast needs none', () => {
+    const Format = Intl.DateTimeFormat;
+    const made = vi.spyOn(Intl, 'DateTimeFormat').mockImplementation(function (this: unknown, ...args) {
+      return new Format(...args);
+    } as typeof Intl.DateTimeFormat);
+    kept(['2026-05-01T00:00:00Z', '2026-05-02T00:00:00Z'], { keepLast: 1, keepWithin: '1d', keepDays: 400 });
+    expect(made).not.toHaveBeenCalled();
+    kept(['2026-05-01T00:00:00Z', '2026-05-02T00:00:00Z'], { keepLast: 1, keepDaily: 1 });
+    expect(made).toHaveBeenCalledTimes(1);
   });
 
   it('keepDaily keeps the newest snapshot of each of the last n days that have one (days without are skipped)', () => {
