@@ -40,6 +40,8 @@ export function registerRoutes(app: Hono, failsafe: Failsafe, reader: Reader): v
     if (!kept) listings.set(failsafe, (kept = new Listings(failsafe)));
     return kept;
   };
+  // The scheduler and its cron library (~20 ms on a quiet machine) loaded now, not by the first overview while the page waits.
+  void nextRuns(failsafe).catch(() => undefined);
   // `?newest=1`: `status --newest-only`, each job's newest header alone, which the page draws while the full report is read.
   app.get('/api/overview', async (c) => c.json(await overview(failsafe, c.req.query('newest') === '1')));
   app.get('/api/snapshots', async (c) => {

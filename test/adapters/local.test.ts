@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalAdapter, mountPointOf } from '../../adapters/local/local.js';
 import type { StorageAdapter } from '../../core/contracts.js';
 import { FailsafeError } from '../../core/errors.js';
+import { TEMP_PREFIX } from '../../core/fs/atomic.js';
 import { Storage } from '../../core/repository/storage.js';
 import { testStorageAdapter } from '../conformance/storage.js';
 
@@ -21,7 +22,7 @@ testStorageAdapter('local', {
   destroy: async (adapter) => rm(roots.get(adapter)!, { recursive: true, force: true }),
   reopen: async (adapter) => new LocalAdapter({ path: (adapter as LocalAdapter).root }),
   folder: (adapter) => adapter as LocalAdapter,
-  additionalTests({ storage }) {
+  additionalTests({ adapter, storage }) {
     it('a key under an existing object is an E_STORAGE error naming the target and key', async () => {
       await storage().put('file', Buffer.from('x'));
       const err = await storage()
@@ -30,6 +31,29 @@ testStorageAdapter('local', {
       expect(err).toBeInstanceOf(FailsafeError);
       expect((err as FailsafeError).code).toBe('E_STORAGE');
       expect((err as FailsafeError).message).toContain('file/child');
+    });
+
+    it('a folder larger than the stats asked ahead lists in key order with each size, around subfolders and temp files', async () => {
+      const keys: string[] = [];
+      for (let i = 0; i < 150; i++) {
+        const key = i % 10 === 3 ? `m/${String(i).padStart(3, '0')}/inner` : `m/${String(i).padStart(3, '0')}`;
+        keys.push(key);
+        await storage().put(key, Buffer.alloc(i + 1));
+        if (i % 7 === 0) await writeFile(join((adapter() as LocalAdapter).root, 'm', `${TEMP_PREFIX}${i}`), 'half');
+      }
+      const listed: [string, number][] = [];
+      for await (const info of storage().list('m/')) listed.push([info.key, info.size]);
+      expect(listed).toEqual(keys.map((key, i) => [key, i + 1]));
+      // An object deleted once the listing has begun, before its stat is asked for, is skipped, as before.
+      const after: string[] = [];
+      for await (const info of storage().list('m/')) {
+        if (after.push(info.key) === 1) await storage().delete('m/100');
+      }
+      expect(after).toEqual(keys.filter((key) => key !== 'm/100'));
+      // Stopped early: the stats asked ahead are dropped, and nothing left pending fails later.
+      const first: string[] = [];
+      for await (const info of storage().list('m/')) if (first.push(info.key) === 5) break;
+      expect(first).toEqual(['m/000', 'm/001', 'm/002', 'm/003/inner', 'm/004']);
     });
   },
 });
