@@ -5,8 +5,8 @@
  * 32-bit slot of an open-addressing table kept at most 3/4 full — about 50
  * bytes on average, where a Map of objects costs several hundred (restic's
  * and Kopia's users meet the difference as out-of-memory kills on large
- * repositories). 150 MB holds about 3 million chunks: 3 TB of unique data
- * at the default 1 MiB average chunk size (docs/design/dedup.md).
+ * repositories). 150 MB holds about 3 million chunks: about 1.8 TB of unique data
+ * at the default 512 KiB average (~600 KiB mean) chunk size (docs/design/dedup.md).
  */
 import { CHUNK_ID_BYTES } from '../chunking/chunk-id.js';
 import { findEntry, idHash, sharedIdTable, type IdTable } from './id-table.js';
