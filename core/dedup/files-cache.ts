@@ -62,13 +62,12 @@ export class FilesCache {
     return ids;
   }
 
-  /** Records a file read in this backup, if its times are old enough to be trusted next time. */
   /** What `record` needs of a file, taken before it is read. */
   stamp(file: LocalFile): Promise<Stamp | undefined> {
     return file.stamp ? Promise.resolve(file.stamp) : statStamp(file.path);
   }
 
-  /** Remembers a file's chunk ids under its stamp from before the read (a file changed meanwhile differs next time). */
+  /** Remembers a file's chunk ids under its stamp from before the read (a file changed meanwhile differs next time), unless its times are too recent to trust next time. */
   record(key: string, stamp: Stamp, chunks: Buffer[]): void {
     if (this.startedNs - BigInt(stamp.mtimeNs) <= RECENT_NS || this.startedNs - BigInt(stamp.ctimeNs) <= RECENT_NS) return;
     this.#next.set(key, { ...stamp, chunks: chunks.map((c) => c.toString('base64')) });
